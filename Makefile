@@ -1,0 +1,40 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PO := $(wildcard bot/i18n/locales/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+
+.PHONY: run test lint i18n i18n-extract bench clean
+
+run: $(STAMP) $(MO)  ## run the whole service on embedded defaults (SQLite, web chat on :8080)
+	$(BIN)/python run_bot.py serve
+
+test: $(STAMP) $(MO) lint  ## ruff, mypy and the whole suite (PostgreSQL too if TEST_DATABASE_URL)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(STAMP) $(MO)  ## inbound throughput: the bot against bare PTB echo bots
+	$(BIN)/python -m bench.inbound
+
+i18n-extract: $(STAMP)  ## refresh the catalogs from the source after changing strings
+	$(BIN)/pybabel -q extract -F pyproject.toml -k _ -k N_ --no-location --sort-output \
+		--add-comments=Translators: --project=citizen-health-bot -o var/messages.pot bot
+	$(BIN)/pybabel -q update -i var/messages.pot -d bot/i18n/locales --no-location \
+		--ignore-obsolete --width 99
+
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel -q compile -i $< -o $@
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) $(MO) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The citizen health bot: channels, dispatch, flows, services."""

@@ -1,0 +1,163 @@
+"""Composition root: settings -> database -> channels -> sender -> dispatcher -> web -> polling.
+
+The order is the order of dependencies, and start-up follows it so that nothing takes traffic
+before what it needs is ready: the schema is migrated before anything reads it; channels exist
+before the sender that delivers through them; the dispatcher before the web server that feeds
+it; Telegram polling last, so no update is pulled before it can be handled. Shutdown runs in
+reverse: stop taking updates, let the sender finish, close the channels, close the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+from bot.channels import Channel
+from bot.channels.telegram import TelegramChannel
+from bot.channels.web import WebChannel
+from bot.config import Settings
+from bot.conversation import Services
+from bot.crypto import DataProtector, load_master_key
+from bot.demo import seed_demo
+from bot.dispatch import Dispatcher
+from bot.handlers.start import command_menu
+from bot.i18n import SUPPORTED, use_locale
+from bot.services.outbox import Sender
+from bot.web.app import TELEGRAM_WEBHOOK_PATH, build_web_app
+from storage import updates
+from storage.db import Database
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+UPDATE_MEMORY = timedelta(days=3)  # platforms stop redelivering long before this
+
+
+@dataclass
+class Service:
+    """Everything one process runs, built by `build_service`."""
+
+    settings: Settings
+    db: Database
+    protector: DataProtector
+    web_channel: WebChannel
+    telegram: TelegramChannel | None
+    sender: Sender
+    dispatcher: Dispatcher
+    web_app: web.Application
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Service:
+    """Wire the service's parts without starting anything."""
+    db = Database(settings.database_url)
+    protector = DataProtector(load_master_key(settings))
+    web_channel = WebChannel()
+    channels: dict[str, Channel] = {web_channel.name: web_channel}
+    telegram = None
+    if settings.telegram_bot_token:
+        telegram = TelegramChannel(
+            token=settings.telegram_bot_token,
+            base_url=settings.telegram_api_base_url,
+            chat_rate_per_s=settings.chat_rate_per_s,
+            chat_burst=settings.chat_burst,
+            bulk_rate_per_s=settings.bulk_rate_per_s,
+            paid_broadcast=settings.telegram_paid_broadcast,
+        )
+        channels[telegram.name] = telegram
+    sender = Sender(db, channels, clock=clock, max_attempts=settings.send_max_attempts)
+    dispatcher = Dispatcher(db, Services(settings, protector, clock), sender)
+    web_app = build_web_app(
+        settings=settings,
+        db=db,
+        dispatcher=dispatcher,
+        protector=protector,
+        web_channel=web_channel,
+        telegram=telegram,
+    )
+    return Service(settings, db, protector, web_channel, telegram, sender, dispatcher, web_app)
+
+
+@contextlib.asynccontextmanager
+async def running(service: Service) -> AsyncIterator[web.AppRunner]:
+    """Start every part in dependency order; stop them in reverse when the block ends."""
+    settings = service.settings
+    await service.db.migrate()
+    async with service.db.session_scope() as session:
+        if await seed_demo(session, service.protector):
+            log.info("demo data seeded")
+    if service.telegram is not None:
+        await service.telegram.start()
+        await _publish_commands(service.telegram)
+    service.tasks.append(asyncio.create_task(service.sender.run(), name="sender"))
+    service.tasks.append(asyncio.create_task(_forget_old_updates(service.db), name="cleanup"))
+    runner = web.AppRunner(service.web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+    if service.telegram is not None:
+        if settings.telegram_mode == "webhook":
+            assert settings.telegram_webhook_url is not None  # checked by Settings.check
+            await service.telegram.bot.set_webhook(
+                settings.telegram_webhook_url,
+                secret_token=settings.telegram_webhook_secret,
+                allowed_updates=["message", "callback_query"],
+            )
+        else:
+            poll = service.telegram.poll(service.dispatcher.handle)
+            service.tasks.append(asyncio.create_task(poll, name="telegram-poll"))
+    try:
+        yield runner
+    finally:
+        for task in reversed(service.tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        service.tasks.clear()
+        await runner.cleanup()
+        await service.sender.flush()
+        if service.telegram is not None:
+            await service.telegram.stop()
+        await service.db.dispose()
+
+
+async def serve(settings: Settings) -> None:
+    """Run the service until SIGINT or SIGTERM."""
+    service = build_service(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running(service):
+        where = f"http://{settings.http_host}:{settings.http_port}"
+        log.info("web chat at %s/chat", where)
+        if service.telegram is not None:
+            mode = settings.telegram_mode
+            log.info(
+                "telegram on (%s%s)",
+                mode,
+                f", webhook path {TELEGRAM_WEBHOOK_PATH}" if mode == "webhook" else "",
+            )
+        await stop.wait()
+        log.info("stopping")
+
+
+async def _publish_commands(telegram: TelegramChannel) -> None:
+    for locale in SUPPORTED:
+        with use_locale(locale):
+            commands = command_menu()
+        # Vietnamese is what clients in any other language see.
+        await telegram.set_commands(commands, None if locale == "vi" else locale)
+
+
+async def _forget_old_updates(db: Database) -> None:
+    while True:
+        async with db.session_scope() as session:
+            await updates.forget_updates_before(session, cutoff=utcnow() - UPDATE_MEMORY)
+        await asyncio.sleep(3600)

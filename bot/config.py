@@ -1,0 +1,182 @@
+"""Typed settings, read once from the environment (and an optional `.env` file).
+
+Every setting the service reads lives here. A wrong value raises `ConfigError` with one line that
+names the variable, so start-up stops with a clear message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+VAR_DIR = Path(__file__).resolve().parent.parent / "var"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/bot.db"
+_SECRET_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message is one line meant for the operator."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be told from outside. Build it with `Settings.from_env`."""
+
+    env: str = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    telegram_bot_token: str | None = field(default=None, repr=False)
+    telegram_api_base_url: str = "https://api.telegram.org"
+    telegram_mode: str = "polling"
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
+    telegram_webhook_url: str | None = None
+    telegram_rate_per_s: float = 30.0
+    telegram_paid_broadcast: bool = False
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    data_key: str | None = field(default=None, repr=False)
+    log_level: str = "INFO"
+    conversation_idle_hours: float = 24.0
+    chat_rate_per_s: float = 1.0
+    chat_burst: int = 3
+    send_max_attempts: int = 6
+    var_dir: Path = VAR_DIR
+
+    @property
+    def is_production(self) -> bool:
+        """Whether this runs with real citizens' data (no generated keys, no defaults)."""
+        return self.env == "production"
+
+    @property
+    def bulk_rate_per_s(self) -> float:
+        """Messages per second for proactive sends on Telegram (1000/s with paid broadcast)."""
+        return 1000.0 if self.telegram_paid_broadcast else self.telegram_rate_per_s
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from `environ` (default: `.env` overlaid by the process environment).
+
+        Raises:
+            ConfigError: a value is malformed or a production secret is missing.
+        """
+        env = dict(environ) if environ is not None else {**read_dotenv(), **os.environ}
+        settings = cls(
+            env=_choice(env, "ENV", "development", ("development", "production")),
+            database_url=_database_url(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL),
+            telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+            telegram_api_base_url=_http_url(
+                "TELEGRAM_API_BASE_URL",
+                env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org",
+            ),
+            telegram_mode=_choice(env, "TELEGRAM_MODE", "polling", ("polling", "webhook")),
+            telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
+            telegram_webhook_url=env.get("TELEGRAM_WEBHOOK_URL") or None,
+            telegram_rate_per_s=_number(env, "TELEGRAM_RATE_PER_S", 30.0, low=0.1, high=1000),
+            telegram_paid_broadcast=_flag(env, "TELEGRAM_PAID_BROADCAST"),
+            http_host=env.get("HTTP_HOST") or "127.0.0.1",
+            http_port=int(_number(env, "HTTP_PORT", 8080, low=0, high=65535)),
+            data_key=env.get("DATA_KEY") or None,
+            log_level=_choice(env, "LOG_LEVEL", "INFO", _LOG_LEVELS, upper=True),
+            conversation_idle_hours=_number(
+                env, "CONVERSATION_IDLE_HOURS", 24.0, low=0.01, high=24 * 365
+            ),
+            chat_rate_per_s=_number(env, "CHAT_RATE_PER_S", 1.0, low=0.01, high=100),
+            chat_burst=int(_number(env, "CHAT_BURST", 3, low=1, high=100)),
+            send_max_attempts=int(_number(env, "SEND_MAX_ATTEMPTS", 6, low=1, high=100)),
+            var_dir=Path(env.get("VAR_DIR") or VAR_DIR),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse combinations that cannot work, naming the variable to fix."""
+        if self.telegram_webhook_url is not None:
+            _http_url("TELEGRAM_WEBHOOK_URL", self.telegram_webhook_url)
+        if self.telegram_mode == "webhook" and self.telegram_bot_token:
+            if not self.telegram_webhook_secret:
+                raise ConfigError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook")
+            if not self.telegram_webhook_url:
+                raise ConfigError("TELEGRAM_WEBHOOK_URL is required when TELEGRAM_MODE=webhook")
+        if self.telegram_webhook_secret and not _SECRET_TOKEN_RE.match(
+            self.telegram_webhook_secret
+        ):
+            raise ConfigError(
+                "TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -"
+            )
+        if self.is_production and not self.data_key:
+            raise ConfigError("DATA_KEY is required when ENV=production")
+
+
+def read_dotenv(path: Path | None = None) -> dict[str, str]:
+    """Parse a `.env` file of `KEY=VALUE` lines (comments and blank lines ignored)."""
+    path = path or Path.cwd() / ".env"
+    if not path.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def _choice(
+    env: Mapping[str, str],
+    name: str,
+    default: str,
+    allowed: tuple[str, ...],
+    *,
+    upper: bool = False,
+) -> str:
+    value = env.get(name) or default
+    value = value.upper() if upper else value.lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
+    return value
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: float, *, low: float, high: float
+) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number (got {raw!r})") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g} (got {raw})")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "false").lower()
+    if raw not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise ConfigError(f"{name} must be true or false (got {raw!r})")
+    return raw in ("1", "true", "yes", "on")
+
+
+def _http_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL (got {value!r})")
+    return value.rstrip("/")
+
+
+def _database_url(value: str) -> str:
+    if value.startswith("sqlite+aiosqlite://"):
+        return value
+    if value.startswith(("postgresql+asyncpg://", "postgresql://", "postgres://")):
+        rest = value.partition("://")[2]
+        return "postgresql+asyncpg://" + rest
+    raise ConfigError(
+        "DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+        f"(got {value.split('://', maxsplit=1)[0]!r})"
+    )

@@ -1,0 +1,150 @@
+"""What a handler sees of one chat during one event: its state, its account, and `reply()`.
+
+The dispatcher loads it from the database in the event's unit of work and saves it in the same
+transaction, so the step a citizen is on survives restarts and never drifts from the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.crypto import DataProtector
+from bot.messages import Button, ChatRef, Incoming, Outgoing
+from storage.models import Account, ConversationRow
+
+# Payload namespaces valid from any message, however old (the main menu, the language picker).
+GLOBAL_PAYLOADS = ("menu:", "lang:")
+_STAMP_SEPARATOR = "|"
+
+
+@dataclass(frozen=True)
+class Services:
+    """What handlers may use besides the database session."""
+
+    settings: Settings
+    protector: DataProtector
+    clock: Callable[[], datetime]
+
+
+class Conversation:
+    """The state of one chat (flow, step, data) during one event, and the replies it queues."""
+
+    def __init__(
+        self,
+        *,
+        session: AsyncSession,
+        account: Account,
+        row: ConversationRow,
+        chat: ChatRef,
+        services: Services,
+        now: datetime,
+    ) -> None:
+        self.session = session
+        self.account = account
+        self.chat = chat
+        self.services = services
+        self.now = now
+        self.flow: str | None = row.flow
+        self.step: str | None = row.step
+        self.data: dict[str, Any] = dict(row.data or {})
+        self.erased = False
+        self.stale_button = False  # set by the dispatcher: a button from an outdated prompt
+        self._row = row
+        self._replies: list[Outgoing] = []
+
+    @property
+    def consented(self) -> bool:
+        """Whether the citizen has agreed to the current processing terms."""
+        return self.account.consent_version is not None
+
+    def reply(
+        self,
+        text: str,
+        *,
+        buttons: Iterable[Sequence[Button]] = (),
+        image: bytes | None = None,
+        request_phone: str | None = None,
+        remove_keyboard: bool = False,
+    ) -> None:
+        """Queue a message to this chat; it is written to the outbox when the event commits."""
+        self._replies.append(
+            Outgoing(
+                chat=self.chat,
+                text=text,
+                buttons=tuple(tuple(row) for row in buttons),
+                image=image,
+                request_phone=request_phone,
+                remove_keyboard=remove_keyboard,
+            )
+        )
+
+    def goto(self, flow: str, step: str, **data: Any) -> None:
+        """Move to `step` of `flow`, adding `data` to what the flow has collected."""
+        if flow != self.flow:
+            self.data = {}
+        self.flow, self.step = flow, step
+        self.data.update(data)
+
+    def finish(self) -> None:
+        """Leave the current flow and forget what it collected."""
+        self.flow, self.step, self.data = None, None, {}
+
+    def erase(self) -> None:
+        """The account was deleted in this event: save nothing more about it."""
+        self.erased = True
+        self.finish()
+
+    def idle_for(self) -> timedelta:
+        """How long since the conversation last moved."""
+        return self.now - self._row.updated_at
+
+    def is_stale(self, payload: str) -> bool:
+        """Whether a pressed button belongs to a prompt that no longer applies."""
+        stamp, separator, _ = payload.partition(_STAMP_SEPARATOR)
+        return bool(separator) and stamp != str(self._row.prompt)
+
+    def save(self) -> list[Outgoing]:
+        """Write the state back to its row and return the replies with buttons stamped."""
+        row = self._row
+        moved = (self.flow, self.step) != (row.flow, row.step)
+        if moved:
+            row.prompt += 1
+        if moved or self.data != row.data:
+            row.flow, row.step, row.data = self.flow, self.step, self.data
+        row.version += 1
+        row.updated_at = self.now
+        return [self._stamped(reply, row.prompt) for reply in self._replies]
+
+    def replies(self) -> list[Outgoing]:
+        """The queued replies as they are, for an event whose state is not saved."""
+        return list(self._replies)
+
+    @staticmethod
+    def _stamped(reply: Outgoing, prompt: int) -> Outgoing:
+        if not reply.buttons:
+            return reply
+        rows = tuple(
+            tuple(
+                button
+                if button.payload.startswith(GLOBAL_PAYLOADS)
+                else Button(button.label, f"{prompt}{_STAMP_SEPARATOR}{button.payload}")
+                for button in row
+            )
+            for row in reply.buttons
+        )
+        return replace(reply, buttons=rows)
+
+
+Handler = Callable[[Incoming, Conversation], Awaitable[None]]
+"""A flow step: reads the update, changes the conversation, queues replies."""
+
+
+def unstamped(payload: str) -> str:
+    """A button payload without the prompt stamp the dispatcher added."""
+    return payload.rpartition(_STAMP_SEPARATOR)[2]

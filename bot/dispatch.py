@@ -1,0 +1,251 @@
+"""From an incoming update to committed state and queued replies, exactly once per update.
+
+For each update: take the chat's lock (updates of one chat are handled in arrival order, other
+chats run concurrently), open one unit of work, skip it if its (channel, update id) was seen,
+load the account and conversation, set the locale, pick the handler from the route table,
+save the conversation and write the replies to the outbox, commit, hand the replies to the
+sender. If a handler fails, nothing it did is kept: the citizen gets an apology and stays on
+the step they were on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import replace
+from datetime import timedelta
+
+from bot.conversation import Conversation, Handler, Services, unstamped
+from bot.handlers import menu, phone, privacy, start
+from bot.i18n import _, negotiate, use_locale
+from bot.messages import ChatRef, Incoming, Kind, Outgoing
+from bot.services.outbox import LEASE, Sender
+from bot.vn.intents import Intent, match_intent
+from storage import accounts, outbox, updates
+from storage.db import Database
+from storage.outbox import NewMessage
+
+log = logging.getLogger(__name__)
+
+FLOWS: Mapping[str, Mapping[str, Handler]] = {
+    privacy.FLOW: privacy.STEPS,
+    phone.FLOW: phone.STEPS,
+}
+COMMANDS: Mapping[str, Handler] = {
+    "start": start.start,
+    "menu": menu.show_menu,
+    "help": start.show_help,
+    "trogiup": start.show_help,
+    "language": start.ask_language,
+    "ngonngu": start.ask_language,
+    "xemdulieu": privacy.show_my_data,
+    "xoadulieu": privacy.ask_erase,
+    "rutdongy": privacy.ask_withdraw,
+    "sodienthoai": phone.ask_phone,
+    "huy": start.cancel,
+    "cancel": start.cancel,
+    **dict.fromkeys(menu.COMMAND_TO_MENU, menu.open_menu_entry),
+}
+# Commands that collect no personal data, so they work before consent.
+BEFORE_CONSENT = frozenset(
+    {"start", "help", "trogiup", "language", "ngonngu", "xemdulieu", "xoadulieu", "rutdongy"}
+)
+INTENTS: Mapping[Intent, Handler] = {
+    Intent.REGISTER: menu.open_menu_entry,
+    Intent.RESULTS: menu.open_menu_entry,
+    Intent.CERTIFICATE: menu.open_menu_entry,
+    Intent.SUPPORT: menu.open_menu_entry,
+    Intent.MENU: menu.show_menu,
+    Intent.HELP: start.show_help,
+    Intent.LANGUAGE: start.ask_language,
+    Intent.VIEW_DATA: privacy.show_my_data,
+    Intent.DELETE_DATA: privacy.ask_erase,
+}
+
+
+async def run_command(msg: Incoming, conv: Conversation) -> None:
+    """Run a slash command, or say kindly that it does not exist."""
+    await COMMANDS.get(msg.command or "", start.unknown_command)(msg, conv)
+
+
+async def run_step(msg: Incoming, conv: Conversation) -> None:
+    """Hand the update to the step the conversation waits on."""
+    handler = FLOWS.get(conv.flow or "", {}).get(conv.step or "")
+    if handler is None:  # a step that no longer exists after an upgrade
+        await menu.show_menu(msg, conv)
+        return
+    await handler(msg, conv)
+
+
+async def run_intent(msg: Incoming, conv: Conversation) -> None:
+    """Run what free text asks for."""
+    intent = match_intent(msg.text)
+    handler = INTENTS.get(intent, start.not_understood) if intent else start.not_understood
+    await handler(msg, conv)
+
+
+def _is_cancel(msg: Incoming, conv: Conversation) -> bool:
+    return msg.command in ("huy", "cancel") or (
+        msg.kind == Kind.TEXT and conv.flow is not None and match_intent(msg.text) == Intent.CANCEL
+    )
+
+
+# Order matters: the first matching rule handles the update. Gatekeepers come first; commands
+# that need no consent come before the consent gate; a flow in progress sees everything that
+# is not a command; free text is matched to an intent only outside flows.
+ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
+    ("too long", lambda m, c: len(m.text) > start.MAX_TEXT, start.too_long),
+    ("button from an old message", lambda m, c: c.stale_button, start.menu_expired),
+    ("command before consent", lambda m, c: m.command in BEFORE_CONSENT, run_command),
+    ("language button", lambda m, c: (m.payload or "").startswith("lang:"), start.set_language),
+    ("cancel", _is_cancel, start.cancel),
+    ("consent and privacy steps", lambda m, c: c.flow == privacy.FLOW, run_step),
+    ("consent gate", lambda m, c: not c.consented, privacy.ask_consent),
+    ("command", lambda m, c: m.command is not None, run_command),
+    ("flow step", lambda m, c: c.flow is not None, run_step),
+    ("menu button", lambda m, c: m.payload in menu.MENU, menu.open_menu_entry),
+    (
+        "content the bot cannot read",
+        lambda m, c: m.kind not in (Kind.TEXT, Kind.BUTTON),
+        start.unsupported,
+    ),
+    ("free text", lambda m, c: True, run_intent),
+]
+
+
+async def route(msg: Incoming, conv: Conversation) -> None:
+    """Run the first route whose rule matches."""
+    for _name, matches, handler in ROUTES:
+        if matches(msg, conv):
+            await handler(msg, conv)
+            return
+
+
+class ChatLocks:
+    """One lock per chat, created on demand and dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[ChatRef, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, chat: ChatRef) -> AsyncIterator[None]:
+        """Hold the chat's lock; waiters get it in arrival order."""
+        lock, users = self._locks.get(chat, (None, 0))
+        lock = lock or asyncio.Lock()
+        self._locks[chat] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[chat]
+            if users == 1:
+                del self._locks[chat]
+            else:
+                self._locks[chat] = (lock, users - 1)
+
+
+class Dispatcher:
+    """Handles every incoming update, whichever channel it came from."""
+
+    def __init__(self, db: Database, services: Services, sender: Sender) -> None:
+        self._db = db
+        self._services = services
+        self._sender = sender
+        self._locks = ChatLocks()
+        self._idle_limit = timedelta(hours=services.settings.conversation_idle_hours)
+
+    async def handle(self, msg: Incoming) -> None:
+        """Process one update (ignored if seen before) and start sending its replies."""
+        async with self._locks.hold(msg.chat):
+            try:
+                jobs = await self._process(msg)
+            except Exception:
+                log.exception("handling a %s update failed; apologising", msg.chat.channel)
+                jobs = await self._apologise(msg)
+            self._sender.deliver_now(jobs)
+
+    async def _process(self, msg: Incoming) -> list[tuple[int, Outgoing]]:
+        now = self._services.clock()
+        chat = msg.chat
+        async with self._db.session_scope() as session:
+            if not await updates.claim_update(
+                session, channel=chat.channel, update_id=msg.update_id
+            ):
+                log.debug("ignoring redelivered %s update", chat.channel)
+                return []
+            loaded = await accounts.load_chat(session, channel=chat.channel, chat_id=chat.chat_id)
+            if loaded is None:
+                loaded = await accounts.open_chat(
+                    session,
+                    channel=chat.channel,
+                    chat_id=chat.chat_id,
+                    user_id=msg.user_id,
+                    locale=negotiate(msg.language),
+                )
+            account, row = loaded
+            if account.unreachable_at is not None:  # they wrote to us: reachable again
+                account.unreachable_at = account.unreachable_reason = None
+                self._sender.reachable_again(chat)
+            conv = Conversation(
+                session=session,
+                account=account,
+                row=row,
+                chat=chat,
+                services=self._services,
+                now=now,
+            )
+            with use_locale(account.locale):
+                reset = conv.flow is not None and conv.idle_for() > self._idle_limit
+                if reset:
+                    conv.finish()
+                    start.idle_notice(conv)
+                if msg.payload is not None:
+                    conv.stale_button = conv.is_stale(msg.payload) or (
+                        reset and msg.payload != unstamped(msg.payload)
+                    )
+                    msg = replace(msg, payload=unstamped(msg.payload))
+                await route(msg, conv)
+                replies = conv.replies() if conv.erased else conv.save()
+            owner = None if conv.erased else account.id
+            ids = await outbox.enqueue(
+                session,
+                [
+                    NewMessage(chat.channel, chat.chat_id, r.to_body(), owner, r.image)
+                    for r in replies
+                ],
+                now=now,
+                lease_until=now + LEASE,
+            )
+        return list(zip(ids, replies, strict=True))
+
+    async def _apologise(self, msg: Incoming) -> list[tuple[int, Outgoing]]:
+        now = self._services.clock()
+        chat = msg.chat
+        async with self._db.session_scope() as session:
+            await updates.claim_update(session, channel=chat.channel, update_id=msg.update_id)
+            loaded = await accounts.load_chat(session, channel=chat.channel, chat_id=chat.chat_id)
+            locale = loaded[0].locale if loaded else negotiate(msg.language)
+            with use_locale(locale):
+                reply = Outgoing(
+                    chat=chat,
+                    text=_(
+                        "Sorry, something went wrong on our side and your message was not "
+                        "handled. Please try again in a few minutes."
+                    ),
+                )
+            ids = await outbox.enqueue(
+                session,
+                [
+                    NewMessage(
+                        chat.channel,
+                        chat.chat_id,
+                        reply.to_body(),
+                        loaded[0].id if loaded else None,
+                    )
+                ],
+                now=now,
+                lease_until=now + LEASE,
+            )
+        return [(ids[0], reply)]

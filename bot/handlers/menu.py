@@ -1,0 +1,70 @@
+"""The main menu: its entries, and what choosing one does."""
+
+from __future__ import annotations
+
+from bot.conversation import Conversation
+from bot.i18n import N_, _
+from bot.messages import Button, Incoming
+from bot.vn.intents import Intent, match_intent
+
+# Menu entries: payload -> label. Their flows arrive with later features; until then each
+# entry answers that it is being prepared.
+MENU = {
+    "menu:register": N_("Register for vaccination"),
+    "menu:results": N_("Test results"),
+    "menu:certificate": N_("Vaccination certificate"),
+    "menu:support": N_("Support"),
+}
+INTENT_TO_MENU = {
+    Intent.REGISTER: "menu:register",
+    Intent.RESULTS: "menu:results",
+    Intent.CERTIFICATE: "menu:certificate",
+    Intent.SUPPORT: "menu:support",
+}
+COMMAND_TO_MENU = {
+    "dangky": "menu:register",
+    "ketqua": "menu:results",
+    "chungnhan": "menu:certificate",
+    "hotro": "menu:support",
+}
+
+
+def menu_buttons() -> list[list[Button]]:
+    """The main menu as two rows of two buttons."""
+    buttons = [Button(_(label), payload) for payload, label in MENU.items()]
+    return [buttons[:2], buttons[2:]]
+
+
+async def show_menu(msg: Incoming, conv: Conversation) -> None:
+    """Show the main menu with examples of what can be typed."""
+    conv.finish()
+    conv.reply(
+        _(
+            "What do you need? Choose below, or type for example: "
+            "“đk tiêm”, “kq xn”, “gcn”, “hỗ trợ”."
+        ),
+        buttons=menu_buttons(),
+    )
+
+
+async def open_menu_entry(msg: Incoming, conv: Conversation) -> None:
+    """Answer a main-menu choice (button, command or free text)."""
+    payload = _menu_payload(msg)
+    label = _(MENU[payload])
+    conv.finish()
+    conv.reply(
+        _(
+            "“{feature}” is being prepared and will be available here soon. Thank you for your "
+            "patience!"
+        ).format(feature=label),
+        buttons=menu_buttons(),
+    )
+
+
+def _menu_payload(msg: Incoming) -> str:
+    if msg.payload in MENU:
+        return msg.payload
+    if msg.command in COMMAND_TO_MENU:
+        return COMMAND_TO_MENU[msg.command]
+    intent = match_intent(msg.text)
+    return INTENT_TO_MENU.get(intent, "menu:support") if intent else "menu:support"

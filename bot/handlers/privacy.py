@@ -1,0 +1,196 @@
+"""Consent before any personal data, and the citizen's rights: see, delete, withdraw.
+
+Flow `privacy`:
+    CONSENT        -> "I agree" records consent (with the text version) and shows the menu
+    CONFIRM_ERASE  -> "Delete" erases the account and everything linked to it
+    CONFIRM_WITHDRAW -> "Withdraw" records the withdrawal; nothing more is processed
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bot.conversation import Conversation, Handler
+from bot.handlers.menu import menu_buttons
+from bot.i18n import _, format_moment
+from bot.messages import Button, Incoming
+from bot.vn.intents import Intent, is_answer
+from bot.vn.phone import mask_phone
+from storage import accounts
+
+FLOW = "privacy"
+# Bump when the consent text changes in substance: people are asked again.
+CONSENT_VERSION = "2026-11"
+
+
+class Step(StrEnum):
+    """Where the privacy flow waits."""
+
+    CONSENT = "consent"
+    CONFIRM_ERASE = "confirm_erase"
+    CONFIRM_WITHDRAW = "confirm_withdraw"
+
+
+def consent_text() -> str:
+    """The welcome and the consent notice, as one message."""
+    return "\n\n".join(
+        (
+            _(
+                "Hello! I am the citizen health assistant. I can help you register for "
+                "vaccination, receive your PCR test results and get your vaccination certificate."
+            ),
+            _(
+                "Before we start, please read how we handle your data:\n"
+                "• We process: full name, date of birth, gender, personal ID number, phone "
+                "number, address (province, ward) and health information (vaccinations, screening "
+                "answers, test results). Health information is sensitive personal data.\n"
+                "• Purposes: vaccination registration, reminders, returning test results, "
+                "issuing certificates.\n"
+                "• Shared only with the health facilities, the CDC and the Ministry of Health "
+                "systems that handle your case.\n"
+                "• Kept as long as the law on medical records requires. You can see your data "
+                "(/xemdulieu), delete it (/xoadulieu) or withdraw your consent (/rutdongy) at any "
+                "time."
+            ),
+            _("Do you agree?"),
+        )
+    )
+
+
+async def ask_consent(msg: Incoming, conv: Conversation) -> None:
+    """Show the welcome and consent notice; wait for "I agree" or "I do not agree"."""
+    conv.goto(FLOW, Step.CONSENT)
+    conv.reply(
+        consent_text(),
+        buttons=[[Button(_("I agree"), "consent:yes"), Button(_("I do not agree"), "consent:no")]],
+    )
+
+
+async def answer_consent(msg: Incoming, conv: Conversation) -> None:
+    """Record the consent decision; show the menu if given, else say nothing is collected."""
+    agreed = msg.payload == "consent:yes" or is_answer(msg.text, Intent.YES)
+    refused = msg.payload == "consent:no" or is_answer(msg.text, Intent.NO)
+    if not (agreed or refused):
+        await ask_consent(msg, conv)
+        return
+    conv.finish()
+    if refused:
+        await accounts.record_consent(
+            conv.session, conv.account, version=CONSENT_VERSION, granted=False
+        )
+        conv.reply(
+            _(
+                "That's all right. Without your consent we collect no personal data. Whenever "
+                "you want to use the service, type /start."
+            )
+        )
+        return
+    await accounts.record_consent(
+        conv.session, conv.account, version=CONSENT_VERSION, granted=True
+    )
+    conv.reply(_("Thank you! What can I do for you today?"), buttons=menu_buttons())
+
+
+async def show_my_data(msg: Incoming, conv: Conversation) -> None:
+    """List what is stored about this account, with the phone number masked."""
+    account = conv.account
+    protector = conv.services.protector
+    if account.consented_at is not None:
+        consent = _("given on {moment} (version {version})").format(
+            moment=format_moment(account.consented_at), version=account.consent_version
+        )
+    else:
+        consent = _("not given")
+    phone = mask_phone(protector.open(account.phone_sealed)) if account.phone_sealed else _("none")
+    conv.reply(
+        _(
+            "The data we hold about you:\n"
+            "• Channel: {channel}\n"
+            "• Language: {language}\n"
+            "• Consent to data processing: {consent}\n"
+            "• Phone number: {phone}\n"
+            "• First contact: {created}\n\n"
+            "Phone and ID numbers are stored encrypted and only ever shown in part. "
+            "Type /xoadulieu to delete everything."
+        ).format(
+            channel=account.channel.capitalize(),
+            language=account.locale,
+            consent=consent,
+            phone=phone,
+            created=format_moment(account.created_at),
+        )
+    )
+
+
+async def ask_erase(msg: Incoming, conv: Conversation) -> None:
+    """Ask for confirmation before deleting everything."""
+    conv.goto(FLOW, Step.CONFIRM_ERASE)
+    conv.reply(
+        _(
+            "Do you really want to delete all your data? This cannot be undone. Note: records of "
+            "vaccinations and tests already passed to health facilities are kept as the law on "
+            "medical records requires."
+        ),
+        buttons=[[Button(_("Delete my data"), "erase:yes"), Button(_("No, keep it"), "erase:no")]],
+    )
+
+
+async def confirm_erase(msg: Incoming, conv: Conversation) -> None:
+    """Erase the account if confirmed; otherwise keep everything."""
+    if msg.payload == "erase:yes" or is_answer(msg.text, Intent.YES):
+        await accounts.delete_account(conv.session, account_id=conv.account.id)
+        conv.erase()
+        conv.reply(
+            _(
+                "All your data has been deleted. Thank you for using the service. You can start "
+                "again at any time with /start."
+            )
+        )
+    elif msg.payload == "erase:no" or is_answer(msg.text, Intent.NO):
+        conv.finish()
+        conv.reply(_("Nothing was deleted: your data is kept as it was."))
+    else:
+        await ask_erase(msg, conv)
+
+
+async def ask_withdraw(msg: Incoming, conv: Conversation) -> None:
+    """Explain what withdrawing consent means and ask for confirmation."""
+    if not conv.consented:
+        conv.reply(_("You have not given consent, so there is nothing to withdraw."))
+        return
+    conv.goto(FLOW, Step.CONFIRM_WITHDRAW)
+    conv.reply(
+        _(
+            "If you withdraw your consent, we stop processing your data and the services stay "
+            "closed until you agree again. What is stored stays until you delete it with "
+            "/xoadulieu. Do you want to withdraw?"
+        ),
+        buttons=[[Button(_("Withdraw consent"), "withdraw:yes"), Button(_("No"), "withdraw:no")]],
+    )
+
+
+async def confirm_withdraw(msg: Incoming, conv: Conversation) -> None:
+    """Record the withdrawal if confirmed."""
+    if msg.payload == "withdraw:yes" or is_answer(msg.text, Intent.YES):
+        await accounts.record_consent(
+            conv.session, conv.account, version=CONSENT_VERSION, granted=False
+        )
+        conv.finish()
+        conv.reply(
+            _(
+                "Your withdrawal is recorded and we have stopped processing your data. You can "
+                "delete it with /xoadulieu, or agree again at any time with /start."
+            )
+        )
+    elif msg.payload == "withdraw:no" or is_answer(msg.text, Intent.NO):
+        conv.finish()
+        conv.reply(_("Nothing changed: your consent stays as it was."))
+    else:
+        await ask_withdraw(msg, conv)
+
+
+STEPS: dict[str, Handler] = {
+    Step.CONSENT: answer_consent,
+    Step.CONFIRM_ERASE: confirm_erase,
+    Step.CONFIRM_WITHDRAW: confirm_withdraw,
+}

@@ -1,0 +1,112 @@
+"""Channel-neutral value types: what a citizen sent (`Incoming`), what we send (`Outgoing`).
+
+Channels translate platform payloads to and from these; handlers see nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+# Telegram limits callback_data to 64 bytes (https://core.telegram.org/bots/api#inlinekeyboardbutton).
+MAX_PAYLOAD_BYTES = 64
+
+
+class Kind(StrEnum):
+    """What an incoming update carries."""
+
+    TEXT = "text"
+    COMMAND = "command"
+    BUTTON = "button"
+    CONTACT = "contact"
+    PHOTO = "photo"
+    OTHER = "other"  # stickers, voice, location...: things the bot cannot use
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRef:
+    """One conversation on one platform: the address replies go to."""
+
+    channel: str
+    chat_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A phone number shared through the platform's own button."""
+
+    phone: str
+    user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One update from a citizen, whatever platform it came from."""
+
+    chat: ChatRef
+    update_id: str
+    kind: Kind
+    user_id: str | None = None
+    text: str = ""
+    command: str | None = None
+    args: str = ""
+    payload: str | None = None
+    contact: Contact | None = None
+    photo_file_id: str | None = None
+    language: str | None = None
+    private: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A choice shown under a message. `payload` is short, opaque ASCII (see MAX_PAYLOAD_BYTES)."""
+
+    label: str
+    payload: str
+
+    def __post_init__(self) -> None:
+        if not self.payload.isascii() or not 0 < len(self.payload) <= MAX_PAYLOAD_BYTES:
+            raise ValueError(f"button payload must be 1-{MAX_PAYLOAD_BYTES} ASCII characters")
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to send. Rows of buttons; an image as bytes or a platform file id."""
+
+    chat: ChatRef
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    image: bytes | None = field(default=None, repr=False)
+    image_file_id: str | None = None
+    request_phone: str | None = None  # label of the "share my phone number" keyboard button
+    remove_keyboard: bool = False
+
+    def to_body(self) -> dict[str, Any]:
+        """The JSON-safe part of this message, as stored in the outbox (image bytes apart)."""
+        body: dict[str, Any] = {"text": self.text}
+        if self.buttons:
+            body["buttons"] = [[[b.label, b.payload] for b in row] for row in self.buttons]
+        if self.image_file_id:
+            body["image_file_id"] = self.image_file_id
+        if self.request_phone:
+            body["request_phone"] = self.request_phone
+        if self.remove_keyboard:
+            body["remove_keyboard"] = True
+        return body
+
+    @classmethod
+    def from_body(cls, chat: ChatRef, body: dict[str, Any], image: bytes | None) -> Outgoing:
+        """Rebuild a message from its outbox row."""
+        return cls(
+            chat=chat,
+            text=body["text"],
+            buttons=tuple(
+                tuple(Button(label, payload) for label, payload in row)
+                for row in body.get("buttons", ())
+            ),
+            image=image,
+            image_file_id=body.get("image_file_id"),
+            request_phone=body.get("request_phone"),
+            remove_keyboard=bool(body.get("remove_keyboard")),
+        )

@@ -1,0 +1,302 @@
+"""The sender: delivers outbox rows through their channels, within each platform's limits.
+
+Replies are handed over right after their transaction commits (`deliver_now`), so the bot feels
+instant; everything else (retries, bulk sends, leftovers of a crash) is claimed from the table by
+the drain loop. Messages to one chat leave in order. Per chat there is a token bucket (Telegram:
+1 message/s sustained, a burst of a few); per channel a second bucket paces bulk sends only, so a
+broadcast in progress never holds back a reply. Outcomes are written in small batches.
+
+429 -> wait `retry_after` and retry the same row; 403 -> mark the account unreachable and stop;
+network trouble -> retry with exponential backoff up to `max_attempts`, then `failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.channels import Channel, RetryLater, TemporaryFailure, Undeliverable, Unreachable
+from bot.messages import ChatRef, Outgoing
+from bot.services.ratelimit import TokenBucket
+from storage import accounts, outbox
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+_LEASE_MARGIN_S = 5.0  # a job this close to losing its claim is left for a fresh claim
+_BACKLOG = 200  # claimed rows held in memory at most
+_POLL_S = 0.5
+_MAX_BACKOFF_S = 300.0
+
+
+@dataclass(slots=True)
+class _Job:
+    id: int
+    message: Outgoing
+    bulk: bool
+    attempts: int
+    deadline: float  # time.monotonic() after which our claim may have passed to another worker
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    id: int
+    chat: ChatRef
+    status: str  # sent | retry | failed | dropped
+    external_id: str | None = None
+    error: str = ""
+    not_before: datetime | None = None
+    attempt: bool = True
+    unreachable: bool = False
+
+
+class Sender:
+    """Delivers outbox rows; one per process, started by `run()`."""
+
+    def __init__(
+        self,
+        db: Database,
+        channels: Mapping[str, Channel],
+        *,
+        clock: Callable[[], datetime],
+        max_attempts: int = 6,
+    ) -> None:
+        self._db = db
+        self._channels = dict(channels)
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._queues: dict[ChatRef, deque[_Job]] = {}
+        self._workers: dict[ChatRef, asyncio.Task[None]] = {}
+        self._chat_buckets: dict[ChatRef, TokenBucket] = {}
+        self._bulk_buckets = {
+            name: TokenBucket(ch.limits.bulk_rate_per_s, max(1.0, ch.limits.bulk_rate_per_s))
+            for name, ch in self._channels.items()
+            if ch.limits.bulk_rate_per_s
+        }
+        self._unreachable: set[ChatRef] = set()
+        self._outcomes: list[_Outcome] = []
+        self._outcomes_ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    # -- handing work over ---------------------------------------------------------------
+
+    def deliver_now(self, jobs: Sequence[tuple[int, Outgoing]]) -> None:
+        """Send rows the caller just committed as `sending` (replies), in the order given."""
+        deadline = time.monotonic() + LEASE.total_seconds()
+        for row_id, message in jobs:
+            self._submit(_Job(row_id, message, bulk=False, attempts=0, deadline=deadline))
+
+    def wake(self) -> None:
+        """Tell the drain loop that new rows are due (after a broadcast or scheduler commit)."""
+        self._wake.set()
+
+    def reachable_again(self, chat: ChatRef) -> None:
+        """The citizen wrote to us, so the platform lets us write back again."""
+        self._unreachable.discard(chat)
+
+    @property
+    def busy(self) -> bool:
+        """Whether anything is queued, being sent, or waiting to be recorded."""
+        return bool(self._queues or self._outcomes)
+
+    # -- the background loops ------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Drain due rows and record outcomes until cancelled."""
+        writer = asyncio.create_task(self._write_outcomes_forever(), name="outbox-writer")
+        try:
+            while True:
+                claimed = await self._claim_due()
+                if claimed < self._room():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), _POLL_S)
+                    self._wake.clear()
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            await self.flush()
+
+    async def flush(self, timeout: float = 10.0) -> None:
+        """Wait (bounded) for queued sends to finish and their outcomes to be written."""
+        end = time.monotonic() + timeout
+        while self._workers and time.monotonic() < end:
+            await asyncio.wait(list(self._workers.values()), timeout=end - time.monotonic())
+        await self._write_outcomes()
+
+    def _room(self) -> int:
+        return max(0, _BACKLOG - sum(len(q) for q in self._queues.values()))
+
+    async def _claim_due(self) -> int:
+        room = self._room()
+        if not room or not self._channels:
+            return 0
+        now = self._clock()
+        async with self._db.session_scope() as session:
+            rows = await outbox.claim_due(
+                session,
+                now=now,
+                lease_until=now + LEASE,
+                limit=room,
+                channels=tuple(self._channels),
+            )
+        deadline = time.monotonic() + LEASE.total_seconds()
+        for row, unreachable in rows:
+            chat = ChatRef(row.channel, row.chat_id)
+            if unreachable:
+                self._unreachable.add(chat)
+            message = Outgoing.from_body(chat, row.body, row.image)
+            self._submit(_Job(row.id, message, row.bulk, row.attempts, deadline))
+        return len(rows)
+
+    # -- delivery ------------------------------------------------------------------------
+
+    def _submit(self, job: _Job) -> None:
+        chat = job.message.chat
+        self._queues.setdefault(chat, deque()).append(job)
+        if chat not in self._workers:
+            self._workers[chat] = asyncio.create_task(self._work(chat))
+
+    async def _work(self, chat: ChatRef) -> None:
+        queue = self._queues[chat]
+        try:
+            while queue:
+                hold = await self._deliver(chat, queue.popleft())
+                if hold is not None:  # keep the chat's order: the rest waits with it
+                    not_before = self._clock() + timedelta(seconds=hold)
+                    for rest in queue:
+                        self._record(
+                            _Outcome(
+                                rest.id,
+                                chat,
+                                "retry",
+                                attempt=False,
+                                not_before=not_before,
+                                error="waiting for an earlier message",
+                            )
+                        )
+                    queue.clear()
+        except Exception:
+            log.exception("sender worker for a %s chat failed", chat.channel)
+        finally:
+            del self._workers[chat]
+            del self._queues[chat]
+            bucket = self._chat_buckets.get(chat)
+            if bucket is not None and bucket.idle():
+                del self._chat_buckets[chat]
+
+    async def _deliver(self, chat: ChatRef, job: _Job) -> float | None:
+        """Send one job; if the chat's later messages must wait, return for how long (s)."""
+        channel = self._channels[chat.channel]
+        if chat in self._unreachable:
+            self._record(_Outcome(job.id, chat, "dropped", error="recipient unreachable"))
+            return None
+        bucket = self._chat_bucket(chat, channel)
+        if bucket is not None:
+            await bucket.take()
+        if job.bulk and chat.channel in self._bulk_buckets:
+            await self._bulk_buckets[chat.channel].take()
+        if time.monotonic() > job.deadline - _LEASE_MARGIN_S:
+            return LEASE.total_seconds()  # our claim may lapse mid-send; a fresh claim sends it
+        try:
+            external_id = await channel.send(job.message, bulk=job.bulk)
+        except RetryLater as error:
+            if bucket is not None:
+                bucket.pause(error.seconds)
+            return self._retry(job, chat, str(error), delay=error.seconds)
+        except Unreachable as error:
+            self._unreachable.add(chat)
+            self._record(_Outcome(job.id, chat, "failed", error=str(error), unreachable=True))
+            return None
+        except Undeliverable as error:
+            self._record(_Outcome(job.id, chat, "failed", error=str(error)))
+            return None
+        except Exception as error:  # network trouble and anything unforeseen: retried, bounded
+            if not isinstance(error, TemporaryFailure):
+                log.exception("unexpected error sending outbox row %s", job.id)
+            return self._retry(job, chat, f"{type(error).__name__}: {error}", delay=None)
+        self._record(_Outcome(job.id, chat, "sent", external_id=external_id))
+        return None
+
+    def _retry(self, job: _Job, chat: ChatRef, error: str, *, delay: float | None) -> float | None:
+        """Record a retry of `job` (or its failure once out of attempts); return the wait."""
+        attempts = job.attempts + 1
+        if attempts >= self._max_attempts:
+            log.warning("giving up outbox row %s after %s attempts: %s", job.id, attempts, error)
+            self._record(_Outcome(job.id, chat, "failed", error=error))
+            return None
+        wait = delay if delay is not None else min(2.0**attempts, _MAX_BACKOFF_S)
+        not_before = self._clock() + timedelta(seconds=wait)
+        self._record(_Outcome(job.id, chat, "retry", error=error, not_before=not_before))
+        return wait
+
+    def _chat_bucket(self, chat: ChatRef, channel: Channel) -> TokenBucket | None:
+        rate = channel.limits.chat_rate_per_s
+        if rate is None:
+            return None
+        bucket = self._chat_buckets.get(chat)
+        if bucket is None:
+            bucket = self._chat_buckets[chat] = TokenBucket(rate, channel.limits.chat_burst)
+        return bucket
+
+    # -- recording outcomes --------------------------------------------------------------
+
+    def _record(self, outcome: _Outcome) -> None:
+        self._outcomes.append(outcome)
+        self._outcomes_ready.set()
+
+    async def _write_outcomes_forever(self) -> None:
+        while True:
+            await self._outcomes_ready.wait()
+            self._outcomes_ready.clear()
+            try:
+                await self._write_outcomes()
+            except Exception:
+                log.exception("could not record delivery outcomes; will retry")
+                await asyncio.sleep(1)
+                self._outcomes_ready.set()
+
+    async def _write_outcomes(self) -> None:
+        batch, self._outcomes = self._outcomes, []
+        if not batch:
+            return
+        now = self._clock()
+        try:
+            async with self._db.session_scope() as session:
+                sent = [(o.id, o.external_id) for o in batch if o.status == "sent"]
+                await outbox.mark_sent(session, outcomes=sent, at=now)
+                for o in batch:
+                    if o.status == "retry":
+                        assert o.not_before is not None
+                        await outbox.mark_retry(
+                            session,
+                            message_id=o.id,
+                            not_before=o.not_before,
+                            error=o.error,
+                            attempt=o.attempt,
+                        )
+                    elif o.status in ("failed", "dropped"):
+                        await outbox.mark_final(
+                            session, message_id=o.id, status=o.status, error=o.error
+                        )
+                    if o.unreachable:
+                        await accounts.mark_unreachable(
+                            session,
+                            channel=o.chat.channel,
+                            chat_id=o.chat.chat_id,
+                            reason=o.error,
+                            at=now,
+                        )
+        except Exception:
+            self._outcomes[:0] = batch  # keep them for the next try
+            raise
+        if any(o.status == "retry" for o in batch):
+            self._wake.set()

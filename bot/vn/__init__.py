@@ -1,0 +1,1 @@
+"""Vietnamese specifics: text folding and intents, phone numbers, masking."""

@@ -1,0 +1,1 @@
+"""The service's HTTP side (aiohttp): web chat, Telegram webhook, health check."""

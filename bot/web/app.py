@@ -1,0 +1,69 @@
+"""Builds the aiohttp application: every route in one place."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bot.channels.telegram import TelegramChannel
+from bot.channels.web import WebChannel
+from bot.config import Settings
+from bot.crypto import DataProtector
+from bot.dispatch import Dispatcher
+from bot.web import chat
+from bot.web.keys import DATABASE, DISPATCHER, PROTECTOR, SETTINGS, TELEGRAM, WEB_CHANNEL
+from storage.db import Database
+
+TELEGRAM_WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_BODY = 256 * 1024
+
+
+def build_web_app(
+    *,
+    settings: Settings,
+    db: Database,
+    dispatcher: Dispatcher,
+    protector: DataProtector,
+    web_channel: WebChannel,
+    telegram: TelegramChannel | None,
+) -> web.Application:
+    """The HTTP application: web chat, Telegram webhook (in webhook mode), health check."""
+    app = web.Application(client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
+    app[DATABASE] = db
+    app[DISPATCHER] = dispatcher
+    app[PROTECTOR] = protector
+    app[WEB_CHANNEL] = web_channel
+    app.add_routes(chat.routes)
+    app.router.add_get("/healthz", healthz)
+    if telegram is not None and settings.telegram_mode == "webhook":
+        app[TELEGRAM] = telegram
+        app.router.add_post(TELEGRAM_WEBHOOK_PATH, telegram_webhook)
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers."""
+    async with request.app[DATABASE].read_scope() as session:
+        await session.execute(text("SELECT 1"))
+    return web.json_response({"status": "ok"})
+
+
+async def telegram_webhook(request: web.Request) -> web.Response:
+    """Receive one Telegram update; without the right secret header nothing is processed."""
+    expected = request.app[SETTINGS].telegram_webhook_secret or ""
+    given = request.headers.get(SECRET_HEADER, "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise web.HTTPUnauthorized()
+    try:
+        update = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest() from None
+    if not isinstance(update, dict) or "update_id" not in update:
+        raise web.HTTPBadRequest()
+    await request.app[TELEGRAM].process_json(update, request.app[DISPATCHER].handle)
+    return web.Response(status=200)

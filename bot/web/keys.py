@@ -1,0 +1,19 @@
+"""Typed aiohttp application keys: what the routes need, set once by `build_web_app`."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.channels.telegram import TelegramChannel
+from bot.channels.web import WebChannel
+from bot.config import Settings
+from bot.crypto import DataProtector
+from bot.dispatch import Dispatcher
+from storage.db import Database
+
+DATABASE = web.AppKey("database", Database)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+PROTECTOR = web.AppKey("protector", DataProtector)
+SETTINGS = web.AppKey("settings", Settings)
+TELEGRAM = web.AppKey("telegram", TelegramChannel)
+WEB_CHANNEL = web.AppKey("web_channel", WebChannel)

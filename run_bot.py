@@ -1,0 +1,70 @@
+"""Command line: `serve` (default), `migrate`, `seed-demo`, `keys`. Run with --help."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.config import ConfigError, Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, read the settings and run the chosen command."""
+    parser = argparse.ArgumentParser(
+        prog="run_bot.py", description="Citizen health chatbot service (Telegram, web chat)."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("serve", help="run the whole service (the default)")
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    commands.add_parser("seed-demo", help="add the demo data (safe to run twice)")
+    commands.add_parser("keys", help="print a new random DATA_KEY")
+    args = parser.parse_args(argv)
+    command = args.command or "serve"
+    if command == "keys":
+        from bot.crypto import generate_key
+
+        print(generate_key())
+        return 0
+    try:
+        settings = Settings.from_env()
+        _configure_logging(settings.log_level)
+        return asyncio.run(_run(command, settings))
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _run(command: str, settings: Settings) -> int:
+    from bot.app import build_service, serve
+    from bot.demo import seed_demo
+
+    if command == "serve":
+        await serve(settings)
+        return 0
+    service = build_service(settings)
+    try:
+        await service.db.migrate()
+        if command == "seed-demo":
+            async with service.db.session_scope() as session:
+                created = await seed_demo(session, service.protector)
+            print("demo data seeded" if created else "demo data already present")
+        else:
+            print("database schema is up to date")
+    finally:
+        await service.db.dispose()
+    return 0
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Library loggers at INFO would print request URLs, and Telegram URLs carry the bot token.
+    for noisy in ("httpx", "httpcore", "telegram", "aiohttp.access", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Accounts (one per chat and channel), their conversation row, and consent records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage._dialect import insert_ignoring_conflicts, supports_row_locks
+from storage.models import Account, ConsentEvent, ConversationRow, utcnow
+
+
+async def load_chat(
+    session: AsyncSession, *, channel: str, chat_id: str
+) -> tuple[Account, ConversationRow] | None:
+    """The account of a chat and its conversation, row-locked on PostgreSQL until commit."""
+    statement = (
+        select(Account, ConversationRow)
+        .join(ConversationRow, ConversationRow.account_id == Account.id)
+        .where(Account.channel == channel, Account.chat_id == chat_id)
+    )
+    if supports_row_locks(session):
+        statement = statement.with_for_update()
+    row = (await session.execute(statement)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def open_chat(
+    session: AsyncSession, *, channel: str, chat_id: str, user_id: str | None, locale: str
+) -> tuple[Account, ConversationRow]:
+    """The account of a chat, created with an empty conversation on first contact."""
+    await session.execute(
+        insert_ignoring_conflicts(session, Account).values(
+            channel=channel, chat_id=chat_id, user_id=user_id, locale=locale, created_at=utcnow()
+        )
+    )
+    account = (
+        await session.execute(
+            select(Account).where(Account.channel == channel, Account.chat_id == chat_id)
+        )
+    ).scalar_one()
+    await session.execute(
+        insert_ignoring_conflicts(session, ConversationRow).values(
+            account_id=account.id, data={}, prompt=0, version=0, updated_at=utcnow()
+        )
+    )
+    loaded = await load_chat(session, channel=channel, chat_id=chat_id)
+    assert loaded is not None  # just inserted in this transaction
+    return loaded
+
+
+async def record_consent(
+    session: AsyncSession, account: Account, *, version: str, granted: bool
+) -> None:
+    """Store a consent decision on the account and in its history."""
+    now = utcnow()
+    account.consent_version = version if granted else None
+    account.consented_at = now if granted else None
+    session.add(ConsentEvent(account_id=account.id, version=version, granted=granted, at=now))
+
+
+async def consent_history(session: AsyncSession, *, account_id: int) -> list[ConsentEvent]:
+    """Every consent decision of an account, oldest first."""
+    result = await session.execute(
+        select(ConsentEvent).where(ConsentEvent.account_id == account_id).order_by(ConsentEvent.id)
+    )
+    return list(result.scalars())
+
+
+async def mark_unreachable(
+    session: AsyncSession, *, channel: str, chat_id: str, reason: str, at: datetime
+) -> None:
+    """Remember that the platform refuses messages to this chat (blocked, deactivated)."""
+    await session.execute(
+        update(Account)
+        .where(Account.channel == channel, Account.chat_id == chat_id)
+        .values(unreachable_at=at, unreachable_reason=reason[:200])
+    )
+
+
+async def is_unreachable(session: AsyncSession, *, channel: str, chat_id: str) -> bool:
+    """Whether sends to this chat should stop."""
+    result = await session.execute(
+        select(Account.unreachable_at).where(
+            Account.channel == channel, Account.chat_id == chat_id
+        )
+    )
+    return result.scalar() is not None
+
+
+async def delete_account(session: AsyncSession, *, account_id: int) -> None:
+    """Erase an account with its conversation, consent history and pending messages."""
+    await session.execute(delete(Account).where(Account.id == account_id))

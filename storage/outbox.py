@@ -1,0 +1,202 @@
+"""The outbox: messages promised in a transaction, delivered afterwards by the sender.
+
+Statuses: `pending` (due at `not_before`), `sending` (claimed by a sender until `lease_until`),
+`sent`, `failed` (gave up, `last_error` says why), `dropped` (recipient unreachable).
+A claim whose lease ran out (the process died mid-send) becomes due again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage._dialect import supports_row_locks
+from storage.models import Account, OutboxMessage
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to write to the outbox."""
+
+    channel: str
+    chat_id: str
+    body: dict[str, Any]
+    account_id: int | None = None
+    image: bytes | None = None
+    bulk: bool = False
+    not_before: datetime | None = None
+
+
+async def enqueue(
+    session: AsyncSession,
+    messages: Sequence[NewMessage],
+    *,
+    now: datetime,
+    lease_until: datetime | None = None,
+) -> list[int]:
+    """Write `messages`; with `lease_until` they are claimed for immediate delivery by the caller.
+
+    Returns:
+        The new row ids, in the order given.
+    """
+    if not messages:
+        return []
+    status = "sending" if lease_until else "pending"
+    rows = [
+        {
+            "channel": m.channel,
+            "chat_id": m.chat_id,
+            "account_id": m.account_id,
+            "bulk": m.bulk,
+            "body": m.body,
+            "image": m.image,
+            "status": status,
+            "attempts": 0,
+            "not_before": m.not_before or now,
+            "lease_until": lease_until,
+            "created_at": now,
+        }
+        for m in messages
+    ]
+    ids = []
+    for row in rows:  # one statement per row keeps ids in order on every engine
+        result = await session.execute(
+            insert(OutboxMessage).values(**row).returning(OutboxMessage.id)
+        )
+        ids.append(result.scalar_one())
+    return ids
+
+
+async def claim_due(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    channels: Sequence[str],
+) -> list[tuple[OutboxMessage, bool]]:
+    """Claim up to `limit` due messages on `channels`, oldest first, skipping locked rows.
+
+    Each comes with whether its recipient is known to be unreachable.
+    """
+    statement = (
+        select(OutboxMessage, Account.unreachable_at.is_not(None))
+        .outerjoin(Account, Account.id == OutboxMessage.account_id)
+        .where(
+            OutboxMessage.channel.in_(channels),
+            or_(
+                (OutboxMessage.status == "pending") & (OutboxMessage.not_before <= now),
+                (OutboxMessage.status == "sending") & (OutboxMessage.lease_until < now),
+            ),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    if supports_row_locks(session):
+        statement = statement.with_for_update(skip_locked=True, of=OutboxMessage)
+    claimed = [
+        (message, bool(unreachable)) for message, unreachable in await session.execute(statement)
+    ]
+    for message, _ in claimed:
+        message.status = "sending"
+        message.lease_until = lease_until
+    return claimed
+
+
+async def load(session: AsyncSession, *, ids: Sequence[int]) -> list[OutboxMessage]:
+    """The given messages, in id order."""
+    result = await session.execute(
+        select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+    )
+    return list(result.scalars())
+
+
+async def mark_sent(
+    session: AsyncSession, *, outcomes: Sequence[tuple[int, str | None]], at: datetime
+) -> None:
+    """Record deliveries: (row id, platform message id)."""
+    if outcomes:
+        await session.execute(
+            update(OutboxMessage),
+            [
+                {
+                    "id": message_id,
+                    "status": "sent",
+                    "sent_at": at,
+                    "external_id": external_id,
+                    "lease_until": None,
+                }
+                for message_id, external_id in outcomes
+            ],
+        )
+
+
+async def mark_retry(
+    session: AsyncSession, *, message_id: int, not_before: datetime, error: str, attempt: bool
+) -> None:
+    """Make a message due again at `not_before`; `attempt` counts this try against the limit."""
+    values: dict[str, Any] = {
+        "status": "pending",
+        "not_before": not_before,
+        "last_error": error[:500],
+        "lease_until": None,
+    }
+    if attempt:
+        values["attempts"] = OutboxMessage.attempts + 1
+    await session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
+    )
+
+
+async def mark_final(session: AsyncSession, *, message_id: int, status: str, error: str) -> None:
+    """Stop trying a message: `failed` (gave up) or `dropped` (recipient unreachable)."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(
+            status=status,
+            last_error=error[:500],
+            lease_until=None,
+            attempts=OutboxMessage.attempts + 1,
+        )
+    )
+
+
+async def transcript(
+    session: AsyncSession, *, channel: str, chat_id: str, after: int, limit: int = 200
+) -> list[OutboxMessage]:
+    """Messages to a chat after row `after` that were handed to the channel.
+
+    The web chat reads its history here.
+    """
+    result = await session.execute(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.id > after,
+            OutboxMessage.status.in_(("sending", "sent")),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def get_for_chat(
+    session: AsyncSession, *, message_id: int, channel: str, chat_id: str
+) -> OutboxMessage | None:
+    """One message, only if it was addressed to this chat."""
+    result = await session.execute(
+        select(OutboxMessage).where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+        )
+    )
+    return result.scalar_one_or_none()

@@ -1,0 +1,101 @@
+"""Shared fixtures: databases, settings, the Telegram emulator and the running service.
+
+Every storage-touching test runs on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.app import Service, build_service, running
+from bot.config import Settings
+from bot.crypto import generate_key
+from storage.db import Database
+from tests.fakes.telegram_api import TelegramEmulator
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+
+
+@pytest.fixture(params=DATABASES)
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database for each test, on each engine under test."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/bot.db"
+    assert POSTGRES_URL is not None
+    url = POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    return url
+
+
+@pytest.fixture
+async def database(db_url: str) -> AsyncIterator[Database]:
+    """The test database, migrated to the newest revision."""
+    db = Database(db_url)
+    await db.migrate()
+    yield db
+    await db.dispose()
+
+
+class Clock:
+    """A controllable UTC clock (starts now; `advance` moves it)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    """Settings for a service on the test database, its HTTP server on a free port."""
+    return Settings(
+        database_url=db_url,
+        data_key=generate_key(),
+        http_port=0,
+        var_dir=tmp_path / "var",
+        log_level="DEBUG",
+    )
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[TelegramEmulator]:
+    async with TelegramEmulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+def telegram_settings(settings: Settings, emulator: TelegramEmulator) -> Settings:
+    """Settings of a service that polls the emulator."""
+    return replace(
+        settings, telegram_bot_token=emulator.token, telegram_api_base_url=emulator.base_url
+    )
+
+
+@pytest.fixture
+async def service(telegram_settings: Settings, clock: Clock) -> AsyncIterator[Service]:
+    """The whole service (web, sender, Telegram polling) running against the emulator."""
+    svc = build_service(telegram_settings, clock=clock)
+    async with running(svc):
+        yield svc
