@@ -110,7 +110,7 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
                 allowed_updates=["message", "callback_query"],
             )
         else:
-            poll = service.telegram.poll(service.dispatcher.handle)
+            poll = service.telegram.poll(service.dispatcher.handle_batch)
             service.tasks.append(asyncio.create_task(poll, name="telegram-poll"))
     try:
         yield runner

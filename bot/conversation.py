@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.crypto import DataProtector
 from bot.messages import Button, ChatRef, Incoming, Outgoing
-from storage.models import Account, ConversationRow
+from storage.conversations import SavedState
+from storage.models import Account
 
 # Payload namespaces valid from any message, however old (the main menu, the language picker).
 GLOBAL_PAYLOADS = ("menu:", "lang:")
@@ -40,7 +41,7 @@ class Conversation:
         *,
         session: AsyncSession,
         account: Account,
-        row: ConversationRow,
+        saved: SavedState,
         chat: ChatRef,
         services: Services,
         now: datetime,
@@ -50,12 +51,12 @@ class Conversation:
         self.chat = chat
         self.services = services
         self.now = now
-        self.flow: str | None = row.flow
-        self.step: str | None = row.step
-        self.data: dict[str, Any] = dict(row.data or {})
+        self.flow: str | None = saved.flow
+        self.step: str | None = saved.step
+        self.data: dict[str, Any] = dict(saved.data or {})
         self.erased = False
         self.stale_button = False  # set by the dispatcher: a button from an outdated prompt
-        self._row = row
+        self._saved = saved
         self._replies: list[Outgoing] = []
 
     @property
@@ -102,24 +103,27 @@ class Conversation:
 
     def idle_for(self) -> timedelta:
         """How long since the conversation last moved."""
-        return self.now - self._row.updated_at
+        return self.now - self._saved.updated_at
 
     def is_stale(self, payload: str) -> bool:
         """Whether a pressed button belongs to a prompt that no longer applies."""
         stamp, separator, _ = payload.partition(_STAMP_SEPARATOR)
-        return bool(separator) and stamp != str(self._row.prompt)
+        return bool(separator) and stamp != str(self._saved.prompt)
 
-    def save(self) -> list[Outgoing]:
-        """Write the state back to its row and return the replies with buttons stamped."""
-        row = self._row
-        moved = (self.flow, self.step) != (row.flow, row.step)
-        if moved:
-            row.prompt += 1
-        if moved or self.data != row.data:
-            row.flow, row.step, row.data = self.flow, self.step, self.data
-        row.version += 1
-        row.updated_at = self.now
-        return [self._stamped(reply, row.prompt) for reply in self._replies]
+    def conclude(self) -> tuple[SavedState, list[Outgoing]]:
+        """The state to save after this event, and the replies with their buttons stamped."""
+        saved = self._saved
+        moved = (self.flow, self.step) != (saved.flow, saved.step)
+        prompt = saved.prompt + 1 if moved else saved.prompt
+        state = SavedState(
+            flow=self.flow,
+            step=self.step,
+            data=self.data,
+            prompt=prompt,
+            version=saved.version + 1,
+            updated_at=self.now,
+        )
+        return state, [self._stamped(reply, prompt) for reply in self._replies]
 
     def replies(self) -> list[Outgoing]:
         """The queued replies as they are, for an event whose state is not saved."""

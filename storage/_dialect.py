@@ -1,22 +1,31 @@
-"""Statements whose spelling differs between SQLite and PostgreSQL."""
+"""Statements whose spelling differs between SQLite and PostgreSQL, built once per engine."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Base
+
+def dialect_of(session: AsyncSession) -> str:
+    """The engine family of a session: `sqlite` or `postgresql`."""
+    return session.get_bind().dialect.name
 
 
-def insert_ignoring_conflicts(session: AsyncSession, entity: type[Base]) -> Any:
-    """`INSERT ... ON CONFLICT DO NOTHING` for the session's engine."""
-    dialect = session.get_bind().dialect.name
+def insert_ignoring_conflicts(session: AsyncSession, table: Table) -> Any:
+    """`INSERT ... ON CONFLICT DO NOTHING` into `table`; execute it with a params dict."""
+    return _insert_ignoring(dialect_of(session), table)
+
+
+@cache
+def _insert_ignoring(dialect: str, table: Table) -> Any:
     module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(entity).on_conflict_do_nothing()
+    return module.insert(table).on_conflict_do_nothing()
 
 
 def supports_row_locks(session: AsyncSession) -> bool:
     """Whether `SELECT ... FOR UPDATE [SKIP LOCKED]` means something on this engine."""
-    return session.get_bind().dialect.name == "postgresql"
+    return dialect_of(session) == "postgresql"

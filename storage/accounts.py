@@ -4,36 +4,52 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import insert_ignoring_conflicts, supports_row_locks
-from storage.models import Account, ConsentEvent, ConversationRow, utcnow
+from storage.conversations import SavedState
+from storage.models import Account, ConsentEvent, ConversationRow, table, utcnow
 
 
 async def load_chat(
     session: AsyncSession, *, channel: str, chat_id: str
-) -> tuple[Account, ConversationRow] | None:
+) -> tuple[Account, SavedState] | None:
     """The account of a chat and its conversation, row-locked on PostgreSQL until commit."""
-    statement = (
-        select(Account, ConversationRow)
-        .join(ConversationRow, ConversationRow.account_id == Account.id)
-        .where(Account.channel == channel, Account.chat_id == chat_id)
+    statement = _LOAD_CHAT_LOCKED if supports_row_locks(session) else _LOAD_CHAT
+    row = (await session.execute(statement, {"channel": channel, "chat_id": chat_id})).first()
+    return (row[0], SavedState(*row[1:])) if row else None
+
+
+_LOAD_CHAT = (
+    select(
+        Account,
+        ConversationRow.flow,
+        ConversationRow.step,
+        ConversationRow.data,
+        ConversationRow.prompt,
+        ConversationRow.version,
+        ConversationRow.updated_at,
     )
-    if supports_row_locks(session):
-        statement = statement.with_for_update()
-    row = (await session.execute(statement)).first()
-    return (row[0], row[1]) if row else None
+    .join(ConversationRow, ConversationRow.account_id == Account.id)
+    .where(Account.channel == bindparam("channel"), Account.chat_id == bindparam("chat_id"))
+)
+_LOAD_CHAT_LOCKED = _LOAD_CHAT.with_for_update()
 
 
 async def open_chat(
     session: AsyncSession, *, channel: str, chat_id: str, user_id: str | None, locale: str
-) -> tuple[Account, ConversationRow]:
+) -> tuple[Account, SavedState]:
     """The account of a chat, created with an empty conversation on first contact."""
     await session.execute(
-        insert_ignoring_conflicts(session, Account).values(
-            channel=channel, chat_id=chat_id, user_id=user_id, locale=locale, created_at=utcnow()
-        )
+        insert_ignoring_conflicts(session, table(Account)),
+        {
+            "channel": channel,
+            "chat_id": chat_id,
+            "user_id": user_id,
+            "locale": locale,
+            "created_at": utcnow(),
+        },
     )
     account = (
         await session.execute(
@@ -41,9 +57,8 @@ async def open_chat(
         )
     ).scalar_one()
     await session.execute(
-        insert_ignoring_conflicts(session, ConversationRow).values(
-            account_id=account.id, data={}, prompt=0, version=0, updated_at=utcnow()
-        )
+        insert_ignoring_conflicts(session, table(ConversationRow)),
+        {"account_id": account.id, "data": {}, "prompt": 0, "version": 0, "updated_at": utcnow()},
     )
     loaded = await load_chat(session, channel=channel, chat_id=chat_id)
     assert loaded is not None  # just inserted in this transaction

@@ -1,7 +1,8 @@
 """Engine, units of work and migrations, for SQLite (default) and PostgreSQL.
 
 SQLite: WAL journal, `synchronous=NORMAL` (durable across process crashes; a power cut can lose
-the last commits), foreign keys on, and every write transaction starts with `BEGIN IMMEDIATE`
+the last commits), foreign keys on, statements run inline on the event loop (see
+`storage.sqlite_inline` for why), and every write transaction starts with `BEGIN IMMEDIATE`
 behind one in-process lock, so writers queue instead of failing with "database is locked".
 PostgreSQL: plain transactions; row locks (`FOR UPDATE`) serialise work on one chat.
 """
@@ -25,6 +26,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage import sqlite_inline
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _sqlite_begin: ContextVar[str] = ContextVar("sqlite_begin", default="BEGIN IMMEDIATE")
 
@@ -38,7 +41,10 @@ class Database:
         if self.is_sqlite and self.url.database not in (None, "", ":memory:"):
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs: dict[str, Any] = {"echo": echo}
-        if not self.is_sqlite:
+        if self.is_sqlite:
+            path = self.url.database or ":memory:"
+            kwargs["async_creator"] = lambda: sqlite_inline.connect(path)
+        else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
@@ -86,19 +92,6 @@ def _upgrade(connection: Connection) -> None:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
-        cursor = dbapi_connection.cursor()
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=NORMAL",
-            "foreign_keys=ON",
-            "busy_timeout=10000",
-        ):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
-
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Connection) -> None:
         conn.exec_driver_sql(_sqlite_begin.get())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +16,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -61,6 +62,11 @@ class Base(DeclarativeBase):
     """Declarative base with the constraint naming convention Alembic needs on both engines."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table(entity: type[Base]) -> Table:
+    """The Core table behind a mapped class (for statements that skip the ORM's overhead)."""
+    return cast(Table, entity.__table__)
 
 
 class Account(Base):

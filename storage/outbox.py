@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import supports_row_locks
-from storage.models import Account, OutboxMessage
+from storage.models import Account, OutboxMessage, table
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +63,12 @@ async def enqueue(
         }
         for m in messages
     ]
-    ids = []
-    for row in rows:  # one statement per row keeps ids in order on every engine
-        result = await session.execute(
-            insert(OutboxMessage).values(**row).returning(OutboxMessage.id)
-        )
-        ids.append(result.scalar_one())
-    return ids
+    # one statement per row keeps the ids in order on every engine
+    return [(await session.execute(_INSERT, row)).scalar_one() for row in rows]
+
+
+_OUTBOX = table(OutboxMessage)
+_INSERT = insert(_OUTBOX).returning(_OUTBOX.c.id)
 
 
 async def claim_due(
@@ -122,18 +121,19 @@ async def mark_sent(
     """Record deliveries: (row id, platform message id)."""
     if outcomes:
         await session.execute(
-            update(OutboxMessage),
+            _MARK_SENT,
             [
-                {
-                    "id": message_id,
-                    "status": "sent",
-                    "sent_at": at,
-                    "external_id": external_id,
-                    "lease_until": None,
-                }
+                {"row_id": message_id, "sent_at": at, "external_id": external_id}
                 for message_id, external_id in outcomes
             ],
         )
+
+
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"))
+    .values(status="sent", lease_until=None)
+)
 
 
 async def mark_retry(

@@ -8,15 +8,15 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import insert_ignoring_conflicts
-from storage.models import ProcessedUpdate, utcnow
+from storage.models import ProcessedUpdate, table, utcnow
 
 
 async def claim_update(session: AsyncSession, *, channel: str, update_id: str) -> bool:
     """Record the update as processed; False if it was recorded before (a redelivery)."""
-    statement = insert_ignoring_conflicts(session, ProcessedUpdate).values(
-        channel=channel, update_id=update_id, processed_at=utcnow()
+    result = await session.execute(
+        insert_ignoring_conflicts(session, table(ProcessedUpdate)),
+        {"channel": channel, "update_id": update_id, "processed_at": utcnow()},
     )
-    result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -1,9 +1,12 @@
 """Telegram, through python-telegram-bot's `Bot` on an aiohttp transport.
 
-We use PTB for the API calls, the `Update` model and its errors, but not its `Application` /
-`ConversationHandler`: their conversation state and jobs live in process memory (see
-reference/channels.md §2), while ours live in the database. Updates arrive by long polling
-(default) or on our aiohttp server's webhook route (`bot/web/`).
+We use PTB for the API calls, its transport abstraction and its errors, but not its
+`Application` / `ConversationHandler`: their conversation state and jobs live in process memory
+(see reference/channels.md §2), while ours live in the database. On the hot path (receiving
+updates, sending text) we also skip PTB's object model: building an `Update` and a `Message`
+per reply sets hundreds of attributes and cost about a quarter of the bot's CPU in
+`bench/inbound.py`, so updates are read from their JSON and text goes out as plain parameters.
+Updates arrive by long polling (default) or on our aiohttp server's webhook route (`bot/web/`).
 """
 
 from __future__ import annotations
@@ -15,22 +18,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from telegram import (
-    Bot,
-    BotCommand,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    KeyboardButton,
-    Message,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
-    Update,
-)
+from telegram import Bot, BotCommand
 from telegram.error import (
     BadRequest,
     Conflict,
     Forbidden,
-    NetworkError,
     RetryAfter,
     TelegramError,
     TimedOut,
@@ -58,7 +50,18 @@ CAPTION_LENGTH = 1024
 POLL_TIMEOUT_S = 25
 ALLOWED_UPDATES = ["message", "callback_query"]
 
-Handle = Callable[[Incoming], Awaitable[None]]
+HandleBatch = Callable[[Sequence[Incoming]], Awaitable[None]]
+JSON = dict[str, Any]
+
+
+class _Bot(Bot):
+    """PTB's `Bot` with one addition: a call that returns the API's JSON as it is."""
+
+    async def call(self, method: str, params: JSON, *, read_timeout: float | None = None) -> Any:
+        """Call `method`; errors are raised as PTB's `TelegramError` subclasses."""
+        if read_timeout is None:
+            return await self._post(method, params)
+        return await self._post(method, params, read_timeout=read_timeout)
 
 
 class TelegramChannel:
@@ -76,7 +79,7 @@ class TelegramChannel:
         bulk_rate_per_s: float = 30.0,
         paid_broadcast: bool = False,
     ) -> None:
-        self.bot = Bot(
+        self.bot = _Bot(
             token,
             base_url=f"{base_url}/bot",
             base_file_url=f"{base_url}/file/bot",
@@ -111,15 +114,25 @@ class TelegramChannel:
 
     # -- inbound -------------------------------------------------------------------------
 
-    async def poll(self, handle: Handle) -> None:
-        """Long-poll `getUpdates` until cancelled; confirm a batch only once it is handled."""
+    async def poll(self, handle: HandleBatch) -> None:
+        """Long-poll `getUpdates` until cancelled; confirm a batch only once it is handled.
+
+        A batch is confirmed by asking for the next offset, so an update that could not be
+        handled (the database was down, say) comes again; deduplication skips the rest.
+        """
         await self.bot.delete_webhook()
-        offset: int | None = None
+        offset = 0
         failures = 0
         while True:
             try:
-                batch = await self.bot.get_updates(
-                    offset=offset, timeout=POLL_TIMEOUT_S, allowed_updates=ALLOWED_UPDATES
+                batch: list[JSON] = await self.bot.call(
+                    "getUpdates",
+                    {
+                        "offset": offset,
+                        "timeout": POLL_TIMEOUT_S,
+                        "allowed_updates": ALLOWED_UPDATES,
+                    },
+                    read_timeout=POLL_TIMEOUT_S + 10,
                 )
             except RetryAfter as error:
                 await asyncio.sleep(_seconds(error.retry_after))
@@ -138,37 +151,31 @@ class TelegramChannel:
             failures = 0
             if not batch:
                 continue
-            results = await asyncio.gather(
-                *(self.process(update, handle) for update in batch), return_exceptions=True
-            )
-            errors = [r for r in results if isinstance(r, BaseException)]
-            if errors:  # not confirmed: the batch comes again, deduplication skips what was done
-                log.error(
-                    "could not handle %s updates; retrying the batch",
-                    len(errors),
-                    exc_info=errors[0],
-                )
+            try:
+                await self.process(batch, handle)
+            except Exception:
+                log.exception("could not handle %s updates; retrying the batch", len(batch))
                 await asyncio.sleep(1)
                 continue
-            offset = batch[-1].update_id + 1
+            offset = max(update["update_id"] for update in batch) + 1
 
-    async def process_json(self, data: dict[str, Any], handle: Handle) -> None:
-        """Handle one update received on the webhook."""
-        update = Update.de_json(data, self.bot)
-        await self.process(update, handle)
-
-    async def process(self, update: Update, handle: Handle) -> None:
-        """Hand one update to `handle`; always answer a button press so the spinner stops."""
-        incoming = to_incoming(update)
+    async def process(self, updates: Sequence[JSON], handle: HandleBatch) -> None:
+        """Hand updates to `handle` together; then stop the spinner of every pressed button."""
+        incoming = [msg for msg in map(to_incoming, updates) if msg is not None]
         try:
-            if incoming is not None:
+            if incoming:
                 await handle(incoming)
         finally:
-            if update.callback_query is not None:
-                try:
-                    await update.callback_query.answer()
-                except TelegramError as error:  # too old, or already answered
-                    log.debug("could not answer a callback query: %s", error)
+            for update in updates:
+                query = update.get("callback_query")
+                if isinstance(query, dict) and "id" in query:
+                    await self._answer(str(query["id"]))
+
+    async def _answer(self, query_id: str) -> None:
+        try:
+            await self.bot.call("answerCallbackQuery", {"callback_query_id": query_id})
+        except TelegramError as error:  # too old, or already answered
+            log.debug("could not answer a callback query: %s", error)
 
     # -- outbound ------------------------------------------------------------------------
 
@@ -176,29 +183,11 @@ class TelegramChannel:
         """Send one message (split if longer than Telegram allows); return its message id."""
         chat_id = int(message.chat.chat_id)
         markup = _markup(message)
-        extra: dict[str, Any] = (
-            {"allow_paid_broadcast": True} if bulk and self._paid_broadcast else {}
-        )
+        extra: JSON = {"allow_paid_broadcast": True} if bulk and self._paid_broadcast else {}
         try:
-            sent: Message
             if message.image is not None or message.image_file_id:
-                fits = len(message.text) <= CAPTION_LENGTH
-                photo: bytes | str = message.image or message.image_file_id or ""
-                sent = await self.bot.send_photo(
-                    chat_id,
-                    photo=photo,
-                    caption=message.text if fits else None,
-                    reply_markup=markup if fits else None,
-                    **extra,
-                )
-                rest = [] if fits else _split(message.text, TEXT_LENGTH)
-            else:
-                rest = _split(message.text, TEXT_LENGTH)
-            for index, part in enumerate(rest):
-                last = index == len(rest) - 1
-                sent = await self.bot.send_message(
-                    chat_id, part, reply_markup=markup if last else None, **extra
-                )
+                return await self._send_photo(chat_id, message, markup, extra)
+            return await self._send_text(chat_id, message.text, markup, extra)
         except RetryAfter as error:
             raise RetryLater(_seconds(error.retry_after)) from error
         except Forbidden as error:
@@ -207,91 +196,124 @@ class TelegramChannel:
             if "chat not found" in error.message.lower():
                 raise Unreachable(error.message) from error
             raise Undeliverable(error.message) from error
-        except (TimedOut, NetworkError, TelegramError) as error:
+        except TelegramError as error:  # timeouts, network trouble, server errors
             raise TemporaryFailure(f"{type(error).__name__}: {error.message}") from error
-        return str(sent.message_id)
 
+    async def _send_text(self, chat_id: int, text: str, markup: JSON | None, extra: JSON) -> str:
+        parts = _split(text, TEXT_LENGTH)
+        sent: JSON = {}
+        for index, part in enumerate(parts):
+            params: JSON = {"chat_id": chat_id, "text": part, **extra}
+            if markup is not None and index == len(parts) - 1:
+                params["reply_markup"] = markup
+            sent = await self.bot.call("sendMessage", params)
+        return str(sent["message_id"])
 
-def to_incoming(update: Update) -> Incoming | None:
-    """Translate a Telegram update; None for kinds the bot does not use (edits, polls...)."""
-    query = update.callback_query
-    if query is not None:
-        if query.message is None or query.data is None:
-            return None
-        chat = query.message.chat
-        return Incoming(
-            chat=ChatRef(NAME, str(chat.id)),
-            update_id=str(update.update_id),
-            kind=Kind.BUTTON,
-            user_id=str(query.from_user.id),
-            payload=query.data,
-            language=query.from_user.language_code,
-            private=chat.type == "private",
+    async def _send_photo(
+        self, chat_id: int, message: Outgoing, markup: JSON | None, extra: JSON
+    ) -> str:
+        fits = len(message.text) <= CAPTION_LENGTH
+        photo: bytes | str = message.image or message.image_file_id or ""
+        attached = {"reply_markup": markup} if fits and markup is not None else {}
+        sent = await self.bot.send_photo(
+            chat_id,
+            photo=photo,
+            caption=message.text if fits else None,
+            api_kwargs={**extra, **attached} or None,
         )
-    message = update.message
+        if fits:
+            return str(sent.message_id)
+        return await self._send_text(chat_id, message.text, markup, extra)
+
+
+def to_incoming(update: JSON) -> Incoming | None:
+    """Translate a Telegram update; None for kinds the bot does not use (edits, polls...)."""
+    try:
+        return _to_incoming(update)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        log.warning("ignoring a malformed Telegram update")
+        return None
+
+
+def _to_incoming(update: JSON) -> Incoming | None:
+    update_id = str(int(update["update_id"]))
+    query = update.get("callback_query")
+    if query is not None:
+        message, data, user = query.get("message"), query.get("data"), query["from"]
+        if not message or not isinstance(data, str):
+            return None
+        return Incoming(
+            chat=ChatRef(NAME, str(int(message["chat"]["id"]))),
+            update_id=update_id,
+            kind=Kind.BUTTON,
+            user_id=str(int(user["id"])),
+            payload=data,
+            language=user.get("language_code"),
+            private=message["chat"].get("type") == "private",
+        )
+    message = update.get("message")
     if message is None:
         return None
-    user = message.from_user
-    base: dict[str, Any] = {
-        "chat": ChatRef(NAME, str(message.chat.id)),
-        "update_id": str(update.update_id),
-        "user_id": str(user.id) if user else None,
-        "language": user.language_code if user else None,
-        "private": message.chat.type == "private",
+    user = message.get("from") or {}
+    base: JSON = {
+        "chat": ChatRef(NAME, str(int(message["chat"]["id"]))),
+        "update_id": update_id,
+        "user_id": str(int(user["id"])) if "id" in user else None,
+        "language": user.get("language_code"),
+        "private": message["chat"].get("type") == "private",
     }
-    if message.text is not None:
-        command = _command(message)
+    text = message.get("text")
+    if isinstance(text, str):
+        command = _command(text, message.get("entities") or ())
         if command is not None:
             name, args = command
-            return Incoming(kind=Kind.COMMAND, text=message.text, command=name, args=args, **base)
-        return Incoming(kind=Kind.TEXT, text=message.text, **base)
-    if message.contact is not None:
-        contact_user = message.contact.user_id
-        contact = Contact(
-            message.contact.phone_number, str(contact_user) if contact_user else None
-        )
-        return Incoming(kind=Kind.CONTACT, contact=contact, **base)
-    if message.photo:
+            return Incoming(kind=Kind.COMMAND, text=text, command=name, args=args, **base)
+        return Incoming(kind=Kind.TEXT, text=text, **base)
+    contact = message.get("contact")
+    if contact is not None:
+        owner = contact.get("user_id")
+        shared = Contact(str(contact["phone_number"]), str(owner) if owner else None)
+        return Incoming(kind=Kind.CONTACT, contact=shared, **base)
+    photo = message.get("photo")
+    if photo:
+        caption = message.get("caption")
         return Incoming(
             kind=Kind.PHOTO,
-            text=message.caption or "",
-            photo_file_id=message.photo[-1].file_id,
+            text=caption if isinstance(caption, str) else "",
+            photo_file_id=str(photo[-1]["file_id"]),
             **base,
         )
     return Incoming(kind=Kind.OTHER, **base)
 
 
-def _command(message: Message) -> tuple[str, str] | None:
+def _command(text: str, entities: Sequence[JSON]) -> tuple[str, str] | None:
     """`/start@bot payload` -> ("start", "payload") when the text begins with a bot command."""
-    entities = message.entities or ()
-    if not entities or entities[0].type != "bot_command" or entities[0].offset != 0:
+    first = entities[0] if entities else None
+    if not first or first.get("type") != "bot_command" or first.get("offset") != 0:
         return None
-    text = message.text or ""
-    length = entities[0].length
+    length = int(first["length"])
     name = text[1:length].split("@", 1)[0].lower()
     return name, text[length:].strip()
 
 
-def _markup(
-    message: Outgoing,
-) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+def _markup(message: Outgoing) -> JSON | None:
     # A message carries one keyboard: inline buttons win; the contact keyboard is one-time,
     # so it hides itself once used.
     if message.buttons:
-        return InlineKeyboardMarkup(
-            [
-                [InlineKeyboardButton(b.label, callback_data=b.payload) for b in row]
+        return {
+            "inline_keyboard": [
+                [{"text": b.label, "callback_data": b.payload} for b in row]
                 for row in message.buttons
             ]
-        )
+        }
     if message.request_phone:
-        return ReplyKeyboardMarkup(
-            [[KeyboardButton(message.request_phone, request_contact=True)]],
-            resize_keyboard=True,
-            one_time_keyboard=True,
-        )
+        return {
+            "keyboard": [[{"text": message.request_phone, "request_contact": True}]],
+            "resize_keyboard": True,
+            "one_time_keyboard": True,
+        }
     if message.remove_keyboard:
-        return ReplyKeyboardRemove()
+        return {"remove_keyboard": True}
     return None
 
 

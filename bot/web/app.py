@@ -65,5 +65,5 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest() from None
     if not isinstance(update, dict) or "update_id" not in update:
         raise web.HTTPBadRequest()
-    await request.app[TELEGRAM].process_json(update, request.app[DISPATCHER].handle)
+    await request.app[TELEGRAM].process([update], request.app[DISPATCHER].handle_batch)
     return web.Response(status=200)

@@ -1,0 +1,180 @@
+"""Inbound throughput: N text updates from M chats through the emulator -> bot -> DB -> reply.
+
+In the same run, against the same in-process Telegram emulator, it measures three contenders,
+each in its own process (so CPU time is theirs alone):
+  bot           our service (`run_bot.py serve`, SQLite): dedupe, account and conversation
+                loaded and saved, reply written to the outbox and sent, outcome recorded;
+  echo_default  a bare PTB echo bot with PTB's defaults (httpx transport);
+  echo_aiohttp  the same echo bot on our aiohttp transport (the practical limit).
+Each contender first gets one warm-up message per chat, then all N updates at once. It prints
+updates/s, p50/p99 latency (update queued -> reply received) and CPU ms per update, the ratios,
+and a final JSON line. Usage: python -m bench.inbound [--updates N] [--chats M] [--runs R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from tests.fakes.telegram_api import TelegramEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "123456:BENCH-token"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Result:
+    name: str
+    per_s: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms_per_update: float
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def command(name: str, base_url: str, workdir: Path) -> tuple[list[str], dict[str, str]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if name == "bot":
+        env.update(
+            DATABASE_URL=f"sqlite+aiosqlite:///{workdir}/bench.db",
+            VAR_DIR=str(workdir),
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_API_BASE_URL=base_url,
+            HTTP_PORT="0",
+            LOG_LEVEL="WARNING",
+        )
+        return [sys.executable, str(ROOT / "run_bot.py"), "serve"], env
+    transport = name.removeprefix("echo_")
+    args = ["--base-url", base_url, "--token", TOKEN, "--transport", transport]
+    return [sys.executable, "-m", "bench.echo_bot", *args], env
+
+
+async def inject(session: aiohttp.ClientSession, base_url: str, updates: list[dict]) -> None:
+    async with session.post(f"{base_url}/_emu/inject", json={"updates": updates}) as response:
+        response.raise_for_status()
+
+
+async def wait_sent(emu: TelegramEmulator, count: int, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while emu.messages_sent < count:
+        if time.monotonic() > end:
+            raise TimeoutError(f"only {emu.messages_sent} of {count} replies arrived")
+        await asyncio.sleep(0.005)
+
+
+async def measure(name: str, updates: int, chats: int) -> Result:
+    async with TelegramEmulator(TOKEN) as emu, aiohttp.ClientSession() as session:
+        with tempfile.TemporaryDirectory() as tmp:
+            argv, env = command(name, emu.base_url, Path(tmp))
+            process = subprocess.Popen(  # noqa: ASYNC220 - started once, before timing
+                argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL
+            )
+            try:
+                await emu.wait_for_call("deleteWebhook" if name == "bot" else "getMe", timeout=60)
+                await asyncio.sleep(1)  # the first long poll is on its way
+                await inject(
+                    session,
+                    emu.base_url,
+                    [{"chat_id": 10_000 + c, "text": "xin chào"} for c in range(chats)],
+                )
+                await wait_sent(emu, chats, timeout=120)
+                await asyncio.sleep(3)  # let per-chat token buckets refill
+                warm = len(emu.latencies_ms)
+                batch = [
+                    {"chat_id": 10_000 + (i % chats), "text": f"kq {i}"} for i in range(updates)
+                ]
+                cpu0, t0 = cpu_seconds(process.pid), time.perf_counter()
+                await inject(session, emu.base_url, batch)
+                await wait_sent(emu, chats + updates, timeout=600)
+                elapsed, cpu = time.perf_counter() - t0, cpu_seconds(process.pid) - cpu0
+            finally:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+    latencies = sorted(emu.latencies_ms[warm:])
+    return Result(
+        name=name,
+        per_s=updates / elapsed,
+        p50_ms=statistics.median(latencies),
+        p99_ms=latencies[int(0.99 * (len(latencies) - 1))],
+        cpu_ms_per_update=cpu * 1000 / updates,
+    )
+
+
+def best(results: list[Result]) -> Result:
+    """The run with the median throughput (shared machines are noisy)."""
+    return sorted(results, key=lambda r: r.per_s)[len(results) // 2]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--updates", type=int, default=3000)
+    parser.add_argument("--chats", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", choices=("echo_default", "echo_aiohttp", "bot"))
+    args = parser.parse_args()
+    names = (args.only,) if args.only else ("echo_default", "echo_aiohttp", "bot")
+    runs: dict[str, list[Result]] = {name: [] for name in names}
+    for _ in range(args.runs):  # interleaved, so drift in machine load hits all three alike
+        for name in names:
+            runs[name].append(await measure(name, args.updates, args.chats))
+    results = {name: best(r) for name, r in runs.items()}
+    if args.only:
+        r = results[args.only]
+        print(
+            f"{r.name}: {r.per_s:.0f}/s p50 {r.p50_ms:.0f} ms p99 {r.p99_ms:.0f} ms "
+            f"CPU {r.cpu_ms_per_update:.2f} ms/update"
+        )
+        return
+    print(f"{args.updates} updates from {args.chats} chats, median of {args.runs} runs")
+    print(f"{'contender':<14}{'updates/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/upd':>12}")
+    for r in results.values():
+        print(
+            f"{r.name:<14}{r.per_s:>11.0f}{r.p50_ms:>9.0f}{r.p99_ms:>9.0f}"
+            f"{r.cpu_ms_per_update:>12.2f}"
+        )
+    bot, default, fast = results["bot"], results["echo_default"], results["echo_aiohttp"]
+    summary = {
+        "bench": "inbound",
+        "updates": args.updates,
+        "chats": args.chats,
+        "bot_per_s": round(bot.per_s, 1),
+        "echo_default_per_s": round(default.per_s, 1),
+        "echo_aiohttp_per_s": round(fast.per_s, 1),
+        "ratio_vs_default_echo": round(bot.per_s / default.per_s, 2),
+        "ratio_vs_aiohttp_echo": round(bot.per_s / fast.per_s, 2),
+        "bot_cpu_ms_per_update": round(bot.cpu_ms_per_update, 3),
+        "echo_default_cpu_ms_per_update": round(default.cpu_ms_per_update, 3),
+        "echo_aiohttp_cpu_ms_per_update": round(fast.cpu_ms_per_update, 3),
+        "bot_p50_ms": round(bot.p50_ms, 1),
+        "bot_p99_ms": round(bot.p99_ms, 1),
+    }
+    print(
+        f"bot / default echo: {summary['ratio_vs_default_echo']}x throughput; "
+        f"bot / aiohttp echo: {summary['ratio_vs_aiohttp_echo']}x"
+    )
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

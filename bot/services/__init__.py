@@ -1,0 +1,1 @@
+"""Domain services: plain async functions and the outbox sender."""

@@ -1,0 +1,121 @@
+"""Helpers that act as a web-chat citizen: on the dispatcher directly, or over HTTP.
+
+`Citizen` hands updates to `Dispatcher.handle` and reads the replies from the outbox, as the web
+chat does; `Browser` goes through the aiohttp routes with its own session cookie.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from bot.app import Service
+from bot.channels.web import to_incoming
+from bot.messages import Incoming
+from storage import accounts, outbox
+from storage.models import Account, ConsentEvent, ConversationRow
+
+WELCOME = "Xin chào! Tôi là trợ lý sức khỏe công dân."
+THANKS = "Cảm ơn bạn! Hôm nay tôi có thể giúp gì cho bạn?"
+CONSENT_BUTTONS = ["Tôi đồng ý", "Không đồng ý"]
+MENU = ["Đăng ký tiêm", "Kết quả xét nghiệm", "Chứng nhận tiêm", "Hỗ trợ"]
+_ids = itertools.count(1)
+
+
+class Citizen:
+    """One web chat: sends updates through the dispatcher and reads the replies it got."""
+
+    def __init__(self, svc: Service, chat_id: str = "citizen-1") -> None:
+        self.svc, self.chat_id, self.after = svc, chat_id, 0
+        self.last: list[dict[str, Any]] = []
+
+    def incoming(
+        self, text: str | None = None, payload: str | None = None, id: str = ""
+    ) -> Incoming:
+        body = {"id": id or f"u{next(_ids)}", "text": text, "payload": payload}
+        return to_incoming(self.chat_id, {k: v for k, v in body.items() if v is not None})
+
+    async def replies(self) -> list[dict[str, Any]]:
+        async with self.svc.db.read_scope() as session:
+            rows = await outbox.transcript(
+                session, channel="web", chat_id=self.chat_id, after=self.after
+            )
+        if rows:
+            self.after = rows[-1].id
+            self.last = [row.body for row in rows]
+        return [row.body for row in rows]
+
+    async def say(self, text: str) -> list[str]:
+        await self.svc.dispatcher.handle(self.incoming(text))
+        return [body["text"] for body in await self.replies()]
+
+    async def press(self, label: str) -> list[str]:
+        payloads = [p for body in self.last for row in body.get("buttons", ()) for lb, p in row]
+        labels = [lb for body in self.last for row in body.get("buttons", ()) for lb, _p in row]
+        assert label in labels, labels
+        await self.svc.dispatcher.handle(self.incoming(payload=payloads[labels.index(label)]))
+        return [body["text"] for body in await self.replies()]
+
+    def buttons(self) -> list[str]:
+        return [label for body in self.last for row in body.get("buttons", ()) for label, _ in row]
+
+    async def consent(self) -> None:
+        await self.say("/start")
+        assert await self.press("Tôi đồng ý") == [THANKS]
+
+    async def state(self) -> tuple[Account | None, ConversationRow | None, list[ConsentEvent]]:
+        async with self.svc.db.read_scope() as session:
+            loaded = await accounts.load_chat(session, channel="web", chat_id=self.chat_id)
+            if loaded is None:
+                return None, None, []
+            events = await accounts.consent_history(session, account_id=loaded[0].id)
+            return loaded[0], loaded[1], events
+
+
+class Browser:
+    """One browser tab on /chat: its session cookie, what it posts and what it has read."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client, self.token, self.after = client, "", 0
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Cookie": f"chat_session={self.token}"} if self.token else {}
+
+    async def open(self, **headers: str) -> str:
+        response = await self.client.get("/chat", headers={**headers, **self.headers})
+        assert response.status == 200
+        if "chat_session" in response.cookies:
+            self.token = response.cookies["chat_session"].value
+        return await response.text()
+
+    async def post(self, **body: Any) -> int:
+        body.setdefault("id", f"m{next(_ids)}")
+        response = await self.client.post("/api/chat/messages", json=body, headers=self.headers)
+        return response.status
+
+    async def read(self, wait: float = 0) -> list[dict[str, Any]]:
+        response = await self.client.get(
+            f"/api/chat/messages?after={self.after}&wait={wait}", headers=self.headers
+        )
+        assert response.status == 200
+        messages = (await response.json())["messages"]
+        if messages:
+            self.after = messages[-1]["id"]
+        return messages
+
+    async def say(self, **body: Any) -> list[dict[str, Any]]:
+        assert await self.post(**body) == 200  # answered once the replies are committed
+        return await self.read()
+
+
+def labels(message: dict[str, Any]) -> list[str]:
+    """The button labels under a message read by a `Browser`."""
+    return [button["label"] for row in message["buttons"] for button in row]
+
+
+def payload(message: dict[str, Any], label: str) -> str:
+    """The payload a `Browser` posts when pressing the button labelled `label`."""
+    return next(b["payload"] for row in message["buttons"] for b in row if b["label"] == label)
