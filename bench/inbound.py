@@ -28,6 +28,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bot.crypto import generate_key
 from tests.fakes.telegram_api import TelegramEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +57,7 @@ def command(name: str, base_url: str, workdir: Path) -> tuple[list[str], dict[st
         env.update(
             DATABASE_URL=f"sqlite+aiosqlite:///{workdir}/bench.db",
             VAR_DIR=str(workdir),
+            DATA_KEY=generate_key(),
             TELEGRAM_BOT_TOKEN=TOKEN,
             TELEGRAM_API_BASE_URL=base_url,
             HTTP_PORT="0",
@@ -84,8 +86,10 @@ async def measure(name: str, updates: int, chats: int) -> Result:
     async with TelegramEmulator(TOKEN) as emu, aiohttp.ClientSession() as session:
         with tempfile.TemporaryDirectory() as tmp:
             argv, env = command(name, emu.base_url, Path(tmp))
+            log_path = Path(tmp) / "contender.log"
+            log = log_path.open("w")
             process = subprocess.Popen(  # noqa: ASYNC220 - started once, before timing
-                argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL
+                argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
             )
             try:
                 await emu.wait_for_call("deleteWebhook" if name == "bot" else "getMe", timeout=60)
@@ -105,12 +109,16 @@ async def measure(name: str, updates: int, chats: int) -> Result:
                 await inject(session, emu.base_url, batch)
                 await wait_sent(emu, chats + updates, timeout=600)
                 elapsed, cpu = time.perf_counter() - t0, cpu_seconds(process.pid) - cpu0
+            except Exception:
+                print(f"--- {name} failed; its output:\n{log_path.read_text()[-3000:]}")
+                raise
             finally:
                 process.send_signal(signal.SIGTERM)
                 try:
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     process.kill()
+                log.close()
     latencies = sorted(emu.latencies_ms[warm:])
     return Result(
         name=name,

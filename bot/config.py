@@ -78,15 +78,15 @@ class Settings:
             telegram_rate_per_s=_number(env, "TELEGRAM_RATE_PER_S", 30.0, low=0.1, high=1000),
             telegram_paid_broadcast=_flag(env, "TELEGRAM_PAID_BROADCAST"),
             http_host=env.get("HTTP_HOST") or "127.0.0.1",
-            http_port=int(_number(env, "HTTP_PORT", 8080, low=0, high=65535)),
+            http_port=_integer(env, "HTTP_PORT", 8080, low=0, high=65535),
             data_key=env.get("DATA_KEY") or None,
             log_level=_choice(env, "LOG_LEVEL", "INFO", _LOG_LEVELS, upper=True),
             conversation_idle_hours=_number(
                 env, "CONVERSATION_IDLE_HOURS", 24.0, low=0.01, high=24 * 365
             ),
             chat_rate_per_s=_number(env, "CHAT_RATE_PER_S", 1.0, low=0.01, high=100),
-            chat_burst=int(_number(env, "CHAT_BURST", 3, low=1, high=100)),
-            send_max_attempts=int(_number(env, "SEND_MAX_ATTEMPTS", 6, low=1, high=100)),
+            chat_burst=_integer(env, "CHAT_BURST", 3, low=1, high=100),
+            send_max_attempts=_integer(env, "SEND_MAX_ATTEMPTS", 6, low=1, high=100),
             var_dir=Path(env.get("VAR_DIR") or VAR_DIR),
         )
         settings.check()
@@ -152,7 +152,19 @@ def _number(
     except ValueError:
         raise ConfigError(f"{name} must be a number (got {raw!r})") from None
     if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low:g} and {high:g} (got {raw})")
+        raise ConfigError(f"{name} must be between {low:g} and {high:g} (got {raw!r})")
+    return value
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    if not raw.strip().isdigit():
+        raise ConfigError(f"{name} must be a whole number (got {raw!r})")
+    value = int(raw)
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high} (got {raw!r})")
     return value
 
 
@@ -176,7 +188,8 @@ def _database_url(value: str) -> str:
     if value.startswith(("postgresql+asyncpg://", "postgresql://", "postgres://")):
         rest = value.partition("://")[2]
         return "postgresql+asyncpg://" + rest
+    scheme = value.split(":", 1)[0]  # never echo the rest: it may hold a password
+    shown = repr(scheme) if re.fullmatch(r"[a-z0-9+]{1,40}", scheme) else "something else"
     raise ConfigError(
-        "DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
-        f"(got {value.split('://', maxsplit=1)[0]!r})"
+        f"DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg:// (got {shown})"
     )

@@ -73,7 +73,10 @@ class Account(Base):
     """One citizen's chat with the bot on one channel."""
 
     __tablename__ = "accounts"
-    __table_args__ = (UniqueConstraint("channel", "chat_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "chat_id"),
+        {"sqlite_autoincrement": True},  # ids are never reused after an erasure
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -93,6 +96,7 @@ class ConsentEvent(Base):
     """Each time consent was given or withdrawn, with the text version shown."""
 
     __tablename__ = "consent_events"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own spelling
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(
@@ -136,6 +140,9 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "not_before"),
         Index("ix_outbox_chat", "channel", "chat_id", "id"),
+        # Ids only grow, even after an erasure deletes the newest rows: the web chat reads
+        # "everything after id N".
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -9,7 +9,9 @@ from tests.fakes.telegram_api import TelegramEmulator
 Message = dict[str, Any]
 
 
-async def say(emu: TelegramEmulator, chat: int, text: str, **kwargs: Any) -> Message:
+async def say(
+    emu: TelegramEmulator, chat: int, text: str, *, timeout: float = 5.0, **kwargs: Any
+) -> Message:
     """Send `text` (a command if it starts with /) and return the bot's next message."""
     before = len(emu.sent(chat))
     if text.startswith("/"):
@@ -17,7 +19,7 @@ async def say(emu: TelegramEmulator, chat: int, text: str, **kwargs: Any) -> Mes
         emu.user_command(chat, command, args, **kwargs)
     else:
         emu.user_text(chat, text, **kwargs)
-    return (await emu.wait_for_sent(chat, before + 1))[-1]
+    return (await emu.wait_for_sent(chat, before + 1, timeout=timeout))[-1]
 
 
 async def press(emu: TelegramEmulator, chat: int, message: Message, label: str) -> Message:

@@ -101,11 +101,6 @@ def test_good_values_are_read(name: str, value: str, expected: object) -> None:
         pytest.param(
             {"HTTP_PORT": "70000\n"},
             "HTTP_PORT",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: bot/config.py _number puts the raw value unquoted in the range "
-                "message, so a trailing newline (as from a mounted file) splits it in two lines",
-            ),
             id="port-with-trailing-newline",
         ),
     ],
@@ -157,11 +152,6 @@ def test_production_with_a_data_key_is_accepted() -> None:
         "mysql://u:p@h/db",
         pytest.param(
             "postgresql:/admin:p@db/bot",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: bot/config.py _database_url echoes the whole value when it has no "
-                "'://', leaking the password of a mistyped URL into logs",
-            ),
         ),
     ],
     ids=["wrong-engine", "missing-slash"],

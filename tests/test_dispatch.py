@@ -133,11 +133,6 @@ async def test_keeping_data_changes_nothing(svc: Service) -> None:
     assert (conv.flow, [e.granted for e in events]) == (None, [True])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: bot/vn/intents.py YES phrase 'dung' also matches 'dừng' (stop) and "
-    "'đừng' (don't), so bot/handlers/privacy.py confirm_erase deletes the account",
-)
 @pytest.mark.parametrize("typed", ["dừng", "Đừng"], ids=["stop", "dont"])
 async def test_stop_or_dont_at_the_erase_question_keeps_the_data(svc: Service, typed: str) -> None:
     citizen = await _with_phone(svc)

@@ -112,11 +112,6 @@ def test_is_answer(text: str, intent: Intent, expected: bool) -> None:
     assert is_answer(text, intent) is expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: bot/vn/intents.py folds 'dừng' (stop) and 'đừng' (don't) to 'dung', a YES "
-    "phrase meant for 'đúng' (right), so they confirm data erasure and consent",
-)
 @pytest.mark.parametrize("text", ["dừng", "Đừng", "đừng!"], ids=["dung-stop", "Dung-dont", "dont"])
 def test_stop_and_dont_are_not_yes(text: str) -> None:
     assert not is_answer(text, Intent.YES)

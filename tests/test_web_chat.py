@@ -64,11 +64,6 @@ async def test_chat_page_is_vietnamese_and_sets_a_private_cookie(client: TestCli
             "en,vi;q=0.9",
             "en",
             "Citizen health assistant",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: bot/web/chat.py chat_page passes the raw Accept-Language header "
-                "to negotiate(), which reads 'en,vi;q=0.9' as one unknown tag",
-            ),
             id="en-first-then-vi",
         ),
     ],
@@ -127,11 +122,6 @@ async def test_the_same_message_id_twice_gets_one_reply(client: TestClient) -> N
     assert [m["text"][:42] for m in await browser.read()] == [WELCOME]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: bot/channels/web.py to_incoming uses the browser's message id as the update "
-    "id, deduplicated per channel, so another chat's message with the same id is dropped",
-)
 async def test_two_browsers_may_use_the_same_message_id(client: TestClient) -> None:
     first, second = Browser(client), Browser(client)
     await first.open()
@@ -234,14 +224,6 @@ async def test_images_are_served_only_to_their_own_chat(
 async def test_huge_ids_are_not_server_errors(
     client: TestClient, db_url: str, request: pytest.FixtureRequest, path: str
 ) -> None:
-    if db_url.startswith("postgresql"):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="BUG: bot/web/chat.py passes ids beyond int32 to PostgreSQL, which "
-                "refuses them: HTTP 500 instead of 400/404",
-            )
-        )
     browser = Browser(client)
     await browser.open()
     response = await client.get(f"{path}99999999999", headers=browser.headers)
@@ -251,15 +233,6 @@ async def test_huge_ids_are_not_server_errors(
 async def test_goodbye_after_erasure_reaches_the_open_chat(
     client: TestClient, db_url: str, request: pytest.FixtureRequest
 ) -> None:
-    if db_url.startswith("sqlite"):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="BUG: storage/models.py outbox.id has no AUTOINCREMENT on SQLite, so "
-                "after the account's rows are deleted the goodbye reuses an id the browser "
-                "has already read past",
-            )
-        )
     browser = Browser(client)
     await browser.open()
     (welcome,) = await browser.say(text="/start")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -78,7 +79,8 @@ def to_incoming(chat_id: str, body: Any) -> Incoming:
         raise BadWebMessage("language must be a string")
     base: dict[str, Any] = {
         "chat": ChatRef(NAME, chat_id),
-        "update_id": message_id,
+        # Browsers choose their message ids, so two chats may both send "1": scope it.
+        "update_id": hashlib.sha256(f"{chat_id}\0{message_id}".encode()).hexdigest(),
         "user_id": chat_id,
         "language": language[:16] if language else None,
     }

@@ -68,6 +68,25 @@ def negotiate(language_code: str | None) -> str:
     return DEFAULT_LOCALE
 
 
+def negotiate_header(accept_language: str | None) -> str:
+    """Pick our locale from an HTTP `Accept-Language` header (`en-US,en;q=0.9,vi;q=0.8`)."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate((accept_language or "").split(",")):
+        tag, _, params = item.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((-quality, position, tag.strip()))
+    for negative_quality, _position, tag in sorted(ranked):
+        primary = tag.replace("_", "-").split("-")[0].lower()
+        if negative_quality < 0 and primary in SUPPORTED:
+            return primary
+    return DEFAULT_LOCALE
+
+
 def format_day(day: date) -> str:
     """A day in words for the current locale, e.g. `Thứ Ba, 02/01/1990`."""
     return str(format_date(day, "EEEE, dd/MM/yyyy", locale=_locale.get()))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from enum import StrEnum
 
 from bot.vn.text import fold
+
+_PUNCTUATION = re.compile(r"[^\w\s]+", re.UNICODE)
 
 
 class Intent(StrEnum):
@@ -51,9 +55,24 @@ PHRASES: dict[Intent, tuple[str, ...]] = {
     Intent.LANGUAGE: ("ngon ngu", "language", "tieng anh", "english", "tieng viet"),
     Intent.VIEW_DATA: ("xem du lieu", "du lieu cua toi", "my data"),
     Intent.DELETE_DATA: ("xoa du lieu", "xoa tai khoan", "delete my data"),
-    Intent.YES: ("co", "dong y", "ok", "oke", "yes", "u", "uh", "vang", "da", "dung", "chuan"),
+    # Typed without diacritics, "dung" could be đúng (right), dừng (stop) or đừng (don't), and
+    # "da" dạ or đã: too ambiguous to confirm anything, so they are not answers.
+    Intent.YES: ("co", "dong y", "ok", "oke", "yes", "uh", "vang", "chuan", "dung roi"),
     Intent.NO: ("khong", "ko", "k", "kh", "hong", "no", "sai", "khong dong y"),
 }  # fmt: skip
+
+# Answers typed with diacritics are compared as typed (NFC, lower case), never folded: folding
+# would make dừng (stop) and đừng (don't) read as đúng (right).
+ANSWERS: dict[Intent, frozenset[str]] = {
+    Intent.YES: frozenset(
+        "có|có ạ|dạ|dạ có|dạ vâng|vâng|vâng ạ|ừ|ừ đúng|đúng|đúng rồi|đúng ạ|đồng ý|ok|chuẩn".split(
+            "|"
+        )
+    ),
+    Intent.NO: frozenset(
+        "không|không ạ|hông|sai|sai rồi|không đồng ý|không phải|chưa đúng".split("|")
+    ),
+}
 
 _MAX_WORDS = 12  # long messages are sentences to read, not commands to guess
 
@@ -73,5 +92,11 @@ def match_intent(text: str) -> Intent | None:
 
 
 def is_answer(text: str, intent: Intent) -> bool:
-    """Whether the whole of `text` is one of `intent`'s phrases (a typed yes/no, say)."""
-    return fold(text) in PHRASES[intent]
+    """Whether the whole of `text` is a typed yes (or no).
+
+    Text with diacritics is compared as typed; only plain ASCII is compared folded.
+    """
+    spoken = " ".join(_PUNCTUATION.sub(" ", unicodedata.normalize("NFC", text).lower()).split())
+    if spoken.isascii():
+        return spoken in PHRASES[intent]
+    return spoken in ANSWERS.get(intent, frozenset())

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.channels import web as web_channel
-from bot.i18n import _, current_locale, negotiate, use_locale
+from bot.i18n import _, current_locale, negotiate_header, use_locale
 from bot.web.keys import DATABASE, DISPATCHER, PROTECTOR, WEB_CHANNEL
 from storage import outbox
 
@@ -26,6 +26,7 @@ COOKIE = "chat_session"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 _PAGE = (Path(__file__).parent / "static" / "chat.html").read_text(encoding="utf-8")
 MAX_WAIT_S = 25.0
+MAX_ID = 2**31 - 1  # row ids are 32-bit integers on PostgreSQL
 routes = web.RouteTableDef()
 
 
@@ -51,7 +52,7 @@ async def index(request: web.Request) -> web.StreamResponse:
 @routes.get("/chat")
 async def chat_page(request: web.Request) -> web.Response:
     """The chat page, in the browser's language (Vietnamese unless it asks for English)."""
-    with use_locale(negotiate(request.headers.get("Accept-Language"))):
+    with use_locale(negotiate_header(request.headers.get("Accept-Language"))):
         values = {
             "lang": current_locale(),
             "title": _("Citizen health assistant"),
@@ -110,6 +111,8 @@ async def get_messages(request: web.Request) -> web.Response:
         wait = min(max(float(request.query.get("wait", "0")), 0.0), MAX_WAIT_S)
     except ValueError:
         raise _bad_request("after and wait must be numbers") from None
+    if not 0 <= after <= MAX_ID:
+        raise _bad_request("after is out of range")
     db = request.app[DATABASE]
     with request.app[WEB_CHANNEL].listen(chat_id) as sent:
         async with db.read_scope() as session:
@@ -130,10 +133,13 @@ async def get_messages(request: web.Request) -> web.Response:
 async def get_image(request: web.Request) -> web.Response:
     """The image of one of this chat's messages."""
     chat_id = _chat_id(request)
+    message_id = int(request.match_info["message_id"])
+    if message_id > MAX_ID:
+        raise web.HTTPNotFound()
     async with request.app[DATABASE].read_scope() as session:
         row = await outbox.get_for_chat(
             session,
-            message_id=int(request.match_info["message_id"]),
+            message_id=message_id,
             channel=web_channel.NAME,
             chat_id=chat_id,
         )

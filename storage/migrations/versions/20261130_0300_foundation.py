@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("unreachable_reason", sa.String(200)),
         sa.Column("created_at", UTC_DATETIME, nullable=False),
         sa.UniqueConstraint("channel", "chat_id", name="uq_accounts_channel"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_accounts_phone_index", "accounts", ["phone_index"])
     op.create_table(
@@ -50,6 +51,7 @@ def upgrade() -> None:
         sa.Column("version", sa.String(16), nullable=False),
         sa.Column("granted", sa.Boolean(), nullable=False),
         sa.Column("at", UTC_DATETIME, nullable=False),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_consent_events_account_id", "consent_events", ["account_id"])
     op.create_table(
@@ -97,6 +99,7 @@ def upgrade() -> None:
         sa.Column("created_at", UTC_DATETIME, nullable=False),
         sa.Column("sent_at", UTC_DATETIME),
         sa.Column("external_id", sa.String(64)),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_outbox_due", "outbox", ["status", "not_before"])
     op.create_index("ix_outbox_chat", "outbox", ["channel", "chat_id", "id"])

@@ -1,0 +1,112 @@
+"""The outbox sender against the Telegram emulator: pacing, retries, crash recovery."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.app import Service, build_service, running
+from bot.config import Settings
+from storage import accounts, outbox
+from storage.models import Account, OutboxMessage, utcnow
+from tests.conftest import Clock
+
+BULK_CHATS = range(9000, 9060)
+
+
+@pytest.fixture
+async def slow_bulk(telegram_settings: Settings, clock: Clock) -> AsyncIterator[Service]:
+    """A service whose bulk rate is 5 messages/s and which gives up after 2 attempts."""
+    settings = replace(telegram_settings, telegram_rate_per_s=5.0, send_max_attempts=2)
+    svc = build_service(settings, clock=clock)
+    async with running(svc):
+        yield svc
+
+
+async def enqueue(svc: Service, messages: list[outbox.NewMessage]) -> list[int]:
+    async with svc.db.session_scope() as session:
+        ids = await outbox.enqueue(session, messages, now=utcnow())
+    svc.sender.wake()
+    return ids
+
+
+async def wait_for_status(svc: Service, row_id: int, status: str) -> OutboxMessage:
+    for _ in range(200):
+        async with svc.db.read_scope() as session:
+            row = (
+                await session.execute(select(OutboxMessage).where(OutboxMessage.id == row_id))
+            ).scalar_one()
+        if row.status == status:
+            return row
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"row {row_id} stayed {row.status} ({row.last_error})")
+
+
+def bulk(chat: int, text: str = "Thông báo của phường") -> outbox.NewMessage:
+    return outbox.NewMessage("telegram", str(chat), {"text": text}, bulk=True)
+
+
+async def test_bulk_sends_are_paced_per_channel(slow_bulk: Service, emulator) -> None:
+    await enqueue(slow_bulk, [bulk(chat) for chat in BULK_CHATS])
+    await asyncio.sleep(1.0)
+    sent = sum(len(emulator.sent(chat)) for chat in BULK_CHATS)
+    assert 1 <= sent <= 5 + 5 + 1  # a burst of one second's worth, then 5/s
+
+
+async def test_a_reply_is_not_held_back_by_a_broadcast(slow_bulk: Service, emulator) -> None:
+    await enqueue(slow_bulk, [bulk(chat) for chat in BULK_CHATS])
+    emulator.user_command(42, "/help")
+    (reply,) = await emulator.wait_for_sent(42, 1, timeout=5)
+    assert reply["text"].startswith("Bạn có thể dùng các lệnh sau")
+    sent = sum(len(emulator.sent(chat)) for chat in BULK_CHATS)
+    assert sent < len(BULK_CHATS), "the reply waited for the whole broadcast"
+
+
+async def test_network_errors_give_up_after_max_attempts(slow_bulk: Service, emulator) -> None:
+    emulator.fail_next("sendMessage", status=502, times=10)
+    (row_id,) = await enqueue(slow_bulk, [bulk(9500)])
+    row = await wait_for_status(slow_bulk, row_id, "failed")
+    assert row.attempts == 2
+    assert "Bad Gateway" in (row.last_error or "") or "502" in (row.last_error or "")
+    assert emulator.sent(9500) == []
+
+
+async def test_a_claim_lost_in_a_crash_is_sent_again(service: Service, emulator) -> None:
+    (row_id,) = await enqueue(service, [bulk(9600, "Nhắc lịch tiêm")])
+    await wait_for_status(service, row_id, "sent")
+    crashed = outbox.NewMessage("telegram", "9601", {"text": "Sau sự cố"})
+    async with service.db.session_scope() as session:
+        (lost,) = await outbox.enqueue(
+            session, [crashed], now=utcnow(), lease_until=utcnow() - timedelta(seconds=1)
+        )
+    service.sender.wake()
+    await wait_for_status(service, lost, "sent")
+    assert [m["text"] for m in emulator.sent(9601)] == ["Sau sự cố"]
+
+
+async def test_messages_to_an_unreachable_account_are_dropped(service: Service, emulator) -> None:
+    async with service.db.session_scope() as session:
+        account, _ = await accounts.open_chat(
+            session, channel="telegram", chat_id="9700", user_id="9700", locale="vi"
+        )
+        await session.execute(
+            update(Account).where(Account.id == account.id).values(unreachable_at=utcnow())
+        )
+    message = replace(bulk(9700), account_id=account.id)
+    (row_id,) = await enqueue(service, [message])
+    row = await wait_for_status(service, row_id, "dropped")
+    assert row.last_error == "recipient unreachable"
+    assert emulator.sent(9700) == []
+
+
+async def test_each_row_is_delivered_once(service: Service, emulator) -> None:
+    ids = await enqueue(service, [bulk(9800, f"Tin {i}") for i in range(3)])
+    for row_id in ids:
+        await wait_for_status(service, row_id, "sent")
+    await asyncio.sleep(0.3)
+    assert [m["text"] for m in emulator.sent(9800)] == ["Tin 0", "Tin 1", "Tin 2"]
