@@ -110,3 +110,25 @@ async def test_each_row_is_delivered_once(service: Service, emulator) -> None:
         await wait_for_status(service, row_id, "sent")
     await asyncio.sleep(0.3)
     assert [m["text"] for m in emulator.sent(9800)] == ["Tin 0", "Tin 1", "Tin 2"]
+
+
+async def test_stopping_hands_unsent_rows_back(
+    telegram_settings: Settings, clock: Clock, emulator
+) -> None:
+    settings = replace(telegram_settings, telegram_rate_per_s=5.0)
+    svc = build_service(settings, clock=clock)
+    async with running(svc):
+        ids = await enqueue(svc, [bulk(chat) for chat in BULK_CHATS])
+        await asyncio.sleep(0.5)
+    db = build_service(settings, clock=clock).db
+    async with db.read_scope() as session:
+        rows = list(
+            (await session.execute(select(OutboxMessage).where(OutboxMessage.id.in_(ids))))
+            .scalars()
+        )
+    await db.dispose()
+    sent = sum(len(emulator.sent(chat)) for chat in BULK_CHATS)
+    statuses = [row.status for row in rows]
+    assert statuses.count("sent") == sent
+    assert statuses.count("pending") == len(ids) - sent, statuses
+    assert all(row.not_before <= utcnow() for row in rows if row.status == "pending")

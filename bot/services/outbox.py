@@ -115,7 +115,7 @@ class Sender:
         try:
             while True:
                 claimed = await self._claim_due()
-                if claimed < self._room():
+                if not (claimed and self._room()):  # nothing more due, or the backlog is full
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), _POLL_S)
                     self._wake.clear()
@@ -123,13 +123,25 @@ class Sender:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
-            await self.flush()
+            await self.stop()
 
     async def flush(self, timeout: float = 10.0) -> None:
         """Wait (bounded) for queued sends to finish and their outcomes to be written."""
         end = time.monotonic() + timeout
         while self._workers and time.monotonic() < end:
             await asyncio.wait(list(self._workers.values()), timeout=end - time.monotonic())
+        await self._write_outcomes()
+
+    async def stop(self) -> None:
+        """Stop sending; hand what waits in memory back to the table, due now.
+
+        A send already on the wire keeps its claim until the lease runs out: it may have
+        arrived, and sending it again at once could duplicate it.
+        """
+        workers = list(self._workers.values())
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
         await self._write_outcomes()
 
     def _room(self) -> int:
@@ -171,19 +183,10 @@ class Sender:
             while queue:
                 hold = await self._deliver(chat, queue.popleft())
                 if hold is not None:  # keep the chat's order: the rest waits with it
-                    not_before = self._clock() + timedelta(seconds=hold)
-                    for rest in queue:
-                        self._record(
-                            _Outcome(
-                                rest.id,
-                                chat,
-                                "retry",
-                                attempt=False,
-                                not_before=not_before,
-                                error="waiting for an earlier message",
-                            )
-                        )
-                    queue.clear()
+                    self._hand_back(chat, queue, hold, "waiting for an earlier message")
+        except asyncio.CancelledError:
+            self._hand_back(chat, queue, 0.0, "sender stopped")
+            raise
         except Exception:
             log.exception("sender worker for a %s chat failed", chat.channel)
         finally:
@@ -193,6 +196,15 @@ class Sender:
             if bucket is not None and bucket.idle():
                 del self._chat_buckets[chat]
 
+    def _hand_back(self, chat: ChatRef, queue: deque[_Job], delay: float, reason: str) -> None:
+        """Return queued jobs to the table, due after `delay` seconds, keeping their order."""
+        not_before = self._clock() + timedelta(seconds=delay)
+        for job in queue:
+            self._record(
+                _Outcome(job.id, chat, "retry", attempt=False, not_before=not_before, error=reason)
+            )
+        queue.clear()
+
     async def _deliver(self, chat: ChatRef, job: _Job) -> float | None:
         """Send one job; if the chat's later messages must wait, return for how long (s)."""
         channel = self._channels[chat.channel]
@@ -200,10 +212,14 @@ class Sender:
             self._record(_Outcome(job.id, chat, "dropped", error="recipient unreachable"))
             return None
         bucket = self._chat_bucket(chat, channel)
-        if bucket is not None:
-            await bucket.take()
-        if job.bulk and chat.channel in self._bulk_buckets:
-            await self._bulk_buckets[chat.channel].take()
+        try:
+            if bucket is not None:
+                await bucket.take()
+            if job.bulk and chat.channel in self._bulk_buckets:
+                await self._bulk_buckets[chat.channel].take()
+        except asyncio.CancelledError:
+            self._queues[chat].appendleft(job)  # not sent yet: handed back with the rest
+            raise
         if time.monotonic() > job.deadline - _LEASE_MARGIN_S:
             return LEASE.total_seconds()  # our claim may lapse mid-send; a fresh claim sends it
         try:
