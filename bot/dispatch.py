@@ -14,8 +14,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +26,9 @@ from bot.messages import ChatRef, Incoming, Kind, Outgoing
 from bot.services.outbox import LEASE, Sender
 from bot.vn.intents import Intent, match_intent
 from storage import accounts, conversations, outbox, updates
+from storage.conversations import SavedState
 from storage.db import Database
+from storage.models import Account
 from storage.outbox import NewMessage
 
 log = logging.getLogger(__name__)
@@ -158,6 +160,15 @@ class ChatLocks:
 Jobs = list[tuple[int, Outgoing]]
 
 
+@dataclass
+class _Chat:
+    """A chat while a batch is handled: its account and state as the last update left them."""
+
+    account: Account
+    state: SavedState
+    loaded_version: int
+
+
 class Dispatcher:
     """Handles every incoming update, whichever channel it came from."""
 
@@ -175,58 +186,111 @@ class Dispatcher:
     async def handle_batch(self, msgs: Sequence[Incoming]) -> None:
         """Process updates that arrived together, in order, and start sending their replies.
 
-        They share one unit of work (a group commit: one transaction instead of one per
-        update, which is most of the database cost of an update). If any of them fails, the
-        whole unit is rolled back and each update is processed again in a unit of its own, so
-        only the failing one ends in an apology.
+        They share one unit of work and one statement per step for all of them (a group
+        commit: deduplicate, load the chats, save the conversations and write the replies once
+        per batch, not once per update). If any of them fails, the whole unit is rolled back
+        and each update is processed again in a unit of its own, so only the failing one ends
+        in an apology.
         """
         async with self._locks.hold([msg.chat for msg in msgs]):
             try:
                 async with self._db.session_scope() as session:
-                    jobs = [job for msg in msgs for job in await self._process(session, msg)]
+                    jobs = await self._process(session, msgs)
             except Exception:
                 if len(msgs) == 1:
                     log.exception("handling a %s update failed; apologising", msgs[0].chat.channel)
                     jobs = await self._apologise(msgs[0])
                 else:
-                    log.warning(
-                        "a batch of %s updates failed; handling them one by one", len(msgs)
-                    )
+                    log.warning("a batch of %s updates failed; one by one now", len(msgs))
                     jobs = [job for msg in msgs for job in await self._process_alone(msg)]
             self._sender.deliver_now(jobs)
 
     async def _process_alone(self, msg: Incoming) -> Jobs:
         try:
             async with self._db.session_scope() as session:
-                return await self._process(session, msg)
+                return await self._process(session, [msg])
         except Exception:
             log.exception("handling a %s update failed; apologising", msg.chat.channel)
             return await self._apologise(msg)
 
-    async def _process(self, session: AsyncSession, msg: Incoming) -> Jobs:
+    async def _process(self, session: AsyncSession, msgs: Sequence[Incoming]) -> Jobs:
+        """Run `msgs` in order in the session; return the outbox rows to send now."""
         now = self._services.clock()
-        chat = msg.chat
-        if not await updates.claim_update(session, channel=chat.channel, update_id=msg.update_id):
-            log.debug("ignoring redelivered %s update", chat.channel)
-            return []
-        loaded = await accounts.load_chat(session, channel=chat.channel, chat_id=chat.chat_id)
-        if loaded is None:
-            loaded = await accounts.open_chat(
-                session,
-                channel=chat.channel,
-                chat_id=chat.chat_id,
-                user_id=msg.user_id,
-                locale=negotiate(msg.language),
-            )
-        account, saved = loaded
+        fresh = await updates.claim_updates(
+            session, keys=[(m.chat.channel, m.update_id) for m in msgs]
+        )
+        todo = []
+        for msg in msgs:  # a redelivery, or the same update twice in one batch, is skipped
+            key = (msg.chat.channel, msg.update_id)
+            if key in fresh:
+                fresh.discard(key)
+                todo.append(msg)
+        chats = await self._load(session, todo)
+        replies: list[tuple[Outgoing, int | None]] = []
+        for msg in todo:
+            chat = chats.get(msg.chat) or await self._open(session, msg)
+            conv = await self._run(session, msg, chat, now)
+            if conv.erased:
+                chats.pop(msg.chat, None)
+                replies += [(reply, None) for reply in conv.replies()]
+            else:
+                chat.state, answered = conv.conclude()
+                chats[msg.chat] = chat
+                replies += [(reply, chat.account.id) for reply in answered]
+        await conversations.save_states(
+            session,
+            [
+                (c.account.id, c.state, c.loaded_version)
+                for c in chats.values()
+                if c.state.version != c.loaded_version
+            ],
+        )
+        ids = await outbox.enqueue(
+            session,
+            [
+                NewMessage(r.chat.channel, r.chat.chat_id, r.to_body(), owner, r.image)
+                for r, owner in replies
+            ],
+            now=now,
+            lease_until=now + LEASE,
+        )
+        return list(zip(ids, [reply for reply, _owner in replies], strict=True))
+
+    async def _load(self, session: AsyncSession, msgs: Sequence[Incoming]) -> dict[ChatRef, _Chat]:
+        by_channel: dict[str, list[str]] = {}
+        for msg in msgs:
+            by_channel.setdefault(msg.chat.channel, []).append(msg.chat.chat_id)
+        chats: dict[ChatRef, _Chat] = {}
+        for channel, chat_ids in by_channel.items():
+            loaded = await accounts.load_chats(session, channel=channel, chat_ids=chat_ids)
+            for chat_id, (account, state) in loaded.items():
+                chats[ChatRef(channel, chat_id)] = _Chat(account, state, state.version)
+        return chats
+
+    async def _open(self, session: AsyncSession, msg: Incoming) -> _Chat:
+        """First contact: an account in the language the platform reports."""
+        account, state = await accounts.open_chat(
+            session,
+            channel=msg.chat.channel,
+            chat_id=msg.chat.chat_id,
+            user_id=msg.user_id,
+            locale=negotiate(msg.language),
+        )
+        return _Chat(account, state, state.version)
+
+    async def _run(
+        self, session: AsyncSession, msg: Incoming, chat: _Chat, now: datetime
+    ) -> Conversation:
+        """Route one update to its handler, in the account's language."""
+        account = chat.account
         if account.unreachable_at is not None:  # they wrote to us: reachable again
             account.unreachable_at = account.unreachable_reason = None
-            self._sender.reachable_again(chat)
+            self._sender.reachable_again(msg.chat)
         conv = Conversation(
             session=session,
             account=account,
-            saved=saved,
-            chat=chat,
+            saved=chat.state,
+            chat=msg.chat,
             services=self._services,
             now=now,
         )
@@ -241,19 +305,7 @@ class Dispatcher:
                 )
                 msg = replace(msg, payload=unstamped(msg.payload))
             await route(msg, conv)
-            if conv.erased:
-                replies, owner = conv.replies(), None
-            else:
-                state, replies = conv.conclude()
-                await conversations.save_state(session, account_id=account.id, state=state)
-                owner = account.id
-        ids = await outbox.enqueue(
-            session,
-            [NewMessage(chat.channel, chat.chat_id, r.to_body(), owner, r.image) for r in replies],
-            now=now,
-            lease_until=now + LEASE,
-        )
-        return list(zip(ids, replies, strict=True))
+        return conv
 
     async def _apologise(self, msg: Incoming) -> Jobs:
         now = self._services.clock()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, select, update
@@ -16,12 +17,22 @@ async def load_chat(
     session: AsyncSession, *, channel: str, chat_id: str
 ) -> tuple[Account, SavedState] | None:
     """The account of a chat and its conversation, row-locked on PostgreSQL until commit."""
-    statement = _LOAD_CHAT_LOCKED if supports_row_locks(session) else _LOAD_CHAT
-    row = (await session.execute(statement, {"channel": channel, "chat_id": chat_id})).first()
-    return (row[0], SavedState(*row[1:])) if row else None
+    return (await load_chats(session, channel=channel, chat_ids=[chat_id])).get(chat_id)
 
 
-_LOAD_CHAT = (
+async def load_chats(
+    session: AsyncSession, *, channel: str, chat_ids: Sequence[str]
+) -> dict[str, tuple[Account, SavedState]]:
+    """Accounts and conversations of several chats of one channel, in one query.
+
+    Rows are locked on PostgreSQL until commit. Chats without an account are absent.
+    """
+    statement = _LOAD_CHATS_LOCKED if supports_row_locks(session) else _LOAD_CHATS
+    result = await session.execute(statement, {"channel": channel, "chat_ids": list(chat_ids)})
+    return {row[0].chat_id: (row[0], SavedState(*row[1:])) for row in result}
+
+
+_LOAD_CHATS = (
     select(
         Account,
         ConversationRow.flow,
@@ -32,9 +43,13 @@ _LOAD_CHAT = (
         ConversationRow.updated_at,
     )
     .join(ConversationRow, ConversationRow.account_id == Account.id)
-    .where(Account.channel == bindparam("channel"), Account.chat_id == bindparam("chat_id"))
+    .where(
+        Account.channel == bindparam("channel"),
+        Account.chat_id.in_(bindparam("chat_ids", expanding=True)),
+    )
+    .order_by(Account.id)  # one lock order for every worker on PostgreSQL
 )
-_LOAD_CHAT_LOCKED = _LOAD_CHAT.with_for_update()
+_LOAD_CHATS_LOCKED = _LOAD_CHATS.with_for_update()
 
 
 async def open_chat(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,27 +33,35 @@ class SavedState:
     updated_at: datetime
 
 
-async def save_state(session: AsyncSession, *, account_id: int, state: SavedState) -> None:
-    """Store `state`, which must be one version past the stored one.
+async def save_states(
+    session: AsyncSession, changes: Sequence[tuple[int, SavedState, int]]
+) -> None:
+    """Store new states, as (account id, state, version it was loaded at), in one statement.
+
+    Each is refused if its stored version moved meanwhile.
 
     Raises:
-        ConcurrentUpdateError: the stored version is not `state.version - 1`.
+        ConcurrentUpdateError: another worker saved one of these conversations first.
     """
-    result = await session.execute(
-        _SAVE,
+    if not changes:
+        return
+    rows = [
         {
             "key": account_id,
-            "expected": state.version - 1,
+            "expected": loaded_version,
             "flow": state.flow,
             "step": state.step,
             "data": state.data,
             "prompt": state.prompt,
             "version": state.version,
             "updated_at": state.updated_at,
-        },
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise ConcurrentUpdateError(f"conversation of account {account_id} changed meanwhile")
+        }
+        for account_id, state, loaded_version in changes
+    ]
+    result = await session.execute(_SAVE, rows)
+    sane = session.get_bind().dialect.supports_sane_multi_rowcount or len(rows) == 1
+    if sane and result.rowcount != len(rows):  # type: ignore[attr-defined]
+        raise ConcurrentUpdateError("a conversation changed while this event was handled")
 
 
 _CONVERSATIONS = table(ConversationRow)

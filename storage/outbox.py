@@ -63,12 +63,11 @@ async def enqueue(
         }
         for m in messages
     ]
-    # one statement per row keeps the ids in order on every engine
-    return [(await session.execute(_INSERT, row)).scalar_one() for row in rows]
+    return list((await session.execute(_INSERT, rows)).scalars())
 
 
 _OUTBOX = table(OutboxMessage)
-_INSERT = insert(_OUTBOX).returning(_OUTBOX.c.id)
+_INSERT = insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order=True)
 
 
 async def claim_due(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete
@@ -13,11 +14,27 @@ from storage.models import ProcessedUpdate, table, utcnow
 
 async def claim_update(session: AsyncSession, *, channel: str, update_id: str) -> bool:
     """Record the update as processed; False if it was recorded before (a redelivery)."""
-    result = await session.execute(
-        insert_ignoring_conflicts(session, table(ProcessedUpdate)),
-        {"channel": channel, "update_id": update_id, "processed_at": utcnow()},
+    return bool(await claim_updates(session, keys=[(channel, update_id)]))
+
+
+async def claim_updates(
+    session: AsyncSession, *, keys: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Record (channel, update id) pairs as processed, in one statement.
+
+    Returns:
+        The pairs that were new; the others are redeliveries.
+    """
+    if not keys:
+        return set()
+    processed = table(ProcessedUpdate)
+    statement = insert_ignoring_conflicts(session, processed).returning(
+        processed.c.channel, processed.c.update_id
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    now = utcnow()
+    rows = [{"channel": c, "update_id": u, "processed_at": now} for c, u in dict.fromkeys(keys)]
+    result = await session.execute(statement, rows)
+    return {(channel, update_id) for channel, update_id in result}
 
 
 async def forget_updates_before(session: AsyncSession, *, cutoff: datetime) -> int:

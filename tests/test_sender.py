@@ -123,8 +123,9 @@ async def test_stopping_hands_unsent_rows_back(
     db = build_service(settings, clock=clock).db
     async with db.read_scope() as session:
         rows = list(
-            (await session.execute(select(OutboxMessage).where(OutboxMessage.id.in_(ids))))
-            .scalars()
+            (
+                await session.execute(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+            ).scalars()
         )
     await db.dispose()
     sent = sum(len(emulator.sent(chat)) for chat in BULK_CHATS)

@@ -15,7 +15,8 @@ from bot.app import Service
 from bot.channels.web import to_incoming
 from bot.messages import Incoming
 from storage import accounts, outbox
-from storage.models import Account, ConsentEvent, ConversationRow
+from storage.conversations import SavedState
+from storage.models import Account, ConsentEvent
 
 WELCOME = "Xin chào! Tôi là trợ lý sức khỏe công dân."
 THANKS = "Cảm ơn bạn! Hôm nay tôi có thể giúp gì cho bạn?"
@@ -65,7 +66,7 @@ class Citizen:
         await self.say("/start")
         assert await self.press("Tôi đồng ý") == [THANKS]
 
-    async def state(self) -> tuple[Account | None, ConversationRow | None, list[ConsentEvent]]:
+    async def state(self) -> tuple[Account | None, SavedState | None, list[ConsentEvent]]:
         async with self.svc.db.read_scope() as session:
             loaded = await accounts.load_chat(session, channel="web", chat_id=self.chat_id)
             if loaded is None:
