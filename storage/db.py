@@ -40,7 +40,8 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite and self.url.database not in (None, "", ":memory:"):
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs: dict[str, Any] = {"echo": echo}
+        # hide_parameters: SQL errors and logs never carry the values (personal data).
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             path = self.url.database or ":memory:"
             kwargs["async_creator"] = lambda: sqlite_inline.connect(path)
