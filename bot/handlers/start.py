@@ -5,13 +5,10 @@ from __future__ import annotations
 from bot.conversation import Conversation
 from bot.handlers import privacy
 from bot.handlers.menu import menu_buttons
-from bot.i18n import _, use_locale
+from bot.i18n import LANGUAGE_NAMES, _, use_locale
 from bot.messages import Button, Incoming
 
 MAX_TEXT = 1000  # longer messages are refused kindly instead of being guessed at
-
-# Language names are written in their own language, so they are not translated.
-LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
 
 
 async def start(msg: Incoming, conv: Conversation) -> None:
@@ -49,14 +46,14 @@ async def ask_language(msg: Incoming, conv: Conversation) -> None:
     """Offer the languages as buttons."""
     conv.reply(
         _("Choose your language:"),
-        buttons=[[Button(name, f"lang:{code}") for code, name in LANGUAGES.items()]],
+        buttons=[[Button(name, f"lang:{code}") for code, name in LANGUAGE_NAMES.items()]],
     )
 
 
 async def set_language(msg: Incoming, conv: Conversation) -> None:
     """Store the chosen language and confirm in it."""
     code = (msg.payload or "").removeprefix("lang:")
-    if code not in LANGUAGES:
+    if code not in LANGUAGE_NAMES:
         await ask_language(msg, conv)
         return
     conv.account.locale = code

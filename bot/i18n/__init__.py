@@ -23,6 +23,8 @@ LOCALES_DIR = Path(__file__).parent / "locales"
 DOMAIN = "messages"
 DEFAULT_LOCALE = "vi"
 SUPPORTED = ("vi", "en")
+# Each language named in itself (for pickers), so these are not translated.
+LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 _locale: ContextVar[str] = ContextVar("locale", default=DEFAULT_LOCALE)
@@ -64,25 +66,6 @@ def negotiate(language_code: str | None) -> str:
     if language_code:
         primary = language_code.replace("_", "-").split("-")[0].lower()
         if primary in SUPPORTED:
-            return primary
-    return DEFAULT_LOCALE
-
-
-def negotiate_header(accept_language: str | None) -> str:
-    """Pick our locale from an HTTP `Accept-Language` header (`en-US,en;q=0.9,vi;q=0.8`)."""
-    ranked: list[tuple[float, int, str]] = []
-    for position, item in enumerate((accept_language or "").split(",")):
-        tag, _, params = item.strip().partition(";")
-        quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                quality = 0.0
-        ranked.append((-quality, position, tag.strip()))
-    for negative_quality, _position, tag in sorted(ranked):
-        primary = tag.replace("_", "-").split("-")[0].lower()
-        if negative_quality < 0 and primary in SUPPORTED:
             return primary
     return DEFAULT_LOCALE
 

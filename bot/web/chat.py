@@ -18,11 +18,12 @@ from typing import Any
 from aiohttp import web
 
 from bot.channels import web as web_channel
-from bot.i18n import _, current_locale, negotiate_header, use_locale
+from bot.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED, _, current_locale, use_locale
 from bot.web.keys import DATABASE, DISPATCHER, PROTECTOR, WEB_CHANNEL
 from storage import outbox
 
 COOKIE = "chat_session"
+LANG_COOKIE = "chat_lang"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 _PAGE = (Path(__file__).parent / "static" / "chat.html").read_text(encoding="utf-8")
 MAX_WAIT_S = 25.0
@@ -51,10 +52,18 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/chat")
 async def chat_page(request: web.Request) -> web.Response:
-    """The chat page, in the browser's language (Vietnamese unless it asks for English)."""
-    with use_locale(negotiate_header(request.headers.get("Accept-Language"))):
+    """The chat page: Vietnamese, or the language chosen with its switch (`?lang=en`).
+
+    The browser's own language is not followed: the service is Vietnamese first, and many
+    phones in Vietnam run an English interface.
+    """
+    chosen = request.query.get("lang") or request.cookies.get(LANG_COOKIE, "")
+    locale = chosen if chosen in SUPPORTED else DEFAULT_LOCALE
+    with use_locale(locale):
         values = {
             "lang": current_locale(),
+            "switch_lang": "en" if locale == "vi" else "vi",
+            "switch_label": LANGUAGE_NAMES["en" if locale == "vi" else "vi"],
             "title": _("Citizen health assistant"),
             "subtitle": _("Vaccination · Test results · Certificates"),
             "placeholder": _("Type a message…"),
@@ -72,6 +81,8 @@ async def chat_page(request: web.Request) -> web.Response:
         "{{strings}}", json.dumps(strings, ensure_ascii=False).replace("<", "\\u003c")
     )
     response = web.Response(text=page, content_type="text/html")
+    if request.query.get("lang") in SUPPORTED:
+        response.set_cookie(LANG_COOKIE, locale, samesite="Strict", max_age=365 * 24 * 3600)
     if not _TOKEN.match(request.cookies.get(COOKIE, "")):
         response.set_cookie(
             COOKIE,
