@@ -109,16 +109,6 @@ async def mark_unreachable(
     )
 
 
-async def is_unreachable(session: AsyncSession, *, channel: str, chat_id: str) -> bool:
-    """Whether sends to this chat should stop."""
-    result = await session.execute(
-        select(Account.unreachable_at).where(
-            Account.channel == channel, Account.chat_id == chat_id
-        )
-    )
-    return result.scalar() is not None
-
-
 async def delete_account(session: AsyncSession, *, account_id: int) -> None:
     """Erase an account with its conversation, consent history and pending messages."""
     await session.execute(delete(Account).where(Account.id == account_id))

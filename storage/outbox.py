@@ -106,14 +106,6 @@ async def claim_due(
     return claimed
 
 
-async def load(session: AsyncSession, *, ids: Sequence[int]) -> list[OutboxMessage]:
-    """The given messages, in id order."""
-    result = await session.execute(
-        select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
-    )
-    return list(result.scalars())
-
-
 async def mark_sent(
     session: AsyncSession, *, outcomes: Sequence[tuple[int, str | None]], at: datetime
 ) -> None:

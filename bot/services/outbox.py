@@ -84,7 +84,6 @@ class Sender:
         self._outcomes: list[_Outcome] = []
         self._outcomes_ready = asyncio.Event()
         self._wake = asyncio.Event()
-        self._stopping = False
 
     # -- handing work over ---------------------------------------------------------------
 
@@ -101,11 +100,6 @@ class Sender:
     def reachable_again(self, chat: ChatRef) -> None:
         """The citizen wrote to us, so the platform lets us write back again."""
         self._unreachable.discard(chat)
-
-    @property
-    def busy(self) -> bool:
-        """Whether anything is queued, being sent, or waiting to be recorded."""
-        return bool(self._queues or self._outcomes)
 
     # -- the background loops ------------------------------------------------------------
 
