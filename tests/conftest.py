@@ -94,6 +94,16 @@ def telegram_settings(settings: Settings, emulator: TelegramEmulator) -> Setting
 
 
 @pytest.fixture
+async def svc(settings: Settings, clock: Clock) -> AsyncIterator[Service]:
+    """The service wired but not started: drive `svc.dispatcher` directly (web chat updates)."""
+    service = build_service(settings, clock=clock)
+    await service.db.migrate()
+    yield service
+    await service.sender.flush()
+    await service.db.dispose()
+
+
+@pytest.fixture
 async def service(telegram_settings: Settings, clock: Clock) -> AsyncIterator[Service]:
     """The whole service (web, sender, Telegram polling) running against the emulator."""
     svc = build_service(telegram_settings, clock=clock)

@@ -4,31 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import unicodedata
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
 
 from bot import dispatch
-from bot.app import Service, build_service
-from bot.config import Settings
+from bot.app import Service
 from bot.handlers.phone import PHONE_INDEX
 from storage import accounts, outbox
 from storage.models import OutboxMessage
-from tests.conftest import Clock
-from tests.webchat import CONSENT_BUTTONS, MENU, THANKS, WELCOME, Citizen
+from tests.webchat import APOLOGY, CONSENT_BUTTONS, MENU, THANKS, WELCOME, Citizen
 
-APOLOGY = "Xin lỗi, hệ thống đang gặp sự cố nên chưa xử lý được tin nhắn của bạn."
 GOODBYE = "Toàn bộ dữ liệu của bạn đã được xóa."
-
-
-@pytest.fixture
-async def svc(settings: Settings, clock: Clock) -> AsyncIterator[Service]:
-    service = build_service(settings, clock=clock)
-    await service.db.migrate()
-    yield service
-    await service.sender.flush()
-    await service.db.dispose()
 
 
 @pytest.mark.parametrize(

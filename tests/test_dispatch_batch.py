@@ -3,27 +3,13 @@ does not take the others down with it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from bot import dispatch
-from bot.app import Service, build_service
-from bot.config import Settings
-from tests.conftest import Clock
-from tests.webchat import Citizen
+from bot.app import Service
+from tests.webchat import APOLOGY, Citizen
 
-APOLOGY = "Xin lỗi, hệ thống đang gặp sự cố nên chưa xử lý được tin nhắn của bạn."
 HELP = "Bạn có thể dùng các lệnh sau"
-
-
-@pytest.fixture
-async def svc(settings: Settings, clock: Clock) -> AsyncIterator[Service]:
-    service = build_service(settings, clock=clock)
-    await service.db.migrate()
-    yield service
-    await service.sender.flush()
-    await service.db.dispose()
 
 
 async def consented(svc: Service, *names: str) -> list[Citizen]:

@@ -19,6 +19,7 @@ from storage.conversations import SavedState
 from storage.models import Account, ConsentEvent
 
 WELCOME = "Xin chào! Tôi là trợ lý sức khỏe công dân."
+APOLOGY = "Xin lỗi, hệ thống đang gặp sự cố nên chưa xử lý được tin nhắn của bạn."
 THANKS = "Cảm ơn bạn! Hôm nay tôi có thể giúp gì cho bạn?"
 CONSENT_BUTTONS = ["Tôi đồng ý", "Không đồng ý"]
 MENU = ["Đăng ký tiêm", "Kết quả xét nghiệm", "Chứng nhận tiêm", "Hỗ trợ"]
