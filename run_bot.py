@@ -34,12 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # e.g. the folder of the SQLite file cannot be created
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"start-up error: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
 
 async def _run(command: str, settings: Settings) -> int:
-    from bot.app import build_service, serve
+    from bot.app import build_service, migrate, serve
     from bot.demo import seed_demo
 
     if command == "serve":
@@ -47,7 +51,7 @@ async def _run(command: str, settings: Settings) -> int:
         return 0
     service = build_service(settings)
     try:
-        await service.db.migrate()
+        await migrate(service.db)
         if command == "seed-demo":
             async with service.db.session_scope() as session:
                 created = await seed_demo(session, service.protector)

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 
 from bot.channels import Channel
 from bot.channels.telegram import TelegramChannel
 from bot.channels.web import WebChannel
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.conversation import Services
 from bot.crypto import DataProtector, load_master_key
 from bot.demo import seed_demo
@@ -89,7 +90,7 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
 async def running(service: Service) -> AsyncIterator[web.AppRunner]:
     """Start every part in dependency order; stop them in reverse when the block ends."""
     settings = service.settings
-    await service.db.migrate()
+    await migrate(service.db)
     async with service.db.session_scope() as session:
         if await seed_demo(session, service.protector):
             log.info("demo data seeded")
@@ -100,7 +101,12 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
     service.tasks.append(asyncio.create_task(_forget_old_updates(service.db), name="cleanup"))
     runner = web.AppRunner(service.web_app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+    try:
+        await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+    except OSError as error:
+        await runner.cleanup()
+        where = f"{settings.http_host}:{settings.http_port}"
+        raise ConfigError(f"cannot listen on {where} ({_reason(error)}); set HTTP_PORT") from None
     if service.telegram is not None:
         if settings.telegram_mode == "webhook":
             assert settings.telegram_webhook_url is not None  # checked by Settings.check
@@ -146,6 +152,24 @@ async def serve(settings: Settings) -> None:
             )
         await stop.wait()
         log.info("stopping")
+
+
+async def migrate(db: Database) -> None:
+    """Bring the schema up to date; an unreachable database is a one-line start-up error.
+
+    Raises:
+        ConfigError: the database cannot be opened.
+    """
+    try:
+        await db.migrate()
+    except (OSError, DBAPIError) as error:  # a server that is down, a file we cannot write
+        raise ConfigError(f"cannot open the database of DATABASE_URL ({_reason(error)})") from None
+
+
+def _reason(error: Exception) -> str:
+    """The cause of a start-up failure in a few words, without the URL (it may hold a password)."""
+    cause = getattr(error, "orig", None) or error
+    return getattr(cause, "strerror", None) or type(cause).__name__
 
 
 async def _publish_commands(telegram: TelegramChannel) -> None:
