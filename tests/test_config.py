@@ -223,3 +223,19 @@ def test_cli_help_lists_the_commands(tmp_path: Path) -> None:
     assert result.returncode == 0
     for command in ("serve", "migrate", "seed-demo"):
         assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "code", "start"),
+    [
+        ("postgresql://nobody:s3cret@127.0.0.1:1/x", 2, "configuration error: cannot open"),
+        ("sqlite+aiosqlite:////proc/no-such-dir/bot.db", 1, "start-up error: No such file"),
+    ],
+    ids=["database-down", "unwritable-folder"],
+)
+def test_cli_start_up_failure_is_one_line(tmp_path: Path, url: str, code: int, start: str) -> None:
+    result = _run_bot(["migrate"], {"DATABASE_URL": url, "VAR_DIR": str(tmp_path)}, tmp_path)
+    assert result.returncode == code
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(start)
+    assert "s3cret" not in result.stderr
