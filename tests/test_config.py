@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import DEFAULT_DATABASE_URL, ConfigError, Settings, read_dotenv
+from bot.crypto import generate_key
 
 ROOT = Path(__file__).resolve().parent.parent
 WEBHOOK = {
@@ -234,7 +235,8 @@ def test_cli_help_lists_the_commands(tmp_path: Path) -> None:
     ids=["database-down", "unwritable-folder"],
 )
 def test_cli_start_up_failure_is_one_line(tmp_path: Path, url: str, code: int, start: str) -> None:
-    result = _run_bot(["migrate"], {"DATABASE_URL": url, "VAR_DIR": str(tmp_path)}, tmp_path)
+    env = {"DATABASE_URL": url, "VAR_DIR": str(tmp_path), "DATA_KEY": generate_key()}
+    result = _run_bot(["migrate"], env, tmp_path)
     assert result.returncode == code
     (line,) = result.stderr.splitlines()
     assert line.startswith(start)
