@@ -25,7 +25,7 @@ bench: $(STAMP) $(MO)  ## inbound throughput: the bot against bare PTB echo bots
 i18n-extract: $(STAMP)  ## refresh the catalogs from the source after changing strings
 	$(BIN)/pybabel -q extract -F pyproject.toml -k _ -k N_ --no-location --sort-output \
 		--add-comments=Translators: --project=citizen-health-bot -o var/messages.pot bot
-	$(BIN)/pybabel -q update -i var/messages.pot -d bot/i18n/locales --no-location \
+	$(BIN)/pybabel -q update -i var/messages.pot -d bot/i18n/locales \
 		--ignore-obsolete --width 99
 
 %.mo: %.po $(STAMP)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
 from bot.config import ConfigError, Settings
+from bot.logs import configure_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         settings = Settings.from_env()
-        _configure_logging(settings.log_level)
+        configure_logging(settings.log_level)
         return asyncio.run(_run(command, settings))
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
@@ -61,13 +61,6 @@ async def _run(command: str, settings: Settings) -> int:
     finally:
         await service.db.dispose()
     return 0
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Library loggers at INFO would print request URLs, and Telegram URLs carry the bot token.
-    for noisy in ("httpx", "httpcore", "telegram", "aiohttp.access", "alembic"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 if __name__ == "__main__":

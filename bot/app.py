@@ -19,9 +19,10 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
+from telegram.error import InvalidToken, TelegramError
 
 from bot.channels import Channel
-from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram import ALLOWED_UPDATES, HandleBatch, TelegramChannel
 from bot.channels.web import WebChannel
 from bot.config import ConfigError, Settings
 from bot.conversation import Services
@@ -30,6 +31,7 @@ from bot.demo import seed_demo
 from bot.dispatch import Dispatcher
 from bot.handlers.start import command_menu
 from bot.i18n import SUPPORTED, use_locale
+from bot.logs import quiet_library_loggers
 from bot.services.outbox import Sender
 from bot.web.app import TELEGRAM_WEBHOOK_PATH, build_web_app
 from storage import updates
@@ -58,6 +60,7 @@ class Service:
 
 def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Service:
     """Wire the service's parts without starting anything."""
+    quiet_library_loggers()
     db = Database(settings.database_url)
     protector = DataProtector(load_master_key(settings))
     web_channel = WebChannel()
@@ -88,49 +91,48 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
 
 @contextlib.asynccontextmanager
 async def running(service: Service) -> AsyncIterator[web.AppRunner]:
-    """Start every part in dependency order; stop them in reverse when the block ends."""
+    """Start every part in dependency order; stop them in reverse when the block ends.
+
+    If start-up fails half way, whatever was started is stopped.
+    """
     settings = service.settings
-    await migrate(service.db)
-    async with service.db.session_scope() as session:
-        if await seed_demo(session, service.protector):
-            log.info("demo data seeded")
-    if service.telegram is not None:
-        await service.telegram.start()
-        await _publish_commands(service.telegram)
-    service.tasks.append(asyncio.create_task(service.sender.run(), name="sender"))
-    service.tasks.append(asyncio.create_task(_forget_old_updates(service.db), name="cleanup"))
     runner = web.AppRunner(service.web_app, access_log=None)
-    await runner.setup()
     try:
-        await web.TCPSite(runner, settings.http_host, settings.http_port).start()
-    except OSError as error:
-        await runner.cleanup()
-        where = f"{settings.http_host}:{settings.http_port}"
-        raise ConfigError(f"cannot listen on {where} ({_reason(error)}); set HTTP_PORT") from None
-    if service.telegram is not None:
-        if settings.telegram_mode == "webhook":
-            assert settings.telegram_webhook_url is not None  # checked by Settings.check
-            await service.telegram.bot.set_webhook(
-                settings.telegram_webhook_url,
-                secret_token=settings.telegram_webhook_secret,
-                allowed_updates=["message", "callback_query"],
-            )
-        else:
-            poll = service.telegram.poll(service.dispatcher.handle_batch)
-            service.tasks.append(asyncio.create_task(poll, name="telegram-poll"))
-    try:
+        await migrate(service.db)
+        async with service.db.session_scope() as session:
+            if await seed_demo(session, service.protector):
+                log.info("demo data seeded")
+        if service.telegram is not None:
+            await _check_telegram(service.telegram)
+        service.tasks.append(asyncio.create_task(service.sender.run(), name="sender"))
+        service.tasks.append(asyncio.create_task(_forget_old_updates(service.db), name="cleanup"))
+        await runner.setup()
+        await _listen(runner, settings)
+        if service.telegram is not None:
+            telegram = _run_telegram(service.telegram, settings, service.dispatcher.handle_batch)
+            service.tasks.append(asyncio.create_task(telegram, name="telegram"))
         yield runner
     finally:
-        for task in reversed(service.tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Stop taking updates (Telegram, then the web), then stop sending: the sender hands
+        # back to the table what it still holds, replies to the last requests included.
+        tasks = {task.get_name(): task for task in service.tasks}
         service.tasks.clear()
+        await _cancel(tasks.pop("telegram", None))
         await runner.cleanup()
-        await service.sender.flush()
+        for task in tasks.values():
+            await _cancel(task)
+        await service.sender.stop()
         if service.telegram is not None:
             await service.telegram.stop()
         await service.db.dispose()
+
+
+async def _listen(runner: web.AppRunner, settings: Settings) -> None:
+    try:
+        await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+    except OSError as error:
+        where = f"{settings.http_host}:{settings.http_port}"
+        raise ConfigError(f"cannot listen on {where} ({_reason(error)}); set HTTP_PORT") from None
 
 
 async def serve(settings: Settings) -> None:
@@ -170,6 +172,53 @@ def _reason(error: Exception) -> str:
     """The cause of a start-up failure in a few words, without the URL (it may hold a password)."""
     cause = getattr(error, "orig", None) or error
     return getattr(cause, "strerror", None) or type(cause).__name__
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _check_telegram(telegram: TelegramChannel) -> None:
+    """Fail start-up on a token Telegram refuses; if Telegram is unreachable, carry on."""
+    try:
+        await telegram.start()
+    except InvalidToken:  # its message quotes the token: never log it
+        raise ConfigError("TELEGRAM_BOT_TOKEN was refused by Telegram") from None
+    except TelegramError as error:
+        log.warning("Telegram is not reachable (%s); the web chat starts anyway", _reason(error))
+
+
+async def _run_telegram(
+    telegram: TelegramChannel, settings: Settings, handle: HandleBatch
+) -> None:
+    """Connect (retrying while Telegram is unreachable), publish the commands, then receive."""
+    delay = 1.0
+    while True:
+        try:
+            await telegram.start()
+            await _publish_commands(telegram)
+            if settings.telegram_mode == "webhook":
+                assert settings.telegram_webhook_url is not None  # checked by Settings.check
+                await telegram.bot.set_webhook(
+                    settings.telegram_webhook_url,
+                    secret_token=settings.telegram_webhook_secret,
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+            break
+        except InvalidToken:
+            log.error("TELEGRAM_BOT_TOKEN was refused by Telegram; Telegram is off")
+            return
+        except TelegramError as error:
+            log.warning(
+                "Telegram is not reachable (%s); retrying in %.0f s", _reason(error), delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+    if settings.telegram_mode == "polling":
+        await telegram.poll(handle)
 
 
 async def _publish_commands(telegram: TelegramChannel) -> None:

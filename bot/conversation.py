@@ -22,6 +22,8 @@ from storage.models import Account
 # Payload namespaces valid from any message, however old (the main menu, the language picker).
 GLOBAL_PAYLOADS = ("menu:", "lang:")
 _STAMP_SEPARATOR = "|"
+# Step payloads get a stamp such as "12|" in front; Telegram allows 64 bytes in all.
+MAX_STEP_PAYLOAD = 48
 
 
 @dataclass(frozen=True)
@@ -73,12 +75,22 @@ class Conversation:
         request_phone: str | None = None,
         remove_keyboard: bool = False,
     ) -> None:
-        """Queue a message to this chat; it is written to the outbox when the event commits."""
+        """Queue a message to this chat; it is written to the outbox when the event commits.
+
+        Raises:
+            ValueError: a step button's payload leaves no room for the prompt stamp.
+        """
+        rows = tuple(tuple(row) for row in buttons)
+        for button in (b for row in rows for b in row):
+            if len(button.payload) > MAX_STEP_PAYLOAD and not button.payload.startswith(
+                GLOBAL_PAYLOADS
+            ):
+                raise ValueError(f"step button payloads are at most {MAX_STEP_PAYLOAD} bytes")
         self._replies.append(
             Outgoing(
                 chat=self.chat,
                 text=text,
-                buttons=tuple(tuple(row) for row in buttons),
+                buttons=rows,
                 image=image,
                 request_phone=request_phone,
                 remove_keyboard=remove_keyboard,

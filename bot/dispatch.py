@@ -24,7 +24,7 @@ from bot.handlers import menu, phone, privacy, start
 from bot.i18n import _, negotiate, use_locale
 from bot.messages import ChatRef, Incoming, Kind, Outgoing
 from bot.services.outbox import LEASE, Sender
-from bot.vn.intents import Intent, match_intent
+from bot.vn.intents import Intent, is_answer, match_intent
 from storage import accounts, conversations, outbox, updates
 from storage.conversations import SavedState
 from storage.db import Database
@@ -91,14 +91,16 @@ async def run_intent(msg: Incoming, conv: Conversation) -> None:
 
 
 def _is_cancel(msg: Incoming, conv: Conversation) -> bool:
+    # Only a message that is nothing but "hủy" / "thôi"...: inside a flow, "Nguyễn Văn Huy" is
+    # a name and "0912 345 678 thôi" a phone number.
     return msg.command in ("huy", "cancel") or (
-        msg.kind == Kind.TEXT and conv.flow is not None and match_intent(msg.text) == Intent.CANCEL
+        msg.kind == Kind.TEXT and conv.flow is not None and is_answer(msg.text, Intent.CANCEL)
     )
 
 
 # Order matters: the first matching rule handles the update. Gatekeepers come first; commands
 # that need no consent come before the consent gate; a flow in progress sees everything that
-# is not a command; free text is matched to an intent only outside flows.
+# is not a command or a main-menu button; free text is matched to an intent only outside flows.
 ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
     ("too long", lambda m, c: len(m.text) > start.MAX_TEXT, start.too_long),
     ("button from an old message", lambda m, c: c.stale_button, start.menu_expired),
@@ -108,8 +110,8 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
     ("consent and privacy steps", lambda m, c: c.flow == privacy.FLOW, run_step),
     ("consent gate", lambda m, c: not c.consented, privacy.ask_consent),
     ("command", lambda m, c: m.command is not None, run_command),
-    ("flow step", lambda m, c: c.flow is not None, run_step),
     ("menu button", lambda m, c: m.payload in menu.MENU, menu.open_menu_entry),
+    ("flow step", lambda m, c: c.flow is not None, run_step),
     (
         "content the bot cannot read",
         lambda m, c: m.kind not in (Kind.TEXT, Kind.BUTTON),
@@ -135,9 +137,12 @@ class ChatLocks:
 
     @contextlib.asynccontextmanager
     async def hold(self, chats: Sequence[ChatRef]) -> AsyncIterator[None]:
-        """Hold the locks of `chats` (in the order given); waiters get a lock in arrival order."""
+        """Hold the locks of `chats`; waiters get a lock in arrival order.
+
+        Several locks are always taken in one global order, so two batches cannot deadlock.
+        """
         async with contextlib.AsyncExitStack() as stack:
-            for chat in dict.fromkeys(chats):
+            for chat in sorted(set(chats), key=lambda c: (c.channel, c.chat_id)):
                 await stack.enter_async_context(self._hold_one(chat))
             yield
 
@@ -202,7 +207,9 @@ class Dispatcher:
                     jobs = await self._apologise(msgs[0])
                 else:
                     log.warning("a batch of %s updates failed; one by one now", len(msgs))
-                    jobs = [job for msg in msgs for job in await self._process_alone(msg)]
+                    for msg in msgs:  # each one's replies leave as soon as it is committed
+                        self._sender.deliver_now(await self._process_alone(msg))
+                    return
             self._sender.deliver_now(jobs)
 
     async def _process_alone(self, msg: Incoming) -> Jobs:
@@ -225,8 +232,11 @@ class Dispatcher:
             if key in fresh:
                 fresh.discard(key)
                 todo.append(msg)
-        chats = await self._load(session, todo)
         replies: list[tuple[Outgoing, int | None]] = []
+        for msg in [m for m in todo if not m.private]:
+            replies.append((start.private_only(msg), None))
+        todo = [msg for msg in todo if msg.private]
+        chats = await self._load(session, todo)
         for msg in todo:
             chat = chats.get(msg.chat) or await self._open(session, msg)
             conv = await self._run(session, msg, chat, now)
@@ -237,6 +247,7 @@ class Dispatcher:
                 chat.state, answered = conv.conclude()
                 chats[msg.chat] = chat
                 replies += [(reply, chat.account.id) for reply in answered]
+        replies = [(part, owner) for reply, owner in replies for part in self._sender.fit(reply)]
         await conversations.save_states(
             session,
             [

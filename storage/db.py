@@ -62,7 +62,11 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def read_scope(self) -> AsyncIterator[AsyncSession]:
-        """A read-only snapshot that never waits for writers (on SQLite a deferred BEGIN)."""
+        """A unit of work for reads: it never waits for writers (on SQLite a deferred BEGIN).
+
+        Nothing stops a write in it, but writes belong in `session_scope`, which serialises
+        them on SQLite.
+        """
         token = _sqlite_begin.set("BEGIN")
         try:
             async with self._sessions() as session, session.begin():

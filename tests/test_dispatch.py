@@ -163,10 +163,17 @@ async def test_not_withdrawing_keeps_consent(svc: Service) -> None:
     [
         ("/sodienthoai", "/huy", "Đã hủy. Bạn cần hỗ trợ thêm gì không ạ?"),
         ("/sodienthoai", "hủy", "Đã hủy. Bạn cần hỗ trợ thêm gì không ạ?"),
+        ("/sodienthoai", "Thôi!", "Đã hủy. Bạn cần hỗ trợ thêm gì không ạ?"),
         ("/xoadulieu", "/cancel", "Đã hủy. Bạn cần hỗ trợ thêm gì không ạ?"),
-        ("/help", "/huy", "Hiện không có thao tác nào đang làm để hủy."),
+        ("/help", "/huy", "Hiện không có thao tác nào cần hủy."),
     ],
-    ids=["command-in-phone-flow", "typed-in-phone-flow", "cancel-erase", "nothing-to-cancel"],
+    ids=[
+        "command-in-phone-flow",
+        "typed-in-phone-flow",
+        "thoi-in-phone-flow",
+        "cancel-erase",
+        "nothing-to-cancel",
+    ],
 )
 async def test_cancel(svc: Service, before: str, typed: str, expected: str) -> None:
     citizen = Citizen(svc)
@@ -176,6 +183,17 @@ async def test_cancel(svc: Service, before: str, typed: str, expected: str) -> N
     assert citizen.buttons() == MENU
     _account, conv, _events = await citizen.state()
     assert (conv.flow, conv.step) == (None, None)
+
+
+@pytest.mark.parametrize("typed", ["Nguyễn Văn Huy", "0912 345 678 thôi", "huỷ đi mà"])
+async def test_a_cancel_word_inside_an_answer_is_not_a_cancel(svc: Service, typed: str) -> None:
+    citizen = Citizen(svc)
+    await citizen.consent()
+    await citizen.say("/sodienthoai")
+    (reply,) = await citizen.say(typed)
+    assert not reply.startswith("Đã hủy")
+    _account, conv, _events = await citizen.state()
+    assert conv.flow == "phone"
 
 
 async def test_crashing_handler_apologises_and_keeps_the_step(
@@ -237,7 +255,7 @@ async def test_concurrent_updates_of_one_chat_keep_their_order(svc: Service) -> 
             session, channel="web", chat_id=citizen.chat_id, after=citizen.after
         )
     assert [row.body["text"] for row in rows] == [
-        f"Xin lỗi, tôi không có lệnh /lenh{n}. Bạn gõ /help để xem các lệnh có thể dùng nhé."
+        f"Xin lỗi, tôi không nhận ra lệnh /lenh{n}. Bạn gõ /help để xem các lệnh có thể dùng nhé."
         for n in range(10)
     ]
     assert [row.id for row in rows] == sorted(row.id for row in rows)

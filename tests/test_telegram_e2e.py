@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import build_service, running
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from storage.models import Account, ConsentEvent, OutboxMessage
 from tests.chat import callback_data, consent, labels, press, say
 from tests.conftest import Clock
@@ -77,16 +77,16 @@ async def test_refusing_consent_collects_nothing(service, emulator) -> None:
 async def test_free_text_intents(service, emulator, text: str, feature: str) -> None:
     await consent(emulator, CHAT)
     reply = await say(emulator, CHAT, text)
-    assert reply["text"].startswith(f"Chức năng «{feature}» đang được chuẩn bị")
+    assert reply["text"].startswith(f"Chức năng “{feature}” đang được chuẩn bị")
     assert labels(reply) == MENU
 
 
 async def test_menu_buttons_and_commands(service, emulator) -> None:
     menu = await consent(emulator, CHAT)
     reply = await press(emulator, CHAT, menu, "Chứng nhận tiêm")
-    assert "«Chứng nhận tiêm»" in reply["text"]
+    assert "“Chứng nhận tiêm”" in reply["text"]
     reply = await say(emulator, CHAT, "/dangky")
-    assert "«Đăng ký tiêm»" in reply["text"]
+    assert "“Đăng ký tiêm”" in reply["text"]
     assert emulator.answered_callbacks, "every button press must be answered"
 
 
@@ -117,7 +117,7 @@ async def test_rate_limited_send_is_retried_after_retry_after(service, emulator)
         if row.status == "sent":
             break
         await asyncio.sleep(0.05)
-    assert (row.status, row.attempts) == ("sent", 1)
+    assert (row.status, row.attempts) == ("sent", 0)  # a 429 is waited out, not counted
     assert "retry after" in (row.last_error or "")
 
 
@@ -186,7 +186,7 @@ async def test_shared_contact_must_be_the_users_own(service, emulator) -> None:
             lambda emu: emu.user_photo(CHAT, b"\x89PNG fake"),
             "Cảm ơn bạn! Hiện tôi chỉ đọc được tin nhắn chữ",
         ),
-        (lambda emu: emu.user_command(CHAT, "/xyz"), "Xin lỗi, tôi không có lệnh /xyz."),
+        (lambda emu: emu.user_command(CHAT, "/xyz"), "Xin lỗi, tôi không nhận ra lệnh /xyz."),
     ],
     ids=["emoji", "5000-chars", "sticker", "photo", "unknown-command"],
 )
@@ -206,7 +206,7 @@ async def test_bad_input_in_a_flow_keeps_the_step(service, emulator) -> None:
     long_reply = await say(emulator, CHAT, "9" * 5000)
     assert long_reply["text"].startswith("Tin nhắn của bạn dài quá")
     unknown = await say(emulator, CHAT, "/abc")
-    assert unknown["text"].startswith("Xin lỗi, tôi không có lệnh /abc.")
+    assert unknown["text"].startswith("Xin lỗi, tôi không nhận ra lệnh /abc.")
     confirm = await say(emulator, CHAT, "+84 912 345 678")
     assert "+84 91* *** 678" in confirm["text"]
 
@@ -225,7 +225,7 @@ async def test_old_main_menu_buttons_keep_working(service, emulator) -> None:
     menu = await consent(emulator, CHAT)
     await say(emulator, CHAT, "/help")
     reply = await press(emulator, CHAT, menu, "Hỗ trợ")
-    assert "«Hỗ trợ»" in reply["text"]
+    assert "“Hỗ trợ”" in reply["text"]
 
 
 async def test_idle_conversation_is_reset_politely(service, emulator, clock: Clock) -> None:
@@ -262,10 +262,13 @@ async def test_english_speaker_gets_english(service, emulator) -> None:
     ]
     choose = await say(emulator, CHAT, "/ngonngu")
     done = await press(emulator, CHAT, choose, "Tiếng Việt")
-    assert done["text"] == "Xong: từ giờ tôi sẽ trả lời bạn bằng tiếng Việt."
+    assert done["text"].startswith("Đã chuyển sang tiếng Việt.")
 
 
 async def test_commands_are_published(service, emulator) -> None:
+    await emulator.wait_for_call(
+        "setMyCommands", lambda call: call.params.get("language_code") == "en"
+    )
     assert [c["command"] for c in emulator.commands[""]][:2] == ["start", "dangky"]
     assert emulator.commands[""][1]["description"] == "Đăng ký tiêm"
     assert emulator.commands["en"][1]["description"] == "Register for vaccination"
@@ -304,3 +307,65 @@ async def test_webhook_refuses_a_wrong_secret(
         assert welcome["text"].startswith("Xin chào!")
         assert emulator.webhook["url"] == "https://bot.example.vn/telegram/webhook"
         assert emulator.webhook["secret_token"] == "s3cret-token_1"
+
+
+async def test_a_retried_reply_keeps_its_place_in_the_chat(service, emulator) -> None:
+    await consent(emulator, CHAT)
+    before = len(emulator.sent(CHAT))
+    emulator.fail_next("sendMessage", status=502, chat_id=CHAT)
+    emulator.user_command(CHAT, "/help")
+    await emulator.wait_for_call("sendMessage", lambda call: call.status == 502)
+    emulator.user_command(CHAT, "/xemdulieu")
+    first, second = (await emulator.wait_for_sent(CHAT, before + 2, timeout=10))[before:]
+    assert first["text"].startswith("Bạn có thể dùng các lệnh sau")
+    assert second["text"].startswith("Dữ liệu chúng tôi đang lưu về bạn")
+
+
+async def test_group_chats_are_refused_and_nothing_is_stored(service, emulator) -> None:
+    group = -100123
+    emulator.queue_update(
+        {
+            "update_id": 990001,
+            "message": {
+                "message_id": 5,
+                "date": 0,
+                "text": "kq",
+                "chat": {"id": group, "type": "group", "title": "Tổ dân phố 3"},
+                "from": {"id": 77, "is_bot": False, "first_name": "Lan", "language_code": "vi"},
+            },
+        }
+    )
+    (reply,) = await emulator.wait_for_sent(group, 1)
+    assert reply["text"].startswith("Để bảo vệ dữ liệu cá nhân của bạn, tôi chỉ trò chuyện riêng.")
+    async with service.db.read_scope() as session:
+        stored = (
+            await session.execute(select(Account).where(Account.chat_id == str(group)))
+        ).all()
+    assert stored == []
+
+
+async def test_main_menu_buttons_work_inside_a_flow(service, emulator) -> None:
+    menu = await consent(emulator, CHAT)
+    await say(emulator, CHAT, "/sodienthoai")
+    reply = await press(emulator, CHAT, menu, "Hỗ trợ")
+    assert reply["text"].startswith("Chức năng “Hỗ trợ” đang được chuẩn bị")
+
+
+async def test_logs_carry_no_phone_number(service, emulator, caplog) -> None:
+    caplog.set_level("DEBUG")
+    await consent(emulator, CHAT)
+    await say(emulator, CHAT, "/sodienthoai")
+    confirm = await say(emulator, CHAT, "0912 345 678")
+    await press(emulator, CHAT, confirm, "Đúng, lưu lại")
+    logged = caplog.text.replace(" ", "")
+    assert "912345678" not in logged and "0912" not in logged
+
+
+async def test_a_refused_token_stops_start_up_in_one_line(
+    telegram_settings: Settings, clock: Clock
+) -> None:
+    settings = replace(telegram_settings, telegram_bot_token="999:refused-token")
+    with pytest.raises(ConfigError) as refused:
+        async with running(build_service(settings, clock=clock)):
+            pass
+    assert str(refused.value) == "TELEGRAM_BOT_TOKEN was refused by Telegram"

@@ -85,7 +85,7 @@ async def test_start_then_consent_with_buttons(client: TestClient) -> None:
     (menu,) = await browser.say(payload=payload(welcome, "Tôi đồng ý"))
     assert (menu["text"], labels(menu)) == (THANKS, MENU)
     (entry,) = await browser.say(payload=payload(menu, "Hỗ trợ"))
-    assert entry["text"].startswith("Chức năng «Hỗ trợ» đang được chuẩn bị")
+    assert entry["text"].startswith("Chức năng “Hỗ trợ” đang được chuẩn bị")
     browser.after = 0
     assert [m["id"] for m in await browser.read()] == sorted(
         [welcome["id"], menu["id"], entry["id"]]
@@ -247,3 +247,18 @@ async def test_too_long_message_is_refused_kindly(client: TestClient) -> None:
     await browser.open()
     (reply,) = await browser.say(text="a" * 5000)
     assert reply["text"].startswith("Tin nhắn của bạn dài quá (5000 ký tự).")
+
+
+async def test_a_flood_of_posts_is_refused_politely(client: TestClient) -> None:
+    browser = Browser(client)
+    await browser.open()
+    statuses = [await browser.post(text=f"tin {i}") for i in range(15)]
+    assert statuses[:10] == [200] * 10
+    assert 429 in statuses[10:]
+
+
+async def test_the_session_cookie_is_secure_behind_https(client: TestClient) -> None:
+    response = await client.get("/chat", headers={"X-Forwarded-Proto": "https"})
+    assert response.cookies["chat_session"]["secure"]
+    plain = await client.get("/chat")
+    assert not plain.cookies["chat_session"]["secure"]

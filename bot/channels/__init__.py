@@ -6,7 +6,8 @@ its errors to the four outcomes below, and its limits as data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from bot.messages import Outgoing
@@ -21,6 +22,45 @@ class ChannelLimits:
     chat_rate_per_s: float | None
     chat_burst: int
     bulk_rate_per_s: float | None
+
+
+def fit(message: Outgoing, limits: ChannelLimits) -> list[Outgoing]:
+    """Cut a message the platform would refuse as too long into several it accepts.
+
+    Text is cut at paragraph, line or sentence ends where possible; the keyboard goes with the
+    last part. An image whose text is too long for a caption goes first, without one. Each part
+    becomes its own outbox row, so a retry never sends a part twice.
+    """
+    if message.image is not None or message.image_file_id:
+        if len(message.text) <= limits.caption_length:
+            return [message]
+        bare = replace(message, text="", buttons=(), request_phone=None, remove_keyboard=False)
+        text_only = replace(message, image=None, image_file_id=None)
+        return [bare, *fit(text_only, limits)]
+    parts = _cut(message.text, limits.text_length)
+    if len(parts) == 1:
+        return [message]
+    plain = replace(message, buttons=(), request_phone=None, remove_keyboard=False)
+    return [replace(plain, text=part) for part in parts[:-1]] + [replace(message, text=parts[-1])]
+
+
+_BREAKS = (re.compile(r"\n\n"), re.compile(r"\n"), re.compile(r"[.!?…]\s"), re.compile(r"\s"))
+
+
+def _cut(text: str, limit: int) -> list[str]:
+    parts: list[str] = []
+    while len(text) > limit:
+        window = text[:limit]
+        cut = limit
+        for pattern in _BREAKS:
+            ends = [m.end() for m in pattern.finditer(window) if m.end() > limit // 2]
+            if ends:
+                cut = ends[-1]
+                break
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    parts.append(text)
+    return parts
 
 
 class Channel(Protocol):

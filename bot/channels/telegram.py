@@ -79,12 +79,13 @@ class TelegramChannel:
         bulk_rate_per_s: float = 30.0,
         paid_broadcast: bool = False,
     ) -> None:
+        self._requests = (AiohttpRequest(), AiohttpRequest(connection_limit=1))
         self.bot = _Bot(
             token,
             base_url=f"{base_url}/bot",
             base_file_url=f"{base_url}/file/bot",
-            request=AiohttpRequest(),
-            get_updates_request=AiohttpRequest(connection_limit=1),
+            request=self._requests[0],
+            get_updates_request=self._requests[1],
         )
         self.limits = ChannelLimits(
             text_length=TEXT_LENGTH,
@@ -94,14 +95,24 @@ class TelegramChannel:
             bulk_rate_per_s=bulk_rate_per_s,
         )
         self._paid_broadcast = paid_broadcast
+        self._started = False
 
     async def start(self) -> None:
-        """Open the transport and check the token (`getMe`)."""
-        await self.bot.initialize()
+        """Open the transport and check the token (`getMe`); nothing more once it worked.
+
+        Raises:
+            telegram.error.InvalidToken: Telegram refused the token.
+            telegram.error.TelegramError: Telegram could not be reached.
+        """
+        if not self._started:
+            await self.bot.initialize()
+            self._started = True
 
     async def stop(self) -> None:
-        """Close the transport."""
+        """Close the transport (also after a start that failed half way)."""
         await self.bot.shutdown()
+        for request in self._requests:
+            await request.shutdown()
 
     async def set_commands(
         self, commands: Sequence[tuple[str, str]], language: str | None
@@ -166,10 +177,10 @@ class TelegramChannel:
             if incoming:
                 await handle(incoming)
         finally:
-            for update in updates:
-                query = update.get("callback_query")
-                if isinstance(query, dict) and "id" in query:
-                    await self._answer(str(query["id"]))
+            queries = [update.get("callback_query") for update in updates]
+            await asyncio.gather(
+                *(self._answer(str(q["id"])) for q in queries if isinstance(q, dict) and "id" in q)
+            )
 
     async def _answer(self, query_id: str) -> None:
         try:
@@ -200,30 +211,25 @@ class TelegramChannel:
             raise TemporaryFailure(f"{type(error).__name__}: {error.message}") from error
 
     async def _send_text(self, chat_id: int, text: str, markup: JSON | None, extra: JSON) -> str:
-        parts = _split(text, TEXT_LENGTH)
-        sent: JSON = {}
-        for index, part in enumerate(parts):
-            params: JSON = {"chat_id": chat_id, "text": part, **extra}
-            if markup is not None and index == len(parts) - 1:
-                params["reply_markup"] = markup
-            sent = await self.bot.call("sendMessage", params)
+        # Long texts were cut into rows of their own before they got here (bot.channels.fit).
+        params: JSON = {"chat_id": chat_id, "text": text, **extra}
+        if markup is not None:
+            params["reply_markup"] = markup
+        sent = await self.bot.call("sendMessage", params)
         return str(sent["message_id"])
 
     async def _send_photo(
         self, chat_id: int, message: Outgoing, markup: JSON | None, extra: JSON
     ) -> str:
-        fits = len(message.text) <= CAPTION_LENGTH
         photo: bytes | str = message.image or message.image_file_id or ""
-        attached = {"reply_markup": markup} if fits and markup is not None else {}
+        attached = {"reply_markup": markup} if markup is not None else {}
         sent = await self.bot.send_photo(
             chat_id,
             photo=photo,
-            caption=message.text if fits else None,
+            caption=message.text or None,
             api_kwargs={**extra, **attached} or None,
         )
-        if fits:
-            return str(sent.message_id)
-        return await self._send_text(chat_id, message.text, markup, extra)
+        return str(sent.message_id)
 
 
 def to_incoming(update: JSON) -> Incoming | None:
@@ -315,18 +321,6 @@ def _markup(message: Outgoing) -> JSON | None:
     if message.remove_keyboard:
         return {"remove_keyboard": True}
     return None
-
-
-def _split(text: str, limit: int) -> list[str]:
-    """Cut `text` into parts of at most `limit` characters, at line breaks where possible."""
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        cut = cut if cut > limit // 2 else limit
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    parts.append(text)
-    return parts
 
 
 def _seconds(retry_after: int | timedelta) -> float:

@@ -21,7 +21,7 @@ class AiohttpRequest(BaseRequest):
         *,
         connection_limit: int = 100,
         read_timeout: float = 10.0,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
     ) -> None:
         self._limit = connection_limit
         self._read_timeout = read_timeout
@@ -64,7 +64,9 @@ class AiohttpRequest(BaseRequest):
         connect = (
             connect_timeout if isinstance(connect_timeout, int | float) else self._connect_timeout
         )
-        timeout = aiohttp.ClientTimeout(sock_read=read, sock_connect=connect)
+        # A total bound matters: the sender relies on a send never outliving its claim.
+        total = (read or 0) + (connect or 0) or None
+        timeout = aiohttp.ClientTimeout(total=total, sock_read=read, sock_connect=connect)
         body: aiohttp.FormData | bytes | None = None
         headers = {}
         if request_data is not None:

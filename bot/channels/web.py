@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.channels import ChannelLimits
 from bot.messages import ChatRef, Incoming, Kind, Outgoing
+from bot.vn.text import clean_text
 
 NAME = "web"
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\S+)?(?:\s+(.*))?$", re.DOTALL)
@@ -88,6 +89,7 @@ def to_incoming(chat_id: str, body: Any) -> Incoming:
         return Incoming(kind=Kind.BUTTON, payload=payload, **base)
     if not isinstance(text, str):
         raise BadWebMessage("text or payload is required")
+    text = clean_text(text)  # control characters out, NFC: browsers send what keyboards type
     match = _COMMAND.match(text.strip())
     if match:
         return Incoming(

@@ -12,13 +12,14 @@ from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
 from bot.handlers.menu import menu_buttons
-from bot.i18n import _, format_moment
+from bot.i18n import LANGUAGE_NAMES, N_, _, format_moment
 from bot.messages import Button, Incoming
 from bot.vn.intents import Intent, is_answer
 from bot.vn.phone import mask_phone
 from storage import accounts
 
 FLOW = "privacy"
+CHANNEL_NAMES = {"telegram": N_("Telegram"), "web": N_("web chat"), "zalo": N_("Zalo")}
 # Bump when the consent text changes in substance: people are asked again.
 CONSENT_VERSION = "2026-11"
 
@@ -113,8 +114,8 @@ async def show_my_data(msg: Incoming, conv: Conversation) -> None:
             "Phone and ID numbers are stored encrypted and only ever shown in part. "
             "Type /xoadulieu to delete everything."
         ).format(
-            channel=account.channel.capitalize(),
-            language=account.locale,
+            channel=_(CHANNEL_NAMES.get(account.channel, account.channel)),
+            language=LANGUAGE_NAMES.get(account.locale, account.locale),
             consent=consent,
             phone=phone,
             created=format_moment(account.created_at),

@@ -5,8 +5,8 @@ from __future__ import annotations
 from bot.conversation import Conversation
 from bot.handlers import privacy
 from bot.handlers.menu import menu_buttons
-from bot.i18n import LANGUAGE_NAMES, _, use_locale
-from bot.messages import Button, Incoming
+from bot.i18n import LANGUAGE_NAMES, _, negotiate, use_locale
+from bot.messages import Button, Incoming, Outgoing
 
 MAX_TEXT = 1000  # longer messages are refused kindly instead of being guessed at
 
@@ -146,3 +146,15 @@ def command_menu() -> list[tuple[str, str]]:
         ("huy", _("Cancel what you are doing")),
         ("help", _("Help")),
     ]
+
+
+def private_only(msg: Incoming) -> Outgoing:
+    """The answer in a group chat, where nothing is stored: health data is not for groups."""
+    with use_locale(negotiate(msg.language)):
+        return Outgoing(
+            chat=msg.chat,
+            text=_(
+                "To protect your personal data I only talk in private chats. Please message me "
+                "directly."
+            ),
+        )

@@ -21,7 +21,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.channels import Channel, RetryLater, TemporaryFailure, Undeliverable, Unreachable
+from bot.channels import (
+    Channel,
+    RetryLater,
+    TemporaryFailure,
+    Undeliverable,
+    Unreachable,
+    fit,
+)
 from bot.messages import ChatRef, Outgoing
 from bot.services.ratelimit import TokenBucket
 from storage import accounts, outbox
@@ -30,7 +37,9 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
-_LEASE_MARGIN_S = 5.0  # a job this close to losing its claim is left for a fresh claim
+# A job this close to losing its claim is left for a fresh claim. Larger than the longest a
+# send can take (see the channels' request timeouts), so a claim never lapses mid-send.
+_LEASE_MARGIN_S = 20.0
 _BACKLOG = 200  # claimed rows held in memory at most
 _POLL_S = 0.5
 _MAX_BACKOFF_S = 300.0
@@ -43,6 +52,14 @@ class _Job:
     bulk: bool
     attempts: int
     deadline: float  # time.monotonic() after which our claim may have passed to another worker
+
+
+@dataclass(slots=True)
+class _Hold:
+    """Rows of one chat waiting in the table for a retry; later rows must wait behind them."""
+
+    ids: set[int]
+    until: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +101,9 @@ class Sender:
         self._outcomes: list[_Outcome] = []
         self._outcomes_ready = asyncio.Event()
         self._wake = asyncio.Event()
+        self._held: dict[ChatRef, _Hold] = {}
+        self._on_wire: set[ChatRef] = set()
+        self._stopping = False
 
     # -- handing work over ---------------------------------------------------------------
 
@@ -92,6 +112,11 @@ class Sender:
         deadline = time.monotonic() + LEASE.total_seconds()
         for row_id, message in jobs:
             self._submit(_Job(row_id, message, bulk=False, attempts=0, deadline=deadline))
+
+    def fit(self, message: Outgoing) -> list[Outgoing]:
+        """`message` cut to its channel's limits (one outbox row per part)."""
+        channel = self._channels.get(message.chat.channel)
+        return fit(message, channel.limits) if channel is not None else [message]
 
     def wake(self) -> None:
         """Tell the drain loop that new rows are due (after a broadcast or scheduler commit)."""
@@ -126,16 +151,21 @@ class Sender:
             await asyncio.wait(list(self._workers.values()), timeout=end - time.monotonic())
         await self._write_outcomes()
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 15.0) -> None:
         """Stop sending; hand what waits in memory back to the table, due now.
 
-        A send already on the wire keeps its claim until the lease runs out: it may have
-        arrived, and sending it again at once could duplicate it.
+        Sends already on the wire are let finish (bounded by `timeout`) and recorded, since
+        sending them again after a restart could duplicate them.
         """
-        workers = list(self._workers.values())
-        for worker in workers:
+        self._stopping = True
+        for chat, worker in list(self._workers.items()):
+            if chat not in self._on_wire:
+                worker.cancel()
+        if self._workers:
+            await asyncio.wait(list(self._workers.values()), timeout=timeout)
+        for worker in list(self._workers.values()):
             worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        await asyncio.gather(*self._workers.values(), return_exceptions=True)
         await self._write_outcomes()
 
     def _room(self) -> int:
@@ -143,10 +173,10 @@ class Sender:
 
     async def _claim_due(self) -> int:
         room = self._room()
-        if not room or not self._channels:
+        if not room or not self._channels or self._stopping:
             return 0
-        now = self._clock()
         async with self._db.session_scope() as session:
+            now, deadline = self._clock(), time.monotonic() + LEASE.total_seconds()
             rows = await outbox.claim_due(
                 session,
                 now=now,
@@ -154,19 +184,30 @@ class Sender:
                 limit=room,
                 channels=tuple(self._channels),
             )
-        deadline = time.monotonic() + LEASE.total_seconds()
         for row, unreachable in rows:
             chat = ChatRef(row.channel, row.chat_id)
             if unreachable:
                 self._unreachable.add(chat)
             message = Outgoing.from_body(chat, row.body, row.image)
-            self._submit(_Job(row.id, message, row.bulk, row.attempts, deadline))
+            self._submit(_Job(row.id, message, row.bulk, row.attempts, deadline), claimed=True)
         return len(rows)
 
     # -- delivery ------------------------------------------------------------------------
 
-    def _submit(self, job: _Job) -> None:
+    def _submit(self, job: _Job, *, claimed: bool = False) -> None:
+        """Queue a job behind the chat's earlier messages.
+
+        While earlier messages of the chat wait for a retry, a later one waits in the table
+        behind them (the drain claims in id order), so a chat never sees them out of order.
+        """
         chat = job.message.chat
+        hold = self._held.get(chat)
+        if hold is not None and self._clock() > hold.until + LEASE:
+            del self._held[chat]  # its rows went to another worker; stop waiting for them
+            hold = None
+        if hold is not None and job.id not in hold.ids and (not claimed or job.id > min(hold.ids)):
+            self._hand_back(chat, [job], hold.until, "waiting for an earlier message")
+            return
         self._queues.setdefault(chat, deque()).append(job)
         if chat not in self._workers:
             self._workers[chat] = asyncio.create_task(self._work(chat))
@@ -174,36 +215,53 @@ class Sender:
     async def _work(self, chat: ChatRef) -> None:
         queue = self._queues[chat]
         try:
-            while queue:
-                hold = await self._deliver(chat, queue.popleft())
-                if hold is not None:  # keep the chat's order: the rest waits with it
-                    self._hand_back(chat, queue, hold, "waiting for an earlier message")
+            while queue and not self._stopping:
+                retry_at = await self._deliver(chat, queue.popleft())
+                if retry_at is not None:  # keep the chat's order: the rest waits with it
+                    self._hand_back(chat, list(queue), retry_at, "waiting for an earlier message")
+                    queue.clear()
         except asyncio.CancelledError:
-            self._hand_back(chat, queue, 0.0, "sender stopped")
             raise
         except Exception:
             log.exception("sender worker for a %s chat failed", chat.channel)
         finally:
+            if queue:  # stopping, or cancelled while waiting for the rate limit
+                self._hand_back(chat, list(queue), self._clock(), "sender stopped")
+                queue.clear()
             del self._workers[chat]
             del self._queues[chat]
             bucket = self._chat_buckets.get(chat)
             if bucket is not None and bucket.idle():
                 del self._chat_buckets[chat]
 
-    def _hand_back(self, chat: ChatRef, queue: deque[_Job], delay: float, reason: str) -> None:
-        """Return queued jobs to the table, due after `delay` seconds, keeping their order."""
-        not_before = self._clock() + timedelta(seconds=delay)
-        for job in queue:
+    def _hand_back(
+        self, chat: ChatRef, jobs: Sequence[_Job], not_before: datetime, reason: str
+    ) -> None:
+        """Return jobs to the table, due at `not_before`, and hold the chat's later messages."""
+        if not jobs:
+            return
+        hold = self._held.setdefault(chat, _Hold(set(), not_before))
+        hold.until = max(hold.until, not_before)
+        for job in jobs:
+            hold.ids.add(job.id)
             self._record(
-                _Outcome(job.id, chat, "retry", attempt=False, not_before=not_before, error=reason)
+                _Outcome(job.id, chat, "retry", attempt=False, not_before=hold.until, error=reason)
             )
-        queue.clear()
 
-    async def _deliver(self, chat: ChatRef, job: _Job) -> float | None:
-        """Send one job; if the chat's later messages must wait, return for how long (s)."""
+    def _done(self, chat: ChatRef, outcome: _Outcome) -> None:
+        """Record a final outcome; the chat's later messages need not wait for this one."""
+        self._record(outcome)
+        hold = self._held.get(chat)
+        if hold is not None:
+            hold.ids.discard(outcome.id)
+            if not hold.ids:
+                del self._held[chat]
+
+    async def _deliver(self, chat: ChatRef, job: _Job) -> datetime | None:
+        """Send one job; if it must be tried again, return when (the chat's rest waits too)."""
         channel = self._channels[chat.channel]
         if chat in self._unreachable:
-            self._record(_Outcome(job.id, chat, "dropped", error="recipient unreachable"))
+            self._done(chat, _Outcome(job.id, chat, "dropped", error="recipient unreachable"))
             return None
         bucket = self._chat_bucket(chat, channel)
         try:
@@ -214,39 +272,54 @@ class Sender:
         except asyncio.CancelledError:
             self._queues[chat].appendleft(job)  # not sent yet: handed back with the rest
             raise
-        if time.monotonic() > job.deadline - _LEASE_MARGIN_S:
-            return LEASE.total_seconds()  # our claim may lapse mid-send; a fresh claim sends it
+        if time.monotonic() > job.deadline - _LEASE_MARGIN_S or self._stopping:
+            self._queues[chat].appendleft(job)  # our claim may lapse mid-send: hand it back
+            return self._clock()
+        self._on_wire.add(chat)
         try:
             external_id = await channel.send(job.message, bulk=job.bulk)
         except RetryLater as error:
             if bucket is not None:
                 bucket.pause(error.seconds)
-            return self._retry(job, chat, str(error), delay=error.seconds)
+            return self._retry(job, chat, str(error), delay=error.seconds, counts=False)
         except Unreachable as error:
             self._unreachable.add(chat)
-            self._record(_Outcome(job.id, chat, "failed", error=str(error), unreachable=True))
+            self._done(chat, _Outcome(job.id, chat, "failed", error=str(error), unreachable=True))
             return None
         except Undeliverable as error:
-            self._record(_Outcome(job.id, chat, "failed", error=str(error)))
+            self._done(chat, _Outcome(job.id, chat, "failed", error=str(error)))
             return None
         except Exception as error:  # network trouble and anything unforeseen: retried, bounded
             if not isinstance(error, TemporaryFailure):
                 log.exception("unexpected error sending outbox row %s", job.id)
             return self._retry(job, chat, f"{type(error).__name__}: {error}", delay=None)
-        self._record(_Outcome(job.id, chat, "sent", external_id=external_id))
+        finally:
+            self._on_wire.discard(chat)
+        self._done(chat, _Outcome(job.id, chat, "sent", external_id=external_id))
         return None
 
-    def _retry(self, job: _Job, chat: ChatRef, error: str, *, delay: float | None) -> float | None:
-        """Record a retry of `job` (or its failure once out of attempts); return the wait."""
-        attempts = job.attempts + 1
+    def _retry(
+        self, job: _Job, chat: ChatRef, error: str, *, delay: float | None, counts: bool = True
+    ) -> datetime | None:
+        """Record a retry of `job`, or its failure once out of attempts; return when it is due.
+
+        A rate limit (`counts=False`) is waited out however often it comes: the platform said
+        when to come back. Other failures count against `max_attempts`, with backoff.
+        """
+        attempts = job.attempts + 1 if counts else job.attempts
         if attempts >= self._max_attempts:
             log.warning("giving up outbox row %s after %s attempts: %s", job.id, attempts, error)
-            self._record(_Outcome(job.id, chat, "failed", error=error))
+            self._done(chat, _Outcome(job.id, chat, "failed", error=error))
             return None
         wait = delay if delay is not None else min(2.0**attempts, _MAX_BACKOFF_S)
         not_before = self._clock() + timedelta(seconds=wait)
-        self._record(_Outcome(job.id, chat, "retry", error=error, not_before=not_before))
-        return wait
+        hold = self._held.setdefault(chat, _Hold(set(), not_before))
+        hold.ids.add(job.id)
+        hold.until = max(hold.until, not_before)
+        self._record(
+            _Outcome(job.id, chat, "retry", error=error, not_before=not_before, attempt=counts)
+        )
+        return not_before
 
     def _chat_bucket(self, chat: ChatRef, channel: Channel) -> TokenBucket | None:
         rate = channel.limits.chat_rate_per_s

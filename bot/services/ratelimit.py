@@ -27,6 +27,16 @@ class TokenBucket:
         self._tokens -= 1
         return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
+    def try_take(self) -> bool:
+        """Take a token only if one is free now."""
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
     async def take(self) -> None:
         """Wait until a token is ours."""
         delay = self.reserve()
@@ -44,3 +54,20 @@ class TokenBucket:
         """Whether the bucket is full again, so forgetting it changes nothing."""
         elapsed = self._clock() - self._updated
         return self._tokens + elapsed * self.rate >= self.burst
+
+
+class KeyedLimiter:
+    """One token bucket per key (a chat, a session), forgotten once idle."""
+
+    def __init__(self, rate: float, burst: float, *, max_keys: int = 10_000) -> None:
+        self.rate, self.burst, self._max_keys = rate, burst, max_keys
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def allow(self, key: str) -> bool:
+        """Take a token for `key` if one is free now; False means refuse (nothing is queued)."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self._max_keys:
+                self._buckets = {k: b for k, b in self._buckets.items() if not b.idle()}
+            bucket = self._buckets[key] = TokenBucket(self.rate, self.burst)
+        return bucket.try_take()

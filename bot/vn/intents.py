@@ -72,6 +72,7 @@ ANSWERS: dict[Intent, frozenset[str]] = {
     Intent.NO: frozenset(
         "không|không ạ|hông|sai|sai rồi|không đồng ý|không phải|chưa đúng".split("|")
     ),
+    Intent.CANCEL: frozenset("hủy|huỷ|hủy bỏ|thôi|thoát|dừng|dừng lại|thôi không".split("|")),
 }
 
 _MAX_WORDS = 12  # long messages are sentences to read, not commands to guess
@@ -92,7 +93,7 @@ def match_intent(text: str) -> Intent | None:
 
 
 def is_answer(text: str, intent: Intent) -> bool:
-    """Whether the whole of `text` is a typed yes (or no).
+    """Whether the whole of `text` is a typed yes (or no, or cancel).
 
     Text with diacritics is compared as typed; only plain ASCII is compared folded.
     """

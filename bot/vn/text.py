@@ -20,8 +20,8 @@ def fold(text: str) -> str:
     return _NON_WORD.sub(" ", stripped.translate(_D_MAP)).replace("_", " ").strip()
 
 
-def clean_text(text: str, *, limit: int) -> str:
-    """NFC-normalise `text`, drop control characters and cut it to `limit` characters."""
+def clean_text(text: str, *, limit: int | None = None) -> str:
+    """NFC-normalise `text`, drop control characters, and cut it to `limit` characters if given."""
     normal = unicodedata.normalize("NFC", text)
     kept = "".join(ch for ch in normal if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
     return kept.strip()[:limit]

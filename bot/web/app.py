@@ -13,13 +13,24 @@ from bot.channels.web import WebChannel
 from bot.config import Settings
 from bot.crypto import DataProtector
 from bot.dispatch import Dispatcher
+from bot.services.ratelimit import KeyedLimiter
 from bot.web import chat
-from bot.web.keys import DATABASE, DISPATCHER, PROTECTOR, SETTINGS, TELEGRAM, WEB_CHANNEL
+from bot.web.keys import (
+    DATABASE,
+    DISPATCHER,
+    POSTING,
+    PROTECTOR,
+    SETTINGS,
+    TELEGRAM,
+    WEB_CHANNEL,
+)
 from storage.db import Database
 
 TELEGRAM_WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 256 * 1024
+# A person types a few messages a second at most; more is a script filling the database.
+WEB_POSTS_PER_S, WEB_POST_BURST = 2.0, 10
 
 
 def build_web_app(
@@ -38,6 +49,7 @@ def build_web_app(
     app[DISPATCHER] = dispatcher
     app[PROTECTOR] = protector
     app[WEB_CHANNEL] = web_channel
+    app[POSTING] = KeyedLimiter(rate=WEB_POSTS_PER_S, burst=WEB_POST_BURST)
     app.add_routes(chat.routes)
     app.router.add_get("/healthz", healthz)
     if telegram is not None and settings.telegram_mode == "webhook":

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from bot.channels import web as web_channel
 from bot.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED, _, current_locale, use_locale
-from bot.web.keys import DATABASE, DISPATCHER, PROTECTOR, WEB_CHANNEL
+from bot.web.keys import DATABASE, DISPATCHER, POSTING, PROTECTOR, WEB_CHANNEL
 from storage import outbox
 
 COOKIE = "chat_session"
@@ -38,6 +38,11 @@ def _chat_id(request: web.Request) -> str:
             text=json.dumps({"error": "open /chat first"}), content_type="application/json"
         )
     return request.app[PROTECTOR].blind_index("webchat", token)[:40]
+
+
+def _is_https(request: web.Request) -> bool:
+    # Behind a TLS-terminating proxy the scheme arrives in X-Forwarded-Proto.
+    return request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
 
 
 def _bad_request(reason: str) -> web.HTTPBadRequest:
@@ -91,6 +96,7 @@ async def chat_page(request: web.Request) -> web.Response:
             samesite="Strict",
             max_age=180 * 24 * 3600,
             path="/",
+            secure=_is_https(request),
         )
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self'"
@@ -102,6 +108,11 @@ async def chat_page(request: web.Request) -> web.Response:
 async def post_message(request: web.Request) -> web.Response:
     """Handle what the citizen typed or pressed. The same `id` twice is handled once."""
     chat_id = _chat_id(request)
+    if not request.app[POSTING].allow(chat_id):
+        raise web.HTTPTooManyRequests(
+            text=json.dumps({"error": "too many messages; wait a moment"}),
+            content_type="application/json",
+        )
     try:
         body = await request.json()
         incoming = web_channel.to_incoming(chat_id, body)

@@ -9,10 +9,12 @@ from bot.channels.web import WebChannel
 from bot.config import Settings
 from bot.crypto import DataProtector
 from bot.dispatch import Dispatcher
+from bot.services.ratelimit import KeyedLimiter
 from storage.db import Database
 
 DATABASE = web.AppKey("database", Database)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+POSTING = web.AppKey("posting", KeyedLimiter)
 PROTECTOR = web.AppKey("protector", DataProtector)
 SETTINGS = web.AppKey("settings", Settings)
 TELEGRAM = web.AppKey("telegram", TelegramChannel)
