@@ -134,7 +134,11 @@ class ProcessedUpdate(Base):
 
 
 class OutboxMessage(Base):
-    """A message the bot promised to send, written in the same transaction as the change."""
+    """A message the bot promised to send, written in the same transaction as the change.
+
+    `attempts` counts the failed tries that count against SEND_MAX_ATTEMPTS (a 429 does not);
+    `last_error` keeps the latest failure, `sent_at` and `external_id` the delivery.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (
