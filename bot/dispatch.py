@@ -1,9 +1,10 @@
-"""From an incoming update to committed state and queued replies, exactly once per update.
+"""From incoming updates to committed state and queued replies, exactly once per update.
 
-For each update: take the chat's lock (updates of one chat are handled in arrival order, other
-chats run concurrently), open one unit of work, skip it if its (channel, update id) was seen,
-load the account and conversation, set the locale, pick the handler from the route table,
-save the conversation and write the replies to the outbox, commit, hand the replies to the
+For updates that arrive together (one `getUpdates` batch; one web or webhook post): take their
+chats' locks (updates of one chat are handled in arrival order, other chats run concurrently),
+open one unit of work, skip updates whose (channel, update id) was seen, load the accounts and
+conversations, then for each update set the locale and run the handler the route table picks;
+save the conversations, write the replies to the outbox, commit, hand the replies to the
 sender. If a handler fails, nothing it did is kept: the citizen gets an apology and stays on
 the step they were on.
 """

@@ -45,7 +45,7 @@ def serving(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]
 async def started(emulator: TelegramEmulator, process: subprocess.Popen[bytes], log: Path) -> None:
     """Wait until the bot has registered with the emulator (it polls right after)."""
     deletes = len([c for c in emulator.calls if c.method == "deleteWebhook"])
-    for _ in range(300):
+    for _ in range(1200):  # up to a minute on a busy machine
         if len([c for c in emulator.calls if c.method == "deleteWebhook"]) > deletes:
             await asyncio.sleep(0.3)
             return

@@ -53,9 +53,10 @@ def bulk(chat: int, text: str = "Thông báo của phường") -> outbox.NewMess
 
 async def test_bulk_sends_are_paced_per_channel(slow_bulk: Service, emulator) -> None:
     await enqueue(slow_bulk, [bulk(chat) for chat in BULK_CHATS])
+    await emulator.wait_for_call("sendMessage", timeout=10)
     await asyncio.sleep(1.0)
     sent = sum(len(emulator.sent(chat)) for chat in BULK_CHATS)
-    assert 1 <= sent <= 5 + 5 + 1  # a burst of one second's worth, then 5/s
+    assert sent <= 5 + 5 + 1  # a burst of one second's worth, then 5/s (a slow machine sends less)
 
 
 async def test_a_reply_is_not_held_back_by_a_broadcast(slow_bulk: Service, emulator) -> None:
