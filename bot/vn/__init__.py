@@ -1,1 +1,1 @@
-"""Vietnamese specifics: text folding and intents, phone numbers, masking."""
+"""Vietnamese specifics: text folding and intents, phone and ID numbers, dates of birth."""

@@ -1,0 +1,83 @@
+"""Dates of birth in every common form, day first."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot.vn.dates import DateProblem, InvalidDate, age_on, parse_birth_date
+
+TODAY = date(2026, 11, 30)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("02/01/1990", date(1990, 1, 2)),
+        ("2/1/1990", date(1990, 1, 2)),
+        ("2-1-1990", date(1990, 1, 2)),
+        ("02.01.1990", date(1990, 1, 2)),
+        ("02011990", date(1990, 1, 2)),
+        ("2/1/90", date(1990, 1, 2)),
+        (" 2 / 1 / 1990 ", date(1990, 1, 2)),
+        ("29/02/2024", date(2024, 2, 29)),
+        ("15/3/05", date(2005, 3, 15)),
+        ("15/3/27", date(1927, 3, 15)),
+        ("30/11/2026", TODAY),
+    ],
+    ids=[
+        "slashes",
+        "short",
+        "dashes",
+        "dots",
+        "packed",
+        "two-digit-year",
+        "spaces",
+        "leap-day",
+        "two-digit-2000s",
+        "two-digit-future-means-1900s",
+        "born-today",
+    ],
+)
+def test_accepted(typed: str, expected: date) -> None:
+    assert parse_birth_date(typed, today=TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [
+        ("", DateProblem.FORMAT),
+        ("hôm qua", DateProblem.FORMAT),
+        ("1990-01-02x", DateProblem.FORMAT),
+        ("😀", DateProblem.FORMAT),
+        ("2/1", DateProblem.FORMAT),
+        ("31/02/1990", DateProblem.NO_SUCH_DAY),
+        ("29/02/2023", DateProblem.NO_SUCH_DAY),
+        ("01/13/1990", DateProblem.NO_SUCH_DAY),
+        ("01/12/2026", DateProblem.FUTURE),
+        ("29/11/1905", DateProblem.TOO_OLD),
+    ],
+    ids=[
+        "empty",
+        "words",
+        "trailing-junk",
+        "emoji",
+        "no-year",
+        "31-feb",
+        "29-feb-common-year",
+        "month-first",
+        "tomorrow",
+        "over-120",
+    ],
+)
+def test_refused(typed: str, problem: DateProblem) -> None:
+    with pytest.raises(InvalidDate) as refused:
+        parse_birth_date(typed, today=TODAY)
+    assert refused.value.problem == problem
+
+
+def test_exactly_120_is_accepted_and_age_counts_birthdays() -> None:
+    assert parse_birth_date("30/11/1906", today=TODAY) == date(1906, 11, 30)
+    assert age_on(date(1990, 12, 1), TODAY) == 35
+    assert age_on(date(1990, 11, 30), TODAY) == 36
