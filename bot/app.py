@@ -231,6 +231,9 @@ async def _publish_commands(telegram: TelegramChannel) -> None:
 
 async def _forget_old_updates(db: Database) -> None:
     while True:
-        async with db.session_scope() as session:
-            await updates.forget_updates_before(session, cutoff=utcnow() - UPDATE_MEMORY)
+        try:
+            async with db.session_scope() as session:
+                await updates.forget_updates_before(session, cutoff=utcnow() - UPDATE_MEMORY)
+        except Exception:  # the database may be away for a while: try again next hour
+            log.exception("could not forget old processed updates")
         await asyncio.sleep(3600)

@@ -267,3 +267,20 @@ async def test_other_chats_are_not_held_up(svc: Service) -> None:
     for citizen in citizens:
         (reply,) = await citizen.replies()
         assert reply["text"].startswith("Bạn có thể dùng các lệnh sau:")
+
+
+async def test_my_data_lists_every_consent_decision(svc: Service) -> None:
+    citizen = Citizen(svc)
+    await citizen.consent()
+    await citizen.say("/rutdongy")
+    await citizen.press("Rút lại đồng ý")
+    await citizen.say("/start")
+    await citizen.press("Tôi đồng ý")
+    (mine,) = await citizen.say("/xemdulieu")
+    (history,) = [line for line in mine.splitlines() if "Các lần ghi nhận đồng ý" in line]
+    decisions = history.split(": ", 1)[1].split("; ")
+    assert [d.split(" vào ")[0] for d in decisions] == [
+        "đồng ý",
+        "không đồng ý hoặc rút lại",
+        "đồng ý",
+    ]

@@ -109,6 +109,7 @@ async def show_my_data(msg: Incoming, conv: Conversation) -> None:
             "• Channel: {channel}\n"
             "• Language: {language}\n"
             "• Consent to data processing: {consent}\n"
+            "• Consent decisions recorded: {history}\n"
             "• Phone number: {phone}\n"
             "• First contact: {created}\n\n"
             "Phone and ID numbers are stored encrypted and only ever shown in part. "
@@ -117,9 +118,23 @@ async def show_my_data(msg: Incoming, conv: Conversation) -> None:
             channel=_(CHANNEL_NAMES.get(account.channel, account.channel)),
             language=LANGUAGE_NAMES.get(account.locale, account.locale),
             consent=consent,
+            history=await _consent_history(conv),
             phone=phone,
             created=format_moment(account.created_at),
         )
+    )
+
+
+async def _consent_history(conv: Conversation) -> str:
+    """Each recorded consent decision, newest last (the last five)."""
+    events = await accounts.consent_history(conv.session, account_id=conv.account.id)
+    if not events:
+        return _("none")
+    return "; ".join(
+        (_("agreed on {moment}") if event.granted else _("declined on {moment}")).format(
+            moment=format_moment(event.at)
+        )
+        for event in events[-5:]
     )
 
 
