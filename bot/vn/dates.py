@@ -9,6 +9,8 @@ import re
 from datetime import date
 from enum import StrEnum
 
+from bot.vn.refused import InputRefused
+
 MAX_AGE_YEARS = 120
 _SEPARATED = re.compile(r"^(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{2}|\d{4})$")
 _PACKED = re.compile(r"^(\d{2})(\d{2})(\d{4})$")
@@ -23,12 +25,8 @@ class DateProblem(StrEnum):
     TOO_OLD = "too_old"  # more than MAX_AGE_YEARS ago
 
 
-class InvalidDate(ValueError):
+class InvalidDate(InputRefused[DateProblem]):
     """A typed date was refused; `problem` says why."""
-
-    def __init__(self, problem: DateProblem) -> None:
-        super().__init__(problem.value)
-        self.problem = problem
 
 
 def parse_birth_date(text: str, *, today: date) -> date:

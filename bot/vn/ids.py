@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.vn.refused import InputRefused
+
 PROVINCE_CODES = frozenset(
     "001 002 004 006 008 010 011 012 014 015 017 019 020 022 024 025 026 027 030 031 033 034 "
     "035 036 037 038 040 042 044 045 046 048 049 051 052 054 056 058 060 062 064 066 067 068 "
@@ -57,12 +59,8 @@ class PersonalId:
         return self.place_code not in PROVINCE_CODES
 
 
-class InvalidId(ValueError):
+class InvalidId(InputRefused[IdProblem]):
     """A typed ID number was refused; `problem` says why."""
-
-    def __init__(self, problem: IdProblem) -> None:
-        super().__init__(problem.value)
-        self.problem = problem
 
 
 def parse_personal_id(text: str, *, current_year: int) -> PersonalId:
