@@ -2,12 +2,14 @@
 
 Replies are handed over right after their transaction commits (`deliver_now`), so the bot feels
 instant; everything else (retries, bulk sends, leftovers of a crash) is claimed from the table by
-the drain loop. Messages to one chat leave in order. Per chat there is a token bucket (Telegram:
+the drain loop. A chat's messages leave in the order they were written: while one waits for a
+retry, the later ones wait behind it in the table. Per chat there is a token bucket (Telegram:
 1 message/s sustained, a burst of a few); per channel a second bucket paces bulk sends only, so a
 broadcast in progress never holds back a reply. Outcomes are written in small batches.
 
-429 -> wait `retry_after` and retry the same row; 403 -> mark the account unreachable and stop;
-network trouble -> retry with exponential backoff up to `max_attempts`, then `failed`.
+429 -> wait `retry_after` and retry the same row (not counted as a failed attempt); 403 -> mark
+the account unreachable and stop; network trouble -> retry with exponential backoff up to
+`max_attempts`, then `failed`. On shutdown, sends on the wire finish; the rest is handed back.
 """
 
 from __future__ import annotations
