@@ -1,4 +1,7 @@
-"""Command line: `serve` (default), `migrate`, `seed-demo`, `keys`. Run with --help."""
+"""Command line: `serve` (default), `migrate`, `seed-demo`, `import-*`, `staff`, `keys`.
+
+Run with --help; the operator commands live in `bot/cli.py`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import argparse
 import asyncio
 import sys
 
+from bot import cli
 from bot.config import ConfigError, Settings
 from bot.logs import configure_logging
 
@@ -20,17 +24,21 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("seed-demo", help="add the demo data (safe to run twice)")
     commands.add_parser("keys", help="print a new random DATA_KEY")
+    cli.add_commands(commands)
     args = parser.parse_args(argv)
-    command = args.command or "serve"
-    if command == "keys":
+    args.command = args.command or "serve"
+    if args.command == "keys":
         from bot.crypto import generate_key
 
         print(generate_key())
         return 0
+    if refused := cli.check(args):
+        print(refused, file=sys.stderr)
+        return 2
     try:
         settings = Settings.from_env()
         configure_logging(settings.log_level)
-        return asyncio.run(_run(command, settings))
+        return asyncio.run(_run(args, settings))
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
@@ -42,16 +50,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-async def _run(command: str, settings: Settings) -> int:
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import build_service, migrate, serve
     from bot.demo import seed_demo
 
+    command = args.command
     if command == "serve":
         await serve(settings)
         return 0
     service = build_service(settings)
     try:
         await migrate(service.db)
+        if command in cli.COMMANDS:
+            return await cli.run(args, service)
         if command == "seed-demo":
             async with service.db.session_scope() as session:
                 created = await seed_demo(session, service.protector)

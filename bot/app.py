@@ -55,6 +55,7 @@ class Service:
     sender: Sender
     dispatcher: Dispatcher
     web_app: web.Application
+    clock: Callable[[], datetime] = utcnow
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -86,7 +87,9 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
         web_channel=web_channel,
         telegram=telegram,
     )
-    return Service(settings, db, protector, web_channel, telegram, sender, dispatcher, web_app)
+    return Service(
+        settings, db, protector, web_channel, telegram, sender, dispatcher, web_app, clock
+    )
 
 
 @contextlib.asynccontextmanager
@@ -99,9 +102,10 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
     runner = web.AppRunner(service.web_app, access_log=None)
     try:
         await migrate(service.db)
-        async with service.db.session_scope() as session:
-            if await seed_demo(session, service.protector):
-                log.info("demo data seeded")
+        if not settings.is_production:  # demo sites must never be bookable by real citizens
+            async with service.db.session_scope() as session:
+                if await seed_demo(session, service.protector, now=service.clock()):
+                    log.info("demo data seeded")
         if service.telegram is not None:
             await _check_telegram(service.telegram)
         service.tasks.append(asyncio.create_task(service.sender.run(), name="sender"))

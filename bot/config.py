@@ -45,6 +45,9 @@ class Settings:
     chat_burst: int = 3
     send_max_attempts: int = 6
     var_dir: Path = VAR_DIR
+    min_age: int = 18
+    booking_days: int = 14
+    priority_groups_file: Path | None = None
 
     @property
     def is_production(self) -> bool:
@@ -88,6 +91,9 @@ class Settings:
             chat_burst=_integer(env, "CHAT_BURST", 3, low=1, high=100),
             send_max_attempts=_integer(env, "SEND_MAX_ATTEMPTS", 6, low=1, high=100),
             var_dir=Path(env.get("VAR_DIR") or VAR_DIR),
+            min_age=_integer(env, "MIN_AGE", 18, low=0, high=120),
+            booking_days=_integer(env, "BOOKING_DAYS", 14, low=1, high=90),
+            priority_groups_file=_existing_file(env, "PRIORITY_GROUPS_FILE"),
         )
         settings.check()
         return settings
@@ -124,6 +130,16 @@ def read_dotenv(path: Path | None = None) -> dict[str, str]:
         key, _, value = line.removeprefix("export ").partition("=")
         values[key.strip()] = value.strip().strip("'\"")
     return values
+
+
+def _existing_file(env: Mapping[str, str], name: str) -> Path | None:
+    value = env.get(name)
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError(f"{name} must name a readable file (got {value!r})")
+    return path
 
 
 def _choice(

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation import Conversation, Handler, Services, unstamped
-from bot.handlers import menu, phone, privacy, start
+from bot.handlers import appointments, form, menu, phone, privacy, registration, staff, start
 from bot.i18n import _, negotiate, use_locale
 from bot.messages import ChatRef, Incoming, Kind, Outgoing
 from bot.services.outbox import LEASE, Sender
@@ -37,7 +37,31 @@ log = logging.getLogger(__name__)
 FLOWS: Mapping[str, Mapping[str, Handler]] = {
     privacy.FLOW: privacy.STEPS,
     phone.FLOW: phone.STEPS,
+    registration.FLOW: registration.STEPS,
+    appointments.FLOW: appointments.STEPS,
+    staff.FLOW: staff.STEPS,
 }
+# Main-menu entries whose feature exists; the others say they are being prepared.
+MENU_FLOWS: Mapping[str, Handler] = {
+    "menu:register": registration.start_registration,
+    "menu:appointments": appointments.show_appointments,
+}
+# What /huy says depends on the flow it stops.
+CANCELLERS: Mapping[str, Handler] = {registration.FLOW: registration.cancel}
+# Each flow's "Back" button (offered after repeated wrong answers).
+GO_BACK: Mapping[str, Handler] = {registration.FLOW: registration.go_back}
+
+
+async def open_menu(msg: Incoming, conv: Conversation) -> None:
+    """Run a main-menu entry (button, command or free text): its flow, if it has one yet."""
+    await MENU_FLOWS.get(menu.menu_payload(msg), menu.open_menu_entry)(msg, conv)
+
+
+async def cancel(msg: Incoming, conv: Conversation) -> None:
+    """/huy: the flow's own way of stopping, or the generic one."""
+    await CANCELLERS.get(conv.flow or "", start.cancel)(msg, conv)
+
+
 COMMANDS: Mapping[str, Handler] = {
     "start": start.start,
     "menu": menu.show_menu,
@@ -49,19 +73,23 @@ COMMANDS: Mapping[str, Handler] = {
     "xoadulieu": privacy.ask_erase,
     "rutdongy": privacy.ask_withdraw,
     "sodienthoai": phone.ask_phone,
-    "huy": start.cancel,
-    "cancel": start.cancel,
-    **dict.fromkeys(menu.COMMAND_TO_MENU, menu.open_menu_entry),
+    "huy": cancel,
+    "cancel": cancel,
+    **dict.fromkeys(menu.COMMAND_TO_MENU, open_menu),
+    # Staff commands answer "unknown command" to anyone without the role.
+    "tiem": staff.start_dose,
+    "ghinhan": staff.start_dose,
 }
 # Commands that collect no personal data, so they work before consent.
 BEFORE_CONSENT = frozenset(
     {"start", "help", "trogiup", "language", "ngonngu", "xemdulieu", "xoadulieu", "rutdongy"}
 )
 INTENTS: Mapping[Intent, Handler] = {
-    Intent.REGISTER: menu.open_menu_entry,
-    Intent.RESULTS: menu.open_menu_entry,
-    Intent.CERTIFICATE: menu.open_menu_entry,
-    Intent.SUPPORT: menu.open_menu_entry,
+    Intent.REGISTER: open_menu,
+    Intent.RESULTS: open_menu,
+    Intent.CERTIFICATE: open_menu,
+    Intent.SUPPORT: open_menu,
+    Intent.APPOINTMENTS: open_menu,
     Intent.MENU: menu.show_menu,
     Intent.HELP: start.show_help,
     Intent.LANGUAGE: start.ask_language,
@@ -77,6 +105,10 @@ async def run_command(msg: Incoming, conv: Conversation) -> None:
 
 async def run_step(msg: Incoming, conv: Conversation) -> None:
     """Hand the update to the step the conversation waits on."""
+    go_back = GO_BACK.get(conv.flow or "")
+    if msg.payload == form.BACK and go_back is not None:
+        await go_back(msg, conv)
+        return
     handler = FLOWS.get(conv.flow or "", {}).get(conv.step or "")
     if handler is None:  # a step that no longer exists after an upgrade
         await menu.show_menu(msg, conv)
@@ -107,11 +139,11 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
     ("button from an old message", lambda m, c: c.stale_button, start.menu_expired),
     ("command before consent", lambda m, c: m.command in BEFORE_CONSENT, run_command),
     ("language button", lambda m, c: (m.payload or "").startswith("lang:"), start.set_language),
-    ("cancel", _is_cancel, start.cancel),
+    ("cancel", _is_cancel, cancel),
     ("consent and privacy steps", lambda m, c: c.flow == privacy.FLOW, run_step),
     ("consent gate", lambda m, c: not c.consented, privacy.ask_consent),
     ("command", lambda m, c: m.command is not None, run_command),
-    ("menu button", lambda m, c: m.payload in menu.MENU, menu.open_menu_entry),
+    ("menu button", lambda m, c: m.payload in menu.MENU, open_menu),
     ("flow step", lambda m, c: c.flow is not None, run_step),
     (
         "content the bot cannot read",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.fakes.telegram_api import TelegramEmulator
@@ -49,3 +50,37 @@ async def consent(emu: TelegramEmulator, chat: int) -> Message:
     """Start and agree; return the main-menu message."""
     welcome = await say(emu, chat, "/start")
     return await press(emu, chat, welcome, "Tôi đồng ý")
+
+
+async def settle(
+    emu: TelegramEmulator, chat: int, before: int, quiet: float = 0.3
+) -> list[Message]:
+    """Wait for the first new message, then until none arrives for `quiet` seconds."""
+    await emu.wait_for_sent(chat, before + 1)
+    seen = len(emu.sent(chat))
+    while True:
+        await asyncio.sleep(quiet)
+        now = len(emu.sent(chat))
+        if now == seen:
+            return emu.sent(chat)[before:]
+        seen = now
+
+
+async def say_all(emu: TelegramEmulator, chat: int, text: str) -> list[Message]:
+    """Send `text` (a command if it starts with /); every message the bot answered with."""
+    before = len(emu.sent(chat))
+    if text.startswith("/"):
+        command, _, args = text.partition(" ")
+        emu.user_command(chat, command, args)
+    else:
+        emu.user_text(chat, text)
+    return await settle(emu, chat, before)
+
+
+async def press_all(
+    emu: TelegramEmulator, chat: int, message: Message, label: str
+) -> list[Message]:
+    """Press a button under `message`; every message the bot answered with."""
+    before = len(emu.sent(chat))
+    emu.press_button(chat, callback_data(message, label), message_id=message["message_id"])
+    return await settle(emu, chat, before)

@@ -17,7 +17,7 @@ from tests.conftest import Clock
 from tests.fakes.telegram_api import TelegramEmulator
 
 CHAT = 5001
-MENU = ["Đăng ký tiêm", "Kết quả xét nghiệm", "Chứng nhận tiêm", "Hỗ trợ"]
+MENU = ["Đăng ký tiêm", "Kết quả xét nghiệm", "Chứng nhận tiêm", "Hỗ trợ", "Lịch hẹn của tôi"]
 
 
 async def test_start_shows_vietnamese_welcome_and_consent(service, emulator) -> None:
@@ -63,9 +63,6 @@ async def test_refusing_consent_collects_nothing(service, emulator) -> None:
 @pytest.mark.parametrize(
     ("text", "feature"),
     [
-        ("Đăng ký tiêm", "Đăng ký tiêm"),
-        ("dang ky tiem", "Đăng ký tiêm"),
-        ("đk", "Đăng ký tiêm"),
         ("kq", "Kết quả xét nghiệm"),
         ("ket qua xet nghiem", "Kết quả xét nghiệm"),
         ("XN", "Kết quả xét nghiệm"),
@@ -81,12 +78,21 @@ async def test_free_text_intents(service, emulator, text: str, feature: str) -> 
     assert labels(reply) == MENU
 
 
+@pytest.mark.parametrize(
+    "text", ["Đăng ký tiêm", "dang ky tiem", "đk", "ĐĂNG KÍ TIÊM!!", "/dangky"]
+)
+async def test_registration_opens_from_text_and_command(service, emulator, text: str) -> None:
+    await consent(emulator, CHAT)
+    reply = await say(emulator, CHAT, text)
+    assert labels(reply) == ["Bản thân tôi", "Người thân"]
+
+
 async def test_menu_buttons_and_commands(service, emulator) -> None:
     menu = await consent(emulator, CHAT)
     reply = await press(emulator, CHAT, menu, "Chứng nhận tiêm")
     assert "“Chứng nhận tiêm”" in reply["text"]
-    reply = await say(emulator, CHAT, "/dangky")
-    assert "“Đăng ký tiêm”" in reply["text"]
+    reply = await say(emulator, CHAT, "/ketqua")
+    assert "“Kết quả xét nghiệm”" in reply["text"]
     assert emulator.answered_callbacks, "every button press must be answered"
 
 
@@ -259,6 +265,7 @@ async def test_english_speaker_gets_english(service, emulator) -> None:
         "Test results",
         "Vaccination certificate",
         "Support",
+        "My appointments",
     ]
     choose = await say(emulator, CHAT, "/ngonngu")
     done = await press(emulator, CHAT, choose, "Tiếng Việt")

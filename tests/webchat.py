@@ -22,7 +22,7 @@ WELCOME = "Xin chào! Tôi là trợ lý sức khỏe công dân."
 APOLOGY = "Xin lỗi, hệ thống đang gặp sự cố nên chưa xử lý được tin nhắn của bạn."
 THANKS = "Cảm ơn bạn! Hôm nay tôi có thể giúp gì cho bạn?"
 CONSENT_BUTTONS = ["Tôi đồng ý", "Không đồng ý"]
-MENU = ["Đăng ký tiêm", "Kết quả xét nghiệm", "Chứng nhận tiêm", "Hỗ trợ"]
+MENU = ["Đăng ký tiêm", "Kết quả xét nghiệm", "Chứng nhận tiêm", "Hỗ trợ", "Lịch hẹn của tôi"]
 _ids = itertools.count(1)
 
 
@@ -59,6 +59,10 @@ class Citizen:
         assert label in labels, labels
         await self.svc.dispatcher.handle(self.incoming(payload=payloads[labels.index(label)]))
         return [body["text"] for body in await self.replies()]
+
+    async def last_texts(self) -> list[str]:
+        """The texts of the replies read last."""
+        return [body["text"] for body in self.last]
 
     def buttons(self) -> list[str]:
         return [label for body in self.last for row in body.get("buttons", ()) for label, _ in row]

@@ -7,32 +7,35 @@ from bot.i18n import N_, _
 from bot.messages import Button, Incoming
 from bot.vn.intents import Intent, match_intent
 
-# Menu entries: payload -> label. Their flows arrive with later features; until then each
-# entry answers that it is being prepared.
+# Menu entries: payload -> label. The dispatcher runs the flow of each entry that has one
+# (bot.dispatch.MENU_FLOWS); the others answer that they are being prepared.
 MENU = {
     "menu:register": N_("Register for vaccination"),
     "menu:results": N_("Test results"),
     "menu:certificate": N_("Vaccination certificate"),
     "menu:support": N_("Support"),
+    "menu:appointments": N_("My appointments"),
 }
 INTENT_TO_MENU = {
     Intent.REGISTER: "menu:register",
     Intent.RESULTS: "menu:results",
     Intent.CERTIFICATE: "menu:certificate",
     Intent.SUPPORT: "menu:support",
+    Intent.APPOINTMENTS: "menu:appointments",
 }
 COMMAND_TO_MENU = {
     "dangky": "menu:register",
     "ketqua": "menu:results",
     "chungnhan": "menu:certificate",
     "hotro": "menu:support",
+    "lichhen": "menu:appointments",
 }
 
 
 def menu_buttons() -> list[list[Button]]:
-    """The main menu as two rows of two buttons."""
+    """The main menu, two buttons per row."""
     buttons = [Button(_(label), payload) for payload, label in MENU.items()]
-    return [buttons[:2], buttons[2:]]
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
 
 
 async def show_menu(msg: Incoming, conv: Conversation) -> None:
@@ -49,7 +52,7 @@ async def show_menu(msg: Incoming, conv: Conversation) -> None:
 
 async def open_menu_entry(msg: Incoming, conv: Conversation) -> None:
     """Answer a main-menu choice (button, command or free text)."""
-    payload = _menu_payload(msg)
+    payload = menu_payload(msg)
     label = _(MENU[payload])
     conv.finish()
     conv.reply(
@@ -61,7 +64,8 @@ async def open_menu_entry(msg: Incoming, conv: Conversation) -> None:
     )
 
 
-def _menu_payload(msg: Incoming) -> str:
+def menu_payload(msg: Incoming) -> str:
+    """The menu entry a button, command or free text chooses."""
     if msg.payload in MENU:
         return msg.payload
     if msg.command in COMMAND_TO_MENU:

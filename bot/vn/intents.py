@@ -18,6 +18,7 @@ class Intent(StrEnum):
     RESULTS = "results"
     CERTIFICATE = "certificate"
     SUPPORT = "support"
+    APPOINTMENTS = "appointments"
     MENU = "menu"
     HELP = "help"
     CANCEL = "cancel"
@@ -43,6 +44,10 @@ PHRASES: dict[Intent, tuple[str, ...]] = {
     Intent.CERTIFICATE: (
         "chung nhan", "gcn", "cn", "giay chung nhan", "chung nhan tiem", "ho chieu vac xin",
         "ho chieu vaccine", "certificate", "chung chi",
+    ),
+    Intent.APPOINTMENTS: (
+        "lich hen", "lh", "xem lich", "lich hen cua toi", "huy lich", "doi lich", "hen tiem",
+        "lich hen tiem", "appointment", "appointments", "my appointments",
     ),
     Intent.SUPPORT: (
         "ho tro", "tro giup", "gap nhan vien", "nhan vien", "ad", "admin", "tu van",

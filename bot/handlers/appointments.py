@@ -1,0 +1,171 @@
+"""/lichhen: the account's people and their appointments; cancel, move, show the QR again.
+
+Flow `appointments`:
+    LIST    -> a booking's "Move", "Cancel" or "QR" button
+    CANCEL  -> "Yes, cancel" frees the place at once; "No" keeps it
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bot.conversation import Conversation, Handler
+from bot.handlers import registration, slot_picker
+from bot.handlers.form import person_of_account
+from bot.handlers.menu import menu_buttons
+from bot.i18n import _
+from bot.messages import Button, Incoming
+from bot.services import booking as booking_service
+from bot.vn.intents import Intent, is_answer
+from storage import bookings, people, vaccinations
+from storage.models import Booking, Person, Site, Slot
+
+FLOW = "appointments"
+
+
+class Step(StrEnum):
+    """Where the appointments flow waits."""
+
+    LIST = "list"
+    CANCEL = "cancel"
+
+
+def status_text(active: Booking | None, doses: int) -> str:
+    """Where a person is: registered -> appointment booked -> dose N given (-> next booked)."""
+    steps = []
+    if doses:
+        steps.append(_("dose {number} given").format(number=doses))
+    if active is not None:
+        steps.append(_("appointment booked for dose {number}").format(number=active.dose_number))
+    if not steps:
+        steps.append(_("registered, no appointment yet"))
+    return "; ".join(steps)
+
+
+async def show_appointments(msg: Incoming, conv: Conversation) -> None:
+    """List each person with their status and active appointment, with buttons to act."""
+    registered = await people.people_of(conv.session, conv.account.id)
+    if not registered:
+        conv.finish()
+        conv.reply(
+            _("Nobody is registered on this account yet. Choose “Register for vaccination”."),
+            buttons=menu_buttons(),
+        )
+        return
+    ids = [person.id for person in registered]
+    rows = await bookings.bookings_of(conv.session, ids)
+    doses = await vaccinations.histories(conv.session, ids)
+    active: dict[int, tuple[Booking, Slot, Site]] = {}
+    for booking, slot, site in rows:
+        if booking.status == bookings.ACTIVE:
+            active[booking.person_id] = (booking, slot, site)
+    lines = [_("People on your account:")]
+    buttons: list[list[Button]] = []
+    for number, person in enumerate(registered, 1):
+        current = active.get(person.id)
+        lines.append(
+            _("{number}. {name} (born {year}): {status}").format(
+                number=number,
+                name=person.full_name,
+                year=person.birth_date.year,
+                status=status_text(current[0] if current else None, len(doses[person.id])),
+            )
+        )
+        if current is None:
+            continue
+        booking, slot, site = current
+        lines.append(
+            _("   Code {code}: {site}, {address}, {when}").format(
+                code=booking.code,
+                site=site.name,
+                address=site.address,
+                when=slot_picker.slot_moment(slot),
+            )
+        )
+        if booking.needs_screening:
+            lines.append("   " + _("needs a closer check at the site (cần khám sàng lọc kỹ)"))
+        buttons.append(
+            [
+                Button(_("Move {code}").format(code=booking.code), f"appt:move:{booking.id}"),
+                Button(_("Cancel {code}").format(code=booking.code), f"appt:cancel:{booking.id}"),
+                Button(_("QR {code}").format(code=booking.code), f"appt:qr:{booking.id}"),
+            ]
+        )
+    conv.goto(FLOW, Step.LIST)
+    conv.reply("\n".join(lines), buttons=[*buttons, *menu_buttons()])
+
+
+async def _own_active(conv: Conversation, payload: str) -> tuple[Booking, Person] | None:
+    raw = payload.rpartition(":")[2]
+    booking = await conv.session.get(Booking, int(raw)) if raw.isdigit() else None
+    if booking is None or booking.status != bookings.ACTIVE:
+        return None
+    person = await person_of_account(conv, booking.person_id)
+    return (booking, person) if person else None
+
+
+async def receive_choice(msg: Incoming, conv: Conversation) -> None:
+    """Act on a booking button: move, cancel (asks first) or show the QR again."""
+    payload = msg.payload or ""
+    found = await _own_active(conv, payload) if payload.startswith("appt:") else None
+    if found is None:
+        if payload.startswith("appt:"):
+            conv.reply(_("This appointment is no longer active."))
+        await show_appointments(msg, conv)
+        return
+    booking, person = found
+    if payload.startswith("appt:qr:"):
+        conv.finish()
+        await slot_picker.send_booking(conv, booking, person, _("Your appointment:"))
+    elif payload.startswith("appt:cancel:"):
+        conv.goto(FLOW, Step.CANCEL, booking=booking.id)
+        conv.reply(
+            _("Cancel appointment {code} for {name}?").format(
+                code=booking.code, name=person.full_name
+            ),
+            buttons=[
+                [
+                    Button(_("Yes, cancel it"), "appt:yes"),
+                    Button(_("No, keep the appointment"), "appt:no"),
+                ]
+            ],
+        )
+    else:
+        conv.goto(
+            registration.FLOW,
+            registration.Step.SITE,
+            mode="move",
+            move=booking.id,
+            person=person.id,
+            province=person.province_code,
+            ward=person.ward_code,
+        )
+        await registration.advance(conv)
+
+
+async def receive_cancel(msg: Incoming, conv: Conversation) -> None:
+    """Cancel and free the place, or keep the appointment."""
+    if msg.payload == "appt:no" or is_answer(msg.text, Intent.NO):
+        conv.finish()
+        conv.reply(_("The appointment is kept."), buttons=menu_buttons())
+        return
+    if not (msg.payload == "appt:yes" or is_answer(msg.text, Intent.YES)):
+        conv.reply(_("Please answer with the buttons: cancel the appointment?"))
+        return
+    found = await _own_active(conv, f"appt:{conv.data.get('booking')}")
+    conv.finish()
+    if found is None:
+        conv.reply(_("This appointment is no longer active."), buttons=menu_buttons())
+        return
+    booking, person = found
+    await booking_service.cancel(conv.session, booking, now=conv.now)
+    conv.reply(
+        _(
+            "Appointment {code} for {name} is cancelled and the place is free for someone else. "
+            "You can book again at any time with /dangky."
+        ).format(code=booking.code, name=person.full_name),
+        buttons=menu_buttons(),
+    )
+
+
+STEPS: dict[str, Handler] = {Step.LIST: receive_choice, Step.CANCEL: receive_cancel}

@@ -1,0 +1,346 @@
+"""Choosing a site, a day and a time slot with free places; booking or moving to it.
+
+Steps of the `register` flow (see registration.py), shared by a new booking and a move. Only
+places that are free when the question is asked are offered; the place itself is taken at
+"Confirm" by one conditional UPDATE, so a slot that filled up in between is reported and the
+citizen chooses again, with everything else kept.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from babel.dates import format_date
+
+from bot.conversation import Conversation
+from bot.handlers.form import accept, person_of_account, wrong_answer
+from bot.handlers.menu import menu_buttons
+from bot.i18n import TIMEZONE, _, current_locale, format_day
+from bot.messages import Button, Incoming
+from bot.services import booking as booking_service
+from bot.services.doses import as_given
+from bot.services.forms import needs_screening
+from bot.services.vaccines import next_dose
+from storage import bookings, sites, vaccinations
+from storage.models import Booking, Person, Site, Slot
+
+LEAD_TIME = timedelta(minutes=30)  # a slot starting sooner is no longer offered
+
+
+async def _advance(conv: Conversation) -> None:
+    from bot.handlers.registration import advance
+
+    await advance(conv)
+
+
+def local_today(conv: Conversation) -> date:
+    """Today in Vietnam."""
+    return conv.now.astimezone(TIMEZONE).date()
+
+
+def day_start(day: date) -> datetime:
+    """Midnight of a Vietnam day, as an aware datetime."""
+    return datetime.combine(day, time(0), tzinfo=TIMEZONE)
+
+
+def slot_time(slot: Slot) -> str:
+    """A slot's time of day, e.g. `08:00–09:00`."""
+    start = slot.starts_at.astimezone(TIMEZONE).strftime("%H:%M")
+    end = slot.ends_at.astimezone(TIMEZONE).strftime("%H:%M")
+    return f"{start}–{end}"
+
+
+def slot_moment(slot: Slot) -> str:
+    """A slot in words, e.g. `Thứ Hai, 07/12/2026, 08:00–09:00`."""
+    return f"{format_day(slot.starts_at.astimezone(TIMEZONE).date())}, {slot_time(slot)}"
+
+
+def _window(conv: Conversation) -> tuple[datetime, datetime]:
+    earliest = date.fromisoformat(conv.data["earliest"])
+    since = max(conv.now + LEAD_TIME, day_start(earliest))
+    until = day_start(local_today(conv) + timedelta(days=conv.services.settings.booking_days + 1))
+    return since, until
+
+
+async def _work_out_dose(conv: Conversation) -> None:
+    """The dose to book and the first day it may be given, from the person's history."""
+    data = conv.data
+    if "dose" in data:
+        return
+    today = local_today(conv)
+    if data.get("mode") == "new":
+        data.update(dose=1, earliest=today.isoformat())
+        return
+    history = as_given(list(await vaccinations.history(conv.session, int(data["person"]))))
+    upcoming = next_dose(history, today=today)
+    data.update(dose=upcoming.number or len(history) + 1, earliest=upcoming.earliest.isoformat())
+
+
+async def ask_site(conv: Conversation) -> None:
+    """Offer the sites with free places: the person's ward first, then the province."""
+    await _work_out_dose(conv)
+    data = conv.data
+    since, until = _window(conv)
+    found = (
+        await sites.sites_with_places(
+            conv.session,
+            province_code=data["province"],
+            ward_code=data["ward"],
+            since=since,
+            until=until,
+        )
+        if since < until
+        else []
+    )
+    if not found:
+        data.update(site="")
+        for key in ("day", "slot"):
+            data.pop(key, None)
+        await _advance(conv)
+        return
+    conv.goto(conv.flow or "", "site")
+    data["site_offer"] = [row.site.id for row in found]
+    lines = [_("Choose a vaccination site for dose {number}:").format(number=data["dose"])]
+    earliest = date.fromisoformat(data["earliest"])
+    if earliest > local_today(conv):
+        lines.append(
+            _("Dose {number} can be given from {day}.").format(
+                number=data["dose"], day=format_day(earliest)
+            )
+        )
+    lines += [
+        _("• {site}, {address}: {free} free places").format(
+            site=row.site.name, address=row.site.address, free=row.free
+        )
+        for row in found
+    ]
+    conv.reply(
+        "\n".join(lines),
+        buttons=[[Button(row.site.name[:48], f"reg:site:{row.site.id}")] for row in found],
+    )
+
+
+async def receive_site(msg: Incoming, conv: Conversation) -> None:
+    """Take a site button."""
+    site_id = (msg.payload or "").removeprefix("reg:site:")
+    if site_id not in conv.data.get("site_offer", []):
+        await wrong_answer(msg, conv, _("Please choose a site with the buttons."))
+        await ask_site(conv)
+        return
+    conv.data.pop("site_offer", None)
+    await accept(conv, site=site_id)
+    await _advance(conv)
+
+
+async def ask_day(conv: Conversation) -> None:
+    """Offer the days on which the chosen site has free places."""
+    data = conv.data
+    since, until = _window(conv)
+    open_slots = await sites.open_slots(
+        conv.session, site_id=data["site"], since=since, until=until
+    )
+    free: dict[date, int] = {}
+    for slot in open_slots:
+        day = slot.starts_at.astimezone(TIMEZONE).date()
+        free[day] = free.get(day, 0) + slot.capacity - slot.booked
+    if not free:
+        data.pop("site", None)
+        conv.reply(_("Sorry, that site has just filled up. Please choose another."))
+        await _advance(conv)
+        return
+    conv.goto(conv.flow or "", "day")
+    data["day_offer"] = [day.isoformat() for day in free]
+    buttons = [
+        Button(
+            _("{day} ({free} free)").format(
+                day=format_date(day, "EEE dd/MM", locale=current_locale()), free=places
+            ),
+            f"reg:day:{day.isoformat()}",
+        )
+        for day, places in free.items()
+    ]
+    conv.reply(
+        _("Which day?"),
+        buttons=[buttons[i : i + 2] for i in range(0, len(buttons), 2)],
+    )
+
+
+async def receive_day(msg: Incoming, conv: Conversation) -> None:
+    """Take a day button."""
+    day = (msg.payload or "").removeprefix("reg:day:")
+    if day not in conv.data.get("day_offer", []):
+        await wrong_answer(msg, conv, _("Please choose a day with the buttons."))
+        await ask_day(conv)
+        return
+    conv.data.pop("day_offer", None)
+    await accept(conv, day=day)
+    await _advance(conv)
+
+
+async def ask_slot(conv: Conversation) -> None:
+    """Offer the chosen day's time slots that still have places."""
+    data = conv.data
+    day = date.fromisoformat(data["day"])
+    since, _until = _window(conv)
+    open_slots = await sites.open_slots(
+        conv.session,
+        site_id=data["site"],
+        since=max(since, day_start(day)),
+        until=day_start(day + timedelta(days=1)),
+    )
+    if not open_slots:
+        data.pop("day", None)
+        conv.reply(_("Sorry, that day has just filled up. Please choose another day."))
+        await _advance(conv)
+        return
+    conv.goto(conv.flow or "", "slot")
+    data["slot_offer"] = [slot.id for slot in open_slots]
+    buttons = [
+        Button(
+            _("{time} ({free} free)").format(
+                time=slot_time(slot), free=slot.capacity - slot.booked
+            ),
+            f"reg:slot:{slot.id}",
+        )
+        for slot in open_slots
+    ]
+    conv.reply(
+        _("What time on {day}?").format(day=format_day(day)),
+        buttons=[buttons[i : i + 2] for i in range(0, len(buttons), 2)],
+    )
+
+
+async def receive_slot(msg: Incoming, conv: Conversation) -> None:
+    """Take a time-slot button."""
+    raw = (msg.payload or "").removeprefix("reg:slot:")
+    if not raw.isdigit() or int(raw) not in conv.data.get("slot_offer", []):
+        await wrong_answer(msg, conv, _("Please choose a time with the buttons."))
+        await ask_slot(conv)
+        return
+    conv.data.pop("slot_offer", None)
+    await accept(conv, slot=int(raw))
+    await _advance(conv)
+
+
+async def booking_lines(conv: Conversation) -> list[str]:
+    """The booking part of the summary."""
+    data = conv.data
+    lines = []
+    if data.get("mode") == "move":
+        current = await _own_booking(conv, int(data["move"]))
+        if current is not None:
+            _booking, old_slot, old_site = current
+            lines.append(
+                _("Current appointment: {site}, {when}").format(
+                    site=old_site.name, when=slot_moment(old_slot)
+                )
+            )
+    if data.get("site") == "":
+        earliest = date.fromisoformat(data["earliest"])
+        if earliest > local_today(conv) + timedelta(days=conv.services.settings.booking_days):
+            lines.append(
+                _("Dose {number}: it can be booked from {day}; we will remind you.").format(
+                    number=data["dose"], day=format_day(earliest)
+                )
+            )
+        else:
+            lines.append(_("No free places near you at the moment: no appointment yet."))
+        return lines
+    site = await sites.get_site(conv.session, data["site"])
+    slot = await sites.get_slot(conv.session, int(data["slot"]))
+    if site is None or slot is None:
+        return lines
+    lines += [
+        _("Dose: {number}").format(number=data["dose"]),
+        _("Site: {site}, {address}").format(site=site.name, address=site.address),
+        _("When: {when}").format(when=slot_moment(slot)),
+    ]
+    return lines
+
+
+async def _own_booking(conv: Conversation, booking_id: int) -> tuple[Booking, Slot, Site] | None:
+    """An active booking of a person on this account, with its slot and site."""
+    booking = await conv.session.get(Booking, booking_id)
+    if booking is None or booking.status != bookings.ACTIVE:
+        return None
+    if await person_of_account(conv, booking.person_id) is None:
+        return None
+    slot = await sites.get_slot(conv.session, booking.slot_id)
+    site = await sites.get_site(conv.session, slot.site_id) if slot else None
+    return (booking, slot, site) if slot and site else None
+
+
+async def _slot_taken(conv: Conversation) -> None:
+    conv.data.pop("slot", None)
+    conv.reply(_("Sorry, that time has just filled up. Please choose another time."))
+    await _advance(conv)
+
+
+async def confirm_booking(conv: Conversation, person: Person) -> None:
+    """Take the place and write the booking; send the code, its QR and what to bring."""
+    data = conv.data
+    answers = data.get("screen", {})
+    booking = await booking_service.book(
+        conv.session,
+        person_id=person.id,
+        slot_id=int(data["slot"]),
+        dose_number=int(data["dose"]),
+        screening=answers,
+        needs_screening=needs_screening(answers),
+        now=conv.now,
+    )
+    if booking is None:
+        await _slot_taken(conv)
+        return
+    conv.finish()
+    await send_booking(conv, booking, person, _("Booked!"))
+
+
+async def send_booking(conv: Conversation, booking: Booking, person: Person, title: str) -> None:
+    """The appointment card: code, QR image, place, time in words, what to bring."""
+    slot = await sites.get_slot(conv.session, booking.slot_id)
+    site = await sites.get_site(conv.session, slot.site_id) if slot else None
+    if slot is None or site is None:
+        return
+    lines = [
+        title,
+        _("Booking code: {code}").format(code=booking.code),
+        _("{name}, dose {number}").format(name=person.full_name, number=booking.dose_number),
+        _("Where: {site}, {address}").format(site=site.name, address=site.address),
+        _("When: {when}").format(when=slot_moment(slot)),
+        _(
+            "Please bring: your CCCD card (or another ID paper), this code or its QR, and the "
+            "record of earlier doses if any. Please wear a mask."
+        ),
+    ]
+    if booking.needs_screening:
+        lines.append(
+            _("The doctor will examine you more closely at the site (cần khám sàng lọc kỹ).")
+        )
+    lines.append(_("To move or cancel: /lichhen"))
+    conv.reply("\n".join(lines))
+    conv.reply(
+        _("QR code of booking {code}: show it at the site.").format(code=booking.code),
+        image=booking_service.code_qr(booking.code),
+        buttons=menu_buttons(),
+    )
+
+
+async def confirm_move(conv: Conversation) -> None:
+    """Move the booking to the chosen slot (the old place is freed in the same transaction)."""
+    current = await _own_booking(conv, int(conv.data["move"]))
+    if current is None:
+        conv.finish()
+        conv.reply(_("This appointment can no longer be changed."), buttons=menu_buttons())
+        return
+    booking, _slot, _site = current
+    moved = await booking_service.move(
+        conv.session, booking, slot_id=int(conv.data["slot"]), now=conv.now
+    )
+    if not moved:
+        await _slot_taken(conv)
+        return
+    person = await person_of_account(conv, booking.person_id)
+    conv.finish()
+    if person is not None:
+        await send_booking(conv, booking, person, _("Your appointment has been moved."))

@@ -1,0 +1,146 @@
+"""Recording a dose: the vaccination record, the booking attended, the audit line, the notice.
+
+Used by site staff in the chat and by `import-vaccinations`; both end in the same transaction
+with the citizen's notice written to the outbox, so the notice goes out if and only if the dose
+was recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import _, format_day, use_locale
+from bot.services.vaccines import PRODUCTS, Given
+from bot.vn.refused import InputRefused
+from storage import bookings, outbox, staff, vaccinations
+from storage.models import Account, Booking, Person, Vaccination
+from storage.outbox import NewMessage
+
+
+class DoseProblem(StrEnum):
+    """Why a dose cannot be recorded."""
+
+    UNKNOWN_PRODUCT = "unknown_product"
+    OUT_OF_ORDER = "out_of_order"  # dose N given while dose N-1 is not recorded
+    CONFLICT = "conflict"  # this dose is already recorded with other details
+
+
+class DoseRefused(InputRefused[DoseProblem]):
+    """A dose could not be recorded; `problem` says why."""
+
+
+@dataclass(frozen=True)
+class DoseEntry:
+    """A dose to record."""
+
+    person: Person
+    dose_number: int
+    product: str
+    lot: str
+    given_on: date
+    site_id: str | None
+    booking: Booking | None = None
+
+
+async def record_dose(
+    session: AsyncSession,
+    entry: DoseEntry,
+    *,
+    source: str,
+    actor: str,
+    staff_id: int | None,
+    site_name: str | None,
+    now: datetime,
+) -> bool:
+    """Record a dose, mark its booking attended, audit it and tell the citizen.
+
+    Returns:
+        True if recorded now; False if the same dose was already recorded identically
+        (a re-import), in which case nothing changes and nobody is told again.
+
+    Raises:
+        DoseRefused: unknown product, a gap in the dose numbers, or a different record of
+            the same dose.
+    """
+    if entry.product not in PRODUCTS:
+        raise DoseRefused(DoseProblem.UNKNOWN_PRODUCT)
+    history = await vaccinations.history(session, entry.person.id)
+    existing = next((d for d in history if d.dose_number == entry.dose_number), None)
+    if existing is not None:
+        if (existing.product, existing.lot, existing.given_on) == (
+            entry.product,
+            entry.lot,
+            entry.given_on,
+        ):
+            return False
+        raise DoseRefused(DoseProblem.CONFLICT)
+    if entry.dose_number != len(history) + 1:
+        raise DoseRefused(DoseProblem.OUT_OF_ORDER)
+    booking = entry.booking or await bookings.active_booking(
+        session, person_id=entry.person.id, dose_number=entry.dose_number
+    )
+    dose = await vaccinations.add_dose(
+        session,
+        Vaccination(
+            person_id=entry.person.id,
+            dose_number=entry.dose_number,
+            product=entry.product,
+            lot=entry.lot,
+            given_on=entry.given_on,
+            site_id=entry.site_id,
+            booking_id=booking.id if booking else None,
+            source=source,
+            recorded_by=staff_id,
+            created_at=now,
+        ),
+    )
+    if booking is not None and booking.status == bookings.ACTIVE:
+        await bookings.set_status(session, booking, bookings.ATTENDED, now=now)
+    await staff.audit(
+        session,
+        actor=actor,
+        action="dose_recorded",
+        subject=f"person:{entry.person.id}",
+        now=now,
+        detail={"dose": dose.dose_number, "product": dose.product, "site": entry.site_id},
+    )
+    await _tell_citizen(session, entry.person, dose, site_name, now=now)
+    return True
+
+
+async def _tell_citizen(
+    session: AsyncSession,
+    person: Person,
+    dose: Vaccination,
+    site_name: str | None,
+    *,
+    now: datetime,
+) -> None:
+    account = await session.get(Account, person.account_id)
+    if account is None:
+        return
+    with use_locale(account.locale):
+        text = _(
+            "Dose {number} for {name} has been recorded: {product}, {day}{site}. Thank you! "
+            "The vaccination certificate will be sent here."
+        ).format(
+            number=dose.dose_number,
+            name=person.full_name,
+            product=PRODUCTS[dose.product].label,
+            day=format_day(dose.given_on),
+            site=_(" at {site}").format(site=site_name) if site_name else "",
+        )
+    await outbox.enqueue(
+        session,
+        [NewMessage(account.channel, account.chat_id, {"text": text}, account.id)],
+        now=now,
+    )
+
+
+def as_given(history: list[Vaccination]) -> list[Given]:
+    """Vaccination records as the eligibility rules read them."""
+    return [Given(d.product, d.given_on) for d in history]

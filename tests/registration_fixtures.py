@@ -1,0 +1,98 @@
+"""Sites and slots for registration tests, and a citizen walked through the form."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from bot.i18n import TIMEZONE
+from storage.db import Database
+from storage.models import Site, Slot
+from tests.webchat import Citizen
+
+BEN_THANH = 26743
+HCM = 79
+SITE = "BT-01"
+OTHER_SITE = "SG-01"
+
+
+async def add_sites(db: Database, now: datetime, *, capacity: int = 20) -> list[int]:
+    """Two sites in HCMC (Bến Thành ward and Sài Gòn ward) with slots on the next 3 days.
+
+    Returns:
+        The slot ids of the Bến Thành site, earliest first.
+    """
+    ids: list[int] = []
+    async with db.session_scope() as session:
+        session.add(
+            Site(
+                id=SITE,
+                name="Trạm Y tế phường Bến Thành",
+                address="186 Lê Thánh Tôn",
+                province_code=HCM,
+                ward_code=BEN_THANH,
+                active=True,
+            )
+        )
+        session.add(
+            Site(
+                id=OTHER_SITE,
+                name="Trung tâm Y tế Sài Gòn",
+                address="1 Nguyễn Huệ",
+                province_code=HCM,
+                ward_code=26740,
+                active=True,
+            )
+        )
+        await session.flush()
+        today = now.astimezone(TIMEZONE).date()
+        for offset in (1, 2, 3):
+            for site in (SITE, OTHER_SITE):
+                for hour in (8, 9):
+                    start = datetime.combine(today + timedelta(days=offset), time(hour), TIMEZONE)
+                    slot = Slot(
+                        site_id=site,
+                        starts_at=start,
+                        ends_at=start + timedelta(hours=1),
+                        capacity=capacity,
+                        booked=0,
+                    )
+                    session.add(slot)
+                    await session.flush()
+                    if site == SITE:
+                        ids.append(slot.id)
+    return ids
+
+
+ANSWERS_SELF = {
+    "name": "Nguyen Van An",
+    "dob": "2/1/90",
+    "gender": "Nam",
+    "id": "079 090 012 345",
+    "phone": "0912 345 678",
+    "province": "tphcm",
+    "ward": "ben thanh",
+}
+
+
+async def fill_person(citizen: Citizen, who: str = "Bản thân tôi", **answers: str) -> None:
+    """From the menu to the site question, answering every field validly."""
+    values = {**ANSWERS_SELF, **answers}
+    await citizen.say("dang ky tiem")
+    await citizen.press(who)
+    await citizen.say(values["name"])
+    await citizen.say(values["dob"])
+    await citizen.press(values["gender"])
+    await citizen.say(values["id"])
+    await citizen.say(values["phone"])
+    await citizen.say(values["province"])
+    await citizen.say(values["ward"])
+    await citizen.press("5")
+    for _ in range(9):
+        await citizen.say("khong")
+
+
+async def book_first(citizen: Citizen) -> list[str]:
+    """Choose the first site, day and time, then confirm; the confirmation texts."""
+    for _ in range(3):
+        await citizen.press(citizen.buttons()[0])
+    return await citizen.press("Xác nhận")

@@ -1,0 +1,376 @@
+"""The registration and booking conversation, driven through the dispatcher as a web chat."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import Service
+from bot.crypto import DataProtector
+from bot.services.doses import DoseEntry, record_dose
+from bot.services.identity import id_index
+from storage.models import Account, Booking, OutboxMessage, Person, Slot
+from tests.conftest import Clock
+from tests.registration_fixtures import SITE, add_sites, book_first, fill_person
+from tests.webchat import MENU, Citizen
+
+CODE = re.compile(r"\b([2-9A-HJKMNP-Z]{7})\b")
+
+
+@pytest.fixture
+async def citizen(svc: Service, clock: Clock) -> Citizen:
+    await add_sites(svc.db, clock())
+    person = Citizen(svc)
+    await person.consent()
+    return person
+
+
+async def count(svc: Service, entity: type) -> int:
+    async with svc.db.read_scope() as session:
+        return int(await session.scalar(select(func.count()).select_from(entity)) or 0)
+
+
+async def test_whole_journey_for_oneself_typed_without_diacritics(citizen: Citizen, svc) -> None:
+    assert await citizen.say("dk tiem")
+    assert citizen.buttons() == ["Bản thân tôi", "Người thân"]
+    await citizen.press("Bản thân tôi")
+    await citizen.say("Nguyen Van An")
+    texts = await citizen.say("2/1/90")
+    assert "Thứ Ba, 02/01/1990" in texts[0]
+    assert citizen.buttons() == ["Nam", "Nữ"]
+    await citizen.press("Nam")
+    await citizen.say("079 090 012 345")
+    texts = await citizen.say("+84 912 345 678")
+    assert "+84 91* *** 678" in texts[0]
+    await citizen.say("tphcm")
+    texts = await citizen.say("phuong ben thanh")
+    assert "Phường Bến Thành" in texts[0]
+    assert citizen.buttons()[:2] == ["1", "2"]
+    await citizen.press("5")
+    for _ in range(9):
+        await citizen.say("khong")
+    assert citizen.buttons()[0] == "Trạm Y tế phường Bến Thành"  # the person's ward first
+    await citizen.press("Trạm Y tế phường Bến Thành")
+    assert all("(còn 40 chỗ)" in label for label in citizen.buttons())
+    await citizen.press(citizen.buttons()[0])
+    assert citizen.buttons() == ["08:00–09:00 (còn 20 chỗ)", "09:00–10:00 (còn 20 chỗ)"]
+    summary = await citizen.press("08:00–09:00 (còn 20 chỗ)")
+    assert "Nguyen Van An" in summary[-1] and "0790******45" in summary[-1]
+    assert "Phường Bến Thành" in summary[-1] and "08:00–09:00" in summary[-1]
+    assert citizen.buttons() == ["Xác nhận", "Sửa"]
+    done = await citizen.press("Xác nhận")
+    code = CODE.search(done[0])
+    assert code, done
+    assert "186 Lê Thánh Tôn" in done[0]
+    assert citizen.last[-1]["text"] and code.group(1) in citizen.last[-1]["text"]
+    assert await count(svc, Person) == 1 and await count(svc, Booking) == 1
+    async with svc.db.read_scope() as session:
+        person = await session.scalar(select(Person))
+        assert person is not None and person.ward_code == 26743 and person.is_holder
+        assert b"079090012345" not in person.id_sealed  # sealed at rest
+        booked = await session.scalar(select(func.sum(Slot.booked)))
+    assert booked == 1
+
+
+async def test_booking_confirmation_carries_a_qr_image(citizen: Citizen, svc) -> None:
+    await fill_person(citizen)
+    await book_first(citizen)
+    async with svc.db.read_scope() as session:
+        images = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.image.is_not(None)))
+        ).all()
+    assert len(images) == 1 and images[0].image is not None
+    assert images[0].image.startswith(b"\x89PNG")
+
+
+async def test_relative_then_list_and_cancel(citizen: Citizen, svc) -> None:
+    await fill_person(
+        citizen, who="Người thân", name="Trần Thị Bình", gender="Nữ", id="079 190 012 346"
+    )
+    await book_first(citizen)
+    texts = await citizen.say("/lichhen")
+    assert "Trần Thị Bình" in texts[0]
+    code = CODE.search(texts[0])
+    assert code
+    await citizen.press(f"Hủy lịch {code.group(1)}")
+    assert citizen.buttons() == ["Có, hủy lịch", "Không, giữ lịch hẹn"]
+    await citizen.press("Có, hủy lịch")
+    async with svc.db.read_scope() as session:
+        booking = await session.scalar(select(Booking))
+        assert booking is not None and booking.status == "cancelled"
+        assert await session.scalar(select(func.sum(Slot.booked))) == 0
+    texts = await citizen.say("/lichhen")
+    assert "Trần Thị Bình" in texts[0] and not CODE.search(texts[0])
+
+
+async def test_move_keeps_the_code_and_frees_the_old_place(citizen: Citizen, svc) -> None:
+    await fill_person(citizen)
+    await book_first(citizen)
+    async with svc.db.read_scope() as session:
+        before = await session.scalar(select(Booking))
+    assert before is not None
+    await citizen.say("/lichhen")
+    await citizen.press(f"Đổi lịch {before.code}")
+    await citizen.press("Trung tâm Y tế Sài Gòn")
+    await citizen.press(citizen.buttons()[-1])
+    await citizen.press(citizen.buttons()[-1])
+    summary = await citizen.last_texts()
+    assert "Trung tâm Y tế Sài Gòn" in summary[-1]
+    texts = await citizen.press("Xác nhận")
+    assert before.code in texts[0]
+    async with svc.db.read_scope() as session:
+        after = await session.scalar(select(Booking))
+        slots = {s.id: s.booked for s in (await session.scalars(select(Slot))).all()}
+    assert after is not None and after.code == before.code and after.slot_id != before.slot_id
+    assert slots[before.slot_id] == 0 and slots[after.slot_id] == 1
+
+
+async def test_change_one_field_from_the_summary(citizen: Citizen, svc) -> None:
+    await fill_person(citizen)
+    for _ in range(3):
+        await citizen.press(citizen.buttons()[0])
+    await citizen.press("Sửa")
+    assert "Họ tên" in citizen.buttons() and "Điểm tiêm" in citizen.buttons()
+    await citizen.press("Họ tên")
+    summary = await citizen.say("Nguyễn Văn Anh")
+    assert "Nguyễn Văn Anh" in summary[-1] and citizen.buttons() == ["Xác nhận", "Sửa"]
+    await citizen.press("Sửa")
+    await citizen.press("Tỉnh và phường/xã")
+    await citizen.say("HCM")
+    await citizen.say("Sài Gòn")
+    assert citizen.buttons()[0] == "Trung tâm Y tế Sài Gòn"  # sites follow the new ward
+    for _ in range(3):
+        await citizen.press(citizen.buttons()[0])
+    await citizen.press("Xác nhận")
+    async with svc.db.read_scope() as session:
+        person = await session.scalar(select(Person))
+    assert person is not None and person.full_name == "Nguyễn Văn Anh"
+    assert person.ward_code == 26740
+
+
+@pytest.mark.parametrize(
+    ("typed", "fragment"),
+    [
+        ("Nguyen 2", "chữ cái"),
+        ("🙂🙂", "chữ cái"),
+        ("A", "quá ngắn"),
+        ("x" * 5000, ""),
+    ],
+)
+async def test_bad_names_are_refused_and_nothing_is_lost(
+    citizen: Citizen, typed: str, fragment: str
+) -> None:
+    await citizen.say("/dangky")
+    await citizen.press("Bản thân tôi")
+    texts = await citizen.say(typed)
+    assert fragment in texts[0]
+    texts = await citizen.say("Nguyễn Văn An")  # still on the name step
+    assert "Ngày sinh" in texts[0] or "ngày sinh" in texts[0]
+
+
+@pytest.mark.parametrize(
+    ("typed", "fragment"),
+    [
+        ("31/02/1990", "không tồn tại"),
+        ("1/1/2999", "tương lai"),
+        ("1/1/1890", "120"),
+        ("hôm qua", "02/01/1990"),
+        ("1/1/2015", "18"),
+    ],
+)
+async def test_bad_birth_dates(citizen: Citizen, typed: str, fragment: str) -> None:
+    await citizen.say("/dangky")
+    await citizen.press("Bản thân tôi")
+    await citizen.say("Nguyễn Văn An")
+    texts = await citizen.say(typed)
+    assert fragment in texts[0], texts
+    texts = await citizen.say("02011990")
+    assert "Thứ Ba, 02/01/1990" in texts[0]
+
+
+@pytest.mark.parametrize(
+    ("typed", "fragment"),
+    [
+        ("012345678", "CMND"),
+        ("07909001234", "12"),
+        ("003090012345", "003"),
+        ("07909001234a", "chỉ"),
+    ],
+)
+async def test_bad_id_numbers(citizen: Citizen, typed: str, fragment: str) -> None:
+    await citizen.say("/dangky")
+    await citizen.press("Bản thân tôi")
+    await citizen.say("Nguyễn Văn An")
+    await citizen.say("02/01/1990")
+    await citizen.press("Nam")
+    texts = await citizen.say(typed)
+    assert fragment in texts[0], texts
+
+
+async def test_id_disagreeing_with_birth_year_and_gender_offers_fixes(citizen: Citizen) -> None:
+    await citizen.say("/dangky")
+    await citizen.press("Bản thân tôi")
+    await citizen.say("Nguyễn Thị Hoa")
+    await citizen.say("02/01/1991")
+    await citizen.press("Nữ")
+    texts = await citizen.say("079 090 012 345")  # male, born 1990
+    assert "1990" in texts[-1] and "1991" in texts[-1]
+    assert citizen.buttons() == ["Sửa số định danh", "Sửa ngày sinh", "Sửa giới tính"]
+    await citizen.press("Sửa ngày sinh")
+    await citizen.say("02/01/1990")
+    texts = await citizen.last_texts()
+    assert citizen.buttons() == ["Sửa số định danh", "Sửa giới tính"]  # gender still disagrees
+    await citizen.press("Sửa số định danh")
+    await citizen.say("079 190 012 345")
+    texts = await citizen.last_texts()
+    assert "0912 345 678" in texts[-1] or "điện thoại" in texts[-1]
+
+
+async def test_three_wrong_answers_offer_support_and_back(citizen: Citizen) -> None:
+    await citizen.say("/dangky")
+    await citizen.press("Bản thân tôi")
+    await citizen.say("Nguyễn Văn An")
+    await citizen.say("abc")
+    await citizen.say("abc")
+    assert "Gặp nhân viên hỗ trợ" not in citizen.buttons()
+    await citizen.say("abc")
+    assert citizen.buttons() == ["Gặp nhân viên hỗ trợ", "Quay lại"]
+    texts = await citizen.press("Quay lại")
+    assert "họ tên" in texts[-1].lower() or "Họ và tên" in texts[-1]
+
+
+async def test_cancel_says_what_was_kept(citizen: Citizen, svc) -> None:
+    await fill_person(citizen)
+    await book_first(citizen)
+    await citizen.say("/dangky")
+    await citizen.press("Người thân")
+    await citizen.say("Trần Thị Bình")
+    texts = await citizen.say("/huy")
+    assert "1" in texts[0] and "/lichhen" in texts[0]
+    assert citizen.buttons() == MENU
+    assert await count(svc, Person) == 1
+
+
+async def test_the_same_person_cannot_be_registered_twice(citizen: Citizen, svc) -> None:
+    await fill_person(citizen)
+    await book_first(citizen)
+    other = Citizen(svc, chat_id="citizen-2")
+    await other.consent()
+    await other.say("/dangky")
+    await other.press("Người thân")
+    await other.say("Nguyễn Văn An")
+    await other.say("02/01/1990")
+    await other.press("Nam")
+    texts = await other.say("079090012345")
+    assert "tài khoản khác" in texts[0] and "+84 91* *** 678" in texts[0]
+    assert "079090012345" not in texts[0]
+    assert other.buttons() == ["Gặp nhân viên hỗ trợ", "Quay lại"]
+    assert await count(svc, Person) == 1
+
+
+async def test_old_ward_name_is_confirmed_with_its_former_name(citizen: Citizen) -> None:
+    await citizen.say("/dangky")
+    await citizen.press("Bản thân tôi")
+    await citizen.say("Nguyễn Văn An")
+    await citizen.say("02/01/1990")
+    await citizen.press("Nam")
+    await citizen.say("079090012345")
+    await citizen.say("0912345678")
+    await citizen.say("Sài Gòn")
+    await citizen.say("pham ngu lao")
+    assert citizen.buttons() == ["Phường Bến Thành (trước đây: Phường Phạm Ngũ Lão, Quận 1)"]
+    texts = await citizen.press(citizen.buttons()[0])
+    assert "trước đây" in texts[0]
+
+
+async def test_full_slot_is_not_offered_and_a_slot_taken_meanwhile_is_reported(
+    citizen: Citizen, svc
+) -> None:
+    async with svc.db.session_scope() as session:
+        slots = (
+            await session.scalars(
+                select(Slot).where(Slot.site_id == SITE).order_by(Slot.starts_at)
+            )
+        ).all()
+        slots[0].booked = slots[0].capacity  # the very first slot of Bến Thành is full
+    await fill_person(citizen)
+    await citizen.press("Trạm Y tế phường Bến Thành")
+    await citizen.press(citizen.buttons()[0])
+    assert citizen.buttons() == ["09:00–10:00 (còn 20 chỗ)"]
+    await citizen.press("09:00–10:00 (còn 20 chỗ)")
+    async with svc.db.session_scope() as session:  # someone else takes the last places
+        slot = await session.get(Slot, slots[1].id)
+        assert slot is not None
+        slot.booked = slot.capacity
+    texts = await citizen.press("Xác nhận")
+    assert "vừa hết chỗ" in texts[0]
+    assert await count(svc, Booking) == 0
+
+
+async def test_next_dose_waits_for_the_interval(citizen: Citizen, svc, clock: Clock) -> None:
+    await fill_person(citizen)
+    await book_first(citizen)
+    async with svc.db.session_scope() as session:
+        person = await session.scalar(select(Person))
+        booking = await session.scalar(select(Booking))
+        assert person is not None and booking is not None
+        await record_dose(
+            session,
+            DoseEntry(person, 1, "astrazeneca", "AB1", clock().date(), "BT-01", booking),
+            source="chat",
+            actor="test",
+            staff_id=None,
+            site_name=None,
+            now=clock(),
+        )
+    await citizen.say("/dangky")
+    await citizen.press("Nguyen Van An")
+    for _ in range(9):
+        await citizen.say("khong")
+    summary = await citizen.last_texts()
+    assert "mũi 2" in summary[-1].lower() or "Mũi 2" in summary[-1]
+    expected = (clock() + timedelta(days=56)).strftime("%d/%m/%Y")
+    assert expected in summary[-1]
+
+
+async def test_stale_button_and_duplicate_update(citizen: Citizen, svc) -> None:
+    await citizen.say("/dangky")
+    first = citizen.last
+    await citizen.press("Bản thân tôi")
+    citizen.last = first
+    texts = await citizen.press("Người thân")
+    assert "tin nhắn cũ" in texts[0]
+    update = citizen.incoming("Nguyễn Văn An", id="same")
+    await svc.dispatcher.handle(update)
+    await svc.dispatcher.handle(update)
+    assert len(await citizen.replies()) == 1
+
+
+async def test_person_limit_per_account(citizen: Citizen, svc) -> None:
+    protector: DataProtector = svc.protector
+    async with svc.db.session_scope() as session:
+        account = await session.scalar(select(Account).where(Account.chat_id == "citizen-1"))
+        assert account is not None
+        for i in range(5):
+            number = f"07909001234{i}"
+            session.add(
+                Person(
+                    account_id=account.id,
+                    full_name=f"Người {i}",
+                    birth_date=date(1960, 5, 5),
+                    gender="male",
+                    id_sealed=protector.seal(number),
+                    id_index=id_index(protector, number),
+                    province_code=79,
+                    ward_code=26743,
+                    divisions_version="x",
+                    priority_group="nq21-9",
+                    is_holder=False,
+                )
+            )
+    await citizen.say("/dangky")
+    assert "Bản thân tôi" not in citizen.buttons() and "Người thân" not in citizen.buttons()
+    assert len(citizen.buttons()) == 5

@@ -1,0 +1,144 @@
+"""Registration and booking end to end: over the Telegram emulator, and over the web chat API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from bot.app import Service, build_service, running
+from bot.config import Settings
+from bot.services.ratelimit import KeyedLimiter
+from bot.web.keys import POSTING
+from storage.models import Booking, Person
+from tests.chat import consent, labels, press_all, say_all
+from tests.conftest import Clock
+from tests.fakes.telegram_api import TelegramEmulator
+from tests.registration_fixtures import add_sites
+from tests.webchat import Browser, payload
+from tests.webchat import labels as web_labels
+
+CHAT = 4242
+CODE = re.compile(r"\b([2-9A-HJKMNP-Z]{7})\b")
+
+
+@pytest.fixture
+async def service(telegram_settings: Settings, clock: Clock) -> AsyncIterator[Service]:
+    # A generous per-chat rate: a form step answers with up to three messages.
+    settings = replace(telegram_settings, chat_rate_per_s=100.0, chat_burst=100)
+    svc = build_service(settings, clock=clock)
+    async with running(svc):  # start-up seeds the demo sites and slots in HCMC
+        yield svc
+
+
+async def test_relative_registered_and_booked_over_telegram(
+    service: Service, emulator: TelegramEmulator
+) -> None:
+    await consent(emulator, CHAT)
+    (who,) = await say_all(emulator, CHAT, "đăng ký tiêm")
+    assert labels(who) == ["Bản thân tôi", "Người thân"]
+    await press_all(emulator, CHAT, who, "Người thân")
+    await say_all(emulator, CHAT, "Trần Thị Bình")
+    confirmed, gender = await say_all(emulator, CHAT, "15.03.1958")
+    assert "Thứ Bảy, 15/03/1958" in confirmed["text"]
+    await press_all(emulator, CHAT, gender, "Nữ")
+    await say_all(emulator, CHAT, "079158000123")
+    # A relative's number is typed; a contact shared by someone else would be refused.
+    replies = await say_all(emulator, CHAT, "(+84) 912 345 678")
+    assert "+84 91* *** 678" in replies[0]["text"]
+    await say_all(emulator, CHAT, "Sài Gòn")
+    replies = await say_all(emulator, CHAT, "P. Bến Thành")
+    (group,) = replies[-1:]
+    replies = await press_all(emulator, CHAT, group, "5")
+    for _ in range(8):
+        replies = await press_all(emulator, CHAT, replies[-1], "Không")
+    replies = await press_all(emulator, CHAT, replies[-1], "Không rõ")
+    assert any("khám sàng lọc kỹ" in r["text"] for r in replies)
+    site = replies[-1]
+    replies = await press_all(emulator, CHAT, site, labels(site)[0])
+    replies = await press_all(emulator, CHAT, replies[-1], labels(replies[-1])[0])
+    replies = await press_all(emulator, CHAT, replies[-1], labels(replies[-1])[0])
+    summary = replies[-1]
+    assert "Trần Thị Bình" in summary["text"] and "khám sàng lọc kỹ" in summary["text"]
+    replies = await press_all(emulator, CHAT, summary, "Xác nhận")
+    card, qr = replies
+    code = CODE.search(card["text"])
+    assert code and card["method"] == "sendMessage"
+    assert qr["method"] == "sendPhoto" and qr["photo_bytes"].startswith(b"\x89PNG")
+    assert code.group(1) in qr["caption"]
+    async with service.db.read_scope() as session:
+        person = await session.scalar(select(Person))
+        booking = await session.scalar(select(Booking))
+    assert person is not None and not person.is_holder and person.full_name == "Trần Thị Bình"
+    assert booking is not None and booking.code == code.group(1) and booking.needs_screening
+
+
+async def test_shared_contact_of_someone_else_is_refused(
+    service: Service, emulator: TelegramEmulator
+) -> None:
+    await consent(emulator, CHAT)
+    (who,) = await say_all(emulator, CHAT, "/dangky")
+    await press_all(emulator, CHAT, who, "Bản thân tôi")
+    await say_all(emulator, CHAT, "Nguyễn Văn An")
+    _confirmed, gender = await say_all(emulator, CHAT, "02/01/1990")
+    await press_all(emulator, CHAT, gender, "Nam")
+    replies = await say_all(emulator, CHAT, "079090012345")
+    assert replies[-1]["params"]["reply_markup"]["keyboard"][0][0]["request_contact"] is True
+    before = len(emulator.sent(CHAT))
+    emulator.user_contact(CHAT, "+84912345678", contact_user_id=999)
+    (refusal,) = (await emulator.wait_for_sent(CHAT, before + 1))[before:]
+    assert "của chính bạn" in refusal["text"]
+    before = len(emulator.sent(CHAT))
+    emulator.user_contact(CHAT, "+84912345678")
+    replies = (await emulator.wait_for_sent(CHAT, before + 2))[before:]
+    assert "+84 91* *** 678" in replies[0]["text"]
+
+
+async def test_whole_journey_over_the_web_chat_api(svc: Service, clock: Clock) -> None:
+    await add_sites(svc.db, clock())
+    svc.web_app[POSTING] = KeyedLimiter(rate=1000.0, burst=1000)  # a fast typist, for the test
+    async with TestClient(TestServer(svc.web_app)) as client:
+        browser = Browser(client)
+        await browser.open()
+        await browser.say(text="/start")
+        messages = await browser.say(payload=payload((await _last(browser)), "Tôi đồng ý"))
+        for text in (
+            "dang ky",
+            None,
+            "Le Van Cuong",
+            "1/1/1980",
+            None,
+            "079080001234",
+            "0912345678",
+            "ha noi",
+        ):
+            if text is None:  # the first button of the last message
+                last = await _last(browser)
+                messages = await browser.say(payload=payload(last, web_labels(last)[0]))
+            else:
+                messages = await browser.say(text=text)
+        assert "Hà Nội" in messages[-1]["text"]
+        messages = await browser.say(text="hoan kiem")
+        assert "Phường Hoàn Kiếm" in messages[0]["text"]
+        await browser.say(text="9")
+        for _ in range(9):
+            messages = await browser.say(text="ko")
+        # No site in Hà Nội: the registration is saved without an appointment.
+        summary = messages[-1]
+        assert "chưa đặt được lịch hẹn" in summary["text"]
+        messages = await browser.say(payload=payload(summary, "Xác nhận"))
+        assert "Le Van Cuong" in messages[0]["text"]
+    async with svc.db.read_scope() as session:
+        person = await session.scalar(select(Person))
+        assert person is not None and person.province_code == 1
+        assert await session.scalar(select(Booking)) is None
+
+
+async def _last(browser: Browser) -> dict:
+    response = await browser.client.get("/api/chat/messages?after=0", headers=browser.headers)
+    messages = (await response.json())["messages"]
+    return messages[-1]
