@@ -182,8 +182,10 @@ class Person(Base):
     __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own spelling
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    account_id: Mapped[int] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    # NULL once the account is erased while the person has doses on record (medical records
+    # are kept); registering the same ID number again attaches the person to the new account.
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), index=True
     )
     full_name: Mapped[str] = mapped_column(String(120))
     birth_date: Mapped[date] = mapped_column(Date)

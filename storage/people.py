@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Account, Person
+from storage.bookings import ACTIVE, CANCELLED, release_place
+from storage.models import Account, Booking, Person, Vaccination
 
 
 async def people_of(session: AsyncSession, account_id: int) -> Sequence[Person]:
@@ -31,12 +33,17 @@ async def get_person(session: AsyncSession, person_id: int) -> Person | None:
     return await session.get(Person, person_id)
 
 
-async def find_by_id_index(session: AsyncSession, id_index: str) -> tuple[Person, Account] | None:
-    """The person registered under an ID number's blind index, and the account holding them."""
+async def find_by_id_index(
+    session: AsyncSession, id_index: str
+) -> tuple[Person, Account | None] | None:
+    """The person registered under an ID number's blind index, and the account holding them.
+
+    The account is None for a person kept after their account was erased.
+    """
     row = (
         await session.execute(
             select(Person, Account)
-            .join(Account, Account.id == Person.account_id)
+            .outerjoin(Account, Account.id == Person.account_id)
             .where(Person.id_index == id_index)
         )
     ).first()
@@ -48,3 +55,42 @@ async def add_person(session: AsyncSession, person: Person) -> Person:
     session.add(person)
     await session.flush()
     return person
+
+
+async def erase_for_account(session: AsyncSession, account_id: int, *, now: datetime) -> None:
+    """What erasing an account does to the people it registered.
+
+    Active bookings are cancelled and their places freed; people without any dose on record
+    are deleted with their bookings; people with doses are kept for the medical record,
+    detached from the account and without their contact phone.
+    """
+    registered = [p.id for p in await people_of(session, account_id)]
+    if not registered:
+        return
+    active = (
+        await session.execute(
+            select(Booking.id, Booking.slot_id).where(
+                Booking.person_id.in_(registered), Booking.status == ACTIVE
+            )
+        )
+    ).all()
+    for _booking_id, slot_id in active:
+        await release_place(session, slot_id)
+    await session.execute(
+        update(Booking)
+        .where(Booking.id.in_([booking_id for booking_id, _slot in active]))
+        .values(status=CANCELLED, updated_at=now)
+    )
+    vaccinated = set(
+        await session.scalars(
+            select(Vaccination.person_id).where(Vaccination.person_id.in_(registered))
+        )
+    )
+    await session.execute(
+        delete(Person).where(Person.id.in_([p for p in registered if p not in vaccinated]))
+    )
+    await session.execute(
+        update(Person)
+        .where(Person.id.in_(vaccinated))
+        .values(account_id=None, phone_sealed=None, phone_index=None)
+    )

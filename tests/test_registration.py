@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import replace
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import Service
+from bot.app import Service, build_service
+from bot.config import ConfigError, Settings
 from bot.crypto import DataProtector
 from bot.services.doses import DoseEntry, record_dose
+from bot.services.forms import priority_groups
 from bot.services.identity import id_index
 from storage.models import Account, Booking, OutboxMessage, Person, Slot
 from tests.conftest import Clock
@@ -374,3 +379,89 @@ async def test_person_limit_per_account(citizen: Citizen, svc) -> None:
     await citizen.say("/dangky")
     assert "Bản thân tôi" not in citizen.buttons() and "Người thân" not in citizen.buttons()
     assert len(citizen.buttons()) == 5
+
+
+async def test_erasing_the_account_frees_places_and_keeps_dose_records(
+    citizen: Citizen, svc, clock: Clock
+) -> None:
+    await fill_person(citizen)
+    await book_first(citizen)
+    await citizen.say("/dangky")
+    await citizen.press("Người thân")
+    await citizen.say("Trần Thị Bình")
+    await citizen.say("15/03/1958")
+    await citizen.press("Nữ")
+    await citizen.say("079158000123")
+    for text in ("0912345678", "hcm", "ben thanh"):
+        await citizen.say(text)
+    await citizen.press("5")
+    for _ in range(9):
+        await citizen.say("khong")
+    await book_first(citizen)
+    texts = await citizen.say("/xemdulieu")
+    assert "Trần Thị Bình" in texts[0] and "0791******23" in texts[0]
+    assert "079158000123" not in texts[0]
+    async with svc.db.session_scope() as session:  # An had dose 1; Bình has only a booking
+        an = await session.scalar(select(Person).where(Person.full_name == "Nguyen Van An"))
+        assert an is not None
+        booking = await session.scalar(select(Booking).where(Booking.person_id == an.id))
+        await record_dose(
+            session,
+            DoseEntry(an, 1, "astrazeneca", "AB1", clock().date(), "BT-01", booking),
+            source="chat",
+            actor="test",
+            staff_id=None,
+            site_name=None,
+            now=clock(),
+        )
+    await citizen.say("/xoadulieu")
+    await citizen.press("Xóa dữ liệu")
+    async with svc.db.read_scope() as session:
+        kept = (await session.scalars(select(Person))).all()
+        assert [(p.full_name, p.account_id, p.phone_sealed) for p in kept] == [
+            ("Nguyen Van An", None, None)
+        ]
+        # Bình's place is free again; An's stays taken by the attended appointment.
+        assert await session.scalar(select(func.sum(Slot.booked))) == 1
+    # Registering again with the same ID number re-attaches the record: dose 2 is next.
+    again = Citizen(svc, chat_id="citizen-3")
+    await again.consent()
+    await fill_person(again)
+    summary = await again.last_texts()
+    assert "Mũi 2" in summary[0] or "mũi 2" in summary[0]
+    await again.press("Xác nhận")
+    async with svc.db.read_scope() as session:
+        assert await session.scalar(select(func.count()).select_from(Person)) == 1
+
+
+async def test_priority_groups_come_from_the_configured_file(
+    settings: Settings, clock: Clock, tmp_path: Path
+) -> None:
+    path = tmp_path / "groups.json"
+    path.write_text(
+        json.dumps([{"code": "hcm-a", "vi": "Người bán hàng ở chợ", "en": "Market traders"}]),
+        encoding="utf-8",
+    )
+    assert [g.code for g in priority_groups(path)] == ["hcm-a"]
+    assert Settings.from_env({"PRIORITY_GROUPS_FILE": str(path)}).priority_groups_file == path
+    with pytest.raises(ConfigError, match="PRIORITY_GROUPS_FILE"):
+        Settings.from_env({"PRIORITY_GROUPS_FILE": str(tmp_path / "missing.json")})
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"code": "x"}]', encoding="utf-8")
+    with pytest.raises(ConfigError, match="vi label"):
+        priority_groups(bad)
+    svc = build_service(replace(settings, priority_groups_file=path), clock=clock)
+    await svc.db.migrate()
+    await add_sites(svc.db, clock())
+    citizen = Citizen(svc)
+    await citizen.consent()
+    await citizen.say("/dangky")
+    await citizen.press("Bản thân tôi")
+    for text in ("Nguyễn Văn An", "02/01/1990"):
+        await citizen.say(text)
+    await citizen.press("Nam")
+    for text in ("079090012345", "0912345678", "hcm"):
+        await citizen.say(text)
+    texts = await citizen.say("ben thanh")
+    await svc.db.dispose()
+    assert "1. Người bán hàng ở chợ" in texts[-1] and citizen.buttons() == ["1"]

@@ -1,7 +1,11 @@
-"""What every step of a form does the same way: accept an answer, refuse one kindly."""
+"""What the registration form's modules share: the flow, its steps, and the step routine.
+
+Every step accepts an answer, or refuses one kindly, then lets the form go on.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from bot.conversation import Conversation
@@ -12,6 +16,35 @@ from storage.models import Person
 
 TRIES_BEFORE_HELP = 3
 BACK = "form:back"
+FLOW = "register"
+
+
+class RegisterStep(StrEnum):
+    """Where the registration flow waits."""
+
+    WHO = "who"
+    NAME = "name"
+    DOB = "dob"
+    GENDER = "gender"
+    ID = "id"
+    ID_FIX = "id_fix"
+    PHONE = "phone"
+    PROVINCE = "province"
+    WARD = "ward"
+    GROUP = "group"
+    SCREEN = "screen"
+    SITE = "site"
+    DAY = "day"
+    SLOT = "slot"
+    SUMMARY = "summary"
+    EDIT = "edit"
+
+
+async def advance(conv: Conversation) -> None:
+    """Ask the form's next missing field (see registration.advance)."""
+    from bot.handlers import registration  # the form's order lives there
+
+    await registration.advance(conv)
 
 
 async def accept(conv: Conversation, **answers: Any) -> None:

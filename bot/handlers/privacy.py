@@ -12,11 +12,11 @@ from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
 from bot.handlers.menu import menu_buttons
-from bot.i18n import LANGUAGE_NAMES, N_, _, format_moment
+from bot.i18n import LANGUAGE_NAMES, N_, _, format_day, format_moment
 from bot.messages import Button, Incoming
 from bot.vn.intents import Intent, is_answer
-from bot.vn.phone import mask_phone
-from storage import accounts
+from bot.vn.phone import mask_id_number, mask_phone
+from storage import accounts, people
 
 FLOW = "privacy"
 CHANNEL_NAMES = {"telegram": N_("Telegram"), "web": N_("web chat"), "zalo": N_("Zalo")}
@@ -122,7 +122,25 @@ async def show_my_data(msg: Incoming, conv: Conversation) -> None:
             phone=phone,
             created=format_moment(account.created_at),
         )
+        + await _people_lines(conv)
     )
+
+
+async def _people_lines(conv: Conversation) -> str:
+    """The people the account registered, ID numbers masked."""
+    registered = await people.people_of(conv.session, conv.account.id)
+    if not registered:
+        return ""
+    protector = conv.services.protector
+    lines = [
+        _("{name}, born {day}, ID number {number}").format(
+            name=person.full_name,
+            day=format_day(person.birth_date),
+            number=mask_id_number(protector.open(person.id_sealed)),
+        )
+        for person in registered
+    ]
+    return "\n\n" + _("People registered for vaccination:") + "\n• " + "\n• ".join(lines)
 
 
 async def _consent_history(conv: Conversation) -> str:
@@ -154,6 +172,7 @@ async def ask_erase(msg: Incoming, conv: Conversation) -> None:
 async def confirm_erase(msg: Incoming, conv: Conversation) -> None:
     """Erase the account if confirmed; otherwise keep everything."""
     if msg.payload == "erase:yes" or is_answer(msg.text, Intent.YES):
+        await people.erase_for_account(conv.session, conv.account.id, now=conv.now)
         await accounts.delete_account(conv.session, account_id=conv.account.id)
         conv.erase()
         conv.reply(

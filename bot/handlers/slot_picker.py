@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from babel.dates import format_date
 
 from bot.conversation import Conversation
-from bot.handlers.form import accept, person_of_account, wrong_answer
+from bot.handlers.form import FLOW, RegisterStep, accept, advance, person_of_account, wrong_answer
 from bot.handlers.menu import menu_buttons
 from bot.i18n import TIMEZONE, _, current_locale, format_day
 from bot.messages import Button, Incoming
@@ -25,12 +25,6 @@ from storage import bookings, sites, vaccinations
 from storage.models import Booking, Person, Site, Slot
 
 LEAD_TIME = timedelta(minutes=30)  # a slot starting sooner is no longer offered
-
-
-async def _advance(conv: Conversation) -> None:
-    from bot.handlers.registration import advance
-
-    await advance(conv)
 
 
 def local_today(conv: Conversation) -> date:
@@ -68,10 +62,11 @@ async def _work_out_dose(conv: Conversation) -> None:
     if "dose" in data:
         return
     today = local_today(conv)
-    if data.get("mode") == "new":
+    known = data.get("person") or data.get("kept")  # "kept": re-registering with doses on record
+    if known is None:
         data.update(dose=1, earliest=today.isoformat())
         return
-    history = as_given(list(await vaccinations.history(conv.session, int(data["person"]))))
+    history = as_given(list(await vaccinations.history(conv.session, int(known))))
     upcoming = next_dose(history, today=today)
     data.update(dose=upcoming.number or len(history) + 1, earliest=upcoming.earliest.isoformat())
 
@@ -96,9 +91,9 @@ async def ask_site(conv: Conversation) -> None:
         data.update(site="")
         for key in ("day", "slot"):
             data.pop(key, None)
-        await _advance(conv)
+        await advance(conv)
         return
-    conv.goto(conv.flow or "", "site")
+    conv.goto(FLOW, RegisterStep.SITE)
     data["site_offer"] = [row.site.id for row in found]
     lines = [_("Choose a vaccination site for dose {number}:").format(number=data["dose"])]
     earliest = date.fromisoformat(data["earliest"])
@@ -129,7 +124,7 @@ async def receive_site(msg: Incoming, conv: Conversation) -> None:
         return
     conv.data.pop("site_offer", None)
     await accept(conv, site=site_id)
-    await _advance(conv)
+    await advance(conv)
 
 
 async def ask_day(conv: Conversation) -> None:
@@ -146,9 +141,9 @@ async def ask_day(conv: Conversation) -> None:
     if not free:
         data.pop("site", None)
         conv.reply(_("Sorry, that site has just filled up. Please choose another."))
-        await _advance(conv)
+        await advance(conv)
         return
-    conv.goto(conv.flow or "", "day")
+    conv.goto(FLOW, RegisterStep.DAY)
     data["day_offer"] = [day.isoformat() for day in free]
     buttons = [
         Button(
@@ -174,7 +169,7 @@ async def receive_day(msg: Incoming, conv: Conversation) -> None:
         return
     conv.data.pop("day_offer", None)
     await accept(conv, day=day)
-    await _advance(conv)
+    await advance(conv)
 
 
 async def ask_slot(conv: Conversation) -> None:
@@ -191,9 +186,9 @@ async def ask_slot(conv: Conversation) -> None:
     if not open_slots:
         data.pop("day", None)
         conv.reply(_("Sorry, that day has just filled up. Please choose another day."))
-        await _advance(conv)
+        await advance(conv)
         return
-    conv.goto(conv.flow or "", "slot")
+    conv.goto(FLOW, RegisterStep.SLOT)
     data["slot_offer"] = [slot.id for slot in open_slots]
     buttons = [
         Button(
@@ -219,7 +214,7 @@ async def receive_slot(msg: Incoming, conv: Conversation) -> None:
         return
     conv.data.pop("slot_offer", None)
     await accept(conv, slot=int(raw))
-    await _advance(conv)
+    await advance(conv)
 
 
 async def booking_lines(conv: Conversation) -> list[str]:
@@ -273,7 +268,7 @@ async def _own_booking(conv: Conversation, booking_id: int) -> tuple[Booking, Sl
 async def _slot_taken(conv: Conversation) -> None:
     conv.data.pop("slot", None)
     conv.reply(_("Sorry, that time has just filled up. Please choose another time."))
-    await _advance(conv)
+    await advance(conv)
 
 
 async def confirm_booking(conv: Conversation, person: Person) -> None:

@@ -120,6 +120,8 @@ async def _tell_citizen(
     *,
     now: datetime,
 ) -> None:
+    if person.account_id is None:  # kept after the account was erased: nobody to tell
+        return
     account = await session.get(Account, person.account_id)
     if account is None:
         return
