@@ -25,7 +25,9 @@ def upgrade() -> None:
         sa.Column(
             "account_id",
             sa.Integer(),
-            sa.ForeignKey("accounts.id", ondelete="SET NULL", name="fk_people_account_id_accounts"),
+            sa.ForeignKey(
+                "accounts.id", ondelete="SET NULL", name="fk_people_account_id_accounts"
+            ),
         ),
         sa.Column("full_name", sa.String(120), nullable=False),
         sa.Column("birth_date", sa.Date(), nullable=False),
