@@ -143,8 +143,8 @@ async def seed(db: Database, people: int) -> tuple[list[int], list[int]]:
             [
                 {
                     "site_id": f"S{s:02d}",
-                    "starts_at": NOW + timedelta(hours=h),
-                    "ends_at": NOW + timedelta(hours=h, minutes=30),
+                    "starts_at": NOW + timedelta(days=1, hours=h),
+                    "ends_at": NOW + timedelta(days=1, hours=h, minutes=30),
                     "capacity": CAPACITY,
                     "booked": 0,
                 }

@@ -128,6 +128,9 @@ async def _import(command: str, file: Path, service: Service) -> int:
 
 
 async def _staff_add(args: argparse.Namespace, service: Service) -> int:
+    if args.role == "site_staff" and not args.sites:
+        print("error: a site_staff role needs at least one --site", file=sys.stderr)
+        return 2
     for code in args.wards:
         try:
             divisions.ward(code)

@@ -19,8 +19,9 @@ from bot.messages import Button, ChatRef, Incoming, Outgoing
 from storage.conversations import SavedState
 from storage.models import Account
 
-# Payload namespaces valid from any message, however old (the main menu, the language picker).
-GLOBAL_PAYLOADS = ("menu:", "lang:")
+# Payload namespaces valid from any message, however old (the main menu, the language picker,
+# the appointment buttons of /lichhen, which name their booking and are checked on use).
+GLOBAL_PAYLOADS = ("menu:", "lang:", "appt:")
 _STAMP_SEPARATOR = "|"
 # Step payloads get a stamp such as "12|" in front; Telegram allows 64 bytes in all.
 MAX_STEP_PAYLOAD = 48
@@ -125,7 +126,9 @@ class Conversation:
     def conclude(self) -> tuple[SavedState, list[Outgoing]]:
         """The state to save after this event, and the replies with their buttons stamped."""
         saved = self._saved
-        moved = (self.flow, self.step) != (saved.flow, saved.step)
+        # A new question (a new step, or step buttons sent again: the next screening question,
+        # a refreshed list of slots) makes the buttons of every earlier message stale.
+        moved = (self.flow, self.step) != (saved.flow, saved.step) or self._asks_with_buttons()
         prompt = saved.prompt + 1 if moved else saved.prompt
         state = SavedState(
             flow=self.flow,
@@ -136,6 +139,14 @@ class Conversation:
             updated_at=self.now,
         )
         return state, [self._stamped(reply, prompt) for reply in self._replies]
+
+    def _asks_with_buttons(self) -> bool:
+        return any(
+            not button.payload.startswith(GLOBAL_PAYLOADS)
+            for reply in self._replies
+            for row in reply.buttons
+            for button in row
+        )
 
     def replies(self) -> list[Outgoing]:
         """The queued replies as they are, for an event whose state is not saved."""

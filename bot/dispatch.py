@@ -142,6 +142,11 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
     ("cancel", _is_cancel, cancel),
     ("consent and privacy steps", lambda m, c: c.flow == privacy.FLOW, run_step),
     ("consent gate", lambda m, c: not c.consented, privacy.ask_consent),
+    (
+        "appointment button",
+        lambda m, c: (m.payload or "").startswith("appt:"),
+        appointments.receive_choice,
+    ),
     ("command", lambda m, c: m.command is not None, run_command),
     ("menu button", lambda m, c: m.payload in menu.MENU, open_menu),
     ("flow step", lambda m, c: c.flow is not None, run_step),

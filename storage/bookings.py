@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Booking, Person, Site, Slot, table
@@ -21,9 +21,15 @@ CANCELLED = "cancelled"
 ATTENDED = "attended"
 
 _SLOTS = table(Slot)
+_SITES = table(Site)
 _TAKE = (
     update(_SLOTS)
-    .where(_SLOTS.c.id == bindparam("slot_id"), _SLOTS.c.booked < _SLOTS.c.capacity)
+    .where(
+        _SLOTS.c.id == bindparam("slot_id"),
+        _SLOTS.c.booked < _SLOTS.c.capacity,
+        _SLOTS.c.starts_at > bindparam("starts_after"),
+        exists().where(_SITES.c.id == _SLOTS.c.site_id, _SITES.c.active.is_(True)),
+    )
     .values(booked=_SLOTS.c.booked + 1)
 )
 _RELEASE = (
@@ -33,9 +39,9 @@ _RELEASE = (
 )
 
 
-async def take_place(session: AsyncSession, slot_id: int) -> bool:
-    """Take one place in a slot; False if it is full (or gone)."""
-    result = await session.execute(_TAKE, {"slot_id": slot_id})
+async def take_place(session: AsyncSession, slot_id: int, *, starts_after: datetime) -> bool:
+    """Take one place in a slot; False if it is full, starts too soon, or its site is closed."""
+    result = await session.execute(_TAKE, {"slot_id": slot_id, "starts_after": starts_after})
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
@@ -101,10 +107,21 @@ async def find_by_code(
     return (row[0], row[1], row[2], row[3]) if row else None
 
 
-async def set_status(
+async def transition(
     session: AsyncSession, booking: Booking, status: str, *, now: datetime
-) -> None:
-    """Change a booking's status (the caller releases the place when cancelling)."""
-    booking.status = status
-    booking.updated_at = now
-    await session.flush()
+) -> bool:
+    """Move an active booking to `status`; False if it was no longer active.
+
+    One conditional UPDATE, so a cancellation and a dose recorded at the same moment cannot
+    both win (the caller releases the place when cancelling).
+    """
+    result = await session.execute(
+        update(Booking)
+        .where(Booking.id == booking.id, Booking.status == ACTIVE)
+        .values(status=status, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    booking.status, booking.updated_at = status, now
+    return True

@@ -187,7 +187,7 @@ class Person(Base):
     account_id: Mapped[int | None] = mapped_column(
         ForeignKey("accounts.id", ondelete="SET NULL"), index=True
     )
-    full_name: Mapped[str] = mapped_column(String(120))
+    full_name: Mapped[str] = mapped_column(String(200))
     birth_date: Mapped[date] = mapped_column(Date)
     gender: Mapped[str] = mapped_column(String(8))
     id_sealed: Mapped[bytes] = mapped_column(LargeBinary)

@@ -38,8 +38,8 @@ async def make_slots(database: Database, capacities: list[int]) -> list[int]:
         slots = [
             Slot(
                 site_id="S1",
-                starts_at=NOW + timedelta(hours=i),
-                ends_at=NOW + timedelta(hours=i, minutes=30),
+                starts_at=NOW + timedelta(days=1, hours=i),
+                ends_at=NOW + timedelta(days=1, hours=i, minutes=30),
                 capacity=capacity,
                 booked=0,
             )
@@ -199,7 +199,9 @@ async def test_one_active_booking_per_person_and_dose(database: Database) -> Non
 
     # Another dose, or the same dose once the first booking is cancelled, is fine.
     async with database.session_scope() as session:
-        assert await bookings.take_place(session, second)
+        assert await bookings.take_place(
+            session, second, starts_after=datetime(2000, 1, 1, tzinfo=UTC)
+        )
         await bookings.add_booking(
             session,
             Booking(

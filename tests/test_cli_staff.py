@@ -225,3 +225,10 @@ def test_import_command_refuses_a_missing_file(
         captured = capsys.readouterr()
         assert captured.err == f"error: no such file: {missing}\n"
         assert captured.out == ""
+
+
+def test_site_staff_needs_a_site(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["staff", "add", "--channel", "telegram", "--user-id", "7", "--role", "site_staff"]
+    assert main(argv) == 2
+    assert "--site" in capsys.readouterr().err
+    assert _read(env) == ([], [])

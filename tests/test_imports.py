@@ -319,7 +319,9 @@ async def test_capacity_below_the_places_booked_is_refused(
         slot_id = await session.scalar(select(Slot.id))
         assert slot_id is not None
         for _ in range(3):
-            assert await bookings.take_place(session, slot_id)
+            assert await bookings.take_place(
+                session, slot_id, starts_after=datetime(2000, 1, 1, tzinfo=UTC)
+            )
 
     report = await _import_slots(
         database, SLOTS_HEADER + "hcm-benthanh,2026-12-01,07:30,08:30,2\n"
@@ -354,7 +356,7 @@ async def test_imported_dose_marks_the_booking_attended_and_tells_the_citizen_on
             dose_number=1,
             screening={},
             needs_screening=False,
-            now=NOW,
+            now=NOW - timedelta(days=1),  # booked the day before
         )
         assert booking is not None
     text = DOSES_HEADER + "001 190 012 345,1,Pfizer,FK8891,30/11/2026,hcm-benthanh,\n"
@@ -408,7 +410,7 @@ async def test_dose_with_its_booking_code_and_without_a_site(
             dose_number=1,
             screening={},
             needs_screening=False,
-            now=NOW,
+            now=NOW - timedelta(days=1),  # booked the day before
         )
         assert booking is not None
     code = booking.code.lower()
@@ -440,7 +442,7 @@ async def test_bad_dose_rows_are_reported_and_never_show_the_id_number(
             dose_number=1,
             screening={},
             needs_screening=False,
-            now=NOW,
+            now=NOW - timedelta(days=1),  # booked the day before
         )
         assert others is not None
     text = (
@@ -535,3 +537,35 @@ async def test_sample_files_import_cleanly_over_the_demo_data(
         )
     assert _counts(doses) == (2, 0, 0)
     assert doses.problems == [(4, "no registered person with this ID number (0011******21)")]
+
+
+async def test_dose_given_elsewhere_cancels_the_appointment_and_frees_its_place(
+    database: Database, protector: DataProtector
+) -> None:
+    await _import_sites(database, SITES)
+    await _import_slots(database, SLOTS_HEADER + "hcm-benthanh,2026-12-02,07:30,08:30,5\n")
+    _account_id, person_id = await _register(database, protector)
+    async with database.session_scope() as session:
+        slot_id = await session.scalar(select(Slot.id))
+        assert slot_id is not None
+        booking = await book(
+            session,
+            person_id=person_id,
+            slot_id=slot_id,
+            dose_number=1,
+            screening={},
+            needs_screening=False,
+            now=NOW,
+        )
+        assert booking is not None
+    # Given at another site before the appointment: the appointment is moot.
+    text = DOSES_HEADER + "001190012345,1,pfizer,FK8891,30/11/2026,hcm-tandinh,\n"
+    report = await _import_doses(database, protector, text)
+    assert (_counts(report), report.problems) == ((1, 0, 0), [])
+    async with database.read_scope() as session:
+        cancelled = await session.get(Booking, booking.id)
+        slot = await session.get(Slot, slot_id)
+        dose = await session.scalar(select(Vaccination))
+    assert cancelled is not None and cancelled.status == bookings.CANCELLED
+    assert slot is not None and slot.booked == 0
+    assert dose is not None and dose.booking_id is None

@@ -423,13 +423,18 @@ async def test_erasing_the_account_frees_places_and_keeps_dose_records(
         ]
         # Bình's place is free again; An's stays taken by the attended appointment.
         assert await session.scalar(select(func.sum(Slot.booked))) == 1
-    # Registering again with the same ID number re-attaches the record: dose 2 is next.
+    # The same ID number on a new account is not linked by itself (the number alone proves
+    # nothing): support staff check, and nothing about the kept record is shown.
     again = Citizen(svc, chat_id="citizen-3")
     await again.consent()
-    await fill_person(again)
-    summary = await again.last_texts()
-    assert "Mũi 2" in summary[0] or "mũi 2" in summary[0]
-    await again.press("Xác nhận")
+    await again.say("/dangky")
+    await again.press("Bản thân tôi")
+    for text in ("Ke La", "02/01/1990"):
+        await again.say(text)
+    await again.press("Nam")
+    texts = await again.say("079090012345")
+    assert "đã có trong hồ sơ" in texts[0] and "Mũi" not in texts[0]
+    assert again.buttons() == ["Gặp nhân viên hỗ trợ", "Quay lại"]
     async with svc.db.read_scope() as session:
         assert await session.scalar(select(func.count()).select_from(Person)) == 1
 
@@ -465,3 +470,121 @@ async def test_priority_groups_come_from_the_configured_file(
     texts = await citizen.say("ben thanh")
     await svc.db.dispose()
     assert "1. Người bán hàng ở chợ" in texts[-1] and citizen.buttons() == ["1"]
+
+
+async def test_an_old_screening_button_cannot_answer_the_current_question(
+    citizen: Citizen, svc
+) -> None:
+    await fill_person(citizen)  # all nine answered "khong"
+    for _ in range(3):
+        await citizen.press(citizen.buttons()[0])
+    await citizen.press("Sửa")
+    await citizen.press("Câu trả lời sàng lọc")
+    first = citizen.last
+    await citizen.press("Không")  # question 1
+    await citizen.press("Không")  # question 2
+    citizen.last = first  # question 1's buttons, pressed again (a double tap, or scrolling up)
+    texts = await citizen.press("Có")
+    assert "tin nhắn cũ" in texts[0]
+    state = (await citizen.state())[1]
+    assert state is not None and state.data["screen"] == {"anaphylaxis": "no", "covid6m": "no"}
+
+
+async def test_a_registration_whose_slot_filled_up_is_kept_and_booked_again(
+    citizen: Citizen, svc
+) -> None:
+    await fill_person(citizen)
+    await citizen.press("Trạm Y tế phường Bến Thành")
+    await citizen.press(citizen.buttons()[0])
+    await citizen.press(citizen.buttons()[0])
+    async with svc.db.session_scope() as session:  # someone else takes the last places
+        for slot in (await session.scalars(select(Slot).where(Slot.site_id == SITE))).all()[:1]:
+            slot.booked = slot.capacity
+    texts = await citizen.press("Xác nhận")
+    assert "vừa hết chỗ" in texts[0]
+    assert await count(svc, Person) == 1  # the registration itself is kept
+    await citizen.press(citizen.buttons()[0])
+    texts = await citizen.press("Xác nhận")
+    assert CODE.search(texts[0]) and await count(svc, Booking) == 1
+
+
+async def test_moving_when_nothing_else_is_free_keeps_the_appointment(
+    citizen: Citizen, svc
+) -> None:
+    await fill_person(citizen)
+    await book_first(citizen)
+    async with svc.db.session_scope() as session:
+        for slot in (await session.scalars(select(Slot))).all():
+            slot.booked = slot.capacity
+    await citizen.say("/lichhen")
+    code = CODE.search(citizen.last[0]["text"])
+    assert code
+    texts = await citizen.press(f"Đổi lịch {code.group(1)}")
+    assert "giữ nguyên" in texts[0]
+    async with svc.db.read_scope() as session:
+        booking = await session.scalar(select(Booking))
+    assert booking is not None and booking.status == "booked"
+
+
+async def test_cancel_during_a_move_says_the_appointment_is_unchanged(citizen: Citizen) -> None:
+    await fill_person(citizen)
+    await book_first(citizen)
+    await citizen.say("/lichhen")
+    code = CODE.search(citizen.last[0]["text"])
+    assert code
+    await citizen.press(f"Đổi lịch {code.group(1)}")
+    texts = await citizen.say("/huy")
+    assert "lịch hẹn của bạn vẫn giữ nguyên" in texts[0]
+
+
+async def test_free_text_after_the_appointment_list_is_understood(citizen: Citizen) -> None:
+    await fill_person(citizen)
+    await book_first(citizen)
+    await citizen.say("/lichhen")
+    await citizen.say("dang ky tiem")
+    assert citizen.buttons()[-1] == "Người thân"
+
+
+@pytest.mark.parametrize(
+    "payload", ["reg:person:x", "reg:person:99999", "reg:prov:x", "reg:prov:999", "reg:site:zz"]
+)
+async def test_forged_or_garbled_payloads_get_a_kind_answer(
+    citizen: Citizen, svc, payload: str
+) -> None:
+    await citizen.say("/dangky")
+    prompt = citizen.last[-1]["buttons"][0][0][1].partition("|")[0]
+    await citizen.press("Bản thân tôi") if payload.startswith("reg:prov") else None
+    if payload.startswith("reg:prov"):
+        for text in ("Nguyễn Văn An", "02/01/1990"):
+            await citizen.say(text)
+        await citizen.press("Nam")
+        for text in ("079090012345", "0912345678"):
+            await citizen.say(text)
+        prompt = citizen.last[-1]["buttons"][0][0][1].partition("|")[0]
+    await svc.dispatcher.handle(citizen.incoming(payload=f"{prompt}|{payload}"))
+    texts = [body["text"] for body in await citizen.replies()]
+    assert texts and not any("sự cố" in text for text in texts), texts
+
+
+async def test_unicode_digits_at_the_priority_group_step(citizen: Citizen) -> None:
+    await citizen.say("/dangky")
+    await citizen.press("Bản thân tôi")
+    for text in ("Nguyễn Văn An", "02/01/1990"):
+        await citizen.say(text)
+    await citizen.press("Nam")
+    for text in ("079090012345", "0912345678", "hcm", "ben thanh"):
+        await citizen.say(text)
+    texts = await citizen.say("²")
+    assert "1 đến 9" in texts[0]
+
+
+async def test_support_button_mid_form_keeps_what_was_entered(citizen: Citizen) -> None:
+    await citizen.say("/dangky")
+    await citizen.press("Bản thân tôi")
+    await citizen.say("Nguyễn Văn An")
+    for _ in range(3):
+        await citizen.say("abc")
+    texts = await citizen.press("Gặp nhân viên hỗ trợ")
+    assert "vẫn được giữ" in texts[0]
+    texts = await citizen.say("02/01/1990")
+    assert "Thứ Ba, 02/01/1990" in texts[0]

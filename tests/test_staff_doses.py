@@ -122,3 +122,13 @@ async def test_staff_of_another_site_cannot_record(
     assert "Nguyen Van An" not in reply["text"]
     (wrong,) = await say_all(emulator, STAFF_CHAT, "ABCDEFG")
     assert "ABCDEFG" in wrong["text"]
+
+
+async def test_site_staff_without_a_site_cannot_record(
+    service: Service, emulator: TelegramEmulator
+) -> None:
+    _citizen, code = await booked_citizen(service)
+    await make_staff(service)  # a role with no site in scope (only possible outside the CLI)
+    await consent(emulator, STAFF_CHAT)
+    (reply,) = await say_all(emulator, STAFF_CHAT, f"/tiem {code}")
+    assert "Nguyen Van An" not in reply["text"]

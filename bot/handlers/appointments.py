@@ -1,7 +1,8 @@
 """/lichhen: the account's people and their appointments; cancel, move, show the QR again.
 
+The list is not a flow step: its buttons (`appt:<action>:<booking id>`) stay valid from any
+message, however old, and are checked on use (the booking must be active and on this account).
 Flow `appointments`:
-    LIST    -> a booking's "Move", "Cancel" or "QR" button
     CANCEL  -> "Yes, cancel" frees the place at once; "No" keeps it
 """
 
@@ -26,7 +27,6 @@ FLOW = "appointments"
 class Step(StrEnum):
     """Where the appointments flow waits."""
 
-    LIST = "list"
     CANCEL = "cancel"
 
 
@@ -91,7 +91,7 @@ async def show_appointments(msg: Incoming, conv: Conversation) -> None:
                 Button(_("QR {code}").format(code=booking.code), f"appt:qr:{booking.id}"),
             ]
         )
-    conv.goto(FLOW, Step.LIST)
+    conv.finish()
     conv.reply("\n".join(lines), buttons=[*buttons, *menu_buttons()])
 
 
@@ -107,10 +107,9 @@ async def _own_active(conv: Conversation, payload: str) -> tuple[Booking, Person
 async def receive_choice(msg: Incoming, conv: Conversation) -> None:
     """Act on a booking button: move, cancel (asks first) or show the QR again."""
     payload = msg.payload or ""
-    found = await _own_active(conv, payload) if payload.startswith("appt:") else None
+    found = await _own_active(conv, payload)
     if found is None:
-        if payload.startswith("appt:"):
-            conv.reply(_("This appointment is no longer active."))
+        conv.reply(_("This appointment is no longer active."))
         await show_appointments(msg, conv)
         return
     booking, person = found
@@ -125,12 +124,13 @@ async def receive_choice(msg: Incoming, conv: Conversation) -> None:
             ),
             buttons=[
                 [
-                    Button(_("Yes, cancel it"), "appt:yes"),
-                    Button(_("No, keep the appointment"), "appt:no"),
+                    Button(_("Yes, cancel it"), "cancel:yes"),
+                    Button(_("No, keep the appointment"), "cancel:no"),
                 ]
             ],
         )
     else:
+        conv.finish()
         conv.goto(
             registration.FLOW,
             registration.Step.SITE,
@@ -145,11 +145,11 @@ async def receive_choice(msg: Incoming, conv: Conversation) -> None:
 
 async def receive_cancel(msg: Incoming, conv: Conversation) -> None:
     """Cancel and free the place, or keep the appointment."""
-    if msg.payload == "appt:no" or is_answer(msg.text, Intent.NO):
+    if msg.payload == "cancel:no" or is_answer(msg.text, Intent.NO):
         conv.finish()
         conv.reply(_("The appointment is kept."), buttons=menu_buttons())
         return
-    if not (msg.payload == "appt:yes" or is_answer(msg.text, Intent.YES)):
+    if not (msg.payload == "cancel:yes" or is_answer(msg.text, Intent.YES)):
         conv.reply(_("Please answer with the buttons: cancel the appointment?"))
         return
     found = await _own_active(conv, f"appt:{conv.data.get('booking')}")
@@ -168,4 +168,4 @@ async def receive_cancel(msg: Incoming, conv: Conversation) -> None:
     )
 
 
-STEPS: dict[str, Handler] = {Step.LIST: receive_choice, Step.CANCEL: receive_cancel}
+STEPS: dict[str, Handler] = {Step.CANCEL: receive_cancel}

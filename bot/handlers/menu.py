@@ -51,17 +51,19 @@ async def show_menu(msg: Incoming, conv: Conversation) -> None:
 
 
 async def open_menu_entry(msg: Incoming, conv: Conversation) -> None:
-    """Answer a main-menu choice (button, command or free text)."""
-    payload = menu_payload(msg)
-    label = _(MENU[payload])
-    conv.finish()
-    conv.reply(
-        _(
-            "“{feature}” is being prepared and will be available here soon. Thank you for your "
-            "patience!"
-        ).format(feature=label),
-        buttons=menu_buttons(),
-    )
+    """Answer a main-menu choice whose feature is still being prepared.
+
+    A form in progress is kept: the citizen can answer its last question and go on.
+    """
+    label = _(MENU[menu_payload(msg)])
+    text = _(
+        "“{feature}” is being prepared and will be available here soon. Thank you for your "
+        "patience!"
+    ).format(feature=label)
+    if conv.flow is not None:
+        conv.reply(text + " " + _("What you entered is kept: answer the last question to go on."))
+        return
+    conv.reply(text, buttons=menu_buttons())
 
 
 def menu_payload(msg: Incoming) -> str:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import base64
 from datetime import date
-from typing import Any
 
 from bot.conversation import Conversation
+from bot.crypto import DataProtector
 from bot.handlers.form import FLOW, RegisterStep, accept, advance, wrong_answer
 from bot.handlers.menu import menu_buttons
-from bot.handlers.phone import PHONE_INDEX
 from bot.handlers.slot_picker import local_today
 from bot.i18n import _, format_day
 from bot.messages import Button, Incoming, Kind
@@ -25,6 +24,7 @@ from bot.vn.names import InvalidName, NameProblem, parse_full_name
 from bot.vn.phone import mask_phone, normalize_phone
 from bot.vn.text import fold
 from storage import people
+from storage.models import Account, Person
 
 Step = RegisterStep
 
@@ -188,7 +188,20 @@ async def receive_id(msg: Incoming, conv: Conversation) -> None:
     protector = conv.services.protector
     found = await people.find_by_id_index(conv.session, id_index(protector, pid.number))
     person, account = found or (None, None)
-    if person is not None and account is not None:  # (kept without account: re-attached later)
+    if person is not None and account is None:
+        # Kept for the medical record after its account was erased. Linking it to a new
+        # account needs a staff member's check: the ID number alone proves nothing.
+        await wrong_answer(
+            msg,
+            conv,
+            _(
+                "This ID number is already on record. To link it to this account, please "
+                "choose “Talk to support staff”; you can also type a different ID number."
+            ),
+            support_now=True,
+        )
+        return
+    if person is not None and account is not None:
         if account.id == conv.account.id:
             conv.finish()
             conv.reply(
@@ -212,22 +225,23 @@ async def receive_id(msg: Incoming, conv: Conversation) -> None:
                 "can only be registered once: please book from that account. If it is not "
                 "yours or your family's, choose “Support” and a staff member will help. You "
                 "can also type a different ID number."
-            ).format(where=_account_hint(account, protector)),
+            ).format(where=_account_hint(account, person, protector)),
             support_now=True,
         )
         return
-    kept: dict[str, int] = {"kept": person.id} if person else {}  # doses on record from before
-    await accept(conv, idn=base64.b64encode(protector.seal(pid.number)).decode(), **kept)
+    await accept(conv, idn=base64.b64encode(protector.seal(pid.number)).decode())
     await advance(conv)
 
 
-def _account_hint(account: Any, protector: Any) -> str:
+def _account_hint(account: Account, person: Person, protector: DataProtector) -> str:
+    """Which account holds a person, masked: its channel and a phone number's last digits."""
     channel = {"telegram": "Telegram", "web": _("web chat"), "zalo": "Zalo"}.get(
         account.channel, account.channel
     )
-    if account.phone_sealed:
+    sealed = account.phone_sealed or person.phone_sealed
+    if sealed:
         return _("{channel}, phone {phone}").format(
-            channel=channel, phone=mask_phone(protector.open(account.phone_sealed))
+            channel=channel, phone=mask_phone(protector.open(sealed))
         )
     return channel
 
@@ -336,9 +350,6 @@ async def receive_phone(msg: Incoming, conv: Conversation) -> None:
             ),
         )
         return
-    if conv.data.get("relation") == "self" and not conv.account.phone_sealed:
-        conv.account.phone_sealed = protector.seal(phone)
-        conv.account.phone_index = protector.blind_index(PHONE_INDEX, phone)
     await accept(conv, phone=base64.b64encode(protector.seal(phone)).decode())
     conv.reply(_("Phone number: {phone}.").format(phone=mask_phone(phone)), remove_keyboard=True)
     await advance(conv)

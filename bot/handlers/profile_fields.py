@@ -42,8 +42,15 @@ async def ask_province(conv: Conversation) -> None:
 async def receive_province(msg: Incoming, conv: Conversation) -> None:
     """Take a province button, or find a typed name (aliases and old names too)."""
     payload = msg.payload or ""
-    if payload.startswith("reg:prov:"):
-        code = int(payload.rpartition(":")[2])
+    raw = payload.removeprefix("reg:prov:")
+    if payload.startswith("reg:prov:") and raw.isascii() and raw.isdigit():
+        code = int(raw)
+        try:
+            divisions.province(code)
+        except KeyError:
+            await wrong_answer(msg, conv, _("Please choose with the buttons below."))
+            await ask_province(conv)
+            return
     else:
         found = divisions.find_provinces(msg.text) if msg.kind == Kind.TEXT else []
         if not found:
@@ -55,7 +62,7 @@ async def receive_province(msg: Incoming, conv: Conversation) -> None:
             return
         if len(found) > 1:
             conv.reply(
-                _("Which one do you mean?"),
+                _("Which province or city do you mean?"),
                 buttons=[[Button(p.name, f"reg:prov:{p.code}")] for p in found],
             )
             return
@@ -116,7 +123,12 @@ async def receive_ward(msg: Incoming, conv: Conversation) -> None:
     conv.data["ward_offer"] = {str(w.code): w.formerly for w in found}
     question = _("Is this the ward?") if len(found) == 1 else _("Which ward do you mean?")
     conv.reply(
-        question + " " + _("If none is right, type the name again."),
+        question
+        + " "
+        + _(
+            "If none is right, type the name again; for an old ward name, add its old "
+            "district, for example “Phường 1, Quận 3”."
+        ),
         buttons=[
             [Button(ward_text(w.code, w.formerly)[:60], f"reg:ward:{w.code}")] for w in found
         ],
@@ -148,7 +160,7 @@ async def receive_group(msg: Incoming, conv: Conversation) -> None:
     codes = [group.code for group in groups]
     code = (msg.payload or "").removeprefix("reg:grp:")
     typed = msg.text.strip().rstrip(".")
-    if code not in codes and typed.isdigit() and 1 <= int(typed) <= len(codes):
+    if code not in codes and typed.isascii() and typed.isdigit() and 1 <= int(typed) <= len(codes):
         code = codes[int(typed) - 1]
     if code not in codes:
         await wrong_answer(
@@ -180,6 +192,11 @@ def _screen_label(answer: str) -> str:
     return {ANSWER_YES: _("Yes"), ANSWER_NO: _("No"), ANSWER_UNSURE: _("Not sure")}[answer]
 
 
+def _screened_name(conv: Conversation) -> str:
+    """Who the screening questions are about: the name typed, or the registered person's."""
+    return str(conv.data.get("name") or conv.data.get("person_name") or _("this person"))
+
+
 async def ask_screen(conv: Conversation) -> None:
     """Ask the next screening question (Yes / No / Not sure)."""
     conv.goto(FLOW, Step.SCREEN)
@@ -188,13 +205,15 @@ async def ask_screen(conv: Conversation) -> None:
     if index == 0:
         conv.reply(
             _(
-                "A few health questions from the Ministry of Health's screening form. They help "
-                "the doctor at the site; answering “Yes” does not stop you from booking."
-            )
+                "A few health questions about {name}, from the Ministry of Health's screening "
+                "form. They help the doctor at the site; a “Yes” does not stop the booking."
+            ).format(name=_screened_name(conv))
         )
     conv.reply(
         _("Question {number}/{total}: {question}").format(
-            number=index + 1, total=len(SCREENING), question=_(SCREENING[index][1])
+            number=index + 1,
+            total=len(SCREENING),
+            question=_(SCREENING[index][1]).format(name=_screened_name(conv)),
         ),
         buttons=[[Button(_screen_label(answer), payload) for payload, answer in SCREEN_ANSWERS]],
     )
@@ -220,8 +239,8 @@ async def receive_screen(msg: Incoming, conv: Conversation) -> None:
     if len(answers) == len(SCREENING) and needs_screening(answers):
         conv.reply(
             _(
-                "Thank you. Because of these answers the doctor needs to examine you more "
-                "closely at the site (cần khám sàng lọc kỹ tại điểm tiêm). You can still book."
-            )
+                "Thank you. Because of these answers the doctor will examine {name} more closely "
+                "at the site (cần khám sàng lọc kỹ tại điểm tiêm). The booking can still go ahead."
+            ).format(name=_screened_name(conv))
         )
     await advance(conv)

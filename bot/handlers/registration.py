@@ -47,9 +47,13 @@ BOOKING_FIELDS = ("site", "day", "slot")
 
 async def start_registration(msg: Incoming, conv: Conversation) -> None:
     """Ask whom to register for: a person already on the account, oneself, or a relative."""
+    conv.finish()
+    await _ask_who(conv)
+
+
+async def _ask_who(conv: Conversation) -> None:
     registered = await people.people_of(conv.session, conv.account.id)
     conv.goto(FLOW, Step.WHO)
-    conv.data = {}
     rows = [[Button(person.full_name[:40], f"reg:person:{person.id}")] for person in registered]
     new = []
     if len(registered) < MAX_PEOPLE:
@@ -75,20 +79,23 @@ async def start_registration(msg: Incoming, conv: Conversation) -> None:
 async def receive_who(msg: Incoming, conv: Conversation) -> None:
     """Start the form for a new person, or go to booking for a registered one."""
     payload = msg.payload or ""
-    if payload.startswith("reg:person:"):
-        await _book_for_registered(conv, int(payload.rpartition(":")[2]))
+    person_id = payload.removeprefix("reg:person:")
+    if payload.startswith("reg:person:") and person_id.isascii() and person_id.isdigit():
+        await _book_for_registered(conv, int(person_id))
         return
     typed = fold(msg.text)
+    registered = await people.people_of(conv.session, conv.account.id)
     if payload == "reg:who:self" or typed in ("ban than", "toi", "cho toi", "myself", "me"):
         relation = "self"
     elif payload == "reg:who:other" or typed in ("nguoi than", "relative", "nguoi nha"):
         relation = "other"
     else:
+        relation = ""
+    if not relation or (relation == "self" and any(p.is_holder for p in registered)):
         await wrong_answer(msg, conv, _("Please choose with the buttons below."))
-        await start_registration(msg, conv)
+        await _ask_who(conv)
         return
-    count = await people.count_people(conv.session, conv.account.id)
-    if count >= MAX_PEOPLE:
+    if len(registered) >= MAX_PEOPLE:
         conv.finish()
         conv.reply(
             _("This account already has {limit} people, the most it can register.").format(
@@ -135,6 +142,7 @@ async def _book_for_registered(conv: Conversation, person_id: int) -> None:
         Step.SCREEN,
         mode="existing",
         person=person.id,
+        person_name=person.full_name,
         province=person.province_code,
         ward=person.ward_code,
     )
@@ -184,7 +192,11 @@ def _back_target(conv: Conversation) -> None:
         return
     if step_key in keys:
         index = keys.index(step_key)
-        if index > 0:
+        if index > 0 and keys[index - 1] == "screen" and conv.data.get("screen"):
+            answers = dict(conv.data["screen"])  # back to the last screening question only
+            answers.popitem()
+            conv.data["screen"] = answers
+        elif index > 0:
             conv.data.pop(keys[index - 1], None)
 
 
@@ -317,10 +329,11 @@ async def confirm(conv: Conversation) -> None:
     if data.get("site") == "":
         conv.finish()
         conv.reply(
-            _(
-                "{name} is registered. There are no free places near you at the moment; we will "
-                "send a message here when places open. Type /lichhen to see your registrations."
-            ).format(name=person.full_name),
+            _("{name} is registered.").format(name=person.full_name)
+            + " "
+            + slot_picker.no_booking_text(conv, data)
+            + " "
+            + _("Type /lichhen to see your registrations."),
             buttons=menu_buttons(),
         )
         return
@@ -333,18 +346,9 @@ async def _store_person(conv: Conversation) -> Person | None:
     protector = conv.services.protector
     number = person_fields.id_number(conv)
     index = id_index(protector, number)
-    born = date.fromisoformat(data["dob"])
-    found = await people.find_by_id_index(conv.session, index)
-    if found is not None and (found[1] is not None or found[0].birth_date != born):
+    if await people.find_by_id_index(conv.session, index) is not None:
         conv.data.pop("idn", None)
-        conv.reply(
-            _("This ID number was registered in the meantime.")
-            if found[1] is not None
-            else _(
-                "This ID number is on record with another date of birth. Please check both, "
-                "or choose “Support” to ask a staff member."
-            )
-        )
+        conv.reply(_("This ID number was registered in the meantime."))
         await advance(conv)
         return None
     if await people.count_people(conv.session, conv.account.id) >= MAX_PEOPLE:
@@ -357,26 +361,28 @@ async def _store_person(conv: Conversation) -> Person | None:
         )
         return None
     phone = protector.open(base64.b64decode(data["phone"]))
-    # Someone whose earlier account was erased keeps their doses: the record is re-attached.
-    person = found[0] if found is not None else Person(id_sealed=protector.seal(number))
-    person.account_id = conv.account.id
-    person.full_name = data["name"]
-    person.birth_date = born
-    person.gender = data["gender"]
-    person.id_index = index
-    person.phone_sealed = protector.seal(phone)
-    person.phone_index = protector.blind_index(PHONE_INDEX, phone)
-    person.province_code = data["province"]
-    person.ward_code = data["ward"]
-    person.divisions_version = divisions.DATA_VERSION
-    person.priority_group = data["group"]
-    person.is_holder = data.get("relation") == "self"
-    if found is None:
-        person.created_at = conv.now
-        await people.add_person(conv.session, person)
-    else:
-        await conv.session.flush()
-    data["person"] = person.id
+    person = await people.add_person(
+        conv.session,
+        Person(
+            account_id=conv.account.id,
+            full_name=data["name"],
+            birth_date=date.fromisoformat(data["dob"]),
+            gender=data["gender"],
+            id_sealed=protector.seal(number),
+            id_index=index,
+            phone_sealed=protector.seal(phone),
+            phone_index=protector.blind_index(PHONE_INDEX, phone),
+            province_code=data["province"],
+            ward_code=data["ward"],
+            divisions_version=divisions.DATA_VERSION,
+            priority_group=data["group"],
+            is_holder=data.get("relation") == "self",
+            created_at=conv.now,
+        ),
+    )
+    # From here on the form books for a registered person: if the slot has filled up in the
+    # meantime, the citizen picks another time and the registration stays.
+    data.update(mode="existing", person=person.id)
     return person
 
 
@@ -432,7 +438,13 @@ STEPS: dict[str, Handler] = {
 async def cancel(msg: Incoming, conv: Conversation) -> None:
     """/huy inside the flow: nothing typed is kept; say what stays registered."""
     count = await people.count_people(conv.session, conv.account.id)
+    moving = conv.data.get("mode") == "move"
     conv.finish()
+    if moving:
+        conv.reply(
+            _("Nothing was changed: your appointment stays as it was."), buttons=menu_buttons()
+        )
+        return
     text = _("Registration stopped. Nothing from this registration was saved.")
     if count:
         text += " " + _(

@@ -9,6 +9,7 @@ citizen chooses again, with everything else kept.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from babel.dates import format_date
 
@@ -18,13 +19,12 @@ from bot.handlers.menu import menu_buttons
 from bot.i18n import TIMEZONE, _, current_locale, format_day
 from bot.messages import Button, Incoming
 from bot.services import booking as booking_service
+from bot.services.booking import LEAD_TIME
 from bot.services.doses import as_given
 from bot.services.forms import needs_screening
 from bot.services.vaccines import next_dose
 from storage import bookings, sites, vaccinations
 from storage.models import Booking, Person, Site, Slot
-
-LEAD_TIME = timedelta(minutes=30)  # a slot starting sooner is no longer offered
 
 
 def local_today(conv: Conversation) -> date:
@@ -62,7 +62,7 @@ async def _work_out_dose(conv: Conversation) -> None:
     if "dose" in data:
         return
     today = local_today(conv)
-    known = data.get("person") or data.get("kept")  # "kept": re-registering with doses on record
+    known = data.get("person")
     if known is None:
         data.update(dose=1, earliest=today.isoformat())
         return
@@ -87,6 +87,13 @@ async def ask_site(conv: Conversation) -> None:
         if since < until
         else []
     )
+    if not found and data.get("mode") == "move":
+        conv.finish()
+        conv.reply(
+            _("There are no other free places at the moment; your appointment stays as it was."),
+            buttons=menu_buttons(),
+        )
+        return
     if not found:
         data.update(site="")
         for key in ("day", "slot"):
@@ -231,15 +238,7 @@ async def booking_lines(conv: Conversation) -> list[str]:
                 )
             )
     if data.get("site") == "":
-        earliest = date.fromisoformat(data["earliest"])
-        if earliest > local_today(conv) + timedelta(days=conv.services.settings.booking_days):
-            lines.append(
-                _("Dose {number}: it can be booked from {day}; we will remind you.").format(
-                    number=data["dose"], day=format_day(earliest)
-                )
-            )
-        else:
-            lines.append(_("No free places near you at the moment: no appointment yet."))
+        lines.append(no_booking_text(conv, data))
         return lines
     site = await sites.get_site(conv.session, data["site"])
     slot = await sites.get_slot(conv.session, int(data["slot"]))
@@ -251,6 +250,19 @@ async def booking_lines(conv: Conversation) -> list[str]:
         _("When: {when}").format(when=slot_moment(slot)),
     ]
     return lines
+
+
+def no_booking_text(conv: Conversation, data: dict[str, Any]) -> str:
+    """Why the registration has no appointment yet, and when to look again."""
+    earliest = date.fromisoformat(data["earliest"])
+    if earliest > local_today(conv) + timedelta(days=conv.services.settings.booking_days):
+        return _(
+            "Dose {number} can be booked from {day}: please come back then with /dangky."
+        ).format(number=data["dose"], day=format_day(earliest))
+    return _(
+        "There are no free places near you at the moment, so no appointment yet: please try "
+        "again in a few days with /dangky."
+    )
 
 
 async def _own_booking(conv: Conversation, booking_id: int) -> tuple[Booking, Slot, Site] | None:

@@ -17,7 +17,7 @@ from enum import StrEnum
 from bot.conversation import Conversation, Handler
 from bot.handlers import start
 from bot.handlers.slot_picker import local_today, slot_moment
-from bot.i18n import _
+from bot.i18n import _, format_day
 from bot.messages import Button, Incoming
 from bot.services.booking import read_code
 from bot.services.doses import DoseEntry, DoseRefused, as_given, record_dose
@@ -78,7 +78,7 @@ async def receive_code(msg: Incoming, conv: Conversation) -> None:
         )
         return
     booking, person, slot, site = found
-    if member.sites and site.id not in member.sites:
+    if site.id not in member.sites:  # no site in scope means no site at all
         conv.reply(
             _("Booking {code} is for another site ({site}); it cannot be recorded here.").format(
                 code=booking.code, site=site.name
@@ -131,6 +131,15 @@ async def receive_identity(msg: Incoming, conv: Conversation) -> None:
     history = as_given(list(await vaccinations.history(conv.session, booking.person_id)))
     upcoming = next_dose(history, today=local_today(conv))
     choices = [p for key, p in PRODUCTS.items() if key in upcoming.products]
+    if upcoming.number != booking.dose_number or upcoming.earliest > local_today(conv):
+        conv.goto(FLOW, Step.CODE)
+        conv.reply(
+            _(
+                "Dose {dose} cannot be given today: by the recorded doses, the next dose is due "
+                "from {day}. Nothing recorded; send another booking code."
+            ).format(dose=booking.dose_number, day=format_day(upcoming.earliest))
+        )
+        return
     conv.goto(FLOW, Step.PRODUCT)
     conv.reply(
         _("Which vaccine was given?"),
@@ -162,13 +171,18 @@ async def receive_lot(msg: Incoming, conv: Conversation) -> None:
     member = await _site_staff(msg, conv)
     found = await conv.session.get(Booking, int(conv.data["booking"]))
     lookup = await bookings.find_by_code(conv.session, found.code) if found else None
-    if member is None or lookup is None:
+    if member is None:
         conv.finish()
+        await start.unknown_command(msg, conv)
+        return
+    if lookup is None:
+        conv.goto(FLOW, Step.CODE)
+        conv.reply(_("This booking no longer exists. Send another booking code."))
         return
     booking, person, _slot, site = lookup
     product = str(conv.data["product"])
     try:
-        await record_dose(
+        recorded = await record_dose(
             conv.session,
             DoseEntry(
                 person=person,
@@ -195,6 +209,13 @@ async def receive_lot(msg: Incoming, conv: Conversation) -> None:
         return
     conv.goto(FLOW, Step.CODE)
     conv.data = {}
+    if not recorded:
+        conv.reply(
+            _("This dose was already recorded with the same details; nothing changed.")
+            + "\n"
+            + _("Send the next booking code, or /huy to finish.")
+        )
+        return
     conv.reply(
         _(
             "Recorded: {name}, dose {dose}, {product}, lot {lot}. The citizen has been told."

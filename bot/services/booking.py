@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import qrcode
@@ -24,6 +24,7 @@ from storage.models import Booking
 # No 0/O, 1/I/L: a code read over the phone or copied from a screen cannot be misread.
 # 31 symbols (a prime), so the weighted check character catches any single typo or swap.
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+LEAD_TIME = timedelta(minutes=30)  # a slot starting sooner is neither offered nor booked
 CODE_BODY = 6
 _SEPARATORS = re.compile(r"[\s\-.]")
 
@@ -67,8 +68,8 @@ async def book(
     needs_screening: bool,
     now: datetime,
 ) -> Booking | None:
-    """Take a place in the slot and write the booking; None if the slot is full."""
-    if not await bookings.take_place(session, slot_id):
+    """Take a place in the slot and write the booking; None if the slot is full (or past)."""
+    if not await bookings.take_place(session, slot_id, starts_after=now + LEAD_TIME):
         return None
     code = new_code()
     while await bookings.code_in_use(session, code):
@@ -91,9 +92,8 @@ async def book(
 
 async def cancel(session: AsyncSession, booking: Booking, *, now: datetime) -> bool:
     """Cancel an active booking and free its place; False if it was not active."""
-    if booking.status != bookings.ACTIVE:
+    if not await bookings.transition(session, booking, bookings.CANCELLED, now=now):
         return False
-    await bookings.set_status(session, booking, bookings.CANCELLED, now=now)
     await bookings.release_place(session, booking.slot_id)
     return True
 
@@ -104,7 +104,7 @@ async def move(session: AsyncSession, booking: Booking, *, slot_id: int, now: da
         return False
     if slot_id == booking.slot_id:
         return True
-    if not await bookings.take_place(session, slot_id):
+    if not await bookings.take_place(session, slot_id, starts_after=now + LEAD_TIME):
         return False
     await bookings.release_place(session, booking.slot_id)
     booking.slot_id = slot_id

@@ -13,11 +13,11 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import _, format_day, use_locale
+from bot.i18n import TIMEZONE, _, format_day, use_locale
 from bot.services.vaccines import PRODUCTS, Given
 from bot.vn.refused import InputRefused
 from storage import bookings, outbox, staff, vaccinations
-from storage.models import Account, Booking, Person, Vaccination
+from storage.models import Account, Booking, Person, Slot, Vaccination
 from storage.outbox import NewMessage
 
 
@@ -80,9 +80,7 @@ async def record_dose(
         raise DoseRefused(DoseProblem.CONFLICT)
     if entry.dose_number != len(history) + 1:
         raise DoseRefused(DoseProblem.OUT_OF_ORDER)
-    booking = entry.booking or await bookings.active_booking(
-        session, person_id=entry.person.id, dose_number=entry.dose_number
-    )
+    booking = entry.booking or await _matching_booking(session, entry, now=now)
     dose = await vaccinations.add_dose(
         session,
         Vaccination(
@@ -98,8 +96,8 @@ async def record_dose(
             created_at=now,
         ),
     )
-    if booking is not None and booking.status == bookings.ACTIVE:
-        await bookings.set_status(session, booking, bookings.ATTENDED, now=now)
+    if booking is not None:
+        await bookings.transition(session, booking, bookings.ATTENDED, now=now)
     await staff.audit(
         session,
         actor=actor,
@@ -110,6 +108,30 @@ async def record_dose(
     )
     await _tell_citizen(session, entry.person, dose, site_name, now=now)
     return True
+
+
+async def _matching_booking(
+    session: AsyncSession, entry: DoseEntry, *, now: datetime
+) -> Booking | None:
+    """The person's appointment for this dose if the dose was given there, on its day.
+
+    A dose given elsewhere or on another day makes the appointment moot: it is cancelled and its
+    place freed for someone else.
+    """
+    booking = await bookings.active_booking(
+        session, person_id=entry.person.id, dose_number=entry.dose_number
+    )
+    if booking is None:
+        return None
+    slot = await session.get(Slot, booking.slot_id)
+    if slot is not None and (
+        slot.site_id == entry.site_id
+        and slot.starts_at.astimezone(TIMEZONE).date() == entry.given_on
+    ):
+        return booking
+    if await bookings.transition(session, booking, bookings.CANCELLED, now=now):
+        await bookings.release_place(session, booking.slot_id)
+    return None
 
 
 async def _tell_citizen(

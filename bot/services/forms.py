@@ -87,28 +87,33 @@ def _load_groups(path: Path) -> tuple[PriorityGroup, ...]:
 SCREENING = (
     (
         "anaphylaxis",
-        N_("Have you ever had a severe allergic reaction (anaphylaxis) to a vaccine or medicine?"),
+        N_(
+            "Has {name} ever had a severe allergic reaction (anaphylaxis) to a vaccine or "
+            "medicine?"
+        ),
     ),
-    ("covid6m", N_("Have you had COVID-19 in the last 6 months?")),
-    ("acute", N_("Are you ill right now (fever, acute illness)?")),
+    ("covid6m", N_("Has {name} had COVID-19 in the last 6 months?")),
+    ("acute", N_("Is {name} ill right now (fever, acute illness)?")),
     (
         "immune",
         N_(
-            "Do you have a weakened immune system (cancer treatment, no spleen, advanced liver "
-            "disease, HIV not under treatment)?"
+            "Does {name} have a weakened immune system (cancer treatment, no spleen, advanced "
+            "liver disease, HIV not under treatment)?"
         ),
     ),
     (
         "drugs",
-        N_("Have you taken high-dose corticosteroids or immunosuppressants in the last 14 days?"),
+        N_(
+            "Has {name} taken high-dose corticosteroids or immunosuppressants in the last 14 days?"
+        ),
     ),
-    ("chronic", N_("Do you have a chronic disease that is getting worse?")),
-    ("pregnant", N_("Are you pregnant or breastfeeding?")),
+    ("chronic", N_("Does {name} have a chronic disease that is getting worse?")),
+    ("pregnant", N_("Is {name} pregnant or breastfeeding?")),
     (
         "bleeding",
-        N_("Do you have a bleeding disorder or take blood thinners?"),
+        N_("Does {name} have a bleeding disorder or take blood thinners?"),
     ),
-    ("other_vaccine", N_("Have you had any other vaccine in the last 14 days?")),
+    ("other_vaccine", N_("Has {name} had any other vaccine in the last 14 days?")),
 )
 """(key, question) in the order they are asked."""
 

@@ -29,7 +29,7 @@ def upgrade() -> None:
                 "accounts.id", ondelete="SET NULL", name="fk_people_account_id_accounts"
             ),
         ),
-        sa.Column("full_name", sa.String(120), nullable=False),
+        sa.Column("full_name", sa.String(200), nullable=False),
         sa.Column("birth_date", sa.Date(), nullable=False),
         sa.Column("gender", sa.String(8), nullable=False),
         sa.Column("id_sealed", sa.LargeBinary(), nullable=False),
