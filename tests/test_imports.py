@@ -61,6 +61,24 @@ async def _count(db: Database, entity: type, **where: object) -> int:
         return int((await session.execute(statement)).scalar_one())
 
 
+async def _book_first_slot(db: Database, person_id: int, *, now: datetime) -> tuple[int, Booking]:
+    """Book dose 1 for a person in the first slot; (slot id, booking)."""
+    async with db.session_scope() as session:
+        slot_id = await session.scalar(select(Slot.id))
+        assert slot_id is not None
+        booking = await book(
+            session,
+            person_id=person_id,
+            slot_id=slot_id,
+            dose_number=1,
+            screening={},
+            needs_screening=False,
+            now=now,
+        )
+        assert booking is not None
+        return slot_id, booking
+
+
 async def _register(
     db: Database, protector: DataProtector, number: str = ID_NUMBER, *, chat_id: str = "c1"
 ) -> tuple[int, int]:
@@ -346,19 +364,7 @@ async def test_imported_dose_marks_the_booking_attended_and_tells_the_citizen_on
     await _import_sites(database, SITES)
     await _import_slots(database, SLOTS_HEADER + "hcm-benthanh,2026-11-30,07:30,08:30,5\n")
     account_id, person_id = await _register(database, protector)
-    async with database.session_scope() as session:
-        slot_id = await session.scalar(select(Slot.id))
-        assert slot_id is not None
-        booking = await book(
-            session,
-            person_id=person_id,
-            slot_id=slot_id,
-            dose_number=1,
-            screening={},
-            needs_screening=False,
-            now=NOW - timedelta(days=1),  # booked the day before
-        )
-        assert booking is not None
+    _slot_id, booking = await _book_first_slot(database, person_id, now=NOW - timedelta(days=1))
     text = DOSES_HEADER + "001 190 012 345,1,Pfizer,FK8891,30/11/2026,hcm-benthanh,\n"
 
     report = await _import_doses(database, protector, text)
@@ -400,19 +406,7 @@ async def test_dose_with_its_booking_code_and_without_a_site(
     await _import_sites(database, SITES)
     await _import_slots(database, SLOTS_HEADER + "hcm-tandinh,2026-11-30,07:30,08:30,5\n")
     _, person_id = await _register(database, protector)
-    async with database.session_scope() as session:
-        slot_id = await session.scalar(select(Slot.id))
-        assert slot_id is not None
-        booking = await book(
-            session,
-            person_id=person_id,
-            slot_id=slot_id,
-            dose_number=1,
-            screening={},
-            needs_screening=False,
-            now=NOW - timedelta(days=1),  # booked the day before
-        )
-        assert booking is not None
+    _slot_id, booking = await _book_first_slot(database, person_id, now=NOW - timedelta(days=1))
     code = booking.code.lower()
     text = DOSES_HEADER + f"{ID_NUMBER},1,astrazeneca (vaxzevria),AB1,2026-11-30,,{code}\n"
     report = await _import_doses(database, protector, text)
@@ -545,19 +539,7 @@ async def test_dose_given_elsewhere_cancels_the_appointment_and_frees_its_place(
     await _import_sites(database, SITES)
     await _import_slots(database, SLOTS_HEADER + "hcm-benthanh,2026-12-02,07:30,08:30,5\n")
     _account_id, person_id = await _register(database, protector)
-    async with database.session_scope() as session:
-        slot_id = await session.scalar(select(Slot.id))
-        assert slot_id is not None
-        booking = await book(
-            session,
-            person_id=person_id,
-            slot_id=slot_id,
-            dose_number=1,
-            screening={},
-            needs_screening=False,
-            now=NOW,
-        )
-        assert booking is not None
+    slot_id, booking = await _book_first_slot(database, person_id, now=NOW)
     # Given at another site before the appointment: the appointment is moot.
     text = DOSES_HEADER + "001190012345,1,pfizer,FK8891,30/11/2026,hcm-tandinh,\n"
     report = await _import_doses(database, protector, text)
