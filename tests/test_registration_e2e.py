@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
+from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
@@ -142,3 +143,37 @@ async def _last(browser: Browser) -> dict:
     response = await browser.client.get("/api/chat/messages?after=0", headers=browser.headers)
     messages = (await response.json())["messages"]
     return messages[-1]
+
+
+async def test_booking_over_the_web_chat_api_shows_the_qr_image(
+    svc: Service, clock: Clock
+) -> None:
+    await add_sites(svc.db, clock())
+    svc.web_app[POSTING] = KeyedLimiter(rate=1000.0, burst=1000)
+    # No cookie jar: the browser carries its own cookie, and a request without it is a stranger.
+    async with TestClient(TestServer(svc.web_app), cookie_jar=DummyCookieJar()) as client:
+        browser = Browser(client)
+        await browser.open()
+        await browser.say(text="/start")
+        await browser.say(payload=payload(await _last(browser), "Tôi đồng ý"))
+        await browser.say(text="dk")
+        await browser.say(payload=payload(await _last(browser), "Bản thân tôi"))
+        for text in ("Pham Thi Dao", "3/4/1985"):
+            await browser.say(text=text)
+        await browser.say(payload=payload(await _last(browser), "Nữ"))
+        for text in ("079185000321", "0987654321", "sai gon", "ben thanh", "7"):
+            await browser.say(text=text)
+        for _ in range(9):
+            await browser.say(text="khong")
+        for _ in range(3):  # the first site, day and time
+            last = await _last(browser)
+            await browser.say(payload=payload(last, web_labels(last)[0]))
+        messages = await browser.say(payload=payload(await _last(browser), "Xác nhận"))
+        card, qr = messages
+        code = CODE.search(card["text"])
+        assert code and code.group(1) in qr["text"]
+        response = await client.get(qr["image"], headers=browser.headers)
+        assert response.status == 200 and response.content_type == "image/png"
+        assert (await response.read()).startswith(b"\x89PNG")
+        stranger = await client.get(qr["image"])  # no cookie: not this chat's image
+        assert stranger.status in (401, 403, 404)
