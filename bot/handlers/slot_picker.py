@@ -322,7 +322,10 @@ async def send_booking(conv: Conversation, booking: Booking, person: Person, tit
     ]
     if booking.needs_screening:
         lines.append(
-            _("The doctor will examine you more closely at the site (cần khám sàng lọc kỹ).")
+            _(
+                "Note: the doctor will examine {name} more closely at the site (cần khám sàng "
+                "lọc kỹ tại điểm tiêm) before the injection."
+            ).format(name=person.full_name)
         )
     lines.append(_("To move or cancel: /lichhen"))
     conv.reply("\n".join(lines))
