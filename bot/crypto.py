@@ -36,6 +36,7 @@ class DataProtector:
             raise ConfigError("DATA_KEY must decode to at least 32 bytes")
         self._aead = AESGCM(_derive(master_key, b"bot/aes-gcm/v1"))
         self._mac_key = _derive(master_key, b"bot/blind-index/v1")
+        self._token_aead = AESGCM(_derive(master_key, b"bot/qr-token/v1"))
 
     def seal(self, value: str) -> bytes:
         """Encrypt `value` with a fresh random nonce."""
@@ -55,6 +56,26 @@ class DataProtector:
             return self._aead.decrypt(nonce, ciphertext, _VERSION).decode("utf-8")
         except InvalidTag:
             raise ValueError("sealed data failed authentication") from None
+
+    def seal_token(self, payload: bytes) -> bytes:
+        """Encrypt and authenticate a short token payload (its own key: tokens leave the system).
+
+        Returns:
+            The 12-byte random nonce (unique per token) followed by the ciphertext and tag.
+        """
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + self._token_aead.encrypt(nonce, payload, b"qr-token")
+
+    def open_token(self, blob: bytes) -> bytes:
+        """The payload of a token made by `seal_token`.
+
+        Raises:
+            ValueError: the token was forged, altered or made under another key.
+        """
+        try:
+            return self._token_aead.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], b"qr-token")
+        except InvalidTag:
+            raise ValueError("token does not verify") from None
 
     def blind_index(self, kind: str, value: str) -> str:
         """A keyed hash of a normalised value, for exact-match lookups (`kind` separates uses)."""

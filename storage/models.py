@@ -299,6 +299,8 @@ class StaffMember(Base):
     name: Mapped[str | None] = mapped_column(String(120))
     wards: Mapped[list[int]] = mapped_column(JSON, default=list)
     sites: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # SHA-256 of the key a scanner app or lab system sends (`Authorization: Bearer ...`).
+    api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -314,3 +316,72 @@ class AuditEvent(Base):
     subject: Mapped[str] = mapped_column(String(80))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Sample(Base):
+    """A PCR sample tube: one person's, or a pool of up to 10; its current result.
+
+    `result_version` counts the results recorded (a correction makes it 2, 3...); each member's
+    `notified_version` says which one they were told, so a re-import tells nobody twice.
+    """
+
+    __tablename__ = "samples"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own spelling
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tube_code: Mapped[str] = mapped_column(String(40), unique=True)
+    site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    taken_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    pooled: Mapped[bool] = mapped_column(Boolean, default=False)
+    result: Mapped[str | None] = mapped_column(String(16))
+    tested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lab: Mapped[str | None] = mapped_column(String(120))
+    result_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SampleMember(Base):
+    """A person whose swab is in a tube, with the personal QR token that was scanned."""
+
+    __tablename__ = "sample_members"
+
+    sample_id: Mapped[int] = mapped_column(
+        ForeignKey("samples.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    token_id: Mapped[str] = mapped_column(String(32), unique=True)  # a token is used once
+    notified_version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SampleResult(Base):
+    """Every result recorded for a tube, in order: the first, then any corrections."""
+
+    __tablename__ = "sample_results"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own spelling
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(
+        ForeignKey("samples.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    result: Mapped[str] = mapped_column(String(16))
+    tested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lab: Mapped[str] = mapped_column(String(120))
+    source: Mapped[str] = mapped_column(String(16))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LookupFailure(Base):
+    """A result lookup that matched nothing, counted per account to stop guessing."""
+
+    __tablename__ = "lookup_failures"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own spelling
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -13,12 +13,12 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import TIMEZONE, _, format_day, use_locale
+from bot.i18n import TIMEZONE, _, format_day
+from bot.services import notices
 from bot.services.vaccines import PRODUCTS, Given
 from bot.vn.refused import InputRefused
-from storage import bookings, outbox, staff, vaccinations
+from storage import bookings, staff, vaccinations
 from storage.models import Account, Booking, Person, Slot, Vaccination
-from storage.outbox import NewMessage
 
 
 class DoseProblem(StrEnum):
@@ -142,13 +142,11 @@ async def _tell_citizen(
     *,
     now: datetime,
 ) -> None:
-    if person.account_id is None:  # kept after the account was erased: nobody to tell
-        return
-    account = await session.get(Account, person.account_id)
-    if account is None:
-        return
-    with use_locale(account.locale):
-        text = _(
+    account = await session.get(Account, person.account_id) if person.account_id else None
+    await notices.tell(
+        session,
+        account,
+        lambda: _(
             "Dose {number} for {name} has been recorded: {product}, {day}{site}. Thank you! "
             "The vaccination certificate will be sent here."
         ).format(
@@ -157,10 +155,7 @@ async def _tell_citizen(
             product=PRODUCTS[dose.product].label,
             day=format_day(dose.given_on),
             site=_(" at {site}").format(site=site_name) if site_name else "",
-        )
-    await outbox.enqueue(
-        session,
-        [NewMessage(account.channel, account.chat_id, {"text": text}, account.id)],
+        ),
         now=now,
     )
 

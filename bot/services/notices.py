@@ -1,0 +1,42 @@
+"""Messages to a citizen that no conversation asked for (a dose recorded, a result ready).
+
+They are written to the outbox in the caller's transaction, in the recipient's language, so a
+notice exists if and only if the change it announces was committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import use_locale
+from storage import outbox
+from storage.models import Account
+from storage.outbox import NewMessage
+
+
+async def tell(
+    session: AsyncSession,
+    account: Account | None,
+    compose: Callable[[], str],
+    *,
+    now: datetime,
+    bulk: bool = False,
+) -> bool:
+    """Queue `compose()` (called in the account's language) to the account's chat.
+
+    Returns:
+        False when there is nobody to tell (an erased account, or one marked unreachable).
+    """
+    if account is None or account.unreachable_at is not None:
+        return False
+    with use_locale(account.locale):
+        text = compose()
+    await outbox.enqueue(
+        session,
+        [NewMessage(account.channel, account.chat_id, {"text": text}, account.id, bulk=bulk)],
+        now=now,
+    )
+    return True

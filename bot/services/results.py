@@ -1,0 +1,173 @@
+"""Lab results: recorded once per tube (then corrections), and pushed to everyone in the tube.
+
+Used by `import-results` and `POST /api/results`. The same result sent twice changes nothing
+and tells nobody twice: each member remembers which result version they were told. A different
+result for a tube already resulted is a correction: recorded as a new version, and everyone in
+the tube is told that it corrects the earlier one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import TIMEZONE, _, format_moment
+from bot.services import notices
+from bot.services.samples import read_tube_code
+from bot.vn.text import fold
+from storage import samples, staff
+from storage.models import Person, Sample, SampleResult, Site
+
+NEGATIVE, POSITIVE, INCONCLUSIVE = "negative", "positive", "inconclusive"
+HOTLINE = "1900 9095"  # the Ministry of Health's COVID-19 line (reference/vietnam-domain.md §6)
+_WORDS = {
+    "negative": NEGATIVE, "neg": NEGATIVE, "am tinh": NEGATIVE, "am": NEGATIVE, "-": NEGATIVE,
+    "positive": POSITIVE, "pos": POSITIVE, "duong tinh": POSITIVE, "duong": POSITIVE,
+    "+": POSITIVE,
+    "inconclusive": INCONCLUSIVE, "khong xac dinh": INCONCLUSIVE, "kxd": INCONCLUSIVE,
+    "invalid": INCONCLUSIVE, "nghi ngo": INCONCLUSIVE,
+}  # fmt: skip
+
+
+class Outcome(StrEnum):
+    """What recording one result did."""
+
+    ADDED = "added"
+    CORRECTED = "corrected"
+    UNCHANGED = "unchanged"
+    UNKNOWN_TUBE = "unknown_tube"
+
+
+_TESTED_AT_FORMATS = (
+    "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S",
+    "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S",
+)  # fmt: skip
+
+
+def read_tested_at(text: str) -> datetime | None:
+    """When a sample was tested: ISO 8601 (an offset is honoured) or `DD/MM/YYYY HH:MM`.
+
+    Without an offset the time is Vietnam time. None if it cannot be read.
+    """
+    typed = text.strip()
+    try:
+        moment = datetime.fromisoformat(typed)
+    except ValueError:
+        moment = None
+        for pattern in _TESTED_AT_FORMATS:
+            try:
+                moment = datetime.strptime(typed, pattern)
+                break
+            except ValueError:
+                continue
+    if moment is None or not any(ch == ":" for ch in typed):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=TIMEZONE)
+
+
+def read_result(text: str) -> str | None:
+    """`negative` / `positive` / `inconclusive` from English or Vietnamese words, any accents."""
+    typed = text.strip()
+    return _WORDS.get(typed) or _WORDS.get(fold(typed))
+
+
+async def record_result(
+    session: AsyncSession,
+    *,
+    tube_code: str,
+    result: str,
+    tested_at: datetime,
+    lab: str,
+    source: str,
+    actor: str,
+    now: datetime,
+) -> Outcome:
+    """Record a tube's result (or a correction) and queue a notice to each person in it."""
+    code = read_tube_code(tube_code)
+    sample = await samples.by_tube(session, code) if code else None
+    if sample is None:
+        return Outcome.UNKNOWN_TUBE
+    current = (sample.result, sample.tested_at, sample.lab)
+    if sample.result_version and current == (result, tested_at, lab):
+        return Outcome.UNCHANGED
+    correction = sample.result_version > 0
+    sample.result_version += 1
+    sample.result, sample.tested_at, sample.lab = result, tested_at, lab
+    session.add(
+        SampleResult(
+            sample_id=sample.id,
+            version=sample.result_version,
+            result=result,
+            tested_at=tested_at,
+            lab=lab,
+            source=source,
+            recorded_at=now,
+        )
+    )
+    await session.flush()
+    await staff.audit(
+        session,
+        actor=actor,
+        action="result_corrected" if correction else "result_imported",
+        subject=f"tube:{sample.tube_code}",
+        now=now,
+        detail={"version": sample.result_version, "lab": lab},
+    )
+    await _tell_members(session, sample, correction=correction, now=now)
+    return Outcome.CORRECTED if correction else Outcome.ADDED
+
+
+async def _tell_members(
+    session: AsyncSession, sample: Sample, *, correction: bool, now: datetime
+) -> None:
+    site = await session.get(Site, sample.site_id) if sample.site_id else None
+    for member, person, account in await samples.members_with_accounts(session, sample.id):
+        if member.notified_version >= sample.result_version:
+            continue
+        member.notified_version = sample.result_version
+
+        def compose(person: Person = person) -> str:
+            text = result_text(sample, person, site)
+            return _("Correction of an earlier result.") + " " + text if correction else text
+
+        await notices.tell(session, account, compose, now=now)
+    await session.flush()
+
+
+def result_text(sample: Sample, person: Person, site: Site | None) -> str:
+    """The result message for one person in a tube, in the current language."""
+    assert sample.result is not None and sample.tested_at is not None
+    facts = {
+        "name": person.full_name,
+        "tube": sample.tube_code,
+        "moment": format_moment(sample.tested_at),
+        "lab": sample.lab or "",
+        "site": site.name if site else _("the sampling site"),
+        "hotline": HOTLINE,
+    }
+    if sample.result == NEGATIVE:
+        return _(
+            "PCR result for {name}: NEGATIVE (tube {tube}, tested {moment}, {lab}). A signed "
+            "test certificate will be sent in this chat once the certificate service opens; "
+            "until then, this message and the lab's slip are the proof of the result."
+        ).format(**facts)
+    if sample.result == INCONCLUSIVE:
+        return _(
+            "PCR result for {name}: INCONCLUSIVE (tube {tube}, tested {moment}, {lab}). The "
+            "sample could not be read: please come back to {site} for a new sample."
+        ).format(**facts)
+    if sample.pooled:
+        return _(
+            "The pooled sample (mẫu gộp) {tube} with {name} is POSITIVE (tested {moment}, "
+            "{lab}). This does not yet mean that {name} is infected: everyone in the pool will "
+            "be sampled again individually. Please stay at home and come back to {site} for an "
+            "individual sample today or tomorrow morning. Health hotline: {hotline}."
+        ).format(**facts)
+    return _(
+        "PCR result for {name}: POSITIVE (tube {tube}, tested {moment}, {lab}). What to do now: "
+        "stay at home and apart from others, wear a mask, tell your ward health station "
+        "(trạm y tế phường/xã). If breathing becomes hard or there is chest pain, call 115 at "
+        "once. Health hotline: {hotline}."
+    ).format(**facts)

@@ -1,0 +1,105 @@
+"""Sample tubes, the people in them, their results, and failed result lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Account, LookupFailure, Person, Sample, SampleMember, SampleResult
+
+
+async def by_tube(session: AsyncSession, tube_code: str) -> Sample | None:
+    """A tube by its code."""
+    return await session.scalar(select(Sample).where(Sample.tube_code == tube_code))
+
+
+async def members(session: AsyncSession, sample_id: int) -> Sequence[SampleMember]:
+    """The people in a tube."""
+    result = await session.scalars(select(SampleMember).where(SampleMember.sample_id == sample_id))
+    return result.all()
+
+
+async def members_with_accounts(
+    session: AsyncSession, sample_id: int
+) -> Sequence[tuple[SampleMember, Person, Account | None]]:
+    """The people in a tube, each with the account to tell (None once erased)."""
+    rows = await session.execute(
+        select(SampleMember, Person, Account)
+        .join(Person, Person.id == SampleMember.person_id)
+        .outerjoin(Account, Account.id == Person.account_id)
+        .where(SampleMember.sample_id == sample_id)
+        .order_by(Person.id)
+    )
+    return [(m, p, a) for m, p, a in rows]
+
+
+async def open_tube_of(session: AsyncSession, person_id: int) -> Sample | None:
+    """A tube with this person still waiting for its result, if any."""
+    return await session.scalar(
+        select(Sample)
+        .join(SampleMember, SampleMember.sample_id == Sample.id)
+        .where(SampleMember.person_id == person_id, Sample.result.is_(None))
+    )
+
+
+async def token_used(session: AsyncSession, token_id: str) -> bool:
+    """Whether a token was already scanned into a tube."""
+    found = await session.scalar(
+        select(SampleMember.sample_id).where(SampleMember.token_id == token_id)
+    )
+    return found is not None
+
+
+async def latest_of(session: AsyncSession, person_id: int) -> Sample | None:
+    """The person's most recent tube that has a result."""
+    return await session.scalar(
+        select(Sample)
+        .join(SampleMember, SampleMember.sample_id == Sample.id)
+        .where(SampleMember.person_id == person_id, Sample.result.is_not(None))
+        .order_by(Sample.tested_at.desc(), Sample.id.desc())
+        .limit(1)
+    )
+
+
+async def history(session: AsyncSession, sample_id: int) -> Sequence[SampleResult]:
+    """Every result recorded for a tube, first to last."""
+    result = await session.scalars(
+        select(SampleResult)
+        .where(SampleResult.sample_id == sample_id)
+        .order_by(SampleResult.version)
+    )
+    return result.all()
+
+
+async def failed_lookups_since(
+    session: AsyncSession, account_id: int, since: datetime
+) -> list[datetime]:
+    """When this account's failed lookups happened since `since`, oldest first."""
+    result = await session.scalars(
+        select(LookupFailure.at)
+        .where(LookupFailure.account_id == account_id, LookupFailure.at >= since)
+        .order_by(LookupFailure.at)
+    )
+    return list(result)
+
+
+async def record_failed_lookup(session: AsyncSession, account_id: int, now: datetime) -> None:
+    """Count one failed lookup against the account."""
+    session.add(LookupFailure(account_id=account_id, at=now))
+    await session.flush()
+
+
+async def forget_lookups_before(session: AsyncSession, before: datetime) -> None:
+    """Drop failed-lookup records too old to count."""
+    await session.execute(delete(LookupFailure).where(LookupFailure.at < before))
+
+
+async def count_members(session: AsyncSession, sample_id: int) -> int:
+    """How many people are in a tube."""
+    count = await session.scalar(
+        select(func.count()).select_from(SampleMember).where(SampleMember.sample_id == sample_id)
+    )
+    return int(count or 0)
