@@ -21,7 +21,17 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation import Conversation, Handler, Services, unstamped
-from bot.handlers import appointments, form, menu, phone, privacy, registration, staff, start
+from bot.handlers import (
+    appointments,
+    form,
+    menu,
+    pcr,
+    phone,
+    privacy,
+    registration,
+    staff,
+    start,
+)
 from bot.i18n import _, negotiate, use_locale
 from bot.messages import ChatRef, Incoming, Kind, Outgoing
 from bot.services.outbox import LEASE, Sender
@@ -40,11 +50,15 @@ FLOWS: Mapping[str, Mapping[str, Handler]] = {
     registration.FLOW: registration.STEPS,
     appointments.FLOW: appointments.STEPS,
     staff.FLOW: staff.STEPS,
+    pcr.FLOW: pcr.STEPS,
 }
 # Main-menu entries whose feature exists; the others say they are being prepared.
 MENU_FLOWS: Mapping[str, Handler] = {
     "menu:register": registration.start_registration,
     "menu:appointments": appointments.show_appointments,
+    "menu:results": pcr.show_results,
+    "menu:qr": pcr.show_qr,
+    "menu:lookup": pcr.start_lookup,
 }
 # What /huy says depends on the flow it stops.
 CANCELLERS: Mapping[str, Handler] = {registration.FLOW: registration.cancel}
@@ -90,6 +104,8 @@ INTENTS: Mapping[Intent, Handler] = {
     Intent.CERTIFICATE: open_menu,
     Intent.SUPPORT: open_menu,
     Intent.APPOINTMENTS: open_menu,
+    Intent.QR: open_menu,
+    Intent.LOOKUP: open_menu,
     Intent.MENU: menu.show_menu,
     Intent.HELP: start.show_help,
     Intent.LANGUAGE: start.ask_language,
@@ -148,7 +164,7 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
         appointments.receive_choice,
     ),
     ("command", lambda m, c: m.command is not None, run_command),
-    ("menu button", lambda m, c: m.payload in menu.MENU, open_menu),
+    ("menu button", lambda m, c: m.payload in menu.ENTRIES, open_menu),
     ("flow step", lambda m, c: c.flow is not None, run_step),
     (
         "content the bot cannot read",

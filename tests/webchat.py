@@ -22,7 +22,14 @@ WELCOME = "Xin chào! Tôi là trợ lý sức khỏe công dân."
 APOLOGY = "Xin lỗi, hệ thống đang gặp sự cố nên chưa xử lý được tin nhắn của bạn."
 THANKS = "Cảm ơn bạn! Hôm nay tôi có thể giúp gì cho bạn?"
 CONSENT_BUTTONS = ["Tôi đồng ý", "Không đồng ý"]
-MENU = ["Đăng ký tiêm", "Kết quả xét nghiệm", "Chứng nhận tiêm", "Hỗ trợ", "Lịch hẹn của tôi"]
+MENU = [
+    "Đăng ký tiêm",
+    "Kết quả xét nghiệm",
+    "Chứng nhận tiêm",
+    "Hỗ trợ",
+    "Lịch hẹn của tôi",
+    "Mã QR xét nghiệm",
+]
 _ids = itertools.count(1)
 
 

@@ -15,13 +15,19 @@ MENU = {
     "menu:certificate": N_("Vaccination certificate"),
     "menu:support": N_("Support"),
     "menu:appointments": N_("My appointments"),
+    "menu:qr": N_("PCR test QR"),
 }
+# Entries reached from other messages' buttons, commands or text, not shown on the main menu.
+MORE_ENTRIES = {"menu:lookup": N_("Look up a result")}
+ENTRIES = {**MENU, **MORE_ENTRIES}
 INTENT_TO_MENU = {
     Intent.REGISTER: "menu:register",
     Intent.RESULTS: "menu:results",
     Intent.CERTIFICATE: "menu:certificate",
     Intent.SUPPORT: "menu:support",
     Intent.APPOINTMENTS: "menu:appointments",
+    Intent.QR: "menu:qr",
+    Intent.LOOKUP: "menu:lookup",
 }
 COMMAND_TO_MENU = {
     "dangky": "menu:register",
@@ -29,6 +35,8 @@ COMMAND_TO_MENU = {
     "chungnhan": "menu:certificate",
     "hotro": "menu:support",
     "lichhen": "menu:appointments",
+    "maqr": "menu:qr",
+    "tracuu": "menu:lookup",
 }
 
 
@@ -55,7 +63,7 @@ async def open_menu_entry(msg: Incoming, conv: Conversation) -> None:
 
     A form in progress is kept: the citizen can answer its last question and go on.
     """
-    label = _(MENU[menu_payload(msg)])
+    label = _(ENTRIES[menu_payload(msg)])
     text = _(
         "“{feature}” is being prepared and will be available here soon. Thank you for your "
         "patience!"
@@ -68,7 +76,7 @@ async def open_menu_entry(msg: Incoming, conv: Conversation) -> None:
 
 def menu_payload(msg: Incoming) -> str:
     """The menu entry a button, command or free text chooses."""
-    if msg.payload in MENU:
+    if msg.payload in ENTRIES:
         return msg.payload
     if msg.command in COMMAND_TO_MENU:
         return COMMAND_TO_MENU[msg.command]

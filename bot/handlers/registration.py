@@ -6,7 +6,8 @@ lands back on the summary without retyping the rest. Nothing is stored until "X�
 answers live in the conversation (ID and phone numbers sealed), which survives restarts.
 
 Modes (`data["mode"]`): `new` asks every field; `existing` books for a person already on the
-account (screening, then site/day/slot); `move` reschedules a booking (site/day/slot only).
+account (screening, then site/day/slot); `move` reschedules a booking (site/day/slot only);
+`identity` registers a person with the identity fields only (name to ward), for a PCR QR.
 """
 
 from __future__ import annotations
@@ -49,6 +50,19 @@ async def start_registration(msg: Incoming, conv: Conversation) -> None:
     """Ask whom to register for: a person already on the account, oneself, or a relative."""
     conv.finish()
     await _ask_who(conv)
+
+
+async def start_identity(conv: Conversation) -> None:
+    """Register someone with the identity fields only (for a PCR QR): oneself or a relative."""
+    conv.finish()
+    conv.goto(FLOW, Step.WHO, purpose="identity")
+    conv.reply(
+        _(
+            "Nobody on this account is registered yet. A few details first (name, date of "
+            "birth, ID number, phone, ward); then the QR code is ready. Who is it for?"
+        ),
+        buttons=[[Button(_("Myself"), "reg:who:self"), Button(_("A relative"), "reg:who:other")]],
+    )
 
 
 async def _ask_who(conv: Conversation) -> None:
@@ -104,7 +118,8 @@ async def receive_who(msg: Incoming, conv: Conversation) -> None:
             buttons=menu_buttons(),
         )
         return
-    conv.goto(FLOW, Step.NAME, mode="new", relation=relation)
+    mode = "identity" if conv.data.get("purpose") == "identity" else "new"
+    conv.goto(FLOW, Step.NAME, mode=mode, relation=relation)
     await advance(conv)
 
 
@@ -155,6 +170,8 @@ def _skipped(conv: Conversation) -> tuple[str, ...]:
         return PERSON_FIELDS
     if mode == "move":
         return (*PERSON_FIELDS, "screen")
+    if mode == "identity":
+        return ("group", "screen", *BOOKING_FIELDS)
     return ()
 
 
@@ -216,7 +233,8 @@ async def show_summary(conv: Conversation) -> None:
     conv.data.pop("tries", None)
     lines = [_("Please check:")]
     lines += await _person_lines(conv)
-    lines += await slot_picker.booking_lines(conv)
+    if conv.data.get("mode") != "identity":
+        lines += await slot_picker.booking_lines(conv)
     conv.reply(
         "\n".join(lines),
         buttons=[[Button(_("Confirm"), "reg:confirm"), Button(_("Change"), "reg:edit")]],
@@ -225,7 +243,7 @@ async def show_summary(conv: Conversation) -> None:
 
 async def _person_lines(conv: Conversation) -> list[str]:
     data = conv.data
-    if data.get("mode") != "new":
+    if data.get("mode") not in ("new", "identity"):
         person = await person_of_account(conv, int(data["person"]))
         name = person.full_name if person else "?"
         return [_("Name: {name}").format(name=name)]
@@ -241,8 +259,12 @@ async def _person_lines(conv: Conversation) -> list[str]:
             ward=profile_fields.ward_text(data["ward"], data.get("formerly")),
             province=divisions.province(data["province"]).name,
         ),
-        _("Priority group: {group}").format(group=profile_fields.group_label(conv, data["group"])),
     ]
+    if data.get("mode") == "identity":
+        return lines
+    lines.append(
+        _("Priority group: {group}").format(group=profile_fields.group_label(conv, data["group"]))
+    )
     answers = data.get("screen", {})
     lines.append(
         _("Screening: needs a closer check at the site (cần khám sàng lọc kỹ tại điểm tiêm)")
@@ -319,6 +341,15 @@ async def confirm(conv: Conversation) -> None:
     if data.get("mode") == "move":
         await slot_picker.confirm_move(conv)
         return
+    if data.get("mode") == "identity":
+        stored = await _store_person(conv)
+        if stored is not None:
+            conv.finish()
+            conv.reply(_("{name} is registered.").format(name=stored.full_name))
+            from bot.handlers import pcr  # the QR belongs to the PCR feature
+
+            await pcr.send_qr(conv, [stored])
+        return
     person = await _store_person(conv) if data.get("mode") == "new" else None
     if data.get("mode") == "new" and person is None:
         return
@@ -375,7 +406,7 @@ async def _store_person(conv: Conversation) -> Person | None:
             province_code=data["province"],
             ward_code=data["ward"],
             divisions_version=divisions.DATA_VERSION,
-            priority_group=data["group"],
+            priority_group=data.get("group", ""),
             is_holder=data.get("relation") == "self",
             created_at=conv.now,
         ),

@@ -19,6 +19,8 @@ class Intent(StrEnum):
     CERTIFICATE = "certificate"
     SUPPORT = "support"
     APPOINTMENTS = "appointments"
+    QR = "qr"
+    LOOKUP = "lookup"
     MENU = "menu"
     HELP = "help"
     CANCEL = "cancel"
@@ -39,7 +41,14 @@ PHRASES: dict[Intent, tuple[str, ...]] = {
     ),
     Intent.RESULTS: (
         "ket qua", "kq", "xet nghiem", "xn", "ket qua xet nghiem", "kq xn", "pcr",
-        "test", "result", "results", "ma qr", "test result",
+        "test", "result", "results", "test result",
+    ),
+    Intent.QR: (
+        "ma qr", "qr", "ma qr xet nghiem", "qr xet nghiem", "qr xn", "ma qr xn", "my qr",
+        "qr code",
+    ),
+    Intent.LOOKUP: (
+        "tra cuu", "tra cuu ket qua", "tra cuu kq", "tra kq", "tra cuu xet nghiem", "lookup",
     ),
     Intent.CERTIFICATE: (
         "chung nhan", "gcn", "cn", "giay chung nhan", "chung nhan tiem", "ho chieu vac xin",

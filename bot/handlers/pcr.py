@@ -1,0 +1,254 @@
+"""PCR testing for citizens: the personal QR for sampling, one's results, and a safe lookup.
+
+`/maqr`: one QR per person on the account (a signed, expiring, opaque token; nothing personal
+inside); with nobody registered yet, the identity part of registration comes first.
+`/ketqua`: the latest result or pending tube of each person on the account.
+Flow `lookup` (`/tracuu`): a relative's result by tube code or ID number, plus date of birth.
+    METHOD -> "by tube code" / "by ID number"
+    VALUE  -> the tube code or the ID number
+    DOB    -> the date of birth; the answer never says whether a tube or an ID exists unless the
+              date of birth matches. Five failed lookups per account per hour, then a wait.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+from enum import StrEnum
+
+import qrcode
+from qrcode.constants import ERROR_CORRECT_M
+from qrcode.image.pure import PyPNGImage
+
+from bot.conversation import Conversation, Handler
+from bot.handlers import registration
+from bot.handlers.menu import menu_buttons
+from bot.i18n import TIMEZONE, _, format_moment
+from bot.messages import Button, Incoming
+from bot.services import qr_tokens
+from bot.services.identity import id_index
+from bot.services.results import result_text
+from bot.services.samples import read_tube_code
+from bot.vn.dates import InvalidDate, parse_birth_date
+from bot.vn.ids import InvalidId, parse_personal_id
+from storage import people, samples
+from storage.models import Person, Sample, Site
+
+FLOW = "lookup"
+MAX_FAILED_LOOKUPS = 5
+LOOKUP_WINDOW = timedelta(hours=1)
+
+
+class Step(StrEnum):
+    """Where the lookup flow waits."""
+
+    METHOD = "method"
+    VALUE = "value"
+    DOB = "dob"
+
+
+def qr_image(text: str) -> bytes:
+    """A PNG QR symbol of `text` (error correction M: scannable from a cracked phone screen)."""
+    image = qrcode.make(
+        text, image_factory=PyPNGImage, error_correction=ERROR_CORRECT_M, box_size=8, border=4
+    )
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return buffer.getvalue()
+
+
+async def show_qr(msg: Incoming, conv: Conversation) -> None:
+    """/maqr: a sampling QR for each person on the account (registering someone first if none)."""
+    registered = list(await people.people_of(conv.session, conv.account.id))
+    if not registered:
+        await registration.start_identity(conv)
+        return
+    conv.finish()
+    await send_qr(conv, registered)
+
+
+async def send_qr(conv: Conversation, registered: list[Person]) -> None:
+    """One QR image per person, with who it is for and until when it is valid."""
+    for person in registered:
+        token = qr_tokens.issue(conv.services.protector, person.id, now=conv.now)
+        conv.reply(
+            _(
+                "PCR sampling QR for {name}, valid until {moment}. Show it at the sampling site; "
+                "it contains no personal data. Type /maqr for a new one at any time."
+            ).format(name=person.full_name, moment=format_moment(conv.now + qr_tokens.VALID_FOR)),
+            image=qr_image(token),
+        )
+    conv.reply(
+        _("Results will arrive in this chat as soon as the lab sends them."),
+        buttons=menu_buttons(),
+    )
+
+
+async def show_results(msg: Incoming, conv: Conversation) -> None:
+    """/ketqua: each person's latest result or pending tube, and the ways to look further."""
+    conv.finish()
+    registered = await people.people_of(conv.session, conv.account.id)
+    lines = []
+    for person in registered:
+        pending = await samples.open_tube_of(conv.session, person.id)
+        latest = await samples.latest_of(conv.session, person.id)
+        if pending is not None:
+            lines.append(
+                _("{name}: tube {tube} taken {moment}, result pending.").format(
+                    name=person.full_name,
+                    tube=pending.tube_code,
+                    moment=format_moment(pending.taken_at),
+                )
+            )
+        if latest is not None:
+            lines.append(await _result_of(conv, latest, person))
+        if pending is None and latest is None:
+            lines.append(_("{name}: no PCR test yet.").format(name=person.full_name))
+    if not lines:
+        lines.append(_("Nobody on this account has a PCR test yet."))
+    conv.reply(
+        "\n\n".join(lines),
+        buttons=[
+            [Button(_("PCR sampling QR"), "menu:qr")],
+            [Button(_("Look up a relative's result"), "menu:lookup")],
+        ],
+    )
+
+
+async def _result_of(conv: Conversation, sample: Sample, person: Person) -> str:
+    site = await conv.session.get(Site, sample.site_id) if sample.site_id else None
+    return result_text(sample, person, site)
+
+
+# ---------------------------------------------------------------- lookup
+
+
+async def _wait_left(conv: Conversation) -> timedelta | None:
+    """How long this account must wait before looking up again, if it used up its tries."""
+    failures = await samples.failed_lookups_since(
+        conv.session, conv.account.id, conv.now - LOOKUP_WINDOW
+    )
+    if len(failures) < MAX_FAILED_LOOKUPS:
+        return None
+    return failures[-MAX_FAILED_LOOKUPS] + LOOKUP_WINDOW - conv.now
+
+
+def _wait_text(left: timedelta) -> str:
+    minutes = max(1, int(left.total_seconds() + 59) // 60)
+    return _(
+        "There were too many unsuccessful lookups from this chat. To protect people's health "
+        "data, please wait {minutes} minutes before trying again."
+    ).format(minutes=minutes)
+
+
+async def start_lookup(msg: Incoming, conv: Conversation) -> None:
+    """/tracuu: ask how to find the result."""
+    left = await _wait_left(conv)
+    if left is not None:
+        conv.finish()
+        conv.reply(_wait_text(left), buttons=menu_buttons())
+        return
+    conv.finish()
+    conv.goto(FLOW, Step.METHOD)
+    conv.reply(
+        _(
+            "Look up a PCR result for someone not on this account (for example from a "
+            "relative's paper slip). How do you want to look it up?"
+        ),
+        buttons=[
+            [
+                Button(_("By tube code"), "look:tube"),
+                Button(_("By ID number"), "look:id"),
+            ]
+        ],
+    )
+
+
+async def receive_method(msg: Incoming, conv: Conversation) -> None:
+    """Ask for the tube code or the ID number."""
+    if msg.payload == "look:tube":
+        conv.goto(FLOW, Step.VALUE, method="tube")
+        conv.reply(_("The tube code printed on the slip, for example HCM-0012345?"))
+    elif msg.payload == "look:id":
+        conv.goto(FLOW, Step.VALUE, method="id")
+        conv.reply(_("The 12-digit ID number, for example 079 190 012 345?"))
+    else:
+        conv.reply(_("Please choose with the buttons: by tube code or by ID number."))
+
+
+async def receive_value(msg: Incoming, conv: Conversation) -> None:
+    """Check the form of the code or number; keep it (an ID number sealed) and ask the DOB."""
+    if conv.data.get("method") == "tube":
+        code = read_tube_code(msg.text)
+        if code is None:
+            conv.reply(_("A tube code has 4-40 letters, digits or dashes. Please type it again."))
+            return
+        conv.goto(FLOW, Step.DOB, tube=code)
+    else:
+        try:
+            pid = parse_personal_id(msg.text, current_year=conv.now.year)
+        except InvalidId:
+            conv.reply(_("Please type the 12 digits of the ID number, for example 079190012345."))
+            return
+        conv.goto(FLOW, Step.DOB, id_index=id_index(conv.services.protector, pid.number))
+    conv.reply(_("The person's date of birth, for example 02/01/1990?"))
+
+
+async def receive_dob(msg: Incoming, conv: Conversation) -> None:
+    """Answer only if the date of birth matches; otherwise count a failed lookup."""
+    try:
+        born = parse_birth_date(msg.text, today=conv.now.astimezone(TIMEZONE).date())
+    except InvalidDate:
+        conv.reply(_("Please type the date of birth as day/month/year, e.g. 02/01/1990."))
+        return
+    left = await _wait_left(conv)
+    if left is not None:
+        conv.finish()
+        conv.reply(_wait_text(left), buttons=menu_buttons())
+        return
+    found = await _find(conv, born)
+    conv.finish()
+    if found is None:
+        await samples.record_failed_lookup(conv.session, conv.account.id, conv.now)
+        conv.reply(
+            _(
+                "No result matches these details. Please check the code or number and the date "
+                "of birth on the slip, then try /tracuu again."
+            ),
+            buttons=menu_buttons(),
+        )
+        return
+    person, sample = found
+    if sample is None or sample.result is None:
+        text = _("{name}: no result yet. It will be sent to the chat that registered them.")
+        conv.reply(text.format(name=person.full_name), buttons=menu_buttons())
+        return
+    conv.reply(await _result_of(conv, sample, person), buttons=menu_buttons())
+
+
+async def _find(conv: Conversation, born: date) -> tuple[Person, Sample | None] | None:
+    """The person (with the tube to report) matching the code or number and the birth date."""
+    data = conv.data
+    if "tube" in data:
+        sample = await samples.by_tube(conv.session, data["tube"])
+        if sample is None:
+            return None
+        for _member, person, _account in await samples.members_with_accounts(
+            conv.session, sample.id
+        ):
+            if person.birth_date == born:
+                return person, sample
+        return None
+    found = await people.find_by_id_index(conv.session, data.get("id_index", ""))
+    if found is None or found[0].birth_date != born:
+        return None
+    person = found[0]
+    latest = await samples.latest_of(conv.session, person.id)
+    return person, latest or await samples.open_tube_of(conv.session, person.id)
+
+
+STEPS: dict[str, Handler] = {
+    Step.METHOD: receive_method,
+    Step.VALUE: receive_value,
+    Step.DOB: receive_dob,
+}

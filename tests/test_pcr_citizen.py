@@ -1,0 +1,163 @@
+"""PCR for citizens: the sampling QR, results on the account, and the lookup with its limits."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import Service
+from bot.services import qr_tokens
+from bot.services.identity import id_index
+from bot.services.results import record_result
+from bot.services.samples import record_sample
+from storage.models import Account, LookupFailure, OutboxMessage, Person
+from tests.conftest import Clock
+from tests.webchat import Citizen
+
+RELATIVE_ID = "079158000123"
+
+
+@pytest.fixture
+async def citizen(svc: Service) -> Citizen:
+    person = Citizen(svc)
+    await person.consent()
+    return person
+
+
+async def register_identity(citizen: Citizen, who: str = "Bản thân tôi") -> list[str]:
+    """From /maqr on an empty account through the identity questions to the QR."""
+    await citizen.say("/maqr")
+    assert citizen.buttons() == ["Bản thân tôi", "Người thân"]
+    await citizen.press(who)
+    for text in ("Nguyen Van An", "2/1/1990"):
+        await citizen.say(text)
+    await citizen.press("Nam")
+    for text in ("079090012345", "0912345678", "hcm", "ben thanh"):
+        await citizen.say(text)
+    summary = await citizen.last_texts()
+    assert "Nhóm ưu tiên" not in summary[-1] and "Sàng lọc" not in summary[-1]
+    return await citizen.press("Xác nhận")
+
+
+async def add_relative(svc: Service, account_holder: str = "someone-else") -> Person:
+    """A person on another account, to be looked up from a paper slip."""
+    protector = svc.protector
+    async with svc.db.session_scope() as session:
+        account = Account(channel="web", chat_id=account_holder, locale="vi")
+        session.add(account)
+        await session.flush()
+        person = Person(
+            account_id=account.id,
+            full_name="Trần Thị Bình",
+            birth_date=date(1958, 3, 15),
+            gender="female",
+            id_sealed=protector.seal(RELATIVE_ID),
+            id_index=id_index(protector, RELATIVE_ID),
+            province_code=79,
+            ward_code=26743,
+            divisions_version="test",
+            priority_group="",
+            is_holder=True,
+        )
+        session.add(person)
+        await session.flush()
+        return person
+
+
+async def sample_and_result(
+    svc: Service, clock: Clock, people: list[Person], tube: str, result: str | None
+) -> None:
+    async with svc.db.session_scope() as session:
+        tokens = [qr_tokens.issue(svc.protector, p.id, now=clock()) for p in people]
+        outcome = await record_sample(
+            session, svc.protector, tube_code=tube, tokens=tokens, site_id=None,
+            taken_by=None, actor="test", now=clock(),
+        )  # fmt: skip
+        assert outcome.created, outcome.problems
+        if result:
+            await record_result(
+                session, tube_code=tube, result=result, tested_at=clock() - timedelta(hours=1),
+                lab="Viện Pasteur TP.HCM", source="test", actor="test", now=clock(),
+            )  # fmt: skip
+
+
+async def test_qr_after_the_identity_questions_only(citizen: Citizen, svc: Service) -> None:
+    texts = await register_identity(citizen)
+    assert "Nguyen Van An" in texts[0]
+    qr = citizen.last[1]
+    assert "Nguyen Van An" in qr["text"]
+    async with svc.db.read_scope() as session:
+        image = await session.scalar(
+            select(OutboxMessage.image).where(OutboxMessage.image.is_not(None))
+        )
+        person = await session.scalar(select(Person))
+    assert image is not None and image.startswith(b"\x89PNG")
+    assert person is not None and person.priority_group == ""
+    # With someone registered, /maqr gives their QR straight away, a fresh token each time.
+    texts = await citizen.say("mã qr xét nghiệm")
+    assert "Nguyen Van An" in texts[0] and len(texts) == 2
+
+
+async def test_results_on_the_account(citizen: Citizen, svc: Service, clock: Clock) -> None:
+    await register_identity(citizen)
+    texts = await citizen.say("/ketqua")
+    assert "Nguyen Van An" in texts[0]
+    async with svc.db.read_scope() as session:
+        person = await session.scalar(select(Person))
+    assert person is not None
+    await sample_and_result(svc, clock, [person], "HCM-000001", None)
+    texts = await citizen.say("kq xn")
+    assert "HCM-000001" in texts[0]
+    async with svc.db.session_scope() as session:
+        await record_result(
+            session, tube_code="HCM-000001", result="negative", tested_at=clock(),
+            lab="Viện Pasteur TP.HCM", source="test", actor="test", now=clock(),
+        )  # fmt: skip
+    texts = await citizen.say("/ketqua")
+    assert "ÂM TÍNH" in texts[0]
+
+
+async def test_lookup_by_tube_and_by_id_needs_the_birth_date(
+    citizen: Citizen, svc: Service, clock: Clock
+) -> None:
+    relative = await add_relative(svc)
+    await sample_and_result(svc, clock, [relative], "HCM-000777", "positive")
+    await citizen.say("/tracuu")
+    await citizen.press("Theo mã ống")
+    await citizen.say("hcm-000777")
+    texts = await citizen.say("16/03/1958")  # wrong date of birth
+    assert "Trần Thị Bình" not in texts[0] and "DƯƠNG TÍNH" not in texts[0]
+    wrong_tube = texts[0]
+    await citizen.say("/tracuu")
+    await citizen.press("Theo mã ống")
+    await citizen.say("HCM-999999")  # no such tube: the very same answer
+    assert (await citizen.say("15/03/1958"))[0] == wrong_tube
+    await citizen.say("/tracuu")
+    await citizen.press("Theo mã ống")
+    await citizen.say("HCM-000777")
+    texts = await citizen.say("15/03/1958")
+    assert "Trần Thị Bình" in texts[0] and "DƯƠNG TÍNH" in texts[0]
+    await citizen.say("/tracuu")
+    await citizen.press("Theo số định danh")
+    await citizen.say("079 158 000 123")
+    texts = await citizen.say("15.03.1958")
+    assert "DƯƠNG TÍNH" in texts[0] and "1900 9095" in texts[0]
+
+
+async def test_the_sixth_failed_lookup_is_refused_with_the_wait(
+    citizen: Citizen, svc: Service, clock: Clock
+) -> None:
+    for _ in range(5):
+        await citizen.say("/tracuu")
+        await citizen.press("Theo số định danh")
+        await citizen.say("079158000123")
+        await citizen.say("01/01/1950")
+    texts = await citizen.say("/tracuu")
+    assert "60 phút" in texts[0]
+    async with svc.db.read_scope() as session:
+        assert await session.scalar(select(func.count()).select_from(LookupFailure)) == 5
+    clock.advance(timedelta(minutes=61))
+    texts = await citizen.say("/tracuu")
+    assert citizen.buttons() == ["Theo mã ống", "Theo số định danh"]
