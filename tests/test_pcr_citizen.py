@@ -41,11 +41,17 @@ async def register_identity(citizen: Citizen, who: str = "Bản thân tôi") -> 
     return await citizen.press("Xác nhận")
 
 
-async def add_relative(svc: Service, account_holder: str = "someone-else") -> Person:
+async def add_relative(
+    svc: Service,
+    account_holder: str = "someone-else",
+    *,
+    locale: str = "vi",
+    number: str = RELATIVE_ID,
+) -> Person:
     """A person on another account, to be looked up from a paper slip."""
     protector = svc.protector
     async with svc.db.session_scope() as session:
-        account = Account(channel="web", chat_id=account_holder, locale="vi")
+        account = Account(channel="web", chat_id=account_holder, locale=locale)
         session.add(account)
         await session.flush()
         person = Person(
@@ -53,8 +59,8 @@ async def add_relative(svc: Service, account_holder: str = "someone-else") -> Pe
             full_name="Trần Thị Bình",
             birth_date=date(1958, 3, 15),
             gender="female",
-            id_sealed=protector.seal(RELATIVE_ID),
-            id_index=id_index(protector, RELATIVE_ID),
+            id_sealed=protector.seal(number),
+            id_index=id_index(protector, number),
             province_code=79,
             ward_code=26743,
             divisions_version="test",
@@ -161,3 +167,32 @@ async def test_the_sixth_failed_lookup_is_refused_with_the_wait(
     clock.advance(timedelta(minutes=61))
     texts = await citizen.say("/tracuu")
     assert citizen.buttons() == ["Theo mã ống", "Theo số định danh"]
+
+
+async def notices_to(svc: Service, chat_id: str) -> list[str]:
+    async with svc.db.read_scope() as session:
+        rows = await session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.chat_id == chat_id)
+            .order_by(OutboxMessage.id)
+        )
+        return [row.body["text"] for row in rows]
+
+
+async def test_results_are_pushed_in_each_persons_language(svc: Service, clock: Clock) -> None:
+    vi = await add_relative(svc, "vi-chat")
+    en = await add_relative(svc, "en-chat", locale="en", number="079190012346")
+    await sample_and_result(svc, clock, [vi, en], "HCM-000100", "positive")
+    told_vi, told_en = await notices_to(svc, "vi-chat"), await notices_to(svc, "en-chat")
+    assert "mẫu gộp" in told_vi[0] and "mẫu gộp" in told_vi[1] and "DƯƠNG TÍNH" in told_vi[1]
+    assert "pooled sample" in told_en[1] and "POSITIVE" in told_en[1]
+    async with svc.db.session_scope() as session:  # the lab corrects its result
+        outcome = await record_result(
+            session, tube_code="HCM-000100", result="negative", tested_at=clock(),
+            lab="Viện Pasteur TP.HCM", source="test", actor="test", now=clock(),
+        )  # fmt: skip
+    assert outcome == "corrected"
+    told_vi, told_en = await notices_to(svc, "vi-chat"), await notices_to(svc, "en-chat")
+    assert told_vi[2].startswith("ĐÍNH CHÍNH") and "ÂM TÍNH" in told_vi[2]
+    assert told_en[2].startswith("Correction") and "NEGATIVE" in told_en[2]
+    assert len(told_vi) == len(told_en) == 3
