@@ -31,6 +31,7 @@ i18n-extract: $(STAMP)  ## refresh the catalogs from the source after changing s
 		--add-comments=Translators: --project=citizen-health-bot -o var/messages.pot bot
 	$(BIN)/pybabel -q update -i var/messages.pot -d bot/i18n/locales \
 		--ignore-obsolete --width 99
+	$(BIN)/python -m bot.i18n.sync_english
 
 %.mo: %.po $(STAMP)
 	$(BIN)/pybabel -q compile -i $< -o $@

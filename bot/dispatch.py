@@ -59,6 +59,7 @@ MENU_FLOWS: Mapping[str, Handler] = {
     "menu:results": pcr.show_results,
     "menu:qr": pcr.show_qr,
     "menu:lookup": pcr.start_lookup,
+    "menu:qr_add": pcr.add_person_for_qr,
 }
 # What /huy says depends on the flow it stops.
 CANCELLERS: Mapping[str, Handler] = {registration.FLOW: registration.cancel}

@@ -18,7 +18,10 @@ MENU = {
     "menu:qr": N_("PCR test QR"),
 }
 # Entries reached from other messages' buttons, commands or text, not shown on the main menu.
-MORE_ENTRIES = {"menu:lookup": N_("Look up a result")}
+MORE_ENTRIES = {
+    "menu:lookup": N_("Look up a result"),
+    "menu:qr_add": N_("A QR for someone else"),
+}
 ENTRIES = {**MENU, **MORE_ENTRIES}
 INTENT_TO_MENU = {
     Intent.REGISTER: "menu:register",

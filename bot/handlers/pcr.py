@@ -80,8 +80,13 @@ async def send_qr(conv: Conversation, registered: list[Person]) -> None:
         )
     conv.reply(
         _("Results will arrive in this chat as soon as the lab sends them."),
-        buttons=menu_buttons(),
+        buttons=[[Button(_("A QR for someone else"), "menu:qr_add")], *menu_buttons()],
     )
+
+
+async def add_person_for_qr(msg: Incoming, conv: Conversation) -> None:
+    """Register one more person (identity only) to give them a sampling QR too."""
+    await registration.start_identity(conv)
 
 
 async def show_results(msg: Incoming, conv: Conversation) -> None:

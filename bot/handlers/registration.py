@@ -54,15 +54,25 @@ async def start_registration(msg: Incoming, conv: Conversation) -> None:
 
 async def start_identity(conv: Conversation) -> None:
     """Register someone with the identity fields only (for a PCR QR): oneself or a relative."""
+    registered = await people.people_of(conv.session, conv.account.id)
     conv.finish()
+    if len(registered) >= MAX_PEOPLE:
+        conv.reply(
+            _("This account already has {limit} people, the most it can register.").format(
+                limit=MAX_PEOPLE
+            ),
+            buttons=menu_buttons(),
+        )
+        return
     conv.goto(FLOW, Step.WHO, purpose="identity")
-    conv.reply(
-        _(
-            "Nobody on this account is registered yet. A few details first (name, date of "
-            "birth, ID number, phone, ward); then the QR code is ready. Who is it for?"
-        ),
-        buttons=[[Button(_("Myself"), "reg:who:self"), Button(_("A relative"), "reg:who:other")]],
+    who = [Button(_("A relative"), "reg:who:other")]
+    if not any(person.is_holder for person in registered):
+        who.insert(0, Button(_("Myself"), "reg:who:self"))
+    intro = (_("Nobody on this account is registered yet.") + " " if not registered else "") + _(
+        "A few details first (name, date of birth, ID number, phone, ward); then the QR code "
+        "is ready. Who is it for?"
     )
+    conv.reply(intro, buttons=[who])
 
 
 async def _ask_who(conv: Conversation) -> None:
