@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PO := $(wildcard bot/i18n/locales/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test lint i18n i18n-extract bench bench-booking clean
+.PHONY: run test lint i18n i18n-extract bench bench-booking bench-results clean
 
 run: $(STAMP) $(MO)  ## run the whole service on embedded defaults (SQLite, web chat on :8080)
 	$(BIN)/python run_bot.py serve
@@ -24,6 +24,9 @@ bench: $(STAMP) $(MO)  ## inbound throughput: the bot against bare PTB echo bots
 
 bench-booking: $(STAMP)  ## bookings under contention on SQLite and PostgreSQL, vs a plain INSERT
 	$(BIN)/python -m bench.booking
+
+bench-results: $(STAMP) $(MO)  ## results import and push, SQLite and PostgreSQL, vs plain INSERTs
+	$(BIN)/python -m bench.results
 
 i18n-extract: $(STAMP)  ## refresh the catalogs from the source after changing strings
 	mkdir -p var

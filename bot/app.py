@@ -86,6 +86,7 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
         protector=protector,
         web_channel=web_channel,
         telegram=telegram,
+        clock=clock,
     )
     return Service(
         settings, db, protector, web_channel, telegram, sender, dispatcher, web_app, clock

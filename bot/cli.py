@@ -20,7 +20,7 @@ from storage.models import Site, StaffMember, utcnow
 if TYPE_CHECKING:
     from bot.app import Service
 
-IMPORTS = ("import-sites", "import-slots", "import-vaccinations")
+IMPORTS = ("import-sites", "import-slots", "import-vaccinations", "import-results")
 COMMANDS = (*IMPORTS, "staff")
 CHANNELS = ("telegram", "web")
 CLI_ACTOR = "cli"
@@ -40,6 +40,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "import-vaccinations": (
             "record doses given (the citizens are told) from a CSV file",
             "id_number,dose_number,product,lot,given_on,site_id[,booking_code]",
+        ),
+        "import-results": (
+            "record lab results of sample tubes (everyone in a tube is told) from a CSV file",
+            "tube_code,result,tested_at,lab (result: negative, positive, inconclusive or "
+            "âm tính, dương tính, không xác định; tested_at in Vietnam local time)",
         ),
     }
     for name, (summary, header) in imports.items():
@@ -70,6 +75,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=[],
         metavar="SITE_ID",
         help="site(s) of the scope (repeatable)",
+    )
+    add.add_argument(
+        "--keep-key",
+        action="store_true",
+        help="sampler or lab already granted: change name or scope, keep the API key",
     )
     actions.add_parser("list", help="every staff role with its scope")
     remove = actions.add_parser("remove", help="take away one role, or all of a user's roles")
@@ -105,7 +115,12 @@ async def run(args: argparse.Namespace, service: Service) -> int:
 
 
 async def _import(command: str, file: Path, service: Service) -> int:
-    from bot.imports import import_sites, import_slots, import_vaccinations  # the heavy part
+    from bot.imports import (  # the heavy part
+        import_results,
+        import_sites,
+        import_slots,
+        import_vaccinations,
+    )
 
     try:
         data = await asyncio.to_thread(file.read_bytes)
@@ -117,6 +132,8 @@ async def _import(command: str, file: Path, service: Service) -> int:
             report = await import_sites(session, data)
         elif command == "import-slots":
             report = await import_slots(session, data)
+        elif command == "import-results":
+            report = await import_results(session, data, now=utcnow())
         else:
             report = await import_vaccinations(
                 session, data, protector=service.protector, now=utcnow()
@@ -158,15 +175,27 @@ async def _staff_add(args: argparse.Namespace, service: Service) -> int:
             wards=args.wards,
             sites=args.sites,
         )
+        detail = {"role": member.role, "wards": member.wards, "sites": member.sites}
+        key = None
+        if member.role in staff.API_ROLES and not (args.keep_key and member.api_key_hash):
+            key = await staff.issue_api_key(session, member)
+            detail["api_key"] = "rotated" if granted_before else "issued"  # never the key
         await staff.audit(
             session,
             actor=CLI_ACTOR,
             action="staff_updated" if granted_before else "staff_added",
             subject=f"staff:{member.channel}:{member.user_id}",
             now=utcnow(),
-            detail={"role": member.role, "wards": member.wards, "sites": member.sites},
+            detail=detail,
         )
         print(("updated: " if granted_before else "added: ") + _describe(member))
+    if key is not None:  # printed once the key is committed, so it is the one that works
+        print(f"api key: {key}")
+        print(
+            "This key is shown only once: put it in the scanner app or lab system now. "
+            "Running staff add again for this role makes a new key and the old one stops "
+            "working (--keep-key keeps it)."
+        )
     return 0
 
 
@@ -205,4 +234,7 @@ async def _staff_remove(args: argparse.Namespace, service: Service) -> int:
 def _describe(member: StaffMember) -> str:
     wards = ", ".join(str(code) for code in member.wards) or "-"
     sites = ", ".join(member.sites) or "-"
-    return f"{staff.actor_label(member)} wards: {wards}; sites: {sites}"
+    described = f"{staff.actor_label(member)} wards: {wards}; sites: {sites}"
+    if member.role in staff.API_ROLES:
+        described += f"; api key: {'set' if member.api_key_hash else 'none'}"
+    return described

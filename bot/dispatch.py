@@ -29,6 +29,7 @@ from bot.handlers import (
     phone,
     privacy,
     registration,
+    sampling,
     staff,
     start,
 )
@@ -51,6 +52,7 @@ FLOWS: Mapping[str, Mapping[str, Handler]] = {
     appointments.FLOW: appointments.STEPS,
     staff.FLOW: staff.STEPS,
     pcr.FLOW: pcr.STEPS,
+    sampling.FLOW: sampling.STEPS,
 }
 # Main-menu entries whose feature exists; the others say they are being prepared.
 MENU_FLOWS: Mapping[str, Handler] = {
@@ -94,6 +96,7 @@ COMMANDS: Mapping[str, Handler] = {
     # Staff commands answer "unknown command" to anyone without the role.
     "tiem": staff.start_dose,
     "ghinhan": staff.start_dose,
+    "laymau": sampling.start_sampling,
 }
 # Commands that collect no personal data, so they work before consent.
 BEFORE_CONSENT = frozenset(

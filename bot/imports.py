@@ -1,4 +1,4 @@
-"""CSV imports for operators: vaccination sites, their slots, and doses given elsewhere.
+"""CSV imports for operators: vaccination sites, their slots, doses given elsewhere, lab results.
 
 Every file is read whole before anything is written: UTF-8 with or without a BOM, a header row
 first, columns found by name in any order. A file with an unknown or a missing column, or that
@@ -19,7 +19,7 @@ import io
 import re
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
@@ -29,9 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.crypto import DataProtector
 from bot.i18n import TIMEZONE
+from bot.services import results
 from bot.services.booking import read_code
 from bot.services.doses import DoseEntry, DoseProblem, DoseRefused, record_dose
 from bot.services.identity import id_index
+from bot.services.samples import read_tube_code
 from bot.services.vaccines import BOOSTERS, PRODUCTS
 from bot.vn import divisions
 from bot.vn.ids import IdProblem, InvalidId, parse_personal_id
@@ -44,8 +46,12 @@ SITE_OPTIONAL = ("active",)
 SLOT_COLUMNS = ("site_id", "date", "start", "end", "capacity")
 DOSE_COLUMNS = ("id_number", "dose_number", "product", "lot", "given_on", "site_id")
 DOSE_OPTIONAL = ("booking_code",)
+RESULT_COLUMNS = ("tube_code", "result", "tested_at", "lab")
 
 IMPORT_ACTOR = "cli:import-vaccinations"
+RESULTS_ACTOR = "cli:import-results"
+# A lab's clock may run a little ahead of ours: a tested_at this far ahead is still "now".
+CLOCK_SKEW = timedelta(minutes=5)
 MAX_CAPACITY = 10_000
 MAX_DOSE = max(p.primary_doses for p in PRODUCTS.values()) + BOOSTERS
 
@@ -282,6 +288,64 @@ async def import_vaccinations(
         return Outcome.ADDED if recorded else Outcome.UNCHANGED
 
     return await _import(source, DOSE_COLUMNS, DOSE_OPTIONAL, one)
+
+
+async def import_results(
+    session: AsyncSession, source: Path | bytes | str, *, now: datetime
+) -> ImportReport:
+    """Record lab results of sample tubes from `source` and tell everyone in each tube.
+
+    Columns: tube_code, result (negative, positive, inconclusive, or âm tính, dương tính, không
+    xác định, with or without accents), tested_at (Vietnam time unless it has an offset; not in
+    the future), lab. A new result is "added"; a different result for a tube already resulted
+    is a correction ("updated": recorded as a new version, and the people are told it corrects
+    the earlier one); the same result again is "unchanged" and tells nobody twice.
+    """
+    first_seen: dict[str, int] = {}
+
+    async def one(row: Row) -> Outcome:
+        value = _text(row, "tube_code", 40)
+        code = read_tube_code(value)
+        if code is None:
+            raise RowProblem(f"tube_code must be 4 to 40 letters, digits or '-', not {value!r}")
+        result = results.read_result(_text(row, "result", 40))
+        if result is None:
+            raise RowProblem(
+                "result must be negative, positive or inconclusive (âm tính, dương tính, "
+                f"không xác định), not {row['result']!r}"
+            )
+        tested_at = results.read_tested_at(_text(row, "tested_at", 40))
+        if tested_at is None:
+            raise RowProblem(
+                "tested_at must be a date and time, YYYY-MM-DD HH:MM or DD/MM/YYYY HH:MM "
+                f"(Vietnam time), not {row['tested_at']!r}"
+            )
+        if tested_at > now + CLOCK_SKEW:
+            raise RowProblem(f"tested_at {row['tested_at']} is in the future")
+        lab = _text(row, "lab", 120)
+        _once(first_seen, code, row.line, f"tube {code}")
+        recorded = await results.record_result(
+            session,
+            tube_code=code,
+            result=result,
+            tested_at=tested_at,
+            lab=lab,
+            source="import",
+            actor=RESULTS_ACTOR,
+            now=now,
+        )
+        if recorded is results.Outcome.UNKNOWN_TUBE:
+            raise RowProblem(f"unknown tube code {code}: no sample was recorded with it")
+        return _RESULT_OUTCOMES[recorded]
+
+    return await _import(source, RESULT_COLUMNS, (), one)
+
+
+_RESULT_OUTCOMES = {
+    results.Outcome.ADDED: Outcome.ADDED,
+    results.Outcome.CORRECTED: Outcome.UPDATED,
+    results.Outcome.UNCHANGED: Outcome.UNCHANGED,
+}
 
 
 # -- reading the file ------------------------------------------------------------------------

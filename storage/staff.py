@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -12,6 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import AuditEvent, StaffMember
 
 ROLES = ("admin", "ward_staff", "support", "site_staff", "sampler", "lab")
+# Roles whose work arrives from machines (scanner apps, lab systems) with a per-staff API key.
+API_ROLES = ("sampler", "lab")
+_API_KEY_PREFIX = "hk_"
+_MAX_API_KEY = 128
 
 
 async def roles_of(
@@ -79,6 +85,41 @@ async def remove_staff(
         statement = statement.where(StaffMember.role == role)
     result = await session.execute(statement)
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def hash_api_key(key: str) -> str:
+    """What is stored of an API key: its SHA-256, in hex."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+async def issue_api_key(session: AsyncSession, member: StaffMember) -> str:
+    """Give an API role a new key (the old one stops working); returns it, shown only once.
+
+    Only the key's SHA-256 is stored: a key is 256 random bits, so a plain hash is enough
+    (no salt or slow hash needed), and it lets `staff_by_api_key` find the row by an index.
+
+    Raises:
+        ValueError: the role takes no API key.
+    """
+    if member.role not in API_ROLES:
+        raise ValueError(f"role {member.role!r} takes no API key")
+    key = _API_KEY_PREFIX + secrets.token_urlsafe(32)
+    member.api_key_hash = hash_api_key(key)
+    await session.flush()
+    return key
+
+
+async def staff_by_api_key(session: AsyncSession, key: str) -> StaffMember | None:
+    """The staff role an API key belongs to, or None.
+
+    The lookup is by the key's hash, never by the key, so how long the database takes to
+    compare says nothing about the key itself.
+    """
+    if not key or len(key) > _MAX_API_KEY:
+        return None
+    return await session.scalar(
+        select(StaffMember).where(StaffMember.api_key_hash == hash_api_key(key))
+    )
 
 
 def actor_label(member: StaffMember) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Callable
+from datetime import datetime
 
 from aiohttp import web
 from sqlalchemy import text
@@ -14,7 +16,7 @@ from bot.config import Settings
 from bot.crypto import DataProtector
 from bot.dispatch import Dispatcher
 from bot.services.ratelimit import KeyedLimiter
-from bot.web import chat
+from bot.web import chat, staff_api
 from bot.web.keys import (
     DATABASE,
     DISPATCHER,
@@ -25,6 +27,7 @@ from bot.web.keys import (
     WEB_CHANNEL,
 )
 from storage.db import Database
+from storage.models import utcnow
 
 TELEGRAM_WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -41,8 +44,9 @@ def build_web_app(
     protector: DataProtector,
     web_channel: WebChannel,
     telegram: TelegramChannel | None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> web.Application:
-    """The HTTP application: web chat, Telegram webhook (in webhook mode), health check."""
+    """The HTTP application: web chat, staff API, Telegram webhook (webhook mode), health."""
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[DATABASE] = db
@@ -51,6 +55,7 @@ def build_web_app(
     app[WEB_CHANNEL] = web_channel
     app[POSTING] = KeyedLimiter(rate=WEB_POSTS_PER_S, burst=WEB_POST_BURST)
     app.add_routes(chat.routes)
+    staff_api.setup(app, clock=clock)
     app.router.add_get("/healthz", healthz)
     if telegram is not None and settings.telegram_mode == "webhook":
         app[TELEGRAM] = telegram

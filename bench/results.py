@@ -1,0 +1,513 @@
+"""Lab results at scale: import N results for tubes of 2N people, then push their notices.
+
+On each engine (SQLite in a temporary file; PostgreSQL in a throwaway database `bench_results`
+created on the server at BENCH_DATABASE_URL, TEST_DATABASE_URL or 127.0.0.1:5432, and dropped
+afterwards), through the project's `Database` and migrations, it loads a fixture with Core bulk
+INSERTs (not timed): `--people` people, each on their own Telegram account (chat id, 80 %
+Vietnamese, 20 % English), in half as many tubes at 10 sites; a quarter of the tubes are pooled
+(2-10 people, 5 on average), the rest hold one person. Then, timed, in the same run:
+  baseline  the same CSV chunks parsed (csv module, result word, tested_at), their tubes looked
+            up with one SELECT per chunk and written as plain INSERTs of `sample_results` rows
+            (one executemany per chunk): no checks, no audit, no notices. Deleted afterwards.
+  import    `bot.imports.import_results` on every chunk, one transaction per chunk (the
+            rows of `--chunk`, default 10,000): each tube's result, its audit line and one
+            outbox notice per person, in the person's language. The clock runs from the first
+            chunk's start to the last chunk's commit, which queues the last notification.
+  delivery  the Telegram emulator (tests/fakes/telegram_api.py, real HTTP, its own process)
+            and the service's `Sender` with a `TelegramChannel` pointing at it (bulk rate 1000/s
+            as with TELEGRAM_PAID_BROADCAST; result notices are not bulk rows, so only the
+            per-chat bucket applies, and every person has a chat of their own): the time for
+            the emulator to receive the first `--deliver` notifications (oldest first).
+It prints import rows/s, seconds to the last notification queued, the cost ratio (import time /
+baseline time: 12x means a result costs twelve plain INSERTs of a parsed row), notifications
+delivered/s, and a final JSON line; the top-level figures are SQLite's.
+Usage: python -m bench.results [--people N] [--chunk R] [--deliver M] [--engines E ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from sqlalchemy import URL, func, insert, make_url, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.channels.telegram import TelegramChannel
+from bot.i18n import TIMEZONE
+from bot.imports import import_results
+from bot.services.outbox import Sender
+from bot.services.results import read_result, read_tested_at
+from storage.db import Database
+from storage.models import (
+    Account,
+    OutboxMessage,
+    Person,
+    Sample,
+    SampleMember,
+    SampleResult,
+    Site,
+    table,
+    utcnow,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DB = "bench_results"
+DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+TOKEN = "123456:BENCH-token"
+SITES = 10
+POOLED_SHARE = 0.25
+POOL_MEAN = 5  # with 2 people per tube overall and a quarter pooled, pools average 5
+POOL_SIZES = (2, 10)
+INSERT_BATCH = 20_000
+LAB = "CDC TP. Hồ Chí Minh"
+# What labs write: mostly negative; English and Vietnamese words, with and without accents.
+WORDS = [
+    ("âm tính", 40), ("negative", 30), ("am tinh", 24), ("dương tính", 2), ("positive", 1),
+    ("duong tinh", 1), ("không xác định", 1), ("inconclusive", 1),
+]  # fmt: skip
+
+
+@dataclass
+class Figures:
+    engine: str
+    rows: int
+    people: int
+    setup_s: float
+    baseline_s: float
+    import_s: float
+    first_s: float  # to the first chunk's commit: its notifications can be delivered
+    queued: int
+    delivered: int
+    deliver_s: float
+    recorded_sent: int
+
+    @property
+    def import_rows_per_s(self) -> float:
+        return self.rows / self.import_s
+
+    @property
+    def baseline_rows_per_s(self) -> float:
+        return self.rows / self.baseline_s
+
+    @property
+    def cost_ratio(self) -> float:
+        return self.import_s / self.baseline_s
+
+    @property
+    def notifications_per_s(self) -> float:
+        return self.delivered / self.deliver_s
+
+
+# -- the fixture -----------------------------------------------------------------------------
+
+
+def tube_sizes(people: int, rng: random.Random) -> list[int]:
+    """People per tube: half as many tubes as people, a quarter pooled (2-10, 5 on average)."""
+    tubes = people // 2
+    pooled = int(tubes * POOLED_SHARE)
+    single = tubes - pooled
+    low, high = POOL_SIZES
+    sizes = [rng.randint(low, 2 * POOL_MEAN - low) for _ in range(pooled)]
+    target = people - single
+    while sum(sizes) != target:  # nudge random pools until the people add up exactly
+        i = rng.randrange(pooled)
+        step = 1 if sum(sizes) < target else -1
+        if low <= sizes[i] + step <= high:
+            sizes[i] += step
+    sizes += [1] * single
+    rng.shuffle(sizes)
+    return sizes
+
+
+async def bulk(db: Database, entity: type, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), INSERT_BATCH):
+        async with db.session_scope() as session:
+            await session.execute(insert(table(entity)), rows[start : start + INSERT_BATCH])
+
+
+async def ids(db: Database, entity: Any) -> list[int]:
+    async with db.read_scope() as session:
+        return list((await session.scalars(select(entity.id).order_by(entity.id))).all())
+
+
+async def load_fixture(db: Database, people: int, now: datetime) -> list[str]:
+    """Sites, accounts, people, tubes and their members; the tube codes, in order."""
+    rng = random.Random(20261130)
+    taken = now - timedelta(hours=20)
+    await bulk(
+        db,
+        Site,
+        [
+            {
+                "id": f"hcm-{s}",
+                "name": f"Trạm Y tế phường {s}",
+                "address": f"{s} Lê Lợi",
+                "province_code": 79,
+                "ward_code": 26743,
+                "active": True,
+            }
+            for s in range(SITES)
+        ],
+    )
+    await bulk(
+        db,
+        Account,
+        [
+            {
+                "channel": "telegram",
+                "chat_id": str(10_000_000 + i),
+                "user_id": str(10_000_000 + i),
+                "locale": "en" if i % 5 == 0 else "vi",
+                "created_at": taken,
+            }
+            for i in range(people)
+        ],
+    )
+    account_ids = await ids(db, Account)
+    await bulk(
+        db,
+        Person,
+        [
+            {
+                "account_id": account_id,
+                "full_name": f"Nguyễn Văn {i}",
+                "birth_date": date(1990, 1, 1) + timedelta(days=i % 10_000),
+                "gender": "male" if i % 2 else "female",
+                "id_sealed": b"sealed",
+                "id_index": f"bench-{i}",
+                "province_code": 79,
+                "ward_code": 26743,
+                "divisions_version": "2025",
+                "priority_group": "general",
+                "is_holder": True,
+                "created_at": taken,
+            }
+            for i, account_id in enumerate(account_ids)
+        ],
+    )
+    person_ids = await ids(db, Person)
+    sizes = tube_sizes(people, rng)
+    codes = [f"HCM-{t:07d}" for t in range(len(sizes))]
+    await bulk(
+        db,
+        Sample,
+        [
+            {
+                "tube_code": code,
+                "site_id": f"hcm-{t % SITES}",
+                "taken_at": taken,
+                "taken_by": None,
+                "pooled": size > 1,
+                "result_version": 0,
+                "created_at": taken,
+            }
+            for t, (code, size) in enumerate(zip(codes, sizes, strict=True))
+        ],
+    )
+    sample_ids = await ids(db, Sample)
+    members = []
+    people_left = iter(person_ids)
+    for sample_id, size in zip(sample_ids, sizes, strict=True):
+        for _ in range(size):
+            person_id = next(people_left)
+            members.append(
+                {
+                    "sample_id": sample_id,
+                    "person_id": person_id,
+                    "token_id": f"{person_id:024x}",
+                    "notified_version": 0,
+                }
+            )
+    await bulk(db, SampleMember, members)
+    if not db.is_sqlite:  # what autovacuum would do after a load this size
+        async with db.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("ANALYZE"))
+    return codes
+
+
+def csv_chunks(codes: list[str], chunk: int, now: datetime) -> list[str]:
+    """The lab's results as CSV texts of `chunk` rows each (header included), tubes shuffled."""
+    rng = random.Random(7)
+    words = rng.choices([w for w, _ in WORDS], [n for _, n in WORDS], k=len(codes))
+    order = list(range(len(codes)))
+    rng.shuffle(order)
+    tested = (now - timedelta(hours=2)).astimezone(TIMEZONE)
+    chunks = []
+    for start in range(0, len(order), chunk):
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["tube_code", "result", "tested_at", "lab"])
+        for t in order[start : start + chunk]:
+            moment = tested + timedelta(seconds=t % 3600)
+            stamp = moment.strftime("%d/%m/%Y %H:%M" if t % 2 else "%Y-%m-%d %H:%M")
+            writer.writerow([codes[t], words[t], stamp, LAB])
+        chunks.append(out.getvalue())
+    return chunks
+
+
+# -- the timed parts -------------------------------------------------------------------------
+
+
+async def baseline(db: Database, chunks: list[str], now: datetime) -> float:
+    """Seconds to parse the chunks and write their rows as plain INSERTs, a chunk a transaction."""
+    samples, results = table(Sample), table(SampleResult)
+    t0 = time.perf_counter()
+    for chunk in chunks:
+        rows = list(csv.DictReader(io.StringIO(chunk)))
+        async with db.session_scope() as session:
+            found = await session.execute(
+                select(samples.c.tube_code, samples.c.id).where(
+                    samples.c.tube_code.in_([row["tube_code"] for row in rows])
+                )
+            )
+            sample_id = {code: id_ for code, id_ in found}
+            await session.execute(
+                insert(results),
+                [
+                    {
+                        "sample_id": sample_id[row["tube_code"]],
+                        "version": 1,
+                        "result": read_result(row["result"]),
+                        "tested_at": read_tested_at(row["tested_at"]),
+                        "lab": row["lab"],
+                        "source": "import",
+                        "recorded_at": now,
+                    }
+                    for row in rows
+                ],
+            )
+    elapsed = time.perf_counter() - t0
+    async with db.session_scope() as session:
+        await session.execute(text("DELETE FROM sample_results"))
+    if not db.is_sqlite:
+        async with db.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE sample_results"))
+    return elapsed
+
+
+async def import_all(db: Database, chunks: list[str], now: datetime) -> tuple[float, float]:
+    """Seconds from the first chunk's start to the first and to the last chunk's commit."""
+    t0 = time.perf_counter()
+    first = 0.0
+    for chunk in chunks:
+        async with db.session_scope() as session:
+            report = await import_results(session, chunk, now=now)
+        first = first or time.perf_counter() - t0
+        if report.problems or report.updated or report.unchanged:
+            raise RuntimeError(f"import went wrong: {report.summary()} {report.problems[:3]}")
+    return first, time.perf_counter() - t0
+
+
+async def count(db: Database, *where: Any) -> int:
+    async with db.read_scope() as session:
+        found = await session.scalar(select(func.count()).select_from(OutboxMessage).where(*where))
+        return int(found or 0)
+
+
+async def start_emulator() -> tuple[subprocess.Popen[str], str]:
+    """The Telegram emulator in its own process (so its CPU is not the sender's); its URL."""
+    process = subprocess.Popen(  # noqa: ASYNC220 - started once, before timing
+        [sys.executable, "-m", "tests.fakes.telegram_api", "--port", "0", "--token", TOKEN],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 30)
+    if not line.startswith("READY "):
+        process.kill()
+        raise RuntimeError(f"the emulator did not start: {line!r}")
+    return process, line.split()[1]
+
+
+async def deliver(db: Database, wanted: int) -> tuple[int, float, int]:
+    """Run the sender until the emulator has `wanted` messages: (delivered, seconds, recorded)."""
+    process, base_url = await start_emulator()
+    channel = TelegramChannel(
+        token=TOKEN,
+        base_url=base_url,
+        chat_rate_per_s=1.0,
+        chat_burst=3,
+        bulk_rate_per_s=1000.0,
+        paid_broadcast=True,
+    )
+    try:
+        await channel.start()
+        sender = Sender(db, {channel.name: channel}, clock=utcnow)
+        async with aiohttp.ClientSession() as http:
+
+            async def received() -> int:
+                async with http.get(f"{base_url}/_emu/stats") as response:
+                    return int((await response.json())["sent"])
+
+            t0 = time.perf_counter()
+            task = asyncio.create_task(sender.run(), name="sender")
+            delivered = 0
+            while delivered < wanted:
+                if task.done():
+                    task.result()  # raises what stopped it
+                if time.perf_counter() - t0 > 600:
+                    raise TimeoutError(f"only {delivered} of {wanted} notifications arrived")
+                await asyncio.sleep(0.1)
+                delivered = await received()
+            elapsed = time.perf_counter() - t0
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)  # stops, records the outcomes
+            delivered = await received()
+    finally:
+        await channel.stop()
+        process.terminate()
+        process.wait(timeout=15)
+    return delivered, elapsed, await count(db, OutboxMessage.status == "sent")
+
+
+async def measure(engine: str, url: str, args: argparse.Namespace) -> Figures:
+    db = Database(url)
+    try:
+        await db.migrate()
+        now = utcnow()
+        t0 = time.perf_counter()
+        codes = await load_fixture(db, args.people, now)
+        setup_s = time.perf_counter() - t0
+        print(f"{engine}: fixture of {args.people:,} people in {len(codes):,} tubes loaded in "
+              f"{setup_s:.1f} s", flush=True)  # fmt: skip
+        chunks = csv_chunks(codes, args.chunk, now)
+        baseline_s = await baseline(db, chunks, now)
+        print(f"{engine}: baseline {baseline_s:.1f} s", flush=True)
+        first_s, import_s = await import_all(db, chunks, now)
+        queued = await count(db)
+        print(f"{engine}: import {import_s:.1f} s, {queued:,} notifications queued", flush=True)
+        if queued != args.people:
+            raise RuntimeError(f"{queued} notifications queued for {args.people} people")
+        delivered, deliver_s, recorded = await deliver(db, min(args.deliver, queued))
+    finally:
+        await db.dispose()
+    return Figures(
+        engine=engine,
+        rows=len(codes),
+        people=args.people,
+        setup_s=setup_s,
+        baseline_s=baseline_s,
+        import_s=import_s,
+        first_s=first_s,
+        queued=queued,
+        delivered=delivered,
+        deliver_s=deliver_s,
+        recorded_sent=recorded,
+    )
+
+
+def postgres_url() -> URL:
+    raw = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or DEFAULT_PG
+    return make_url(raw).set(drivername="postgresql+asyncpg")
+
+
+async def with_postgres(args: argparse.Namespace) -> Figures | None:
+    """The PostgreSQL figures in a throwaway database, or None if no server answers."""
+    server = postgres_url()
+    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        async with asyncio.timeout(10), admin.connect() as conn:
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
+            await conn.execute(text(f"CREATE DATABASE {BENCH_DB}"))
+    except Exception as exc:  # unreachable, refused, no rights: report null figures
+        print(f"PostgreSQL at {server.render_as_string()} not usable ({exc!r}); figures null")
+        await admin.dispose()
+        return None
+    try:
+        url = server.set(database=BENCH_DB).render_as_string(hide_password=False)
+        return await measure("postgresql", url, args)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
+        await admin.dispose()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=200_000, help="people (tubes: half)")
+    parser.add_argument("--chunk", type=int, default=1_000, help="CSV rows per transaction")
+    parser.add_argument("--deliver", type=int, default=20_000, help="notifications to deliver")
+    parser.add_argument(
+        "--engines", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"]
+    )
+    args = parser.parse_args()
+    if args.people < 40 or args.chunk < 1 or args.deliver < 1:
+        parser.error("--people must be 40 or more, --chunk and --deliver 1 or more")
+    results: dict[str, Figures | None] = {}
+    if "sqlite" in args.engines:
+        with tempfile.TemporaryDirectory() as tmp:
+            results["sqlite"] = await measure("sqlite", f"sqlite+aiosqlite:///{tmp}/b.db", args)
+    if "postgresql" in args.engines:
+        results["postgresql"] = await with_postgres(args)
+
+    tubes = args.people // 2
+    print(
+        f"{tubes:,} results for {args.people:,} people ({POOLED_SHARE:.0%} of tubes pooled, "
+        f"{POOL_SIZES[0]}-{POOL_SIZES[1]} people each), {args.chunk:,} rows per transaction"
+    )
+    print(
+        f"{'engine':<12}{'baseline/s':>11}{'import/s':>10}{'ratio':>8}{'1st queued s':>14}"
+        f"{'last queued s':>15}{'queued':>9}{'delivered':>11}{'delivered/s':>13}"
+    )
+    done = {engine: r for engine, r in results.items() if r is not None}
+    for r in done.values():
+        print(
+            f"{r.engine:<12}{r.baseline_rows_per_s:>11.0f}{r.import_rows_per_s:>10.0f}"
+            f"{r.cost_ratio:>7.1f}x{r.first_s:>14.1f}{r.import_s:>15.1f}{r.queued:>9}"
+            f"{r.delivered:>11}{r.notifications_per_s:>13.0f}"
+        )
+        if r.recorded_sent < r.delivered:
+            print(
+                f"{r.engine}: {r.delivered - r.recorded_sent} of the {r.delivered} messages the "
+                "emulator received are not recorded as sent after the sender stopped"
+            )
+    print(
+        "ratio = import seconds / baseline seconds (the same rows parsed and written as plain "
+        "INSERTs: no checks, audit or notices)"
+    )
+    main_figures = next(iter(done.values()), None)  # SQLite's, unless only PostgreSQL ran
+    summary: dict[str, object] = {
+        "bench": "results",
+        "import_rows_per_s": main_figures and round(main_figures.import_rows_per_s, 1),
+        "seconds_to_last_notification_queued": main_figures and round(main_figures.import_s, 2),
+        "notifications_per_s": main_figures and round(main_figures.notifications_per_s, 1),
+        "cost_ratio": main_figures and round(main_figures.cost_ratio, 2),
+        "engine": main_figures and main_figures.engine,
+    }
+    for engine, f in results.items():  # None: no PostgreSQL server answered
+        figures = {
+            "import_rows_per_s": f and round(f.import_rows_per_s, 1),
+            "seconds_to_first_notification_queued": f and round(f.first_s, 2),
+            "seconds_to_last_notification_queued": f and round(f.import_s, 2),
+            "baseline_rows_per_s": f and round(f.baseline_rows_per_s, 1),
+            "cost_ratio": f and round(f.cost_ratio, 2),
+            "notifications_queued": f and f.queued,
+            "notifications_delivered": f and f.delivered,
+            "notifications_per_s": f and round(f.notifications_per_s, 1),
+            "unrecorded_after_stop": f and f.delivered - f.recorded_sent,
+        }
+        summary.update({f"{key}_{engine}": value for key, value in figures.items()})
+    summary.update(people=args.people, results=tubes, chunk=args.chunk, deliver=args.deliver)
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,252 @@
+"""Staff API for machines: scanner apps record sample tubes, lab systems send results.
+
+`POST /api/samples` (role `sampler`) and `POST /api/results` (role `lab`), each authenticated
+with the staff member's own key (`Authorization: Bearer <key>`, made by `run_bot.py staff add`).
+Answers are JSON; errors are `{"error": "..."}` (but for aiohttp's own 413):
+
+    401  no key, a malformed header, or a key nobody holds
+    403  a key of another role (or, for samples, a site outside the sampler's sites)
+    400  a body that is not the JSON object described below
+    413  a body over the server's size limit (256 KB: 1,000 result rows fit)
+
+One request is one transaction: what it records and the notices it queues are committed
+together. Keys and personal tokens are never logged (aiohttp's access log is off; see
+`bot.app.running`) and never echoed back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.exc import IntegrityError
+
+from bot.services import results
+from bot.services.samples import MAX_POOL, SampleProblem, read_tube_code, record_sample
+from bot.web.keys import DATABASE, PROTECTOR
+from storage import staff
+from storage.models import StaffMember, utcnow
+
+CLOCK = web.AppKey[Callable[[], datetime]]("staff_api_clock")
+MAX_RESULTS = 1000  # rows per call; a lab sends more in several calls
+# Lab and server clocks differ a little: "in the future" means beyond this.
+CLOCK_SKEW = timedelta(minutes=5)
+_BEARER = re.compile(r"^Bearer +([A-Za-z0-9_-]{20,128})$", re.IGNORECASE)
+_MAX_TOKEN_TEXT = 200
+_ATTEMPTS = 2  # a concurrent retry of the same tube can collide once; then it is "unchanged"
+
+routes = web.RouteTableDef()
+
+
+def setup(app: web.Application, *, clock: Callable[[], datetime] = utcnow) -> None:
+    """Register the staff API on the web application."""
+    app[CLOCK] = clock
+    app.add_routes(routes)
+
+
+def _error(status: type[web.HTTPError], reason: str, **headers: str) -> web.HTTPError:
+    return status(
+        text=json.dumps({"error": reason}), content_type="application/json", headers=headers
+    )
+
+
+async def _authenticate(request: web.Request, role: str) -> StaffMember:
+    """The staff member whose key the request carries, holding `role`.
+
+    Raises:
+        web.HTTPUnauthorized: no key, a malformed header, or an unknown key.
+        web.HTTPForbidden: the key belongs to another role.
+    """
+    challenge = {"WWW-Authenticate": 'Bearer realm="staff-api"'}
+    header = request.headers.get("Authorization", "")
+    if not header:
+        raise _error(
+            web.HTTPUnauthorized, "missing API key: Authorization: Bearer <key>", **challenge
+        )
+    found = _BEARER.match(header.strip())
+    if found is None:
+        raise _error(
+            web.HTTPUnauthorized, "malformed Authorization header: Bearer <key>", **challenge
+        )
+    async with request.app[DATABASE].read_scope() as session:
+        member = await staff.staff_by_api_key(session, found.group(1))
+    if member is None:
+        raise _error(web.HTTPUnauthorized, "unknown API key", **challenge)
+    if member.role != role:
+        raise _error(web.HTTPForbidden, f"this key is for the {member.role} role, not {role}")
+    return member
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object.
+
+    Raises:
+        web.HTTPBadRequest: not JSON, or not an object.
+    """
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _error(web.HTTPBadRequest, "the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise _error(web.HTTPBadRequest, "the body must be a JSON object")
+    return body
+
+
+@routes.post("/api/samples")
+async def post_sample(request: web.Request) -> web.Response:
+    """Record one tube and the people swabbed into it (a scanner app's call).
+
+    Body: `{"tube_code": "...", "tokens": ["XN1:...", ...], "site_id": "..."}` (site_id
+    optional: one of the sampler's sites, by default the first; none for a sampler without
+    sites). Answers:
+    201 `{"tube_code", "people", "pooled"}` recorded (everyone in the tube is told);
+    200 `{"tube_code", "unchanged": true}` the same tube with the same tokens again;
+    422 `{"problems": [{"token": index or null, "reason": "<SampleProblem>"}]}` nothing
+    recorded (one bad token refuses the whole tube).
+    """
+    member = await _authenticate(request, "sampler")
+    body = await _json_object(request)
+    tube_code, tokens, site_id = body.get("tube_code"), body.get("tokens"), body.get("site_id")
+    if not isinstance(tube_code, str):
+        raise _error(web.HTTPBadRequest, "tube_code must be a string")
+    if not isinstance(tokens, list) or not all(
+        isinstance(token, str) and len(token) <= _MAX_TOKEN_TEXT for token in tokens
+    ):
+        raise _error(web.HTTPBadRequest, "tokens must be a list of personal QR texts")
+    if site_id is None:
+        site_id = member.sites[0] if member.sites else None
+    elif not isinstance(site_id, str):
+        raise _error(web.HTTPBadRequest, "site_id must be a string")
+    elif site_id not in member.sites:
+        raise _error(web.HTTPForbidden, "site_id is not one of this sampler's sites")
+    if len(tokens) > MAX_POOL:
+        return _problems([(None, SampleProblem.TOO_MANY)])
+    for attempt in range(_ATTEMPTS):
+        try:
+            async with request.app[DATABASE].session_scope() as session:
+                outcome = await record_sample(
+                    session,
+                    request.app[PROTECTOR],
+                    tube_code=tube_code,
+                    tokens=tokens,
+                    site_id=site_id,
+                    taken_by=member.id,
+                    actor=staff.actor_label(member),
+                    now=request.app[CLOCK](),
+                )
+            break
+        except IntegrityError:  # the same tube or token recorded at this moment by another call
+            if attempt + 1 == _ATTEMPTS:
+                raise
+    if outcome.created and outcome.sample is not None:
+        return web.json_response(
+            {
+                "tube_code": outcome.sample.tube_code,
+                "people": len(outcome.people),
+                "pooled": outcome.sample.pooled,
+            },
+            status=201,
+        )
+    if outcome.unchanged and outcome.sample is not None:
+        return web.json_response({"tube_code": outcome.sample.tube_code, "unchanged": True})
+    return _problems(outcome.problems)
+
+
+def _problems(problems: list[tuple[int | None, SampleProblem]]) -> web.Response:
+    return web.json_response(
+        {"problems": [{"token": index, "reason": problem.value} for index, problem in problems]},
+        status=422,
+    )
+
+
+@routes.post("/api/results")
+async def post_results(request: web.Request) -> web.Response:
+    """Record lab results (a lab system's call); everyone in a resulted tube is told.
+
+    Body: `{"results": [{"tube_code", "result", "tested_at", "lab"}, ...]}`, at most
+    MAX_RESULTS rows; result is negative / positive / inconclusive (or âm tính, dương tính,
+    không xác định); tested_at is ISO 8601 (Vietnam time without an offset) or
+    `DD/MM/YYYY HH:MM`, not in the future. Good rows are committed, bad rows reported; the same
+    call again changes nothing and tells nobody twice; a different result for a resulted tube
+    is a correction. Answer: 200 `{"added", "corrected", "unchanged", "problems": [{"row":
+    index in results, "reason"}]}`.
+    """
+    member = await _authenticate(request, "lab")
+    body = await _json_object(request)
+    rows = body.get("results")
+    if not isinstance(rows, list):
+        raise _error(web.HTTPBadRequest, "results must be a list of result rows")
+    if len(rows) > MAX_RESULTS:
+        raise _error(web.HTTPBadRequest, f"at most {MAX_RESULTS} results per call")
+    counts = {outcome: 0 for outcome in results.Outcome}
+    problems: list[dict[str, Any]] = []
+    now = request.app[CLOCK]()
+    seen: set[str] = set()
+    async with request.app[DATABASE].session_scope() as session:
+        for index, row in enumerate(rows):
+            parsed = _read_row(row, now=now)
+            if isinstance(parsed, str):
+                problems.append({"row": index, "reason": parsed})
+                continue
+            tube_code, result, tested_at, lab = parsed
+            if tube_code in seen:
+                problems.append({"row": index, "reason": "tube code repeated in this call"})
+                continue
+            seen.add(tube_code)
+            outcome = await results.record_result(
+                session,
+                tube_code=tube_code,
+                result=result,
+                tested_at=tested_at,
+                lab=lab,
+                source="api",
+                actor=staff.actor_label(member),
+                now=now,
+            )
+            if outcome is results.Outcome.UNKNOWN_TUBE:
+                problems.append({"row": index, "reason": "unknown tube code"})
+            else:
+                counts[outcome] += 1
+    return web.json_response(
+        {
+            "added": counts[results.Outcome.ADDED],
+            "corrected": counts[results.Outcome.CORRECTED],
+            "unchanged": counts[results.Outcome.UNCHANGED],
+            "problems": problems,
+        }
+    )
+
+
+def _read_row(row: Any, *, now: datetime) -> tuple[str, str, datetime, str] | str:
+    """One result row as (tube code, result, tested at, lab), or the reason it is refused."""
+    if not isinstance(row, dict):
+        return "a row must be an object with tube_code, result, tested_at and lab"
+    fields = {name: row.get(name) for name in ("tube_code", "result", "tested_at", "lab")}
+    missing = [name for name, value in fields.items() if not isinstance(value, str)]
+    if missing:
+        return f"missing or not text: {', '.join(missing)}"
+    tube_code = read_tube_code(str(fields["tube_code"]))
+    if tube_code is None:
+        return "tube_code must be 4 to 40 letters, digits or '-'"
+    result = results.read_result(str(fields["result"]))
+    if result is None:
+        return (
+            "result must be negative, positive or inconclusive "
+            "(âm tính, dương tính, không xác định)"
+        )
+    tested_at = results.read_tested_at(str(fields["tested_at"]))
+    if tested_at is None:
+        return (
+            "tested_at must be a date and time: ISO 8601, or YYYY-MM-DD HH:MM or "
+            "DD/MM/YYYY HH:MM in Vietnam time"
+        )
+    if tested_at > now + CLOCK_SKEW:
+        return "tested_at is in the future"
+    lab = str(fields["lab"]).strip()
+    if not 1 <= len(lab) <= 120:
+        return "lab must be 1 to 120 characters"
+    return tube_code, result, tested_at, lab
