@@ -27,7 +27,10 @@ async def show_help(msg: Incoming, conv: Conversation) -> None:
             "You can use these commands:\n"
             "/start – start again and see the menu\n"
             "/dangky – register for vaccination\n"
+            "/lichhen – your appointments: move, cancel, QR\n"
+            "/maqr – your QR code for PCR sampling\n"
             "/ketqua – test results\n"
+            "/tracuu – look up a relative's test result\n"
             "/chungnhan – vaccination certificate\n"
             "/hotro – talk to a support agent\n"
             "/sodienthoai – update your phone number\n"
@@ -135,7 +138,10 @@ def command_menu() -> list[tuple[str, str]]:
     return [
         ("start", _("Start and see the menu")),
         ("dangky", _("Register for vaccination")),
+        ("lichhen", _("My appointments")),
+        ("maqr", _("PCR test QR")),
         ("ketqua", _("Test results")),
+        ("tracuu", _("Look up a result")),
         ("chungnhan", _("Vaccination certificate")),
         ("hotro", _("Talk to a support agent")),
         ("sodienthoai", _("Update your phone number")),
