@@ -134,3 +134,29 @@ async def test_stopping_hands_unsent_rows_back(
     assert statuses.count("sent") == sent
     assert statuses.count("pending") == len(ids) - sent, statuses
     assert all(row.not_before <= utcnow() for row in rows if row.status == "pending")
+
+
+async def test_outcomes_being_written_when_stopped_are_not_lost(
+    telegram_settings: Settings, clock: Clock, emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A shutdown that cancels the outcome writer in the middle of its transaction must keep
+    # the batch and write it on the way out: a row left `sending` would be sent twice.
+    writing = asyncio.Event()
+    real_mark_sent = outbox.mark_sent
+
+    async def stuck_mark_sent(*args, **kwargs):
+        writing.set()
+        await asyncio.Event().wait()  # until cancelled
+
+    svc = build_service(telegram_settings, clock=clock)
+    async with running(svc):
+        monkeypatch.setattr(outbox, "mark_sent", stuck_mark_sent)
+        ids = await enqueue(svc, [bulk(chat) for chat in BULK_CHATS[:5]])
+        await asyncio.wait_for(writing.wait(), 10)  # the writer holds a batch
+        monkeypatch.setattr(outbox, "mark_sent", real_mark_sent)
+        sender = next(task for task in svc.tasks if task.get_name() == "sender")
+        sender.cancel()  # as at shutdown: run() cancels the writer, then stop() writes the rest
+        await asyncio.gather(sender, return_exceptions=True)
+        for row_id in ids:
+            await wait_for_status(svc, row_id, "sent")
+    assert sum(len(emulator.sent(chat)) for chat in BULK_CHATS[:5]) == 5

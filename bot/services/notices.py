@@ -23,9 +23,13 @@ async def tell(
     compose: Callable[[], str],
     *,
     now: datetime,
-    bulk: bool = False,
+    bulk: bool = True,
 ) -> bool:
     """Queue `compose()` (called in the account's language) to the account's chat.
+
+    Notices are bulk rows by default: they share the channel's overall rate (Telegram: 30/s,
+    or 1000/s with paid broadcast) so a big import never trips the platform's limits, while
+    conversation replies keep skipping that queue.
 
     Returns:
         False when there is nobody to tell (an erased account, or one marked unreachable).

@@ -103,6 +103,7 @@ class Sender:
         self._outcomes: list[_Outcome] = []
         self._outcomes_ready = asyncio.Event()
         self._wake = asyncio.Event()
+        self._more_due = False  # the last claim was cut short by the backlog's size
         self._held: dict[ChatRef, _Hold] = {}
         self._on_wire: set[ChatRef] = set()
         self._stopping = False
@@ -186,6 +187,7 @@ class Sender:
                 limit=room,
                 channels=tuple(self._channels),
             )
+        self._more_due = len(rows) == room
         for row, unreachable in rows:
             chat = ChatRef(row.channel, row.chat_id)
             if unreachable:
@@ -337,6 +339,9 @@ class Sender:
     def _record(self, outcome: _Outcome) -> None:
         self._outcomes.append(outcome)
         self._outcomes_ready.set()
+        if self._more_due and self._room() >= _BACKLOG // 2:
+            self._more_due = False
+            self._wake.set()  # half the backlog is sent and more rows wait: claim them now
 
     async def _write_outcomes_forever(self) -> None:
         while True:
@@ -380,8 +385,8 @@ class Sender:
                             reason=o.error,
                             at=now,
                         )
-        except Exception:
-            self._outcomes[:0] = batch  # keep them for the next try
+        except BaseException:  # failed or cancelled (at shutdown): keep them for the next try
+            self._outcomes[:0] = batch
             raise
         if any(o.status == "retry" for o in batch):
             self._wake.set()
