@@ -300,7 +300,7 @@ class StaffMember(Base):
     wards: Mapped[list[int]] = mapped_column(JSON, default=list)
     sites: Mapped[list[str]] = mapped_column(JSON, default=list)
     # SHA-256 of the key a scanner app or lab system sends (`Authorization: Bearer ...`).
-    api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -19,9 +19,10 @@ UTC_DATETIME = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("staff") as batch:
-        batch.add_column(sa.Column("api_key_hash", sa.String(64)))
-        batch.create_unique_constraint("uq_staff_api_key_hash", ["api_key_hash"])
+    # A plain ADD COLUMN and a unique index: SQLite's batch mode would rebuild `staff`, and
+    # dropping the old table with foreign keys on would null every `recorded_by` pointing at it.
+    op.add_column("staff", sa.Column("api_key_hash", sa.String(64)))
+    op.create_index("ix_staff_api_key_hash", "staff", ["api_key_hash"], unique=True)
     op.create_table(
         "samples",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -111,6 +112,6 @@ def downgrade() -> None:
     op.drop_table("sample_results")
     op.drop_table("sample_members")
     op.drop_table("samples")
+    op.drop_index("ix_staff_api_key_hash", table_name="staff")
     with op.batch_alter_table("staff") as batch:
-        batch.drop_constraint("uq_staff_api_key_hash", type_="unique")
         batch.drop_column("api_key_hash")
