@@ -34,7 +34,7 @@ from bot.i18n import SUPPORTED, use_locale
 from bot.logs import quiet_library_loggers
 from bot.services.outbox import Sender
 from bot.web.app import TELEGRAM_WEBHOOK_PATH, build_web_app
-from storage import updates
+from storage import samples, updates
 from storage.db import Database
 from storage.models import utcnow
 
@@ -239,6 +239,8 @@ async def _forget_old_updates(db: Database) -> None:
         try:
             async with db.session_scope() as session:
                 await updates.forget_updates_before(session, cutoff=utcnow() - UPDATE_MEMORY)
+                # Failed result lookups count for a day at most (bot.handlers.pcr).
+                await samples.forget_lookups_before(session, utcnow() - timedelta(days=2))
         except Exception:  # the database may be away for a while: try again next hour
-            log.exception("could not forget old processed updates")
+            log.exception("could not forget old processed updates and lookups")
         await asyncio.sleep(3600)

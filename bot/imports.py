@@ -336,6 +336,8 @@ async def import_results(
         )
         if recorded is results.Outcome.UNKNOWN_TUBE:
             raise RowProblem(f"unknown tube code {code}: no sample was recorded with it")
+        if recorded is results.Outcome.BEFORE_SAMPLE:
+            raise RowProblem(f"tested_at {row['tested_at']} is before the sample was taken")
         return _RESULT_OUTCOMES[recorded]
 
     return await _import(source, RESULT_COLUMNS, (), one)

@@ -360,12 +360,13 @@ class SampleResult(Base):
     """Every result recorded for a tube, in order: the first, then any corrections."""
 
     __tablename__ = "sample_results"
-    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own spelling
+    __table_args__ = (
+        UniqueConstraint("sample_id", "version"),  # two concurrent writers cannot both win
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sample_id: Mapped[int] = mapped_column(
-        ForeignKey("samples.id", ondelete="CASCADE"), index=True
-    )
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
     result: Mapped[str] = mapped_column(String(16))
     tested_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -375,13 +376,17 @@ class SampleResult(Base):
 
 
 class LookupFailure(Base):
-    """A result lookup that matched nothing, counted per account to stop guessing."""
+    """A result lookup that matched nothing, counted to stop guessing birth dates.
+
+    Counted per chat (`chat_key`, a keyed hash of channel and chat id, so erasing the account
+    does not reset it) and per looked-up tube or ID number (`target`, a keyed hash, so a new
+    chat or browser does not reset it either).
+    """
 
     __tablename__ = "lookup_failures"
     __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own spelling
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    account_id: Mapped[int] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
-    )
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    chat_key: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.bookings import ACTIVE, CANCELLED, release_place
-from storage.models import Account, Booking, Person, Vaccination
+from storage.models import Account, Booking, Person, SampleMember, Vaccination
 
 
 async def people_of(session: AsyncSession, account_id: int) -> Sequence[Person]:
@@ -60,8 +60,8 @@ async def add_person(session: AsyncSession, person: Person) -> Person:
 async def erase_for_account(session: AsyncSession, account_id: int, *, now: datetime) -> None:
     """What erasing an account does to the people it registered.
 
-    Active bookings are cancelled and their places freed; people without any dose on record
-    are deleted with their bookings; people with doses are kept for the medical record,
+    Active bookings are cancelled and their places freed; people without any dose or sample on
+    record are deleted with their bookings; the others are kept for the medical record,
     detached from the account and without their contact phone.
     """
     registered = [p.id for p in await people_of(session, account_id)]
@@ -84,6 +84,10 @@ async def erase_for_account(session: AsyncSession, account_id: int, *, now: date
     vaccinated = set(
         await session.scalars(
             select(Vaccination.person_id).where(Vaccination.person_id.in_(registered))
+        )
+    ) | set(
+        await session.scalars(  # PCR samples are medical records too
+            select(SampleMember.person_id).where(SampleMember.person_id.in_(registered))
         )
     )
     await session.execute(

@@ -8,12 +8,16 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage._dialect import supports_row_locks
 from storage.models import Account, LookupFailure, Person, Sample, SampleMember, SampleResult
 
 
-async def by_tube(session: AsyncSession, tube_code: str) -> Sample | None:
-    """A tube by its code."""
-    return await session.scalar(select(Sample).where(Sample.tube_code == tube_code))
+async def by_tube(session: AsyncSession, tube_code: str, *, lock: bool = False) -> Sample | None:
+    """A tube by its code; with `lock`, row-locked until commit (PostgreSQL)."""
+    statement = select(Sample).where(Sample.tube_code == tube_code)
+    if lock and supports_row_locks(session):
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
 
 
 async def members(session: AsyncSession, sample_id: int) -> Sequence[SampleMember]:
@@ -75,20 +79,27 @@ async def history(session: AsyncSession, sample_id: int) -> Sequence[SampleResul
 
 
 async def failed_lookups_since(
-    session: AsyncSession, account_id: int, since: datetime
+    session: AsyncSession,
+    *,
+    since: datetime,
+    chat_key: str | None = None,
+    target: str | None = None,
 ) -> list[datetime]:
-    """When this account's failed lookups happened since `since`, oldest first."""
-    result = await session.scalars(
-        select(LookupFailure.at)
-        .where(LookupFailure.account_id == account_id, LookupFailure.at >= since)
-        .order_by(LookupFailure.at)
-    )
+    """When the failed lookups of a chat (or against a target) happened since `since`."""
+    statement = select(LookupFailure.at).where(LookupFailure.at >= since)
+    if chat_key is not None:
+        statement = statement.where(LookupFailure.chat_key == chat_key)
+    if target is not None:
+        statement = statement.where(LookupFailure.target == target)
+    result = await session.scalars(statement.order_by(LookupFailure.at))
     return list(result)
 
 
-async def record_failed_lookup(session: AsyncSession, account_id: int, now: datetime) -> None:
-    """Count one failed lookup against the account."""
-    session.add(LookupFailure(account_id=account_id, at=now))
+async def record_failed_lookup(
+    session: AsyncSession, *, chat_key: str, target: str, now: datetime
+) -> None:
+    """Count one failed lookup against the chat and against the looked-up target."""
+    session.add(LookupFailure(chat_key=chat_key, target=target, at=now))
     await session.flush()
 
 

@@ -22,6 +22,7 @@ from storage.db import Database
 from storage.models import AuditEvent, OutboxMessage, Person, Sample, SampleResult
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # 10:00 on 30/11/2026 in Vietnam
+TAKEN = NOW - timedelta(days=2)  # the samples were taken before any result
 SAMPLES = Path(__file__).parent.parent / "docs" / "samples"
 HEADER = "tube_code,result,tested_at,lab\n"
 LAB = "CDC TP. Hồ Chí Minh"
@@ -89,11 +90,11 @@ async def _tube(db: Database, protector: DataProtector, code: str, names: list[s
             session,
             protector,
             tube_code=code,
-            tokens=[qr_tokens.issue(protector, people[name], now=NOW) for name in names],
+            tokens=[qr_tokens.issue(protector, people[name], now=TAKEN) for name in names],
             site_id=None,
             taken_by=None,
             actor="test",
-            now=NOW,
+            now=TAKEN,
         )
         assert outcome.created, outcome.problems
 

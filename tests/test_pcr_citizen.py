@@ -196,3 +196,96 @@ async def test_results_are_pushed_in_each_persons_language(svc: Service, clock: 
     assert told_vi[2].startswith("ĐÍNH CHÍNH") and "ÂM TÍNH" in told_vi[2]
     assert told_en[2].startswith("Correction") and "NEGATIVE" in told_en[2]
     assert len(told_vi) == len(told_en) == 3
+
+
+async def test_an_old_file_after_a_correction_changes_nothing(svc: Service, clock: Clock) -> None:
+    person = await add_relative(svc, "c-1")
+    await sample_and_result(svc, clock, [person], "HCM-000200", None)
+    first = clock() - timedelta(minutes=30)
+
+    async def send(result: str, lab: str = "Viện Pasteur TP.HCM", at=None) -> str:
+        async with svc.db.session_scope() as session:
+            return await record_result(
+                session, tube_code="HCM-000200", result=result, tested_at=at or first, lab=lab,
+                source="test", actor="test", now=clock(),
+            )  # fmt: skip
+
+    assert await send("positive") == "added"
+    assert await send("negative", at=clock()) == "corrected"
+    assert await send("positive") == "unchanged"  # yesterday's file again
+    assert await send("negative", lab="Pasteur HCM", at=clock()) == "corrected"  # a typo fixed
+    told = await notices_to(svc, "c-1")
+    assert len(told) == 3  # sample taken, positive, the correction; not the re-run nor the typo
+    assert await send("negative", at=clock() - timedelta(days=3)) == "before_sample"
+
+
+async def test_lookup_locks_a_target_whatever_the_chat(svc: Service, clock: Clock) -> None:
+    relative = await add_relative(svc)
+    await sample_and_result(svc, clock, [relative], "HCM-000300", "negative")
+    for chat in range(5):  # five different browsers guess the birth date
+        guesser = Citizen(svc, chat_id=f"guesser-{chat}")
+        await guesser.consent()
+        await guesser.say("/tracuu")
+        await guesser.press("Theo mã ống")
+        await guesser.say("HCM-000300")
+        await guesser.say(f"0{chat + 1}/01/1950")
+    lucky = Citizen(svc, chat_id="lucky")
+    await lucky.consent()
+    await lucky.say("/tracuu")
+    await lucky.press("Theo mã ống")
+    await lucky.say("HCM-000300")
+    texts = await lucky.say("15/03/1958")  # right, but the tube is locked for today
+    assert "ÂM TÍNH" not in texts[0] and "Không tìm thấy" in texts[0]
+
+
+async def test_erasing_the_chat_does_not_reset_its_failed_lookups(citizen: Citizen) -> None:
+    for _ in range(5):
+        await citizen.say("/tracuu")
+        await citizen.press("Theo số định danh")
+        await citizen.say("079158000123")
+        await citizen.say("01/01/1950")
+    await citizen.say("/xoadulieu")
+    await citizen.press("Xóa dữ liệu")
+    await citizen.consent()
+    texts = await citizen.say("/tracuu")
+    assert "phút" in texts[0]
+
+
+async def test_lookup_by_id_does_not_tell_who_is_registered(
+    citizen: Citizen, svc: Service
+) -> None:
+    await add_relative(svc)  # registered, never tested
+    await citizen.say("/tracuu")
+    await citizen.press("Theo số định danh")
+    await citizen.say("079158000123")
+    texts = await citizen.say("15/03/1958")
+    assert "Trần Thị Bình" not in texts[0] and "Không tìm thấy" in texts[0]
+
+
+async def test_kept_records_of_an_erased_account_take_no_new_sample(
+    citizen: Citizen, svc: Service, clock: Clock
+) -> None:
+    await register_identity(citizen)
+    async with svc.db.read_scope() as session:
+        person = await session.scalar(select(Person))
+    assert person is not None
+    await sample_and_result(svc, clock, [person], "HCM-000400", "negative")
+    token = qr_tokens.issue(svc.protector, person.id, now=clock())
+    await citizen.say("/xoadulieu")
+    await citizen.press("Xóa dữ liệu")
+    async with svc.db.session_scope() as session:
+        kept = await session.get(Person, person.id)
+        assert kept is not None and kept.account_id is None  # a PCR record is kept
+        outcome = await record_sample(
+            session, svc.protector, tube_code="HCM-000401", tokens=[token], site_id=None,
+            taken_by=None, actor="test", now=clock(),
+        )  # fmt: skip
+    assert [problem for _index, problem in outcome.problems] == ["unknown_person"]
+
+
+async def test_a_child_can_get_a_sampling_qr(citizen: Citizen) -> None:
+    await citizen.say("/maqr")
+    await citizen.press("Người thân")
+    await citizen.say("Nguyễn Bé Na")
+    texts = await citizen.say("05/06/2016")
+    assert "Chủ Nhật, 05/06/2016" in texts[0]

@@ -54,6 +54,7 @@ def test_expired_forged_and_garbage_tokens_are_refused(protector: DataProtector)
         ("negative", "negative"), ("Âm tính", "negative"), ("am tinh", "negative"),
         ("DƯƠNG TÍNH", "positive"), ("positive", "positive"), ("duong tinh", "positive"),
         ("Không xác định", "inconclusive"), ("inconclusive", "inconclusive"), ("maybe", None),
+        ("-", None), ("+", None),  # labs write "-" for "not done yet"
     ],
 )  # fmt: skip
 def test_result_words(typed: str, result: str | None) -> None:
@@ -66,3 +67,10 @@ def test_tested_at_is_vietnam_time_unless_an_offset_says_otherwise() -> None:
     assert read_tested_at("2026-12-01T10:00:00+00:00") == datetime(2026, 12, 1, 10, tzinfo=UTC)
     for bad in ("2026-12-01", "yesterday", "31/02/2026 10:00", ""):
         assert read_tested_at(bad) is None
+
+
+def test_a_tube_code_has_a_digit() -> None:
+    from bot.services.samples import read_tube_code
+
+    assert read_tube_code(" hcm-0042 ") == "HCM-0042"
+    assert read_tube_code("XONG") is None and read_tube_code("HUY1") == "HUY1"

@@ -31,12 +31,14 @@ from bot.services.results import result_text
 from bot.services.samples import read_tube_code
 from bot.vn.dates import InvalidDate, parse_birth_date
 from bot.vn.ids import InvalidId, parse_personal_id
-from storage import people, samples
+from storage import people, samples, staff
 from storage.models import Person, Sample, Site
 
 FLOW = "lookup"
 MAX_FAILED_LOOKUPS = 5
-LOOKUP_WINDOW = timedelta(hours=1)
+LOOKUP_WINDOW = timedelta(hours=1)  # per chat: five failures an hour
+TARGET_WINDOW = timedelta(days=1)  # per tube or ID number, whichever chat asks: five a day
+LOOKUP_CHAT, LOOKUP_TARGET = "lookup-chat", "lookup-target"  # blind-index kinds
 
 
 class Step(StrEnum):
@@ -128,14 +130,35 @@ async def _result_of(conv: Conversation, sample: Sample, person: Person) -> str:
 # ---------------------------------------------------------------- lookup
 
 
+def _chat_key(conv: Conversation) -> str:
+    """The chat, as a keyed hash: failed lookups outlive an erased account."""
+    chat = conv.chat
+    return conv.services.protector.blind_index(LOOKUP_CHAT, f"{chat.channel}:{chat.chat_id}")
+
+
+def _target(conv: Conversation) -> str:
+    """The tube or ID number being looked up, as a keyed hash."""
+    data = conv.data
+    key = f"tube:{data['tube']}" if "tube" in data else f"id:{data.get('id_index', '')}"
+    return conv.services.protector.blind_index(LOOKUP_TARGET, key)
+
+
 async def _wait_left(conv: Conversation) -> timedelta | None:
-    """How long this account must wait before looking up again, if it used up its tries."""
+    """How long this chat must wait before looking up again, if it used up its tries."""
     failures = await samples.failed_lookups_since(
-        conv.session, conv.account.id, conv.now - LOOKUP_WINDOW
+        conv.session, since=conv.now - LOOKUP_WINDOW, chat_key=_chat_key(conv)
     )
     if len(failures) < MAX_FAILED_LOOKUPS:
         return None
     return failures[-MAX_FAILED_LOOKUPS] + LOOKUP_WINDOW - conv.now
+
+
+async def _target_locked(conv: Conversation) -> bool:
+    """Whether this tube or ID number drew too many failed lookups today, from any chat."""
+    failures = await samples.failed_lookups_since(
+        conv.session, since=conv.now - TARGET_WINDOW, target=_target(conv)
+    )
+    return len(failures) >= MAX_FAILED_LOOKUPS
 
 
 def _wait_text(left: timedelta) -> str:
@@ -211,10 +234,15 @@ async def receive_dob(msg: Incoming, conv: Conversation) -> None:
         conv.finish()
         conv.reply(_wait_text(left), buttons=menu_buttons())
         return
-    found = await _find(conv, born)
+    # A tube or ID number that drew too many failures today answers "no match" whatever the
+    # date of birth, so spreading guesses over many chats or browsers gains nothing.
+    found = None if await _target_locked(conv) else await _find(conv, born)
+    target = _target(conv)
     conv.finish()
     if found is None:
-        await samples.record_failed_lookup(conv.session, conv.account.id, conv.now)
+        await samples.record_failed_lookup(
+            conv.session, chat_key=_chat_key(conv), target=target, now=conv.now
+        )
         conv.reply(
             _(
                 "No result matches these details. Please check the code or number and the date "
@@ -224,15 +252,31 @@ async def receive_dob(msg: Incoming, conv: Conversation) -> None:
         )
         return
     person, sample = found
-    if sample is None or sample.result is None:
-        text = _("{name}: no result yet. It will be sent to the chat that registered them.")
-        conv.reply(text.format(name=person.full_name), buttons=menu_buttons())
+    await staff.audit(
+        conv.session,
+        actor=f"citizen:{conv.chat.channel}:{conv.account.id}",
+        action="result_looked_up",
+        subject=f"tube:{sample.tube_code}",
+        now=conv.now,
+    )
+    if sample.result is None:
+        text = _(
+            "{name}: tube {tube}, taken on {moment}, is waiting for its result. It will be sent "
+            "to the chat that registered them."
+        ).format(
+            name=person.full_name, tube=sample.tube_code, moment=format_moment(sample.taken_at)
+        )
+        conv.reply(text, buttons=menu_buttons())
         return
     conv.reply(await _result_of(conv, sample, person), buttons=menu_buttons())
 
 
-async def _find(conv: Conversation, born: date) -> tuple[Person, Sample | None] | None:
-    """The person (with the tube to report) matching the code or number and the birth date."""
+async def _find(conv: Conversation, born: date) -> tuple[Person, Sample] | None:
+    """The person and the tube to report, matching the code or number and the birth date.
+
+    A person with no tube at all is "no match" too: the lookup is for results, and must not
+    tell whether someone is registered.
+    """
     data = conv.data
     if "tube" in data:
         sample = await samples.by_tube(conv.session, data["tube"])
@@ -249,7 +293,10 @@ async def _find(conv: Conversation, born: date) -> tuple[Person, Sample | None] 
         return None
     person = found[0]
     latest = await samples.latest_of(conv.session, person.id)
-    return person, latest or await samples.open_tube_of(conv.session, person.id)
+    pending = await samples.open_tube_of(conv.session, person.id)
+    if pending is not None and (latest is None or pending.taken_at > latest.taken_at):
+        return person, pending  # a newer tube is waiting: an older result would mislead
+    return (person, latest) if latest is not None else None
 
 
 STEPS: dict[str, Handler] = {

@@ -91,7 +91,8 @@ async def receive_dob(msg: Incoming, conv: Conversation) -> None:
         )
         return
     minimum = conv.services.settings.min_age
-    if age_on(born, today) < minimum:
+    # The age limit is vaccination's; a PCR QR (identity mode) is for children too.
+    if conv.data.get("mode") != "identity" and age_on(born, today) < minimum:
         await wrong_answer(
             msg,
             conv,

@@ -157,7 +157,7 @@ async def receive_people(msg: Incoming, conv: Conversation) -> None:
             + _("Send the next tube code, or /huy to finish.")
         )
         return
-    pieces = [piece for piece in _SEPARATORS.split(msg.text) if piece]
+    pieces = [piece for piece in _SEPARATORS.split(msg.text) if piece][: MAX_POOL + 2]
     if msg.kind != Kind.TEXT or not pieces:
         conv.reply(_("Please scan a personal QR, or use the buttons."), buttons=_buttons())
         return

@@ -8,7 +8,7 @@ the tube is told that it corrects the earlier one.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,11 +21,12 @@ from storage import samples, staff
 from storage.models import Person, Sample, SampleResult, Site
 
 NEGATIVE, POSITIVE, INCONCLUSIVE = "negative", "positive", "inconclusive"
+SAMPLE_CLOCK_SKEW = timedelta(hours=1)  # a lab clock a little behind the sampler's
 HOTLINE = "1900 9095"  # the Ministry of Health's COVID-19 line (reference/vietnam-domain.md §6)
 _WORDS = {
-    "negative": NEGATIVE, "neg": NEGATIVE, "am tinh": NEGATIVE, "am": NEGATIVE, "-": NEGATIVE,
-    "positive": POSITIVE, "pos": POSITIVE, "duong tinh": POSITIVE, "duong": POSITIVE,
-    "+": POSITIVE,
+    # No "-" or "+": labs write "-" for "not done yet".
+    "negative": NEGATIVE, "neg": NEGATIVE, "am tinh": NEGATIVE,
+    "positive": POSITIVE, "pos": POSITIVE, "duong tinh": POSITIVE,
     "inconclusive": INCONCLUSIVE, "khong xac dinh": INCONCLUSIVE, "kxd": INCONCLUSIVE,
     "invalid": INCONCLUSIVE, "nghi ngo": INCONCLUSIVE,
 }  # fmt: skip
@@ -38,6 +39,7 @@ class Outcome(StrEnum):
     CORRECTED = "corrected"
     UNCHANGED = "unchanged"
     UNKNOWN_TUBE = "unknown_tube"
+    BEFORE_SAMPLE = "before_sample"  # tested before the sample was even taken
 
 
 _TESTED_AT_FORMATS = (
@@ -86,13 +88,19 @@ async def record_result(
 ) -> Outcome:
     """Record a tube's result (or a correction) and queue a notice to each person in it."""
     code = read_tube_code(tube_code)
-    sample = await samples.by_tube(session, code) if code else None
+    sample = await samples.by_tube(session, code, lock=True) if code else None
     if sample is None:
         return Outcome.UNKNOWN_TUBE
-    current = (sample.result, sample.tested_at, sample.lab)
-    if sample.result_version and current == (result, tested_at, lab):
+    if tested_at < sample.taken_at - SAMPLE_CLOCK_SKEW:
+        return Outcome.BEFORE_SAMPLE
+    # Any result already recorded (not only the latest) is "unchanged": re-running yesterday's
+    # file after a correction must not undo the correction.
+    earlier = await samples.history(session, sample.id)
+    if any((r.result, r.tested_at, r.lab) == (result, tested_at, lab) for r in earlier):
         return Outcome.UNCHANGED
     correction = sample.result_version > 0
+    # A new lab name or time with the same result is history, not news: nobody is told.
+    tell = not correction or result != sample.result
     sample.result_version += 1
     sample.result, sample.tested_at, sample.lab = result, tested_at, lab
     session.add(
@@ -115,18 +123,20 @@ async def record_result(
         now=now,
         detail={"version": sample.result_version, "lab": lab},
     )
-    await _tell_members(session, sample, correction=correction, now=now)
+    await _tell_members(session, sample, correction=correction, now=now, tell=tell)
     return Outcome.CORRECTED if correction else Outcome.ADDED
 
 
 async def _tell_members(
-    session: AsyncSession, sample: Sample, *, correction: bool, now: datetime
+    session: AsyncSession, sample: Sample, *, correction: bool, now: datetime, tell: bool
 ) -> None:
     site = await session.get(Site, sample.site_id) if sample.site_id else None
     for member, person, account in await samples.members_with_accounts(session, sample.id):
         if member.notified_version >= sample.result_version:
             continue
         member.notified_version = sample.result_version
+        if not tell:
+            continue
 
         def compose(person: Person = person) -> str:
             text = result_text(sample, person, site)

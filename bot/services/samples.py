@@ -23,7 +23,7 @@ from storage import samples, staff
 from storage.models import Account, Person, Sample, SampleMember, Site
 
 MAX_POOL = 10
-_TUBE = re.compile(r"^[A-Z0-9][A-Z0-9-]{3,39}$")
+_TUBE = re.compile(r"^(?=.*\d)[A-Z0-9][A-Z0-9-]{3,39}$")  # with a digit: "XONG" is a word
 
 
 class SampleProblem(StrEnum):
@@ -61,7 +61,7 @@ class SampleOutcome:
 
 
 def read_tube_code(text: str) -> str | None:
-    """A tube code as printed on its barcode (upper case), or None if it cannot be one."""
+    """A tube code as printed on its barcode (upper case, at least one digit), or None."""
     code = text.strip().upper()
     return code if _TUBE.match(code) else None
 
@@ -75,7 +75,7 @@ async def check_token(
     except TokenRefused as refused:
         return None, None, _FROM_TOKEN[refused.problem]
     person = await session.get(Person, token.person_id)
-    if person is None:
+    if person is None or person.account_id is None:  # gone, or nobody left to tell the result
         return token, None, SampleProblem.UNKNOWN_PERSON
     if await samples.token_used(session, token.token_id):
         return token, person, SampleProblem.TOKEN_USED
@@ -101,7 +101,7 @@ async def record_sample(
     if code is None:
         outcome.problems.append((None, SampleProblem.TUBE_CODE))
         return outcome
-    existing = await samples.by_tube(session, code)
+    existing = await samples.by_tube(session, code, lock=True)
     if existing is not None:
         return await _same_again(session, protector, existing, tokens, now=now)
     if not tokens:

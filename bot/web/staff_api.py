@@ -209,6 +209,8 @@ async def post_results(request: web.Request) -> web.Response:
             )
             if outcome is results.Outcome.UNKNOWN_TUBE:
                 problems.append({"row": index, "reason": "unknown tube code"})
+            elif outcome is results.Outcome.BEFORE_SAMPLE:
+                problems.append({"row": index, "reason": "tested_at is before the sample"})
             else:
                 counts[outcome] += 1
     return web.json_response(

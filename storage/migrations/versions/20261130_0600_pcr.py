@@ -87,24 +87,20 @@ def upgrade() -> None:
         sa.Column("lab", sa.String(120), nullable=False),
         sa.Column("source", sa.String(16), nullable=False),
         sa.Column("recorded_at", UTC_DATETIME, nullable=False),
+        sa.UniqueConstraint("sample_id", "version", name="uq_sample_results_sample_id"),
         sqlite_autoincrement=True,
     )
-    op.create_index("ix_sample_results_sample_id", "sample_results", ["sample_id"])
     op.create_table(
         "lookup_failures",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column(
-            "account_id",
-            sa.Integer(),
-            sa.ForeignKey(
-                "accounts.id", ondelete="CASCADE", name="fk_lookup_failures_account_id_accounts"
-            ),
-            nullable=False,
-        ),
+        sa.Column("chat_key", sa.String(64), nullable=False),
+        sa.Column("target", sa.String(64), nullable=False),
         sa.Column("at", UTC_DATETIME, nullable=False),
         sqlite_autoincrement=True,
     )
-    op.create_index("ix_lookup_failures_account_id", "lookup_failures", ["account_id"])
+    op.create_index("ix_lookup_failures_chat_key", "lookup_failures", ["chat_key"])
+    op.create_index("ix_lookup_failures_target", "lookup_failures", ["target"])
+    op.create_index("ix_lookup_failures_at", "lookup_failures", ["at"])
 
 
 def downgrade() -> None:
