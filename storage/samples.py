@@ -40,13 +40,20 @@ async def members_with_accounts(
     return [(m, p, a) for m, p, a in rows]
 
 
-async def open_tube_of(session: AsyncSession, person_id: int) -> Sample | None:
-    """A tube with this person still waiting for its result, if any."""
-    return await session.scalar(
+async def open_tube_of(
+    session: AsyncSession, person_id: int, *, since: datetime | None = None
+) -> Sample | None:
+    """The latest tube with this person still waiting for its result (taken since `since`)."""
+    statement = (
         select(Sample)
         .join(SampleMember, SampleMember.sample_id == Sample.id)
         .where(SampleMember.person_id == person_id, Sample.result.is_(None))
+        .order_by(Sample.taken_at.desc())
+        .limit(1)
     )
+    if since is not None:
+        statement = statement.where(Sample.taken_at >= since)
+    return await session.scalar(statement)
 
 
 async def token_used(session: AsyncSession, token_id: str) -> bool:

@@ -289,3 +289,25 @@ async def test_a_child_can_get_a_sampling_qr(citizen: Citizen) -> None:
     await citizen.say("Nguyễn Bé Na")
     texts = await citizen.say("05/06/2016")
     assert "Chủ Nhật, 05/06/2016" in texts[0]
+
+
+async def test_a_tube_lost_for_three_days_does_not_block_a_new_sample(
+    svc: Service, clock: Clock
+) -> None:
+    person = await add_relative(svc)
+    await sample_and_result(svc, clock, [person], "HCM-000500", None)
+    async with svc.db.session_scope() as session:
+        token = qr_tokens.issue(svc.protector, person.id, now=clock())
+        blocked = await record_sample(
+            session, svc.protector, tube_code="HCM-000501", tokens=[token], site_id=None,
+            taken_by=None, actor="test", now=clock(),
+        )  # fmt: skip
+    assert [problem for _index, problem in blocked.problems] == ["in_open_tube"]
+    clock.advance(timedelta(days=3, minutes=1))
+    async with svc.db.session_scope() as session:
+        token = qr_tokens.issue(svc.protector, person.id, now=clock())
+        again = await record_sample(
+            session, svc.protector, tube_code="HCM-000502", tokens=[token], site_id=None,
+            taken_by=None, actor="test", now=clock(),
+        )  # fmt: skip
+    assert again.created

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,8 @@ from storage import samples, staff
 from storage.models import Account, Person, Sample, SampleMember, Site
 
 MAX_POOL = 10
+# A tube still without a result after this long is taken as lost: it no longer stops a new one.
+LOST_AFTER = timedelta(days=3)
 _TUBE = re.compile(r"^(?=.*\d)[A-Z0-9][A-Z0-9-]{3,39}$")  # with a digit: "XONG" is a word
 
 
@@ -79,7 +81,7 @@ async def check_token(
         return token, None, SampleProblem.UNKNOWN_PERSON
     if await samples.token_used(session, token.token_id):
         return token, person, SampleProblem.TOKEN_USED
-    if await samples.open_tube_of(session, person.id) is not None:
+    if await samples.open_tube_of(session, person.id, since=now - LOST_AFTER) is not None:
         return token, person, SampleProblem.IN_OPEN_TUBE
     return token, person, None
 
