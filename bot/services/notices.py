@@ -34,13 +34,22 @@ async def tell(
     Returns:
         False when there is nobody to tell (an erased account, or one marked unreachable).
     """
-    if account is None or account.unreachable_at is not None:
+    notice = compose_for(account, compose, bulk=bulk)
+    if notice is None:
         return False
+    await outbox.enqueue(session, [notice], now=now)
+    return True
+
+
+def compose_for(
+    account: Account | None, compose: Callable[[], str], *, bulk: bool = True
+) -> NewMessage | None:
+    """The outbox row telling `account` what `compose()` says in its language; None if nobody.
+
+    For callers that tell many people at once and write all the rows in one statement.
+    """
+    if account is None or account.unreachable_at is not None:
+        return None
     with use_locale(account.locale):
         text = compose()
-    await outbox.enqueue(
-        session,
-        [NewMessage(account.channel, account.chat_id, {"text": text}, account.id, bulk=bulk)],
-        now=now,
-    )
-    return True
+    return NewMessage(account.channel, account.chat_id, {"text": text}, account.id, bulk=bulk)

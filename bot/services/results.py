@@ -17,7 +17,7 @@ from bot.i18n import TIMEZONE, _, format_moment
 from bot.services import notices
 from bot.services.samples import read_tube_code
 from bot.vn.text import fold
-from storage import samples, staff
+from storage import outbox, samples, staff
 from storage.models import Person, Sample, SampleResult, Site
 
 NEGATIVE, POSITIVE, INCONCLUSIVE = "negative", "positive", "inconclusive"
@@ -131,6 +131,7 @@ async def _tell_members(
     session: AsyncSession, sample: Sample, *, correction: bool, now: datetime, tell: bool
 ) -> None:
     site = await session.get(Site, sample.site_id) if sample.site_id else None
+    rows = []
     for member, person, account in await samples.members_with_accounts(session, sample.id):
         if member.notified_version >= sample.result_version:
             continue
@@ -142,7 +143,10 @@ async def _tell_members(
             text = result_text(sample, person, site)
             return _("Correction of an earlier result.") + " " + text if correction else text
 
-        await notices.tell(session, account, compose, now=now)
+        notice = notices.compose_for(account, compose)
+        if notice is not None:
+            rows.append(notice)
+    await outbox.enqueue(session, rows, now=now)  # one statement for the whole tube
     await session.flush()
 
 
