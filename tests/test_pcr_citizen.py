@@ -311,3 +311,25 @@ async def test_a_tube_lost_for_three_days_does_not_block_a_new_sample(
             taken_by=None, actor="test", now=clock(),
         )  # fmt: skip
     assert again.created
+
+
+async def test_booking_later_asks_the_priority_group_a_qr_registration_skipped(
+    citizen: Citizen, svc: Service, clock: Clock
+) -> None:
+    from tests.registration_fixtures import add_sites
+
+    await add_sites(svc.db, clock())
+    await register_identity(citizen)
+    await citizen.say("/dangky")
+    await citizen.press("Nguyen Van An")
+    texts = await citizen.last_texts()
+    assert "nhóm ưu tiên" in texts[-1] and citizen.buttons()[:2] == ["1", "2"]
+    await citizen.press("5")
+    for _ in range(9):
+        await citizen.say("khong")
+    for _ in range(3):
+        await citizen.press(citizen.buttons()[0])
+    await citizen.press("Xác nhận")
+    async with svc.db.read_scope() as session:
+        person = await session.scalar(select(Person))
+    assert person is not None and person.priority_group == "nq21-5"

@@ -23,10 +23,7 @@ from bot.handlers.phone import PHONE_INDEX
 from bot.i18n import _, format_day
 from bot.messages import Button, Incoming, Kind
 from bot.services.doses import as_given
-from bot.services.forms import (
-    SCREENING,
-    needs_screening,
-)
+from bot.services.forms import SCREENING, needs_screening
 from bot.services.identity import id_index
 from bot.services.vaccines import next_dose
 from bot.vn import divisions
@@ -168,6 +165,9 @@ async def _book_for_registered(conv: Conversation, person_id: int) -> None:
         mode="existing",
         person=person.id,
         person_name=person.full_name,
+        name=person.full_name,
+        # Registered for a PCR QR only: the priority group was never asked.
+        ask_group=not person.priority_group,
         province=person.province_code,
         ward=person.ward_code,
     )
@@ -177,7 +177,8 @@ async def _book_for_registered(conv: Conversation, person_id: int) -> None:
 def _skipped(conv: Conversation) -> tuple[str, ...]:
     mode = conv.data.get("mode")
     if mode == "existing":
-        return PERSON_FIELDS
+        asked = ("group",) if conv.data.get("ask_group") else ()
+        return tuple(key for key in PERSON_FIELDS if key not in asked)
     if mode == "move":
         return (*PERSON_FIELDS, "screen")
     if mode == "identity":
@@ -367,6 +368,8 @@ async def confirm(conv: Conversation) -> None:
     if person is None:
         await start_registration(Incoming(conv.chat, "", Kind.BUTTON), conv)
         return
+    if data.get("ask_group") and data.get("group"):
+        person.priority_group = data["group"]
     if data.get("site") == "":
         conv.finish()
         conv.reply(
