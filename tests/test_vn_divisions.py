@@ -248,3 +248,11 @@ def test_very_long_text_is_refused_quickly() -> None:
     assert find_wards(text, HCM) == []
     assert find_provinces(text) == []
     assert time.perf_counter() - started < 0.01
+
+
+def test_a_ward_to_show_as_an_example() -> None:
+    from bot.vn.divisions import example_ward
+
+    assert example_ward(79).name == "Phường Bến Thành"
+    for code in (1, 48, 66):
+        assert example_ward(code).province_code == code

@@ -76,11 +76,12 @@ async def ask_ward(conv: Conversation) -> None:
     """Ask the ward (phường / xã / đặc khu); old names are understood."""
     conv.goto(FLOW, Step.WARD)
     province = divisions.province(conv.data["province"])
+    example = divisions.example_ward(province.code).name
     conv.reply(
         _(
-            "Which ward or commune in {province}? Type its name, for example “Bến Thành” or "
-            "“phuong ben thanh”. Old names from before 1/7/2025 are fine too."
-        ).format(province=province.name)
+            "Which ward or commune in {province}? Type its name, for example “{example}” or "
+            "“{folded}”. Old names from before 1/7/2025 are fine too."
+        ).format(province=province.name, example=example, folded=fold(example))
     )
 
 

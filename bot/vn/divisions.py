@@ -36,6 +36,8 @@ DATA_VERSION: str = version("vietnam-provinces")
 
 _MAX_INPUT = 200  # characters; longer text is not a place name
 _POPULAR = (79, 1, 48, 92, 31)  # HCM, Hà Nội, Đà Nẵng, Cần Thơ, Hải Phòng
+# HCMC's lowest-coded ward is in old Bình Dương; Bến Thành is the one every citizen knows.
+_EXAMPLE_WARDS = {79: 26743}
 _PROVINCE_TYPES = ("thanh pho", "tinh", "thu do", "tp", "t p")
 _PROVINCE_ALIASES: dict[str, int] = {
     "hcm": 79,
@@ -148,6 +150,20 @@ class _Index:
     # (province code, folded old district name...) -> current wards with `formerly`, best first
     ward_district: dict[tuple[int, str], list[WardRef]] = field(default_factory=dict)
     ward_named: dict[int, list[_Named]] = field(default_factory=dict)
+
+
+def example_ward(province_code: int) -> WardRef:
+    """A ward of the province to show in a prompt's example (the first phường, else the first).
+
+    Raises:
+        KeyError: an unknown province.
+    """
+    index = _index()
+    if province_code in _EXAMPLE_WARDS:
+        return index.wards[_EXAMPLE_WARDS[province_code]]
+    codes = sorted(entry.code for entry in index.ward_named[province_code])
+    wards = [index.wards[code] for code in codes]
+    return next((w for w in wards if w.name.startswith("Phường ")), wards[0])
 
 
 def province(code: int) -> ProvinceRef:
