@@ -19,6 +19,7 @@ from storage.models import Site, StaffMember, utcnow
 
 if TYPE_CHECKING:
     from bot.app import Service
+    from bot.imports import ImportReport
 
 IMPORTS = ("import-sites", "import-slots", "import-vaccinations", "import-results")
 COMMANDS = (*IMPORTS, "staff")
@@ -127,17 +128,23 @@ async def _import(command: str, file: Path, service: Service) -> int:
     except OSError as error:
         print(f"error: cannot read {file}: {error.strerror or error}", file=sys.stderr)
         return 2
+    if command == "import-results":  # committed every CHECKPOINT_ROWS rows, notices and all
+        async with service.db.batched_scope() as session:
+            report = await import_results(session, data, now=utcnow(), checkpoint=session.commit)
+        return _print_report(report)
     async with service.db.session_scope() as session:
         if command == "import-sites":
             report = await import_sites(session, data)
         elif command == "import-slots":
             report = await import_slots(session, data)
-        elif command == "import-results":
-            report = await import_results(session, data, now=utcnow())
         else:
             report = await import_vaccinations(
                 session, data, protector=service.protector, now=utcnow()
             )
+    return _print_report(report)
+
+
+def _print_report(report: ImportReport) -> int:
     print(report.summary())
     for line, reason in report.problems:
         print(f"line {line}: {reason}")

@@ -47,6 +47,9 @@ SLOT_COLUMNS = ("site_id", "date", "start", "end", "capacity")
 DOSE_COLUMNS = ("id_number", "dose_number", "product", "lot", "given_on", "site_id")
 DOSE_OPTIONAL = ("booking_code",)
 RESULT_COLUMNS = ("tube_code", "result", "tested_at", "lab")
+# Results are committed this many rows at a time by the CLI, so their notices leave while a big
+# file is still being read, and SQLite's write lock is never held long (see `import_results`).
+CHECKPOINT_ROWS = 1000
 
 IMPORT_ACTOR = "cli:import-vaccinations"
 RESULTS_ACTOR = "cli:import-results"
@@ -291,7 +294,11 @@ async def import_vaccinations(
 
 
 async def import_results(
-    session: AsyncSession, source: Path | bytes | str, *, now: datetime
+    session: AsyncSession,
+    source: Path | bytes | str,
+    *,
+    now: datetime,
+    checkpoint: Callable[[], Awaitable[None]] | None = None,
 ) -> ImportReport:
     """Record lab results of sample tubes from `source` and tell everyone in each tube.
 
@@ -340,7 +347,7 @@ async def import_results(
             raise RowProblem(f"tested_at {row['tested_at']} is before the sample was taken")
         return _RESULT_OUTCOMES[recorded]
 
-    return await _import(source, RESULT_COLUMNS, (), one)
+    return await _import(source, RESULT_COLUMNS, (), one, checkpoint=checkpoint)
 
 
 _RESULT_OUTCOMES = {
@@ -354,9 +361,17 @@ _RESULT_OUTCOMES = {
 
 
 async def _import(
-    source: Path | bytes | str, required: tuple[str, ...], optional: tuple[str, ...], one: Handler
+    source: Path | bytes | str,
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
+    one: Handler,
+    *,
+    checkpoint: Callable[[], Awaitable[None]] | None = None,
 ) -> ImportReport:
-    """Read every row (or refuse the file), then import them one by one."""
+    """Read every row (or refuse the file), then import them one by one.
+
+    With `checkpoint`, it is awaited after every CHECKPOINT_ROWS rows (the CLI commits there).
+    """
     report = ImportReport()
     if isinstance(source, Path):
         source = await asyncio.to_thread(source.read_bytes)
@@ -365,14 +380,16 @@ async def _import(
     except _FileProblem as problem:
         report.problems.append((problem.line, str(problem)))
         return report
-    for row in rows:
+    for done, row in enumerate(rows, start=1):
         if isinstance(row, _BadRow):
             report.problems.append((row.line, row.reason))
-            continue
-        try:
-            report.count(await one(row))
-        except RowProblem as problem:
-            report.problems.append((row.line, str(problem)))
+        else:
+            try:
+                report.count(await one(row))
+            except RowProblem as problem:
+                report.problems.append((row.line, str(problem)))
+        if checkpoint is not None and done % CHECKPOINT_ROWS == 0:
+            await checkpoint()
     return report
 
 

@@ -61,6 +61,23 @@ class Database:
             yield session
 
     @contextlib.asynccontextmanager
+    async def batched_scope(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work the caller may commit part by part with `await session.commit()`.
+
+        For long imports: each commit makes its part durable (and its notices deliverable) and
+        lets other processes write in between. What is left commits when the block ends; if
+        the block raises, only the part since the last commit is rolled back.
+        """
+        lock = self._write_lock or contextlib.nullcontext()
+        async with lock, self._sessions() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+
+    @contextlib.asynccontextmanager
     async def read_scope(self) -> AsyncIterator[AsyncSession]:
         """A unit of work for reads: it never waits for writers (on SQLite a deferred BEGIN).
 

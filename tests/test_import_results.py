@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot import imports
 from bot.crypto import DataProtector, generate_key
 from bot.i18n import TIMEZONE
 from bot.imports import ImportReport, import_results
@@ -354,3 +355,32 @@ def test_import_results_command(
     missing = tmp_path / "nope.csv"
     assert main(["import-results", str(missing)]) == 2
     assert capsys.readouterr().err == f"error: no such file: {missing}\n"
+
+
+async def test_a_long_file_is_committed_as_it_goes(
+    database: Database, tubes: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The CLI commits every CHECKPOINT_ROWS rows: the notices of the first rows leave while
+    # the rest of the file is still being read, and the session carries on after each commit.
+    monkeypatch.setattr(imports, "CHECKPOINT_ROWS", 1)
+    before = len(await _outbox(database))
+    text = (
+        HEADER
+        + f"{SINGLE},âm tính,2026-11-30 09:30,{LAB}\n"
+        + f"T-NOPE-1,âm tính,2026-11-30 09:30,{LAB}\n"
+        + f"{POOL},positive,30/11/2026 09:45,{LAB}\n"
+    )
+    commits = 0
+    async with database.batched_scope() as session:
+
+        async def checkpoint() -> None:
+            nonlocal commits
+            commits += 1
+            await session.commit()
+
+        report = await imports.import_results(session, text, now=NOW, checkpoint=checkpoint)
+    assert commits == 3 and (_counts(report), [line for line, _ in report.problems]) == (
+        (2, 0, 0),
+        [3],
+    )
+    assert len(await _outbox(database)) == before + 4
