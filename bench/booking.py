@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import statistics
 import tempfile
@@ -32,9 +31,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import URL, event, insert, make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import event, insert, text
 
+from bench.databases import with_postgres
 from bot.services import booking
 from storage.db import Database
 from storage.models import Account, AuditEvent, Person, Site, Slot, table
@@ -44,7 +43,6 @@ SLOTS_PER_SITE = 10
 CAPACITY = 10
 BENCH_DB = "bench_booking"
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 ENGINE_KEYS = (
     "bookings_per_s",
     "attempts_per_s",
@@ -298,32 +296,6 @@ async def measure(engine: str, url: str, args: argparse.Namespace) -> EngineResu
     )
 
 
-def postgres_url() -> URL:
-    raw = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or DEFAULT_PG
-    return make_url(raw).set(drivername="postgresql+asyncpg")
-
-
-async def with_postgres(args: argparse.Namespace) -> EngineResult | None:
-    """The PostgreSQL figures in a throwaway database, or None if no server answers."""
-    server = postgres_url()
-    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        async with asyncio.timeout(10), admin.connect() as conn:
-            await conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-            await conn.execute(text(f"CREATE DATABASE {BENCH_DB}"))
-    except Exception as exc:  # unreachable, refused, no rights: report null figures
-        print(f"PostgreSQL at {server.render_as_string()} not usable ({exc!r}); figures null")
-        await admin.dispose()
-        return None
-    try:
-        url = server.set(database=BENCH_DB).render_as_string(hide_password=False)
-        return await measure("postgresql", url, args)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-        await admin.dispose()
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attempts", type=int, default=3000)
@@ -334,7 +306,9 @@ async def main() -> None:
     results: dict[str, EngineResult | None] = {}
     with tempfile.TemporaryDirectory() as tmp:
         results["sqlite"] = await measure("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db", args)
-    results["postgresql"] = await with_postgres(args)
+    results["postgresql"] = await with_postgres(
+        BENCH_DB, lambda url: measure("postgresql", url, args)
+    )
 
     places = SITES * SLOTS_PER_SITE * CAPACITY
     print(

@@ -50,9 +50,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import URL, func, insert, make_url, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import func, insert, select, text
 
+from bench.databases import with_postgres
 from bot.channels.telegram import TelegramChannel
 from bot.i18n import TIMEZONE
 from bot.imports import import_results
@@ -73,7 +73,6 @@ from storage.models import (
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "bench_results"
-DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 TOKEN = "123456:BENCH-token"
 SITES = 10
 POOLED_SHARE = 0.25
@@ -421,32 +420,6 @@ async def measure(engine: str, url: str, args: argparse.Namespace) -> Figures:
     )
 
 
-def postgres_url() -> URL:
-    raw = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or DEFAULT_PG
-    return make_url(raw).set(drivername="postgresql+asyncpg")
-
-
-async def with_postgres(args: argparse.Namespace) -> Figures | None:
-    """The PostgreSQL figures in a throwaway database, or None if no server answers."""
-    server = postgres_url()
-    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        async with asyncio.timeout(10), admin.connect() as conn:
-            await conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-            await conn.execute(text(f"CREATE DATABASE {BENCH_DB}"))
-    except Exception as exc:  # unreachable, refused, no rights: report null figures
-        print(f"PostgreSQL at {server.render_as_string()} not usable ({exc!r}); figures null")
-        await admin.dispose()
-        return None
-    try:
-        url = server.set(database=BENCH_DB).render_as_string(hide_password=False)
-        return await measure("postgresql", url, args)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-        await admin.dispose()
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=50_000, help="people (tubes: half)")
@@ -463,7 +436,9 @@ async def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             results["sqlite"] = await measure("sqlite", f"sqlite+aiosqlite:///{tmp}/b.db", args)
     if "postgresql" in args.engines:
-        results["postgresql"] = await with_postgres(args)
+        results["postgresql"] = await with_postgres(
+            BENCH_DB, lambda url: measure("postgresql", url, args)
+        )
 
     tubes = args.people // 2
     print(
