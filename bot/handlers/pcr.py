@@ -12,13 +12,8 @@ Flow `lookup` (`/tracuu`): a relative's result by tube code or ID number, plus d
 
 from __future__ import annotations
 
-import io
 from datetime import date, timedelta
 from enum import StrEnum
-
-import qrcode
-from qrcode.constants import ERROR_CORRECT_M
-from qrcode.image.pure import PyPNGImage
 
 from bot.conversation import Conversation, Handler
 from bot.handlers import registration
@@ -27,6 +22,7 @@ from bot.i18n import TIMEZONE, _, format_moment
 from bot.messages import Button, Incoming
 from bot.services import qr_tokens
 from bot.services.identity import id_index
+from bot.services.qr_image import qr_png
 from bot.services.results import result_text
 from bot.services.samples import read_tube_code
 from bot.vn.dates import InvalidDate, parse_birth_date
@@ -49,16 +45,6 @@ class Step(StrEnum):
     DOB = "dob"
 
 
-def qr_image(text: str) -> bytes:
-    """A PNG QR symbol of `text` (error correction M: scannable from a cracked phone screen)."""
-    image = qrcode.make(
-        text, image_factory=PyPNGImage, error_correction=ERROR_CORRECT_M, box_size=8, border=4
-    )
-    buffer = io.BytesIO()
-    image.save(buffer)
-    return buffer.getvalue()
-
-
 async def show_qr(msg: Incoming, conv: Conversation) -> None:
     """/maqr: a sampling QR for each person on the account (registering someone first if none)."""
     registered = list(await people.people_of(conv.session, conv.account.id))
@@ -78,7 +64,7 @@ async def send_qr(conv: Conversation, registered: list[Person]) -> None:
                 "PCR sampling QR for {name}, valid until {moment}. Show it at the sampling site; "
                 "it contains no personal data. Type /maqr for a new one at any time."
             ).format(name=person.full_name, moment=format_moment(conv.now + qr_tokens.VALID_FOR)),
-            image=qr_image(token),
+            image=qr_png(token, box_size=8),
         )
     conv.reply(
         _("Results will arrive in this chat as soon as the lab sends them."),

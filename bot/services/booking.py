@@ -7,17 +7,14 @@ booking exists if and only if its place was taken.
 
 from __future__ import annotations
 
-import io
 import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-import qrcode
-from qrcode.constants import ERROR_CORRECT_M
-from qrcode.image.pure import PyPNGImage
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.qr_image import qr_png
 from storage import bookings
 from storage.models import Booking
 
@@ -50,12 +47,7 @@ def read_code(text: str) -> str | None:
 
 def code_qr(code: str) -> bytes:
     """A PNG of the booking code as a QR symbol, for the sampling or vaccination desk."""
-    image = qrcode.make(
-        code, image_factory=PyPNGImage, error_correction=ERROR_CORRECT_M, box_size=10, border=4
-    )
-    buffer = io.BytesIO()
-    image.save(buffer)
-    return buffer.getvalue()
+    return qr_png(code)
 
 
 async def book(
