@@ -21,6 +21,7 @@ from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
 from bot.handlers import start
+from bot.handlers.roles import role_held
 from bot.i18n import _
 from bot.messages import Button, Incoming, Kind
 from bot.services import qr_tokens
@@ -50,10 +51,7 @@ class Step(StrEnum):
 
 
 async def _sampler(msg: Incoming, conv: Conversation) -> StaffMember | None:
-    roles = await staff.roles_of(
-        conv.session, channel=conv.chat.channel, user_id=msg.user_id or conv.chat.chat_id
-    )
-    return next((role for role in roles if role.role == ROLE), None)
+    return await role_held(msg, conv, ROLE)
 
 
 async def _refuse(msg: Incoming, conv: Conversation) -> None:

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
 from bot.handlers import start
+from bot.handlers.roles import role_held
 from bot.handlers.slot_picker import local_today, slot_moment
 from bot.i18n import _, format_day
 from bot.messages import Button, Incoming
@@ -41,10 +42,7 @@ class Step(StrEnum):
 
 
 async def _site_staff(msg: Incoming, conv: Conversation) -> StaffMember | None:
-    roles = await staff.roles_of(
-        conv.session, channel=conv.chat.channel, user_id=msg.user_id or conv.chat.chat_id
-    )
-    return next((role for role in roles if role.role == ROLE), None)
+    return await role_held(msg, conv, ROLE)
 
 
 async def start_dose(msg: Incoming, conv: Conversation) -> None:
