@@ -19,7 +19,7 @@ import io
 import re
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
@@ -53,8 +53,6 @@ CHECKPOINT_ROWS = 1000
 
 IMPORT_ACTOR = "cli:import-vaccinations"
 RESULTS_ACTOR = "cli:import-results"
-# A lab's clock may run a little ahead of ours: a tested_at this far ahead is still "now".
-CLOCK_SKEW = timedelta(minutes=5)
 MAX_CAPACITY = 10_000
 MAX_DOSE = max(p.primary_doses for p in PRODUCTS.values()) + BOOSTERS
 
@@ -327,7 +325,7 @@ async def import_results(
                 "tested_at must be a date and time, YYYY-MM-DD HH:MM or DD/MM/YYYY HH:MM "
                 f"(Vietnam time), not {row['tested_at']!r}"
             )
-        if tested_at > now + CLOCK_SKEW:
+        if tested_at > now + results.FUTURE_SKEW:
             raise RowProblem(f"tested_at {row['tested_at']} is in the future")
         lab = _text(row, "lab", 120)
         _once(first_seen, code, row.line, f"tube {code}")

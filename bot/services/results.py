@@ -22,6 +22,8 @@ from storage.models import Person, Sample, SampleResult, Site
 
 NEGATIVE, POSITIVE, INCONCLUSIVE = "negative", "positive", "inconclusive"
 SAMPLE_CLOCK_SKEW = timedelta(hours=1)  # a lab clock a little behind the sampler's
+# A result "in the future" is one beyond this: a lab's clock may run a little fast.
+FUTURE_SKEW = timedelta(minutes=5)
 HOTLINE = "1900 9095"  # the Ministry of Health's COVID-19 line (reference/vietnam-domain.md §6)
 _WORDS = {
     # No "-" or "+": labs write "-" for "not done yet".

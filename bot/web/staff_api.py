@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -33,8 +33,6 @@ from storage.models import StaffMember, utcnow
 
 CLOCK = web.AppKey[Callable[[], datetime]]("staff_api_clock")
 MAX_RESULTS = 1000  # rows per call; a lab sends more in several calls
-# Lab and server clocks differ a little: "in the future" means beyond this.
-CLOCK_SKEW = timedelta(minutes=5)
 _BEARER = re.compile(r"^Bearer +([A-Za-z0-9_-]{20,128})$", re.IGNORECASE)
 _MAX_TOKEN_TEXT = 200
 _ATTEMPTS = 2  # a concurrent retry of the same tube can collide once; then it is "unchanged"
@@ -246,7 +244,7 @@ def _read_row(row: Any, *, now: datetime) -> tuple[str, str, datetime, str] | st
             "tested_at must be a date and time: ISO 8601, or YYYY-MM-DD HH:MM or "
             "DD/MM/YYYY HH:MM in Vietnam time"
         )
-    if tested_at > now + CLOCK_SKEW:
+    if tested_at > now + results.FUTURE_SKEW:
         return "tested_at is in the future"
     lab = str(fields["lab"]).strip()
     if not 1 <= len(lab) <= 120:
