@@ -33,6 +33,7 @@ from bot.handlers.start import command_menu
 from bot.i18n import SUPPORTED, use_locale
 from bot.logs import quiet_library_loggers
 from bot.services.outbox import Sender
+from bot.vn import divisions
 from bot.web.app import TELEGRAM_WEBHOOK_PATH, build_web_app
 from storage import samples, updates
 from storage.db import Database
@@ -103,6 +104,9 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
     runner = web.AppRunner(service.web_app, access_log=None)
     try:
         await migrate(service.db)
+        # The ward index takes about 0.3 s of CPU to build: build it off the event loop now,
+        # not in the middle of the first citizen's ward question, where it would stall every chat.
+        await asyncio.to_thread(divisions.popular_provinces)
         if not settings.is_production:  # demo sites must never be bookable by real citizens
             async with service.db.session_scope() as session:
                 if await seed_demo(session, service.protector, now=service.clock()):
