@@ -80,6 +80,18 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The process environment of a `run_bot.py` command: the test database, a fresh data key."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("DATA_KEY", generate_key())
+    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("ENV", "development")
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    return db_url
+
+
+@pytest.fixture
 async def emulator() -> AsyncIterator[TelegramEmulator]:
     async with TelegramEmulator() as emu:
         yield emu

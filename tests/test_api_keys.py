@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.crypto import generate_key
 from run_bot import main
 from storage import staff
 from storage.db import Database
@@ -20,18 +19,6 @@ SITES = (
     "hcm-benthanh,Trạm Y tế phường Bến Thành,186 Lê Thánh Tôn,79,26743\n"
 )
 SAMPLER = ("staff", "add", "--channel", "web", "--user-id", "scanner-1", "--role", "sampler")
-
-
-@pytest.fixture
-def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The process environment of the command: the test database, a fresh data key."""
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("DATA_KEY", generate_key())
-    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("ENV", "development")
-    monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
-    return db_url
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:

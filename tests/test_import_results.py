@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import imports
-from bot.crypto import DataProtector, generate_key
+from bot.crypto import DataProtector
 from bot.i18n import TIMEZONE
 from bot.imports import ImportReport, import_results
 from bot.services import qr_tokens
@@ -312,18 +312,6 @@ async def test_the_sample_file_imports_cleanly_with_or_without_bom(
 
 
 # -- the command -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The process environment of the command: the test database, a fresh data key."""
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("DATA_KEY", generate_key())
-    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("ENV", "development")
-    monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
-    return db_url
 
 
 def test_import_results_command(
