@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import supports_row_locks
@@ -113,11 +113,3 @@ async def record_failed_lookup(
 async def forget_lookups_before(session: AsyncSession, before: datetime) -> None:
     """Drop failed-lookup records too old to count."""
     await session.execute(delete(LookupFailure).where(LookupFailure.at < before))
-
-
-async def count_members(session: AsyncSession, sample_id: int) -> int:
-    """How many people are in a tube."""
-    count = await session.scalar(
-        select(func.count()).select_from(SampleMember).where(SampleMember.sample_id == sample_id)
-    )
-    return int(count or 0)

@@ -142,9 +142,3 @@ async def audit(
         AuditEvent(actor=actor, action=action, subject=subject, detail=detail or {}, at=now)
     )
     await session.flush()
-
-
-async def audit_trail(session: AsyncSession, *, limit: int = 100) -> Sequence[AuditEvent]:
-    """The latest audit lines, newest first."""
-    result = await session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit))
-    return result.all()
