@@ -1,4 +1,4 @@
-"""Composition root: settings -> database -> channels -> sender -> dispatcher -> web -> polling.
+"""Composition root: settings -> database -> channels -> sender -> signer -> dispatcher -> web.
 
 The order is the order of dependencies, and start-up follows it so that nothing takes traffic
 before what it needs is ready: the schema is migrated before anything reads it; channels exist
@@ -24,7 +24,7 @@ from telegram.error import InvalidToken, TelegramError
 from bot.channels import Channel
 from bot.channels.telegram import ALLOWED_UPDATES, HandleBatch, TelegramChannel
 from bot.channels.web import WebChannel
-from bot.config import ConfigError, Settings
+from bot.config import DEFAULT_DCC_ISSUER, ConfigError, Settings
 from bot.conversation import Services
 from bot.crypto import DataProtector, load_master_key
 from bot.demo import seed_demo
@@ -32,6 +32,8 @@ from bot.dispatch import Dispatcher
 from bot.handlers.start import command_menu
 from bot.i18n import SUPPORTED, use_locale
 from bot.logs import quiet_library_loggers
+from bot.services.certificates import Renderer
+from bot.services.dcc.trust import Authority, load_authority
 from bot.services.outbox import Sender
 from bot.vn import divisions
 from bot.web.app import TELEGRAM_WEBHOOK_PATH, build_web_app
@@ -56,6 +58,8 @@ class Service:
     sender: Sender
     dispatcher: Dispatcher
     web_app: web.Application
+    authority: Authority
+    renderer: Renderer
     clock: Callable[[], datetime] = utcnow
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -79,7 +83,10 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
         )
         channels[telegram.name] = telegram
     sender = Sender(db, channels, clock=clock, max_attempts=settings.send_max_attempts)
-    dispatcher = Dispatcher(db, Services(settings, protector, clock), sender)
+    authority = load_authority(settings)
+    renderer = Renderer(db, authority, clock=clock, on_queued=sender.wake)
+    services = Services(settings, protector, clock, authority, renderer.wake)
+    dispatcher = Dispatcher(db, services, sender)
     web_app = build_web_app(
         settings=settings,
         db=db,
@@ -87,10 +94,21 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
         protector=protector,
         web_channel=web_channel,
         telegram=telegram,
+        authority=authority,
         clock=clock,
     )
     return Service(
-        settings, db, protector, web_channel, telegram, sender, dispatcher, web_app, clock
+        settings,
+        db,
+        protector,
+        web_channel,
+        telegram,
+        sender,
+        dispatcher,
+        web_app,
+        authority,
+        renderer,
+        clock,
     )
 
 
@@ -115,6 +133,7 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
             await _check_telegram(service.telegram)
         service.tasks.append(asyncio.create_task(service.sender.run(), name="sender"))
         service.tasks.append(asyncio.create_task(_forget_old_updates(service.db), name="cleanup"))
+        service.tasks.append(asyncio.create_task(service.renderer.run(), name="certificates"))
         await runner.setup()
         await _listen(runner, settings)
         if service.telegram is not None:
@@ -154,6 +173,11 @@ async def serve(settings: Settings) -> None:
     async with running(service):
         where = f"http://{settings.http_host}:{settings.http_port}"
         log.info("web chat at %s/chat", where)
+        if settings.dcc_issuer == DEFAULT_DCC_ISSUER:
+            log.warning(
+                "certificates are signed by a TEST issuer (keys in %s); see README, Certificates",
+                settings.dcc_key_path.parent,
+            )
         if service.telegram is not None:
             mode = settings.telegram_mode
             log.info(

@@ -139,7 +139,11 @@ async def _import(command: str, file: Path, service: Service) -> int:
             report = await import_slots(session, data)
         else:
             report = await import_vaccinations(
-                session, data, protector=service.protector, now=utcnow()
+                session,
+                data,
+                protector=service.protector,
+                authority=service.authority,
+                now=utcnow(),
             )
     return _print_report(report)
 

@@ -17,6 +17,8 @@ VAR_DIR = Path(__file__).resolve().parent.parent / "var"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/bot.db"
 _SECRET_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Says plainly that certificates signed with generated keys are not the Ministry of Health's.
+DEFAULT_DCC_ISSUER = "TEST - not the Ministry of Health"
 
 
 class ConfigError(ValueError):
@@ -48,11 +50,36 @@ class Settings:
     min_age: int = 18
     booking_days: int = 14
     priority_groups_file: Path | None = None
+    dcc_key_file: Path | None = None  # default var/keys/dcc-signer.key
+    dcc_cert_file: Path | None = None  # default var/keys/dcc-signer.pem
+    dcc_trust_dir: Path | None = None  # default var/keys/trusted
+    dcc_issuer: str = DEFAULT_DCC_ISSUER
+    dcc_country: str = "VN"
 
     @property
     def is_production(self) -> bool:
         """Whether this runs with real citizens' data (no generated keys, no defaults)."""
         return self.env == "production"
+
+    @property
+    def keys_dir(self) -> Path:
+        """Where `keys init` puts the certificate signer's key, certificate and local CA."""
+        return self.var_dir / "keys"
+
+    @property
+    def dcc_key_path(self) -> Path:
+        """The document signer's private key (PEM or DER, owner-only)."""
+        return self.dcc_key_file or self.keys_dir / "dcc-signer.key"
+
+    @property
+    def dcc_cert_path(self) -> Path:
+        """The document signer's X.509 certificate (PEM or DER)."""
+        return self.dcc_cert_file or self.keys_dir / "dcc-signer.pem"
+
+    @property
+    def dcc_trust_path(self) -> Path:
+        """A folder of other signers' certificates (PEM or DER) the verifier also trusts."""
+        return self.dcc_trust_dir or self.keys_dir / "trusted"
 
     @property
     def bulk_rate_per_s(self) -> float:
@@ -94,6 +121,11 @@ class Settings:
             min_age=_integer(env, "MIN_AGE", 18, low=0, high=120),
             booking_days=_integer(env, "BOOKING_DAYS", 14, low=1, high=90),
             priority_groups_file=_existing_file(env, "PRIORITY_GROUPS_FILE"),
+            dcc_key_file=_path(env, "DCC_KEY_FILE"),
+            dcc_cert_file=_path(env, "DCC_CERT_FILE"),
+            dcc_trust_dir=_path(env, "DCC_TRUST_DIR"),
+            dcc_issuer=(env.get("DCC_ISSUER") or DEFAULT_DCC_ISSUER).strip(),
+            dcc_country=(env.get("DCC_COUNTRY") or "VN").strip(),
         )
         settings.check()
         return settings
@@ -115,6 +147,12 @@ class Settings:
             )
         if self.is_production and not self.data_key:
             raise ConfigError("DATA_KEY is required when ENV=production")
+        if not 0 < len(self.dcc_issuer) <= 80:
+            raise ConfigError("DCC_ISSUER must be 1-80 characters (the certificate's `is` field)")
+        if not re.fullmatch(r"[A-Z]{2}", self.dcc_country):
+            raise ConfigError(
+                f"DCC_COUNTRY must be two capital letters, ISO 3166-1 (got {self.dcc_country!r})"
+            )
 
 
 def read_dotenv(path: Path | None = None) -> dict[str, str]:
@@ -130,6 +168,11 @@ def read_dotenv(path: Path | None = None) -> dict[str, str]:
         key, _, value = line.removeprefix("export ").partition("=")
         values[key.strip()] = value.strip().strip("'\"")
     return values
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    value = env.get(name)
+    return Path(value) if value else None
 
 
 def _existing_file(env: Mapping[str, str], name: str) -> Path | None:

@@ -16,12 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.crypto import DataProtector
 from bot.messages import Button, ChatRef, Incoming, Outgoing
+from bot.services.dcc.trust import Authority
 from storage.conversations import SavedState
 from storage.models import Account
 
 # Payload namespaces valid from any message, however old (the main menu, the language picker,
-# the appointment buttons of /lichhen, which name their booking and are checked on use).
-GLOBAL_PAYLOADS = ("menu:", "lang:", "appt:")
+# the appointment buttons of /lichhen and the certificate buttons, which name their booking or
+# certificate and are checked on use).
+GLOBAL_PAYLOADS = ("menu:", "lang:", "appt:", "cert:")
 _STAMP_SEPARATOR = "|"
 # Step payloads get a stamp such as "12|" in front; Telegram allows 64 bytes in all.
 MAX_STEP_PAYLOAD = 48
@@ -34,6 +36,9 @@ class Services:
     settings: Settings
     protector: DataProtector
     clock: Callable[[], datetime]
+    authority: Authority  # signs and checks certificates
+    # Called after a commit that issued certificates, so their pictures are made at once.
+    certificates_issued: Callable[[], None] = lambda: None
 
 
 class Conversation:
@@ -61,6 +66,7 @@ class Conversation:
         self.stale_button = False  # set by the dispatcher: a button from an outdated prompt
         self._saved = saved
         self._replies: list[Outgoing] = []
+        self.after_commit: list[Callable[[], None]] = []  # run once the event is committed
 
     @property
     def consented(self) -> bool:

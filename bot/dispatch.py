@@ -187,6 +187,14 @@ async def route(msg: Incoming, conv: Conversation) -> None:
             return
 
 
+def _run_hooks(hooks: Sequence[Callable[[], None]]) -> None:
+    for hook in hooks:
+        try:
+            hook()
+        except Exception:  # the event is committed: a hook's failure must not undo the reply
+            log.exception("an after-commit hook failed")
+
+
 class ChatLocks:
     """One lock per chat, created on demand and dropped when nobody holds or waits for it."""
 
@@ -257,8 +265,10 @@ class Dispatcher:
         """
         async with self._locks.hold([msg.chat for msg in msgs]):
             try:
+                hooks: list[Callable[[], None]] = []
                 async with self._db.session_scope() as session:
-                    jobs = await self._process(session, msgs)
+                    jobs = await self._process(session, msgs, hooks)
+                _run_hooks(hooks)
             except Exception:
                 if len(msgs) == 1:
                     log.exception("handling a %s update failed; apologising", msgs[0].chat.channel)
@@ -272,14 +282,22 @@ class Dispatcher:
 
     async def _process_alone(self, msg: Incoming) -> Jobs:
         try:
+            hooks: list[Callable[[], None]] = []
             async with self._db.session_scope() as session:
-                return await self._process(session, [msg])
+                jobs = await self._process(session, [msg], hooks)
+            _run_hooks(hooks)
+            return jobs
         except Exception:
             log.exception("handling a %s update failed; apologising", msg.chat.channel)
             return await self._apologise(msg)
 
-    async def _process(self, session: AsyncSession, msgs: Sequence[Incoming]) -> Jobs:
-        """Run `msgs` in order in the session; return the outbox rows to send now."""
+    async def _process(
+        self, session: AsyncSession, msgs: Sequence[Incoming], hooks: list[Callable[[], None]]
+    ) -> Jobs:
+        """Run `msgs` in order in the session; return the outbox rows to send now.
+
+        What the handlers asked to run after the commit is added to `hooks`.
+        """
         now = self._services.clock()
         fresh = await updates.claim_updates(
             session, keys=[(m.chat.channel, m.update_id) for m in msgs]
@@ -298,6 +316,7 @@ class Dispatcher:
         for msg in todo:
             chat = chats.get(msg.chat) or await self._open(session, msg)
             conv = await self._run(session, msg, chat, now)
+            hooks.extend(conv.after_commit)
             if conv.erased:
                 chats.pop(msg.chat, None)
                 replies += [(reply, None) for reply in conv.replies()]

@@ -31,6 +31,7 @@ from bot.crypto import DataProtector
 from bot.i18n import TIMEZONE
 from bot.services import results
 from bot.services.booking import read_code
+from bot.services.dcc.trust import Authority
 from bot.services.doses import DoseEntry, DoseProblem, DoseRefused, record_dose
 from bot.services.identity import id_index
 from bot.services.samples import read_tube_code
@@ -224,7 +225,12 @@ async def import_slots(session: AsyncSession, source: Path | bytes | str) -> Imp
 
 
 async def import_vaccinations(
-    session: AsyncSession, source: Path | bytes | str, *, protector: DataProtector, now: datetime
+    session: AsyncSession,
+    source: Path | bytes | str,
+    *,
+    protector: DataProtector,
+    authority: Authority,
+    now: datetime,
 ) -> ImportReport:
     """Record doses given, from `source`, as site staff would in the chat.
 
@@ -282,6 +288,7 @@ async def import_vaccinations(
                 actor=IMPORT_ACTOR,
                 staff_id=None,
                 site_name=site.name if site else None,
+                authority=authority,
                 now=now,
             )
         except DoseRefused as error:

@@ -79,6 +79,9 @@ class Outgoing:
     buttons: tuple[tuple[Button, ...], ...] = ()
     image: bytes | None = field(default=None, repr=False)
     image_file_id: str | None = None
+    # Our name for a picture sent more than once (e.g. "certificate:12"): the platform's id of
+    # the first upload is remembered under it, so later sends are references, not uploads.
+    image_key: str | None = None
     request_phone: str | None = None  # label of the "share my phone number" keyboard button
     remove_keyboard: bool = False
 
@@ -89,6 +92,8 @@ class Outgoing:
             body["buttons"] = [[[b.label, b.payload] for b in row] for row in self.buttons]
         if self.image_file_id:
             body["image_file_id"] = self.image_file_id
+        if self.image_key:
+            body["image_key"] = self.image_key
         if self.request_phone:
             body["request_phone"] = self.request_phone
         if self.remove_keyboard:
@@ -107,6 +112,7 @@ class Outgoing:
             ),
             image=image,
             image_file_id=body.get("image_file_id"),
+            image_key=body.get("image_key"),
             request_phone=body.get("request_phone"),
             remove_keyboard=bool(body.get("remove_keyboard")),
         )

@@ -390,3 +390,55 @@ class LookupFailure(Base):
     chat_key: Mapped[str] = mapped_column(String(64), index=True)
     target: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Certificate(Base):
+    """A signed EU DCC ("HC1:") of one person: a dose given (`v`) or a negative test (`t`).
+
+    `status` is `new` until its QR picture is rendered and the person has been sent it, then
+    `ready`. A renewal (after expiry) is a new row with a new UVCI; the old row gets
+    `replaced_at`. A revoked certificate keeps its row so the verifier can say so.
+    """
+
+    __tablename__ = "certificates"
+    __table_args__ = (
+        Index("ix_certificates_status", "status"),
+        Index("ix_certificates_expiry", "replaced_at", "revoked_at", "expires_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(1))  # v | t
+    # What it certifies, so a second request re-sends instead of issuing again:
+    # "dose:<vaccination id>" or "test:<sample id>:<result version>".
+    subject: Mapped[str] = mapped_column(String(40), index=True)
+    uvci: Mapped[str] = mapped_column(String(80), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    hc1: Mapped[str] = mapped_column(Text)
+    png: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(8), default="new")
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    replaces_id: Mapped[int | None] = mapped_column(
+        ForeignKey("certificates.id", ondelete="SET NULL")
+    )
+    replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(String(200))
+    revoked_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class MediaFile(Base):
+    """A platform's own id for a picture we uploaded once (e.g. Telegram's `file_id`).
+
+    Keyed by channel and our name for the picture (`certificate:<id>`), so sending it again
+    is a reference, not a new upload.
+    """
+
+    __tablename__ = "media_files"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    file_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -16,8 +16,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import Service, build_service, running
-from bot.config import Settings
+from bot.config import DEFAULT_DCC_ISSUER, Settings
 from bot.crypto import generate_key
+from bot.services.dcc.keys import Signer, create_csca, create_dsc, write_signer
+from bot.services.dcc.trust import Authority
 from storage.db import Database
 from tests.fakes.telegram_api import TelegramEmulator
 
@@ -67,16 +69,41 @@ def clock() -> Clock:
     return Clock()
 
 
+# Test signers are valid from long before any fixed clock a test uses (a certificate may not be
+# signed before its signer's certificate starts).
+SIGNER_FROM = datetime(2020, 1, 1, tzinfo=UTC)
+SIGNER_VALIDITY = timedelta(days=30 * 365)
+
+
+def make_signer() -> Signer:
+    """A document signer for tests, certified by a throwaway CSCA."""
+    csca = create_csca(now=SIGNER_FROM)
+    return create_dsc(csca=csca, now=SIGNER_FROM, validity=SIGNER_VALIDITY)
+
+
+@pytest.fixture(scope="session")
+def signer() -> Signer:
+    return make_signer()
+
+
 @pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
+def authority(signer: Signer) -> Authority:
+    """Our certificate authority in tests: the default (test) issuer, Vietnam."""
+    return Authority(signer, DEFAULT_DCC_ISSUER, "VN", (signer.cert,))
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path, signer: Signer) -> Settings:
     """Settings for a service on the test database, its HTTP server on a free port."""
-    return Settings(
+    settings = Settings(
         database_url=db_url,
         data_key=generate_key(),
         http_port=0,
         var_dir=tmp_path / "var",
         log_level="DEBUG",
     )
+    write_signer(signer, settings.dcc_key_path, settings.dcc_cert_path)
+    return settings
 
 
 @pytest.fixture

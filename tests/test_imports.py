@@ -9,14 +9,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.config import DEFAULT_DCC_ISSUER
 from bot.crypto import DataProtector
 from bot.demo import DEMO_SITES, seed_demo
 from bot.imports import ImportReport, import_sites, import_slots, import_vaccinations
 from bot.services.booking import book
+from bot.services.dcc.trust import Authority
 from bot.services.identity import id_index
 from storage import accounts, bookings
 from storage.db import Database
 from storage.models import AuditEvent, Booking, OutboxMessage, Person, Site, Slot, Vaccination
+from tests.conftest import make_signer
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # 10:00 on 30/11/2026 in Vietnam
 SAMPLES = Path(__file__).parent.parent / "docs" / "samples"
@@ -29,6 +32,8 @@ SITES = (
 )
 SLOTS_HEADER = "site_id,date,start,end,capacity\n"
 DOSES_HEADER = "id_number,dose_number,product,lot,given_on,site_id,booking_code\n"
+_SIGNER = make_signer()
+AUTHORITY = Authority(_SIGNER, DEFAULT_DCC_ISSUER, "VN", (_SIGNER.cert,))
 
 
 @pytest.fixture
@@ -48,7 +53,9 @@ async def _import_slots(db: Database, source: Path | str) -> ImportReport:
 
 async def _import_doses(db: Database, protector: DataProtector, text: str) -> ImportReport:
     async with db.session_scope() as session:
-        return await import_vaccinations(session, text, protector=protector, now=NOW)
+        return await import_vaccinations(
+            session, text, protector=protector, authority=AUTHORITY, now=NOW
+        )
 
 
 def _counts(report: ImportReport) -> tuple[int, int, int]:
@@ -527,7 +534,11 @@ async def test_sample_files_import_cleanly_over_the_demo_data(
     await _register(database, protector, "079190012345")
     async with database.session_scope() as session:
         doses = await import_vaccinations(
-            session, SAMPLES / "vaccinations.csv", protector=protector, now=NOW
+            session,
+            SAMPLES / "vaccinations.csv",
+            protector=protector,
+            authority=AUTHORITY,
+            now=NOW,
         )
     assert _counts(doses) == (2, 0, 0)
     assert doses.problems == [(4, "no registered person with this ID number (0011******21)")]

@@ -329,6 +329,7 @@ async def test_next_dose_waits_for_the_interval(citizen: Citizen, svc, clock: Cl
             actor="test",
             staff_id=None,
             site_name=None,
+            authority=svc.authority,
             now=clock(),
         )
     await citizen.say("/dangky")
@@ -412,6 +413,7 @@ async def test_erasing_the_account_frees_places_and_keeps_dose_records(
             actor="test",
             staff_id=None,
             site_name=None,
+            authority=svc.authority,
             now=clock(),
         )
     await citizen.say("/xoadulieu")

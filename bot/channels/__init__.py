@@ -63,14 +63,28 @@ def _cut(text: str, limit: int) -> list[str]:
     return parts
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What the platform told us about a message it accepted.
+
+    Attributes:
+        message_id: The platform's id of the message, if it gives one.
+        file_id: The platform's id of a picture we uploaded with it, to send it again by
+            reference (Telegram's `file_id`); None when nothing was uploaded.
+    """
+
+    message_id: str | None = None
+    file_id: str | None = None
+
+
 class Channel(Protocol):
     """A platform the sender can deliver through."""
 
     name: str
     limits: ChannelLimits
 
-    async def send(self, message: Outgoing, *, bulk: bool = False) -> str | None:
-        """Deliver one message; return the platform's message id if it gives one.
+    async def send(self, message: Outgoing, *, bulk: bool = False) -> Sent:
+        """Deliver one message; return what the platform said about it.
 
         `bulk` marks proactive sends (broadcasts, reminders), which some platforms bill or
         pace differently from replies.

@@ -31,6 +31,7 @@ from telegram.error import (
 from bot.channels import (
     ChannelLimits,
     RetryLater,
+    Sent,
     TemporaryFailure,
     Undeliverable,
     Unreachable,
@@ -190,8 +191,8 @@ class TelegramChannel:
 
     # -- outbound ------------------------------------------------------------------------
 
-    async def send(self, message: Outgoing, *, bulk: bool = False) -> str | None:
-        """Send one message (split if longer than Telegram allows); return its message id."""
+    async def send(self, message: Outgoing, *, bulk: bool = False) -> Sent:
+        """Send one message; return its message id (and the file id of an uploaded picture)."""
         chat_id = int(message.chat.chat_id)
         markup = _markup(message)
         extra: JSON = {"allow_paid_broadcast": True} if bulk and self._paid_broadcast else {}
@@ -210,26 +211,49 @@ class TelegramChannel:
         except TelegramError as error:  # timeouts, network trouble, server errors
             raise TemporaryFailure(f"{type(error).__name__}: {error.message}") from error
 
-    async def _send_text(self, chat_id: int, text: str, markup: JSON | None, extra: JSON) -> str:
+    async def _send_text(self, chat_id: int, text: str, markup: JSON | None, extra: JSON) -> Sent:
         # Long texts were cut into rows of their own before they got here (bot.channels.fit).
         params: JSON = {"chat_id": chat_id, "text": text, **extra}
         if markup is not None:
             params["reply_markup"] = markup
         sent = await self.bot.call("sendMessage", params)
-        return str(sent["message_id"])
+        return Sent(str(sent["message_id"]))
 
     async def _send_photo(
         self, chat_id: int, message: Outgoing, markup: JSON | None, extra: JSON
-    ) -> str:
-        photo: bytes | str = message.image or message.image_file_id or ""
-        attached = {"reply_markup": markup} if markup is not None else {}
+    ) -> Sent:
+        """A known file id is sent by reference; if Telegram no longer knows it, upload."""
+        caption = message.text or None
+        api_kwargs = {**extra, **({"reply_markup": markup} if markup is not None else {})}
+        if message.image_file_id:
+            try:
+                sent = await self.bot.send_photo(
+                    chat_id, message.image_file_id, caption=caption, api_kwargs=api_kwargs or None
+                )
+                return Sent(str(sent.message_id))
+            except BadRequest as error:
+                if message.image is None or "chat not found" in error.message.lower():
+                    raise
+                log.info("Telegram refused a cached file id (%s); uploading again", error.message)
         sent = await self.bot.send_photo(
-            chat_id,
-            photo=photo,
-            caption=message.text or None,
-            api_kwargs={**extra, **attached} or None,
+            chat_id, message.image or b"", caption=caption, api_kwargs=api_kwargs or None
         )
-        return str(sent.message_id)
+        return Sent(str(sent.message_id), sent.photo[-1].file_id if sent.photo else None)
+
+    async def fetch_file(self, file_id: str, *, max_bytes: int) -> bytes | None:
+        """Download a file a user sent (a photo); None when it is larger than `max_bytes`.
+
+        Raises:
+            TemporaryFailure: Telegram could not be reached or refused the file id.
+        """
+        try:
+            found = await self.bot.get_file(file_id)
+            if found.file_size is not None and found.file_size > max_bytes:
+                return None
+            data = bytes(await found.download_as_bytearray())
+        except TelegramError as error:
+            raise TemporaryFailure(f"{type(error).__name__}: {error.message}") from error
+        return data if len(data) <= max_bytes else None
 
 
 def to_incoming(update: JSON) -> Incoming | None:

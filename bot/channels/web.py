@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from bot.channels import ChannelLimits
+from bot.channels import ChannelLimits, Sent
 from bot.messages import ChatRef, Incoming, Kind, Outgoing
 from bot.vn.text import clean_text
 
@@ -41,11 +41,11 @@ class WebChannel:
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = {}
 
-    async def send(self, message: Outgoing, *, bulk: bool = False) -> str | None:
+    async def send(self, message: Outgoing, *, bulk: bool = False) -> Sent:
         """Wake the browsers waiting on this chat; the message itself is read from the outbox."""
         for event in self._waiters.get(message.chat.chat_id, ()):
             event.set()
-        return None
+        return Sent()
 
     @contextlib.contextmanager
     def listen(self, chat_id: str) -> Iterator[asyncio.Event]:

@@ -195,6 +195,7 @@ async def receive_lot(msg: Incoming, conv: Conversation) -> None:
             actor=staff.actor_label(member),
             staff_id=member.id,
             site_name=site.name,
+            authority=conv.services.authority,
             now=conv.now,
         )
     except DoseRefused:
@@ -207,6 +208,8 @@ async def receive_lot(msg: Incoming, conv: Conversation) -> None:
         return
     conv.goto(FLOW, Step.CODE)
     conv.data = {}
+    if recorded:
+        conv.after_commit.append(conv.services.certificates_issued)
     if not recorded:
         conv.reply(
             _("This dose was already recorded with the same details; nothing changed.")

@@ -14,7 +14,8 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import TIMEZONE, _, format_day
-from bot.services import notices
+from bot.services import certificates, notices
+from bot.services.dcc.trust import Authority
 from bot.services.vaccines import PRODUCTS, Given
 from bot.vn.refused import InputRefused
 from storage import bookings, staff, vaccinations
@@ -54,9 +55,12 @@ async def record_dose(
     actor: str,
     staff_id: int | None,
     site_name: str | None,
+    authority: Authority,
     now: datetime,
 ) -> bool:
-    """Record a dose, mark its booking attended, audit it and tell the citizen.
+    """Record a dose, mark its booking attended, audit it, tell the citizen, sign a certificate.
+
+    The certificate's picture is rendered and sent afterwards (`certificates.Renderer`).
 
     Returns:
         True if recorded now; False if the same dose was already recorded identically
@@ -107,6 +111,10 @@ async def record_dose(
         detail={"dose": dose.dose_number, "product": dose.product, "site": entry.site_id},
     )
     await _tell_citizen(session, entry.person, dose, site_name, now=now)
+    first_product = history[0].product if history else dose.product
+    await certificates.issue_for_dose(
+        session, authority, entry.person, dose, first_product=first_product, now=now
+    )
     return True
 
 

@@ -33,7 +33,7 @@ from bot.channels import (
 )
 from bot.messages import ChatRef, Outgoing
 from bot.services.ratelimit import TokenBucket
-from storage import accounts, outbox
+from storage import accounts, media, outbox
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class _Outcome:
     chat: ChatRef
     status: str  # sent | retry | failed | dropped
     external_id: str | None = None
+    upload: tuple[str, str] | None = None  # (image key, platform file id) of a first upload
     error: str = ""
     not_before: datetime | None = None
     attempt: bool = True
@@ -281,7 +282,7 @@ class Sender:
             return self._clock()
         self._on_wire.add(chat)
         try:
-            external_id = await channel.send(job.message, bulk=job.bulk)
+            sent = await channel.send(job.message, bulk=job.bulk)
         except RetryLater as error:
             if bucket is not None:
                 bucket.pause(error.seconds)
@@ -299,7 +300,11 @@ class Sender:
             return self._retry(job, chat, f"{type(error).__name__}: {error}", delay=None)
         finally:
             self._on_wire.discard(chat)
-        self._done(chat, _Outcome(job.id, chat, "sent", external_id=external_id))
+        key = job.message.image_key
+        upload = (key, sent.file_id) if key and sent.file_id else None
+        self._done(
+            chat, _Outcome(job.id, chat, "sent", external_id=sent.message_id, upload=upload)
+        )
         return None
 
     def _retry(
@@ -363,6 +368,8 @@ class Sender:
             async with self._db.session_scope() as session:
                 sent = [(o.id, o.external_id) for o in batch if o.status == "sent"]
                 await outbox.mark_sent(session, outcomes=sent, at=now)
+                uploads = [(o.chat.channel, *o.upload) for o in batch if o.upload]
+                await media.remember(session, uploads, now=now)
                 for o in batch:
                     if o.status == "retry":
                         assert o.not_before is not None

@@ -17,31 +17,95 @@ from datetime import date, timedelta
 
 
 @dataclass(frozen=True)
+class DccCodes:
+    """How a product is coded in a vaccination certificate (EU DCC value sets).
+
+    Per `vaccine-encoding-instructions.json` of the value sets: `vp` vaccine type (SNOMED CT),
+    `mp` medicinal product, `ma` marketing-authorisation holder or manufacturer.
+    """
+
+    vp: str
+    mp: str
+    ma: str
+
+
+@dataclass(frozen=True)
 class Product:
-    """A vaccine product: how many primary doses and how far apart."""
+    """A vaccine product: how many primary doses and how far apart, and its DCC codes."""
 
     key: str
     label: str  # the product's own name, shown as is in every language
     primary_doses: int
     interval_days: int  # minimum days between primary doses
     primary_mix: frozenset[str]  # products allowed for the next primary dose (itself included)
+    dcc: DccCodes
 
 
-def _product(key: str, label: str, doses: int, days: int, *mix: str) -> Product:
-    return Product(key, label, doses, days, frozenset((key, *mix)))
+MRNA, VECTOR, INACTIVATED, COVID19_VACCINE = (
+    "1119349007",
+    "29061000087103",
+    "1157024006",
+    "28531000087107",
+)
+
+
+def _product(key: str, label: str, doses: int, days: int, dcc: DccCodes, *mix: str) -> Product:
+    return Product(key, label, doses, days, frozenset((key, *mix)), dcc)
 
 
 PRODUCTS: dict[str, Product] = {
     p.key: p
     for p in (
-        _product("astrazeneca", "AstraZeneca (Vaxzevria)", 2, 56, "pfizer", "moderna"),
-        _product("pfizer", "Pfizer-BioNTech (Comirnaty)", 2, 21, "moderna"),
-        _product("moderna", "Moderna (Spikevax)", 2, 28, "pfizer"),
-        _product("verocell", "Sinopharm (Vero Cell)", 2, 21, "hayatvax"),
-        _product("hayatvax", "Hayat-Vax", 2, 21, "verocell"),
-        _product("sputnikv", "Sputnik V", 2, 21),
-        _product("abdala", "Abdala", 3, 14),
-        _product("janssen", "Janssen", 1, 0),
+        _product(
+            "astrazeneca",
+            "AstraZeneca (Vaxzevria)",
+            2,
+            56,
+            DccCodes(VECTOR, "EU/1/21/1529", "ORG-100001699"),
+            "pfizer",
+            "moderna",
+        ),
+        _product(
+            "pfizer",
+            "Pfizer-BioNTech (Comirnaty)",
+            2,
+            21,
+            DccCodes(MRNA, "EU/1/20/1528", "ORG-100030215"),
+            "moderna",
+        ),
+        _product(
+            "moderna",
+            "Moderna (Spikevax)",
+            2,
+            28,
+            DccCodes(MRNA, "EU/1/20/1507", "ORG-100031184"),
+            "pfizer",
+        ),
+        _product(
+            "verocell",
+            "Sinopharm (Vero Cell)",
+            2,
+            21,
+            DccCodes(INACTIVATED, "BBIBP-CorV", "ORG-100020693"),
+            "hayatvax",
+        ),
+        _product(
+            "hayatvax",
+            "Hayat-Vax",
+            2,
+            21,
+            DccCodes(INACTIVATED, "Hayat-Vax", "ORG-100023050"),
+            "verocell",
+        ),
+        _product(
+            "sputnikv",
+            "Sputnik V",
+            2,
+            21,
+            DccCodes(VECTOR, "Sputnik-V", "Gamaleya-Research-Institute"),
+        ),
+        _product("abdala", "Abdala", 3, 14, DccCodes(COVID19_VACCINE, "Abdala", "CIGB")),
+        _product("janssen", "Janssen", 1, 0, DccCodes(VECTOR, "EU/1/20/1525", "ORG-100001417")),
     )
 }
 BOOSTER_AFTER_DAYS = 90
@@ -93,3 +157,16 @@ def allowed(product: str, history: Sequence[Given], *, today: date) -> bool:
     return (
         upcoming.number is not None and upcoming.earliest <= today and product in upcoming.products
     )
+
+
+def series_total(first_product: str, dose_number: int) -> int:
+    """The ``sd`` (doses in the series) of a certificate for dose `dose_number`.
+
+    The primary series' length for its doses; for a booster, EU practice (eHN guidelines,
+    November 2021): after a one-dose primary series the booster is 2/1, otherwise it counts
+    as complete, 3/3, 4/4.
+    """
+    primary = PRODUCTS[first_product].primary_doses if first_product in PRODUCTS else 2
+    if dose_number <= primary:
+        return primary
+    return 1 if primary == 1 else dose_number

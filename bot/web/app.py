@@ -15,9 +15,11 @@ from bot.channels.web import WebChannel
 from bot.config import Settings
 from bot.crypto import DataProtector
 from bot.dispatch import Dispatcher
+from bot.services.dcc.trust import Authority
 from bot.services.ratelimit import KeyedLimiter
 from bot.web import chat, staff_api
 from bot.web.keys import (
+    AUTHORITY,
     DATABASE,
     DISPATCHER,
     POSTING,
@@ -44,6 +46,7 @@ def build_web_app(
     protector: DataProtector,
     web_channel: WebChannel,
     telegram: TelegramChannel | None,
+    authority: Authority,
     clock: Callable[[], datetime] = utcnow,
 ) -> web.Application:
     """The HTTP application: web chat, staff API, Telegram webhook (webhook mode), health."""
@@ -53,6 +56,7 @@ def build_web_app(
     app[DISPATCHER] = dispatcher
     app[PROTECTOR] = protector
     app[WEB_CHANNEL] = web_channel
+    app[AUTHORITY] = authority
     app[POSTING] = KeyedLimiter(rate=WEB_POSTS_PER_S, burst=WEB_POST_BURST)
     app.add_routes(chat.routes)
     staff_api.setup(app, clock=clock)

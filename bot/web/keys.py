@@ -9,9 +9,11 @@ from bot.channels.web import WebChannel
 from bot.config import Settings
 from bot.crypto import DataProtector
 from bot.dispatch import Dispatcher
+from bot.services.dcc.trust import Authority
 from bot.services.ratelimit import KeyedLimiter
 from storage.db import Database
 
+AUTHORITY = web.AppKey("authority", Authority)
 DATABASE = web.AppKey("database", Database)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 POSTING = web.AppKey("posting", KeyedLimiter)

@@ -20,6 +20,7 @@ class Problem(StrEnum):
     KEY_USAGE = "key_usage"
     SCHEMA = "schema"
     VALUE_SET = "value_set"
+    REVOKED = "revoked"
 
 
 class DccInvalid(Exception):

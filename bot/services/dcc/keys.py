@@ -12,12 +12,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from bot.config import DEFAULT_DCC_ISSUER
+
 OID_TEST = "1.3.6.1.4.1.1847.2021.1.1"
 OID_VACCINATION = "1.3.6.1.4.1.1847.2021.1.2"
 OID_RECOVERY = "1.3.6.1.4.1.1847.2021.1.3"
 ALL_USAGES = (OID_TEST, OID_VACCINATION, OID_RECOVERY)
 
-DEFAULT_ISSUER = "TEST - not the Ministry of Health"
+DEFAULT_ISSUER = DEFAULT_DCC_ISSUER
 DEFAULT_COUNTRY = "VN"
 DSC_VALIDITY = timedelta(days=2 * 365)
 CSCA_VALIDITY = timedelta(days=10 * 365)

@@ -1,0 +1,514 @@
+"""Signed vaccination and test certificates (EU DCC "HC1:"): issue, deliver, renew, revoke, check.
+
+Issuing signs the payload in the caller's transaction (a fraction of a millisecond) and stores
+the certificate as `new`. Rendering its QR picture takes tens of milliseconds of pure Python, so
+the `Renderer` does it off the request path, once per certificate, and queues the photo to the
+person in the same transaction that stores the picture. Sending it again later reuses the stored
+picture and, where the platform gave one, its file id (no render, no upload).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import TIMEZONE, _, format_day, format_moment, use_locale
+from bot.messages import Button, ChatRef, Outgoing
+from bot.services.dcc import DccInvalid, Problem, Verified, sign_hc1, uvci, vaccination_payload
+from bot.services.dcc.issue import DISEASE_COVID19, SCHEMA_VERSION, transliterate
+from bot.services.dcc.trust import SCHEMA_PATH, VALUE_SETS_DIR, Authority
+from bot.services.dcc.verify import verify
+from bot.services.qr_image import certificate_png
+from bot.services.vaccines import PRODUCTS, series_total
+from storage import certificates, media, outbox, staff, vaccinations
+from storage.certificates import NEW
+from storage.db import Database
+from storage.models import Account, Certificate, Person, Sample, Site, Vaccination
+
+log = logging.getLogger(__name__)
+
+VACCINATION_VALIDITY = timedelta(days=365)
+TEST_VALIDITY = timedelta(hours=72)  # counted from sampling, as travel rules count it
+NAAT, NOT_DETECTED = "LP6464-4", "260415000"
+RENDER_BATCH = 20
+RENEW_EVERY = timedelta(hours=1)
+MAX_REASON = 200
+
+
+def image_key(certificate_id: int) -> str:
+    """Our name for a certificate's picture in the platforms' file-id cache."""
+    return f"certificate:{certificate_id}"
+
+
+def split_name(full_name: str) -> tuple[str, str]:
+    """Family name and given names of a Vietnamese full name ("Nguyễn Văn An" → Nguyễn, Văn An).
+
+    The family name comes first in Vietnamese; a one-word name is a family name alone.
+    """
+    words = full_name.split()
+    return (words[0], " ".join(words[1:])) if words else ("", "")
+
+
+def _signed(authority: Authority, payload: dict[str, Any], *, now: datetime, exp: datetime) -> str:
+    signer = authority.signer
+    # A certificate never outlives its signer's certificate (the HCERT spec forbids it).
+    exp = min(exp, signer.cert.not_valid_after_utc)
+    return sign_hc1(payload, signer.key, signer.cert, authority.country, now, exp)
+
+
+def _new_certificate(
+    session: AsyncSession,
+    authority: Authority,
+    *,
+    person_id: int,
+    kind: str,
+    subject: str,
+    payload: dict[str, Any],
+    ci: str,
+    now: datetime,
+    exp: datetime,
+) -> Certificate:
+    hc1 = _signed(authority, payload, now=now, exp=exp)
+    certificate = Certificate(
+        person_id=person_id,
+        kind=kind,
+        subject=subject,
+        uvci=ci,
+        payload=payload,
+        hc1=hc1,
+        status=NEW,
+        issued_at=now,
+        expires_at=min(exp, authority.signer.cert.not_valid_after_utc),
+    )
+    session.add(certificate)
+    return certificate
+
+
+async def issue_for_dose(
+    session: AsyncSession,
+    authority: Authority,
+    person: Person,
+    dose: Vaccination,
+    *,
+    first_product: str,
+    now: datetime,
+    replaces: Certificate | None = None,
+) -> Certificate:
+    """Sign a vaccination certificate for a recorded dose (the picture follows, `Renderer`)."""
+    product = PRODUCTS[dose.product]
+    family, given = split_name(person.full_name)
+    ci = uvci(country=authority.country)
+    payload = vaccination_payload(
+        family_name=family,
+        given_name=given,
+        dob=person.birth_date,
+        vaccine_type=product.dcc.vp,
+        product=product.dcc.mp,
+        manufacturer=product.dcc.ma,
+        dose_number=dose.dose_number,
+        total_doses=series_total(first_product, dose.dose_number),
+        vaccinated_on=dose.given_on,
+        issuer=authority.issuer,
+        certificate_id=ci,
+        country=authority.country,
+    )
+    certificate = _new_certificate(
+        session,
+        authority,
+        person_id=person.id,
+        kind="v",
+        subject=f"dose:{dose.id}",
+        payload=payload,
+        ci=ci,
+        now=now,
+        exp=now + VACCINATION_VALIDITY,
+    )
+    certificate.replaces_id = replaces.id if replaces else None
+    await session.flush()
+    return certificate
+
+
+def test_payload(
+    person: Person, sample: Sample, site: Site | None, authority: Authority, ci: str
+) -> dict[str, Any]:
+    """A DCC test payload (one `t` entry) for a negative NAAT (PCR) result."""
+    family, given = split_name(person.full_name)
+    nam = {"fn": family, "fnt": transliterate(family)}
+    if given:
+        nam |= {"gn": given, "gnt": transliterate(given)}
+    entry: dict[str, Any] = {
+        "tg": DISEASE_COVID19,
+        "tt": NAAT,
+        "sc": sample.taken_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "tr": NOT_DETECTED,
+        "co": authority.country,
+        "is": authority.issuer,
+        "ci": ci,
+    }
+    if site is not None:
+        entry["tc"] = site.name[:80]
+    return {"ver": SCHEMA_VERSION, "nam": nam, "dob": person.birth_date.isoformat(), "t": [entry]}
+
+
+async def issue_for_test(
+    session: AsyncSession,
+    authority: Authority,
+    person: Person,
+    sample: Sample,
+    *,
+    now: datetime,
+) -> Certificate | None:
+    """The test certificate of a negative result: the one already issued, or a new one.
+
+    Returns:
+        None when a test certificate is no longer useful (the sample is older than
+        `TEST_VALIDITY`).
+    """
+    subject = f"test:{sample.id}:{sample.result_version}"
+    existing = await certificates.current_for(session, subject)
+    if existing is not None:
+        return existing
+    expires = sample.taken_at + TEST_VALIDITY
+    if expires <= now:
+        return None
+    site = await session.get(Site, sample.site_id) if sample.site_id else None
+    ci = uvci(country=authority.country)
+    certificate = _new_certificate(
+        session,
+        authority,
+        person_id=person.id,
+        kind="t",
+        subject=subject,
+        payload=test_payload(person, sample, site, authority, ci),
+        ci=ci,
+        now=now,
+        exp=expires,
+    )
+    await session.flush()
+    return certificate
+
+
+async def renew_expired(
+    session: AsyncSession, authority: Authority, *, now: datetime, limit: int = 100
+) -> int:
+    """Re-issue expired vaccination certificates with new UVCIs; the people are told.
+
+    Returns:
+        How many were renewed (at most `limit`; call again while it returns `limit`).
+    """
+    renewed = 0
+    for old in await certificates.expired(session, now=now, limit=limit):
+        person = await session.get(Person, old.person_id)
+        dose_id = int(old.subject.removeprefix("dose:"))
+        dose = await session.get(Vaccination, dose_id)
+        old.replaced_at = now
+        if person is None or dose is None or dose.product not in PRODUCTS:
+            continue  # the dose record is gone: nothing left to certify
+        first = await _first_product(session, person.id, default=dose.product)
+        await issue_for_dose(
+            session, authority, person, dose, first_product=first, now=now, replaces=old
+        )
+        renewed += 1
+    await session.flush()
+    return renewed
+
+
+async def _first_product(session: AsyncSession, person_id: int, *, default: str) -> str:
+    history = await vaccinations.history(session, person_id)
+    return history[0].product if history else default
+
+
+async def revoke(
+    session: AsyncSession, ci: str, *, reason: str, actor: str, now: datetime
+) -> Certificate | None:
+    """Revoke a certificate by UVCI: the verifier reports it revoked from now on.
+
+    Returns:
+        The certificate, or None if no certificate has this UVCI. Revoking twice keeps the
+        first reason.
+    """
+    certificate = await certificates.by_uvci(session, ci.strip())
+    if certificate is None:
+        return None
+    if certificate.revoked_at is None:
+        certificate.revoked_at = now
+        certificate.revoked_reason = reason.strip()[:MAX_REASON]
+        certificate.revoked_by = actor[:80]
+        await staff.audit(
+            session,
+            actor=actor,
+            action="certificate_revoked",
+            subject=f"person:{certificate.person_id}",
+            now=now,
+            detail={"uvci": certificate.uvci, "reason": certificate.revoked_reason},
+        )
+    return certificate
+
+
+async def check(
+    session: AsyncSession, authority: Authority, text: str, *, now: datetime
+) -> Verified:
+    """Verify a certificate's text against our trust list, the clock and our revocations.
+
+    Raises:
+        DccInvalid: With the first check that failed (`Problem.REVOKED` for ours revoked).
+    """
+    verified = verify(
+        text.strip(),
+        trusted=list(authority.trusted),
+        now=now,
+        value_sets_dir=VALUE_SETS_DIR,
+        schema_path=SCHEMA_PATH,
+    )
+    entry = verified.hcert[verified.entry_type][0]
+    ours = await certificates.by_uvci(session, str(entry.get("ci", "")))
+    if ours is not None and ours.revoked_at is not None:
+        raise DccInvalid(Problem.REVOKED, ours.revoked_reason or "")
+    return verified
+
+
+# ---------------------------------------------------------------- what the person sees
+
+
+def caption(certificate: Certificate, *, renewed: bool = False) -> str:
+    """The photo caption, in the current language: who, what, when, valid until."""
+    payload = certificate.payload
+    nam = payload["nam"]
+    name = " ".join(part for part in (nam.get("fn"), nam.get("gn")) if part)
+    until = format_day(certificate.expires_at.astimezone(TIMEZONE).date())
+    if certificate.kind == "v":
+        entry = payload["v"][0]
+        product = next((p.label for p in PRODUCTS.values() if p.dcc.mp == entry["mp"]), "")
+        text = _(
+            "COVID-19 vaccination certificate of {name}: dose {number} of {total}, {product}, "
+            "given {day}. Valid until {until}."
+        ).format(
+            name=name,
+            number=entry["dn"],
+            total=entry["sd"],
+            product=product,
+            day=format_day(datetime.fromisoformat(entry["dt"]).date()),
+            until=until,
+        )
+    else:
+        entry = payload["t"][0]
+        taken = datetime.fromisoformat(entry["sc"].replace("Z", "+00:00"))
+        text = _(
+            "COVID-19 test certificate of {name}: PCR test NEGATIVE, sample taken {moment}. "
+            "Valid until {until_moment}."
+        ).format(
+            name=name,
+            moment=format_moment(taken),
+            until_moment=format_moment(certificate.expires_at),
+        )
+    if renewed:
+        text = _("Your certificate had expired, so here is a new one.") + " " + text
+    return text + " " + _("Show this QR code when asked; any EU DCC reader can check it.")
+
+
+async def photo_of(
+    session: AsyncSession,
+    certificate: Certificate,
+    chat: ChatRef,
+    *,
+    renewed: bool = False,
+    buttons: tuple[tuple[Button, ...], ...] = (),
+) -> Outgoing:
+    """The certificate as a photo for `chat`, by file id when this platform has it already.
+
+    The stored picture goes along, so a platform that forgot its file id gets an upload.
+    """
+    key = image_key(certificate.id)
+    return Outgoing(
+        chat=chat,
+        text=caption(certificate, renewed=renewed),
+        buttons=buttons,
+        image=certificate.png,
+        image_file_id=await media.file_id(session, channel=chat.channel, key=key),
+        image_key=key,
+    )
+
+
+async def queue_photo(
+    session: AsyncSession, certificate: Certificate, account: Account | None, *, now: datetime
+) -> bool:
+    """Queue the certificate's photo to the account that registered the person, if any."""
+    if account is None or account.unreachable_at is not None:
+        return False
+    chat = ChatRef(account.channel, account.chat_id)
+    with use_locale(account.locale):
+        photo = await photo_of(
+            session,
+            certificate,
+            chat,
+            renewed=certificate.replaces_id is not None,
+            buttons=((Button(_("My certificates"), "menu:certificates"),),),
+        )
+    await outbox.enqueue(
+        session,
+        [outbox.NewMessage(chat.channel, chat.chat_id, photo.to_body(), account.id, photo.image)],
+        now=now,
+    )
+    return True
+
+
+# ---------------------------------------------------------------- the background worker
+
+
+class Renderer:
+    """Renders the pictures of new certificates and sends them; renews expired ones hourly."""
+
+    def __init__(
+        self,
+        db: Database,
+        authority: Authority,
+        *,
+        clock: Callable[[], datetime],
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._db = db
+        self._authority = authority
+        self._clock = clock
+        self._on_queued = on_queued
+        self._wake = asyncio.Event()
+        self._next_renewal: datetime | None = None
+
+    def wake(self) -> None:
+        """New certificates were committed: render them now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self, *, poll_s: float = 2.0) -> None:
+        """Render and renew until cancelled."""
+        while True:
+            try:
+                await self.renew_due()
+                while await self.render_pending():
+                    pass
+            except Exception:  # the database may be away for a while: try again shortly
+                log.exception("certificate rendering failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), poll_s)
+            self._wake.clear()
+
+    async def renew_due(self) -> int:
+        """Renew expired certificates, at most once per `RENEW_EVERY`."""
+        now = self._clock()
+        if self._next_renewal is not None and now < self._next_renewal:
+            return 0
+        total = 0
+        while True:
+            async with self._db.session_scope() as session:
+                renewed = await renew_expired(session, self._authority, now=now)
+            total += renewed
+            if renewed < 100:
+                break
+        self._next_renewal = now + RENEW_EVERY
+        if total:
+            log.info("renewed %s expired certificates", total)
+        return total
+
+    async def render_pending(self) -> int:
+        """Render up to `RENDER_BATCH` new certificates and queue them; how many were done."""
+        async with self._db.read_scope() as session:
+            todo = await certificates.pending(session, limit=RENDER_BATCH)
+        done = 0
+        for certificate_id, hc1 in todo:
+            png = await asyncio.to_thread(certificate_png, hc1)
+            async with self._db.session_scope() as session:
+                if not await certificates.mark_rendered(session, certificate_id, png):
+                    continue
+                certificate = await session.get(Certificate, certificate_id)
+                assert certificate is not None
+                person = await session.get(Person, certificate.person_id)
+                account = (
+                    await session.get(Account, person.account_id)
+                    if person is not None and person.account_id
+                    else None
+                )
+                await queue_photo(session, certificate, account, now=self._clock())
+            done += 1
+        if done:
+            self._on_queued()
+        return done
+
+
+def describe_verified(verified: Verified) -> dict[str, Any]:
+    """What a verifier shows of a valid certificate (JSON-safe)."""
+    return {
+        "valid": True,
+        "type": {"v": "vaccination", "t": "test", "r": "recovery"}[verified.entry_type],
+        "issuer_country": verified.iss,
+        "issued_at": verified.iat.isoformat() if verified.iat else None,
+        "expires_at": verified.exp.isoformat() if verified.exp else None,
+        "kid": verified.kid.hex(),
+        "hcert": verified.hcert,
+    }
+
+
+def problem_text(problem: Problem) -> str:
+    """Why a certificate is not valid, for the person holding it, in the current language."""
+    texts = {
+        Problem.PREFIX: _(
+            "This is not an EU digital COVID certificate (it does not start with HC1:)."
+        ),
+        Problem.BASE45: _("The code is damaged or incomplete: part of it cannot be read."),
+        Problem.ZLIB: _("The code is damaged or incomplete: part of it cannot be read."),
+        Problem.CBOR: _("The code is damaged: its content cannot be read."),
+        Problem.COSE: _("The code is damaged: its signature block cannot be read."),
+        Problem.KID_UNKNOWN: _(
+            "The certificate was signed by an issuer this service does not know, so it "
+            "cannot be trusted here."
+        ),
+        Problem.SIGNATURE: _(
+            "The signature does not match: the certificate was changed or forged."
+        ),
+        Problem.NOT_YET_VALID: _("The certificate is not valid yet."),
+        Problem.EXPIRED: _("The certificate has expired."),
+        Problem.KEY_USAGE: _("The issuer is not allowed to sign this kind of certificate."),
+        Problem.SCHEMA: _("The certificate's content does not follow the EU DCC format."),
+        Problem.VALUE_SET: _("The certificate uses a code that is not in the EU DCC lists."),
+        Problem.REVOKED: _("The certificate has been revoked by its issuer."),
+    }
+    return texts[problem]
+
+
+def summary(verified: Verified) -> str:
+    """What a valid certificate says (name, birth date, what it certifies), current language."""
+    hcert = verified.hcert
+    nam = hcert.get("nam", {})
+    name = " ".join(p for p in (nam.get("fn"), nam.get("gn")) if p) or " ".join(
+        p for p in (nam.get("fnt"), nam.get("gnt")) if p
+    )
+    entry = hcert[verified.entry_type][0]
+    if verified.entry_type == "v":
+        what = _("vaccination, dose {number} of {total}, on {day}").format(
+            number=entry.get("dn"), total=entry.get("sd"), day=entry.get("dt")
+        )
+    elif verified.entry_type == "t":
+        negative = entry.get("tr") == NOT_DETECTED
+        what = (
+            _("test, NEGATIVE, sample taken {moment}")
+            if negative
+            else _("test, POSITIVE, sample taken {moment}")
+        ).format(moment=entry.get("sc"))
+    else:
+        what = _("recovery, valid {start} to {end}").format(
+            start=entry.get("df"), end=entry.get("du")
+        )
+    return _(
+        "VALID certificate. Name: {name}. Born: {dob}. {what}. Issued by {issuer} ({country}). "
+        "Valid until {until}."
+    ).format(
+        name=name,
+        dob=hcert.get("dob") or "-",
+        what=what[0].upper() + what[1:],
+        issuer=entry.get("is", "-"),
+        country=entry.get("co", "-"),
+        until=format_moment(verified.exp) if verified.exp else "-",
+    )
