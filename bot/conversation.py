@@ -104,6 +104,12 @@ class Conversation:
             )
         )
 
+    def send(self, message: Outgoing) -> None:
+        """Queue a message built elsewhere (e.g. a certificate photo) to this chat."""
+        if message.chat != self.chat:
+            raise ValueError("a conversation only sends to its own chat")
+        self._replies.append(message)
+
     def goto(self, flow: str, step: str, **data: Any) -> None:
         """Move to `step` of `flow`, adding `data` to what the flow has collected."""
         if flow != self.flow:

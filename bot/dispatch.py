@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.conversation import Conversation, Handler, Services, unstamped
 from bot.handlers import (
     appointments,
+    certificates,
     form,
     menu,
     pcr,
@@ -36,6 +37,7 @@ from bot.handlers import (
 from bot.i18n import _, negotiate, use_locale
 from bot.messages import ChatRef, Incoming, Kind, Outgoing
 from bot.services.outbox import LEASE, Sender
+from bot.services.photos import PhotoReader
 from bot.vn.intents import Intent, is_answer, match_intent
 from storage import accounts, conversations, outbox, updates
 from storage.conversations import SavedState
@@ -62,6 +64,7 @@ MENU_FLOWS: Mapping[str, Handler] = {
     "menu:qr": pcr.show_qr,
     "menu:lookup": pcr.start_lookup,
     "menu:qr_add": pcr.add_person_for_qr,
+    "menu:certificate": certificates.show_certificates,
 }
 # What /huy says depends on the flow it stops.
 CANCELLERS: Mapping[str, Handler] = {registration.FLOW: registration.cancel}
@@ -167,8 +170,14 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
         lambda m, c: (m.payload or "").startswith("appt:"),
         appointments.receive_choice,
     ),
+    (
+        "certificate button",
+        lambda m, c: (m.payload or "").startswith("cert:"),
+        certificates.receive_choice,
+    ),
     ("command", lambda m, c: m.command is not None, run_command),
     ("menu button", lambda m, c: m.payload in menu.ENTRIES, open_menu),
+    ("photo of a certificate", lambda m, c: m.kind == Kind.PHOTO, certificates.check_photo),
     ("flow step", lambda m, c: c.flow is not None, run_step),
     (
         "content the bot cannot read",
@@ -243,10 +252,17 @@ class _Chat:
 class Dispatcher:
     """Handles every incoming update, whichever channel it came from."""
 
-    def __init__(self, db: Database, services: Services, sender: Sender) -> None:
+    def __init__(
+        self,
+        db: Database,
+        services: Services,
+        sender: Sender,
+        photos: PhotoReader | None = None,
+    ) -> None:
         self._db = db
         self._services = services
         self._sender = sender
+        self._photos = photos or PhotoReader({})
         self._locks = ChatLocks()
         self._idle_limit = timedelta(hours=services.settings.conversation_idle_hours)
 
@@ -263,6 +279,7 @@ class Dispatcher:
         and each update is processed again in a unit of its own, so only the failing one ends
         in an apology.
         """
+        msgs = await self._photos.read_all(msgs)  # downloads: before the lock and transaction
         async with self._locks.hold([msg.chat for msg in msgs]):
             try:
                 hooks: list[Callable[[], None]] = []

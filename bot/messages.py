@@ -54,6 +54,10 @@ class Incoming:
     payload: str | None = None
     contact: Contact | None = None
     photo_file_id: str | None = None
+    photo_status: str | None = (
+        None  # set once the photo was fetched and read (bot.services.photos)
+    )
+    photo_texts: tuple[str, ...] = ()  # the QR codes found in the photo
     language: str | None = None
     private: bool = True
 

@@ -267,7 +267,7 @@ async def test_english_speaker_gets_english(service, emulator) -> None:
     assert labels(menu) == [
         "Register for vaccination",
         "Test results",
-        "Vaccination certificate",
+        "Certificates",
         "Support",
         "My appointments",
         "PCR test QR",

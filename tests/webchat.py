@@ -25,7 +25,7 @@ CONSENT_BUTTONS = ["Tôi đồng ý", "Không đồng ý"]
 MENU = [
     "Đăng ký tiêm",
     "Kết quả xét nghiệm",
-    "Chứng nhận tiêm",
+    "Giấy chứng nhận",
     "Hỗ trợ",
     "Lịch hẹn của tôi",
     "Mã QR xét nghiệm",

@@ -12,7 +12,7 @@ from bot.vn.intents import Intent, match_intent
 MENU = {
     "menu:register": N_("Register for vaccination"),
     "menu:results": N_("Test results"),
-    "menu:certificate": N_("Vaccination certificate"),
+    "menu:certificate": N_("Certificates"),
     "menu:support": N_("Support"),
     "menu:appointments": N_("My appointments"),
     "menu:qr": N_("PCR test QR"),

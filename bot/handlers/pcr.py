@@ -23,7 +23,7 @@ from bot.messages import Button, Incoming
 from bot.services import qr_tokens
 from bot.services.identity import id_index
 from bot.services.qr_image import qr_png
-from bot.services.results import result_text
+from bot.services.results import NEGATIVE, certificate_button, result_text
 from bot.services.samples import read_tube_code
 from bot.vn.dates import InvalidDate, parse_birth_date
 from bot.vn.ids import InvalidId, parse_personal_id
@@ -82,6 +82,7 @@ async def show_results(msg: Incoming, conv: Conversation) -> None:
     conv.finish()
     registered = await people.people_of(conv.session, conv.account.id)
     lines = []
+    certificate_buttons = []
     for person in registered:
         pending = await samples.open_tube_of(conv.session, person.id)
         latest = await samples.latest_of(conv.session, person.id)
@@ -95,6 +96,10 @@ async def show_results(msg: Incoming, conv: Conversation) -> None:
             )
         if latest is not None:
             lines.append(await _result_of(conv, latest, person))
+            if latest.result == NEGATIVE:
+                payload = certificate_button(latest, person)[0][0].payload
+                label = _("Test certificate: {name}").format(name=person.full_name)
+                certificate_buttons.append([Button(label[:60], payload)])
         if pending is None and latest is None:
             lines.append(_("{name}: no PCR test yet.").format(name=person.full_name))
     if not lines:
@@ -102,6 +107,7 @@ async def show_results(msg: Incoming, conv: Conversation) -> None:
     conv.reply(
         "\n\n".join(lines),
         buttons=[
+            *certificate_buttons,
             [Button(_("PCR sampling QR"), "menu:qr")],
             [Button(_("Look up a relative's result"), "menu:lookup")],
         ],

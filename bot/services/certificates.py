@@ -309,7 +309,11 @@ def caption(certificate: Certificate, *, renewed: bool = False) -> str:
         )
     if renewed:
         text = _("Your certificate had expired, so here is a new one.") + " " + text
-    return text + " " + _("Show this QR code when asked; any EU DCC reader can check it.")
+    return (
+        text
+        + " "
+        + _("Show this QR code when asked; it follows the EU digital COVID certificate standard.")
+    )
 
 
 async def photo_of(
@@ -348,7 +352,7 @@ async def queue_photo(
             certificate,
             chat,
             renewed=certificate.replaces_id is not None,
-            buttons=((Button(_("My certificates"), "menu:certificates"),),),
+            buttons=((Button(_("My certificates"), "menu:certificate"),),),
         )
     await outbox.enqueue(
         session,
@@ -488,7 +492,7 @@ def summary(verified: Verified) -> str:
     entry = hcert[verified.entry_type][0]
     if verified.entry_type == "v":
         what = _("vaccination, dose {number} of {total}, on {day}").format(
-            number=entry.get("dn"), total=entry.get("sd"), day=entry.get("dt")
+            number=entry.get("dn"), total=entry.get("sd"), day=_as_day(entry.get("dt"))
         )
     elif verified.entry_type == "t":
         negative = entry.get("tr") == NOT_DETECTED
@@ -496,19 +500,38 @@ def summary(verified: Verified) -> str:
             _("test, NEGATIVE, sample taken {moment}")
             if negative
             else _("test, POSITIVE, sample taken {moment}")
-        ).format(moment=entry.get("sc"))
+        ).format(moment=_as_moment(entry.get("sc")))
     else:
         what = _("recovery, valid {start} to {end}").format(
-            start=entry.get("df"), end=entry.get("du")
+            start=_as_day(entry.get("df")), end=_as_day(entry.get("du"))
         )
     return _(
         "VALID certificate. Name: {name}. Born: {dob}. {what}. Issued by {issuer} ({country}). "
         "Valid until {until}."
     ).format(
         name=name,
-        dob=hcert.get("dob") or "-",
+        dob=_as_day(hcert.get("dob")),
         what=what[0].upper() + what[1:],
         issuer=entry.get("is", "-"),
         country=entry.get("co", "-"),
         until=format_moment(verified.exp) if verified.exp else "-",
     )
+
+
+def _as_day(value: object) -> str:
+    """A certificate's ISO date as written in Vietnam (dd/mm/yyyy); partial dates as they are."""
+    text = str(value or "")
+    try:
+        return datetime.strptime(text[:10], "%Y-%m-%d").strftime("%d/%m/%Y")
+    except ValueError:
+        return text or "-"
+
+
+def _as_moment(value: object) -> str:
+    """A certificate's ISO date-time in Vietnam's time, or the text as it is."""
+    text = str(value or "")
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text or "-"
+    return format_moment(moment if moment.tzinfo else moment.replace(tzinfo=UTC))

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import use_locale
+from bot.messages import Button, ChatRef, Outgoing
 from storage import outbox
 from storage.models import Account
 from storage.outbox import NewMessage
@@ -42,14 +43,23 @@ async def tell(
 
 
 def compose_for(
-    account: Account | None, compose: Callable[[], str], *, bulk: bool = True
+    account: Account | None,
+    compose: Callable[[], str],
+    *,
+    bulk: bool = True,
+    buttons: Callable[[], list[list[Button]]] | None = None,
 ) -> NewMessage | None:
     """The outbox row telling `account` what `compose()` says in its language; None if nobody.
 
-    For callers that tell many people at once and write all the rows in one statement.
+    `buttons()`, if given, is called in the same language. For callers that tell many people
+    at once and write all the rows in one statement.
     """
     if account is None or account.unreachable_at is not None:
         return None
     with use_locale(account.locale):
-        text = compose()
-    return NewMessage(account.channel, account.chat_id, {"text": text}, account.id, bulk=bulk)
+        message = Outgoing(
+            ChatRef(account.channel, account.chat_id),
+            compose(),
+            buttons=tuple(tuple(row) for row in buttons()) if buttons else (),
+        )
+    return NewMessage(account.channel, account.chat_id, message.to_body(), account.id, bulk=bulk)

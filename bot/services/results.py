@@ -14,6 +14,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import TIMEZONE, _, format_moment
+from bot.messages import Button
 from bot.services import notices
 from bot.services.samples import read_tube_code
 from bot.vn.text import fold
@@ -142,14 +143,34 @@ async def _tell_members(
             continue
 
         def compose(person: Person = person) -> str:
-            text = result_text(sample, person, site)
+            text = result_text(sample, person, site) + certificate_offer(sample)
             return _("Correction of an earlier result.") + " " + text if correction else text
 
-        notice = notices.compose_for(account, compose)
+        def buttons(person: Person = person) -> list[list[Button]]:
+            return certificate_button(sample, person)
+
+        notice = notices.compose_for(account, compose, buttons=buttons)
         if notice is not None:
             rows.append(notice)
     await outbox.enqueue(session, rows, now=now)  # one statement for the whole tube
     await session.flush()
+
+
+def certificate_button(sample: Sample, person: Person) -> list[list[Button]]:
+    """The "test certificate" button under a negative result (none under other results)."""
+    if sample.result != NEGATIVE:
+        return []
+    return [[Button(_("Get the test certificate"), f"cert:test:{sample.id}:{person.id}")]]
+
+
+def certificate_offer(sample: Sample) -> str:
+    """The sentence that goes with `certificate_button` (empty when there is no button)."""
+    if sample.result != NEGATIVE:
+        return ""
+    return " " + _(
+        "For a signed test certificate (a QR code valid for 72 hours from sampling), press the "
+        "button below."
+    )
 
 
 def result_text(sample: Sample, person: Person, site: Site | None) -> str:
@@ -164,11 +185,9 @@ def result_text(sample: Sample, person: Person, site: Site | None) -> str:
         "hotline": HOTLINE,
     }
     if sample.result == NEGATIVE:
-        return _(
-            "PCR result for {name}: NEGATIVE (tube {tube}, tested {moment}, {lab}). A signed "
-            "test certificate will be sent in this chat once the certificate service opens; "
-            "until then, this message and the lab's slip are the proof of the result."
-        ).format(**facts)
+        return _("PCR result for {name}: NEGATIVE (tube {tube}, tested {moment}, {lab}).").format(
+            **facts
+        )
     if sample.result == INCONCLUSIVE:
         return _(
             "PCR result for {name}: INCONCLUSIVE (tube {tube}, tested {moment}, {lab}). The "

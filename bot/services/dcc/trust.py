@@ -114,7 +114,6 @@ def read_trust_list(folder: Path) -> list[x509.Certificate]:
                 found.append(x509.load_der_x509_certificate(data))
         except ValueError:
             raise ConfigError(
-                f"{path} in the certificate trust list (DCC_TRUST_DIR) is not an X.509 "
-                "certificate"
+                f"{path} in the certificate trust list (DCC_TRUST_DIR) is not an X.509 certificate"
             ) from None
     return found

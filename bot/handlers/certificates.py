@@ -1,0 +1,202 @@
+"""Certificates in the chat: `/chungnhan`, re-sending one, test certificates, checking a QR photo.
+
+`/chungnhan` lists the certificates in force of everyone on the account, with a button to
+re-send each (by the platform's file id: no new picture, no new upload). An expired one is
+renewed there and then (the hourly sweep in `certificates.Renderer` would do it too). Buttons:
+    cert:send:<certificate id>             re-send a certificate
+    cert:test:<sample id>:<person id>      the test certificate of a negative result
+A photo sent to the bot is read for QR codes (before the event's transaction, see
+`bot.services.photos`) and any certificate in it is verified.
+"""
+
+from __future__ import annotations
+
+from bot.conversation import Conversation
+from bot.handlers.menu import menu_buttons
+from bot.i18n import TIMEZONE, _, format_day
+from bot.messages import Button, Incoming
+from bot.services import certificates
+from bot.services.dcc import DccInvalid, Problem
+from bot.services.photos import PhotoStatus
+from bot.services.results import NEGATIVE
+from bot.services.vaccines import PRODUCTS
+from storage import certificates as stored
+from storage import people, samples
+from storage.models import Certificate, Person, Sample
+
+MAX_LISTED = 10  # buttons under one message; older certificates are rarely wanted again
+
+
+async def show_certificates(msg: Incoming, conv: Conversation) -> None:
+    """/chungnhan: each person's certificates in force, with a "send again" button for each."""
+    conv.finish()
+    registered = {p.id: p for p in await people.people_of(conv.session, conv.account.id)}
+    listed = list(await stored.of_people(conv.session, list(registered)))
+    if any(_expired(c, conv) for c in listed):
+        await certificates.renew_expired(conv.session, conv.services.authority, now=conv.now)
+        conv.after_commit.append(conv.services.certificates_issued)
+        listed = list(await stored.of_people(conv.session, list(registered)))
+    if not listed:
+        conv.reply(
+            _(
+                "There are no certificates on this account yet. A vaccination certificate is "
+                "sent here after each dose is recorded; a test certificate can be requested "
+                "from a negative PCR result (/ketqua)."
+            ),
+            buttons=menu_buttons(),
+        )
+        return
+    lines, buttons = [], []
+    for number, certificate in enumerate(listed[:MAX_LISTED], start=1):
+        person = registered[certificate.person_id]
+        lines.append(f"{number}. {_describe(certificate, person, conv)}")
+        if certificate.revoked_at is None:
+            label = _("Send again: {number}").format(number=number)
+            buttons.append(Button(label, f"cert:send:{certificate.id}"))
+    conv.reply(
+        _("Certificates on this account:")
+        + "\n"
+        + "\n".join(lines)
+        + "\n\n"
+        + _("Press a number to receive that certificate again."),
+        buttons=[buttons[i : i + 3] for i in range(0, len(buttons), 3)],
+    )
+
+
+def _expired(certificate: Certificate, conv: Conversation) -> bool:
+    return (
+        certificate.kind == "v"
+        and certificate.revoked_at is None
+        and certificate.expires_at <= conv.now
+    )
+
+
+def _describe(certificate: Certificate, person: Person, conv: Conversation) -> str:
+    payload = certificate.payload
+    if certificate.kind == "v":
+        entry = payload["v"][0]
+        product = next((p.label for p in PRODUCTS.values() if p.dcc.mp == entry["mp"]), "")
+        what = _("vaccination, dose {number} of {total}, {product}").format(
+            number=entry["dn"], total=entry["sd"], product=product
+        )
+    else:
+        what = _("negative PCR test")
+    until = format_day(certificate.expires_at.astimezone(TIMEZONE).date())
+    if certificate.revoked_at is not None:
+        state = _("revoked")
+    elif certificate.expires_at <= conv.now:
+        state = _("expired on {day}").format(day=until)
+    elif certificate.status == stored.NEW:
+        state = _("being prepared")
+    else:
+        state = _("valid until {day}").format(day=until)
+    return f"{person.full_name}: {what} ({state})"
+
+
+async def receive_choice(msg: Incoming, conv: Conversation) -> None:
+    """A `cert:` button, from any message however old: checked against the account on use."""
+    action, _sep, rest = (msg.payload or "").removeprefix("cert:").partition(":")
+    if action == "send" and rest.isdigit():
+        await _send_again(conv, int(rest))
+        return
+    sample_id, _sep, person_id = rest.partition(":")
+    if action == "test" and sample_id.isdigit() and person_id.isdigit():
+        await _send_test_certificate(conv, int(sample_id), int(person_id))
+        return
+    await show_certificates(msg, conv)
+
+
+async def _own_person(conv: Conversation, person_id: int) -> Person | None:
+    person = await conv.session.get(Person, person_id)
+    return person if person is not None and person.account_id == conv.account.id else None
+
+
+async def _send_again(conv: Conversation, certificate_id: int) -> None:
+    certificate = await conv.session.get(Certificate, certificate_id)
+    if certificate is None or await _own_person(conv, certificate.person_id) is None:
+        conv.reply(_("This certificate is not on this account any more."))
+        return
+    if certificate.replaced_at is not None:  # renewed since that list: send the new one
+        current = await stored.current_for(conv.session, certificate.subject)
+        certificate = current or certificate
+    if certificate.revoked_at is not None:
+        conv.reply(
+            _(
+                "This certificate has been revoked ({reason}). Please contact the support team."
+            ).format(reason=certificate.revoked_reason or "-"),
+        )
+        return
+    await _deliver(conv, certificate)
+
+
+async def _deliver(conv: Conversation, certificate: Certificate) -> None:
+    if certificate.status == stored.NEW or certificate.png is None:
+        conv.reply(_("The certificate is being prepared and will arrive here in a moment."))
+        conv.after_commit.append(conv.services.certificates_issued)
+        return
+    conv.send(await certificates.photo_of(conv.session, certificate, conv.chat))
+
+
+async def _send_test_certificate(conv: Conversation, sample_id: int, person_id: int) -> None:
+    person = await _own_person(conv, person_id)
+    sample = await conv.session.get(Sample, sample_id)
+    members = {m.person_id for m in await samples.members(conv.session, sample_id)}
+    if person is None or sample is None or person.id not in members:
+        conv.reply(_("This result is not on this account any more."))
+        return
+    if sample.result != NEGATIVE:
+        conv.reply(
+            _(
+                "The result of this sample has changed since that message and is no longer "
+                "negative, so no test certificate can be issued. See /ketqua for the current "
+                "result."
+            )
+        )
+        return
+    certificate = await certificates.issue_for_test(
+        conv.session, conv.services.authority, person, sample, now=conv.now
+    )
+    if certificate is None:
+        conv.reply(
+            _(
+                "A test certificate is valid for 72 hours from sampling, and this sample was "
+                "taken more than 72 hours ago, so it can no longer be issued."
+            )
+        )
+        return
+    await _deliver(conv, certificate)
+
+
+async def check_photo(msg: Incoming, conv: Conversation) -> None:
+    """A photo: verify the certificate QR in it, or say kindly why that was not possible."""
+    kept = (
+        " " + _("What you entered is kept: answer the last question to go on.")
+        if conv.flow is not None
+        else ""
+    )
+    conv.reply(await _photo_verdict(msg, conv) + kept)
+
+
+async def _photo_verdict(msg: Incoming, conv: Conversation) -> str:
+    if msg.photo_status == PhotoStatus.UNAVAILABLE:
+        return _("Sorry, the photo could not be downloaded. Please send it again.")
+    if msg.photo_status in (PhotoStatus.NOT_AN_IMAGE, PhotoStatus.TOO_BIG, None):
+        return _("This file could not be opened as a picture. Please send a photo of the QR code.")
+    if not msg.photo_texts:
+        return _(
+            "No QR code was found in this photo. Please send a sharp photo of the whole QR "
+            "code, in good light, or the picture of the certificate itself."
+        )
+    text = next((t for t in msg.photo_texts if t.startswith("HC1:")), msg.photo_texts[0])
+    try:
+        verified = await certificates.check(
+            conv.session, conv.services.authority, text, now=conv.now
+        )
+    except DccInvalid as error:
+        verdict = (
+            _("This certificate is NOT valid.") + " " + certificates.problem_text(error.reason)
+        )
+        if error.reason == Problem.PREFIX:
+            verdict = certificates.problem_text(error.reason)
+        return verdict
+    return certificates.summary(verified)
