@@ -35,6 +35,7 @@ from bot.logs import quiet_library_loggers
 from bot.services.certificates import Renderer
 from bot.services.dcc.trust import Authority, load_authority
 from bot.services.outbox import Sender
+from bot.services.photos import PhotoReader
 from bot.vn import divisions
 from bot.web.app import TELEGRAM_WEBHOOK_PATH, build_web_app
 from storage import samples, updates
@@ -86,7 +87,8 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
     authority = load_authority(settings)
     renderer = Renderer(db, authority, clock=clock, on_queued=sender.wake)
     services = Services(settings, protector, clock, authority, renderer.wake)
-    dispatcher = Dispatcher(db, services, sender)
+    photos = PhotoReader({"telegram": telegram.fetch_file} if telegram is not None else {})
+    dispatcher = Dispatcher(db, services, sender, photos)
     web_app = build_web_app(
         settings=settings,
         db=db,
