@@ -62,18 +62,35 @@ async def mark_rendered(session: AsyncSession, certificate_id: int, png: bytes) 
     return bool(getattr(done, "rowcount", 0))
 
 
-async def expired(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[Certificate]:
-    """Vaccination certificates in force, not revoked, past their expiry."""
-    return (
-        await session.scalars(
-            select(Certificate)
-            .where(
-                Certificate.replaced_at.is_(None),
-                Certificate.revoked_at.is_(None),
-                Certificate.expires_at <= now,
-                Certificate.kind == "v",
-            )
-            .order_by(Certificate.id)
-            .limit(limit)
+async def mark_replaced(session: AsyncSession, certificate_id: int, *, now: datetime) -> bool:
+    """Mark a certificate replaced; False if another process already did (it renews it)."""
+    done = await session.execute(
+        update(Certificate)
+        .where(Certificate.id == certificate_id, Certificate.replaced_at.is_(None))
+        .values(replaced_at=now)
+    )
+    return bool(getattr(done, "rowcount", 0))
+
+
+async def expired(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    limit: int,
+    person_ids: Sequence[int] | None = None,
+) -> Sequence[Certificate]:
+    """Vaccination certificates in force, not revoked, past their expiry (of these people)."""
+    statement = (
+        select(Certificate)
+        .where(
+            Certificate.replaced_at.is_(None),
+            Certificate.revoked_at.is_(None),
+            Certificate.expires_at <= now,
+            Certificate.kind == "v",
         )
-    ).all()
+        .order_by(Certificate.id)
+        .limit(limit)
+    )
+    if person_ids is not None:
+        statement = statement.where(Certificate.person_id.in_(person_ids))
+    return (await session.scalars(statement)).all()

@@ -33,7 +33,9 @@ async def show_certificates(msg: Incoming, conv: Conversation) -> None:
     registered = {p.id: p for p in await people.people_of(conv.session, conv.account.id)}
     listed = list(await stored.of_people(conv.session, list(registered)))
     if any(_expired(c, conv) for c in listed):
-        await certificates.renew_expired(conv.session, conv.services.authority, now=conv.now)
+        await certificates.renew_expired(
+            conv.session, conv.services.authority, now=conv.now, person_ids=list(registered)
+        )
         conv.after_commit.append(conv.services.certificates_issued)
         listed = list(await stored.of_people(conv.session, list(registered)))
     if not listed:

@@ -8,6 +8,7 @@ Flow `privacy`:
 
 from __future__ import annotations
 
+from collections import Counter
 from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
@@ -16,7 +17,7 @@ from bot.i18n import LANGUAGE_NAMES, N_, _, format_day, format_moment
 from bot.messages import Button, Incoming
 from bot.vn.intents import Intent, is_answer
 from bot.vn.phone import mask_id_number, mask_phone
-from storage import accounts, people
+from storage import accounts, certificates, people
 
 FLOW = "privacy"
 CHANNEL_NAMES = {"telegram": N_("Telegram"), "web": N_("web chat"), "zalo": N_("Zalo")}
@@ -132,11 +133,15 @@ async def _people_lines(conv: Conversation) -> str:
     if not registered:
         return ""
     protector = conv.services.protector
+    held = Counter(
+        c.person_id for c in await certificates.of_people(conv.session, [p.id for p in registered])
+    )
     lines = [
-        _("{name}, born {day}, ID number {number}").format(
+        _("{name}, born {day}, ID number {number}, certificates: {count}").format(
             name=person.full_name,
             day=format_day(person.birth_date),
             number=mask_id_number(protector.open(person.id_sealed)),
+            count=held[person.id],
         )
         for person in registered
     ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +37,7 @@ VACCINATION_VALIDITY = timedelta(days=365)
 TEST_VALIDITY = timedelta(hours=72)  # counted from sampling, as travel rules count it
 NAAT, NOT_DETECTED = "LP6464-4", "260415000"
 RENDER_BATCH = 20
+RENEW_BATCH = 100
 RENEW_EVERY = timedelta(hours=1)
 MAX_REASON = 200
 
@@ -195,19 +196,27 @@ async def issue_for_test(
 
 
 async def renew_expired(
-    session: AsyncSession, authority: Authority, *, now: datetime, limit: int = 100
-) -> int:
-    """Re-issue expired vaccination certificates with new UVCIs; the people are told.
+    session: AsyncSession,
+    authority: Authority,
+    *,
+    now: datetime,
+    person_ids: Sequence[int] | None = None,
+) -> tuple[int, int]:
+    """Re-issue expired vaccination certificates (of these people) with new UVCIs.
+
+    The people are sent the new ones by the `Renderer`.
 
     Returns:
-        How many were renewed (at most `limit`; call again while it returns `limit`).
+        (expired certificates seen, renewed); at most `RENEW_BATCH` are seen per call.
     """
     renewed = 0
-    for old in await certificates.expired(session, now=now, limit=limit):
+    found = await certificates.expired(session, now=now, limit=RENEW_BATCH, person_ids=person_ids)
+    for old in found:
+        if not await certificates.mark_replaced(session, old.id, now=now):
+            continue  # another process renewed it a moment ago
         person = await session.get(Person, old.person_id)
         dose_id = int(old.subject.removeprefix("dose:"))
         dose = await session.get(Vaccination, dose_id)
-        old.replaced_at = now
         if person is None or dose is None or dose.product not in PRODUCTS:
             continue  # the dose record is gone: nothing left to certify
         first = await _first_product(session, person.id, default=dose.product)
@@ -216,7 +225,7 @@ async def renew_expired(
         )
         renewed += 1
     await session.flush()
-    return renewed
+    return len(found), renewed
 
 
 async def _first_product(session: AsyncSession, person_id: int, *, default: str) -> str:
@@ -408,9 +417,9 @@ class Renderer:
         total = 0
         while True:
             async with self._db.session_scope() as session:
-                renewed = await renew_expired(session, self._authority, now=now)
+                seen, renewed = await renew_expired(session, self._authority, now=now)
             total += renewed
-            if renewed < 100:
+            if seen < RENEW_BATCH:
                 break
         self._next_renewal = now + RENEW_EVERY
         if total:
