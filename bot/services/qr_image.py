@@ -29,7 +29,7 @@ def qr_png(text: str, *, box_size: int = 10, error_correction: int = ERROR_CORRE
 def certificate_png(text: str) -> bytes:
     """The QR picture of a signed certificate ("HC1:..."), error correction Q as the EU DCC asks.
 
-    About 50 ms of pure Python for a certificate's 500-600 characters, so it is rendered once
+    About 60 ms of pure Python for a certificate's 500-600 characters, so it is rendered once
     per certificate (`bot.services.certificates.Renderer`), never per view.
     """
     return qr_png(text, box_size=6, error_correction=ERROR_CORRECT_Q)
