@@ -1,6 +1,7 @@
-"""Command line: `serve` (default), `migrate`, `seed-demo`, `import-*`, `staff`, `keys`.
+"""Command line: `serve` (default), `migrate`, `seed-demo` and the operator commands.
 
-Run with --help; the operator commands live in `bot/cli.py`.
+The operator commands (`import-*`, `staff`, `keys`, `verify`, `certificate`) live in `bot/cli.py`;
+run with --help.
 """
 
 from __future__ import annotations
@@ -23,11 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("serve", help="run the whole service (the default)")
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("seed-demo", help="add the demo data (safe to run twice)")
-    commands.add_parser("keys", help="print a new random DATA_KEY")
     cli.add_commands(commands)
     args = parser.parse_args(argv)
     args.command = args.command or "serve"
-    if args.command == "keys":
+    if args.command == "keys" and args.keys_command != "init":  # needs no settings
         from bot.crypto import generate_key
 
         print(generate_key())
@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         configure_logging(settings.log_level)
+        if args.command == "keys":  # needs no database
+            return cli.init_signer(settings)
         return asyncio.run(_run(args, settings))
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)

@@ -1,18 +1,23 @@
-"""Operator commands of `run_bot.py`: CSV imports and staff roles (README, "Command line").
+"""Operator commands of `run_bot.py`: imports, staff, keys, certificates (README, "Command line").
 
 `add_commands` declares them, `check` refuses what needs no database (a missing file, exit
-code 2), `run` does the work in one transaction. Exit codes: 0 done, 1 done with problems (or
-nothing to remove), 2 refused.
+code 2), `init_signer` makes the certificate signer (no database), `run` does the rest in one
+transaction. Exit codes: 0 done (a valid certificate), 1 done with problems (an invalid
+certificate, nothing to remove or revoke), 2 refused.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.config import DEFAULT_DCC_ISSUER, Settings
+from bot.i18n import TIMEZONE
 from bot.vn import divisions
 from storage import staff
 from storage.models import Site, StaffMember, utcnow
@@ -22,7 +27,8 @@ if TYPE_CHECKING:
     from bot.imports import ImportReport
 
 IMPORTS = ("import-sites", "import-slots", "import-vaccinations", "import-results")
-COMMANDS = (*IMPORTS, "staff")
+COMMANDS = (*IMPORTS, "staff", "verify", "certificate")  # the commands `run` does
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 CHANNELS = ("telegram", "web")
 CLI_ACTOR = "cli"
 
@@ -86,6 +92,37 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     remove = actions.add_parser("remove", help="take away one role, or all of a user's roles")
     _who(remove)
     remove.add_argument("--role", choices=staff.ROLES, help="only this role (default: all)")
+    _add_certificate_commands(commands)
+
+
+def _add_certificate_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    keys = commands.add_parser(
+        "keys",
+        help="make the certificate signer, or print a new DATA_KEY",
+        description="Without an action, prints a new DATA_KEY (as `keys data-key`).",
+    )
+    actions = keys.add_subparsers(dest="keys_command", metavar="ACTION")
+    actions.add_parser(
+        "init", help="create the certificate signing key and certificate (never overwritten)"
+    )
+    actions.add_parser("data-key", help="print a new random DATA_KEY")
+    verify = commands.add_parser(
+        "verify", help="check a certificate: its HC1: text, or a picture of its QR code"
+    )
+    verify.add_argument(
+        "certificate", metavar="TEXT_OR_PICTURE", help="HC1:... or a PNG, JPEG or WebP file"
+    )
+    certificate = commands.add_parser("certificate", help="revoke a signed certificate")
+    actions = certificate.add_subparsers(
+        dest="certificate_command", metavar="ACTION", required=True
+    )
+    revoke = actions.add_parser(
+        "revoke", help="revoke a certificate by its UVCI: verifiers report it revoked from now on"
+    )
+    revoke.add_argument("uvci", metavar="UVCI", help="URN:UVCI:01:VN:...#C, as printed")
+    revoke.add_argument("--reason", required=True, help="why (1 to 200 characters; audited)")
 
 
 def _who(parser: argparse.ArgumentParser) -> None:
@@ -101,13 +138,68 @@ def check(args: argparse.Namespace) -> str | None:
     user_id: str | None = getattr(args, "user_id", None)
     if user_id is not None and not 1 <= len(user_id) <= 64:
         return "error: --user-id must be 1 to 64 characters"
+    reason: str | None = getattr(args, "reason", None)
+    if reason is not None:
+        from bot.services.certificates import MAX_REASON
+
+        if not 1 <= len(reason.strip()) <= MAX_REASON:
+            return f"error: --reason must be 1 to {MAX_REASON} characters"
+    shown: str | None = getattr(args, "certificate", None)
+    if shown is not None and _is_missing_picture(shown):
+        return f"error: no such file: {shown}"
     return None
 
 
+def _is_missing_picture(argument: str) -> bool:
+    """Whether a `verify` argument names a picture file that is not there (a mistyped path)."""
+    return Path(argument).suffix.lower() in PICTURE_SUFFIXES and not _is_file(argument)
+
+
+def _is_file(argument: str) -> bool:
+    try:
+        return Path(argument).is_file()
+    except (OSError, ValueError):  # an HC1 text is no path: too long, or odd characters
+        return False
+
+
+def init_signer(settings: Settings) -> int:
+    """`keys init`: create the certificate signer and say where it is; the exit code."""
+    from bot.services.dcc.cose import kid_of
+    from bot.services.dcc.keys import load_signer
+    from bot.services.dcc.trust import init_keys
+
+    try:
+        files = init_keys(settings)
+    except FileExistsError as error:
+        print(
+            f"error: a certificate signing key already exists at {error.args[0]}; it is never "
+            "overwritten (the certificates it signed would stop verifying)",
+            file=sys.stderr,
+        )
+        return 2
+    signer = load_signer(files.key, files.cert)
+    print(f"signing key: {files.key} (owner-only, 0600: keep it secret and backed up)")
+    print(f"signer certificate: {files.cert}")
+    print(f"local CA certificate: {files.csca_cert} (what verifiers elsewhere must trust)")
+    print(f"kid: {kid_of(signer.cert).hex()}")
+    print(f"issuer: {settings.dcc_issuer} ({settings.dcc_country})")
+    if settings.dcc_issuer == DEFAULT_DCC_ISSUER:
+        print(
+            "This is the default TEST issuer: certificates signed with this key are test "
+            "certificates. For real ones, set DCC_ISSUER (and DCC_COUNTRY), move these files "
+            "away and run keys init again."
+        )
+    return 0
+
+
 async def run(args: argparse.Namespace, service: Service) -> int:
-    """Run an import or staff command in one transaction; the exit code."""
+    """Run an import, staff or certificate command in one transaction; the exit code."""
     if args.command in IMPORTS:
         return await _import(args.command, args.file, service)
+    if args.command == "verify":
+        return await _verify(args.certificate, service)
+    if args.command == "certificate":
+        return await _revoke(args.uvci, args.reason, service)
     if args.staff_command == "add":
         return await _staff_add(args, service)
     if args.staff_command == "remove":
@@ -249,3 +341,74 @@ def _describe(member: StaffMember) -> str:
     if member.role in staff.API_ROLES:
         described += f"; api key: {'set' if member.api_key_hash else 'none'}"
     return described
+
+
+async def _verify(argument: str, service: Service) -> int:
+    from bot.services.certificates import check, describe_verified
+    from bot.services.dcc import DccInvalid
+
+    text = await _certificate_text(argument) if _is_file(argument) else argument
+    if text is None:
+        return 2
+    try:
+        async with service.db.read_scope() as session:
+            verified = await check(session, service.authority, text, now=utcnow())
+    except DccInvalid as invalid:
+        detail = f": {invalid.detail}" if invalid.detail else ""
+        print(f"invalid: {invalid.reason.value}{detail}", file=sys.stderr)
+        return 1
+    print(json.dumps(describe_verified(verified), ensure_ascii=False, indent=2))
+    return 0
+
+
+async def _certificate_text(file: str) -> str | None:
+    """The certificate's text in a picture of its QR code; None (said why) if there is none."""
+    from bot.services.dcc.qr_reader import (
+        MAX_PIXELS,
+        ImageTooLarge,
+        NotAnImage,
+        certificate_text,
+        read_qr_texts,
+    )
+
+    try:
+        data = await asyncio.to_thread(Path(file).read_bytes)
+        text = certificate_text(await asyncio.to_thread(read_qr_texts, data))
+    except OSError as error:
+        print(f"error: cannot read {file}: {error.strerror or error}", file=sys.stderr)
+        return None
+    except ImageTooLarge:
+        print(f"error: {file} has more than {MAX_PIXELS:,} pixels", file=sys.stderr)
+        return None
+    except NotAnImage:
+        print(f"error: {file} is not a PNG, JPEG or WebP picture", file=sys.stderr)
+        return None
+    if text is None:
+        print(f"error: no QR code found in {file}", file=sys.stderr)
+    return text
+
+
+async def _revoke(uvci: str, reason: str, service: Service) -> int:
+    from bot.services.certificates import revoke
+
+    now = utcnow()
+    async with service.db.session_scope() as session:
+        certificate = await revoke(session, uvci, reason=reason, actor=CLI_ACTOR, now=now)
+    if certificate is None:
+        print(f"no certificate has the UVCI {uvci.strip()}")
+        return 1
+    revoked_at = certificate.revoked_at or now
+    if revoked_at != now:  # revoked before: the first revocation stands
+        print(
+            f"already revoked on {_day(revoked_at)}: {certificate.uvci} "
+            f"({certificate.revoked_reason})"
+        )
+        return 1
+    kind = "vaccination" if certificate.kind == "v" else "test"
+    print(f"revoked: {certificate.uvci} ({kind} certificate issued {_day(certificate.issued_at)})")
+    return 0
+
+
+def _day(moment: datetime) -> str:
+    """The day of a moment in Vietnam, as YYYY-MM-DD."""
+    return moment.astimezone(TIMEZONE).date().isoformat()

@@ -403,3 +403,16 @@ def test_load_rejects_mismatched_key(tmp_path: Path) -> None:
     write_signer(b, tmp_path / "b.key", tmp_path / "b.pem")
     with pytest.raises(ValueError, match="does not match"):
         load_signer(tmp_path / "a.key", tmp_path / "b.pem")
+
+
+def test_a_zip_bomb_is_refused_before_it_is_inflated() -> None:
+    import zlib as _zlib
+
+    from bot.services.dcc.codec import MAX_INFLATED, decompress
+
+    bomb = _zlib.compress(b"\0" * (50 * MAX_INFLATED), 9)
+    assert len(bomb) < 4_000  # small enough for a QR code
+    with pytest.raises(DccInvalid) as error:
+        decompress(bomb)
+    assert error.value.reason == Problem.ZLIB
+    assert decompress(_zlib.compress(b"x" * MAX_INFLATED)) == b"x" * MAX_INFLATED

@@ -20,7 +20,7 @@ CHAT = 5001
 MENU = [
     "Đăng ký tiêm",
     "Kết quả xét nghiệm",
-    "Chứng nhận tiêm",
+    "Giấy chứng nhận",
     "Hỗ trợ",
     "Lịch hẹn của tôi",
     "Mã QR xét nghiệm",
@@ -70,7 +70,6 @@ async def test_refusing_consent_collects_nothing(service, emulator) -> None:
 @pytest.mark.parametrize(
     ("text", "feature"),
     [
-        ("gcn", "Chứng nhận tiêm"),
         ("ho tro", "Hỗ trợ"),
         ("Hỗ trợ", "Hỗ trợ"),
     ],
@@ -93,8 +92,10 @@ async def test_registration_opens_from_text_and_command(service, emulator, text:
 
 async def test_menu_buttons_and_commands(service, emulator) -> None:
     menu = await consent(emulator, CHAT)
-    reply = await press(emulator, CHAT, menu, "Chứng nhận tiêm")
-    assert "“Chứng nhận tiêm”" in reply["text"]
+    reply = await press(emulator, CHAT, menu, "Giấy chứng nhận")
+    assert reply["text"].startswith("Tài khoản này chưa có giấy chứng nhận nào.")
+    reply = await say(emulator, CHAT, "gcn")
+    assert reply["text"].startswith("Tài khoản này chưa có giấy chứng nhận nào.")
     reply = await say(emulator, CHAT, "/hotro")
     assert "“Hỗ trợ”" in reply["text"]
     assert emulator.answered_callbacks, "every button press must be answered"
@@ -194,7 +195,7 @@ async def test_shared_contact_must_be_the_users_own(service, emulator) -> None:
         (lambda emu: emu.user_sticker(CHAT), "Cảm ơn bạn! Hiện tôi chỉ đọc được tin nhắn chữ"),
         (
             lambda emu: emu.user_photo(CHAT, b"\x89PNG fake"),
-            "Cảm ơn bạn! Hiện tôi chỉ đọc được tin nhắn chữ",
+            "Không mở được tệp này dưới dạng ảnh. Bạn vui lòng gửi ảnh chụp mã QR.",
         ),
         (lambda emu: emu.user_command(CHAT, "/xyz"), "Xin lỗi, tôi không nhận ra lệnh /xyz."),
     ],
@@ -212,7 +213,11 @@ async def test_bad_input_in_a_flow_keeps_the_step(service, emulator) -> None:
     await say(emulator, CHAT, "/sodienthoai")
     emulator.user_photo(CHAT, b"\x89PNG fake")
     photo_reply = (await emulator.wait_for_sent(CHAT, 4))[-1]
-    assert photo_reply["text"].startswith("Số này chưa đúng dạng số di động Việt Nam")
+    assert photo_reply["text"].startswith("Không mở được tệp này dưới dạng ảnh.")
+    assert photo_reply["text"].endswith("bạn trả lời câu hỏi gần nhất để tiếp tục.")
+    emulator.user_sticker(CHAT)
+    sticker_reply = (await emulator.wait_for_sent(CHAT, 5))[-1]
+    assert sticker_reply["text"].startswith("Số này chưa đúng dạng số di động Việt Nam")
     long_reply = await say(emulator, CHAT, "9" * 5000)
     assert long_reply["text"].startswith("Tin nhắn của bạn dài quá")
     unknown = await say(emulator, CHAT, "/abc")

@@ -93,9 +93,12 @@ async def unknown_command(msg: Incoming, conv: Conversation) -> None:
 
 
 async def unsupported(msg: Incoming, conv: Conversation) -> None:
-    """Answer a sticker, voice note, photo or other content the bot cannot read."""
+    """Answer a sticker, voice note or other content the bot cannot read (photos it can)."""
     conv.reply(
-        _("Thank you! For now I can only read text messages and buttons."),
+        _(
+            "Thank you! For now I can only read text messages, buttons and photos of "
+            "certificate QR codes."
+        ),
         buttons=[] if conv.flow else menu_buttons(),
     )
 

@@ -17,7 +17,7 @@ from bot.crypto import DataProtector
 from bot.dispatch import Dispatcher
 from bot.services.dcc.trust import Authority
 from bot.services.ratelimit import KeyedLimiter
-from bot.web import chat, staff_api
+from bot.web import chat, staff_api, verify
 from bot.web.keys import (
     AUTHORITY,
     DATABASE,
@@ -49,7 +49,7 @@ def build_web_app(
     authority: Authority,
     clock: Callable[[], datetime] = utcnow,
 ) -> web.Application:
-    """The HTTP application: web chat, staff API, Telegram webhook (webhook mode), health."""
+    """The HTTP application: web chat, staff API, /verify, Telegram webhook, health."""
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[DATABASE] = db
@@ -60,6 +60,7 @@ def build_web_app(
     app[POSTING] = KeyedLimiter(rate=WEB_POSTS_PER_S, burst=WEB_POST_BURST)
     app.add_routes(chat.routes)
     staff_api.setup(app, clock=clock)
+    verify.setup(app, clock=clock)
     app.router.add_get("/healthz", healthz)
     if telegram is not None and settings.telegram_mode == "webhook":
         app[TELEGRAM] = telegram

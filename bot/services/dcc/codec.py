@@ -105,17 +105,25 @@ def compress(data: bytes) -> bytes:
     return zlib.compress(data, 9)
 
 
+# A QR code holds under 3 kB; a real certificate inflates to well under 10 kB. Anything that
+# inflates beyond this is a zip bomb, refused before it fills the memory.
+MAX_INFLATED = 64 * 1024
+
+
 def decompress(data: bytes) -> bytes:
     """Inflate zlib data; uncompressed input is rejected.
 
     Raises:
-        DccInvalid: ``Problem.ZLIB`` when the data is not a complete zlib stream.
+        DccInvalid: ``Problem.ZLIB`` when the data is not a complete zlib stream or inflates
+            to more than `MAX_INFLATED` bytes.
     """
     try:
         inflater = zlib.decompressobj()
-        out = inflater.decompress(data) + inflater.flush()
+        out = inflater.decompress(data, MAX_INFLATED)
     except zlib.error as exc:
         raise DccInvalid(Problem.ZLIB, str(exc)) from None
+    if inflater.unconsumed_tail:
+        raise DccInvalid(Problem.ZLIB, f"inflates to more than {MAX_INFLATED} bytes")
     if not inflater.eof:
         raise DccInvalid(Problem.ZLIB, "truncated zlib stream")
     return out
