@@ -17,7 +17,6 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -40,6 +39,7 @@ from storage import accounts, people
 from storage.models import Certificate, MediaFile, Person, Sample, SampleMember, Site
 from tests.chat import Message, consent, labels, press, say, say_all
 from tests.conftest import Clock
+from tests.dcc_data import DATA
 from tests.fakes.telegram_api import TelegramEmulator
 
 CHAT = 601
@@ -579,9 +579,7 @@ async def test_a_picture_is_rendered_and_sent_once_even_by_two_workers(
 
 
 def test_the_shipped_schema_and_value_sets_are_the_test_data_files() -> None:
-    shared = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "dcc"
-    if not shared.is_dir():
-        shared = Path("/work/shared/testdata/dcc")
+    shared = DATA
     for name in ("vaccine-medicinal-product.json", "test-type.json", "country-2-codes.json"):
         assert (VALUE_SETS_DIR / name).read_bytes() == (
             shared / "eu-dcc-valuesets" / name

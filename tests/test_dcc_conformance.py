@@ -38,10 +38,8 @@ from bot.services.dcc.verify import (
     decode_text,
     verify,
 )
+from tests.dcc_data import DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "dcc"
-if not DATA.is_dir():  # CI lays shared/ beside the clone; a developer's tree has it at /work
-    DATA = Path("/work/shared/testdata/dcc")
 SCHEMA = DATA / "eu-dcc-schema" / "DCC.combined-schema.json"
 VALUE_SETS = DATA / "eu-dcc-valuesets"
 FILES = sorted(

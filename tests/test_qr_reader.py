@@ -21,10 +21,8 @@ from bot.services.dcc.qr_reader import (
     read_qr_texts,
 )
 from bot.services.qr_image import certificate_png, qr_png
+from tests.dcc_data import DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "dcc"
-if not DATA.is_dir():  # CI lays shared/ beside the clone; a developer's tree has it at /work
-    DATA = Path("/work/shared/testdata/dcc")
 VN_SAMPLE = DATA / "dcc-quality-assurance" / "VN" / "1.3.0" / "VAC_VN.png"
 PICTURES = sorted(
     path
