@@ -45,6 +45,7 @@ from storage.models import utcnow
 log = logging.getLogger(__name__)
 
 UPDATE_MEMORY = timedelta(days=3)  # platforms stop redelivering long before this
+SIGNER_WARNING = timedelta(days=60)  # warn at start-up this long before the signer expires
 
 
 @dataclass
@@ -175,6 +176,12 @@ async def serve(settings: Settings) -> None:
     async with running(service):
         where = f"http://{settings.http_host}:{settings.http_port}"
         log.info("web chat at %s/chat", where)
+        left = service.authority.signer.cert.not_valid_after_utc - service.clock()
+        if left < SIGNER_WARNING:
+            log.warning(
+                "the certificate signer's certificate expires in %s days: prepare its successor",
+                left.days,
+            )
         if settings.dcc_issuer == DEFAULT_DCC_ISSUER:
             log.warning(
                 "certificates are signed by a TEST issuer (keys in %s); see README, Certificates",

@@ -29,3 +29,19 @@ def _insert_ignoring(dialect: str, table: Table) -> Any:
 def supports_row_locks(session: AsyncSession) -> bool:
     """Whether `SELECT ... FOR UPDATE [SKIP LOCKED]` means something on this engine."""
     return dialect_of(session) == "postgresql"
+
+
+def upsert(
+    session: AsyncSession, table: Table, keys: tuple[str, ...], values: tuple[str, ...]
+) -> Any:
+    """`INSERT ... ON CONFLICT (keys) DO UPDATE SET values = excluded.values`."""
+    return _upsert(dialect_of(session), table, keys, values)
+
+
+@cache
+def _upsert(dialect: str, table: Table, keys: tuple[str, ...], values: tuple[str, ...]) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=list(keys), set_={name: statement.excluded[name] for name in values}
+    )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from storage.models import Certificate
+from storage.models import Certificate, Person
 
 NEW, READY = "new", "ready"
 
@@ -79,14 +80,26 @@ async def expired(
     limit: int,
     person_ids: Sequence[int] | None = None,
 ) -> Sequence[Certificate]:
-    """Vaccination certificates in force, not revoked, past their expiry (of these people)."""
+    """Vaccination certificates to renew: in force, not revoked, past their expiry.
+
+    Only each person's latest (a certificate of an earlier dose is superseded by the next
+    one's) and only of people on an account (not of records kept after an erasure).
+    """
+    later = aliased(Certificate)
     statement = (
         select(Certificate)
+        .join(Person, Person.id == Certificate.person_id)
         .where(
             Certificate.replaced_at.is_(None),
             Certificate.revoked_at.is_(None),
             Certificate.expires_at <= now,
             Certificate.kind == "v",
+            Person.account_id.is_not(None),
+            ~exists().where(
+                later.person_id == Certificate.person_id,
+                later.kind == "v",
+                later.id > Certificate.id,
+            ),
         )
         .order_by(Certificate.id)
         .limit(limit)

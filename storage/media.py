@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import MediaFile
+from storage._dialect import upsert
+from storage.models import MediaFile, table
 
 
 async def file_id(session: AsyncSession, *, channel: str, key: str) -> str | None:
@@ -22,15 +23,15 @@ async def remember(
     session: AsyncSession, uploads: Sequence[tuple[str, str, str]], *, now: datetime
 ) -> None:
     """Record (channel, key, file id) of fresh uploads; a newer id replaces an older one."""
-    for channel, key, platform_id in uploads:
-        await session.execute(
-            delete(MediaFile).where(MediaFile.channel == channel, MediaFile.key == key)
+    latest = {(channel, key): platform_id for channel, key, platform_id in uploads}
+    if latest:
+        statement = upsert(
+            session, table(MediaFile), ("channel", "key"), ("file_id", "created_at")
         )
-        session.add(MediaFile(channel=channel, key=key, file_id=platform_id, created_at=now))
-    await session.flush()
-
-
-async def forget(session: AsyncSession, keys: Sequence[str]) -> None:
-    """Forget the uploads of pictures that changed or went away, on every channel."""
-    if keys:
-        await session.execute(delete(MediaFile).where(MediaFile.key.in_(keys)))
+        await session.execute(
+            statement,
+            [
+                {"channel": channel, "key": key, "file_id": platform_id, "created_at": now}
+                for (channel, key), platform_id in latest.items()
+            ],
+        )

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import func, select, update
 
 from bot.app import Service, build_service, running
-from bot.config import DEFAULT_DCC_ISSUER, Settings
+from bot.config import DEFAULT_DCC_ISSUER, ConfigError, Settings
 from bot.i18n import TIMEZONE, format_day, use_locale
 from bot.services import certificates, results
 from bot.services.dcc import DccInvalid, Problem
@@ -36,7 +36,16 @@ from bot.services.doses import DoseEntry, record_dose
 from bot.services.qr_image import certificate_png, qr_png
 from bot.services.vaccines import PRODUCTS, series_total
 from storage import accounts, people
-from storage.models import Certificate, MediaFile, Person, Sample, SampleMember, Site
+from storage.models import (
+    Certificate,
+    MediaFile,
+    OutboxMessage,
+    Person,
+    Sample,
+    SampleMember,
+    Site,
+    Vaccination,
+)
 from tests.chat import Message, consent, labels, press, say, say_all
 from tests.conftest import Clock
 from tests.dcc_data import DATA
@@ -252,7 +261,7 @@ async def test_an_expired_certificate_is_renewed_with_a_new_uvci(
     assert listed["text"].count("Phạm Minh Đức") == 1 and "hết hạn" not in listed["text"]
     sent = await wait_photos(emulator, 2)
     assert sent[1]["caption"].startswith(
-        "Giấy chứng nhận cũ của bạn đã hết hạn, đây là giấy chứng nhận mới. "
+        "Giấy chứng nhận trước đã hết hạn, đây là giấy chứng nhận mới. "
         "Chứng nhận tiêm chủng COVID-19 của Phạm Minh Đức: mũi 1/2"
     )
     old, new = await stored(service)
@@ -300,7 +309,10 @@ async def test_a_revoked_certificate_is_reported_revoked(
     assert first["text"]
     emulator.press_button(CHAT, f"cert:send:{certificate.id}", message_id=photo["message_id"])
     reply = (await emulator.wait_for_sent(CHAT, len(emulator.sent(CHAT)) + 1))[-1]
-    assert reply["text"].startswith("Giấy chứng nhận này đã bị thu hồi (nhập sai lô vắc xin).")
+    assert reply["text"] == (
+        "Giấy chứng nhận này đã bị thu hồi. Bạn vui lòng liên hệ bộ phận hỗ trợ (/hotro)."
+    )
+    assert "nhập sai" not in reply["text"]  # the staff's reason is not the citizen's to read
 
 
 # ---------------------------------------------------------------- photos sent to the bot
@@ -353,9 +365,9 @@ async def test_photos_of_certificates_and_of_other_things(
     assert verdict.endswith(
         "Thông tin bạn đã nhập vẫn được giữ: bạn trả lời câu hỏi gần nhất để tiếp tục."
     )
-    assert labels(asked)
-    again = await press(emulator, CHAT, asked, labels(asked)[0])
-    assert again["text"]
+    assert labels(asked) == ["Theo mã ống", "Theo số định danh"]
+    again = await press(emulator, CHAT, asked, "Theo mã ống")
+    assert again["text"].startswith("Mã ống in trên phiếu")
 
 
 def _noise_png() -> bytes:
@@ -417,8 +429,8 @@ async def test_damaged_texts_are_refused_with_their_reason(service: Service, clo
 # ---------------------------------------------------------------- test certificates
 
 
-async def negative_result(service: Service, person_id: int, *, taken_hours_ago: float = 5) -> int:
-    """A tube with the person in it, sampled some hours ago, found negative."""
+async def negative_result(service: Service, *person_ids: int, taken_hours_ago: float = 5) -> int:
+    """A tube with these people in it (pooled if several), sampled some hours ago, negative."""
     now = service.clock()
     async with service.db.session_scope() as session:
         session.add(
@@ -436,12 +448,15 @@ async def negative_result(service: Service, person_id: int, *, taken_hours_ago: 
             tube_code="HCM-TUBE-0777",
             site_id="BT-PCR",
             taken_at=now - timedelta(hours=taken_hours_ago),
-            pooled=False,
+            pooled=len(person_ids) > 1,
             result_version=0,
         )
         session.add(sample)
         await session.flush()
-        session.add(SampleMember(sample_id=sample.id, person_id=person_id, token_id="tok-1"))
+        for number, person_id in enumerate(person_ids):
+            session.add(
+                SampleMember(sample_id=sample.id, person_id=person_id, token_id=f"tok-{number}")
+            )
         await session.flush()
         await results.record_result(
             session,
@@ -586,3 +601,146 @@ def test_the_shipped_schema_and_value_sets_are_the_test_data_files() -> None:
         ).read_bytes()
     assert (VALUE_SETS_DIR.parent / "LICENSE").is_file()
     assert (VALUE_SETS_DIR.parent / "NOTICE").is_file()
+
+
+async def test_everyone_in_a_pooled_tube_gets_their_own_test_certificate(
+    service: Service, emulator: TelegramEmulator
+) -> None:
+    other = CHAT + 1
+    await consent(emulator, CHAT)
+    await consent(emulator, other)
+    first = await register(service, CHAT, "Nguyễn Văn An")
+    second = await register(service, other, "Trần Thị Bình")
+    sizes = {chat: len(emulator.sent(chat)) for chat in (CHAT, other)}
+    await negative_result(service, first, second)
+    service.sender.wake()
+    notices = {chat: (await emulator.wait_for_sent(chat, sizes[chat] + 1))[-1] for chat in sizes}
+    for chat in (CHAT, other):
+        await press(emulator, chat, notices[chat], "Nhận chứng nhận xét nghiệm")
+    (mine,) = await wait_photos(emulator, 1, CHAT)
+    (theirs,) = await wait_photos(emulator, 1, other)
+    assert "của Nguyễn Văn An" in mine["caption"] and "của Trần Thị Bình" in theirs["caption"]
+    assert len(await stored(service)) == 2
+    # An account cannot ask for the other person's certificate with a made-up button.
+    emulator.press_button(CHAT, f"cert:test:{1}:{second}", message_id=notices[CHAT]["message_id"])
+    reply = (await emulator.wait_for_sent(CHAT, len(emulator.sent(CHAT)) + 1))[-1]
+    assert reply["text"] == "Kết quả này không còn trên tài khoản của bạn."
+
+
+async def test_a_revoked_test_certificate_is_not_sent_again(
+    service: Service, emulator: TelegramEmulator, clock: Clock
+) -> None:
+    await consent(emulator, CHAT)
+    person_id = await register(service, CHAT, "Đinh Tiên Hoàng")
+    before = len(emulator.sent(CHAT))
+    await negative_result(service, person_id)
+    service.sender.wake()
+    notice = (await emulator.wait_for_sent(CHAT, before + 1))[-1]
+    await press(emulator, CHAT, notice, "Nhận chứng nhận xét nghiệm")
+    await wait_photos(emulator, 1)
+    (certificate,) = await stored(service)
+    async with service.db.session_scope() as session:
+        await certificates.revoke(
+            session, certificate.uvci, reason="mẫu bị nhầm", actor="cli", now=clock()
+        )
+    again = await press(emulator, CHAT, notice, "Nhận chứng nhận xét nghiệm")
+    assert again["method"] == "sendMessage" and "đã bị thu hồi" in again["text"]
+    assert len(photos(emulator)) == 1
+
+
+async def test_certificate_photos_are_bulk_sends(
+    service: Service, emulator: TelegramEmulator
+) -> None:
+    await consent(emulator, CHAT)
+    await give_dose(service, await register(service, CHAT, "Mạc Đĩnh Chi"))
+    await wait_photos(emulator, 1)
+    async with service.db.read_scope() as session:
+        rows = (await session.execute(select(OutboxMessage.body, OutboxMessage.bulk))).all()
+    (bulk,) = [is_bulk for body, is_bulk in rows if body.get("image_key")]
+    assert bulk  # a wave of certificates is paced like any notice (Telegram: 30/s)
+
+
+async def test_only_the_latest_dose_is_renewed(
+    service: Service, emulator: TelegramEmulator, clock: Clock
+) -> None:
+    await consent(emulator, CHAT)
+    person_id = await register(service, CHAT, "Tôn Đức Thắng")
+    await give_dose(service, person_id, 1, "pfizer")
+    await give_dose(service, person_id, 2, "pfizer")
+    await wait_photos(emulator, 2)
+    clock.advance(timedelta(days=400))
+    listed = await say(emulator, CHAT, "/chungnhan")
+    assert "mũi 1/2" in listed["text"] and "mũi 2/2" in listed["text"]
+    sent = await wait_photos(emulator, 3)
+    assert "mũi 2/2" in sent[2]["caption"]
+    await asyncio.sleep(0.3)
+    assert len(photos(emulator)) == 3  # dose 1's certificate was superseded by dose 2's
+    kinds = [(c.subject, c.replaced_at is None) for c in await stored(service)]
+    assert sorted(kinds) == sorted(
+        [(kinds[0][0], True), (kinds[1][0], False), (kinds[1][0], True)]
+    )
+
+
+async def test_boosters_read_as_boosters_in_the_caption(
+    service: Service, emulator: TelegramEmulator
+) -> None:
+    await consent(emulator, CHAT)
+    person_id = await register(service, CHAT, "Phan Bội Châu")
+    await give_dose(service, person_id, 1, "janssen")
+    await give_dose(service, person_id, 2, "pfizer")
+    first, booster = await wait_photos(emulator, 2)
+    assert ": mũi 1/1, Janssen" in first["caption"]
+    assert ": mũi nhắc lại (mũi 2), Pfizer-BioNTech (Comirnaty)" in booster["caption"]
+    last = (await stored(service))[-1]
+    assert (last.payload["v"][0]["dn"], last.payload["v"][0]["sd"]) == (2, 1)
+
+
+async def test_an_expired_signer_stops_issuing_but_not_the_dose(
+    settings: Settings, clock: Clock
+) -> None:
+    from bot.services.dcc.keys import create_csca, write_signer
+
+    short = create_dsc(
+        csca=create_csca(now=clock() - timedelta(days=30)),
+        now=clock() - timedelta(days=30),
+        validity=timedelta(days=40),
+    )
+    write_signer(short, settings.dcc_key_path, settings.dcc_cert_path)
+    svc = build_service(settings, clock=clock)
+    await svc.db.migrate()
+    try:
+        async with svc.db.session_scope() as session:
+            session.add(
+                Person(
+                    full_name="Hồ Xuân Hương",
+                    birth_date=date(1990, 1, 1),
+                    gender="female",
+                    id_sealed=b"x",
+                    id_index="i1",
+                    province_code=79,
+                    ward_code=26743,
+                    divisions_version="t",
+                    priority_group="",
+                )
+            )
+        clock.advance(timedelta(days=20))  # the signer has expired
+        async with svc.db.session_scope() as session:
+            person = await session.scalar(select(Person))
+            assert person is not None
+            recorded = await record_dose(
+                session,
+                DoseEntry(person, 1, "pfizer", "L1", date.today(), None),
+                source="chat", actor="t", staff_id=None, site_name=None,
+                authority=svc.authority, now=clock(),
+            )  # fmt: skip
+        assert recorded
+        async with svc.db.read_scope() as session:
+            assert await session.scalar(select(func.count()).select_from(Vaccination)) == 1
+            assert await session.scalar(select(func.count()).select_from(Certificate)) == 0
+    finally:
+        await svc.db.dispose()
+    # Starting with a signer that has expired is refused outright, naming what to do.
+    expired = create_dsc(now=datetime.now(UTC) - timedelta(days=60), validity=timedelta(days=30))
+    write_signer(expired, settings.dcc_key_path, settings.dcc_cert_path)
+    with pytest.raises(ConfigError, match=r"expired on .* keys init"):
+        build_service(settings, clock=clock)

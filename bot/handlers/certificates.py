@@ -11,18 +11,22 @@ A photo sent to the bot is read for QR codes (before the event's transaction, se
 
 from __future__ import annotations
 
+import logging
+
 from bot.conversation import Conversation
 from bot.handlers.menu import menu_buttons
 from bot.i18n import TIMEZONE, _, format_day
 from bot.messages import Button, Incoming
 from bot.services import certificates
 from bot.services.dcc import DccInvalid, Problem
-from bot.services.photos import PhotoStatus
+from bot.services.dcc.qr_reader import certificate_text
+from bot.services.photos import MAX_PHOTO_BYTES, PhotoStatus
 from bot.services.results import NEGATIVE
-from bot.services.vaccines import PRODUCTS
 from storage import certificates as stored
 from storage import people, samples
 from storage.models import Certificate, Person, Sample
+
+log = logging.getLogger(__name__)
 
 MAX_LISTED = 10  # buttons under one message; older certificates are rarely wanted again
 
@@ -31,13 +35,13 @@ async def show_certificates(msg: Incoming, conv: Conversation) -> None:
     """/chungnhan: each person's certificates in force, with a "send again" button for each."""
     conv.finish()
     registered = {p.id: p for p in await people.people_of(conv.session, conv.account.id)}
-    listed = list(await stored.of_people(conv.session, list(registered)))
+    listed = await _listed(conv, list(registered))
     if any(_expired(c, conv) for c in listed):
         await certificates.renew_expired(
             conv.session, conv.services.authority, now=conv.now, person_ids=list(registered)
         )
         conv.after_commit.append(conv.services.certificates_issued)
-        listed = list(await stored.of_people(conv.session, list(registered)))
+        listed = await _listed(conv, list(registered))
     if not listed:
         conv.reply(
             _(
@@ -65,6 +69,17 @@ async def show_certificates(msg: Incoming, conv: Conversation) -> None:
     )
 
 
+async def _listed(conv: Conversation, person_ids: list[int]) -> list[Certificate]:
+    """Vaccination certificates first (newest first), then test certificates still valid.
+
+    An expired test certificate is of no use any more, and weekly tests must not push the
+    vaccination certificates off the list.
+    """
+    found = await stored.of_people(conv.session, person_ids)
+    kept = [c for c in found if c.kind == "v" or c.expires_at > conv.now]
+    return sorted(kept, key=lambda c: (c.kind != "v", -c.id))
+
+
 def _expired(certificate: Certificate, conv: Conversation) -> bool:
     return (
         certificate.kind == "v"
@@ -77,9 +92,8 @@ def _describe(certificate: Certificate, person: Person, conv: Conversation) -> s
     payload = certificate.payload
     if certificate.kind == "v":
         entry = payload["v"][0]
-        product = next((p.label for p in PRODUCTS.values() if p.dcc.mp == entry["mp"]), "")
-        what = _("vaccination, dose {number} of {total}, {product}").format(
-            number=entry["dn"], total=entry["sd"], product=product
+        what = _("vaccination, {dose}, {product}").format(
+            dose=certificates.dose_text(entry), product=certificates.product_label(entry["mp"])
         )
     else:
         what = _("negative PCR test")
@@ -121,17 +135,15 @@ async def _send_again(conv: Conversation, certificate_id: int) -> None:
     if certificate.replaced_at is not None:  # renewed since that list: send the new one
         current = await stored.current_for(conv.session, certificate.subject)
         certificate = current or certificate
-    if certificate.revoked_at is not None:
-        conv.reply(
-            _(
-                "This certificate has been revoked ({reason}). Please contact the support team."
-            ).format(reason=certificate.revoked_reason or "-"),
-        )
-        return
     await _deliver(conv, certificate)
 
 
 async def _deliver(conv: Conversation, certificate: Certificate) -> None:
+    if certificate.revoked_at is not None:
+        conv.reply(
+            _("This certificate has been revoked. Please contact the support team (/hotro).")
+        )
+        return
     if certificate.status == stored.NEW or certificate.png is None:
         conv.reply(_("The certificate is being prepared and will arrive here in a moment."))
         conv.after_commit.append(conv.services.certificates_issued)
@@ -155,9 +167,14 @@ async def _send_test_certificate(conv: Conversation, sample_id: int, person_id: 
             )
         )
         return
-    certificate = await certificates.issue_for_test(
-        conv.session, conv.services.authority, person, sample, now=conv.now
-    )
+    try:
+        certificate = await certificates.issue_for_test(
+            conv.session, conv.services.authority, person, sample, now=conv.now
+        )
+    except certificates.CannotSign:
+        log.error("the certificate signer cannot sign: a test certificate was refused")
+        conv.reply(_("Certificates cannot be issued at the moment. Please try again later."))
+        return
     if certificate is None:
         conv.reply(
             _(
@@ -182,14 +199,18 @@ async def check_photo(msg: Incoming, conv: Conversation) -> None:
 async def _photo_verdict(msg: Incoming, conv: Conversation) -> str:
     if msg.photo_status == PhotoStatus.UNAVAILABLE:
         return _("Sorry, the photo could not be downloaded. Please send it again.")
-    if msg.photo_status in (PhotoStatus.NOT_AN_IMAGE, PhotoStatus.TOO_BIG, None):
+    if msg.photo_status == PhotoStatus.TOO_BIG:
+        return _(
+            "What you sent is too large. Please send a smaller photo (at most {size} MB)."
+        ).format(size=MAX_PHOTO_BYTES // (1024 * 1024))
+    if msg.photo_status in (PhotoStatus.NOT_AN_IMAGE, None):
         return _("This file could not be opened as a picture. Please send a photo of the QR code.")
     if not msg.photo_texts:
         return _(
             "No QR code was found in this photo. Please send a sharp photo of the whole QR "
             "code, in good light, or the picture of the certificate itself."
         )
-    text = next((t for t in msg.photo_texts if t.startswith("HC1:")), msg.photo_texts[0])
+    text = certificate_text(list(msg.photo_texts)) or ""
     try:
         verified = await certificates.check(
             conv.session, conv.services.authority, text, now=conv.now

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import TIMEZONE, _, format_day, format_moment, use_locale
 from bot.messages import Button, ChatRef, Outgoing
 from bot.services.dcc import DccInvalid, Problem, Verified, sign_hc1, uvci, vaccination_payload
-from bot.services.dcc.issue import DISEASE_COVID19, SCHEMA_VERSION, transliterate
+from bot.services.dcc.issue import DISEASE_COVID19, SCHEMA_VERSION, holder_names
 from bot.services.dcc.trust import SCHEMA_PATH, VALUE_SETS_DIR, Authority
 from bot.services.dcc.verify import verify
 from bot.services.qr_image import certificate_png
@@ -39,6 +39,7 @@ NAAT, NOT_DETECTED = "LP6464-4", "260415000"
 RENDER_BATCH = 20
 RENEW_BATCH = 100
 RENEW_EVERY = timedelta(hours=1)
+MIN_SIGNER_LEFT = timedelta(days=1)  # a signer this close to its end issues nothing more
 MAX_REASON = 200
 
 
@@ -56,11 +57,28 @@ def split_name(full_name: str) -> tuple[str, str]:
     return (words[0], " ".join(words[1:])) if words else ("", "")
 
 
-def _signed(authority: Authority, payload: dict[str, Any], *, now: datetime, exp: datetime) -> str:
+class CannotSign(Exception):
+    """Our signer's certificate is not valid now (or for less than `MIN_SIGNER_LEFT` more)."""
+
+
+def can_sign(authority: Authority, now: datetime) -> bool:
+    """Whether our signer's certificate lets us issue certificates now."""
+    cert = authority.signer.cert
+    return cert.not_valid_before_utc <= now < cert.not_valid_after_utc - MIN_SIGNER_LEFT
+
+
+def _signed(
+    authority: Authority, payload: dict[str, Any], *, now: datetime, exp: datetime
+) -> tuple[str, datetime]:
+    """The HC1 text and its expiry (never after the signer's certificate, as HCERT requires)."""
     signer = authority.signer
-    # A certificate never outlives its signer's certificate (the HCERT spec forbids it).
+    if not can_sign(authority, now):
+        raise CannotSign(
+            f"the signer certificate is valid {signer.cert.not_valid_before_utc} .. "
+            f"{signer.cert.not_valid_after_utc}; it cannot sign at {now}"
+        )
     exp = min(exp, signer.cert.not_valid_after_utc)
-    return sign_hc1(payload, signer.key, signer.cert, authority.country, now, exp)
+    return sign_hc1(payload, signer.key, signer.cert, authority.country, now, exp), exp
 
 
 def _new_certificate(
@@ -75,7 +93,7 @@ def _new_certificate(
     now: datetime,
     exp: datetime,
 ) -> Certificate:
-    hc1 = _signed(authority, payload, now=now, exp=exp)
+    hc1, exp = _signed(authority, payload, now=now, exp=exp)
     certificate = Certificate(
         person_id=person_id,
         kind=kind,
@@ -85,7 +103,7 @@ def _new_certificate(
         hc1=hc1,
         status=NEW,
         issued_at=now,
-        expires_at=min(exp, authority.signer.cert.not_valid_after_utc),
+        expires_at=exp,
     )
     session.add(certificate)
     return certificate
@@ -101,7 +119,11 @@ async def issue_for_dose(
     now: datetime,
     replaces: Certificate | None = None,
 ) -> Certificate:
-    """Sign a vaccination certificate for a recorded dose (the picture follows, `Renderer`)."""
+    """Sign a vaccination certificate for a recorded dose (the picture follows, `Renderer`).
+
+    Raises:
+        CannotSign: Our signer's certificate has expired (or is not valid yet).
+    """
     product = PRODUCTS[dose.product]
     family, given = split_name(person.full_name)
     ci = uvci(country=authority.country)
@@ -139,10 +161,7 @@ def test_payload(
     person: Person, sample: Sample, site: Site | None, authority: Authority, ci: str
 ) -> dict[str, Any]:
     """A DCC test payload (one `t` entry) for a negative NAAT (PCR) result."""
-    family, given = split_name(person.full_name)
-    nam = {"fn": family, "fnt": transliterate(family)}
-    if given:
-        nam |= {"gn": given, "gnt": transliterate(given)}
+    nam = holder_names(*split_name(person.full_name))
     entry: dict[str, Any] = {
         "tg": DISEASE_COVID19,
         "tt": NAAT,
@@ -170,8 +189,12 @@ async def issue_for_test(
     Returns:
         None when a test certificate is no longer useful (the sample is older than
         `TEST_VALIDITY`).
+
+    Raises:
+        CannotSign: Our signer's certificate has expired (or is not valid yet).
     """
-    subject = f"test:{sample.id}:{sample.result_version}"
+    # One per person in the tube (a pooled tube holds up to ten) and result version.
+    subject = f"test:{sample.id}:{person.id}:{sample.result_version}"
     existing = await certificates.current_for(session, subject)
     if existing is not None:
         return existing
@@ -204,11 +227,15 @@ async def renew_expired(
 ) -> tuple[int, int]:
     """Re-issue expired vaccination certificates (of these people) with new UVCIs.
 
-    The people are sent the new ones by the `Renderer`.
+    Only each person's latest dose is renewed, and only for people on an account; the people
+    are sent the new ones by the `Renderer`. Nothing happens while our signer cannot sign.
 
     Returns:
         (expired certificates seen, renewed); at most `RENEW_BATCH` are seen per call.
     """
+    if not can_sign(authority, now):
+        log.error("the certificate signer cannot sign any more: expired certificates wait")
+        return 0, 0
     renewed = 0
     found = await certificates.expired(session, now=now, limit=RENEW_BATCH, person_ids=person_ids)
     for old in found:
@@ -285,23 +312,43 @@ async def check(
 # ---------------------------------------------------------------- what the person sees
 
 
+def holder_name(hcert: dict[str, Any]) -> str:
+    """The holder's name as written (or transliterated when that is all there is)."""
+    nam = hcert.get("nam", {})
+    written = " ".join(p for p in (nam.get("fn"), nam.get("gn")) if p)
+    return written or " ".join(p for p in (nam.get("fnt"), nam.get("gnt")) if p)
+
+
+def product_label(mp: str) -> str:
+    """Our name of a vaccine from its ``mp`` code (the code itself if it is not ours)."""
+    return next((p.label for p in PRODUCTS.values() if p.dcc.mp == mp), mp)
+
+
+def dose_text(entry: dict[str, Any]) -> str:
+    """'dose 1 of 2', or 'booster (dose 3)' where the EU numbering (3/3, 2/1) would puzzle."""
+    number, total = entry["dn"], entry["sd"]
+    primary = next(
+        (p.primary_doses for p in PRODUCTS.values() if p.dcc.mp == entry.get("mp")), total
+    )
+    if number > total or number > primary:
+        return _("booster (dose {number})").format(number=number)
+    return _("dose {number} of {total}").format(number=number, total=total)
+
+
 def caption(certificate: Certificate, *, renewed: bool = False) -> str:
     """The photo caption, in the current language: who, what, when, valid until."""
     payload = certificate.payload
-    nam = payload["nam"]
-    name = " ".join(part for part in (nam.get("fn"), nam.get("gn")) if part)
+    name = holder_name(payload)
     until = format_day(certificate.expires_at.astimezone(TIMEZONE).date())
     if certificate.kind == "v":
         entry = payload["v"][0]
-        product = next((p.label for p in PRODUCTS.values() if p.dcc.mp == entry["mp"]), "")
         text = _(
-            "COVID-19 vaccination certificate of {name}: dose {number} of {total}, {product}, "
-            "given {day}. Valid until {until}."
+            "COVID-19 vaccination certificate of {name}: {dose}, {product}, given {day}. "
+            "Valid until {until}."
         ).format(
             name=name,
-            number=entry["dn"],
-            total=entry["sd"],
-            product=product,
+            dose=dose_text(entry),
+            product=product_label(entry["mp"]),
             day=format_day(datetime.fromisoformat(entry["dt"]).date()),
             until=until,
         )
@@ -317,7 +364,7 @@ def caption(certificate: Certificate, *, renewed: bool = False) -> str:
             until_moment=format_moment(certificate.expires_at),
         )
     if renewed:
-        text = _("Your certificate had expired, so here is a new one.") + " " + text
+        text = _("The earlier certificate had expired, so here is a new one.") + " " + text
     return (
         text
         + " "
@@ -365,7 +412,11 @@ async def queue_photo(
         )
     await outbox.enqueue(
         session,
-        [outbox.NewMessage(chat.channel, chat.chat_id, photo.to_body(), account.id, photo.image)],
+        [
+            outbox.NewMessage(
+                chat.channel, chat.chat_id, photo.to_body(), account.id, photo.image, bulk=True
+            )
+        ],
         now=now,
     )
     return True
@@ -401,6 +452,9 @@ class Renderer:
         while True:
             try:
                 await self.renew_due()
+            except Exception:  # the database may be away: the next sweep is an hour away
+                log.exception("renewing expired certificates failed")
+            try:
                 while await self.render_pending():
                     pass
             except Exception:  # the database may be away for a while: try again shortly
@@ -414,6 +468,7 @@ class Renderer:
         now = self._clock()
         if self._next_renewal is not None and now < self._next_renewal:
             return 0
+        self._next_renewal = now + RENEW_EVERY
         total = 0
         while True:
             async with self._db.session_scope() as session:
@@ -421,7 +476,6 @@ class Renderer:
             total += renewed
             if seen < RENEW_BATCH:
                 break
-        self._next_renewal = now + RENEW_EVERY
         if total:
             log.info("renewed %s expired certificates", total)
         return total
@@ -494,10 +548,7 @@ def problem_text(problem: Problem) -> str:
 def summary(verified: Verified) -> str:
     """What a valid certificate says (name, birth date, what it certifies), current language."""
     hcert = verified.hcert
-    nam = hcert.get("nam", {})
-    name = " ".join(p for p in (nam.get("fn"), nam.get("gn")) if p) or " ".join(
-        p for p in (nam.get("fnt"), nam.get("gnt")) if p
-    )
+    name = holder_name(hcert)
     entry = hcert[verified.entry_type][0]
     if verified.entry_type == "v":
         what = _("vaccination, dose {number} of {total}, on {day}").format(

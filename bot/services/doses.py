@@ -7,6 +7,7 @@ was recorded.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -20,6 +21,8 @@ from bot.services.vaccines import PRODUCTS, Given
 from bot.vn.refused import InputRefused
 from storage import bookings, staff, vaccinations
 from storage.models import Account, Booking, Person, Slot, Vaccination
+
+log = logging.getLogger(__name__)
 
 
 class DoseProblem(StrEnum):
@@ -112,9 +115,12 @@ async def record_dose(
     )
     await _tell_citizen(session, entry.person, dose, site_name, now=now)
     first_product = history[0].product if history else dose.product
-    await certificates.issue_for_dose(
-        session, authority, entry.person, dose, first_product=first_product, now=now
-    )
+    try:
+        await certificates.issue_for_dose(
+            session, authority, entry.person, dose, first_product=first_product, now=now
+        )
+    except certificates.CannotSign:  # the dose is on record all the same
+        log.error("dose %s recorded without a certificate: the signer cannot sign", dose.id)
     return True
 
 

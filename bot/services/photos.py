@@ -21,6 +21,7 @@ from bot.services.dcc.qr_reader import ImageTooLarge, NotAnImage, read_qr_texts
 log = logging.getLogger(__name__)
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024  # Telegram's photos are a few hundred kB; documents more
+DECODES_AT_ONCE = 2
 
 
 class PhotoStatus(StrEnum):
@@ -45,6 +46,8 @@ class PhotoReader:
 
     def __init__(self, fetchers: Mapping[str, FetchFile]) -> None:
         self._fetchers = dict(fetchers)
+        # A phone photo takes tens of megabytes and of milliseconds to decode: two at a time.
+        self._decoding = asyncio.Semaphore(DECODES_AT_ONCE)
 
     async def read_all(self, msgs: Sequence[Incoming]) -> list[Incoming]:
         """`msgs` with every photo read (other updates as they are)."""
@@ -53,9 +56,21 @@ class PhotoReader:
         return list(await asyncio.gather(*(self.read(msg) for msg in msgs)))
 
     async def read(self, msg: Incoming) -> Incoming:
-        """The update with `photo_status` and `photo_texts` filled in, if it is a photo."""
+        """The update with `photo_status` and `photo_texts` filled in, if it is a photo.
+
+        Never raises: a photo that could not be read is answered as such, and the updates
+        that came with it are handled all the same.
+        """
         if msg.kind != Kind.PHOTO or not msg.photo_file_id:
             return msg
+        try:
+            return await self._read(msg)
+        except Exception:
+            log.exception("reading a photo from %s failed", msg.chat.channel)
+            return replace(msg, photo_status=PhotoStatus.UNAVAILABLE)
+
+    async def _read(self, msg: Incoming) -> Incoming:
+        assert msg.photo_file_id is not None
         fetch = self._fetchers.get(msg.chat.channel)
         if fetch is None:
             return replace(msg, photo_status=PhotoStatus.UNAVAILABLE)
@@ -67,7 +82,8 @@ class PhotoReader:
         if data is None:
             return replace(msg, photo_status=PhotoStatus.TOO_BIG)
         try:
-            texts = await asyncio.to_thread(read_qr_texts, data)
+            async with self._decoding:
+                texts = await asyncio.to_thread(read_qr_texts, data)
         except ImageTooLarge:
             return replace(msg, photo_status=PhotoStatus.TOO_BIG)
         except NotAnImage:

@@ -128,6 +128,21 @@ def uvci_is_valid(value: str) -> bool:
         return False
 
 
+def holder_names(family_name: str, given_name: str) -> dict[str, str]:
+    """The ``nam`` object: names as written (NFC, cut at 80 characters) and transliterated.
+
+    Raises:
+        ValueError: When neither name has a letter that transliterates.
+    """
+    fn = unicodedata.normalize("NFC", family_name.strip())[:MAX_FIELD].strip()
+    gn = unicodedata.normalize("NFC", given_name.strip())[:MAX_FIELD].strip()
+    fnt, gnt = transliterate(fn), transliterate(gn)
+    if not fnt and not gnt:
+        raise ValueError("the name has no transliterable letters")
+    named = (("fn", fn), ("fnt", fnt), ("gn", gn), ("gnt", gnt))
+    return {key: value for key, value in named if value}
+
+
 def vaccination_payload(
     *,
     family_name: str,
@@ -163,27 +178,14 @@ def vaccination_payload(
         The payload as JSON data.
 
     Raises:
-        ValueError: On an empty name pair, a dose number below 1 or an over-long field.
+        ValueError: On an empty name pair, a dose number below 1 or an over-long ``is``/``ci``.
     """
-    fn = unicodedata.normalize("NFC", family_name.strip())
-    gn = unicodedata.normalize("NFC", given_name.strip())
-    fnt, gnt = transliterate(fn), transliterate(gn)
-    if not fnt and not gnt:
-        raise ValueError("the name has no transliterable letters")
+    nam = holder_names(family_name, given_name)
     if dose_number < 1 or total_doses < 1:
         raise ValueError("dose numbers start at 1")
-    for label, value in (("fn", fn), ("gn", gn), ("is", issuer), ("ci", certificate_id)):
+    for label, value in (("is", issuer), ("ci", certificate_id)):
         if len(value) > MAX_FIELD:
             raise ValueError(f"{label} is longer than {MAX_FIELD} characters")
-    nam: dict[str, str] = {}
-    if fn:
-        nam["fn"] = fn
-    if fnt:
-        nam["fnt"] = fnt
-    if gn:
-        nam["gn"] = gn
-    if gnt:
-        nam["gnt"] = gnt
     return {
         "ver": SCHEMA_VERSION,
         "nam": nam,

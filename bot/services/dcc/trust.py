@@ -9,7 +9,7 @@ A production key and certificate are dropped in at the configured paths instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -76,7 +76,8 @@ def load_authority(settings: Settings) -> Authority:
     """Load the signer and the trust list; in development, create test keys on first start.
 
     Raises:
-        ConfigError: The key files are missing in production, unreadable or do not match.
+        ConfigError: The key files are missing in production, unreadable or do not match, or
+            the signer's certificate has expired.
     """
     key_path, cert_path = settings.dcc_key_path, settings.dcc_cert_path
     if not key_path.exists() and not cert_path.exists():
@@ -90,6 +91,13 @@ def load_authority(settings: Settings) -> Authority:
         signer = load_signer(key_path, cert_path)
     except (OSError, ValueError) as error:
         raise ConfigError(f"cannot use the certificate signing key ({error})") from None
+    if signer.cert.not_valid_after_utc <= datetime.now(UTC):
+        raise ConfigError(
+            f"the certificate signer's certificate {cert_path} expired on "
+            f"{signer.cert.not_valid_after_utc:%Y-%m-%d}: move the old key and certificate "
+            "away (the certificate into DCC_TRUST_DIR, so what it signed still verifies) and "
+            "run `python run_bot.py keys init`, or drop in the new production pair"
+        )
     trusted = (signer.cert, *read_trust_list(settings.dcc_trust_path))
     return Authority(signer, settings.dcc_issuer, settings.dcc_country, trusted)
 
