@@ -333,6 +333,14 @@ async def test_photos_of_certificates_and_of_other_things(
     (photo,) = await wait_photos(emulator, 1)
     (certificate,) = await stored(service)
 
+    before = len(emulator.sent(CHAT))
+    emulator.user_document(CHAT, photo["photo_bytes"], "chung-nhan.png")  # sent "as a file"
+    as_file = (await emulator.wait_for_sent(CHAT, before + 1))[-1]["text"]
+    assert as_file.startswith("Giấy chứng nhận HỢP LỆ.")
+    before = len(emulator.sent(CHAT))
+    emulator.user_document(CHAT, b"%PDF-1.4", "giay-to.pdf")
+    pdf = (await emulator.wait_for_sent(CHAT, before + 1))[-1]["text"]
+    assert pdf.startswith("Cảm ơn bạn! Hiện tôi chỉ đọc được tin nhắn chữ")
     valid = await send_photo(emulator, photo["photo_bytes"])
     assert valid.startswith("Giấy chứng nhận HỢP LỆ. Họ tên: Võ Thị Sáu. Ngày sinh: 01/01/1933.")
     given = clock().astimezone(TIMEZONE).strftime("%d/%m/%Y")

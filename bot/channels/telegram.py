@@ -304,14 +304,17 @@ def _to_incoming(update: JSON) -> Incoming | None:
         owner = contact.get("user_id")
         shared = Contact(str(contact["phone_number"]), str(owner) if owner else None)
         return Incoming(kind=Kind.CONTACT, contact=shared, **base)
+    caption = message.get("caption")
+    caption = caption if isinstance(caption, str) else ""
     photo = message.get("photo")
     if photo:
-        caption = message.get("caption")
         return Incoming(
-            kind=Kind.PHOTO,
-            text=caption if isinstance(caption, str) else "",
-            photo_file_id=str(photo[-1]["file_id"]),
-            **base,
+            kind=Kind.PHOTO, text=caption, photo_file_id=str(photo[-1]["file_id"]), **base
+        )
+    document = message.get("document") or {}
+    if str(document.get("mime_type", "")).startswith("image/"):  # a picture sent "as a file"
+        return Incoming(
+            kind=Kind.PHOTO, text=caption, photo_file_id=str(document["file_id"]), **base
         )
     return Incoming(kind=Kind.OTHER, **base)
 

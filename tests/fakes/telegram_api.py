@@ -472,6 +472,28 @@ class TelegramEmulator:
             content["caption"] = caption
         return self._queue_user_message(chat_id, content, user_id, language_code, first_name)
 
+    def user_document(
+        self,
+        chat_id: int,
+        data: bytes,
+        file_name: str,
+        *,
+        user_id: int | None = None,
+        language_code: str = "vi",
+        first_name: str = "An",
+    ) -> JSON:
+        """Queues a file sent as a document (e.g. a screenshot sent "as a file")."""
+        f = self._store("documents", data, file_name)
+        document = {
+            "file_id": f.file_id,
+            "file_unique_id": f.unique_id,
+            "file_name": file_name,
+            "mime_type": mimetypes.guess_type(file_name)[0] or "application/octet-stream",
+            "file_size": len(data),
+        }
+        content: JSON = {"document": document}
+        return self._queue_user_message(chat_id, content, user_id, language_code, first_name)
+
     def user_sticker(
         self,
         chat_id: int,
