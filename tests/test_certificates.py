@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Service, build_service, running
 from bot.config import DEFAULT_DCC_ISSUER, ConfigError, Settings
@@ -89,6 +90,24 @@ async def register(
             ),
         )
         return person.id
+
+
+async def without_account(session: AsyncSession, name: str) -> int:
+    """A person on no account (as after an erasure): their certificates go to nobody."""
+    person = Person(
+        full_name=name,
+        birth_date=date(1980, 3, 4),
+        gender="male",
+        id_sealed=b"x",
+        id_index=f"index-{name}",
+        province_code=79,
+        ward_code=26743,
+        divisions_version="test",
+        priority_group="",
+    )
+    session.add(person)
+    await session.flush()
+    return person.id
 
 
 async def give_dose(
@@ -390,23 +409,8 @@ def _noise_png() -> bytes:
 
 
 async def test_damaged_texts_are_refused_with_their_reason(service: Service, clock: Clock) -> None:
-    person_id = 0
     async with service.db.session_scope() as session:
-        session.add(
-            Person(
-                full_name="Bùi Văn Khoa",
-                birth_date=date(1980, 3, 4),
-                gender="male",
-                id_sealed=b"x",
-                id_index="idx",
-                province_code=79,
-                ward_code=26743,
-                divisions_version="test",
-                priority_group="",
-            )
-        )
-        await session.flush()
-        person_id = (await session.scalar(select(Person.id))) or 0
+        person_id = await without_account(session, "Bùi Văn Khoa")
     await give_dose(service, person_id)
     (certificate,) = await stored(service)
     text = certificate.hc1
@@ -718,19 +722,7 @@ async def test_an_expired_signer_stops_issuing_but_not_the_dose(
     await svc.db.migrate()
     try:
         async with svc.db.session_scope() as session:
-            session.add(
-                Person(
-                    full_name="Hồ Xuân Hương",
-                    birth_date=date(1990, 1, 1),
-                    gender="female",
-                    id_sealed=b"x",
-                    id_index="i1",
-                    province_code=79,
-                    ward_code=26743,
-                    divisions_version="t",
-                    priority_group="",
-                )
-            )
+            await without_account(session, "Hồ Xuân Hương")
         clock.advance(timedelta(days=20))  # the signer has expired
         async with svc.db.session_scope() as session:
             person = await session.scalar(select(Person))
