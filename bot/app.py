@@ -1,4 +1,4 @@
-"""Composition root: settings -> database -> channels -> sender -> signer -> dispatcher -> web.
+"""Composition root: settings, database, channels, sender, workers, dispatcher, web, polling.
 
 The order is the order of dependencies, and start-up follows it so that nothing takes traffic
 before what it needs is ready: the schema is migrated before anything reads it; channels exist
@@ -34,8 +34,10 @@ from bot.i18n import SUPPORTED, use_locale
 from bot.logs import quiet_library_loggers
 from bot.services.certificates import Renderer
 from bot.services.dcc.trust import Authority, load_authority
+from bot.services.jobs_table import JOB_KINDS
 from bot.services.outbox import Sender
 from bot.services.photos import PhotoReader
+from bot.services.scheduler import Scheduler
 from bot.vn import divisions
 from bot.web.app import TELEGRAM_WEBHOOK_PATH, build_web_app
 from storage import samples, updates
@@ -62,6 +64,7 @@ class Service:
     web_app: web.Application
     authority: Authority
     renderer: Renderer
+    scheduler: Scheduler
     clock: Callable[[], datetime] = utcnow
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -87,6 +90,7 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
     sender = Sender(db, channels, clock=clock, max_attempts=settings.send_max_attempts)
     authority = load_authority(settings)
     renderer = Renderer(db, authority, clock=clock, on_queued=sender.wake)
+    scheduler = Scheduler(db, JOB_KINDS, settings=settings, clock=clock, on_queued=sender.wake)
     services = Services(settings, protector, clock, authority, renderer.wake)
     photos = PhotoReader({"telegram": telegram.fetch_file} if telegram is not None else {})
     dispatcher = Dispatcher(db, services, sender, photos)
@@ -111,6 +115,7 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
         web_app,
         authority,
         renderer,
+        scheduler,
         clock,
     )
 
@@ -137,6 +142,7 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
         service.tasks.append(asyncio.create_task(service.sender.run(), name="sender"))
         service.tasks.append(asyncio.create_task(_forget_old_updates(service.db), name="cleanup"))
         service.tasks.append(asyncio.create_task(service.renderer.run(), name="certificates"))
+        service.tasks.append(asyncio.create_task(service.scheduler.run(), name="scheduler"))
         await runner.setup()
         await _listen(runner, settings)
         if service.telegram is not None:

@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -55,6 +56,8 @@ class Settings:
     dcc_trust_dir: Path | None = None  # default var/keys/trusted
     dcc_issuer: str = DEFAULT_DCC_ISSUER
     dcc_country: str = "VN"
+    quiet_start: time = time(21, 0)  # non-urgent scheduled messages wait from here ...
+    quiet_end: time = time(7, 0)  # ... until here (Vietnam time)
 
     @property
     def is_production(self) -> bool:
@@ -126,6 +129,7 @@ class Settings:
             dcc_trust_dir=_path(env, "DCC_TRUST_DIR"),
             dcc_issuer=(env.get("DCC_ISSUER") or DEFAULT_DCC_ISSUER).strip(),
             dcc_country=(env.get("DCC_COUNTRY") or "VN").strip(),
+            **_quiet_hours(env.get("QUIET_HOURS") or "21:00-07:00"),
         )
         settings.check()
         return settings
@@ -168,6 +172,19 @@ def read_dotenv(path: Path | None = None) -> dict[str, str]:
         key, _, value = line.removeprefix("export ").partition("=")
         values[key.strip()] = value.strip().strip("'\"")
     return values
+
+
+def _quiet_hours(value: str) -> dict[str, time]:
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", value)
+    try:
+        if match is None:
+            raise ValueError
+        hour1, minute1, hour2, minute2 = (int(part) for part in match.groups())
+        return {"quiet_start": time(hour1, minute1), "quiet_end": time(hour2, minute2)}
+    except ValueError:
+        raise ConfigError(
+            f"QUIET_HOURS must look like 21:00-07:00 (got {value!r}); 00:00-00:00 turns it off"
+        ) from None
 
 
 def _path(env: Mapping[str, str], name: str) -> Path | None:

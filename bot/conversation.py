@@ -21,9 +21,9 @@ from storage.conversations import SavedState
 from storage.models import Account
 
 # Payload namespaces valid from any message, however old (the main menu, the language picker,
-# the appointment buttons of /lichhen and the certificate buttons, which name their booking or
-# certificate and are checked on use).
-GLOBAL_PAYLOADS = ("menu:", "lang:", "appt:", "cert:")
+# the appointment, certificate and "book the next dose" buttons, which name their booking,
+# certificate or person and are checked on use).
+GLOBAL_PAYLOADS = ("menu:", "lang:", "appt:", "cert:", "book:")
 _STAMP_SEPARATOR = "|"
 # Step payloads get a stamp such as "12|" in front; Telegram allows 64 bytes in all.
 MAX_STEP_PAYLOAD = 48

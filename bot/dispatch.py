@@ -171,6 +171,11 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
         appointments.receive_choice,
     ),
     (
+        "book a registered person",
+        lambda m, c: (m.payload or "").startswith("book:"),
+        registration.book_from_button,
+    ),
+    (
         "certificate button",
         lambda m, c: (m.payload or "").startswith("cert:"),
         certificates.receive_choice,

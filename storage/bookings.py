@@ -19,6 +19,7 @@ from storage.models import Booking, Person, Site, Slot, table
 ACTIVE = "booked"
 CANCELLED = "cancelled"
 ATTENDED = "attended"
+MISSED = "missed"  # the appointment passed without a dose (the scheduler's no-show check)
 
 _SLOTS = table(Slot)
 _SITES = table(Site)

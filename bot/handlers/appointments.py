@@ -105,7 +105,7 @@ async def _own_active(conv: Conversation, payload: str) -> tuple[Booking, Person
 
 
 async def receive_choice(msg: Incoming, conv: Conversation) -> None:
-    """Act on a booking button: move, cancel (asks first) or show the QR again."""
+    """Act on a booking button: "I will come", move, cancel (asks first), the QR again."""
     payload = msg.payload or ""
     found = await _own_active(conv, payload)
     if found is None:
@@ -113,7 +113,18 @@ async def receive_choice(msg: Incoming, conv: Conversation) -> None:
         await show_appointments(msg, conv)
         return
     booking, person = found
-    if payload.startswith("appt:qr:"):
+    if payload.startswith("appt:coming:"):
+        booking.confirmed_at = conv.now
+        slot = await conv.session.get(Slot, booking.slot_id)
+        conv.finish()
+        conv.reply(
+            _("Thank you! See you at {when}. Code {code} for {name}.").format(
+                when=slot_picker.slot_moment(slot) if slot else "-",
+                code=booking.code,
+                name=person.full_name,
+            )
+        )
+    elif payload.startswith("appt:qr:"):
         conv.finish()
         await slot_picker.send_booking(conv, booking, person, _("Your appointment:"))
     elif payload.startswith("appt:cancel:"):

@@ -102,7 +102,7 @@ async def receive_who(msg: Incoming, conv: Conversation) -> None:
     payload = msg.payload or ""
     person_id = payload.removeprefix("reg:person:")
     if payload.startswith("reg:person:") and person_id.isascii() and person_id.isdigit():
-        await _book_for_registered(conv, int(person_id))
+        await book_for_registered(conv, int(person_id))
         return
     typed = fold(msg.text)
     registered = await people.people_of(conv.session, conv.account.id)
@@ -130,7 +130,18 @@ async def receive_who(msg: Incoming, conv: Conversation) -> None:
     await advance(conv)
 
 
-async def _book_for_registered(conv: Conversation, person_id: int) -> None:
+async def book_from_button(msg: Incoming, conv: Conversation) -> None:
+    """`book:<person id>` from a reminder or invitation, however old: book that person."""
+    person_id = (msg.payload or "").removeprefix("book:")
+    conv.finish()
+    if person_id.isascii() and person_id.isdigit():
+        await book_for_registered(conv, int(person_id))
+    else:
+        await start_registration(msg, conv)
+
+
+async def book_for_registered(conv: Conversation, person_id: int) -> None:
+    """Book the next dose of a person on the account (screening, then site and slot)."""
     person = await person_of_account(conv, person_id)
     if person is None:
         await start_registration(Incoming(conv.chat, "", Kind.BUTTON), conv)

@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services import reminders
 from bot.services.qr_image import qr_png
 from storage import bookings
-from storage.models import Booking
+from storage.models import Booking, Slot
 
 # No 0/O, 1/I/L: a code read over the phone or copied from a screen cannot be misread.
 # 31 symbols (a prime), so the weighted check character catches any single typo or swap.
@@ -66,7 +67,7 @@ async def book(
     code = new_code()
     while await bookings.code_in_use(session, code):
         code = new_code()
-    return await bookings.add_booking(
+    booking = await bookings.add_booking(
         session,
         Booking(
             code=code,
@@ -80,6 +81,10 @@ async def book(
             updated_at=now,
         ),
     )
+    slot = await session.get(Slot, slot_id)
+    assert slot is not None  # take_place found it
+    await reminders.schedule_for_booking(session, booking, slot, now=now)
+    return booking
 
 
 async def cancel(session: AsyncSession, booking: Booking, *, now: datetime) -> bool:
@@ -87,6 +92,7 @@ async def cancel(session: AsyncSession, booking: Booking, *, now: datetime) -> b
     if not await bookings.transition(session, booking, bookings.CANCELLED, now=now):
         return False
     await bookings.release_place(session, booking.slot_id)
+    await reminders.cancel_for_booking(session, booking.id, now=now)
     return True
 
 
@@ -101,5 +107,9 @@ async def move(session: AsyncSession, booking: Booking, *, slot_id: int, now: da
     await bookings.release_place(session, booking.slot_id)
     booking.slot_id = slot_id
     booking.updated_at = now
+    booking.confirmed_at = None  # "I will come" was about the old time
     await session.flush()
+    slot = await session.get(Slot, slot_id)
+    assert slot is not None  # take_place found it
+    await reminders.schedule_for_booking(session, booking, slot, now=now)
     return True

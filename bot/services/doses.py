@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import TIMEZONE, _, format_day
-from bot.services import certificates, notices
+from bot.services import certificates, notices, reminders
 from bot.services.dcc.trust import Authority
 from bot.services.vaccines import PRODUCTS, Given
 from bot.vn.refused import InputRefused
@@ -114,6 +114,8 @@ async def record_dose(
         detail={"dose": dose.dose_number, "product": dose.product, "site": entry.site_id},
     )
     await _tell_citizen(session, entry.person, dose, site_name, now=now)
+    given = [*as_given(list(history)), Given(dose.product, dose.given_on)]
+    await reminders.schedule_next_dose(session, entry.person, given, now=now)
     first_product = history[0].product if history else dose.product
     try:
         await certificates.issue_for_dose(

@@ -17,6 +17,9 @@ from storage import outbox
 from storage.models import Account
 from storage.outbox import NewMessage
 
+Compose = Callable[[], str]
+Buttons = Callable[[], list[list[Button]]]
+
 
 async def tell(
     session: AsyncSession,
@@ -44,10 +47,10 @@ async def tell(
 
 def compose_for(
     account: Account | None,
-    compose: Callable[[], str],
+    compose: Compose,
     *,
     bulk: bool = True,
-    buttons: Callable[[], list[list[Button]]] | None = None,
+    buttons: Buttons | None = None,
 ) -> NewMessage | None:
     """The outbox row telling `account` what `compose()` says in its language; None if nobody.
 

@@ -1,0 +1,10 @@
+"""Every kind of timed job the scheduler knows, and how each is fired."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.services import reminders
+from bot.services.scheduler import JobKind
+
+JOB_KINDS: Mapping[str, JobKind] = {**reminders.KINDS}
