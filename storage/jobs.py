@@ -94,93 +94,75 @@ async def claim_due(
             .values(claimed_by=worker, claimed_until=lease_until, attempts=Job.attempts + 1)
             .execution_options(synchronize_session=False)
         )
-        for job in claimed:
+        for job in claimed:  # detached first: the UPDATE above already wrote these
+            session.expunge(job)
             job.claimed_by, job.claimed_until = worker, lease_until
             job.attempts += 1
     return claimed
 
 
-async def settle(
-    session: AsyncSession, job_id: int, status: str, *, worker: str, now: datetime
-) -> bool:
-    """Mark a claimed job `done` or `skipped`; False if this worker no longer holds it.
-
-    The caller writes the job's messages in the same transaction and rolls back on False, so a
-    job whose lease passed to another worker is fired by that worker alone.
-    """
-    result = await session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == PENDING, Job.claimed_by == worker)
-        .values(status=status, done_at=now, claimed_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
-
-
-async def postpone(session: AsyncSession, job_id: int, *, worker: str, until: datetime) -> bool:
-    """Give a claimed job back, due again at `until` (quiet hours); False if not held."""
-    result = await session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == PENDING, Job.claimed_by == worker)
-        .values(due_at=until, claimed_by=None, claimed_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
-
-
-async def release(session: AsyncSession, job_ids: Sequence[int], *, worker: str) -> None:
-    """Hand claimed jobs back unfired (shutting down), due at once for any worker."""
+async def mark(session: AsyncSession, job_ids: Sequence[int], status: str) -> None:
+    """Change settled jobs' status (jobs found moot once fired are `skipped`)."""
     if job_ids:
         await session.execute(
             update(Job)
-            .where(Job.id.in_(job_ids), Job.status == PENDING, Job.claimed_by == worker)
-            .values(claimed_by=None, claimed_until=None)
+            .where(Job.id.in_(job_ids))
+            .values(status=status)
             .execution_options(synchronize_session=False)
         )
 
 
-async def latest_due(session: AsyncSession, group_key: str, *, now: datetime) -> datetime | None:
-    """The latest `due_at` among the group's pending jobs that are due now."""
-    return await session.scalar(
-        select(func.max(Job.due_at)).where(
-            Job.group_key == group_key, Job.status == PENDING, Job.due_at <= now
-        )
+async def settle_many(
+    session: AsyncSession, job_ids: Sequence[int], status: str, *, worker: str, now: datetime
+) -> set[int]:
+    """Mark claimed jobs `status`; the ids this worker still held (the others fire elsewhere)."""
+    if not job_ids:
+        return set()
+    result = await session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.status == PENDING, Job.claimed_by == worker)
+        .values(status=status, done_at=now, claimed_until=None)
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
     )
+    return set(result.scalars())
 
 
-async def pending_of(session: AsyncSession, group_key: str) -> Sequence[Job]:
-    """The group's pending jobs, soonest first."""
-    return (
-        await session.scalars(
-            select(Job)
-            .where(Job.group_key == group_key, Job.status == PENDING)
-            .order_by(Job.due_at, Job.id)
-        )
-    ).all()
-
-
-async def skip_earlier(
-    session: AsyncSession, group_key: str, *, due_at: datetime, fired: int, now: datetime
+async def postpone_many(
+    session: AsyncSession, job_ids: Sequence[int], *, worker: str, until: datetime
 ) -> None:
-    """Skip the group's other pending jobs due no later than the one fired (caught up)."""
-    await session.execute(
-        update(Job)
-        .where(
-            Job.group_key == group_key,
-            Job.status == PENDING,
-            Job.due_at <= due_at,
-            Job.id != fired,
+    """Give claimed jobs back, due again at `until` (the end of the quiet hours)."""
+    if job_ids:
+        await session.execute(
+            update(Job)
+            .where(Job.id.in_(job_ids), Job.status == PENDING, Job.claimed_by == worker)
+            .values(due_at=until, claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
         )
-        .values(status=SKIPPED, done_at=now, claimed_until=None)
-        .execution_options(synchronize_session=False)
-    )
 
 
-async def mark(session: AsyncSession, job_id: int, status: str) -> None:
-    """Change a settled job's status (a job found moot once fired is `skipped`)."""
-    await session.execute(
-        update(Job)
-        .where(Job.id == job_id)
-        .values(status=status)
-        .execution_options(synchronize_session=False)
+async def latest_due_of(
+    session: AsyncSession, group_keys: Sequence[str], *, now: datetime
+) -> dict[str, datetime]:
+    """For each group, the latest `due_at` among its pending jobs due now (one query)."""
+    if not group_keys:
+        return {}
+    rows = await session.execute(
+        select(Job.group_key, func.max(Job.due_at))
+        .where(Job.group_key.in_(group_keys), Job.status == PENDING, Job.due_at <= now)
+        .group_by(Job.group_key)
     )
+    return {key: latest for key, latest in rows if key is not None}
+
+
+async def skip_due_in_groups(
+    session: AsyncSession, group_keys: Sequence[str], *, now: datetime
+) -> None:
+    """Skip whatever else of these groups is due now: the latest of each group has fired."""
+    if group_keys:
+        await session.execute(
+            update(Job)
+            .where(Job.group_key.in_(group_keys), Job.status == PENDING, Job.due_at <= now)
+            .values(status=SKIPPED, done_at=now, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )

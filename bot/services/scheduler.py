@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 BATCH = 200
 MAX_ATTEMPTS = 5  # a job whose handler keeps failing is given up (and logged)
+YIELD_EVERY = 20
 
 
 class Verdict(StrEnum):
@@ -145,8 +146,7 @@ class Scheduler:
             return 0
         try:
             async with self._db.session_scope() as session:
-                for job in claimed:
-                    await self._fire(session, job, now)
+                await self._fire(session, claimed, now)
         except Exception:
             log.warning("a batch of %s jobs failed; firing them one by one", len(claimed))
             for job in claimed:
@@ -157,34 +157,52 @@ class Scheduler:
     async def _fire_alone(self, job: Job, now: datetime) -> None:
         try:
             async with self._db.session_scope() as session:
-                await self._fire(session, job, now)
+                await self._fire(session, [job], now)
         except Exception:
             log.exception("job %s (%s) failed, attempt %s", job.id, job.kind, job.attempts)
             if job.attempts >= MAX_ATTEMPTS:
                 async with self._db.session_scope() as session:
-                    await jobs.settle(session, job.id, "failed", worker=self.worker, now=now)
+                    await jobs.settle_many(
+                        session, [job.id], jobs.FAILED, worker=self.worker, now=now
+                    )
             # otherwise its lease runs out and it is tried again
 
-    async def _fire(self, session: AsyncSession, job: Job, now: datetime) -> None:
-        kind = self._kinds.get(job.kind)
-        if kind is None:
-            log.warning("job %s has an unknown kind %r; skipped", job.id, job.kind)
-            await jobs.settle(session, job.id, Verdict.SKIPPED, worker=self.worker, now=now)
-            return
-        if job.group_key is not None:
-            latest = await jobs.latest_due(session, job.group_key, now=now)
-            if latest is not None and job.due_at < latest:  # a later one of its group is due
-                await jobs.settle(session, job.id, Verdict.SKIPPED, worker=self.worker, now=now)
-                return
-        if not kind.urgent and (until := quiet_until(now, self._settings)) is not None:
-            await jobs.postpone(session, job.id, worker=self.worker, until=until)
-            return
-        if not await jobs.settle(session, job.id, Verdict.DONE, worker=self.worker, now=now):
-            return  # another worker holds it now (our lease ran out): it fires it
-        verdict = await kind.handler(Run(job, session, now, self._settings))
-        if verdict == Verdict.SKIPPED:
-            await jobs.mark(session, job.id, Verdict.SKIPPED)
-        if job.group_key is not None:
-            await jobs.skip_earlier(
-                session, job.group_key, due_at=job.due_at, fired=job.id, now=now
+    async def _fire(self, session: AsyncSession, claimed: list[Job], now: datetime) -> None:
+        """Fire claimed jobs in one transaction, with a few statements for the whole batch."""
+        groups = sorted({job.group_key for job in claimed if job.group_key is not None})
+        latest = await jobs.latest_due_of(session, groups, now=now)
+        quiet = quiet_until(now, self._settings)
+        moot, held, due = [], [], []
+        for job in claimed:
+            kind = self._kinds.get(job.kind)
+            if kind is None:
+                log.warning("job %s has an unknown kind %r; skipped", job.id, job.kind)
+                moot.append(job)
+            elif job.group_key is not None and job.due_at < latest.get(job.group_key, job.due_at):
+                moot.append(job)  # a later one of its group is due: that one speaks
+            elif quiet is not None and not kind.urgent:
+                held.append(job)
+            else:
+                due.append(job)
+        await jobs.settle_many(
+            session, [job.id for job in moot], Verdict.SKIPPED, worker=self.worker, now=now
+        )
+        if quiet is not None:
+            await jobs.postpone_many(
+                session, [job.id for job in held], worker=self.worker, until=quiet
             )
+        # Marked done first, conditionally: a job whose lease passed to another worker is
+        # not ours to fire any more.
+        ours = await jobs.settle_many(
+            session, [job.id for job in due], Verdict.DONE, worker=self.worker, now=now
+        )
+        skipped = []
+        for number, job in enumerate(job for job in due if job.id in ours):
+            verdict = await self._kinds[job.kind].handler(Run(job, session, now, self._settings))
+            if verdict == Verdict.SKIPPED:
+                skipped.append(job.id)
+            if number % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # let the event loop breathe during a long catch-up
+        await jobs.mark(session, skipped, Verdict.SKIPPED)
+        fired_groups = sorted({job.group_key for job in due if job.id in ours and job.group_key})
+        await jobs.skip_due_in_groups(session, fired_groups, now=now)

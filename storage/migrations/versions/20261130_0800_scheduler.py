@@ -36,7 +36,7 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_jobs_due", "jobs", ["status", "due_at"])
-    op.create_index("ix_jobs_group_key", "jobs", ["group_key"])
+    op.create_index("ix_jobs_group", "jobs", ["group_key", "status", "due_at"])
 
 
 def downgrade() -> None:
