@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import supports_row_locks
@@ -15,6 +15,10 @@ from storage.models import Job, table
 
 PENDING, DONE, SKIPPED, CANCELLED, FAILED = "pending", "done", "skipped", "cancelled", "failed"
 _JOBS = table(Job)
+# `status || ''`: the same test, but SQLite's planner (without statistics) would otherwise walk
+# (status, due_at) over every pending job instead of looking the claimed ids up: 150 ms a tick
+# with a million future jobs instead of 1 ms.
+_STILL_PENDING = (Job.status + literal("")) == PENDING
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +124,7 @@ async def settle_many(
         return set()
     result = await session.execute(
         update(Job)
-        .where(Job.id.in_(job_ids), Job.status == PENDING, Job.claimed_by == worker)
+        .where(Job.id.in_(job_ids), _STILL_PENDING, Job.claimed_by == worker)
         .values(status=status, done_at=now, claimed_until=None)
         .returning(Job.id)
         .execution_options(synchronize_session=False)
@@ -135,7 +139,7 @@ async def postpone_many(
     if job_ids:
         await session.execute(
             update(Job)
-            .where(Job.id.in_(job_ids), Job.status == PENDING, Job.claimed_by == worker)
+            .where(Job.id.in_(job_ids), _STILL_PENDING, Job.claimed_by == worker)
             .values(due_at=until, claimed_by=None, claimed_until=None)
             .execution_options(synchronize_session=False)
         )
