@@ -1,7 +1,7 @@
 """Command line: `serve` (default), `migrate`, `seed-demo` and the operator commands.
 
-The operator commands (`import-*`, `staff`, `keys`, `verify`, `certificate`) live in `bot/cli.py`;
-run with --help.
+The operator commands (`import-*`, `staff`, `keys`, `verify`, `certificate`, `campaign`) live
+in `bot/cli.py`; run with --help.
 """
 
 from __future__ import annotations

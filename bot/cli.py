@@ -1,4 +1,4 @@
-"""Operator commands of `run_bot.py`: imports, staff, keys, certificates (README, "Command line").
+"""Operator commands of `run_bot.py`: imports, staff, keys, certificates, campaigns (README).
 
 `add_commands` declares them, `check` refuses what needs no database (a missing file, exit
 code 2), `init_signer` makes the certificate signer (no database), `run` does the rest in one
@@ -12,7 +12,7 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,14 +20,14 @@ from bot.config import DEFAULT_DCC_ISSUER, Settings
 from bot.i18n import TIMEZONE
 from bot.vn import divisions
 from storage import staff
-from storage.models import Site, StaffMember, utcnow
+from storage.models import Campaign, Site, StaffMember, utcnow
 
 if TYPE_CHECKING:
     from bot.app import Service
     from bot.imports import ImportReport
 
 IMPORTS = ("import-sites", "import-slots", "import-vaccinations", "import-results")
-COMMANDS = (*IMPORTS, "staff", "verify", "certificate")  # the commands `run` does
+COMMANDS = (*IMPORTS, "staff", "verify", "certificate", "campaign")  # the commands `run` does
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 CHANNELS = ("telegram", "web")
 CLI_ACTOR = "cli"
@@ -93,6 +93,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _who(remove)
     remove.add_argument("--role", choices=staff.ROLES, help="only this role (default: all)")
     _add_certificate_commands(commands)
+    _add_campaign_commands(commands)
 
 
 def _add_certificate_commands(
@@ -123,6 +124,79 @@ def _add_certificate_commands(
     )
     revoke.add_argument("uvci", metavar="UVCI", help="URN:UVCI:01:VN:...#C, as printed")
     revoke.add_argument("--reason", required=True, help="why (1 to 200 characters; audited)")
+
+
+def _add_campaign_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    campaign = commands.add_parser("campaign", help="invitation campaigns: create, list, report")
+    actions = campaign.add_subparsers(dest="campaign_command", metavar="ACTION", required=True)
+    create = actions.add_parser(
+        "create",
+        help="invite people in waves, at most --daily-cap a day (first wave now or at 09:00)",
+    )
+    create.add_argument("--name", required=True, help="1 to 80 characters")
+    create.add_argument(
+        "--ward",
+        dest="wards",
+        type=int,
+        action="append",
+        required=True,
+        metavar="CODE",
+        help="a current ward code (repeatable)",
+    )
+    create.add_argument(
+        "--group",
+        dest="groups",
+        action="append",
+        default=[],
+        metavar="G",
+        help="a priority group code or number (repeatable; default: every group)",
+    )
+    create.add_argument("--min-age", type=int, default=0, metavar="N")
+    create.add_argument("--max-age", type=int, metavar="N")
+    create.add_argument(
+        "--dose-status",
+        required=True,
+        type=_dose_status,
+        metavar="none|due|dose1-older-than-weeks:N",
+        help="no dose yet; next dose due; exactly one dose, given at least N weeks ago",
+    )
+    create.add_argument(
+        "--text-vi", required=True, metavar="TEXT", help="the invitation in Vietnamese"
+    )
+    create.add_argument(
+        "--text-en", metavar="TEXT", help="the same in English (default: the Vietnamese one)"
+    )
+    create.add_argument("--daily-cap", type=int, required=True, metavar="N")
+    create.add_argument(
+        "--start", type=_iso_day, metavar="YYYY-MM-DD", help="first day (default: today)"
+    )
+    actions.add_parser("list", help="every campaign, newest first")
+    report = actions.add_parser(
+        "report", help="per ward: invited, booked, declined, no answer, unreachable"
+    )
+    report.add_argument("id", type=int, metavar="ID")
+    cancel = actions.add_parser(
+        "cancel", help="stop a campaign for good (sent buttons still work)"
+    )
+    cancel.add_argument("id", type=int, metavar="ID")
+
+
+def _dose_status(value: str) -> str:
+    from bot.services.campaigns import CampaignError, parse_dose_status
+
+    try:
+        return parse_dose_status(value)
+    except CampaignError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _iso_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a day as YYYY-MM-DD") from None
 
 
 def _who(parser: argparse.ArgumentParser) -> None:
@@ -193,13 +267,15 @@ def init_signer(settings: Settings) -> int:
 
 
 async def run(args: argparse.Namespace, service: Service) -> int:
-    """Run an import, staff or certificate command in one transaction; the exit code."""
+    """Run an import, staff, certificate or campaign command; the exit code."""
     if args.command in IMPORTS:
         return await _import(args.command, args.file, service)
     if args.command == "verify":
         return await _verify(args.certificate, service)
     if args.command == "certificate":
         return await _revoke(args.uvci, args.reason, service)
+    if args.command == "campaign":
+        return await _campaign(args, service)
     if args.staff_command == "add":
         return await _staff_add(args, service)
     if args.staff_command == "remove":
@@ -412,3 +488,137 @@ async def _revoke(uvci: str, reason: str, service: Service) -> int:
 def _day(moment: datetime) -> str:
     """The day of a moment in Vietnam, as YYYY-MM-DD."""
     return moment.astimezone(TIMEZONE).date().isoformat()
+
+
+# ---------------------------------------------------------------- campaigns
+
+
+async def _campaign(args: argparse.Namespace, service: Service) -> int:
+    if args.campaign_command == "create":
+        return await _campaign_create(args, service)
+    if args.campaign_command == "list":
+        return await _campaign_list(service)
+    if args.campaign_command == "report":
+        return await _campaign_report(args.id, service)
+    return await _campaign_cancel(args.id, service)
+
+
+def _group_codes(given: list[str], settings: Settings) -> list[str]:
+    """Priority groups by code or by number in the list (unknown ones kept: refused later)."""
+    from bot.services.forms import priority_groups
+
+    groups = priority_groups(settings.priority_groups_file)
+    return [
+        groups[int(g) - 1].code if g.isdigit() and 1 <= int(g) <= len(groups) else g for g in given
+    ]
+
+
+async def _campaign_create(args: argparse.Namespace, service: Service) -> int:
+    from bot.services import campaigns
+
+    now = utcnow()
+    today = now.astimezone(TIMEZONE).date()
+    if args.start is not None and args.start < today:
+        print(f"error: --start {args.start} is in the past", file=sys.stderr)
+        return 2
+    new = campaigns.NewCampaign(
+        name=args.name,
+        targeting=campaigns.Targeting(
+            wards=tuple(args.wards),
+            dose_status=args.dose_status,
+            groups=tuple(_group_codes(args.groups, service.settings)),
+            min_age=args.min_age,
+            max_age=args.max_age,
+        ),
+        text_vi=args.text_vi,
+        text_en=args.text_en,
+        daily_cap=args.daily_cap,
+        starts_on=args.start or today,
+    )
+    try:
+        campaigns.check(new, service.settings)
+    except campaigns.CampaignError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    async with service.db.session_scope() as session:
+        campaign, first = await campaigns.create_campaign(
+            session, new, actor=CLI_ACTOR, now=now, settings=service.settings
+        )
+        eligible = await campaigns.count_eligible(session, new.targeting, now=now)
+    when = "now" if first <= now else first.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M")
+    print(f"created campaign {campaign.id}: {campaign.name}")
+    print(
+        f"eligible now: {eligible}; first wave: {when} (Vietnam time); "
+        f"at most {campaign.daily_cap} a day"
+    )
+    return 0
+
+
+async def _campaign_list(service: Service) -> int:
+    from storage import campaigns as store
+
+    async with service.db.read_scope() as session:
+        found = await store.list_campaigns(session)
+        invited = await store.invited_counts(session, [c.id for c in found])
+    for campaign in found:
+        print(
+            f"{campaign.id} [{campaign.status}] {campaign.name}: "
+            f"wards {', '.join(str(w) for w in campaign.wards)}; "
+            f"groups {', '.join(campaign.groups) or 'all'}; ages {_ages(campaign)}; "
+            f"dose {campaign.dose_status}; {campaign.daily_cap}/day from "
+            f"{campaign.starts_on.isoformat()}; invited {invited.get(campaign.id, 0)}; "
+            f"by {campaign.created_by}"
+        )
+    if not found:
+        print("no campaigns")
+    return 0
+
+
+def _ages(campaign: Campaign) -> str:
+    if campaign.max_age is not None:
+        return f"{campaign.min_age}-{campaign.max_age}"
+    return f"{campaign.min_age}+" if campaign.min_age else "any"
+
+
+REPORT_COLUMNS = ("invited", "booked", "declined", "no answer", "unreachable")
+
+
+async def _campaign_report(campaign_id: int, service: Service) -> int:
+    from bot.services import campaigns
+    from storage import campaigns as store
+
+    async with service.db.read_scope() as session:
+        campaign = await store.get_campaign(session, campaign_id)
+        counts = await campaigns.report(session, campaign_id) if campaign else []
+    if campaign is None:
+        print(f"no campaign {campaign_id}")
+        return 1
+    print(f"campaign {campaign.id}: {campaign.name} [{campaign.status}]")
+    print(f"{'ward':<36}" + "".join(f"{column:>13}" for column in REPORT_COLUMNS))
+    for ward in [*counts, campaigns.total(counts)]:
+        try:
+            name = f"{ward.ward_code} {divisions.ward(ward.ward_code).name}"
+        except KeyError:
+            name = "total" if ward.ward_code == 0 else str(ward.ward_code)
+        numbers = (ward.invited, ward.booked, ward.declined, ward.no_answer, ward.unreachable)
+        print(f"{name[:35]:<36}" + "".join(f"{number:>13}" for number in numbers))
+    return 0
+
+
+async def _campaign_cancel(campaign_id: int, service: Service) -> int:
+    from bot.services import campaigns
+    from storage import campaigns as store
+
+    async with service.db.session_scope() as session:
+        campaign = await store.get_campaign(session, campaign_id)
+        cancelled = campaign is not None and await campaigns.cancel(
+            session, campaign, actor=CLI_ACTOR, now=utcnow()
+        )
+    if campaign is None:
+        print(f"no campaign {campaign_id}")
+        return 1
+    if not cancelled:
+        print(f"campaign {campaign.id} has already ended ({campaign.status})")
+        return 1
+    print(f"cancelled campaign {campaign.id}: {campaign.name}")
+    return 0

@@ -21,9 +21,9 @@ from storage.conversations import SavedState
 from storage.models import Account
 
 # Payload namespaces valid from any message, however old (the main menu, the language picker,
-# the appointment, certificate and "book the next dose" buttons, which name their booking,
-# certificate or person and are checked on use).
-GLOBAL_PAYLOADS = ("menu:", "lang:", "appt:", "cert:", "book:")
+# the appointment, certificate, "book the next dose" and campaign buttons, which name their
+# booking, certificate, person, invitation or campaign and are checked on use).
+GLOBAL_PAYLOADS = ("menu:", "lang:", "appt:", "cert:", "book:", "camp:")
 _STAMP_SEPARATOR = "|"
 # Step payloads get a stamp such as "12|" in front; Telegram allows 64 bytes in all.
 MAX_STEP_PAYLOAD = 48

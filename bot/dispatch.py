@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.conversation import Conversation, Handler, Services, unstamped
 from bot.handlers import (
     appointments,
+    campaigns,
     certificates,
     form,
     menu,
@@ -55,6 +56,7 @@ FLOWS: Mapping[str, Mapping[str, Handler]] = {
     staff.FLOW: staff.STEPS,
     pcr.FLOW: pcr.STEPS,
     sampling.FLOW: sampling.STEPS,
+    campaigns.FLOW: campaigns.STEPS,
 }
 # Main-menu entries whose feature exists; the others say they are being prepared.
 MENU_FLOWS: Mapping[str, Handler] = {
@@ -100,6 +102,7 @@ COMMANDS: Mapping[str, Handler] = {
     "tiem": staff.start_dose,
     "ghinhan": staff.start_dose,
     "laymau": sampling.start_sampling,
+    "chiendich": campaigns.start_campaigns,
 }
 # Commands that collect no personal data, so they work before consent.
 BEFORE_CONSENT = frozenset(
@@ -179,6 +182,11 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
         "certificate button",
         lambda m, c: (m.payload or "").startswith("cert:"),
         certificates.receive_choice,
+    ),
+    (
+        "campaign button",
+        lambda m, c: (m.payload or "").startswith("camp:"),
+        campaigns.receive_button,
     ),
     ("command", lambda m, c: m.command is not None, run_command),
     ("menu button", lambda m, c: m.payload in menu.ENTRIES, open_menu),

@@ -457,6 +457,8 @@ class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (
         Index("ix_jobs_due", "status", "due_at"),
+        # The group look-ups of a firing ("is a later one due?") must not walk every due row.
+        Index("ix_jobs_group", "group_key", "status", "due_at"),
         {"sqlite_autoincrement": True},
     )
 
@@ -464,10 +466,69 @@ class Job(Base):
     kind: Mapped[str] = mapped_column(String(32))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    group_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    group_key: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Campaign(Base):
+    """An invitation campaign: whom to invite (wards, groups, ages, doses), what to say, how fast.
+
+    `wards` holds current ward codes, `groups` priority-group codes (empty: every group);
+    `dose_status` is `none`, `due` or `dose1_older_than:<weeks>`. Waves of at most `daily_cap`
+    invitations go out once a day from `starts_on` while `status` is `active`; then `finished`
+    (nobody eligible is left), or `paused` / `cancelled` by staff.
+    """
+
+    __tablename__ = "campaigns"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own spelling
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    created_by: Mapped[str] = mapped_column(String(120))  # the actor label, as in the audit log
+    wards: Mapped[list[int]] = mapped_column(JSON, default=list)
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    min_age: Mapped[int] = mapped_column(Integer)
+    max_age: Mapped[int | None] = mapped_column(Integer)
+    dose_status: Mapped[str] = mapped_column(String(32))
+    text_vi: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str | None] = mapped_column(Text)
+    daily_cap: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), default="active")
+    starts_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CampaignInvitation(Base):
+    """One person invited by one campaign (never twice), and what they answered.
+
+    `status`: `invited`, `accepted` ("Đặt lịch ngay" pressed) or `declined`. Whether they booked
+    and whether they could be reached are read at report time from their bookings, doses,
+    account and the invitation's outbox row (`outbox_id`), so people who booked on their own
+    count too. Person and account go NULL when erased; the ward stays for the report.
+    """
+
+    __tablename__ = "campaign_invitations"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "person_id"),
+        Index("ix_campaign_invitations_day", "campaign_id", "invited_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), index=True
+    )
+    ward_code: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), default="invited")
+    invited_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outbox_id: Mapped[int | None] = mapped_column(Integer)  # the invitation message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.services import reminders
+from bot.services import campaigns, reminders
 from bot.services.scheduler import JobKind
 
-JOB_KINDS: Mapping[str, JobKind] = {**reminders.KINDS}
+JOB_KINDS: Mapping[str, JobKind] = {**reminders.KINDS, **campaigns.KINDS}

@@ -1,0 +1,691 @@
+"""Invitation campaigns in the chat: staff create and manage them, citizens answer them.
+
+Flow `campaign`, started by /chiendich (roles `admin` and `ward_staff`; anyone else gets the
+ordinary "unknown command" answer). Ward staff target and see only campaigns within their own
+wards; admins any ward. `/chiendich moi` goes straight to a new campaign.
+    LIST    -> the campaigns in scope (report, pause/resume, cancel buttons) and "New campaign"
+    NAME    -> a short name
+    WARDS   -> ward codes (ward staff: "My wards", or some of them; others are refused)
+    GROUPS  -> priority group numbers, or "All groups"
+    AGES    -> "50-64", "65+", or "Any age"
+    DOSE    -> the dose status, with buttons
+    CAP     -> invitations a day at most
+    TEXT_VI -> the invitation text in Vietnamese
+    TEXT_EN -> the same in English, or "No English text"
+    PREVIEW -> everything, with the number of people eligible now: "Gửi" creates it, "Hủy" not
+A wrong answer is explained and the step kept; /huy leaves at any step.
+
+`camp:` buttons stay valid on any message and are checked on use: the citizens'
+`camp:book:<invitation>` and `camp:no:<invitation>` (only on the invited person's account), and
+the staff's `camp:rep|pause|resume|stop|stopok|keep:<campaign>` (role and scope again).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from enum import StrEnum
+
+from bot.conversation import Conversation, Handler
+from bot.handlers import registration, start
+from bot.handlers.form import person_of_account
+from bot.handlers.roles import role_held
+from bot.handlers.slot_picker import local_today
+from bot.i18n import _, format_moment
+from bot.messages import Button, Incoming, Kind
+from bot.services import campaigns as service
+from bot.services.campaigns import CampaignError, NewCampaign, Targeting
+from bot.services.forms import priority_groups
+from bot.vn import divisions
+from bot.vn.text import fold
+from storage import campaigns as store
+from storage import staff
+from storage.campaigns import ACCEPTED, ACTIVE, CANCELLED, DECLINED, FINISHED, PAUSED
+from storage.models import Campaign, CampaignInvitation, Person, StaffMember
+
+FLOW = "campaign"
+ADMIN, WARD_STAFF = "admin", "ward_staff"
+SHOWN = 10  # campaigns listed by /chiendich, newest first ...
+LOOKED_AT = 200  # ... among the newest of all
+MAX_WARDS = 50
+DOSE1_WEEKS = (4, 8, 12)
+_AGE_WORDS = frozenset({"tu", "den", "tro", "len", "tuoi", "from", "to", "and", "over"})
+_NEW_WORDS = frozenset({"moi", "tao", "tao moi", "new"})
+
+Scope = tuple[int, ...] | None  # a ward staff member's wards; None: any ward (admin)
+
+
+class Step(StrEnum):
+    """Where the campaign flow waits."""
+
+    LIST = "list"
+    NAME = "name"
+    WARDS = "wards"
+    GROUPS = "groups"
+    AGES = "ages"
+    DOSE = "dose"
+    CAP = "cap"
+    TEXT_VI = "text_vi"
+    TEXT_EN = "text_en"
+    PREVIEW = "preview"
+
+
+async def _staff(msg: Incoming, conv: Conversation) -> tuple[StaffMember, Scope] | None:
+    """The sender's campaign role and ward scope, or None (not allowed)."""
+    admin = await role_held(msg, conv, ADMIN)
+    if admin is not None:
+        return admin, None
+    member = await role_held(msg, conv, WARD_STAFF)
+    return (member, tuple(member.wards)) if member is not None else None
+
+
+async def _refuse(msg: Incoming, conv: Conversation) -> None:
+    """Not (or no longer) staff: leave the flow, answer as to an unknown command."""
+    if conv.flow == FLOW:
+        conv.finish()
+    await start.unknown_command(msg, conv)
+
+
+# ---------------------------------------------------------------- labels
+
+
+def _ward_name(code: int) -> str:
+    try:
+        return f"{divisions.ward(code).name} ({code})"
+    except KeyError:
+        return str(code)
+
+
+def _status_label(status: str) -> str:
+    labels = {
+        ACTIVE: _("running"),
+        PAUSED: _("paused"),
+        FINISHED: _("finished"),
+        CANCELLED: _("cancelled"),
+    }
+    return labels.get(status, status)
+
+
+def _ages_label(min_age: int, max_age: int | None) -> str:
+    if max_age is None:
+        return _("{min} and over").format(min=min_age) if min_age else _("any age")
+    return _("{min} to {max}").format(min=min_age, max=max_age)
+
+
+def _groups_label(conv: Conversation, codes: Sequence[str]) -> str:
+    if not codes:
+        return _("all groups")
+    groups = priority_groups(conv.services.settings.priority_groups_file)
+    return "; ".join(
+        f"{number}. {group.label()}"
+        for number, group in enumerate(groups, 1)
+        if group.code in codes
+    )
+
+
+# ---------------------------------------------------------------- the list
+
+
+async def start_campaigns(msg: Incoming, conv: Conversation) -> None:
+    """/chiendich: admins and ward staff only; list the campaigns, or start a new one."""
+    found = await _staff(msg, conv)
+    if found is None:
+        await start.unknown_command(msg, conv)
+        return
+    if fold(msg.args) in _NEW_WORDS:
+        await _ask_name(conv)
+        return
+    await _show_list(conv, found[1])
+
+
+async def _show_list(conv: Conversation, scope: Scope) -> None:
+    recent = await store.list_campaigns(conv.session, limit=LOOKED_AT)
+    listed = [c for c in recent if _in_scope(c, scope)][:SHOWN]
+    invited = await store.invited_counts(conv.session, [c.id for c in listed])
+    lines = [_("Invitation campaigns:") if listed else _("There are no campaigns yet.")]
+    rows: list[list[Button]] = []
+    for campaign in listed:
+        lines.append(
+            _("#{id} “{name}”: {status}, {invited} invited").format(
+                id=campaign.id,
+                name=campaign.name,
+                status=_status_label(campaign.status),
+                invited=invited.get(campaign.id, 0),
+            )
+        )
+        rows.append(_campaign_buttons(campaign))
+    rows.append([Button(_("New campaign"), "cd:new")])
+    conv.goto(FLOW, Step.LIST)
+    conv.reply("\n".join(lines), buttons=rows)
+
+
+def _in_scope(campaign: Campaign, scope: Scope) -> bool:
+    return service.within_scope(campaign.wards, scope)
+
+
+def _campaign_buttons(campaign: Campaign) -> list[Button]:
+    number = campaign.id
+    row = [Button(_("Report #{id}").format(id=number), f"camp:rep:{number}")]
+    if campaign.status == ACTIVE:
+        row.append(Button(_("Pause #{id}").format(id=number), f"camp:pause:{number}"))
+    if campaign.status == PAUSED:
+        row.append(Button(_("Resume #{id}").format(id=number), f"camp:resume:{number}"))
+    if campaign.status in (ACTIVE, PAUSED):
+        row.append(Button(_("Cancel #{id}").format(id=number), f"camp:stop:{number}"))
+    return row
+
+
+async def receive_list(msg: Incoming, conv: Conversation) -> None:
+    """Start a new campaign ("New campaign", or "mới" typed); explain anything else."""
+    if msg.payload == "cd:new" or fold(msg.text) in _NEW_WORDS:
+        await _ask_name(conv)
+        return
+    conv.reply(_("Please choose with the buttons, or type /huy to finish."))
+
+
+# ---------------------------------------------------------------- creating a campaign
+
+
+async def _ask_name(conv: Conversation) -> None:
+    conv.goto(FLOW, Step.NAME)
+    conv.data = {}
+    conv.reply(
+        _("New invitation campaign. First, a short name for it (for example “Mũi 2 tháng 12”):")
+    )
+
+
+async def receive_name(msg: Incoming, conv: Conversation) -> None:
+    """Take the name; ask for the wards."""
+    name = msg.text.strip()
+    if not 1 <= len(name) <= service.MAX_NAME:
+        conv.reply(
+            _("A name has 1 to {max} characters. Please type it again.").format(
+                max=service.MAX_NAME
+            )
+        )
+        return
+    found = await _staff(msg, conv)
+    if found is None:
+        await _refuse(msg, conv)
+        return
+    if _without_wards(conv, found[1]):
+        return
+    conv.data["name"] = name
+    _ask_wards(conv, found[1])
+
+
+def _without_wards(conv: Conversation, scope: Scope) -> bool:
+    """Ward staff with no ward in scope cannot invite anyone: say so and leave the flow."""
+    if scope is None or scope:
+        return False
+    conv.finish()
+    conv.reply(_("No ward is in your scope yet: ask an administrator to add yours."))
+    return True
+
+
+def _ask_wards(conv: Conversation, scope: Scope) -> None:
+    conv.goto(FLOW, Step.WARDS)
+    if scope is None:
+        conv.reply(
+            _("Which wards? Type the ward codes, separated by spaces (for example 26743 26740).")
+        )
+        return
+    conv.reply(
+        _(
+            "Which wards? Press “My wards” for all of yours, or type some of their codes "
+            "separated by spaces:\n{wards}"
+        ).format(wards="\n".join(_ward_name(code) for code in scope)),
+        buttons=[[Button(_("My wards"), "cd:w:mine")]],
+    )
+
+
+async def receive_wards(msg: Incoming, conv: Conversation) -> None:
+    """Take ward codes within the staff member's scope; ask for the priority groups."""
+    found = await _staff(msg, conv)
+    if found is None:
+        await _refuse(msg, conv)
+        return
+    scope = found[1]
+    if _without_wards(conv, scope):
+        return
+    if msg.payload == "cd:w:mine" and scope is not None:
+        wards = list(scope)
+    else:
+        typed = re.split(r"[\s,;]+", msg.text.strip())
+        if not msg.text.strip() or not all(code.isascii() and code.isdigit() for code in typed):
+            conv.reply(_("Please type ward codes (digits), separated by spaces."))
+            return
+        wards = list(dict.fromkeys(int(code) for code in typed))[:MAX_WARDS]
+    problem = _wards_problem(wards, scope)
+    if problem is not None:
+        conv.reply(problem)
+        return
+    conv.data["wards"] = wards
+    _ask_groups(conv)
+
+
+def _wards_problem(wards: Sequence[int], scope: Scope) -> str | None:
+    """Why these wards cannot be targeted (not a current ward, or outside the scope), if so."""
+    for code in wards:
+        try:
+            divisions.ward(code)
+        except KeyError:
+            return _(
+                "{code} is not a current ward code. Please check it and type the codes again."
+            ).format(code=code)
+        if scope is not None and code not in scope:
+            return _(
+                "{ward} is not one of your wards: you can invite people in {wards}. "
+                "Please type the codes again."
+            ).format(ward=_ward_name(code), wards=", ".join(_ward_name(c) for c in scope))
+    return None
+
+
+def _ask_groups(conv: Conversation) -> None:
+    conv.goto(FLOW, Step.GROUPS)
+    groups = priority_groups(conv.services.settings.priority_groups_file)
+    lines = [f"{number}. {group.label()}" for number, group in enumerate(groups, 1)]
+    conv.reply(
+        _(
+            "Which priority groups? Type their numbers separated by spaces (for example 1 5), "
+            "or press “All groups”."
+        )
+        + "\n"
+        + "\n".join(lines),
+        buttons=[[Button(_("All groups"), "cd:g:all")]],
+    )
+
+
+async def receive_groups(msg: Incoming, conv: Conversation) -> None:
+    """Take group numbers (or all); ask for the ages."""
+    groups = priority_groups(conv.services.settings.priority_groups_file)
+    if msg.payload == "cd:g:all":
+        chosen: list[str] = []
+    else:
+        typed = re.split(r"[\s,;.]+", msg.text.strip().strip("."))
+        if not msg.text.strip() or not all(
+            n.isascii() and n.isdigit() and 1 <= int(n) <= len(groups) for n in typed
+        ):
+            conv.reply(
+                _("Please type numbers from 1 to {count}, or press “All groups”.").format(
+                    count=len(groups)
+                )
+            )
+            return
+        chosen = list(dict.fromkeys(groups[int(n) - 1].code for n in typed))
+    conv.data["groups"] = chosen
+    conv.goto(FLOW, Step.AGES)
+    conv.reply(
+        _("Which ages? Type a range such as 50-64, or 65+ for 65 and over, or press “Any age”."),
+        buttons=[[Button(_("Any age"), "cd:a:all")]],
+    )
+
+
+def read_ages(text: str) -> tuple[int, int | None] | None:
+    """An age range typed as "50-64", "từ 50 đến 64", "65+", "65 trở lên" or "65"; None if not.
+
+    One number means that age and over; two, a range. Any other word (such as "dưới") is
+    refused rather than guessed at.
+    """
+    tokens = fold(text).split()  # punctuation ("-", "+") is folded away
+    numbers = [t for t in tokens if t.isascii() and t.isdigit()]
+    words = [t for t in tokens if t not in numbers]
+    if len(numbers) not in (1, 2) or any(len(n) > 3 for n in numbers):
+        return None
+    if any(word not in _AGE_WORDS for word in words):
+        return None
+    low, high = int(numbers[0]), int(numbers[1]) if len(numbers) == 2 else None
+    if low > service.MAX_AGE or (high is not None and not low <= high <= service.MAX_AGE):
+        return None
+    return low, high
+
+
+async def receive_ages(msg: Incoming, conv: Conversation) -> None:
+    """Take an age range; ask for the dose status."""
+    ages = (0, None) if msg.payload == "cd:a:all" else read_ages(msg.text)
+    if ages is None:
+        conv.reply(_("Please type an age range such as 50-64, or 65+ for 65 and over."))
+        return
+    low, high = ages
+    conv.data.update(min_age=low, max_age=high)
+    conv.goto(FLOW, Step.DOSE)
+    statuses = [service.NO_DOSE, service.DUE] + [
+        f"{service.DOSE1_PREFIX}{weeks}" for weeks in DOSE1_WEEKS
+    ]
+    conv.reply(
+        _("Whom should the campaign invite?"),
+        buttons=[
+            [Button(service.dose_status_label(status), f"cd:d:{status}")] for status in statuses
+        ],
+    )
+
+
+async def receive_dose(msg: Incoming, conv: Conversation) -> None:
+    """Take the dose status button; ask for the daily cap."""
+    try:
+        status = service.parse_dose_status((msg.payload or "").removeprefix("cd:d:"))
+    except CampaignError:
+        conv.reply(_("Please choose with the buttons below."))
+        return
+    conv.data["dose"] = status
+    conv.goto(FLOW, Step.CAP)
+    conv.reply(
+        _("How many invitations a day at most, so that sites are not flooded? For example 200.")
+    )
+
+
+async def receive_cap(msg: Incoming, conv: Conversation) -> None:
+    """Take the daily cap; ask for the Vietnamese text."""
+    typed = re.sub(r"[\s.,]", "", msg.text)
+    if not (typed.isascii() and typed.isdigit() and 1 <= int(typed) <= service.MAX_CAP):
+        conv.reply(
+            _("Please type a whole number from 1 to {max}.").format(max=f"{service.MAX_CAP:,}")
+        )
+        return
+    conv.data["cap"] = int(typed)
+    conv.goto(FLOW, Step.TEXT_VI)
+    conv.reply(
+        _(
+            "Now the invitation in Vietnamese, as citizens will read it (up to {max} "
+            "characters). The invited person's name is added below it."
+        ).format(max=service.MAX_TEXT)
+    )
+
+
+def _text(msg: Incoming) -> str | None:
+    text = msg.text.strip() if msg.kind == Kind.TEXT else ""
+    return text if 1 <= len(text) <= service.MAX_TEXT else None
+
+
+async def receive_text_vi(msg: Incoming, conv: Conversation) -> None:
+    """Take the Vietnamese text; ask for an English one."""
+    text = _text(msg)
+    if text is None:
+        conv.reply(
+            _("Please type the invitation text (1 to {max} characters).").format(
+                max=service.MAX_TEXT
+            )
+        )
+        return
+    conv.data["text_vi"] = text
+    conv.goto(FLOW, Step.TEXT_EN)
+    conv.reply(
+        _(
+            "The same invitation in English, for citizens who chose English? Type it, or press "
+            "“No English text” to send them the Vietnamese one."
+        ),
+        buttons=[[Button(_("No English text"), "cd:en:none")]],
+    )
+
+
+async def receive_text_en(msg: Incoming, conv: Conversation) -> None:
+    """Take the English text (or none); show the preview."""
+    if msg.payload == "cd:en:none":
+        conv.data["text_en"] = None
+    elif (text := _text(msg)) is not None:
+        conv.data["text_en"] = text
+    else:
+        conv.reply(
+            _("Please type the English text (1 to {max} characters), or press the button.").format(
+                max=service.MAX_TEXT
+            )
+        )
+        return
+    await _show_preview(conv)
+
+
+def _new_campaign(conv: Conversation) -> NewCampaign:
+    data = conv.data
+    return NewCampaign(
+        name=data["name"],
+        targeting=Targeting(
+            wards=tuple(data["wards"]),
+            dose_status=data["dose"],
+            groups=tuple(data["groups"]),
+            min_age=data["min_age"],
+            max_age=data["max_age"],
+        ),
+        text_vi=data["text_vi"],
+        text_en=data.get("text_en"),
+        daily_cap=data["cap"],
+        starts_on=local_today(conv),
+    )
+
+
+async def _show_preview(conv: Conversation) -> None:
+    new = _new_campaign(conv)
+    target = new.targeting
+    eligible = await service.count_eligible(conv.session, target, now=conv.now)
+    lines = [
+        _("Please check the campaign:"),
+        _("Campaign: {name}").format(name=new.name),
+        _("Wards: {wards}").format(wards=", ".join(_ward_name(c) for c in target.wards)),
+        _("Priority groups: {groups}").format(groups=_groups_label(conv, target.groups)),
+        _("Ages: {ages}").format(ages=_ages_label(target.min_age, target.max_age)),
+        _("Invites: {doses}").format(doses=service.dose_status_label(target.dose_status)),
+        _("At most {cap} invitations a day, from today.").format(cap=new.daily_cap),
+        _("Text in Vietnamese:") + "\n" + new.text_vi,
+        (_("Text in English:") + "\n" + new.text_en)
+        if new.text_en
+        else _("No English text: everyone gets the Vietnamese one."),
+        _("People eligible now: {count}").format(count=eligible),
+    ]
+    conv.goto(FLOW, Step.PREVIEW)
+    conv.reply(
+        "\n".join(lines),
+        buttons=[[Button(_("Send"), "cd:send"), Button(_("Cancel"), "cd:drop")]],
+    )
+
+
+async def receive_preview(msg: Incoming, conv: Conversation) -> None:
+    """Create the campaign on "Gửi" (scope checked again, audited); drop it on "Hủy"."""
+    if msg.payload == "cd:drop":
+        conv.finish()
+        conv.reply(_("Nothing was sent: the campaign was not created."))
+        return
+    if msg.payload != "cd:send":
+        conv.reply(_("Please press “Send” or “Cancel”."))
+        return
+    found = await _staff(msg, conv)
+    if found is None:
+        await _refuse(msg, conv)
+        return
+    member, scope = found
+    new = _new_campaign(conv)
+    if not service.within_scope(new.targeting.wards, scope):
+        conv.finish()
+        conv.reply(_("Some of these wards are no longer yours; nothing was created."))
+        return
+    campaign, first = await service.create_campaign(
+        conv.session,
+        new,
+        actor=staff.actor_label(member),
+        now=conv.now,
+        settings=conv.services.settings,
+    )
+    conv.finish()
+    text = (
+        _(
+            "Campaign #{id} “{name}” is created: the first invitations are going out now, at "
+            "most {cap} a day."
+        )
+        if first <= conv.now
+        else _(
+            "Campaign #{id} “{name}” is created: the first invitations go out on {when}, at "
+            "most {cap} a day."
+        )
+    )
+    conv.reply(
+        text.format(
+            id=campaign.id, name=campaign.name, cap=campaign.daily_cap, when=format_moment(first)
+        )
+    )
+
+
+STEPS: dict[str, Handler] = {
+    Step.LIST: receive_list,
+    Step.NAME: receive_name,
+    Step.WARDS: receive_wards,
+    Step.GROUPS: receive_groups,
+    Step.AGES: receive_ages,
+    Step.DOSE: receive_dose,
+    Step.CAP: receive_cap,
+    Step.TEXT_VI: receive_text_vi,
+    Step.TEXT_EN: receive_text_en,
+    Step.PREVIEW: receive_preview,
+}
+
+
+# ---------------------------------------------------------------- `camp:` buttons
+
+
+async def receive_button(msg: Incoming, conv: Conversation) -> None:
+    """A `camp:` button from any message: a citizen's answer or a staff member's action."""
+    parts = (msg.payload or "").split(":")
+    action, raw = [*parts, "", ""][1:3]
+    number = int(raw) if raw.isascii() and raw.isdigit() else 0
+    if action in ("book", "no"):
+        await _answer(conv, number, accept=action == "book")
+        return
+    found = await _staff(msg, conv)
+    if found is None:
+        await start.menu_expired(msg, conv)
+        return
+    member, scope = found
+    campaign = await store.get_campaign(conv.session, number)
+    if campaign is None or not _in_scope(campaign, scope):
+        conv.reply(_("This campaign does not exist or is outside your wards."))
+        return
+    await ACTIONS.get(action, _keep)(conv, campaign, staff.actor_label(member))
+
+
+async def _pause(conv: Conversation, campaign: Campaign, actor: str) -> None:
+    paused = await service.pause(conv.session, campaign, actor=actor, now=conv.now)
+    text = (
+        _("Campaign #{id} is paused: no more invitations until you resume it.")
+        if paused
+        else _("Campaign #{id} is not running; nothing changed.")
+    )
+    conv.reply(text.format(id=campaign.id))
+
+
+async def _resume(conv: Conversation, campaign: Campaign, actor: str) -> None:
+    settings = conv.services.settings
+    due = await service.resume(
+        conv.session, campaign, actor=actor, now=conv.now, settings=settings
+    )
+    if due is None:
+        conv.reply(_("Campaign #{id} is not paused; nothing changed.").format(id=campaign.id))
+    elif due <= conv.now:
+        conv.reply(
+            _("Campaign #{id} runs again: invitations are going out now.").format(id=campaign.id)
+        )
+    else:
+        conv.reply(
+            _("Campaign #{id} runs again: the next invitations go out on {when}.").format(
+                id=campaign.id, when=format_moment(due)
+            )
+        )
+
+
+async def _ask_cancel(conv: Conversation, campaign: Campaign, actor: str) -> None:
+    conv.reply(
+        _(
+            "Cancel campaign #{id} “{name}” for good? Invitations already sent keep working."
+        ).format(id=campaign.id, name=campaign.name),
+        buttons=[
+            [
+                Button(_("Yes, cancel the campaign"), f"camp:stopok:{campaign.id}"),
+                Button(_("No"), f"camp:keep:{campaign.id}"),
+            ]
+        ],
+    )
+
+
+async def _cancel(conv: Conversation, campaign: Campaign, actor: str) -> None:
+    cancelled = await service.cancel(conv.session, campaign, actor=actor, now=conv.now)
+    text = (
+        _("Campaign #{id} is cancelled. Invitations already sent keep working.")
+        if cancelled
+        else _("Campaign #{id} has already ended; nothing changed.")
+    )
+    conv.reply(text.format(id=campaign.id))
+
+
+async def _keep(conv: Conversation, campaign: Campaign, actor: str) -> None:
+    conv.reply(_("Campaign #{id} goes on as before.").format(id=campaign.id))
+
+
+async def _report(conv: Conversation, campaign: Campaign, actor: str) -> None:
+    conv.reply(await _report_text(conv, campaign))
+
+
+Action = Callable[[Conversation, Campaign, str], Awaitable[None]]
+ACTIONS: dict[str, Action] = {
+    "rep": _report,
+    "pause": _pause,
+    "resume": _resume,
+    "stop": _ask_cancel,  # asks first; "stopok" cancels, "keep" does not
+    "stopok": _cancel,
+    "keep": _keep,
+}
+
+
+async def _report_text(conv: Conversation, campaign: Campaign) -> str:
+    counts = await service.report(conv.session, campaign.id)
+    lines = [
+        _("Campaign #{id} “{name}” ({status}):").format(
+            id=campaign.id, name=campaign.name, status=_status_label(campaign.status)
+        )
+    ]
+    if not counts:
+        lines.append(_("Nobody has been invited yet."))
+        return "\n".join(lines)
+    line = _(
+        "{ward}: invited {invited}, booked {booked}, declined {declined}, no answer "
+        "{no_answer}, unreachable {unreachable}"
+    )
+    for ward in [*counts, service.total(counts)]:
+        lines.append(
+            line.format(
+                ward=_ward_name(ward.ward_code) if ward.ward_code else _("Total"),
+                invited=ward.invited,
+                booked=ward.booked,
+                declined=ward.declined,
+                no_answer=ward.no_answer,
+                unreachable=ward.unreachable,
+            )
+        )
+    return "\n".join(lines)
+
+
+async def _own_invitation(
+    conv: Conversation, number: int
+) -> tuple[CampaignInvitation, Person] | None:
+    """The invitation if it was sent to this account for a person still on it."""
+    invitation = await store.get_invitation(conv.session, number) if number else None
+    if invitation is None or invitation.account_id != conv.account.id:
+        return None
+    person = await person_of_account(conv, invitation.person_id or 0)
+    return (invitation, person) if person is not None else None
+
+
+async def _answer(conv: Conversation, number: int, *, accept: bool) -> None:
+    """Record the answer; "Đặt lịch ngay" then books, "Không tham gia" is thanked."""
+    found = await _own_invitation(conv, number)
+    if found is None:
+        conv.reply(_("This invitation is not for this chat, or it is no longer valid."))
+        return
+    invitation, person = found
+    if accept:
+        service.answer(invitation, ACCEPTED, now=conv.now)
+        conv.finish()
+        await registration.book_for_registered(conv, person.id)
+        return
+    service.answer(invitation, DECLINED, now=conv.now)
+    conv.reply(
+        _(
+            "Thank you for letting us know: {name} will get no more invitations from this "
+            "campaign. You can still register at any time with /dangky."
+        ).format(name=person.full_name)
+    )
