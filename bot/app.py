@@ -32,6 +32,7 @@ from bot.dispatch import Dispatcher
 from bot.handlers.start import command_menu
 from bot.i18n import SUPPORTED, use_locale
 from bot.logs import quiet_library_loggers
+from bot.services import reminders
 from bot.services.certificates import Renderer
 from bot.services.dcc.trust import Authority, load_authority
 from bot.services.jobs_table import JOB_KINDS
@@ -40,13 +41,14 @@ from bot.services.photos import PhotoReader
 from bot.services.scheduler import Scheduler
 from bot.vn import divisions
 from bot.web.app import TELEGRAM_WEBHOOK_PATH, build_web_app
-from storage import samples, updates
+from storage import jobs, samples, updates
 from storage.db import Database
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
 UPDATE_MEMORY = timedelta(days=3)  # platforms stop redelivering long before this
+JOB_MEMORY = timedelta(days=30)  # settled jobs are kept this long, to look into
 SIGNER_WARNING = timedelta(days=60)  # warn at start-up this long before the signer expires
 
 
@@ -142,6 +144,7 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
         service.tasks.append(asyncio.create_task(service.sender.run(), name="sender"))
         service.tasks.append(asyncio.create_task(_forget_old_updates(service.db), name="cleanup"))
         service.tasks.append(asyncio.create_task(service.renderer.run(), name="certificates"))
+        await _backfill_reminders(service)
         service.tasks.append(asyncio.create_task(service.scheduler.run(), name="scheduler"))
         await runner.setup()
         await _listen(runner, settings)
@@ -277,6 +280,19 @@ async def _publish_commands(telegram: TelegramChannel) -> None:
         await telegram.set_commands(commands, None if locale == "vi" else locale)
 
 
+async def _backfill_reminders(service: Service) -> None:
+    """Reminders for bookings made before the scheduler existed (a no-op once done)."""
+    total = 0
+    while True:
+        async with service.db.session_scope() as session:
+            added = await reminders.backfill(session, now=service.clock())
+        total += added
+        if added < 1000:
+            break
+    if total:
+        log.info("scheduled the reminders of %s earlier bookings", total)
+
+
 async def _forget_old_updates(db: Database) -> None:
     while True:
         try:
@@ -284,6 +300,7 @@ async def _forget_old_updates(db: Database) -> None:
                 await updates.forget_updates_before(session, cutoff=utcnow() - UPDATE_MEMORY)
                 # Failed result lookups count for a day at most (bot.handlers.pcr).
                 await samples.forget_lookups_before(session, utcnow() - timedelta(days=2))
+                await jobs.forget_settled_before(session, utcnow() - JOB_MEMORY)
         except Exception:  # the database may be away for a while: try again next hour
             log.exception("could not forget old processed updates and lookups")
         await asyncio.sleep(3600)

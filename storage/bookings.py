@@ -63,6 +63,22 @@ async def add_booking(session: AsyncSession, booking: Booking) -> Booking:
     return booking
 
 
+async def missed_booking(
+    session: AsyncSession, *, person_id: int, dose_number: int
+) -> Booking | None:
+    """The person's latest appointment for this dose that was marked missed."""
+    return await session.scalar(
+        select(Booking)
+        .where(
+            Booking.person_id == person_id,
+            Booking.dose_number == dose_number,
+            Booking.status == MISSED,
+        )
+        .order_by(Booking.id.desc())
+        .limit(1)
+    )
+
+
 async def active_booking(
     session: AsyncSession, *, person_id: int, dose_number: int
 ) -> Booking | None:
@@ -109,16 +125,21 @@ async def find_by_code(
 
 
 async def transition(
-    session: AsyncSession, booking: Booking, status: str, *, now: datetime
+    session: AsyncSession,
+    booking: Booking,
+    status: str,
+    *,
+    now: datetime,
+    from_statuses: tuple[str, ...] = (ACTIVE,),
 ) -> bool:
-    """Move an active booking to `status`; False if it was no longer active.
+    """Move an active booking (or one in `from_statuses`) to `status`; False if it was not.
 
     One conditional UPDATE, so a cancellation and a dose recorded at the same moment cannot
     both win (the caller releases the place when cancelling).
     """
     result = await session.execute(
         update(Booking)
-        .where(Booking.id == booking.id, Booking.status == ACTIVE)
+        .where(Booking.id == booking.id, Booking.status.in_(from_statuses))
         .values(status=status, updated_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, literal, or_, select, update
+from sqlalchemy import delete, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import supports_row_locks
@@ -15,6 +15,7 @@ from storage.models import Job, table
 
 PENDING, DONE, SKIPPED, CANCELLED, FAILED = "pending", "done", "skipped", "cancelled", "failed"
 _JOBS = table(Job)
+QUIET_HOURS = "quiet-hours"  # `claimed_by` of a job held until the quiet hours end
 # `status || ''`: the same test, but SQLite's planner (without statistics) would otherwise walk
 # (status, due_at) over every pending job instead of looking the claimed ids up: 150 ms a tick
 # with a million future jobs instead of 1 ms.
@@ -132,15 +133,18 @@ async def settle_many(
     return set(result.scalars())
 
 
-async def postpone_many(
+async def hold_many(
     session: AsyncSession, job_ids: Sequence[int], *, worker: str, until: datetime
 ) -> None:
-    """Give claimed jobs back, due again at `until` (the end of the quiet hours)."""
+    """Give claimed jobs back, not to be claimed before `until` (the end of the quiet hours).
+
+    `due_at` is kept, so jobs held together still collapse in the order they were due.
+    """
     if job_ids:
         await session.execute(
             update(Job)
             .where(Job.id.in_(job_ids), _STILL_PENDING, Job.claimed_by == worker)
-            .values(due_at=until, claimed_by=None, claimed_until=None)
+            .values(claimed_by=QUIET_HOURS, claimed_until=until)
             .execution_options(synchronize_session=False)
         )
 
@@ -162,11 +166,25 @@ async def latest_due_of(
 async def skip_due_in_groups(
     session: AsyncSession, group_keys: Sequence[str], *, now: datetime
 ) -> None:
-    """Skip whatever else of these groups is due now: the latest of each group has fired."""
+    """Skip whatever else of these groups is due now: the latest of each group has fired.
+
+    Jobs the firing itself scheduled (`created_at` = now, e.g. the next repeat of an
+    invitation already due after a long pause) are not what it superseded.
+    """
     if group_keys:
         await session.execute(
             update(Job)
-            .where(Job.group_key.in_(group_keys), Job.status == PENDING, Job.due_at <= now)
+            .where(
+                Job.group_key.in_(group_keys),
+                Job.status == PENDING,
+                Job.due_at <= now,
+                Job.created_at < now,
+            )
             .values(status=SKIPPED, done_at=now, claimed_until=None)
             .execution_options(synchronize_session=False)
         )
+
+
+async def forget_settled_before(session: AsyncSession, cutoff: datetime) -> None:
+    """Delete jobs settled (fired, skipped, withdrawn, given up) before `cutoff`."""
+    await session.execute(delete(Job).where(Job.status != PENDING, Job.done_at < cutoff))

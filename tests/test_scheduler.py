@@ -11,19 +11,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from bot.app import Service
 from bot.config import Settings
 from bot.i18n import TIMEZONE
 from bot.services import booking as booking_service
+from bot.services import reminders
 from bot.services.doses import DoseEntry, record_dose
 from bot.services.jobs_table import JOB_KINDS
 from bot.services.scheduler import LEASE, JobKind, Run, Scheduler, Verdict, quiet_until
 from storage import jobs, outbox
 from storage.db import Database
 from storage.jobs import NewJob
-from storage.models import Booking, Job, OutboxMessage, Person, Slot
+from storage.models import Account, Booking, Job, OutboxMessage, Person, Slot
 from storage.outbox import NewMessage
 from tests.conftest import Clock
 from tests.registration_fixtures import add_sites, book_first, fill_person
@@ -104,7 +105,7 @@ async def test_reminders_come_on_time_never_early_never_twice(svc: Service, cloc
     (evening,) = await news(citizen)
     assert evening["text"].startswith("Nhắc lịch: ngày mai Nguyen Van An có lịch tiêm chủng.")
     assert f"Mã lịch hẹn: {booking.code}" in evening["text"]
-    assert "lúc 08:00 Thứ Ba, 08/12/2026" in evening["text"]
+    assert "vào Thứ Ba, 08/12/2026 lúc 08:00" in evening["text"]
     assert "căn cước công dân" in evening["text"]
     assert [label for row in evening["buttons"] for label, _ in row] == [
         "Tôi sẽ đến",
@@ -122,10 +123,12 @@ async def test_reminders_come_on_time_never_early_never_twice(svc: Service, cloc
     at(clock, tuesday, 7)
     assert await worker.tick() == 1
     (soon,) = await news(citizen)
-    assert soon["text"].startswith("Nhắc lịch: còn khoảng 2 giờ nữa")
+    assert soon["text"].startswith("Nhắc lịch: hôm nay Nguyen Van An có lịch tiêm chủng.")
 
     citizen.last = [soon]
-    assert (await citizen.press("Tôi sẽ đến"))[0].startswith("Cảm ơn bạn! Hẹn gặp bạn vào")
+    assert (await citizen.press("Tôi sẽ đến"))[0].startswith(
+        "Cảm ơn bạn! Hẹn gặp Nguyen Van An vào Thứ Ba, 08/12/2026"
+    )
     async with svc.db.read_scope() as session:
         confirmed = await session.get(Booking, booking.id)
         assert confirmed is not None and confirmed.confirmed_at is not None
@@ -371,3 +374,111 @@ async def test_the_next_dose_is_offered_on_its_day_then_after_7_and_21_days(
     await worker.tick()
     assert await news(citizen) == []  # three times, then it stops
     assert await pending(svc) == []
+
+
+async def test_held_by_the_quiet_hours_the_reminders_still_collapse(
+    svc: Service, clock: Clock
+) -> None:
+    citizen, _booking, _slot = await booked(svc, clock)
+    worker = scheduler(svc, clock)
+    at(clock, TODAY, 22)  # down since 17:00: the evening reminder is late and quiet hours began
+    assert await worker.tick() == 1 and await news(citizen) == []
+    tuesday = TODAY + timedelta(days=1)
+    at(clock, tuesday, 6)
+    assert await worker.tick() == 1 and await news(citizen) == []  # the 06:00 one, held too
+    at(clock, tuesday, 7)
+    assert await worker.tick() == 2
+    (only,) = await news(citizen)  # one message, worded for the day it is read
+    assert only["text"].startswith("Nhắc lịch: hôm nay Nguyen Van An có lịch tiêm chủng.")
+
+
+async def test_moved_reminders_follow_the_new_time_and_the_old_one_stays_silent(
+    svc: Service, clock: Clock
+) -> None:
+    citizen, booking, slot = await booked(svc, clock)
+    async with svc.db.session_scope() as session:
+        stored = await session.get(Booking, booking.id)
+        later = await session.scalar(
+            select(Slot)
+            .where(
+                Slot.site_id == slot.site_id, Slot.starts_at > slot.starts_at + timedelta(hours=20)
+            )
+            .order_by(Slot.starts_at)
+        )
+        assert stored is not None and later is not None
+        assert await booking_service.move(session, stored, slot_id=later.id, now=clock())
+    wednesday = TODAY + timedelta(days=2)
+    assert later.starts_at == datetime.combine(wednesday, time(8), TIMEZONE)
+    worker = scheduler(svc, clock)
+    at(clock, TODAY, 18)  # the old evening reminder's time
+    await worker.tick()
+    assert await news(citizen) == []
+    at(clock, TODAY + timedelta(days=1), 18)
+    await worker.tick()
+    (evening,) = await news(citizen)
+    assert "Thứ Tư, 09/12/2026 lúc 08:00" in evening["text"]
+
+
+async def test_no_reminder_after_consent_is_withdrawn(svc: Service, clock: Clock) -> None:
+    citizen, _booking, _slot = await booked(svc, clock)
+    async with svc.db.session_scope() as session:
+        account = await session.scalar(select(Account))
+        assert account is not None
+        account.consent_version = None
+    at(clock, TODAY, 18)
+    await scheduler(svc, clock).tick()
+    assert await news(citizen) == []
+
+
+async def test_a_late_dose_turns_a_missed_appointment_into_an_attended_one(
+    svc: Service, clock: Clock
+) -> None:
+    _citizen, booking, slot = await booked(svc, clock)
+    tuesday = TODAY + timedelta(days=1)
+    at(clock, tuesday, 20)
+    await scheduler(svc, clock).tick()
+    at(clock, tuesday, 21, 30)  # the evening shift's doses come in after the check
+    async with svc.db.session_scope() as session:
+        person = await session.scalar(select(Person))
+        assert person is not None
+        await record_dose(
+            session,
+            DoseEntry(person, 1, "pfizer", "P1", tuesday, slot.site_id),
+            source="import", actor="t", staff_id=None, site_name=None,
+            authority=svc.authority, now=clock(),
+        )  # fmt: skip
+        stored = await session.get(Booking, booking.id)
+        assert stored is not None and stored.status == "attended"
+
+
+async def test_imported_old_doses_do_not_flood_people_with_invitations(
+    svc: Service, clock: Clock
+) -> None:
+    _citizen, _booking, _slot = await booked(svc, clock)
+    at(clock, TODAY, 10)
+    async with svc.db.session_scope() as session:
+        person = await session.scalar(select(Person))
+        assert person is not None
+        long_ago = TODAY - timedelta(days=200)  # dose 2 has been due for months
+        await record_dose(
+            session,
+            DoseEntry(person, 1, "pfizer", "P1", long_ago, None),
+            source="import", actor="t", staff_id=None, site_name=None,
+            authority=svc.authority, now=clock(),
+        )  # fmt: skip
+    assert [kind for kind, _due in await pending(svc)].count("next_dose") == 0
+
+
+async def test_bookings_made_before_the_scheduler_get_their_reminders(
+    svc: Service, clock: Clock
+) -> None:
+    _citizen, _booking, _slot = await booked(svc, clock)
+    async with svc.db.session_scope() as session:  # as if booked before this version
+        await session.execute(delete(Job))
+        assert await reminders.backfill(session, now=clock()) == 1
+        assert await reminders.backfill(session, now=clock()) == 0  # once
+    assert [kind for kind, _due in await pending(svc)] == [
+        "appointment_reminder",
+        "appointment_reminder",
+        "no_show",
+    ]

@@ -118,7 +118,9 @@ async def receive_choice(msg: Incoming, conv: Conversation) -> None:
         slot = await conv.session.get(Slot, booking.slot_id)
         conv.finish()
         conv.reply(
-            _("Thank you! See you at {when}. Code {code} for {name}.").format(
+            _(
+                "Thank you! We look forward to seeing {name} on {when}. Appointment code: {code}."
+            ).format(
                 when=slot_picker.slot_moment(slot) if slot else "-",
                 code=booking.code,
                 name=person.full_name,

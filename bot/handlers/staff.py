@@ -83,7 +83,7 @@ async def receive_code(msg: Incoming, conv: Conversation) -> None:
             )
         )
         return
-    if booking.status != bookings.ACTIVE:
+    if booking.status not in (bookings.ACTIVE, bookings.MISSED):  # missed: a late arrival
         text = (
             _("Booking {code} was already attended; its dose is recorded.")
             if booking.status == bookings.ATTENDED

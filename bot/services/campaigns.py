@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 
 WAVE = "campaign_wave"
 WAVE_AT = time(9, 0)
+LATEST_START = time(18, 0)  # a wave started later would still be sending at night
 BOOK, DECLINE = "camp:book:", "camp:no:"
 MAX_NAME, MAX_TEXT, MAX_CAP, MAX_AGE, MAX_WEEKS = 80, 1000, 100_000, 120, 520
 NO_DOSE, DUE, DOSE1_PREFIX = "none", "due", "dose1_older_than:"
@@ -236,13 +237,13 @@ def group_of(campaign_id: int) -> str:
 def first_wave_at(starts_on: date, *, now: datetime, settings: Settings) -> datetime:
     """When a campaign starting on `starts_on` sends its first wave, as of `now`.
 
-    At once if it starts today (or earlier) and `now` is in the daytime; otherwise 09:00 on
-    its first day, or the next 09:00.
+    At once if it starts today (or earlier) and there is daytime enough left to send a wave
+    before the evening (`LATEST_START`); otherwise 09:00 on its first day, or the next 09:00.
     """
     local = now.astimezone(TIMEZONE)
     if starts_on > local.date():
         return datetime.combine(starts_on, WAVE_AT, TIMEZONE)
-    if quiet_until(now, settings) is None:
+    if quiet_until(now, settings) is None and local.time() < LATEST_START:
         return now
     morning = datetime.combine(local.date(), WAVE_AT, TIMEZONE)
     return morning if now < morning else local_time(1, WAVE_AT, now)

@@ -103,8 +103,14 @@ async def record_dose(
             created_at=now,
         ),
     )
-    if booking is not None:
-        await bookings.transition(session, booking, bookings.ATTENDED, now=now)
+    if booking is not None:  # a late arrival turns a "missed" appointment into an attended one
+        await bookings.transition(
+            session,
+            booking,
+            bookings.ATTENDED,
+            now=now,
+            from_statuses=(bookings.ACTIVE, bookings.MISSED),
+        )
     await staff.audit(
         session,
         actor=actor,
@@ -132,22 +138,33 @@ async def _matching_booking(
     """The person's appointment for this dose if the dose was given there, on its day.
 
     A dose given elsewhere or on another day makes the appointment moot: it is cancelled and its
-    place freed for someone else.
+    place freed for someone else. An appointment already marked missed (the dose was recorded
+    after the evening's no-show check) counts if the dose was given there, on its day.
     """
     booking = await bookings.active_booking(
         session, person_id=entry.person.id, dose_number=entry.dose_number
     )
     if booking is None:
-        return None
-    slot = await session.get(Slot, booking.slot_id)
-    if slot is not None and (
-        slot.site_id == entry.site_id
-        and slot.starts_at.astimezone(TIMEZONE).date() == entry.given_on
-    ):
+        missed = await bookings.missed_booking(
+            session, person_id=entry.person.id, dose_number=entry.dose_number
+        )
+        return (
+            missed if missed is not None and await _given_there(session, entry, missed) else None
+        )
+    if await _given_there(session, entry, booking):
         return booking
     if await bookings.transition(session, booking, bookings.CANCELLED, now=now):
         await bookings.release_place(session, booking.slot_id)
     return None
+
+
+async def _given_there(session: AsyncSession, entry: DoseEntry, booking: Booking) -> bool:
+    """Whether the dose was given at the booking's site on its day."""
+    slot = await session.get(Slot, booking.slot_id)
+    return slot is not None and (
+        slot.site_id == entry.site_id
+        and slot.starts_at.astimezone(TIMEZONE).date() == entry.given_on
+    )
 
 
 async def _tell_citizen(

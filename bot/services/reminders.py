@@ -10,18 +10,19 @@ time that its message still makes sense, so a stale job is skipped, never sent.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
+from sqlalchemy import String, cast, exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import TIMEZONE, _, format_day
+from bot.i18n import TIMEZONE, _, format_moment
 from bot.messages import Button
 from bot.services import notices
 from bot.services.scheduler import JobKind, Run, Verdict, local_time
 from bot.services.vaccines import Given, next_dose
 from storage import bookings, jobs, outbox, vaccinations
 from storage.jobs import NewJob
-from storage.models import Account, Booking, Person, Site, Slot
+from storage.models import Account, Booking, Job, Person, Site, Slot
 
 APPOINTMENT, NO_SHOW, NEXT_DOSE = "appointment_reminder", "no_show", "next_dose"
 EVENING_BEFORE = time(18, 0)
@@ -71,8 +72,10 @@ async def schedule_next_dose(
     group = next_dose_group(person.id)
     await jobs.cancel_group(session, group, now=now)
     today = now.astimezone(TIMEZONE).date()
-    upcoming = next_dose(history, today=today)
-    if upcoming.number is None:
+    upcoming = next_dose(history, today=date.min)  # the earliest day itself, past or not
+    if upcoming.number is None or upcoming.earliest < today:
+        # Already overdue (an import of old records): a flood of invitations at once would
+        # help nobody; invitation campaigns reach those people, in waves.
         return
     due = datetime.combine(upcoming.earliest, NEXT_DOSE_AT, TIMEZONE)
     payload = {"person": person.id, "dose": upcoming.number, "round": 1}
@@ -104,11 +107,6 @@ async def _booking_context(
     return booking, slot, site, person, account
 
 
-def _when(slot: Slot) -> str:
-    local = slot.starts_at.astimezone(TIMEZONE)
-    return _("{hour} on {day}").format(hour=local.strftime("%H:%M"), day=format_day(local.date()))
-
-
 async def remind_appointment(run: Run) -> Verdict:
     """The evening before, or two hours before: where, when, what to bring, three buttons."""
     found = await _booking_context(run)
@@ -118,11 +116,15 @@ async def remind_appointment(run: Run) -> Verdict:
     if slot.starts_at <= run.now or booking.slot_id != run.job.payload.get("slot"):
         return Verdict.SKIPPED  # too late, or the booking moved (its new jobs will remind)
 
+    # Worded from the actual day, not from which reminder this is: one held by the quiet
+    # hours or caught up after a pause may fire on the appointment's day itself.
+    today = run.now.astimezone(TIMEZONE).date() == slot.starts_at.astimezone(TIMEZONE).date()
+
     def compose() -> str:
         intro = (
-            _("Reminder: {name} has a vaccination appointment tomorrow.")
-            if run.job.payload.get("when") == "evening"
-            else _("Reminder: {name}'s vaccination appointment is in about two hours.")
+            _("Reminder: {name} has a vaccination appointment today.")
+            if today
+            else _("Reminder: {name} has a vaccination appointment tomorrow.")
         )
         return (
             intro.format(name=person.full_name)
@@ -135,7 +137,7 @@ async def remind_appointment(run: Run) -> Verdict:
                 dose=booking.dose_number,
                 site=site.name,
                 address=site.address,
-                when=_when(slot),
+                when=format_moment(slot.starts_at),
                 code=booking.code,
             )
         )
@@ -171,7 +173,7 @@ async def check_no_show(run: Run) -> Verdict:
         ).format(
             name=person.full_name,
             site=site.name,
-            when=_when(slot),
+            when=format_moment(slot.starts_at),
             code=booking.code,
             dose=booking.dose_number,
         )
@@ -218,6 +220,8 @@ async def invite_next_dose(run: Run) -> Verdict:
 async def _tell(
     run: Run, account: Account, compose: notices.Compose, buttons: notices.Buttons
 ) -> Verdict:
+    if account.consent_version is None:
+        return Verdict.SKIPPED  # consent withdrawn: we process nothing more for them
     notice = notices.compose_for(account, compose, buttons=buttons)
     if notice is None:
         return Verdict.SKIPPED  # unreachable
@@ -230,3 +234,27 @@ KINDS = {
     NO_SHOW: JobKind(check_no_show),
     NEXT_DOSE: JobKind(invite_next_dose),
 }
+
+
+async def backfill(session: AsyncSession, *, now: datetime, limit: int = 1000) -> int:
+    """Schedule the reminders of active bookings that have none (made before the scheduler).
+
+    Returns:
+        How many bookings got reminders (at most `limit`; call again while it returns that).
+    """
+    group = literal("booking:") + cast(Booking.id, String)
+    rows = await session.execute(
+        select(Booking, Slot)
+        .join(Slot, Slot.id == Booking.slot_id)
+        .where(
+            Booking.status == bookings.ACTIVE,
+            Slot.starts_at > now,
+            ~exists().where(Job.group_key == group),
+        )
+        .order_by(Booking.id)
+        .limit(limit)
+    )
+    found = rows.all()
+    for booking, slot in found:
+        await schedule_for_booking(session, booking, slot, now=now)
+    return len(found)

@@ -16,7 +16,6 @@ until the quiet hours end.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -115,11 +114,6 @@ class Scheduler:
         self._clock = clock
         self._on_queued = on_queued
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        """Jobs were committed that may be due now: look at once."""
-        self._wake.set()
 
     async def run(self, *, poll_s: float = 1.0) -> None:
         """Fire due jobs until cancelled."""
@@ -129,11 +123,8 @@ class Scheduler:
             except Exception:  # the database may be away for a while: try again shortly
                 log.exception("the scheduler's tick failed; retrying")
                 fired = 0
-            if fired >= BATCH:
-                continue  # more are due: no pause while catching up
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), poll_s)
-            self._wake.clear()
+            if fired < BATCH:  # more are due: no pause while catching up
+                await asyncio.sleep(poll_s)
 
     async def tick(self) -> int:
         """Claim the due jobs (up to `BATCH`) and fire them; how many were claimed."""
@@ -188,7 +179,7 @@ class Scheduler:
             session, [job.id for job in moot], Verdict.SKIPPED, worker=self.worker, now=now
         )
         if quiet is not None:
-            await jobs.postpone_many(
+            await jobs.hold_many(
                 session, [job.id for job in held], worker=self.worker, until=quiet
             )
         # Marked done first, conditionally: a job whose lease passed to another worker is
