@@ -78,6 +78,22 @@ async def news(citizen: Citizen) -> list[dict[str, Any]]:
     return [row.body for row in rows]
 
 
+async def give_dose(
+    svc: Service, clock: Clock, given: date, site: str | None, booking_id: int | None = None
+) -> None:
+    """Dose 1 of the registered person, recorded now (with their booking if given)."""
+    async with svc.db.session_scope() as session:
+        person = await session.scalar(select(Person))
+        stored = await session.get(Booking, booking_id) if booking_id else None
+        assert person is not None
+        await record_dose(
+            session,
+            DoseEntry(person, 1, "astrazeneca", "AZ1", given, site, stored),
+            source="import", actor="t", staff_id=None, site_name=None,
+            authority=svc.authority, now=clock(),
+        )  # fmt: skip
+
+
 async def pending(svc: Service) -> list[tuple[str, datetime]]:
     async with svc.db.read_scope() as session:
         rows = await session.scalars(
@@ -156,17 +172,9 @@ async def test_a_missed_appointment_is_marked_and_a_new_one_offered_once(
 async def test_a_dose_recorded_silences_the_no_show_check(svc: Service, clock: Clock) -> None:
     citizen, booking, slot = await booked(svc, clock)
     at(clock, TODAY + timedelta(days=1), 8, 30)
-    day = slot.starts_at.astimezone(TIMEZONE).date()
-    async with svc.db.session_scope() as session:
-        person = await session.scalar(select(Person))
-        stored = await session.get(Booking, booking.id)
-        assert person is not None and stored is not None
-        await record_dose(
-            session,
-            DoseEntry(person, 1, "astrazeneca", "AZ1", day, slot.site_id, stored),
-            source="chat", actor="t", staff_id=None, site_name=None,
-            authority=svc.authority, now=clock(),
-        )  # fmt: skip
+    await give_dose(
+        svc, clock, slot.starts_at.astimezone(TIMEZONE).date(), slot.site_id, booking.id
+    )
     await news(citizen)
     at(clock, TODAY + timedelta(days=1), 20)
     await scheduler(svc, clock).tick()
@@ -343,16 +351,7 @@ async def test_the_next_dose_is_offered_on_its_day_then_after_7_and_21_days(
     citizen, booking, slot = await booked(svc, clock)
     given = TODAY + timedelta(days=1)
     at(clock, given, 8, 30)
-    async with svc.db.session_scope() as session:
-        person = await session.scalar(select(Person))
-        stored = await session.get(Booking, booking.id)
-        assert person is not None and stored is not None
-        await record_dose(
-            session,
-            DoseEntry(person, 1, "astrazeneca", "AZ1", given, slot.site_id, stored),
-            source="chat", actor="t", staff_id=None, site_name=None,
-            authority=svc.authority, now=clock(),
-        )  # fmt: skip
+    await give_dose(svc, clock, given, slot.site_id, booking.id)
     await news(citizen)
     worker = scheduler(svc, clock)
     first_day = given + timedelta(days=56)  # AstraZeneca: 8 weeks
@@ -438,15 +437,8 @@ async def test_a_late_dose_turns_a_missed_appointment_into_an_attended_one(
     at(clock, tuesday, 20)
     await scheduler(svc, clock).tick()
     at(clock, tuesday, 21, 30)  # the evening shift's doses come in after the check
-    async with svc.db.session_scope() as session:
-        person = await session.scalar(select(Person))
-        assert person is not None
-        await record_dose(
-            session,
-            DoseEntry(person, 1, "pfizer", "P1", tuesday, slot.site_id),
-            source="import", actor="t", staff_id=None, site_name=None,
-            authority=svc.authority, now=clock(),
-        )  # fmt: skip
+    await give_dose(svc, clock, tuesday, slot.site_id)
+    async with svc.db.read_scope() as session:
         stored = await session.get(Booking, booking.id)
         assert stored is not None and stored.status == "attended"
 
@@ -456,16 +448,7 @@ async def test_imported_old_doses_do_not_flood_people_with_invitations(
 ) -> None:
     _citizen, _booking, _slot = await booked(svc, clock)
     at(clock, TODAY, 10)
-    async with svc.db.session_scope() as session:
-        person = await session.scalar(select(Person))
-        assert person is not None
-        long_ago = TODAY - timedelta(days=200)  # dose 2 has been due for months
-        await record_dose(
-            session,
-            DoseEntry(person, 1, "pfizer", "P1", long_ago, None),
-            source="import", actor="t", staff_id=None, site_name=None,
-            authority=svc.authority, now=clock(),
-        )  # fmt: skip
+    await give_dose(svc, clock, TODAY - timedelta(days=200), None)  # dose 2 due for months
     assert [kind for kind, _due in await pending(svc)].count("next_dose") == 0
 
 
