@@ -123,7 +123,7 @@ class Scheduler:
             except Exception:  # the database may be away for a while: try again shortly
                 log.exception("the scheduler's tick failed; retrying")
                 fired = 0
-            if fired < BATCH:  # more are due: no pause while catching up
+            if fired < BATCH:  # a full batch means more are due: no pause while catching up
                 await asyncio.sleep(poll_s)
 
     async def tick(self) -> int:
