@@ -409,6 +409,9 @@ async def test_waves_keep_the_daily_cap_and_skip_who_booked(svc: Service, clock:
     (to_b,) = await news(svc, chats["B"])  # an English account: the English text
     assert to_b.body["text"] == "Please come.\n\nThis invitation is for B."
     assert labels(to_b.body) == ["Book now", "Not taking part"]
+    # Spread at half of Telegram's 30 a second: reminders and results written meanwhile
+    # are not queued behind a whole wave.
+    assert to_b.not_before - to_a.not_before == timedelta(seconds=1 / 15)
     assert await pending_waves(svc) == [datetime.combine(TODAY + timedelta(1), time(9), TIMEZONE)]
 
     at(clock, TODAY, 23)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import partial
 
@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 WAVE = "campaign_wave"
 WAVE_AT = time(9, 0)
 LATEST_START = time(18, 0)  # a wave started later would still be sending at night
+WAVE_SHARE = 0.5  # of the channel's bulk rate (Telegram: 15 of its 30 messages a second)
 BOOK, DECLINE = "camp:book:", "camp:no:"
 MAX_NAME, MAX_TEXT, MAX_CAP, MAX_AGE, MAX_WEEKS = 80, 1000, 100_000, 120, 520
 NO_DOSE, DUE, DOSE1_PREFIX = "none", "due", "dose1_older_than:"
@@ -418,14 +419,19 @@ async def _invite(run: Run, campaign: Campaign, chosen: Sequence[tuple[Person, A
         now=run.now,
     )
     written = []
-    for invitation_id, (person, account) in zip(ids, chosen, strict=True):
+    # A wave is spread over time at half the channel's bulk rate, so the reminders and results
+    # written meanwhile are not queued behind thousands of invitations.
+    spacing = timedelta(seconds=1 / (run.settings.bulk_rate_per_s * WAVE_SHARE))
+    for number, (invitation_id, (person, account)) in enumerate(zip(ids, chosen, strict=True)):
         message = notices.compose_for(
             account,
             partial(invitation_text, campaign, person.full_name),
             buttons=partial(invitation_buttons, invitation_id),
         )
         if message is not None:  # the query already left out unreachable accounts
-            written.append((invitation_id, message))
+            written.append(
+                (invitation_id, replace(message, not_before=run.now + number * spacing))
+            )
     message_ids = await outbox.enqueue(run.session, [m for _i, m in written], now=run.now)
     await store.link_messages(
         run.session, [(inv, msg) for (inv, _m), msg in zip(written, message_ids, strict=True)]
