@@ -83,7 +83,7 @@ async def book(
     )
     slot = await session.get(Slot, slot_id)
     assert slot is not None  # take_place found it
-    await reminders.schedule_for_booking(session, booking, slot, now=now)
+    await reminders.schedule_for_booking(session, booking, slot, now=now, new=True)
     return booking
 
 

@@ -38,11 +38,15 @@ def booking_group(booking_id: int) -> str:
 
 
 async def schedule_for_booking(
-    session: AsyncSession, booking: Booking, slot: Slot, *, now: datetime
+    session: AsyncSession, booking: Booking, slot: Slot, *, now: datetime, new: bool = False
 ) -> None:
-    """(Re)write a booking's reminders for its slot: what is still ahead of `now`."""
+    """(Re)write a booking's reminders for its slot: what is still ahead of `now`.
+
+    `new`: the booking was just made, so there is nothing earlier to withdraw.
+    """
     group = booking_group(booking.id)
-    await jobs.cancel_group(session, group, now=now)
+    if not new:
+        await jobs.cancel_group(session, group, now=now)
     evening = local_time(-1, EVENING_BEFORE, slot.starts_at)
     shortly = slot.starts_at - HOURS_BEFORE
     check = max(local_time(0, NO_SHOW_CHECK, slot.starts_at), slot.ends_at + timedelta(hours=1))
