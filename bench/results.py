@@ -54,6 +54,7 @@ from sqlalchemy import func, insert, select, text
 
 from bench.databases import with_postgres
 from bot.channels.telegram import TelegramChannel
+from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE
 from bot.imports import import_results
 from bot.services.outbox import Sender
@@ -178,6 +179,7 @@ async def load_fixture(db: Database, people: int, now: datetime) -> list[str]:
                 "chat_id": str(10_000_000 + i),
                 "user_id": str(10_000_000 + i),
                 "locale": "en" if i % 5 == 0 else "vi",
+                "consent_version": CONSENT_VERSION,  # registered citizens have consented
                 "created_at": taken,
             }
             for i in range(people)

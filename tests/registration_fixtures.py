@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE
+from storage import accounts
 from storage.db import Database
-from storage.models import Site, Slot
+from storage.models import Account, Site, Slot
 from tests.webchat import Citizen
 
 BEN_THANH = 26743
@@ -96,3 +100,14 @@ async def book_first(citizen: Citizen) -> list[str]:
     for _ in range(3):
         await citizen.press(citizen.buttons()[0])
     return await citizen.press("Xác nhận")
+
+
+async def consenting_account(
+    session: AsyncSession, chat_id: str, *, channel: str = "web", locale: str = "vi"
+) -> Account:
+    """A chat's account that has agreed to the terms, as every citizen who registers has."""
+    account, _state = await accounts.open_chat(
+        session, channel=channel, chat_id=chat_id, user_id=chat_id, locale=locale
+    )
+    await accounts.record_consent(session, account, version=CONSENT_VERSION, granted=True)
+    return account

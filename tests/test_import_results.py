@@ -18,9 +18,9 @@ from bot.imports import ImportReport, import_results
 from bot.services import qr_tokens
 from bot.services.samples import record_sample
 from run_bot import main
-from storage import accounts
 from storage.db import Database
 from storage.models import AuditEvent, OutboxMessage, Person, Sample, SampleResult
+from tests.registration_fixtures import consenting_account
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # 10:00 on 30/11/2026 in Vietnam
 TAKEN = NOW - timedelta(days=2)  # the samples were taken before any result
@@ -60,9 +60,7 @@ async def _register(db: Database, families: list[tuple[str, str, list[str]]]) ->
     chats = {}
     async with db.session_scope() as session:
         for chat_id, locale, names in families:
-            account, _ = await accounts.open_chat(
-                session, channel="telegram", chat_id=chat_id, user_id=chat_id, locale=locale
-            )
+            account = await consenting_account(session, chat_id, channel="telegram", locale=locale)
             for name in names:
                 session.add(
                     Person(

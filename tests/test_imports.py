@@ -16,10 +16,11 @@ from bot.imports import ImportReport, import_sites, import_slots, import_vaccina
 from bot.services.booking import book
 from bot.services.dcc.trust import Authority
 from bot.services.identity import id_index
-from storage import accounts, bookings
+from storage import bookings
 from storage.db import Database
 from storage.models import AuditEvent, Booking, OutboxMessage, Person, Site, Slot, Vaccination
 from tests.conftest import make_signer
+from tests.registration_fixtures import consenting_account
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # 10:00 on 30/11/2026 in Vietnam
 SAMPLES = Path(__file__).parent.parent / "docs" / "samples"
@@ -91,9 +92,7 @@ async def _register(
 ) -> tuple[int, int]:
     """A citizen's account and a registered person; (account id, person id)."""
     async with db.session_scope() as session:
-        account, _ = await accounts.open_chat(
-            session, channel="web", chat_id=chat_id, user_id=None, locale="vi"
-        )
+        account = await consenting_account(session, chat_id)
         person = Person(
             account_id=account.id,
             full_name="Nguyễn Văn An",

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import Service
+from bot.handlers.privacy import CONSENT_VERSION
 from bot.services import qr_tokens
 from bot.services.identity import id_index
 from bot.services.results import record_result
@@ -51,7 +52,9 @@ async def add_relative(
     """A person on another account, to be looked up from a paper slip."""
     protector = svc.protector
     async with svc.db.session_scope() as session:
-        account = Account(channel="web", chat_id=account_holder, locale=locale)
+        account = Account(
+            channel="web", chat_id=account_holder, locale=locale, consent_version=CONSENT_VERSION
+        )
         session.add(account)
         await session.flush()
         person = Person(

@@ -18,9 +18,10 @@ from bot.crypto import _decode_key as decode_key
 from bot.i18n import TIMEZONE, _, use_locale
 from bot.services import qr_tokens
 from bot.services.identity import id_index
-from storage import accounts, staff
+from storage import staff
 from storage.db import Database
 from storage.models import AuditEvent, OutboxMessage, Person, Sample, SampleResult, Site
+from tests.registration_fixtures import consenting_account
 
 SITES = ("hcm-test", "hcm-other", "hcm-third")
 _numbers = itertools.count(12345)
@@ -62,13 +63,7 @@ async def register(
     """A citizen's web-chat account holding one registered person; (account id, person id)."""
     number = f"079190{next(_numbers):06d}"
     async with svc.db.session_scope() as session:
-        account, _state = await accounts.open_chat(
-            session,
-            channel="web",
-            chat_id=chat_id or f"chat-{number}",
-            user_id=None,
-            locale=locale,
-        )
+        account = await consenting_account(session, chat_id or f"chat-{number}", locale=locale)
         person = Person(
             account_id=account.id,
             full_name=name,

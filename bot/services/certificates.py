@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import TIMEZONE, _, format_day, format_moment, use_locale
 from bot.messages import Button, ChatRef, Outgoing
+from bot.services import notices
 from bot.services.dcc import DccInvalid, Problem, Verified, sign_hc1, uvci, vaccination_payload
 from bot.services.dcc.issue import DISEASE_COVID19, SCHEMA_VERSION, holder_names
 from bot.services.dcc.trust import SCHEMA_PATH, VALUE_SETS_DIR, Authority
@@ -399,7 +400,7 @@ async def queue_photo(
     session: AsyncSession, certificate: Certificate, account: Account | None, *, now: datetime
 ) -> bool:
     """Queue the certificate's photo to the account that registered the person, if any."""
-    if account is None or account.unreachable_at is not None:
+    if not notices.can_tell(account):
         return False
     chat = ChatRef(account.channel, account.chat_id)
     with use_locale(account.locale):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeGuard
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,13 +37,26 @@ async def tell(
     conversation replies keep skipping that queue.
 
     Returns:
-        False when there is nobody to tell (an erased account, or one marked unreachable).
+        False when there is nobody to tell (an erased account, one marked unreachable, or one
+        whose consent was withdrawn).
     """
     notice = compose_for(account, compose, bulk=bulk)
     if notice is None:
         return False
     await outbox.enqueue(session, [notice], now=now)
     return True
+
+
+def can_tell(account: Account | None) -> TypeGuard[Account]:
+    """Whether we may write to this account unasked: it exists, is reachable and consents.
+
+    Consent withdrawn means we stop processing: no notice, reminder or certificate follows.
+    """
+    return (
+        account is not None
+        and account.unreachable_at is None
+        and account.consent_version is not None
+    )
 
 
 def compose_for(
@@ -57,7 +71,7 @@ def compose_for(
     `buttons()`, if given, is called in the same language. For callers that tell many people
     at once and write all the rows in one statement.
     """
-    if account is None or account.unreachable_at is not None:
+    if not can_tell(account):
         return None
     with use_locale(account.locale):
         message = Outgoing(

@@ -224,11 +224,9 @@ async def invite_next_dose(run: Run) -> Verdict:
 async def _tell(
     run: Run, account: Account, compose: notices.Compose, buttons: notices.Buttons
 ) -> Verdict:
-    if account.consent_version is None:
-        return Verdict.SKIPPED  # consent withdrawn: we process nothing more for them
     notice = notices.compose_for(account, compose, buttons=buttons)
     if notice is None:
-        return Verdict.SKIPPED  # unreachable
+        return Verdict.SKIPPED  # unreachable, or consent withdrawn
     await outbox.enqueue(run.session, [notice], now=run.now)
     return Verdict.DONE
 
