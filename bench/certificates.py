@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bot.channels.telegram import TelegramChannel
+from bot.config import DEFAULT_DCC_ISSUER
 from bot.i18n import use_locale
 from bot.messages import ChatRef, Outgoing
 from bot.services.booking import new_code
@@ -51,7 +52,7 @@ from bot.services.certificates import caption, image_key
 from bot.services.dcc.codec import PREFIX, CwtClaims, b45encode, compress
 from bot.services.dcc.cose import kid_of, sign_es256
 from bot.services.dcc.issue import sign_hc1, uvci, vaccination_payload
-from bot.services.dcc.keys import DEFAULT_COUNTRY, DEFAULT_ISSUER, Signer, create_dsc
+from bot.services.dcc.keys import DEFAULT_COUNTRY, Signer, create_dsc
 from bot.services.qr_image import certificate_png, qr_png
 from bot.services.vaccines import PRODUCTS
 from storage.models import Certificate
@@ -133,7 +134,7 @@ def payload(i: int) -> dict[str, Any]:
         dose_number=dose,
         total_doses=max(dose, product.primary_doses),
         vaccinated_on=date(2021, 9, 1) + timedelta(days=(i * 13) % 600),
-        issuer=DEFAULT_ISSUER,
+        issuer=DEFAULT_DCC_ISSUER,
         certificate_id=uvci(country=DEFAULT_COUNTRY),
         country=DEFAULT_COUNTRY,
     )

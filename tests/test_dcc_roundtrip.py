@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from bot.config import DEFAULT_DCC_ISSUER
 from bot.services.dcc.codec import (
     PREFIX,
     CwtClaims,
@@ -37,7 +38,6 @@ from bot.services.dcc.issue import (
 )
 from bot.services.dcc.keys import (
     DEFAULT_COUNTRY,
-    DEFAULT_ISSUER,
     OID_TEST,
     Signer,
     create_csca,
@@ -74,7 +74,7 @@ def comirnaty(family: str, given: str, *, dose: int = 2) -> dict[str, Any]:
         dose_number=dose,
         total_doses=2,
         vaccinated_on=date(2026, 2, 27),
-        issuer=DEFAULT_ISSUER,
+        issuer=DEFAULT_DCC_ISSUER,
         certificate_id=uvci(),
     )
 
@@ -372,11 +372,11 @@ def test_existing_key_file_is_tightened(tmp_path: Path) -> None:
 
 def test_default_issuer_is_a_plain_test_issuer(signer: Signer) -> None:
     names = {a.value for a in signer.cert.subject}
-    assert DEFAULT_ISSUER in names
+    assert DEFAULT_DCC_ISSUER in names
     assert DEFAULT_COUNTRY == "VN"
-    assert "test" in DEFAULT_ISSUER.lower()
-    assert "not the ministry of health" in DEFAULT_ISSUER.lower()
-    assert len(DEFAULT_ISSUER) <= 80
+    assert "test" in DEFAULT_DCC_ISSUER.lower()
+    assert "not the ministry of health" in DEFAULT_DCC_ISSUER.lower()
+    assert len(DEFAULT_DCC_ISSUER) <= 80
     assert dcc_usages(signer.cert) == {"t", "v", "r"}
 
 

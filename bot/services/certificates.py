@@ -26,7 +26,7 @@ from bot.services.dcc.issue import DISEASE_COVID19, SCHEMA_VERSION, holder_names
 from bot.services.dcc.trust import SCHEMA_PATH, VALUE_SETS_DIR, Authority
 from bot.services.dcc.verify import verify
 from bot.services.qr_image import certificate_png
-from bot.services.vaccines import PRODUCTS, series_total
+from bot.services.vaccines import BY_DCC_PRODUCT, PRODUCTS, series_total
 from storage import certificates, media, outbox, staff, vaccinations
 from storage.certificates import NEW
 from storage.db import Database
@@ -322,15 +322,15 @@ def holder_name(hcert: dict[str, Any]) -> str:
 
 def product_label(mp: str) -> str:
     """Our name of a vaccine from its ``mp`` code (the code itself if it is not ours)."""
-    return next((p.label for p in PRODUCTS.values() if p.dcc.mp == mp), mp)
+    product = BY_DCC_PRODUCT.get(mp)
+    return product.label if product else mp
 
 
 def dose_text(entry: dict[str, Any]) -> str:
     """'dose 1 of 2', or 'booster (dose 3)' where the EU numbering (3/3, 2/1) would puzzle."""
     number, total = entry["dn"], entry["sd"]
-    primary = next(
-        (p.primary_doses for p in PRODUCTS.values() if p.dcc.mp == entry.get("mp")), total
-    )
+    product = BY_DCC_PRODUCT.get(entry.get("mp", ""))
+    primary = product.primary_doses if product else total
     if number > total or number > primary:
         return _("booster (dose {number})").format(number=number)
     return _("dose {number} of {total}").format(number=number, total=total)

@@ -108,6 +108,7 @@ PRODUCTS: dict[str, Product] = {
         _product("janssen", "Janssen", 1, 0, DccCodes(VECTOR, "EU/1/20/1525", "ORG-100001417")),
     )
 }
+BY_DCC_PRODUCT = {p.dcc.mp: p for p in PRODUCTS.values()}  # a certificate's `mp` -> product
 BOOSTER_AFTER_DAYS = 90
 BOOSTER_PRODUCTS = frozenset({"pfizer", "moderna", "astrazeneca"})
 BOOSTERS = 2  # at most two booster doses after the primary series

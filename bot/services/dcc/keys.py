@@ -19,7 +19,6 @@ OID_VACCINATION = "1.3.6.1.4.1.1847.2021.1.2"
 OID_RECOVERY = "1.3.6.1.4.1.1847.2021.1.3"
 ALL_USAGES = (OID_TEST, OID_VACCINATION, OID_RECOVERY)
 
-DEFAULT_ISSUER = DEFAULT_DCC_ISSUER
 DEFAULT_COUNTRY = "VN"
 DSC_VALIDITY = timedelta(days=2 * 365)
 CSCA_VALIDITY = timedelta(days=10 * 365)
@@ -49,7 +48,7 @@ def _name(common_name: str, country: str) -> x509.Name:
 
 def create_csca(
     *,
-    common_name: str = f"{DEFAULT_ISSUER} CSCA",
+    common_name: str = f"{DEFAULT_DCC_ISSUER} CSCA",
     country: str = DEFAULT_COUNTRY,
     now: datetime | None = None,
 ) -> Signer:
@@ -96,7 +95,7 @@ def create_csca(
 
 def create_dsc(
     *,
-    common_name: str = DEFAULT_ISSUER,
+    common_name: str = DEFAULT_DCC_ISSUER,
     country: str = DEFAULT_COUNTRY,
     usages: tuple[str, ...] = ALL_USAGES,
     csca: Signer | None = None,
