@@ -25,7 +25,6 @@ import asyncio
 import json
 import random
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import event, insert, text
 
-from bench.databases import with_postgres
+from bench.databases import on_engines
 from bot.services import booking
 from storage.db import Database
 from storage.models import Account, AuditEvent, Person, Site, Slot, table
@@ -303,11 +302,8 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skew", type=float, default=0.7, help="Zipf exponent of slot demand")
     args = parser.parse_args()
-    results: dict[str, EngineResult | None] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        results["sqlite"] = await measure("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db", args)
-    results["postgresql"] = await with_postgres(
-        BENCH_DB, lambda url: measure("postgresql", url, args)
+    results = await on_engines(
+        ("sqlite", "postgresql"), BENCH_DB, lambda engine, url: measure(engine, url, args)
     )
 
     places = SITES * SLOTS_PER_SITE * CAPACITY

@@ -1,10 +1,11 @@
-"""A throwaway PostgreSQL database for a benchmark run, on whichever server is at hand."""
+"""The databases of a benchmark run: a temporary SQLite file, a throwaway PostgreSQL database."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from sqlalchemy import URL, make_url, text
@@ -38,3 +39,19 @@ async def with_postgres(name: str, measure: Callable[[str], Awaitable[T]]) -> T 
         async with admin.connect() as conn:
             await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         await admin.dispose()
+
+
+async def on_engines(
+    engines: Sequence[str], name: str, measure: Callable[[str, str], Awaitable[T]]
+) -> dict[str, T | None]:
+    """`measure(engine, url)` on SQLite (a temporary file) and PostgreSQL (database `name`).
+
+    Only the engines listed run; PostgreSQL's figures are None when no server answers.
+    """
+    results: dict[str, T | None] = {}
+    if "sqlite" in engines:
+        with tempfile.TemporaryDirectory() as tmp:
+            results["sqlite"] = await measure("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db")
+    if "postgresql" in engines:
+        results["postgresql"] = await with_postgres(name, lambda url: measure("postgresql", url))
+    return results

@@ -42,7 +42,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -52,7 +51,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, insert, select, text
 
-from bench.databases import with_postgres
+from bench.databases import on_engines
 from bot.channels.telegram import TelegramChannel
 from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE
@@ -433,14 +432,9 @@ async def main() -> None:
     args = parser.parse_args()
     if args.people < 40 or args.chunk < 1 or args.deliver < 1:
         parser.error("--people must be 40 or more, --chunk and --deliver 1 or more")
-    results: dict[str, Figures | None] = {}
-    if "sqlite" in args.engines:
-        with tempfile.TemporaryDirectory() as tmp:
-            results["sqlite"] = await measure("sqlite", f"sqlite+aiosqlite:///{tmp}/b.db", args)
-    if "postgresql" in args.engines:
-        results["postgresql"] = await with_postgres(
-            BENCH_DB, lambda url: measure("postgresql", url, args)
-        )
+    results = await on_engines(
+        args.engines, BENCH_DB, lambda engine, url: measure(engine, url, args)
+    )
 
     tubes = args.people // 2
     print(

@@ -43,7 +43,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,7 +52,7 @@ from typing import Any
 
 from sqlalchemy import Connection, event, func, insert, select, text
 
-from bench.databases import with_postgres
+from bench.databases import on_engines
 from bot.config import Settings
 from bot.services.scheduler import BATCH, JobKind, Run, Scheduler, Verdict
 from storage import outbox
@@ -377,14 +376,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 async def main() -> None:
     args = parse_args()
-    results: dict[str, Figures | None] = {}
-    if "sqlite" in args.engines:
-        with tempfile.TemporaryDirectory() as tmp:
-            results["sqlite"] = await measure("sqlite", f"sqlite+aiosqlite:///{tmp}/b.db", args)
-    if "postgresql" in args.engines:
-        results["postgresql"] = await with_postgres(
-            BENCH_DB, lambda url: measure("postgresql", url, args)
-        )
+    results = await on_engines(
+        args.engines, BENCH_DB, lambda engine, url: measure(engine, url, args)
+    )
 
     big = BIG_QUICK if args.quick else BIG
     print(
