@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.app import Service
 from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE
+from bot.services.doses import DoseEntry, record_dose
 from storage import accounts
 from storage.db import Database
-from storage.models import Account, Site, Slot
+from storage.models import Account, Booking, Person, Site, Slot
 from tests.webchat import Citizen
 
 BEN_THANH = 26743
@@ -111,3 +114,29 @@ async def consenting_account(
     )
     await accounts.record_consent(session, account, version=CONSENT_VERSION, granted=True)
     return account
+
+
+async def give_first_dose(
+    svc: Service,
+    now: datetime,
+    given: date,
+    site: str | None,
+    *,
+    name: str = ANSWERS_SELF["name"],
+    with_booking: bool = False,
+) -> None:
+    """Record dose 1 (AstraZeneca) of the registered person `name`, with their booking if asked."""
+    async with svc.db.session_scope() as session:
+        person = await session.scalar(select(Person).where(Person.full_name == name))
+        assert person is not None
+        booking = (
+            await session.scalar(select(Booking).where(Booking.person_id == person.id))
+            if with_booking
+            else None
+        )
+        await record_dose(
+            session,
+            DoseEntry(person, 1, "astrazeneca", "AZ1", given, site, booking),
+            source="chat", actor="test", staff_id=None, site_name=None,
+            authority=svc.authority, now=now,
+        )  # fmt: skip

@@ -14,12 +14,11 @@ from sqlalchemy import func, select
 from bot.app import Service, build_service
 from bot.config import ConfigError, Settings
 from bot.crypto import DataProtector
-from bot.services.doses import DoseEntry, record_dose
 from bot.services.forms import priority_groups
 from bot.services.identity import id_index
 from storage.models import Account, Booking, OutboxMessage, Person, Slot
 from tests.conftest import Clock
-from tests.registration_fixtures import SITE, add_sites, book_first, fill_person
+from tests.registration_fixtures import SITE, add_sites, book_first, fill_person, give_first_dose
 from tests.webchat import MENU, Citizen
 
 CODE = re.compile(r"\b([2-9A-HJKMNP-Z]{7})\b")
@@ -318,20 +317,7 @@ async def test_full_slot_is_not_offered_and_a_slot_taken_meanwhile_is_reported(
 async def test_next_dose_waits_for_the_interval(citizen: Citizen, svc, clock: Clock) -> None:
     await fill_person(citizen)
     await book_first(citizen)
-    async with svc.db.session_scope() as session:
-        person = await session.scalar(select(Person))
-        booking = await session.scalar(select(Booking))
-        assert person is not None and booking is not None
-        await record_dose(
-            session,
-            DoseEntry(person, 1, "astrazeneca", "AB1", clock().date(), "BT-01", booking),
-            source="chat",
-            actor="test",
-            staff_id=None,
-            site_name=None,
-            authority=svc.authority,
-            now=clock(),
-        )
+    await give_first_dose(svc, clock(), clock().date(), "BT-01", with_booking=True)
     await citizen.say("/dangky")
     await citizen.press("Nguyen Van An")
     for _ in range(9):
@@ -402,20 +388,8 @@ async def test_erasing_the_account_frees_places_and_keeps_dose_records(
     texts = await citizen.say("/xemdulieu")
     assert "Trần Thị Bình" in texts[0] and "0791******23" in texts[0]
     assert "079158000123" not in texts[0]
-    async with svc.db.session_scope() as session:  # An had dose 1; Bình has only a booking
-        an = await session.scalar(select(Person).where(Person.full_name == "Nguyen Van An"))
-        assert an is not None
-        booking = await session.scalar(select(Booking).where(Booking.person_id == an.id))
-        await record_dose(
-            session,
-            DoseEntry(an, 1, "astrazeneca", "AB1", clock().date(), "BT-01", booking),
-            source="chat",
-            actor="test",
-            staff_id=None,
-            site_name=None,
-            authority=svc.authority,
-            now=clock(),
-        )
+    # An had dose 1; Bình has only a booking
+    await give_first_dose(svc, clock(), clock().date(), "BT-01", with_booking=True)
     await citizen.say("/xoadulieu")
     await citizen.press("Xóa dữ liệu")
     async with svc.db.read_scope() as session:

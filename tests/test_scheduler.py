@@ -18,16 +18,15 @@ from bot.config import Settings
 from bot.i18n import TIMEZONE
 from bot.services import booking as booking_service
 from bot.services import reminders
-from bot.services.doses import DoseEntry, record_dose
 from bot.services.jobs_table import JOB_KINDS
 from bot.services.scheduler import LEASE, JobKind, Run, Scheduler, Verdict, quiet_until
 from storage import jobs, outbox
 from storage.db import Database
 from storage.jobs import NewJob
-from storage.models import Account, Booking, Job, OutboxMessage, Person, Slot
+from storage.models import Account, Booking, Job, OutboxMessage, Slot
 from storage.outbox import NewMessage
 from tests.conftest import Clock
-from tests.registration_fixtures import add_sites, book_first, fill_person
+from tests.registration_fixtures import add_sites, book_first, fill_person, give_first_dose
 from tests.webchat import Citizen
 
 TODAY = date(2026, 12, 7)  # a Monday; the appointment is on Tuesday 8 December
@@ -76,22 +75,6 @@ async def news(citizen: Citizen) -> list[dict[str, Any]]:
         citizen.after = rows[-1].id
         citizen.last = [row.body for row in rows]
     return [row.body for row in rows]
-
-
-async def give_dose(
-    svc: Service, clock: Clock, given: date, site: str | None, booking_id: int | None = None
-) -> None:
-    """Dose 1 of the registered person, recorded now (with their booking if given)."""
-    async with svc.db.session_scope() as session:
-        person = await session.scalar(select(Person))
-        stored = await session.get(Booking, booking_id) if booking_id else None
-        assert person is not None
-        await record_dose(
-            session,
-            DoseEntry(person, 1, "astrazeneca", "AZ1", given, site, stored),
-            source="import", actor="t", staff_id=None, site_name=None,
-            authority=svc.authority, now=clock(),
-        )  # fmt: skip
 
 
 async def pending(svc: Service) -> list[tuple[str, datetime]]:
@@ -170,11 +153,10 @@ async def test_a_missed_appointment_is_marked_and_a_new_one_offered_once(
 
 
 async def test_a_dose_recorded_silences_the_no_show_check(svc: Service, clock: Clock) -> None:
-    citizen, booking, slot = await booked(svc, clock)
+    citizen, _booking, slot = await booked(svc, clock)
     at(clock, TODAY + timedelta(days=1), 8, 30)
-    await give_dose(
-        svc, clock, slot.starts_at.astimezone(TIMEZONE).date(), slot.site_id, booking.id
-    )
+    day = slot.starts_at.astimezone(TIMEZONE).date()
+    await give_first_dose(svc, clock(), day, slot.site_id, with_booking=True)
     await news(citizen)
     at(clock, TODAY + timedelta(days=1), 20)
     await scheduler(svc, clock).tick()
@@ -348,10 +330,10 @@ async def test_a_failing_job_does_not_hold_back_the_others(svc: Service, clock: 
 async def test_the_next_dose_is_offered_on_its_day_then_after_7_and_21_days(
     svc: Service, clock: Clock
 ) -> None:
-    citizen, booking, slot = await booked(svc, clock)
+    citizen, _booking, slot = await booked(svc, clock)
     given = TODAY + timedelta(days=1)
     at(clock, given, 8, 30)
-    await give_dose(svc, clock, given, slot.site_id, booking.id)
+    await give_first_dose(svc, clock(), given, slot.site_id, with_booking=True)
     await news(citizen)
     worker = scheduler(svc, clock)
     first_day = given + timedelta(days=56)  # AstraZeneca: 8 weeks
@@ -437,7 +419,7 @@ async def test_a_late_dose_turns_a_missed_appointment_into_an_attended_one(
     at(clock, tuesday, 20)
     await scheduler(svc, clock).tick()
     at(clock, tuesday, 21, 30)  # the evening shift's doses come in after the check
-    await give_dose(svc, clock, tuesday, slot.site_id)
+    await give_first_dose(svc, clock(), tuesday, slot.site_id)
     async with svc.db.read_scope() as session:
         stored = await session.get(Booking, booking.id)
         assert stored is not None and stored.status == "attended"
@@ -448,7 +430,7 @@ async def test_imported_old_doses_do_not_flood_people_with_invitations(
 ) -> None:
     _citizen, _booking, _slot = await booked(svc, clock)
     at(clock, TODAY, 10)
-    await give_dose(svc, clock, TODAY - timedelta(days=200), None)  # dose 2 due for months
+    await give_first_dose(svc, clock(), TODAY - timedelta(days=200), None)  # dose 2 due for months
     assert [kind for kind, _due in await pending(svc)].count("next_dose") == 0
 
 
