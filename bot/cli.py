@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import DEFAULT_DCC_ISSUER, Settings
-from bot.i18n import TIMEZONE
+from bot.i18n import TIMEZONE, local_day
 from bot.vn import divisions
 from storage import staff
 from storage.models import Campaign, Site, StaffMember, utcnow
@@ -487,7 +487,7 @@ async def _revoke(uvci: str, reason: str, service: Service) -> int:
 
 def _day(moment: datetime) -> str:
     """The day of a moment in Vietnam, as YYYY-MM-DD."""
-    return moment.astimezone(TIMEZONE).date().isoformat()
+    return local_day(moment).isoformat()
 
 
 # ---------------------------------------------------------------- campaigns
@@ -517,7 +517,7 @@ async def _campaign_create(args: argparse.Namespace, service: Service) -> int:
     from bot.services import campaigns
 
     now = utcnow()
-    today = now.astimezone(TIMEZONE).date()
+    today = local_day(now)
     if args.start is not None and args.start < today:
         print(f"error: --start {args.start} is in the past", file=sys.stderr)
         return 2

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.crypto import DataProtector
 from bot.handlers.phone import PHONE_INDEX
 from bot.handlers.privacy import CONSENT_VERSION
-from bot.i18n import TIMEZONE
+from bot.i18n import TIMEZONE, local_day
 from storage import accounts
 from storage._dialect import insert_ignoring_conflicts
 from storage.models import Site, Slot, table, utcnow
@@ -113,7 +113,7 @@ async def _seed_sites(session: AsyncSession) -> bool:
 
 async def _seed_slots(session: AsyncSession, *, now: datetime) -> bool:
     """The demo slots still to come in the next `DEMO_DAYS` Vietnam days that are missing."""
-    today = now.astimezone(TIMEZONE).date()
+    today = local_day(now)
     wanted = {
         (site_id, start): places
         for site_id, _name, _address, _ward, places in DEMO_SITES

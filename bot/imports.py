@@ -28,7 +28,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.crypto import DataProtector
-from bot.i18n import TIMEZONE
+from bot.i18n import TIMEZONE, local_day
 from bot.services import results
 from bot.services.booking import read_code
 from bot.services.dcc.trust import Authority
@@ -238,7 +238,7 @@ async def import_vaccinations(
     booking_code. Each dose marks the person's booking attended and tells the citizen, through
     `record_dose`; a dose already recorded identically is "unchanged" and nobody is told twice.
     """
-    today = now.astimezone(TIMEZONE).date()
+    today = local_day(now)
     sites: dict[str, Site] = {}
 
     async def one(row: Row) -> Outcome:

@@ -15,7 +15,7 @@ import logging
 
 from bot.conversation import Conversation
 from bot.handlers.menu import menu_buttons
-from bot.i18n import TIMEZONE, _, format_day
+from bot.i18n import _, format_day, local_day
 from bot.messages import Button, Incoming
 from bot.services import certificates
 from bot.services.dcc import DccInvalid, Problem
@@ -97,7 +97,7 @@ def _describe(certificate: Certificate, person: Person, conv: Conversation) -> s
         )
     else:
         what = _("negative PCR test")
-    until = format_day(certificate.expires_at.astimezone(TIMEZONE).date())
+    until = format_day(local_day(certificate.expires_at))
     if certificate.revoked_at is not None:
         state = _("revoked")
     elif certificate.expires_at <= conv.now:

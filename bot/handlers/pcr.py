@@ -18,7 +18,7 @@ from enum import StrEnum
 from bot.conversation import Conversation, Handler
 from bot.handlers import registration
 from bot.handlers.menu import menu_buttons
-from bot.i18n import TIMEZONE, _, format_moment
+from bot.i18n import _, format_moment, local_day
 from bot.messages import Button, Incoming
 from bot.services import qr_tokens
 from bot.services.identity import id_index
@@ -217,7 +217,7 @@ async def receive_value(msg: Incoming, conv: Conversation) -> None:
 async def receive_dob(msg: Incoming, conv: Conversation) -> None:
     """Answer only if the date of birth matches; otherwise count a failed lookup."""
     try:
-        born = parse_birth_date(msg.text, today=conv.now.astimezone(TIMEZONE).date())
+        born = parse_birth_date(msg.text, today=local_day(conv.now))
     except InvalidDate:
         conv.reply(_("Please type the date of birth as day/month/year, e.g. 02/01/1990."))
         return

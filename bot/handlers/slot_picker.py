@@ -16,7 +16,7 @@ from babel.dates import format_date
 from bot.conversation import Conversation
 from bot.handlers.form import FLOW, RegisterStep, accept, advance, person_of_account, wrong_answer
 from bot.handlers.menu import menu_buttons
-from bot.i18n import TIMEZONE, _, current_locale, format_day
+from bot.i18n import TIMEZONE, _, current_locale, format_day, local_day
 from bot.messages import Button, Incoming
 from bot.services import booking as booking_service
 from bot.services.booking import LEAD_TIME
@@ -29,7 +29,7 @@ from storage.models import Booking, Person, Site, Slot
 
 def local_today(conv: Conversation) -> date:
     """Today in Vietnam."""
-    return conv.now.astimezone(TIMEZONE).date()
+    return local_day(conv.now)
 
 
 def day_start(day: date) -> datetime:
@@ -46,7 +46,7 @@ def slot_time(slot: Slot) -> str:
 
 def slot_moment(slot: Slot) -> str:
     """A slot in words, e.g. `Thứ Hai, 07/12/2026, 08:00–09:00`."""
-    return f"{format_day(slot.starts_at.astimezone(TIMEZONE).date())}, {slot_time(slot)}"
+    return f"{format_day(local_day(slot.starts_at))}, {slot_time(slot)}"
 
 
 def _window(conv: Conversation) -> tuple[datetime, datetime]:
@@ -143,7 +143,7 @@ async def ask_day(conv: Conversation) -> None:
     )
     free: dict[date, int] = {}
     for slot in open_slots:
-        day = slot.starts_at.astimezone(TIMEZONE).date()
+        day = local_day(slot.starts_at)
         free[day] = free.get(day, 0) + slot.capacity - slot.booked
     if not free:
         data.pop("site", None)

@@ -70,6 +70,11 @@ def negotiate(language_code: str | None) -> str:
     return DEFAULT_LOCALE
 
 
+def local_day(moment: datetime) -> date:
+    """The day an aware moment falls on in Vietnam."""
+    return moment.astimezone(TIMEZONE).date()
+
+
 def format_day(day: date) -> str:
     """A day in words for the current locale, e.g. `Thứ Ba, 02/01/1990`."""
     return str(format_date(day, "EEEE, dd/MM/yyyy", locale=_locale.get()))

@@ -32,7 +32,7 @@ from functools import partial
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.i18n import TIMEZONE, _, current_locale
+from bot.i18n import TIMEZONE, _, current_locale, local_day
 from bot.messages import Button
 from bot.services import notices
 from bot.services.forms import priority_groups
@@ -185,13 +185,9 @@ def within_scope(wards: Sequence[int], scope: Sequence[int] | None) -> bool:
     return scope is None or set(wards) <= set(scope)
 
 
-def _local_day(moment: datetime) -> date:
-    return moment.astimezone(TIMEZONE).date()
-
-
 async def count_eligible(session: AsyncSession, targeting: Targeting, *, now: datetime) -> int:
     """How many people a targeting selects today (the preview before sending)."""
-    return await store.count_eligible(session, eligibility(targeting, _local_day(now)))
+    return await store.count_eligible(session, eligibility(targeting, local_day(now)))
 
 
 def check(new: NewCampaign, settings: Settings) -> None:
@@ -386,7 +382,7 @@ async def run_wave(run: Run) -> Verdict:
     campaign = await session.get(Campaign, int(run.job.payload["campaign"]))
     if campaign is None or campaign.status != ACTIVE:
         return Verdict.SKIPPED  # paused or cancelled since (their jobs are withdrawn anyway)
-    today = _local_day(run.now)
+    today = local_day(run.now)
     if campaign.starts_on > today:
         start = datetime.combine(campaign.starts_on, WAVE_AT, TIMEZONE)
         await _schedule_wave(session, campaign.id, start, now=run.now)

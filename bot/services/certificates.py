@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import TIMEZONE, _, format_day, format_moment, use_locale
+from bot.i18n import _, format_day, format_moment, local_day, use_locale
 from bot.messages import Button, ChatRef, Outgoing
 from bot.services import notices
 from bot.services.dcc import DccInvalid, Problem, Verified, sign_hc1, uvci, vaccination_payload
@@ -340,7 +340,7 @@ def caption(certificate: Certificate, *, renewed: bool = False) -> str:
     """The photo caption, in the current language: who, what, when, valid until."""
     payload = certificate.payload
     name = holder_name(payload)
-    until = format_day(certificate.expires_at.astimezone(TIMEZONE).date())
+    until = format_day(local_day(certificate.expires_at))
     if certificate.kind == "v":
         entry = payload["v"][0]
         text = _(

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import TIMEZONE, _, format_day
+from bot.i18n import _, format_day, local_day
 from bot.services import certificates, notices, reminders
 from bot.services.dcc.trust import Authority
 from bot.services.vaccines import PRODUCTS, Given
@@ -162,8 +162,7 @@ async def _given_there(session: AsyncSession, entry: DoseEntry, booking: Booking
     """Whether the dose was given at the booking's site on its day."""
     slot = await session.get(Slot, booking.slot_id)
     return slot is not None and (
-        slot.site_id == entry.site_id
-        and slot.starts_at.astimezone(TIMEZONE).date() == entry.given_on
+        slot.site_id == entry.site_id and local_day(slot.starts_at) == entry.given_on
     )
 
 

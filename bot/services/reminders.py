@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import String, cast, exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import TIMEZONE, _, format_moment
+from bot.i18n import TIMEZONE, _, format_moment, local_day
 from bot.messages import Button
 from bot.services import notices
 from bot.services.scheduler import JobKind, Run, Verdict, local_time
@@ -75,7 +75,7 @@ async def schedule_next_dose(
     """Invite the person to book their next dose on the first day it may be given."""
     group = next_dose_group(person.id)
     await jobs.cancel_group(session, group, now=now)
-    today = now.astimezone(TIMEZONE).date()
+    today = local_day(now)
     upcoming = next_dose(history, today=date.min)  # the earliest day itself, past or not
     if upcoming.number is None or upcoming.earliest < today:
         # Already overdue (an import of old records): a flood of invitations at once would
@@ -122,7 +122,7 @@ async def remind_appointment(run: Run) -> Verdict:
 
     # Worded from the actual day, not from which reminder this is: one held by the quiet
     # hours or caught up after a pause may fire on the appointment's day itself.
-    today = run.now.astimezone(TIMEZONE).date() == slot.starts_at.astimezone(TIMEZONE).date()
+    today = local_day(run.now) == local_day(slot.starts_at)
 
     def compose() -> str:
         intro = (

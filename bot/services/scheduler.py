@@ -28,7 +28,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.i18n import TIMEZONE
+from bot.i18n import TIMEZONE, local_day
 from storage import jobs
 from storage.db import Database
 from storage.models import Job
@@ -91,7 +91,7 @@ def quiet_until(now: datetime, settings: Settings) -> datetime | None:
 
 def local_time(day_offset: int, at: time, of: datetime) -> datetime:
     """`at` (Vietnam time) on the day `day_offset` days from `of`'s day in Vietnam."""
-    day = of.astimezone(TIMEZONE).date() + timedelta(days=day_offset)
+    day = local_day(of) + timedelta(days=day_offset)
     return datetime.combine(day, at, TIMEZONE)
 
 
