@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -361,8 +362,14 @@ async def deliver(db: Database, wanted: int) -> tuple[int, float, int]:
         async with aiohttp.ClientSession() as http:
 
             async def received() -> int:
-                async with http.get(f"{base_url}/_emu/stats") as response:
-                    return int((await response.json())["sent"])
+                # A stats request lost while the emulator is busiest must not stall the run.
+                for _ in range(10):
+                    with contextlib.suppress(TimeoutError, aiohttp.ClientError):
+                        async with http.get(
+                            f"{base_url}/_emu/stats", timeout=aiohttp.ClientTimeout(total=5)
+                        ) as response:
+                            return int((await response.json())["sent"])
+                raise RuntimeError("the emulator stopped answering")
 
             t0 = time.perf_counter()
             task = asyncio.create_task(sender.run(), name="sender")

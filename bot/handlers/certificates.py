@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 from bot.conversation import Conversation
-from bot.handlers.menu import menu_buttons
+from bot.handlers.menu import kept_note, menu_buttons
 from bot.i18n import _, format_day, local_day
 from bot.messages import Button, Incoming
 from bot.services import certificates
@@ -188,12 +188,7 @@ async def _send_test_certificate(conv: Conversation, sample_id: int, person_id: 
 
 async def check_photo(msg: Incoming, conv: Conversation) -> None:
     """A photo: verify the certificate QR in it, or say kindly why that was not possible."""
-    kept = (
-        " " + _("What you entered is kept: answer the last question to go on.")
-        if conv.flow is not None
-        else ""
-    )
-    conv.reply(await _photo_verdict(msg, conv) + kept)
+    conv.reply(await _photo_verdict(msg, conv) + kept_note(conv))
 
 
 async def _photo_verdict(msg: Incoming, conv: Conversation) -> str:

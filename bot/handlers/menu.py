@@ -72,9 +72,16 @@ async def open_menu_entry(msg: Incoming, conv: Conversation) -> None:
         "patience!"
     ).format(feature=label)
     if conv.flow is not None:
-        conv.reply(text + " " + _("What you entered is kept: answer the last question to go on."))
+        conv.reply(text + kept_note(conv))
         return
     conv.reply(text, buttons=menu_buttons())
+
+
+def kept_note(conv: Conversation) -> str:
+    """The note that a form in progress is kept, for a reply that interrupts it (else "")."""
+    if conv.flow is None:
+        return ""
+    return " " + _("What you entered is kept: answer the last question to go on.")
 
 
 def menu_payload(msg: Incoming) -> str:
