@@ -32,6 +32,7 @@ from bot.dispatch import Dispatcher
 from bot.handlers.start import command_menu
 from bot.i18n import SUPPORTED, use_locale
 from bot.logs import quiet_library_loggers
+from bot.messages import ChatRef
 from bot.services import reminders
 from bot.services.certificates import Renderer
 from bot.services.dcc.trust import Authority, load_authority
@@ -39,6 +40,7 @@ from bot.services.jobs_table import JOB_KINDS
 from bot.services.outbox import Sender
 from bot.services.photos import PhotoReader
 from bot.services.scheduler import Scheduler
+from bot.services.tickets import Desk, DeskLinker
 from bot.vn import divisions
 from bot.web.app import TELEGRAM_WEBHOOK_PATH, build_web_app
 from storage import jobs, samples, updates
@@ -67,6 +69,7 @@ class Service:
     authority: Authority
     renderer: Renderer
     scheduler: Scheduler
+    desk_linker: DeskLinker | None = None
     clock: Callable[[], datetime] = utcnow
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -86,6 +89,7 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
             chat_rate_per_s=settings.chat_rate_per_s,
             chat_burst=settings.chat_burst,
             bulk_rate_per_s=settings.bulk_rate_per_s,
+            group_rate_per_min=settings.telegram_group_rate_per_min,
             paid_broadcast=settings.telegram_paid_broadcast,
         )
         channels[telegram.name] = telegram
@@ -93,7 +97,24 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
     authority = load_authority(settings)
     renderer = Renderer(db, authority, clock=clock, on_queued=sender.wake)
     scheduler = Scheduler(db, JOB_KINDS, settings=settings, clock=clock, on_queued=sender.wake)
-    services = Services(settings, protector, clock, authority, renderer.wake)
+    desk, linker = None, None
+    if telegram is not None and settings.support_chat_id:
+        chat = ChatRef(telegram.name, settings.support_chat_id)
+        desk = Desk(chat, timedelta(minutes=settings.support_claim_minutes))
+        linker = DeskLinker(
+            db, chat, is_forum=telegram.chat_is_forum, clock=clock, on_queued=sender.wake
+        )
+    services = Services(
+        settings,
+        protector,
+        clock,
+        authority,
+        renderer.wake,
+        desk=desk,
+        desk_woken=linker.wake if linker else lambda: None,
+        outbox_written=sender.wake,
+        outbox_withdrawn=sender.withdraw,
+    )
     photos = PhotoReader({"telegram": telegram.fetch_file} if telegram is not None else {})
     dispatcher = Dispatcher(db, services, sender, photos)
     web_app = build_web_app(
@@ -118,6 +139,7 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
         authority,
         renderer,
         scheduler,
+        linker,
         clock,
     )
 
@@ -146,6 +168,8 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
         service.tasks.append(asyncio.create_task(service.renderer.run(), name="certificates"))
         await _backfill_reminders(service)
         service.tasks.append(asyncio.create_task(service.scheduler.run(), name="scheduler"))
+        if service.desk_linker is not None:
+            service.tasks.append(asyncio.create_task(service.desk_linker.run(), name="desk"))
         await runner.setup()
         await _listen(runner, settings)
         if service.telegram is not None:
@@ -195,6 +219,10 @@ async def serve(settings: Settings) -> None:
             log.warning(
                 "certificates are signed by a TEST issuer (keys in %s); see README, Certificates",
                 settings.dcc_key_path.parent,
+            )
+        if settings.support_chat_id is None:
+            log.warning(
+                "SUPPORT_CHAT_ID is not set: citizens asking for support are given the hotline"
             )
         if service.telegram is not None:
             mode = settings.telegram_mode

@@ -1,4 +1,4 @@
-"""Operator commands of `run_bot.py`: imports, staff, keys, certificates, campaigns (README).
+"""Operator commands of `run_bot.py`: imports, staff, keys, certificates, campaigns, broadcasts.
 
 `add_commands` declares them, `check` refuses what needs no database (a missing file, exit
 code 2), `init_signer` makes the certificate signer (no database), `run` does the rest in one
@@ -16,6 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot import cli_broadcasts
 from bot.config import DEFAULT_DCC_ISSUER, Settings
 from bot.i18n import TIMEZONE, local_day
 from bot.vn import divisions
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
     from bot.imports import ImportReport
 
 IMPORTS = ("import-sites", "import-slots", "import-vaccinations", "import-results")
-COMMANDS = (*IMPORTS, "staff", "verify", "certificate", "campaign")  # the commands `run` does
+# the commands `run` does
+COMMANDS = (*IMPORTS, "staff", "verify", "certificate", "campaign", "broadcast")
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 CHANNELS = ("telegram", "web")
 CLI_ACTOR = "cli"
@@ -94,6 +96,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     remove.add_argument("--role", choices=staff.ROLES, help="only this role (default: all)")
     _add_certificate_commands(commands)
     _add_campaign_commands(commands)
+    cli_broadcasts.add_commands(commands)
 
 
 def _add_certificate_commands(
@@ -267,7 +270,7 @@ def init_signer(settings: Settings) -> int:
 
 
 async def run(args: argparse.Namespace, service: Service) -> int:
-    """Run an import, staff, certificate or campaign command; the exit code."""
+    """Run an import, staff, certificate, campaign or broadcast command; the exit code."""
     if args.command in IMPORTS:
         return await _import(args.command, args.file, service)
     if args.command == "verify":
@@ -276,6 +279,8 @@ async def run(args: argparse.Namespace, service: Service) -> int:
         return await _revoke(args.uvci, args.reason, service)
     if args.command == "campaign":
         return await _campaign(args, service)
+    if args.command == "broadcast":
+        return await cli_broadcasts.run(args, service)
     if args.staff_command == "add":
         return await _staff_add(args, service)
     if args.staff_command == "remove":
@@ -503,7 +508,7 @@ async def _campaign(args: argparse.Namespace, service: Service) -> int:
     return await _campaign_cancel(args.id, service)
 
 
-def _group_codes(given: list[str], settings: Settings) -> list[str]:
+def group_codes(given: list[str], settings: Settings) -> list[str]:
     """Priority groups by code or by number in the list (unknown ones kept: refused later)."""
     from bot.services.forms import priority_groups
 
@@ -526,7 +531,7 @@ async def _campaign_create(args: argparse.Namespace, service: Service) -> int:
         targeting=campaigns.Targeting(
             wards=tuple(args.wards),
             dose_status=args.dose_status,
-            groups=tuple(_group_codes(args.groups, service.settings)),
+            groups=tuple(group_codes(args.groups, service.settings)),
             min_age=args.min_age,
             max_age=args.max_age,
         ),

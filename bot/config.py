@@ -38,6 +38,7 @@ class Settings:
     telegram_webhook_secret: str | None = field(default=None, repr=False)
     telegram_webhook_url: str | None = None
     telegram_rate_per_s: float = 30.0
+    telegram_group_rate_per_min: float = 20.0  # messages a minute into one group chat
     telegram_paid_broadcast: bool = False
     http_host: str = "127.0.0.1"
     http_port: int = 8080
@@ -58,6 +59,8 @@ class Settings:
     dcc_country: str = "VN"
     quiet_start: time = time(21, 0)  # non-urgent scheduled messages wait from here ...
     quiet_end: time = time(7, 0)  # ... until here (Vietnam time)
+    support_chat_id: str | None = None  # the Telegram group where support staff answer
+    support_claim_minutes: float = 15.0  # an unclaimed ticket is announced again after this
 
     @property
     def is_production(self) -> bool:
@@ -109,6 +112,9 @@ class Settings:
             telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
             telegram_webhook_url=env.get("TELEGRAM_WEBHOOK_URL") or None,
             telegram_rate_per_s=_number(env, "TELEGRAM_RATE_PER_S", 30.0, low=0.1, high=1000),
+            telegram_group_rate_per_min=_number(
+                env, "TELEGRAM_GROUP_RATE_PER_MIN", 20.0, low=1, high=6000
+            ),
             telegram_paid_broadcast=_flag(env, "TELEGRAM_PAID_BROADCAST"),
             http_host=env.get("HTTP_HOST") or "127.0.0.1",
             http_port=_integer(env, "HTTP_PORT", 8080, low=0, high=65535),
@@ -130,6 +136,8 @@ class Settings:
             dcc_issuer=(env.get("DCC_ISSUER") or DEFAULT_DCC_ISSUER).strip(),
             dcc_country=(env.get("DCC_COUNTRY") or "VN").strip(),
             **_quiet_hours(env.get("QUIET_HOURS") or "21:00-07:00"),
+            support_chat_id=_chat_id(env, "SUPPORT_CHAT_ID"),
+            support_claim_minutes=_number(env, "SUPPORT_CLAIM_MINUTES", 15.0, low=1, high=24 * 60),
         )
         settings.check()
         return settings
@@ -149,6 +157,8 @@ class Settings:
             raise ConfigError(
                 "TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -"
             )
+        if self.support_chat_id and not self.telegram_bot_token:
+            raise ConfigError("SUPPORT_CHAT_ID is a Telegram group: it needs TELEGRAM_BOT_TOKEN")
         if self.is_production and not self.data_key:
             raise ConfigError("DATA_KEY is required when ENV=production")
         if not 0 < len(self.dcc_issuer) <= 80:
@@ -185,6 +195,17 @@ def _quiet_hours(value: str) -> dict[str, time]:
         raise ConfigError(
             f"QUIET_HOURS must look like 21:00-07:00 (got {value!r}); 00:00-00:00 turns it off"
         ) from None
+
+
+def _chat_id(env: Mapping[str, str], name: str) -> str | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"-?\d{1,20}", value):
+        raise ConfigError(
+            f"{name} must be a Telegram chat id such as -1001234567890 (got {value!r})"
+        )
+    return value
 
 
 def _path(env: Mapping[str, str], name: str) -> Path | None:

@@ -17,13 +17,15 @@ from bot.config import Settings
 from bot.crypto import DataProtector
 from bot.messages import Button, ChatRef, Incoming, Outgoing
 from bot.services.dcc.trust import Authority
+from bot.services.tickets import Desk
 from storage.conversations import SavedState
 from storage.models import Account
 
 # Payload namespaces valid from any message, however old (the main menu, the language picker,
 # the appointment, certificate, "book the next dose" and campaign buttons, which name their
 # booking, certificate, person, invitation or campaign and are checked on use).
-GLOBAL_PAYLOADS = ("menu:", "lang:", "appt:", "cert:", "book:", "camp:")
+# Also the broadcast ("bc:") and ticket ("tk:") buttons, which name their broadcast or ticket.
+GLOBAL_PAYLOADS = ("menu:", "lang:", "appt:", "cert:", "book:", "camp:", "bc:", "tk:")
 _STAMP_SEPARATOR = "|"
 # Step payloads get a stamp such as "12|" in front; Telegram allows 64 bytes in all.
 MAX_STEP_PAYLOAD = 48
@@ -39,6 +41,11 @@ class Services:
     authority: Authority  # signs and checks certificates
     # Called after a commit that issued certificates, so their pictures are made at once.
     certificates_issued: Callable[[], None] = lambda: None
+    desk: Desk | None = None  # the support staff's chat, if one is configured
+    desk_woken: Callable[[], None] = lambda: None  # a ticket opened: put it on the desk now
+    outbox_written: Callable[[], None] = lambda: None  # rows for other chats: send them now
+    # Rows cancelled in the table (a broadcast stopped): the sender must not send its copies.
+    outbox_withdrawn: Callable[[set[int]], None] = lambda ids: None
 
 
 class Conversation:
@@ -62,6 +69,9 @@ class Conversation:
         self.flow: str | None = saved.flow
         self.step: str | None = saved.step
         self.data: dict[str, Any] = dict(saved.data or {})
+        # The support ticket open for this account: while there is one, what the citizen
+        # writes goes to staff and the flow above waits (bot.handlers.support).
+        self.ticket_id: int | None = saved.open_ticket
         self.erased = False
         self.stale_button = False  # set by the dispatcher: a button from an outdated prompt
         self._saved = saved
@@ -149,6 +159,7 @@ class Conversation:
             prompt=prompt,
             version=saved.version + 1,
             updated_at=self.now,
+            open_ticket=self.ticket_id,
         )
         return state, [self._stamped(reply, prompt) for reply in self._replies]
 

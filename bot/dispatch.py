@@ -23,8 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.conversation import Conversation, Handler, Services, unstamped
 from bot.handlers import (
     appointments,
+    broadcasts,
     campaigns,
     certificates,
+    desk,
     form,
     menu,
     pcr,
@@ -34,6 +36,7 @@ from bot.handlers import (
     sampling,
     staff,
     start,
+    support,
 )
 from bot.i18n import _, negotiate, use_locale
 from bot.messages import ChatRef, Incoming, Kind, Outgoing
@@ -57,8 +60,9 @@ FLOWS: Mapping[str, Mapping[str, Handler]] = {
     pcr.FLOW: pcr.STEPS,
     sampling.FLOW: sampling.STEPS,
     campaigns.FLOW: campaigns.STEPS,
+    broadcasts.FLOW: broadcasts.STEPS,
 }
-# Main-menu entries whose feature exists; the others say they are being prepared.
+# What each main-menu entry (and the entries reached from other messages) opens.
 MENU_FLOWS: Mapping[str, Handler] = {
     "menu:register": registration.start_registration,
     "menu:appointments": appointments.show_appointments,
@@ -67,7 +71,10 @@ MENU_FLOWS: Mapping[str, Handler] = {
     "menu:lookup": pcr.start_lookup,
     "menu:qr_add": pcr.add_person_for_qr,
     "menu:certificate": certificates.show_certificates,
+    "menu:support": support.open_ticket,
 }
+# Flows whose steps take photos themselves (any other photo is read as a certificate).
+TAKES_PHOTOS = frozenset({broadcasts.FLOW})
 # What /huy says depends on the flow it stops.
 CANCELLERS: Mapping[str, Handler] = {registration.FLOW: registration.cancel}
 # Each flow's "Back" button (offered after repeated wrong answers).
@@ -75,8 +82,8 @@ GO_BACK: Mapping[str, Handler] = {registration.FLOW: registration.go_back}
 
 
 async def open_menu(msg: Incoming, conv: Conversation) -> None:
-    """Run a main-menu entry (button, command or free text): its flow, if it has one yet."""
-    await MENU_FLOWS.get(menu.menu_payload(msg), menu.open_menu_entry)(msg, conv)
+    """Run a main-menu entry (button, command or free text)."""
+    await MENU_FLOWS[menu.menu_payload(msg)](msg, conv)
 
 
 async def cancel(msg: Incoming, conv: Conversation) -> None:
@@ -97,17 +104,21 @@ COMMANDS: Mapping[str, Handler] = {
     "sodienthoai": phone.ask_phone,
     "huy": cancel,
     "cancel": cancel,
+    "tatthongbao": broadcasts.stop_announcements,
+    "batthongbao": broadcasts.resume_announcements,
     **dict.fromkeys(menu.COMMAND_TO_MENU, open_menu),
     # Staff commands answer "unknown command" to anyone without the role.
     "tiem": staff.start_dose,
     "ghinhan": staff.start_dose,
     "laymau": sampling.start_sampling,
     "chiendich": campaigns.start_campaigns,
+    "thongbao": broadcasts.start_broadcast,
 }
 # Commands that collect no personal data, so they work before consent.
-BEFORE_CONSENT = frozenset(
-    {"start", "help", "trogiup", "language", "ngonngu", "xemdulieu", "xoadulieu", "rutdongy"}
-)
+# Rights and settings that concern no personal data: they work before consent and while a
+# support ticket is open.
+PRIVACY_COMMANDS = frozenset({"xemdulieu", "xoadulieu", "rutdongy", "tatthongbao", "batthongbao"})
+BEFORE_CONSENT = frozenset({"start", "help", "trogiup", "language", "ngonngu"}) | PRIVACY_COMMANDS
 INTENTS: Mapping[Intent, Handler] = {
     Intent.REGISTER: open_menu,
     Intent.RESULTS: open_menu,
@@ -157,11 +168,27 @@ def _is_cancel(msg: Incoming, conv: Conversation) -> bool:
     )
 
 
-# Order matters: the first matching rule handles the update. Gatekeepers come first; commands
+def _with_staff(msg: Incoming, conv: Conversation) -> bool:
+    """Whether a support ticket takes this update.
+
+    All of it does, but for the citizen's rights (and the answers to them) and the rating of
+    an earlier ticket.
+    """
+    return (
+        conv.ticket_id is not None
+        and msg.command not in PRIVACY_COMMANDS
+        and conv.flow != privacy.FLOW
+        and not (msg.payload or "").startswith(support.RATE)
+    )
+
+
+# Order matters: the first matching rule handles the update. Gatekeepers come first; while a
+# support ticket is open, what the citizen writes goes to staff (the flow waits); commands
 # that need no consent come before the consent gate; a flow in progress sees everything that
 # is not a command or a main-menu button; free text is matched to an intent only outside flows.
 ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
     ("too long", lambda m, c: len(m.text) > start.MAX_TEXT, start.too_long),
+    ("talking with support staff", _with_staff, support.relay),
     ("button from an old message", lambda m, c: c.stale_button, start.menu_expired),
     ("command before consent", lambda m, c: m.command in BEFORE_CONSENT, run_command),
     ("language button", lambda m, c: (m.payload or "").startswith("lang:"), start.set_language),
@@ -188,9 +215,20 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
         lambda m, c: (m.payload or "").startswith("camp:"),
         campaigns.receive_button,
     ),
+    (
+        "broadcast button",
+        lambda m, c: (m.payload or "").startswith("bc:"),
+        broadcasts.receive_button,
+    ),
+    ("rating button", lambda m, c: (m.payload or "").startswith(support.RATE), support.rate),
+    ("ticket button", lambda m, c: (m.payload or "").startswith("tk:"), support.relay),
     ("command", lambda m, c: m.command is not None, run_command),
     ("menu button", lambda m, c: m.payload in menu.ENTRIES, open_menu),
-    ("photo of a certificate", lambda m, c: m.kind == Kind.PHOTO, certificates.check_photo),
+    (
+        "photo of a certificate",
+        lambda m, c: m.kind == Kind.PHOTO and c.flow not in TAKES_PHOTOS,
+        certificates.check_photo,
+    ),
     ("flow step", lambda m, c: c.flow is not None, run_step),
     (
         "content the bot cannot read",
@@ -339,9 +377,11 @@ class Dispatcher:
                 fresh.discard(key)
                 todo.append(msg)
         replies: list[tuple[Outgoing, int | None]] = []
-        for msg in [m for m in todo if not m.private]:
+        desk_chat = self._services.desk.chat if self._services.desk else None
+        from_desk = [m for m in todo if m.chat == desk_chat]
+        for msg in [m for m in todo if not m.private and m.chat != desk_chat]:
             replies.append((start.private_only(msg), None))
-        todo = [msg for msg in todo if msg.private]
+        todo = [msg for msg in todo if msg.private and msg.chat != desk_chat]
         chats = await self._load(session, todo)
         for msg in todo:
             chat = chats.get(msg.chat) or await self._open(session, msg)
@@ -354,6 +394,11 @@ class Dispatcher:
                 chat.state, answered = conv.conclude()
                 chats[msg.chat] = chat
                 replies += [(reply, chat.account.id) for reply in answered]
+        for msg in from_desk:  # the support staff's chat: no account, no conversation
+            turn = desk.DeskTurn(session=session, services=self._services, now=now)
+            await desk.handle(msg, turn)
+            replies += turn.messages
+            hooks.extend(turn.after_commit)
         replies = [(part, owner) for reply, owner in replies for part in self._sender.fit(reply)]
         await conversations.save_states(
             session,
@@ -413,7 +458,9 @@ class Dispatcher:
             now=now,
         )
         with use_locale(account.locale):
-            reset = conv.flow is not None and conv.idle_for() > self._idle_limit
+            # A form waiting while the citizen talks to staff is not idle: it resumes after.
+            idle = conv.ticket_id is None and conv.idle_for() > self._idle_limit
+            reset = conv.flow is not None and idle
             if reset:
                 conv.finish()
                 start.idle_notice(conv)

@@ -58,8 +58,12 @@ class Incoming:
         None  # set once the photo was fetched and read (bot.services.photos)
     )
     photo_texts: tuple[str, ...] = ()  # the QR codes found in the photo
+    photo_bytes: bytes | None = field(default=None, repr=False)  # the photo, once fetched
     language: str | None = None
     private: bool = True
+    message_id: str | None = None  # the platform's id of this message in its chat
+    thread_id: str | None = None  # the forum topic it was written in (Telegram supergroups)
+    reply_to: str | None = None  # the message it answers, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,15 @@ class Outgoing:
     image_key: str | None = None
     request_phone: str | None = None  # label of the "share my phone number" keyboard button
     remove_keyboard: bool = False
+    thread_id: str | None = None  # post into this forum topic (Telegram supergroups)
+    reply_to: str | None = None  # as an answer to this message of the chat
+    # Open a new forum topic named `text` instead of sending a message; the platform's id of
+    # the topic is what the send returns (`Sent.message_id`).
+    new_topic: bool = False
+    # Replace the text of a message sent earlier: the platform's id of it (Telegram edits it
+    # in place) and our outbox row id of it (the web chat redraws that row).
+    edit_message_id: str | None = None
+    replaces: int | None = None
 
     def to_body(self) -> dict[str, Any]:
         """The JSON-safe part of this message, as stored in the outbox (image bytes apart)."""
@@ -102,6 +115,10 @@ class Outgoing:
             body["request_phone"] = self.request_phone
         if self.remove_keyboard:
             body["remove_keyboard"] = True
+        for name in _OPTIONAL_KEYS:
+            value = getattr(self, name)
+            if value:
+                body[name] = value
         return body
 
     @classmethod
@@ -119,4 +136,13 @@ class Outgoing:
             image_key=body.get("image_key"),
             request_phone=body.get("request_phone"),
             remove_keyboard=bool(body.get("remove_keyboard")),
+            thread_id=body.get("thread_id"),
+            reply_to=body.get("reply_to"),
+            new_topic=bool(body.get("new_topic")),
+            edit_message_id=body.get("edit_message_id"),
+            replaces=body.get("replaces"),
         )
+
+
+# Fields stored in an outbox row's body only when set.
+_OPTIONAL_KEYS = ("thread_id", "reply_to", "new_topic", "edit_message_id", "replaces")

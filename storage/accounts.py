@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import insert_ignoring_conflicts, supports_row_locks
 from storage.conversations import SavedState
-from storage.models import Account, ConsentEvent, ConversationRow, table, utcnow
+from storage.models import Account, ConsentEvent, ConversationRow, Ticket, table, utcnow
 
 
 async def load_chat(
@@ -41,6 +41,10 @@ _LOAD_CHATS = (
         ConversationRow.prompt,
         ConversationRow.version,
         ConversationRow.updated_at,
+        select(Ticket.id)
+        .where(Ticket.account_id == Account.id, Ticket.status == "open")
+        .correlate(Account)
+        .scalar_subquery(),
     )
     .join(ConversationRow, ConversationRow.account_id == Account.id)
     .where(

@@ -46,7 +46,7 @@ ACTIVE, PAUSED, FINISHED, CANCELLED = "active", "paused", "finished", "cancelled
 INVITED, ACCEPTED, DECLINED = "invited", "accepted", "declined"
 # A booking that was made (whatever came of it) counts; a cancelled one does not.
 MADE_BOOKINGS = (bookings.ACTIVE, bookings.ATTENDED, bookings.MISSED)
-UNDELIVERED = ("failed", "dropped")
+UNDELIVERED = ("failed", "blocked", "dropped")
 
 _INVITATIONS = table(CampaignInvitation)
 _INSERT = insert(_INVITATIONS).returning(_INVITATIONS.c.id, sort_by_parameter_order=True)

@@ -22,7 +22,8 @@ class SavedState:
     """A conversation as stored.
 
     `prompt` numbers the question being asked (its buttons carry it); `version` counts saves,
-    for optimistic concurrency.
+    for optimistic concurrency. `open_ticket` is not part of the row: it is read with it (the
+    account's open support ticket, if any).
     """
 
     flow: str | None
@@ -31,6 +32,7 @@ class SavedState:
     prompt: int
     version: int
     updated_at: datetime
+    open_ticket: int | None = None
 
 
 async def save_states(

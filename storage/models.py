@@ -92,6 +92,8 @@ class Account(Base):
     phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
     unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unreachable_reason: Mapped[str | None] = mapped_column(String(200))
+    # Set by /tatthongbao: no ward announcements (reminders and results still come).
+    announcements_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -179,7 +181,12 @@ class Person(Base):
     """
 
     __tablename__ = "people"
-    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own spelling
+    __table_args__ = (
+        # Broadcasts walk an area's people in account order, a batch at a time.
+        Index("ix_people_ward_account", "ward_code", "account_id"),
+        Index("ix_people_province_account", "province_code", "account_id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # NULL once the account is erased while the person has doses on record (medical records
@@ -532,3 +539,124 @@ class CampaignInvitation(Base):
     invited_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outbox_id: Mapped[int | None] = mapped_column(Integer)  # the invitation message
+
+
+class Broadcast(Base):
+    """A ward announcement: staff-written text (and picture) to the citizens of an area.
+
+    The area is `wards` (current ward codes) or a whole `province_code`, optionally narrowed to
+    priority `groups`. `status`: `scheduled` until `send_at`, then `sending` (batches of
+    outbox rows, one per recipient account, in account id order after `cursor`), then `done`,
+    or `cancelled` by staff. `planned` is the recipient count when sending began; the staff
+    member's progress message is the outbox row `progress_outbox_id`, edited in place.
+    """
+
+    __tablename__ = "broadcasts"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own spelling
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by: Mapped[str] = mapped_column(String(120))  # the actor label, as in the audit log
+    staff_channel: Mapped[str | None] = mapped_column(String(16))  # where progress is shown
+    staff_chat_id: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    image: Mapped[bytes | None] = mapped_column(LargeBinary)
+    image_file_id: Mapped[str | None] = mapped_column(String(255))  # on `image_channel`
+    image_channel: Mapped[str | None] = mapped_column(String(16))
+    area: Mapped[str] = mapped_column(String(300))  # the area's name, as citizens read it
+    wards: Mapped[list[int]] = mapped_column(JSON, default=list)
+    province_code: Mapped[int | None] = mapped_column(Integer)
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")
+    planned: Mapped[int] = mapped_column(Integer, default=0)
+    cursor: Mapped[int] = mapped_column(Integer, default=0)  # the last account id queued
+    exhausted: Mapped[bool] = mapped_column(Boolean, default=False)  # every recipient queued
+    batch_first: Mapped[int | None] = mapped_column(Integer)  # outbox ids of the last batch
+    batch_last: Mapped[int | None] = mapped_column(Integer)
+    progress_outbox_id: Mapped[int | None] = mapped_column(Integer)
+    progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(120))
+
+
+class BroadcastDelivery(Base):
+    """One recipient of a broadcast: at most one per account, and its outbox row.
+
+    Its status is the outbox row's (sent, failed, blocked...); an account erased since has no
+    row any more. `account_id` is a plain number: account ids are never reused.
+    """
+
+    __tablename__ = "broadcast_deliveries"
+
+    broadcast_id: Mapped[int] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(Integer)
+
+
+class Ticket(Base):
+    """A citizen's request to talk to a human, relayed to the support staff chat (the desk).
+
+    `status` is `open` (at most one per account) or `closed`. On the desk, a ticket is a forum
+    topic (`desk_mode` `topic`, `desk_thread` the topic id) or a reply thread under its header
+    message (`reply`, `desk_thread` the header's message id); both are known once the desk's
+    first message for it (`anchor_outbox_id`) has been sent.
+    """
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index(
+            "uq_tickets_open_account",
+            "account_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_tickets_status", "status", "opened_at"),
+        Index("ix_tickets_desk_thread", "desk_chat_id", "desk_thread"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    reason: Mapped[str] = mapped_column(String(200))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(120))
+    close_note: Mapped[str | None] = mapped_column(String(500))
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    desk_channel: Mapped[str] = mapped_column(String(16))
+    desk_chat_id: Mapped[str] = mapped_column(String(64))
+    desk_mode: Mapped[str | None] = mapped_column(String(8))
+    desk_thread: Mapped[str | None] = mapped_column(String(64))
+    anchor_outbox_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class TicketMessage(Base):
+    """A ticket's message for the desk, waiting or written.
+
+    It waits (`body` set) until the ticket's desk thread is known, then is written to the
+    outbox (`desk_outbox_id`; the body is dropped). The outbox row's platform id tells which
+    ticket a staff member answers by replying to it.
+    """
+
+    __tablename__ = "ticket_messages"
+    __table_args__ = (
+        Index("ix_ticket_messages_ticket", "ticket_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    desk_outbox_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,7 +1,9 @@
 """The outbox: messages promised in a transaction, delivered afterwards by the sender.
 
 Statuses: `pending` (due at `not_before`), `sending` (claimed by a sender until `lease_until`),
-`sent`, `failed` (gave up, `last_error` says why), `dropped` (recipient unreachable).
+`sent`, `failed` (gave up, `last_error` says why), `blocked` (the platform says the recipient
+blocked us or is gone), `dropped` (not tried: the recipient was known to be unreachable),
+`cancelled` (withdrawn before it was sent, e.g. a broadcast stopped by staff).
 A claim whose lease ran out (the process died mid-send) becomes due again.
 """
 
@@ -17,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import supports_row_locks
 from storage.models import Account, OutboxMessage, table
+
+CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +134,10 @@ _MARK_SENT = (
 async def mark_retry(
     session: AsyncSession, *, message_id: int, not_before: datetime, error: str, attempt: bool
 ) -> None:
-    """Make a message due again at `not_before`; `attempt` counts this try against the limit."""
+    """Make a message due again at `not_before`; `attempt` counts this try against the limit.
+
+    A message cancelled meanwhile stays cancelled.
+    """
     values: dict[str, Any] = {
         "status": "pending",
         "not_before": not_before,
@@ -140,12 +147,14 @@ async def mark_retry(
     if attempt:
         values["attempts"] = OutboxMessage.attempts + 1
     await session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status != CANCELLED)
+        .values(**values)
     )
 
 
 async def mark_final(session: AsyncSession, *, message_id: int, status: str, error: str) -> None:
-    """Stop trying a message: `failed` (gave up) or `dropped` (recipient unreachable)."""
+    """Stop trying a message: `failed` (gave up), `blocked` or `dropped` (unreachable)."""
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id)
@@ -191,3 +200,16 @@ async def get_for_chat(
         )
     )
     return result.scalar_one_or_none()
+
+
+async def recent_for_chat(
+    session: AsyncSession, *, channel: str, chat_id: str, limit: int
+) -> list[OutboxMessage]:
+    """The last `limit` messages written to a chat, oldest first (edits included)."""
+    result = await session.execute(
+        select(OutboxMessage)
+        .where(OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id)
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(result.scalars().all()))

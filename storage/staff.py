@@ -122,6 +122,11 @@ async def staff_by_api_key(session: AsyncSession, key: str) -> StaffMember | Non
     )
 
 
+def within_scope(wards: Sequence[int], scope: Sequence[int] | None) -> bool:
+    """Whether every ward lies in a staff scope (None: any ward, as for an admin)."""
+    return scope is None or set(wards) <= set(scope)
+
+
 def actor_label(member: StaffMember) -> str:
     """How a staff member appears in the audit log."""
     name = f" {member.name}" if member.name else ""

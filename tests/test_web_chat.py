@@ -85,7 +85,7 @@ async def test_start_then_consent_with_buttons(client: TestClient) -> None:
     (menu,) = await browser.say(payload=payload(welcome, "Tôi đồng ý"))
     assert (menu["text"], labels(menu)) == (THANKS, MENU)
     (entry,) = await browser.say(payload=payload(menu, "Hỗ trợ"))
-    assert entry["text"].startswith("Chức năng “Hỗ trợ” đang được chuẩn bị")
+    assert entry["text"].startswith("Hiện chưa thể kết nối với nhân viên hỗ trợ")
     browser.after = 0
     assert [m["id"] for m in await browser.read()] == sorted(
         [welcome["id"], menu["id"], entry["id"]]

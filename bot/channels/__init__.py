@@ -22,6 +22,18 @@ class ChannelLimits:
     chat_rate_per_s: float | None
     chat_burst: int
     bulk_rate_per_s: float | None
+    # Group chats may have a pace of their own (Telegram: 20 messages a minute); a chat is a
+    # group when its id starts with `group_chat_prefix`.
+    group_rate_per_s: float | None = None
+    group_burst: int = 3
+    group_chat_prefix: str | None = None
+
+    def pace(self, chat_id: str) -> tuple[float | None, int]:
+        """The sustained rate (None: no limit) and the burst allowed in one chat."""
+        prefix = self.group_chat_prefix
+        if prefix is not None and chat_id.startswith(prefix) and self.group_rate_per_s:
+            return self.group_rate_per_s, self.group_burst
+        return self.chat_rate_per_s, self.chat_burst
 
 
 def fit(message: Outgoing, limits: ChannelLimits) -> list[Outgoing]:

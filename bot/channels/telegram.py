@@ -48,6 +48,11 @@ NAME = "telegram"
 # https://core.telegram.org/bots/api#sendmessage (text 1-4096), #sendphoto (caption 0-1024)
 TEXT_LENGTH = 4096
 CAPTION_LENGTH = 1024
+# https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this: at most 20
+# messages a minute in one group (the default of `group_rate_per_min`); group and supergroup
+# ids are negative.
+GROUP_RATE_PER_MIN = 20.0
+TOPIC_NAME_LENGTH = 128  # https://core.telegram.org/bots/api#createforumtopic
 POLL_TIMEOUT_S = 25
 ALLOWED_UPDATES = ["message", "callback_query"]
 
@@ -78,6 +83,7 @@ class TelegramChannel:
         chat_rate_per_s: float = 1.0,
         chat_burst: int = 3,
         bulk_rate_per_s: float = 30.0,
+        group_rate_per_min: float = GROUP_RATE_PER_MIN,
         paid_broadcast: bool = False,
     ) -> None:
         self._requests = (AiohttpRequest(), AiohttpRequest(connection_limit=1))
@@ -94,6 +100,9 @@ class TelegramChannel:
             chat_rate_per_s=chat_rate_per_s,
             chat_burst=chat_burst,
             bulk_rate_per_s=bulk_rate_per_s,
+            group_rate_per_s=group_rate_per_min / 60,
+            group_burst=3,
+            group_chat_prefix="-",
         )
         self._paid_broadcast = paid_broadcast
         self._started = False
@@ -114,6 +123,18 @@ class TelegramChannel:
         await self.bot.shutdown()
         for request in self._requests:
             await request.shutdown()
+
+    async def chat_is_forum(self, chat_id: str) -> bool:
+        """Whether a supergroup has topics enabled (`getChat`).
+
+        Raises:
+            TemporaryFailure: Telegram could not be reached, or does not know the chat.
+        """
+        try:
+            chat = await self.bot.call("getChat", {"chat_id": int(chat_id)})
+        except TelegramError as error:
+            raise TemporaryFailure(f"{type(error).__name__}: {error.message}") from error
+        return bool(chat.get("is_forum"))
 
     async def set_commands(
         self, commands: Sequence[tuple[str, str]], language: str | None
@@ -196,7 +217,18 @@ class TelegramChannel:
         chat_id = int(message.chat.chat_id)
         markup = _markup(message)
         extra: JSON = {"allow_paid_broadcast": True} if bulk and self._paid_broadcast else {}
+        if message.thread_id:
+            extra["message_thread_id"] = int(message.thread_id)
+        if message.reply_to:
+            extra["reply_parameters"] = {
+                "message_id": int(message.reply_to),
+                "allow_sending_without_reply": True,  # a deleted message must not block ours
+            }
         try:
+            if message.new_topic:
+                return await self._open_topic(chat_id, message.text)
+            if message.edit_message_id:
+                return await self._edit_text(chat_id, message, markup)
             if message.image is not None or message.image_file_id:
                 return await self._send_photo(chat_id, message, markup, extra)
             return await self._send_text(chat_id, message.text, markup, extra)
@@ -218,6 +250,29 @@ class TelegramChannel:
             params["reply_markup"] = markup
         sent = await self.bot.call("sendMessage", params)
         return Sent(str(sent["message_id"]))
+
+    async def _open_topic(self, chat_id: int, name: str) -> Sent:
+        """Create a forum topic; what is returned is the topic's id (`message_thread_id`)."""
+        params = {"chat_id": chat_id, "name": name[:TOPIC_NAME_LENGTH]}
+        topic = await self.bot.call("createForumTopic", params)
+        return Sent(str(topic["message_thread_id"]))
+
+    async def _edit_text(self, chat_id: int, message: Outgoing, markup: JSON | None) -> Sent:
+        """Replace a message's text (and buttons: none given removes them)."""
+        assert message.edit_message_id is not None
+        params: JSON = {
+            "chat_id": chat_id,
+            "message_id": int(message.edit_message_id),
+            "text": message.text,
+        }
+        if markup is not None and "inline_keyboard" in markup:
+            params["reply_markup"] = markup
+        try:
+            await self.bot.call("editMessageText", params)
+        except BadRequest as error:
+            if "message is not modified" not in error.message.lower():
+                raise
+        return Sent(message.edit_message_id)
 
     async def _send_photo(
         self, chat_id: int, message: Outgoing, markup: JSON | None, extra: JSON
@@ -280,6 +335,8 @@ def _to_incoming(update: JSON) -> Incoming | None:
             payload=data,
             language=user.get("language_code"),
             private=message["chat"].get("type") == "private",
+            message_id=_id_of(message),
+            thread_id=_thread_of(message),
         )
     message = update.get("message")
     if message is None:
@@ -291,6 +348,9 @@ def _to_incoming(update: JSON) -> Incoming | None:
         "user_id": str(int(user["id"])) if "id" in user else None,
         "language": user.get("language_code"),
         "private": message["chat"].get("type") == "private",
+        "message_id": _id_of(message),
+        "thread_id": _thread_of(message),
+        "reply_to": _id_of(message.get("reply_to_message") or {}),
     }
     text = message.get("text")
     if isinstance(text, str):
@@ -317,6 +377,17 @@ def _to_incoming(update: JSON) -> Incoming | None:
             kind=Kind.PHOTO, text=caption, photo_file_id=str(document["file_id"]), **base
         )
     return Incoming(kind=Kind.OTHER, **base)
+
+
+def _id_of(message: JSON) -> str | None:
+    return str(int(message["message_id"])) if "message_id" in message else None
+
+
+def _thread_of(message: JSON) -> str | None:
+    """The forum topic a message belongs to (other threads are plain replies)."""
+    if message.get("is_topic_message") and "message_thread_id" in message:
+        return str(int(message["message_thread_id"]))
+    return None
 
 
 def _command(text: str, entities: Sequence[JSON]) -> tuple[str, str] | None:

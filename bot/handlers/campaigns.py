@@ -23,36 +23,40 @@ the staff's `camp:rep|pause|resume|stop|stopok|keep:<campaign>` (role and scope 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
 from bot.handlers import registration, start
 from bot.handlers.form import person_of_account
-from bot.handlers.roles import role_held
 from bot.handlers.slot_picker import local_today
+from bot.handlers.targeting import (
+    Scope,
+    ask_groups_text,
+    groups_label,
+    groups_refused,
+    read_groups,
+    read_ward_codes,
+    ward_name,
+    ward_scope,
+    wards_problem,
+)
 from bot.i18n import _, format_moment
 from bot.messages import Button, Incoming, Kind
 from bot.services import campaigns as service
 from bot.services.campaigns import CampaignError, NewCampaign, Targeting
-from bot.services.forms import priority_groups
-from bot.vn import divisions
 from bot.vn.text import fold
 from storage import campaigns as store
 from storage import staff
 from storage.campaigns import ACCEPTED, ACTIVE, CANCELLED, DECLINED, FINISHED, PAUSED
-from storage.models import Campaign, CampaignInvitation, Person, StaffMember
+from storage.models import Campaign, CampaignInvitation, Person
 
 FLOW = "campaign"
-ADMIN, WARD_STAFF = "admin", "ward_staff"
 SHOWN = 10  # campaigns listed by /chiendich, newest first ...
 LOOKED_AT = 200  # ... among the newest of all
-MAX_WARDS = 50
 DOSE1_WEEKS = (4, 8, 12)
 _AGE_WORDS = frozenset({"tu", "den", "tro", "len", "tuoi", "from", "to", "and", "over"})
 _NEW_WORDS = frozenset({"moi", "tao", "tao moi", "new"})
-
-Scope = tuple[int, ...] | None  # a ward staff member's wards; None: any ward (admin)
 
 
 class Step(StrEnum):
@@ -70,15 +74,6 @@ class Step(StrEnum):
     PREVIEW = "preview"
 
 
-async def _staff(msg: Incoming, conv: Conversation) -> tuple[StaffMember, Scope] | None:
-    """The sender's campaign role and ward scope, or None (not allowed)."""
-    admin = await role_held(msg, conv, ADMIN)
-    if admin is not None:
-        return admin, None
-    member = await role_held(msg, conv, WARD_STAFF)
-    return (member, tuple(member.wards)) if member is not None else None
-
-
 async def _refuse(msg: Incoming, conv: Conversation) -> None:
     """Not (or no longer) staff: leave the flow, answer as to an unknown command."""
     if conv.flow == FLOW:
@@ -87,13 +82,6 @@ async def _refuse(msg: Incoming, conv: Conversation) -> None:
 
 
 # ---------------------------------------------------------------- labels
-
-
-def _ward_name(code: int) -> str:
-    try:
-        return f"{divisions.ward(code).name} ({code})"
-    except KeyError:
-        return str(code)
 
 
 def _status_label(status: str) -> str:
@@ -112,23 +100,12 @@ def _ages_label(min_age: int, max_age: int | None) -> str:
     return _("{min} to {max}").format(min=min_age, max=max_age)
 
 
-def _groups_label(conv: Conversation, codes: Sequence[str]) -> str:
-    if not codes:
-        return _("all groups")
-    groups = priority_groups(conv.services.settings.priority_groups_file)
-    return "; ".join(
-        f"{number}. {group.label()}"
-        for number, group in enumerate(groups, 1)
-        if group.code in codes
-    )
-
-
 # ---------------------------------------------------------------- the list
 
 
 async def start_campaigns(msg: Incoming, conv: Conversation) -> None:
     """/chiendich: admins and ward staff only; list the campaigns, or start a new one."""
-    found = await _staff(msg, conv)
+    found = await ward_scope(msg, conv)
     if found is None:
         await start.unknown_command(msg, conv)
         return
@@ -160,7 +137,7 @@ async def _show_list(conv: Conversation, scope: Scope) -> None:
 
 
 def _in_scope(campaign: Campaign, scope: Scope) -> bool:
-    return service.within_scope(campaign.wards, scope)
+    return staff.within_scope(campaign.wards, scope)
 
 
 def _campaign_buttons(campaign: Campaign) -> list[Button]:
@@ -204,7 +181,7 @@ async def receive_name(msg: Incoming, conv: Conversation) -> None:
             )
         )
         return
-    found = await _staff(msg, conv)
+    found = await ward_scope(msg, conv)
     if found is None:
         await _refuse(msg, conv)
         return
@@ -234,14 +211,14 @@ def _ask_wards(conv: Conversation, scope: Scope) -> None:
         _(
             "Which wards? Press “My wards” for all of yours, or type some of their codes "
             "separated by spaces:\n{wards}"
-        ).format(wards="\n".join(_ward_name(code) for code in scope)),
+        ).format(wards="\n".join(ward_name(code) for code in scope)),
         buttons=[[Button(_("My wards"), "cd:w:mine")]],
     )
 
 
 async def receive_wards(msg: Incoming, conv: Conversation) -> None:
     """Take ward codes within the staff member's scope; ask for the priority groups."""
-    found = await _staff(msg, conv)
+    found = await ward_scope(msg, conv)
     if found is None:
         await _refuse(msg, conv)
         return
@@ -251,12 +228,12 @@ async def receive_wards(msg: Incoming, conv: Conversation) -> None:
     if msg.payload == "cd:w:mine" and scope is not None:
         wards = list(scope)
     else:
-        typed = re.split(r"[\s,;]+", msg.text.strip())
-        if not msg.text.strip() or not all(code.isascii() and code.isdigit() for code in typed):
+        typed = read_ward_codes(msg.text)
+        if typed is None:
             conv.reply(_("Please type ward codes (digits), separated by spaces."))
             return
-        wards = list(dict.fromkeys(int(code) for code in typed))[:MAX_WARDS]
-    problem = _wards_problem(wards, scope)
+        wards = typed
+    problem = wards_problem(wards, scope)
     if problem is not None:
         conv.reply(problem)
         return
@@ -264,55 +241,17 @@ async def receive_wards(msg: Incoming, conv: Conversation) -> None:
     _ask_groups(conv)
 
 
-def _wards_problem(wards: Sequence[int], scope: Scope) -> str | None:
-    """Why these wards cannot be targeted (not a current ward, or outside the scope), if so."""
-    for code in wards:
-        try:
-            divisions.ward(code)
-        except KeyError:
-            return _(
-                "{code} is not a current ward code. Please check it and type the codes again."
-            ).format(code=code)
-        if scope is not None and code not in scope:
-            return _(
-                "{ward} is not one of your wards: you can invite people in {wards}. "
-                "Please type the codes again."
-            ).format(ward=_ward_name(code), wards=", ".join(_ward_name(c) for c in scope))
-    return None
-
-
 def _ask_groups(conv: Conversation) -> None:
     conv.goto(FLOW, Step.GROUPS)
-    groups = priority_groups(conv.services.settings.priority_groups_file)
-    lines = [f"{number}. {group.label()}" for number, group in enumerate(groups, 1)]
-    conv.reply(
-        _(
-            "Which priority groups? Type their numbers separated by spaces (for example 1 5), "
-            "or press “All groups”."
-        )
-        + "\n"
-        + "\n".join(lines),
-        buttons=[[Button(_("All groups"), "cd:g:all")]],
-    )
+    conv.reply(ask_groups_text(conv), buttons=[[Button(_("All groups"), "cd:g:all")]])
 
 
 async def receive_groups(msg: Incoming, conv: Conversation) -> None:
     """Take group numbers (or all); ask for the ages."""
-    groups = priority_groups(conv.services.settings.priority_groups_file)
-    if msg.payload == "cd:g:all":
-        chosen: list[str] = []
-    else:
-        typed = re.split(r"[\s,;.]+", msg.text.strip().strip("."))
-        if not msg.text.strip() or not all(
-            n.isascii() and n.isdigit() and 1 <= int(n) <= len(groups) for n in typed
-        ):
-            conv.reply(
-                _("Please type numbers from 1 to {count}, or press “All groups”.").format(
-                    count=len(groups)
-                )
-            )
-            return
-        chosen = list(dict.fromkeys(groups[int(n) - 1].code for n in typed))
+    chosen = [] if msg.payload == "cd:g:all" else read_groups(conv, msg.text)
+    if chosen is None:
+        conv.reply(groups_refused(conv))
+        return
     conv.data["groups"] = chosen
     conv.goto(FLOW, Step.AGES)
     conv.reply(
@@ -459,8 +398,8 @@ async def _show_preview(conv: Conversation) -> None:
     lines = [
         _("Please check the campaign:"),
         _("Campaign: {name}").format(name=new.name),
-        _("Wards: {wards}").format(wards=", ".join(_ward_name(c) for c in target.wards)),
-        _("Priority groups: {groups}").format(groups=_groups_label(conv, target.groups)),
+        _("Wards: {wards}").format(wards=", ".join(ward_name(c) for c in target.wards)),
+        _("Priority groups: {groups}").format(groups=groups_label(conv, target.groups)),
         _("Ages: {ages}").format(ages=_ages_label(target.min_age, target.max_age)),
         _("Invites: {doses}").format(doses=service.dose_status_label(target.dose_status)),
         _("At most {cap} invitations a day, from today.").format(cap=new.daily_cap),
@@ -486,13 +425,13 @@ async def receive_preview(msg: Incoming, conv: Conversation) -> None:
     if msg.payload != "cd:send":
         conv.reply(_("Please press “Send” or “Cancel”."))
         return
-    found = await _staff(msg, conv)
+    found = await ward_scope(msg, conv)
     if found is None:
         await _refuse(msg, conv)
         return
     member, scope = found
     new = _new_campaign(conv)
-    if not service.within_scope(new.targeting.wards, scope):
+    if not staff.within_scope(new.targeting.wards, scope):
         conv.finish()
         conv.reply(_("Some of these wards are no longer yours; nothing was created."))
         return
@@ -547,7 +486,7 @@ async def receive_button(msg: Incoming, conv: Conversation) -> None:
     if action in ("book", "no"):
         await _answer(conv, number, accept=action == "book")
         return
-    found = await _staff(msg, conv)
+    found = await ward_scope(msg, conv)
     if found is None:
         await start.menu_expired(msg, conv)
         return
@@ -648,7 +587,7 @@ async def _report_text(conv: Conversation, campaign: Campaign) -> str:
     for ward in [*counts, service.total(counts)]:
         lines.append(
             line.format(
-                ward=_ward_name(ward.ward_code) if ward.ward_code else _("Total"),
+                ward=ward_name(ward.ward_code) if ward.ward_code else _("Total"),
                 invited=ward.invited,
                 booked=ward.booked,
                 declined=ward.declined,

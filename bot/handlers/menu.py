@@ -7,8 +7,7 @@ from bot.i18n import N_, _
 from bot.messages import Button, Incoming
 from bot.vn.intents import Intent, match_intent
 
-# Menu entries: payload -> label. The dispatcher runs the flow of each entry that has one
-# (bot.dispatch.MENU_FLOWS); the others answer that they are being prepared.
+# Menu entries: payload -> label. The dispatcher runs each entry's flow (bot.dispatch.MENU_FLOWS).
 MENU = {
     "menu:register": N_("Register for vaccination"),
     "menu:results": N_("Test results"),
@@ -59,22 +58,6 @@ async def show_menu(msg: Incoming, conv: Conversation) -> None:
         ),
         buttons=menu_buttons(),
     )
-
-
-async def open_menu_entry(msg: Incoming, conv: Conversation) -> None:
-    """Answer a main-menu choice whose feature is still being prepared.
-
-    A form in progress is kept: the citizen can answer its last question and go on.
-    """
-    label = _(ENTRIES[menu_payload(msg)])
-    text = _(
-        "“{feature}” is being prepared and will be available here soon. Thank you for your "
-        "patience!"
-    ).format(feature=label)
-    if conv.flow is not None:
-        conv.reply(text + kept_note(conv))
-        return
-    conv.reply(text, buttons=menu_buttons())
 
 
 def kept_note(conv: Conversation) -> str:

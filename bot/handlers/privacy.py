@@ -13,14 +13,14 @@ from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
 from bot.handlers.menu import menu_buttons
-from bot.i18n import LANGUAGE_NAMES, N_, _, format_day, format_moment
+from bot.i18n import CHANNEL_NAMES, LANGUAGE_NAMES, _, format_day, format_moment
 from bot.messages import Button, Incoming
+from bot.services import tickets
 from bot.vn.intents import Intent, is_answer
 from bot.vn.phone import mask_id_number, mask_phone
 from storage import accounts, certificates, people
 
 FLOW = "privacy"
-CHANNEL_NAMES = {"telegram": N_("Telegram"), "web": N_("web chat"), "zalo": N_("Zalo")}
 # Bump when the consent text changes in substance: people are asked again.
 CONSENT_VERSION = "2026-11"
 
@@ -123,6 +123,12 @@ async def show_my_data(msg: Incoming, conv: Conversation) -> None:
             phone=phone,
             created=format_moment(account.created_at),
         )
+        + "\n\n"
+        + (
+            _("• Ward announcements: off (/batthongbao turns them on)")
+            if account.announcements_off_at
+            else _("• Ward announcements: on (/tatthongbao turns them off)")
+        )
         + await _people_lines(conv)
     )
 
@@ -177,6 +183,7 @@ async def ask_erase(msg: Incoming, conv: Conversation) -> None:
 async def confirm_erase(msg: Incoming, conv: Conversation) -> None:
     """Erase the account if confirmed; otherwise keep everything."""
     if msg.payload == "erase:yes" or is_answer(msg.text, Intent.YES):
+        await _end_ticket(conv, why="data deleted")
         await people.erase_for_account(conv.session, conv.account.id, now=conv.now)
         await accounts.delete_account(conv.session, account_id=conv.account.id)
         conv.erase()
@@ -212,6 +219,7 @@ async def ask_withdraw(msg: Incoming, conv: Conversation) -> None:
 async def confirm_withdraw(msg: Incoming, conv: Conversation) -> None:
     """Record the withdrawal if confirmed."""
     if msg.payload == "withdraw:yes" or is_answer(msg.text, Intent.YES):
+        await _end_ticket(conv, why="consent withdrawn")
         await accounts.record_consent(
             conv.session, conv.account, version=CONSENT_VERSION, granted=False
         )
@@ -227,6 +235,14 @@ async def confirm_withdraw(msg: Incoming, conv: Conversation) -> None:
         conv.reply(_("Nothing changed: your consent stays as it was."))
     else:
         await ask_withdraw(msg, conv)
+
+
+async def _end_ticket(conv: Conversation, *, why: str) -> None:
+    """Close an open support ticket: nothing more goes to staff (they are told why)."""
+    if conv.ticket_id is not None:
+        await tickets.close_for_account(conv.session, conv.account, why=why, now=conv.now)
+        conv.ticket_id = None
+        conv.after_commit.append(conv.services.outbox_written)
 
 
 STEPS: dict[str, Handler] = {

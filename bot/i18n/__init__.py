@@ -18,6 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DOMAIN = "messages"
@@ -61,6 +62,10 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, t
     return message
 
 
+# The channels in words (translate with `_()` where shown).
+CHANNEL_NAMES = {"telegram": N_("Telegram"), "web": N_("web chat"), "zalo": N_("Zalo")}
+
+
 def negotiate(language_code: str | None) -> str:
     """Pick our locale from a platform language tag such as `en-US` (default Vietnamese)."""
     if language_code:
@@ -92,3 +97,8 @@ def format_moment(moment: datetime) -> str:
         "EEEE, dd/MM/yyyy 'lúc' HH:mm" if _locale.get() == "vi" else "EEEE, dd/MM/yyyy 'at' HH:mm"
     )
     return str(format_datetime(moment, pattern, tzinfo=TIMEZONE, locale=_locale.get()))
+
+
+def format_count(number: int) -> str:
+    """A whole number with the current locale's grouping: `12.345` in Vietnamese."""
+    return str(format_decimal(number, locale=_locale.get()))

@@ -180,11 +180,6 @@ def targeting_of(campaign: Campaign) -> Targeting:
     )
 
 
-def within_scope(wards: Sequence[int], scope: Sequence[int] | None) -> bool:
-    """Whether every ward lies in a staff scope (None: any ward, as for an admin)."""
-    return scope is None or set(wards) <= set(scope)
-
-
 async def count_eligible(session: AsyncSession, targeting: Targeting, *, now: datetime) -> int:
     """How many people a targeting selects today (the preview before sending)."""
     return await store.count_eligible(session, eligibility(targeting, local_day(now)))

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.services import campaigns, reminders
+from bot.services import broadcasts, campaigns, reminders, tickets
 from bot.services.scheduler import JobKind
 
-JOB_KINDS: Mapping[str, JobKind] = {**reminders.KINDS, **campaigns.KINDS}
+JOB_KINDS: Mapping[str, JobKind] = {
+    **reminders.KINDS,
+    **campaigns.KINDS,
+    **broadcasts.KINDS,
+    **tickets.KINDS,
+}

@@ -8,8 +8,9 @@ retry, the later ones wait behind it in the table. Per chat there is a token buc
 broadcast in progress never holds back a reply. Outcomes are written in small batches.
 
 429 -> wait `retry_after` and retry the same row (not counted as a failed attempt); 403 -> mark
-the account unreachable and stop; network trouble -> retry with exponential backoff up to
-`max_attempts`, then `failed`. On shutdown, sends on the wire finish; the rest is handed back.
+the row `blocked` and the account unreachable, and stop; network trouble -> retry with
+exponential backoff up to `max_attempts`, then `failed`. On shutdown, sends on the wire finish;
+the rest is handed back.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class _Hold:
 class _Outcome:
     id: int
     chat: ChatRef
-    status: str  # sent | retry | failed | dropped
+    status: str  # sent | retry | failed | blocked | dropped
     external_id: str | None = None
     upload: tuple[str, str] | None = None  # (image key, platform file id) of a first upload
     error: str = ""
@@ -107,6 +108,8 @@ class Sender:
         self._more_due = False  # the last claim was cut short by the backlog's size
         self._held: dict[ChatRef, _Hold] = {}
         self._on_wire: set[ChatRef] = set()
+        self._delivering: dict[ChatRef, int] = {}  # the row each chat's worker has in hand
+        self._withdrawn: set[int] = set()
         self._stopping = False
 
     # -- handing work over ---------------------------------------------------------------
@@ -125,6 +128,20 @@ class Sender:
     def wake(self) -> None:
         """Tell the drain loop that new rows are due (after a broadcast or scheduler commit)."""
         self._wake.set()
+
+    def withdraw(self, row_ids: set[int]) -> None:
+        """Forget rows the caller just cancelled in the table (a broadcast stopped by staff).
+
+        Rows this process holds in memory are not sent, unless already on the wire; their
+        table status is left as the caller set it. Other processes send what they hold.
+        """
+        for chat, queue in self._queues.items():
+            kept = [job for job in queue if job.id not in row_ids]
+            if len(kept) != len(queue):
+                queue.clear()
+                queue.extend(kept)
+            if self._delivering.get(chat) in row_ids and chat not in self._on_wire:
+                self._withdrawn.add(self._delivering[chat])
 
     def reachable_again(self, chat: ChatRef) -> None:
         """The citizen wrote to us, so the platform lets us write back again."""
@@ -269,14 +286,8 @@ class Sender:
             self._done(chat, _Outcome(job.id, chat, "dropped", error="recipient unreachable"))
             return None
         bucket = self._chat_bucket(chat, channel)
-        try:
-            if bucket is not None:
-                await bucket.take()
-            if job.bulk and chat.channel in self._bulk_buckets:
-                await self._bulk_buckets[chat.channel].take()
-        except asyncio.CancelledError:
-            self._queues[chat].appendleft(job)  # not sent yet: handed back with the rest
-            raise
+        if not await self._wait_turn(chat, job, bucket):
+            return None  # cancelled while it waited for its turn
         if time.monotonic() > job.deadline - _LEASE_MARGIN_S or self._stopping:
             self._queues[chat].appendleft(job)  # our claim may lapse mid-send: hand it back
             return self._clock()
@@ -289,7 +300,7 @@ class Sender:
             return self._retry(job, chat, str(error), delay=error.seconds, counts=False)
         except Unreachable as error:
             self._unreachable.add(chat)
-            self._done(chat, _Outcome(job.id, chat, "failed", error=str(error), unreachable=True))
+            self._done(chat, _Outcome(job.id, chat, "blocked", error=str(error), unreachable=True))
             return None
         except Undeliverable as error:
             self._done(chat, _Outcome(job.id, chat, "failed", error=str(error)))
@@ -306,6 +317,24 @@ class Sender:
             chat, _Outcome(job.id, chat, "sent", external_id=sent.message_id, upload=upload)
         )
         return None
+
+    async def _wait_turn(self, chat: ChatRef, job: _Job, bucket: TokenBucket | None) -> bool:
+        """Wait for the chat's and the channel's pace; False if the job was withdrawn meanwhile."""
+        self._delivering[chat] = job.id
+        try:
+            if bucket is not None:
+                await bucket.take()
+            if job.bulk and chat.channel in self._bulk_buckets:
+                await self._bulk_buckets[chat.channel].take()
+        except asyncio.CancelledError:
+            self._queues[chat].appendleft(job)  # not sent yet: handed back with the rest
+            raise
+        finally:
+            del self._delivering[chat]
+        if job.id in self._withdrawn:
+            self._withdrawn.discard(job.id)
+            return False
+        return True
 
     def _retry(
         self, job: _Job, chat: ChatRef, error: str, *, delay: float | None, counts: bool = True
@@ -331,12 +360,12 @@ class Sender:
         return not_before
 
     def _chat_bucket(self, chat: ChatRef, channel: Channel) -> TokenBucket | None:
-        rate = channel.limits.chat_rate_per_s
+        rate, burst = channel.limits.pace(chat.chat_id)
         if rate is None:
             return None
         bucket = self._chat_buckets.get(chat)
         if bucket is None:
-            bucket = self._chat_buckets[chat] = TokenBucket(rate, channel.limits.chat_burst)
+            bucket = self._chat_buckets[chat] = TokenBucket(rate, burst)
         return bucket
 
     # -- recording outcomes --------------------------------------------------------------
@@ -380,7 +409,7 @@ class Sender:
                             error=o.error,
                             attempt=o.attempt,
                         )
-                    elif o.status in ("failed", "dropped"):
+                    elif o.status in ("failed", "blocked", "dropped"):
                         await outbox.mark_final(
                             session, message_id=o.id, status=o.status, error=o.error
                         )

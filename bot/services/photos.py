@@ -56,7 +56,7 @@ class PhotoReader:
         return list(await asyncio.gather(*(self.read(msg) for msg in msgs)))
 
     async def read(self, msg: Incoming) -> Incoming:
-        """The update with `photo_status` and `photo_texts` filled in, if it is a photo.
+        """The update with `photo_status`, `photo_texts` and `photo_bytes` filled in, if a photo.
 
         Never raises: a photo that could not be read is answered as such, and the updates
         that came with it are handled all the same.
@@ -88,4 +88,6 @@ class PhotoReader:
             return replace(msg, photo_status=PhotoStatus.TOO_BIG)
         except NotAnImage:
             return replace(msg, photo_status=PhotoStatus.NOT_AN_IMAGE)
-        return replace(msg, photo_status=PhotoStatus.READ, photo_texts=tuple(texts))
+        return replace(
+            msg, photo_status=PhotoStatus.READ, photo_texts=tuple(texts), photo_bytes=data
+        )

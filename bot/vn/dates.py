@@ -6,7 +6,7 @@ Accepted: `02/01/1990`, `2/1/1990`, `2-1-1990`, `02.01.1990`, `02011990`, `2/1/9
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
 from bot.vn.refused import InputRefused
@@ -60,3 +60,48 @@ def age_on(born: date, day: date) -> int:
 
 def _years_between(born: date, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+_CLOCK = re.compile(r"(?<![\d/])(\d{1,2})\s*(?:giờ|gio|:|h)\s*(\d{2})?(?![\d/])")
+_DAY_MONTH = re.compile(r"(?<![\d:])(\d{1,2})\s*/\s*(\d{1,2})(?:\s*/\s*(\d{4}))?(?![\d:])")
+_FILLER = re.compile(r"\b(?:lúc|luc|vào|vao|hôm nay|hom nay|today|at|on)\b|[,.-]")
+_TOMORROW = frozenset({"mai", "ngày mai", "ngay mai", "tomorrow"})
+
+
+def parse_send_time(text: str, *, now: datetime, tz: tzinfo) -> datetime | None:
+    """A moment staff type for a scheduled message, in Vietnam time; None if not one.
+
+    Accepted: `17:30`, `17h30`, `17h`, `8 giờ`, `9 gio 30`, with a day before or after it
+    (`15/12`, `15/12/2026`, "ngày 15/12") or "mai" / "ngày mai" (tomorrow), and "lúc" where
+    people put it. Without a day it is today. Whether the moment is in the future is for the
+    caller to check; anything else in the text refuses it rather than guess.
+    """
+    typed = " ".join(text.lower().split())
+    clock = _CLOCK.search(typed)
+    if clock is None:
+        return None
+    hour, minute = int(clock.group(1)), int(clock.group(2) or 0)
+    rest = typed[: clock.start()] + " " + typed[clock.end() :]
+    local_today = now.astimezone(tz).date()
+    day = local_today
+    found = _DAY_MONTH.search(rest)
+    if found is not None:
+        rest = rest[: found.start()] + " " + rest[found.end() :]
+        year = int(found.group(3)) if found.group(3) else local_today.year
+        try:
+            day = date(year, int(found.group(2)), int(found.group(1)))
+        except ValueError:
+            return None
+        if found.group(3) is None and day < local_today:
+            day = day.replace(year=year + 1)  # "05/01" typed in December: next January
+    rest = " ".join(_FILLER.sub(" ", rest).split())
+    if found is not None and rest in ("ngày", "ngay"):
+        rest = ""
+    if found is None and rest in _TOMORROW:
+        day, rest = local_today + timedelta(days=1), ""
+    if rest:
+        return None
+    try:
+        return datetime.combine(day, time(hour, minute), tz)
+    except ValueError:
+        return None

@@ -60,7 +60,8 @@ PHRASES: dict[Intent, tuple[str, ...]] = {
     ),
     Intent.SUPPORT: (
         "ho tro", "tro giup", "gap nhan vien", "nhan vien", "ad", "admin", "tu van",
-        "support", "human", "agent",
+        "support", "human", "agent", "nguoi that", "noi chuyen voi nguoi",
+        "gap nguoi", "gap tu van vien", "tong dai vien", "talk to a human", "real person",
     ),
     Intent.MENU: ("menu", "bat dau", "start", "trang chu", "quay lai", "xin chao", "chao",
                   "hello", "hi", "alo"),

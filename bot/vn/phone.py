@@ -52,3 +52,17 @@ def mask_phone(e164: str) -> str:
 def mask_id_number(number: str) -> str:
     """Show an ID number without revealing it: `0791******34`."""
     return number[:4] + "*" * max(len(number) - 6, 0) + number[-2:]
+
+
+# Runs of 9 or more digits, spaces, dots or dashes allowed in between: phone numbers, ID numbers.
+_NUMBER_RUN = re.compile(r"\+?\d(?:[ .-]?\d){8,}")
+
+
+def mask_numbers(text: str) -> str:
+    """Free text with every phone- or ID-like number masked (`0912 345 678` -> `0912****78`)."""
+
+    def masked(found: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", found.group())
+        return mask_id_number(digits)
+
+    return _NUMBER_RUN.sub(masked, text)

@@ -3,7 +3,10 @@
 Bot side: ``telegram.Bot(token, base_url=f"{emu.base_url}/bot",
 base_file_url=f"{emu.base_url}/file/bot")``.  As a process (``python -m
 tests.fakes.telegram_api --port 0 --token T``) it prints ``READY <url>`` and serves until
-SIGTERM/SIGINT; control routes live under ``/_emu/`` (``inject``, ``stats``, ``reset``).
+SIGTERM/SIGINT; control routes live under ``/_emu/`` (``inject``, ``stats``, ``deliveries``,
+``reset``).
+Groups: ``make_forum`` turns topics on (``getChat``, ``createForumTopic``); ``group_message``
+queues a member's message in a topic or as a reply.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import signal
 import socket
 import sys
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -280,12 +283,15 @@ class TelegramEmulator:
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._webhook_info,
             "getFile": self._get_file,
+            "getChat": self._get_chat,
+            "createForumTopic": self._create_topic,
         }
         self._handlers = {name.lower(): (name, fn) for name, fn in handlers.items()}
         self._reset_state()
 
     def _reset_state(self) -> None:
         self.calls: list[RecordedCall] = []
+        self.call_counts: Counter[str] = Counter()  # calls by method, failed ones included
         self.answered_callbacks: dict[str, JSON] = {}
         self.commands: dict[str, list[JSON]] = {}
         self.webhook: JSON = {}
@@ -306,6 +312,8 @@ class TelegramEmulator:
         self._files: dict[str, _StoredFile] = {}
         self._paths: dict[str, _StoredFile] = {}
         self._seq = itertools.count(1)
+        self._forums: set[int] = set()
+        self.topics: dict[int, dict[int, str]] = defaultdict(dict)  # chat -> thread -> name
 
     async def start(self) -> None:
         """Starts serving on ``127.0.0.1`` (a free port unless one was given)."""
@@ -314,6 +322,7 @@ class TelegramEmulator:
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
         app.router.add_post("/_emu/inject", self._handle_inject)
         app.router.add_get("/_emu/stats", self._handle_stats)
+        app.router.add_get("/_emu/deliveries", self._handle_deliveries)
         app.router.add_post("/_emu/reset", self._handle_reset)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -400,6 +409,41 @@ class TelegramEmulator:
     def block_chat(self, chat_id: int) -> None:
         """From now on every send/edit to ``chat_id`` answers 403 (bot blocked by the user)."""
         self._blocked.add(chat_id)
+
+    def make_forum(self, chat_id: int) -> None:
+        """Turns topics on in the supergroup ``chat_id`` (``getChat`` says ``is_forum``)."""
+        self._forums.add(chat_id)
+
+    def group_message(
+        self,
+        chat_id: int,
+        *,
+        user_id: int,
+        text: str | None = None,
+        photo: bytes | None = None,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+        first_name: str = "Lan",
+    ) -> JSON:
+        """Queues a member's message in a group: text (a command if it starts with /) or a
+        photo (``text`` is its caption), in a forum topic or as a reply to a message."""
+        content: JSON = {}
+        if photo is not None:
+            content["photo"] = self._photo_sizes(self._store("photos", photo, "photo.jpg"))
+            if text:
+                content["caption"] = text
+        elif text is not None:
+            content["text"] = text
+            if text.startswith("/"):
+                length = len(text.split(" ", 1)[0])
+                content["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        if thread_id is not None:
+            content["message_thread_id"] = thread_id
+            content["is_topic_message"] = True
+        if reply_to is not None or thread_id is not None:
+            replied = self._messages.get((chat_id, reply_to or thread_id or 0))
+            content["reply_to_message"] = replied or {"message_id": reply_to or thread_id}
+        return self._queue_user_message(chat_id, content, user_id, "vi", first_name)
 
     def queue_update(self, update: JSON) -> JSON:
         """Queues a raw update, keeping its ``update_id`` if it has one (re-delivery)."""
@@ -765,6 +809,16 @@ class TelegramEmulator:
         markup = p.get("reply_markup")
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             msg["reply_markup"] = markup
+        thread = p.get("message_thread_id")
+        if isinstance(thread, int):
+            if chat_id not in self._forums or thread not in self.topics[chat_id]:
+                raise _ApiError(400, "Bad Request: message thread not found")
+            msg.update(message_thread_id=thread, is_topic_message=True)
+        replied = (p.get("reply_parameters") or {}).get("message_id")
+        if isinstance(replied, int):
+            msg["reply_to_message"] = self._messages.get(
+                (chat_id, replied), {"message_id": replied}
+            )
         self._messages[(chat_id, msg["message_id"])] = msg
         self.messages_sent += 1
         fifo = self._latency_fifo.get(chat_id)
@@ -933,6 +987,26 @@ class TelegramEmulator:
             "pending_update_count": len(self._pending),
         }
 
+    async def _get_chat(self, p: JSON, files: Files) -> JSON:
+        chat_id = _chat_id(p)
+        chat = _chat(chat_id)
+        if chat["type"] == "supergroup":
+            chat["is_forum"] = chat_id in self._forums
+        return chat
+
+    async def _create_topic(self, p: JSON, files: Files) -> JSON:
+        chat_id = _chat_id(p)
+        if chat_id not in self._forums:
+            raise _ApiError(400, "Bad Request: the chat is not a forum")
+        name = str(p.get("name") or "")
+        if not 1 <= len(name) <= 128:
+            raise _ApiError(400, "Bad Request: TOPIC_TITLE_EMPTY")
+        self._message_ids[chat_id] += 1  # a topic's id is the id of its service message
+        thread = self._message_ids[chat_id]
+        self.topics[chat_id][thread] = name
+        self._record_sent("createForumTopic", chat_id, {"message_id": thread}, p)
+        return {"message_thread_id": thread, "name": name, "icon_color": 7322096}
+
     async def _get_file(self, p: JSON, files: Files) -> JSON:
         f = self._files.get(str(p.get("file_id")))
         if f is None:
@@ -960,9 +1034,11 @@ class TelegramEmulator:
             gone = request.transport is None or request.transport.is_closing()
             if err.status != 409 or not gone:  # skip a superseded poll nobody waits for
                 self.calls.append(RecordedCall(method, params, time.monotonic(), err.status))
+                self.call_counts[method] += 1
                 self._notify()
             return err.response()
         self.calls.append(RecordedCall(method, params, time.monotonic()))
+        self.call_counts[method] += 1
         self._notify()
         return web.json_response({"ok": True, "result": result})
 
@@ -995,8 +1071,17 @@ class TelegramEmulator:
                 "consumed": self.consumed_count,
                 "sent": self.messages_sent,
                 "latencies_ms": self.latencies_ms,
+                "calls": dict(self.call_counts),
             }
         )
+
+    async def _handle_deliveries(self, request: web.Request) -> web.Response:
+        """How many messages (texts and photos) each chat received: ``{chat_id: count}``."""
+        counts = {
+            str(chat): sum(1 for e in entries if e["method"] in ("sendMessage", "sendPhoto"))
+            for chat, entries in self._sent.items()
+        }
+        return web.json_response(counts)
 
     async def _handle_reset(self, request: web.Request) -> web.Response:
         self._reset_state()

@@ -1,0 +1,174 @@
+"""Talking to a human, the citizen's side: open a ticket, write to staff, end it, rate it.
+
+"Hỗ trợ" (menu button), /hotro, text such as "gap nhan vien" or "cho toi noi chuyen voi nguoi
+that", or "Gặp nhân viên hỗ trợ" offered after repeated wrong answers open a ticket (consent is
+needed first, since what the citizen writes goes to staff). While it is open, the dispatcher
+hands every message here: text and photos go to the ticket's thread on the staff desk, and the
+bot's own flows wait where they were; /huy or "Kết thúc" ends the ticket. Staff answers come
+back from the desk (`bot.handlers.desk`). When a ticket closes the citizen may rate the help
+from 1 to 5 (`tk:rate:<ticket>:<n>`, valid from any message, only on the ticket's account).
+"""
+
+from __future__ import annotations
+
+from bot.conversation import Conversation
+from bot.handlers.menu import kept_note, menu_buttons
+from bot.i18n import N_, _, use_locale
+from bot.messages import Button, ChatRef, Incoming, Kind, Outgoing
+from bot.services import tickets
+from bot.services.tickets import DESK_LOCALE, END, RATE
+from storage import tickets as store
+from storage.models import Account, Ticket
+from storage.tickets import OPEN
+
+CITIZEN_ACTOR = "citizen"
+# What a citizen was doing when they asked for help, as the desk reads it.
+FLOW_NAMES = {
+    "register": N_("vaccination registration"),
+    "appointments": N_("appointments"),
+    "lookup": N_("result lookup"),
+    "phone": N_("phone number"),
+    "privacy": N_("data and consent"),
+}
+HOTLINE = "1900 9095"  # the Ministry of Health's hotline
+
+
+def _reason(msg: Incoming, conv: Conversation) -> str:
+    """Why the ticket opens, in the desk's language."""
+    with use_locale(DESK_LOCALE):
+        if conv.flow is not None:
+            flow = _(FLOW_NAMES.get(conv.flow, conv.flow))
+            return _("Asked for help during {flow} (step “{step}”)").format(
+                flow=flow, step=conv.step or ""
+            )
+        if msg.command:
+            return _("Typed /{command}").format(command=msg.command)
+        if msg.payload:
+            return _("Chose “Support” in the menu")
+        return _("Asked in a message")
+
+
+async def open_ticket(msg: Incoming, conv: Conversation) -> None:
+    """Open a ticket with its reason and context; say that a staff member will answer here."""
+    desk = conv.services.desk
+    if desk is None:
+        conv.reply(
+            _(
+                "Support staff cannot be reached through the chat yet. For urgent help, please "
+                "call the Ministry of Health hotline {hotline}."
+            ).format(hotline=HOTLINE)
+            + kept_note(conv)
+        )
+        return
+    session, account = conv.session, conv.account
+    typed = msg.text if msg.kind == Kind.TEXT else ""
+    with use_locale(DESK_LOCALE):
+        who = await tickets.describe_citizen(session, account, conv.services.protector)
+        context = await tickets.recent_context(session, account, typed)
+    ticket = await tickets.open_ticket(
+        session,
+        account=account,
+        reason=_reason(msg, conv),
+        who=who,
+        context=context,
+        desk=desk,
+        now=conv.now,
+    )
+    conv.ticket_id = ticket.id
+    conv.after_commit.append(conv.services.desk_woken)
+    conv.reply(
+        _(
+            "I have asked a support staff member to help you (request #{id}). Please describe "
+            "your problem here: they will answer in this chat, usually within 15 minutes in "
+            "office hours. Until then the bot waits; press “End” when you are done."
+        ).format(id=ticket.id),
+        buttons=[[Button(_("End the conversation"), END)]],
+    )
+
+
+async def relay(msg: Incoming, conv: Conversation) -> None:
+    """While a ticket is open: text and photos go to staff; /huy or "End" closes it."""
+    if msg.command in ("huy", "cancel") or msg.payload == END:
+        await end_ticket(msg, conv)
+        return
+    ticket = await store.get_ticket(conv.session, conv.ticket_id or 0)
+    if ticket is None or ticket.status != OPEN:  # closed by staff a moment ago
+        conv.ticket_id = None
+        conv.reply(_("Your conversation with support staff has ended."), buttons=menu_buttons())
+        return
+    desk = ChatRef(ticket.desk_channel, ticket.desk_chat_id)
+    with use_locale(DESK_LOCALE):
+        label = _("👤 #{id}:").format(id=ticket.id)
+    if msg.kind == Kind.TEXT:
+        message = Outgoing(desk, f"{label} {msg.text.strip()}")
+    elif msg.kind == Kind.PHOTO and msg.photo_file_id and msg.chat.channel == desk.channel:
+        message = Outgoing(desk, f"{label} {msg.text}".strip(), image_file_id=msg.photo_file_id)
+    elif msg.kind == Kind.PHOTO and msg.photo_bytes:
+        message = Outgoing(desk, f"{label} {msg.text}".strip(), image=msg.photo_bytes)
+    elif msg.kind in (Kind.COMMAND, Kind.BUTTON):
+        conv.reply(
+            _(
+                "You are talking with a support staff member: type your message for them, or "
+                "press “End” to come back to the bot."
+            ),
+            buttons=[[Button(_("End the conversation"), END)]],
+        )
+        return
+    else:
+        conv.reply(_("Support staff can read text and photos only. Please type your message."))
+        return
+    await tickets.to_desk(conv.session, ticket, message, now=conv.now)
+    conv.after_commit.append(conv.services.outbox_written)
+
+
+async def end_ticket(msg: Incoming, conv: Conversation) -> None:
+    """The citizen ends the conversation with staff; the bot's flows take over again."""
+    ticket = await store.get_ticket(conv.session, conv.ticket_id or 0)
+    conv.ticket_id = None
+    if ticket is None or not await tickets.close(
+        conv.session, ticket, actor=CITIZEN_ACTOR, note=None, now=conv.now
+    ):
+        conv.reply(_("Your conversation with support staff has ended."), buttons=menu_buttons())
+        return
+    conv.after_commit.append(conv.services.outbox_written)
+    ended = _("You have ended the conversation with support staff. Thank you!")
+    if ticket.claimed_by is None:
+        conv.reply(ended + kept_note(conv), buttons=[] if conv.flow else menu_buttons())
+        return
+    conv.send(closing(ticket, conv.chat, first=ended, kept=conv.flow is not None))
+
+
+def closing(ticket: Ticket, chat: ChatRef, *, first: str, kept: bool) -> Outgoing:
+    """The message a citizen gets when a ticket closes: `first`, then the rating question."""
+    text = (
+        first + " " + _("How was the help you got? Please rate it from 1 (poor) to 5 (very good).")
+    )
+    if kept:
+        text += " " + _("What you entered is kept: answer the last question to go on.")
+    rating = tuple(Button(str(n), f"{RATE}{ticket.id}:{n}") for n in range(1, 6))
+    return Outgoing(chat, text, buttons=(rating,))
+
+
+def closed_by_staff(ticket: Ticket, account: Account, *, kept: bool) -> Outgoing:
+    """What the citizen is told when staff close the ticket, in their language."""
+    with use_locale(account.locale):
+        first = _("The support staff member has closed this conversation. Thank you for writing.")
+        return closing(ticket, ChatRef(account.channel, account.chat_id), first=first, kept=kept)
+
+
+async def rate(msg: Incoming, conv: Conversation) -> None:
+    """Record a rating button (`tk:rate:<ticket>:<n>`) once, and tell the desk."""
+    parts = (msg.payload or "").removeprefix(RATE).split(":")
+    valid = len(parts) == 2 and all(p.isascii() and p.isdigit() for p in parts)
+    number, stars = (int(parts[0]), int(parts[1])) if valid else (0, 0)
+    ticket = await store.get_ticket(conv.session, number) if 1 <= stars <= 5 else None
+    if ticket is None or not await store.rate(
+        conv.session, ticket.id, account_id=conv.account.id, rating=stars, now=conv.now
+    ):
+        conv.reply(_("This rating has already been recorded, or it is no longer valid."))
+        return
+    with use_locale(DESK_LOCALE):
+        note = _("⭐ The citizen rated ticket #{id}: {stars}/5").format(id=ticket.id, stars=stars)
+    await tickets.to_desk(conv.session, ticket, tickets.desk_note(ticket, note), now=conv.now)
+    conv.after_commit.append(conv.services.outbox_written)
+    conv.reply(_("Thank you for your rating!") + kept_note(conv))
