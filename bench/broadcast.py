@@ -16,7 +16,8 @@ Runs, in order:
   kill -9    the same with SIGKILL: what was on the wire, or sent and not yet recorded, when it
              died is sent again once its 60 s lease runs out (at-least-once)
 After each run it counts duplicates (messages beyond the first in any chat) and lost messages
-(recipients that received nothing, less those a cancel withdrew, which the report counts).
+(recipients that received nothing, unless the database shows their message withdrawn by the
+cancel, or not yet written when it came).
 The ratio is the figure itself: the achieved rate as a share of the rate asked for, measured in
 the same run on the same machine. Ends with one JSON line.
 Usage: python -m bench.broadcast [--recipients N] [--window S] [--full-30]
@@ -31,6 +32,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -199,13 +201,28 @@ def achieved(samples: list[tuple[float, int]], total: int) -> float:
     return (end[1] - start[1]) / (end[0] - start[0])
 
 
-async def tally(emulator: Emulator, expected: int, withdrawn: int = 0) -> tuple[int, int]:
-    """(duplicates, lost) over the recipients' chats."""
+async def tally(emulator: Emulator, db_file: Path, recipients: int) -> tuple[int, int]:
+    """(duplicates, lost) over the recipients' chats, from the emulator and the database.
+
+    Lost: a recipient the emulator never heard of, unless a cancel withdrew their message
+    before it was sent (the database says `cancelled`, or no message was written yet).
+    """
     counts = await emulator.deliveries()
-    chats = range(FIRST_CHAT, FIRST_CHAT + expected)
-    duplicates = sum(max(0, counts.get(chat, 0) - 1) for chat in chats)
-    missing = sum(1 for chat in chats if not counts.get(chat))
-    return duplicates, missing - withdrawn
+    with sqlite3.connect(db_file) as conn:
+        status = dict(
+            conn.execute(
+                "SELECT o.chat_id, o.status FROM broadcast_deliveries d "
+                "JOIN outbox o ON o.id = d.outbox_id"
+            ).fetchall()
+        )
+        cancelled = conn.execute("SELECT status FROM broadcasts").fetchone()[0] == "cancelled"
+    duplicates = lost = 0
+    for chat in range(FIRST_CHAT, FIRST_CHAT + recipients):
+        got = counts.get(chat, 0)
+        duplicates += max(0, got - 1)
+        withdrawn = cancelled and status.get(str(chat), "cancelled") == "cancelled"
+        lost += got == 0 and not withdrawn
+    return duplicates, lost
 
 
 async def one_run(
@@ -241,13 +258,15 @@ async def one_run(
             if window is not None:
                 command(env, "broadcast", "cancel", "1")
                 await asyncio.sleep(3)  # what the sender held in memory lands, or not
+            else:
+                await finished(db_file)
     if interrupt is not None:
         with bot(env, log) as process:
             await _started(process, emulator, log)
             samples = await watch(emulator, recipients, timeout=patience)
+            await finished(db_file)
     received = await emulator.sent()
-    withdrawn = max(0, recipients - received) if window is not None else 0
-    duplicates, lost = await tally(emulator, recipients, withdrawn)
+    duplicates, lost = await tally(emulator, db_file, recipients)
     total = recipients if window is None else samples[-1][1]
     run = Run(rate, received, achieved(samples, total), duplicates, lost, samples[-1][0] - started)
     print(
@@ -256,6 +275,16 @@ async def one_run(
         flush=True,
     )
     return run
+
+
+async def finished(db_file: Path, timeout: float = 60.0) -> None:
+    """Wait until the broadcast is marked done (its report sent); it must be, soon after."""
+    for _ in range(int(timeout / 0.25)):
+        with sqlite3.connect(db_file) as conn:
+            if conn.execute("SELECT status FROM broadcasts").fetchone()[0] == "done":
+                return
+        await asyncio.sleep(0.25)
+    raise RuntimeError(f"the broadcast was not marked done {timeout:.0f} s after the last message")
 
 
 async def _started(process: subprocess.Popen[bytes], emulator: Emulator, log: Path) -> None:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -24,15 +24,16 @@ from telegram.error import InvalidToken, TelegramError
 from bot.channels import Channel
 from bot.channels.telegram import ALLOWED_UPDATES, HandleBatch, TelegramChannel
 from bot.channels.web import WebChannel
+from bot.channels.zalo import PhoneOf, Template, ZaloChannel
 from bot.config import DEFAULT_DCC_ISSUER, ConfigError, Settings
 from bot.conversation import Services
 from bot.crypto import DataProtector, load_master_key
 from bot.demo import seed_demo
 from bot.dispatch import Dispatcher
 from bot.handlers.start import command_menu
-from bot.i18n import SUPPORTED, use_locale
+from bot.i18n import SUPPORTED, _, use_locale
 from bot.logs import quiet_library_loggers
-from bot.messages import ChatRef
+from bot.messages import ChatRef, Outgoing
 from bot.services import reminders
 from bot.services.certificates import Renderer
 from bot.services.dcc.trust import Authority, load_authority
@@ -41,11 +42,15 @@ from bot.services.outbox import Sender
 from bot.services.photos import PhotoReader
 from bot.services.scheduler import Scheduler
 from bot.services.tickets import Desk, DeskLinker
+from bot.services.zalo_inbox import ZaloInbox
+from bot.services.zalo_tokens import TokenKeeper
 from bot.vn import divisions
 from bot.web.app import TELEGRAM_WEBHOOK_PATH, build_web_app
-from storage import jobs, samples, updates
+from bot.web.zalo import ZALO_WEBHOOK_PATH
+from storage import accounts, jobs, outbox, samples, updates
 from storage.db import Database
 from storage.models import utcnow
+from storage.outbox import NewMessage
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +75,9 @@ class Service:
     renderer: Renderer
     scheduler: Scheduler
     desk_linker: DeskLinker | None = None
+    zalo: ZaloChannel | None = None
+    zalo_tokens: TokenKeeper | None = None
+    zalo_inbox: ZaloInbox | None = None
     clock: Callable[[], datetime] = utcnow
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -93,6 +101,11 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
             paid_broadcast=settings.telegram_paid_broadcast,
         )
         channels[telegram.name] = telegram
+    zalo, keeper = None, None
+    if settings.zalo_enabled:
+        keeper = _zalo_tokens(settings, db, protector, clock)
+        zalo = _zalo_channel(settings, keeper, _phone_lookup(db, protector), clock)
+        channels[zalo.name] = zalo
     sender = Sender(db, channels, clock=clock, max_attempts=settings.send_max_attempts)
     authority = load_authority(settings)
     renderer = Renderer(db, authority, clock=clock, on_queued=sender.wake)
@@ -115,8 +128,13 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
         outbox_written=sender.wake,
         outbox_withdrawn=sender.withdraw,
     )
-    photos = PhotoReader({"telegram": telegram.fetch_file} if telegram is not None else {})
-    dispatcher = Dispatcher(db, services, sender, photos)
+    fetchers = {channel.name: channel.fetch_file for channel in (telegram, zalo) if channel}
+    dispatcher = Dispatcher(db, services, sender, PhotoReader(fetchers))
+    inbox = None
+    if zalo is not None:
+        inbox = ZaloInbox(db, dispatcher, clock=clock, on_released=sender.wake)
+    if keeper is not None and settings.support_chat_id:
+        keeper.alert = _desk_alert(db, ChatRef("telegram", settings.support_chat_id), sender.wake)
     web_app = build_web_app(
         settings=settings,
         db=db,
@@ -126,6 +144,7 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
         telegram=telegram,
         authority=authority,
         clock=clock,
+        zalo_inbox=inbox,
     )
     return Service(
         settings,
@@ -140,8 +159,78 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
         renderer,
         scheduler,
         linker,
+        zalo,
+        keeper,
+        inbox,
         clock,
     )
+
+
+def _zalo_tokens(
+    settings: Settings, db: Database, protector: DataProtector, clock: Callable[[], datetime]
+) -> TokenKeeper:
+    assert settings.zalo_app_id and settings.zalo_app_secret
+    refresh = settings.zalo_refresh_token
+    return TokenKeeper(
+        db,
+        protector,
+        oauth_base_url=settings.zalo_oauth_base_url,
+        app_id=settings.zalo_app_id,
+        app_secret=settings.zalo_app_secret,
+        initial=(settings.zalo_access_token, refresh) if refresh else None,
+        clock=clock,
+    )
+
+
+def _zalo_channel(
+    settings: Settings, tokens: TokenKeeper, phone_of: PhoneOf, clock: Callable[[], datetime]
+) -> ZaloChannel:
+    return ZaloChannel(
+        api_base_url=settings.zalo_api_base_url,
+        business_base_url=settings.zalo_business_api_base_url,
+        tokens=tokens,
+        phone_of=phone_of,
+        templates={
+            kind: Template(template_id, fields)
+            for kind, (template_id, fields) in settings.zalo_templates.items()
+        },
+        clock=clock,
+        chat_rate_per_s=settings.chat_rate_per_s,
+        chat_burst=settings.chat_burst,
+        bulk_rate_per_s=settings.zalo_rate_per_s,
+        info_image_url=settings.zalo_info_image_url,
+    )
+
+
+def _phone_lookup(db: Database, protector: DataProtector) -> PhoneOf:
+    """A Zalo citizen's phone number on record, for template messages by phone."""
+
+    async def phone_of(chat_id: str) -> str | None:
+        async with db.read_scope() as session:
+            sealed = await accounts.sealed_phone(session, channel="zalo", chat_id=chat_id)
+        return protector.open(sealed) if sealed else None
+
+    return phone_of
+
+
+def _desk_alert(
+    db: Database, desk: ChatRef, wake: Callable[[], None]
+) -> Callable[[str], Awaitable[None]]:
+    """Tell the support staff's chat something an admin must act on."""
+
+    async def alert(reason: str) -> None:
+        with use_locale("vi"):
+            text = _(
+                "Zalo is not working: {reason}. An OA admin must grant the app access again "
+                "(README, section Zalo); until then Zalo messages wait."
+            ).format(reason=reason)
+        message = Outgoing(desk, text)
+        async with db.session_scope() as session:
+            row = NewMessage(desk.channel, desk.chat_id, message.to_body())
+            await outbox.enqueue(session, [row], now=utcnow())
+        wake()
+
+    return alert
 
 
 @contextlib.asynccontextmanager
@@ -163,6 +252,11 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
                     log.info("demo data seeded")
         if service.telegram is not None:
             await _check_telegram(service.telegram)
+        if service.zalo_tokens is not None:
+            await service.zalo_tokens.load()
+            service.tasks.append(
+                asyncio.create_task(service.zalo_tokens.run(), name="zalo-tokens")
+            )
         service.tasks.append(asyncio.create_task(service.sender.run(), name="sender"))
         service.tasks.append(asyncio.create_task(_forget_old_updates(service.db), name="cleanup"))
         service.tasks.append(asyncio.create_task(service.renderer.run(), name="certificates"))
@@ -170,6 +264,8 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
         service.tasks.append(asyncio.create_task(service.scheduler.run(), name="scheduler"))
         if service.desk_linker is not None:
             service.tasks.append(asyncio.create_task(service.desk_linker.run(), name="desk"))
+        if service.zalo_inbox is not None:  # events stored before a stop are handled first
+            service.tasks.append(asyncio.create_task(service.zalo_inbox.run(), name="zalo"))
         await runner.setup()
         await _listen(runner, settings)
         if service.telegram is not None:
@@ -183,11 +279,14 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
         service.tasks.clear()
         await _cancel(tasks.pop("telegram", None))
         await runner.cleanup()
+        await _cancel(tasks.pop("zalo", None))
         for task in tasks.values():
             await _cancel(task)
         await service.sender.stop()
         if service.telegram is not None:
             await service.telegram.stop()
+        if service.zalo is not None:
+            await service.zalo.stop()
         await service.db.dispose()
 
 
@@ -231,6 +330,8 @@ async def serve(settings: Settings) -> None:
                 mode,
                 f", webhook path {TELEGRAM_WEBHOOK_PATH}" if mode == "webhook" else "",
             )
+        if service.zalo is not None:
+            log.info("zalo on, webhook path %s", ZALO_WEBHOOK_PATH)
         await stop.wait()
         log.info("stopping")
 

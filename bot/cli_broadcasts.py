@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.i18n import TIMEZONE, use_locale
 from bot.vn.dates import parse_send_time
-from storage.broadcasts import Audience
+from storage.broadcasts import Audience, count_recipients
 from storage.models import utcnow
 
 if TYPE_CHECKING:
@@ -77,6 +78,9 @@ async def _create(args: argparse.Namespace, service: Service) -> int:
     if send_at is None:
         print(f"error: --at {args.at!r} is no time (e.g. 17:30 or 8:00 15/12)", file=sys.stderr)
         return 2
+    if send_at < now - timedelta(minutes=1):
+        print(f"error: --at {args.at!r} has passed", file=sys.stderr)
+        return 2
     audience = Audience(
         tuple(args.wards), args.province, tuple(group_codes(args.groups, service.settings))
     )
@@ -84,11 +88,14 @@ async def _create(args: argparse.Namespace, service: Service) -> int:
     try:
         async with service.db.session_scope() as session:
             created = await broadcasts.create(session, draft, actor=CLI_ACTOR, now=now)
+            reached = await count_recipients(session, audience)
     except broadcasts.BroadcastError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    when = "now" if created.send_at <= now else created.send_at.astimezone(TIMEZONE)
+    local = created.send_at.astimezone(TIMEZONE)
+    when = "now" if created.send_at <= now else f"at {local:%Y-%m-%d %H:%M} (Vietnam time)"
     print(f"created broadcast {created.id} to {created.area}; sending {when}")
+    print(f"recipients now: {reached} (consenting, reachable, announcements on)")
     return 0
 
 

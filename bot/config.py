@@ -6,6 +6,7 @@ names the variable, so start-up stops with a clear message instead of a tracebac
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -61,6 +62,24 @@ class Settings:
     quiet_end: time = time(7, 0)  # ... until here (Vietnam time)
     support_chat_id: str | None = None  # the Telegram group where support staff answer
     support_claim_minutes: float = 15.0  # an unclaimed ticket is announced again after this
+    zalo_app_id: str | None = None
+    zalo_oa_id: str | None = None  # some signatures start with the OA id instead of the app id
+    zalo_oa_secret_key: str | None = field(default=None, repr=False)
+    zalo_app_secret: str | None = field(default=None, repr=False)
+    zalo_access_token: str | None = field(default=None, repr=False)  # first start only
+    zalo_refresh_token: str | None = field(default=None, repr=False)  # first start only
+    zalo_api_base_url: str = "https://openapi.zalo.me"
+    zalo_oauth_base_url: str = "https://oauth.zaloapp.com"
+    zalo_business_api_base_url: str = "https://business.openapi.zalo.me"
+    zalo_rate_per_s: float = 10.0  # proactive sends a second (Zalo publishes no figure)
+    # kind of notice -> (template id, {template parameter: our field}); see ZALO_TEMPLATES
+    zalo_templates: Mapping[str, tuple[str, Mapping[str, str]]] = field(default_factory=dict)
+    zalo_info_image_url: str | None = None  # the picture of the "share your phone" request
+
+    @property
+    def zalo_enabled(self) -> bool:
+        """Whether the Zalo OA channel runs (its app id, OA secret key and app secret are set)."""
+        return bool(self.zalo_app_id and self.zalo_oa_secret_key and self.zalo_app_secret)
 
     @property
     def is_production(self) -> bool:
@@ -138,6 +157,26 @@ class Settings:
             **_quiet_hours(env.get("QUIET_HOURS") or "21:00-07:00"),
             support_chat_id=_chat_id(env, "SUPPORT_CHAT_ID"),
             support_claim_minutes=_number(env, "SUPPORT_CLAIM_MINUTES", 15.0, low=1, high=24 * 60),
+            zalo_app_id=_digits(env, "ZALO_APP_ID"),
+            zalo_oa_id=_digits(env, "ZALO_OA_ID"),
+            zalo_oa_secret_key=env.get("ZALO_OA_SECRET_KEY") or None,
+            zalo_app_secret=env.get("ZALO_APP_SECRET") or None,
+            zalo_access_token=env.get("ZALO_ACCESS_TOKEN") or None,
+            zalo_refresh_token=env.get("ZALO_REFRESH_TOKEN") or None,
+            zalo_api_base_url=_http_url(
+                "ZALO_API_BASE_URL", env.get("ZALO_API_BASE_URL") or "https://openapi.zalo.me"
+            ),
+            zalo_oauth_base_url=_http_url(
+                "ZALO_OAUTH_BASE_URL",
+                env.get("ZALO_OAUTH_BASE_URL") or "https://oauth.zaloapp.com",
+            ),
+            zalo_business_api_base_url=_http_url(
+                "ZALO_BUSINESS_API_BASE_URL",
+                env.get("ZALO_BUSINESS_API_BASE_URL") or "https://business.openapi.zalo.me",
+            ),
+            zalo_rate_per_s=_number(env, "ZALO_RATE_PER_S", 10.0, low=0.1, high=1000),
+            zalo_templates=_zalo_templates(env.get("ZALO_TEMPLATES") or ""),
+            zalo_info_image_url=env.get("ZALO_INFO_IMAGE_URL") or None,
         )
         settings.check()
         return settings
@@ -156,6 +195,16 @@ class Settings:
         ):
             raise ConfigError(
                 "TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -"
+            )
+        zalo = {
+            "ZALO_APP_ID": self.zalo_app_id,
+            "ZALO_OA_SECRET_KEY": self.zalo_oa_secret_key,
+            "ZALO_APP_SECRET": self.zalo_app_secret,
+        }
+        if any(zalo.values()) and not all(zalo.values()):
+            missing = ", ".join(name for name, value in zalo.items() if not value)
+            raise ConfigError(
+                f"Zalo needs ZALO_APP_ID, ZALO_OA_SECRET_KEY and ZALO_APP_SECRET: set {missing}"
             )
         if self.support_chat_id and not self.telegram_bot_token:
             raise ConfigError("SUPPORT_CHAT_ID is a Telegram group: it needs TELEGRAM_BOT_TOKEN")
@@ -206,6 +255,51 @@ def _chat_id(env: Mapping[str, str], name: str) -> str | None:
             f"{name} must be a Telegram chat id such as -1001234567890 (got {value!r})"
         )
     return value
+
+
+def _digits(env: Mapping[str, str], name: str) -> str | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"\d{1,30}", value):
+        raise ConfigError(f"{name} must be the number shown in the Zalo console (got {value!r})")
+    return value
+
+
+def _zalo_templates(value: str) -> dict[str, tuple[str, Mapping[str, str]]]:
+    """`{"reminder": {"template_id": "231677", "data": {"customer_name": "name", ...}}, ...}`."""
+    from bot.services.notices import TEMPLATE_FIELDS  # the facts each kind of notice has
+
+    if not value.strip():
+        return {}
+    hint = (
+        "ZALO_TEMPLATES must be JSON like "
+        '{"reminder": {"template_id": "231677", "data": {"customer_name": "name"}}}'
+    )
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise ConfigError(hint) from None
+    if not isinstance(parsed, dict):
+        raise ConfigError(hint)
+    templates: dict[str, tuple[str, Mapping[str, str]]] = {}
+    for kind, spec in parsed.items():
+        if kind not in TEMPLATE_FIELDS:
+            known = ", ".join(sorted(TEMPLATE_FIELDS))
+            raise ConfigError(f"ZALO_TEMPLATES: {kind!r} is not a kind of notice ({known})")
+        if not isinstance(spec, dict) or not isinstance(spec.get("template_id"), (str, int)):
+            raise ConfigError(hint)
+        data = spec.get("data") or {}
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise ConfigError(hint)
+        unknown = sorted(set(data.values()) - TEMPLATE_FIELDS[kind])
+        if unknown:
+            fields = ", ".join(sorted(TEMPLATE_FIELDS[kind]))
+            raise ConfigError(
+                f"ZALO_TEMPLATES: {kind} has no {', '.join(unknown)} (it has {fields})"
+            )
+        templates[kind] = (str(spec["template_id"]), {str(k): v for k, v in data.items()})
+    return templates
 
 
 def _path(env: Mapping[str, str], name: str) -> Path | None:

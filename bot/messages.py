@@ -5,6 +5,7 @@ Channels translate platform payloads to and from these; handlers see nothing els
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -101,6 +102,10 @@ class Outgoing:
     # in place) and our outbox row id of it (the web chat redraws that row).
     edit_message_id: str | None = None
     replaces: int | None = None
+    # The kind of a proactive message ("reminder", "result"...) and its facts, for platforms
+    # that deliver such messages outside a conversation only as pre-approved templates (Zalo).
+    template: str | None = None
+    template_data: Mapping[str, str] | None = None
 
     def to_body(self) -> dict[str, Any]:
         """The JSON-safe part of this message, as stored in the outbox (image bytes apart)."""
@@ -119,6 +124,8 @@ class Outgoing:
             value = getattr(self, name)
             if value:
                 body[name] = value
+        if self.template_data:
+            body["template_data"] = dict(self.template_data)
         return body
 
     @classmethod
@@ -141,8 +148,10 @@ class Outgoing:
             new_topic=bool(body.get("new_topic")),
             edit_message_id=body.get("edit_message_id"),
             replaces=body.get("replaces"),
+            template=body.get("template"),
+            template_data=body.get("template_data"),
         )
 
 
 # Fields stored in an outbox row's body only when set.
-_OPTIONAL_KEYS = ("thread_id", "reply_to", "new_topic", "edit_message_id", "replaces")
+_OPTIONAL_KEYS = ("thread_id", "reply_to", "new_topic", "edit_message_id", "replaces", "template")

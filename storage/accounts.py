@@ -10,7 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import insert_ignoring_conflicts, supports_row_locks
 from storage.conversations import SavedState
-from storage.models import Account, ConsentEvent, ConversationRow, Ticket, table, utcnow
+from storage.models import (
+    Account,
+    ConsentEvent,
+    ConversationRow,
+    Person,
+    Ticket,
+    table,
+    utcnow,
+)
 
 
 async def load_chat(
@@ -54,6 +62,37 @@ _LOAD_CHATS = (
     .order_by(Account.id)  # one lock order for every worker on PostgreSQL
 )
 _LOAD_CHATS_LOCKED = _LOAD_CHATS.with_for_update()
+
+
+async def locale_of(session: AsyncSession, *, channel: str, chat_id: str) -> str | None:
+    """A chat's language, read without locking anything (for messages to staff)."""
+    return await session.scalar(
+        select(Account.locale).where(Account.channel == channel, Account.chat_id == chat_id)
+    )
+
+
+async def sealed_phone(session: AsyncSession, *, channel: str, chat_id: str) -> bytes | None:
+    """A chat's phone number, sealed: the account's own, else that of a person it registered."""
+    account = await session.scalar(
+        select(Account).where(Account.channel == channel, Account.chat_id == chat_id)
+    )
+    if account is None:
+        return None
+    if account.phone_sealed:
+        return account.phone_sealed
+    return await session.scalar(
+        select(Person.phone_sealed)
+        .where(Person.account_id == account.id, Person.phone_sealed.is_not(None))
+        .order_by(Person.id)
+        .limit(1)
+    )
+
+
+async def flow_of(session: AsyncSession, account_id: int) -> str | None:
+    """The flow an account's conversation is in, read without locking it."""
+    return await session.scalar(
+        select(ConversationRow.flow).where(ConversationRow.account_id == account_id)
+    )
 
 
 async def open_chat(

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Account, Broadcast, BroadcastDelivery, OutboxMessage, Person, table
 from storage.outbox import CANCELLED as OUTBOX_CANCELLED
+from storage.outbox import WAITING
 
 SCHEDULED, SENDING, DONE, CANCELLED = "scheduled", "sending", "done", "cancelled"
 IN_FLIGHT = ("pending", "sending")  # outbox statuses of a message not yet settled
@@ -148,7 +149,7 @@ async def cancel_unsent(session: AsyncSession, broadcast_id: int) -> set[int]:
                     BroadcastDelivery.broadcast_id == broadcast_id
                 )
             ),
-            OutboxMessage.status.in_(IN_FLIGHT),
+            OutboxMessage.status.in_((*IN_FLIGHT, WAITING)),
         )
         .values(status=OUTBOX_CANCELLED, lease_until=None)
         .returning(OutboxMessage.id)

@@ -660,3 +660,37 @@ class TicketMessage(Base):
     body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     desk_outbox_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InboundEvent(Base):
+    """A webhook event stored before it is answered, processed after (Zalo: within 2 s).
+
+    Keyed by channel and the event's own id (Zalo's `msg_id`), so a redelivery is not stored
+    twice; a row is deleted once its event is handled, and rows left by a crash are handled at
+    the next start.
+    """
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (UniqueConstraint("channel", "event_key"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    event_key: Mapped[str] = mapped_column(String(128))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PlatformToken(Base):
+    """A platform's OAuth token pair (Zalo OA), sealed, with when the access token expires.
+
+    The refresh token is single-use: the pair a refresh returns replaces the old one in the
+    transaction that holds this row's lock, before the new access token is used.
+    """
+
+    __tablename__ = "platform_tokens"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    access_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    refresh_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime)

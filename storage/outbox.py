@@ -3,7 +3,9 @@
 Statuses: `pending` (due at `not_before`), `sending` (claimed by a sender until `lease_until`),
 `sent`, `failed` (gave up, `last_error` says why), `blocked` (the platform says the recipient
 blocked us or is gone), `dropped` (not tried: the recipient was known to be unreachable),
-`cancelled` (withdrawn before it was sent, e.g. a broadcast stopped by staff).
+`cancelled` (withdrawn before it was sent, e.g. a broadcast stopped by staff), `waiting` (the
+platform takes it only once the recipient writes again: Zalo's interaction window; due again
+when they do).
 A claim whose lease ran out (the process died mid-send) becomes due again.
 """
 
@@ -21,6 +23,7 @@ from storage._dialect import supports_row_locks
 from storage.models import Account, OutboxMessage, table
 
 CANCELLED = "cancelled"
+WAITING = "waiting"
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +157,7 @@ async def mark_retry(
 
 
 async def mark_final(session: AsyncSession, *, message_id: int, status: str, error: str) -> None:
-    """Stop trying a message: `failed` (gave up), `blocked` or `dropped` (unreachable)."""
+    """Stop trying a message: failed, blocked, dropped, or waiting (see `release_waiting`)."""
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id)
@@ -165,6 +168,24 @@ async def mark_final(session: AsyncSession, *, message_id: int, status: str, err
             attempts=OutboxMessage.attempts + 1,
         )
     )
+
+
+async def release_waiting(
+    session: AsyncSession, *, channel: str, chat_ids: Sequence[str], now: datetime
+) -> int:
+    """The recipients wrote to us: their messages kept `waiting` are due now; how many."""
+    if not chat_ids:
+        return 0
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id.in_(chat_ids),
+            OutboxMessage.status == WAITING,
+        )
+        .values(status="pending", not_before=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def transcript(

@@ -1,8 +1,8 @@
 """Many consenting citizens at once, written with bulk inserts (tests and `bench/broadcast.py`).
 
-Each citizen is a Telegram account (chat id = user id) with its conversation row and one
-registered person in a ward. Nothing is encrypted for real: these rows are only ever counted
-and written to, never shown.
+Each citizen is an account (Telegram by default; chat id = user id) with its conversation row
+and one registered person in a ward. Nothing is encrypted for real: these rows are only ever
+counted and written to, never shown.
 """
 
 from __future__ import annotations
@@ -34,15 +34,16 @@ async def add_citizens(
     province: int = 79,
     group: str = "general",
     consented: bool = True,
+    channel: str = "telegram",
 ) -> list[int]:
-    """Citizens on Telegram with one person each in `ward`; their account ids, in order."""
+    """Citizens (on Telegram unless told) with one person each in `ward`; their account ids."""
     now = datetime.now(UTC)
     await _bulk(
         db,
         Account,
         [
             {
-                "channel": "telegram",
+                "channel": channel,
                 "chat_id": str(chat),
                 "user_id": str(chat),
                 "locale": "vi",
@@ -58,7 +59,7 @@ async def add_citizens(
             (
                 await session.execute(
                     select(Account.chat_id, Account.id).where(
-                        Account.channel == "telegram",
+                        Account.channel == channel,
                         Account.chat_id.in_([str(chat) for chat in chat_ids]),
                     )
                 )

@@ -28,6 +28,8 @@ from bot.crypto import generate_key
 from bot.i18n import TIMEZONE
 from bot.messages import ChatRef
 from bot.services import broadcasts
+from bot.services.jobs_table import JOB_KINDS
+from bot.services.scheduler import Scheduler
 from run_bot import main
 from storage import staff
 from storage.broadcasts import Audience
@@ -38,6 +40,7 @@ from tests.chat import callback_data, consent, labels, press, say
 from tests.conftest import Clock
 from tests.fakes.telegram_api import TelegramEmulator
 from tests.test_restart import serving, started
+from tests.webchat import Citizen
 
 BT, SG = 26743, 26740  # Bến Thành, Sài Gòn (HCMC)
 STAFF = 8001
@@ -105,6 +108,32 @@ async def wait_until(predicate: Any, timeout: float = 20.0) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("timed out")
+
+
+async def final_edit(emulator: TelegramEmulator, *, then_report: bool = True) -> Message:
+    """The progress message's last edit (its button gone), once it and the report came.
+
+    They leave after the broadcast is marked done, so they are waited for. A stopped broadcast
+    sends no report (the staff member who stopped it was answered): `then_report=False`.
+    """
+
+    def found() -> Message | None:
+        sent = emulator.sent(STAFF)
+        ends = [
+            i for i, m in enumerate(sent) if m["method"] == "editMessageText" and not labels(m)
+        ]
+        if not ends:
+            return None
+        after = [m for m in sent[ends[-1] + 1 :] if m["method"] == "sendMessage"]
+        return sent[ends[-1]] if after or not then_report else None
+
+    async def shown() -> bool:
+        return found() is not None
+
+    await wait_until(shown, timeout=15)
+    result = found()
+    assert result is not None
+    return result
 
 
 async def status_of(db: Any, broadcast_id: int = 1) -> str:
@@ -270,12 +299,36 @@ async def test_two_thousand_with_blocked_and_rate_limits_each_once(
         )
     assert (result.sent, result.blocked, result.failed, result.waiting) == (1950, 50, 0, 0)
     assert unreachable == 50
-    edits = [m for m in emulator.sent(STAFF) if m["method"] == "editMessageText"]
-    assert edits and edits[-1]["text"].startswith("Thông báo #1 tới Phường Bến Thành: đã gửi xong")
+    edit = await final_edit(emulator)
+    assert edit["text"].startswith("Thông báo #1 tới Phường Bến Thành: đã gửi xong")
     assert "Đã gửi: 1.950" in emulator.sent(STAFF)[-1]["text"]
     assert await asyncio.to_thread(main, ["broadcast", "report", "1"]) == 0
     printed = capsys.readouterr().out
     assert "Sent: 1,950" in printed and "Blocked the bot or unreachable: 50" in printed
+
+
+async def test_the_report_replaces_a_progress_message_that_was_late(
+    service: Service, emulator
+) -> None:
+    """The staff chat is held up (429) while the citizens' copies go: the report still lands."""
+    citizens = [23_001, 23_002, 23_003]
+    await add_citizens(service.db, citizens, ward=BT)
+    emulator.fail_next("sendMessage", status=429, retry_after=2, chat_id=STAFF)
+    async with service.db.session_scope() as session:
+        draft = broadcasts.Draft(
+            text="Nghỉ tiêm chiều nay.",
+            audience=Audience((BT,)),
+            send_at=service.clock(),
+            staff_chat=ChatRef("telegram", str(STAFF)),
+        )
+        await broadcasts.create(session, draft, actor="test", now=service.clock())
+    service.sender.wake()
+    await wait_until(lambda: _done(service), timeout=30)
+    assert received(emulator, citizens) == Counter(dict.fromkeys(citizens, 1))
+    edit = await final_edit(emulator)
+    progress = emulator.sent(STAFF)[0]
+    assert progress["method"] == "sendMessage" and "Dừng gửi" in str(progress["params"])
+    assert edit["text"].startswith("Thông báo #1 tới Phường Bến Thành: đã gửi xong")
 
 
 async def test_stopping_mid_way_sends_nothing_more(
@@ -311,8 +364,8 @@ async def _stop_mid_way(service: Service, emulator: TelegramEmulator) -> None:
     assert (result.sent, result.cancelled, result.waiting) == (sent_then, 2000 - sent_then, 0)
     assert waiting == 0
     assert all(n <= 1 for n in received(emulator, chats).values())
-    final = [m for m in emulator.sent(STAFF) if m["method"] == "editMessageText"][-1]
-    assert "Không gửi (đã dừng): " in final["text"] and labels(final) == []
+    final = await final_edit(emulator, then_report=False)
+    assert "Không gửi (đã dừng): " in final["text"]
 
 
 async def _progress_message(emulator: TelegramEmulator) -> Message:
@@ -387,3 +440,56 @@ async def test_kill_9_mid_broadcast_then_restart_reaches_everyone(
 
 async def _finished(db: Any) -> bool:
     return await status_of(db) == "done"
+
+
+async def test_web_chat_staff_see_progress_redrawn_in_place(svc: Service, clock: Clock) -> None:
+    """On the web chat the progress message is a row the page redraws (`replaces`)."""
+    async with svc.db.session_scope() as session:
+        await staff.add_staff(
+            session,
+            channel="web",
+            user_id="staff-web",
+            role="admin",
+            name=None,
+            wards=[],
+            sites=[],
+        )
+    await add_citizens(svc.db, [24_001, 24_002], ward=SG, channel="web")
+    officer = Citizen(svc, "staff-web")
+    await officer.consent()
+    await officer.say("/thongbao")
+    await officer.say("Lịch tiêm tuần sau đã có.")
+    await officer.press("Không kèm ảnh")
+    assert (await officer.say("hồ chí minh"))[0].startswith("Những nhóm ưu tiên nào?")
+    await officer.press("Tất cả các nhóm")
+    shown, summary = await officer.press("Gửi ngay")
+    assert shown.startswith("📢 Thông báo tới bà con Thành phố Hồ Chí Minh:")
+    assert "Địa bàn: toàn bộ Thành phố Hồ Chí Minh" in summary
+    await officer.press("Gửi")
+    sender = asyncio.create_task(svc.sender.run())
+    try:
+        scheduler = Scheduler(svc.db, JOB_KINDS, settings=svc.settings, clock=clock)
+        for _ in range(4):  # start, then progress edits every 5 s, then the end
+            await scheduler.tick()
+            svc.sender.wake()
+            await asyncio.sleep(0.3)
+            clock.advance(timedelta(seconds=6))
+        await svc.sender.flush()
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
+    await officer.replies()
+    async with svc.db.read_scope() as session:
+        rows = (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.chat_id == "staff-web")
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+    (progress,) = [
+        r for r in rows for row in r.body.get("buttons", []) if ["Dừng gửi", "bc:stop:1"] in row
+    ]
+    edits = [r for r in rows if r.body.get("replaces")]
+    assert edits and {r.body["replaces"] for r in edits} == {progress.id}
+    assert edits[-1].body["text"].startswith("Thông báo #1 tới Thành phố Hồ Chí Minh: đã gửi xong")

@@ -620,7 +620,7 @@ async def test_ward_staff_create_a_campaign_within_their_wards(svc: Service, clo
     assert (await chat.say("99999"))[0].startswith("99999 không phải là mã xã, phường")
     assert (await chat.say("Bến Thành"))[0].startswith("Bạn vui lòng nhập mã xã, phường")
     (groups,) = await chat.say("26743")
-    assert groups.startswith("Mời những nhóm ưu tiên nào?") and "5. " in groups
+    assert groups.startswith("Những nhóm ưu tiên nào?") and "5. " in groups
     assert (await chat.say("0 12"))[0].startswith("Bạn vui lòng nhập các số từ 1 đến 9")
     await chat.say("5")
     assert (await chat.say("nhiều tuổi"))[0].startswith("Bạn vui lòng nhập khoảng tuổi")

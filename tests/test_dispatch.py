@@ -284,3 +284,10 @@ async def test_my_data_lists_every_consent_decision(svc: Service) -> None:
         "không đồng ý hoặc rút lại",
         "đồng ý",
     ]
+
+
+def test_every_menu_entry_opens_something() -> None:
+    from bot.dispatch import MENU_FLOWS
+    from bot.handlers.menu import ENTRIES
+
+    assert set(ENTRIES) == set(MENU_FLOWS)

@@ -153,6 +153,8 @@ async def test_outcomes_being_written_when_stopped_are_not_lost(
         monkeypatch.setattr(outbox, "mark_sent", stuck_mark_sent)
         ids = await enqueue(svc, [bulk(chat) for chat in BULK_CHATS[:5]])
         await asyncio.wait_for(writing.wait(), 10)  # the writer holds a batch
+        for chat in BULK_CHATS[:5]:  # paced at the bulk rate: all five are out meanwhile
+            await emulator.wait_for_sent(chat, 1)
         monkeypatch.setattr(outbox, "mark_sent", real_mark_sent)
         sender = next(task for task in svc.tasks if task.get_name() == "sender")
         sender.cancel()  # as at shutdown: run() cancels the writer, then stop() writes the rest

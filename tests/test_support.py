@@ -7,12 +7,14 @@ The desk is a supergroup of the emulator: with topics (one forum topic per ticke
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import time, timedelta
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from bot.app import Service, build_service, running
@@ -20,10 +22,11 @@ from bot.config import Settings
 from bot.services.jobs_table import JOB_KINDS
 from bot.services.scheduler import Scheduler
 from storage import staff
-from storage.models import AuditEvent, Ticket
+from storage.models import AuditEvent, OutboxMessage, Ticket
 from tests.chat import callback_data, consent, labels, press, say
 from tests.conftest import Clock
 from tests.fakes.telegram_api import TelegramEmulator
+from tests.webchat import Citizen
 
 DESK = -1009990001
 AGENT = 777  # a member of the desk with the support role
@@ -321,3 +324,38 @@ async def test_bad_input_while_talking_to_staff(forum: Service, emulator) -> Non
     await asyncio.sleep(0.5)
     relayed = [m for m in emulator.sent(DESK) if m["text"] == "👤 #1: 🙂 xin chào"]
     assert len(relayed) == 1
+
+
+async def test_a_web_chat_citizen_talks_to_the_desk(forum: Service, emulator) -> None:
+    citizen = Citizen(forum, "web-citizen")
+    await citizen.consent()
+    (opened,) = await citizen.press("Hỗ trợ")
+    assert opened.startswith(OPENED)
+    topic, header = await desk_news(emulator, 0, 2)
+    assert "Kênh: trang trò chuyện trên web · ngôn ngữ: Tiếng Việt" in header["text"]
+    assert await citizen.say("Cho tôi hỏi về mũi 3") == []  # for staff, not the bot
+    (relayed,) = await desk_news(emulator, 2)
+    assert relayed["text"] == "👤 #1: Cho tôi hỏi về mũi 3"
+    thread = topic["message_id"]
+    await staff_says(emulator, "Bạn đặt lịch bằng /dangky nhé.", thread_id=thread)
+    emulator.group_message(DESK, user_id=AGENT, photo=poster(), thread_id=thread)
+    texts: list[str] = []
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        texts += [body["text"] for body in await citizen.replies()]
+        if len(texts) >= 2:
+            break
+    assert texts == ["💬 Nhân viên hỗ trợ: Bạn đặt lịch bằng /dangky nhé.", "💬 Nhân viên hỗ trợ"]
+    async with forum.db.read_scope() as session:
+        picture = (
+            await session.scalars(
+                select(OutboxMessage.image).where(OutboxMessage.chat_id == "web-citizen")
+            )
+        ).all()
+    assert poster() in picture  # the web chat gets the picture itself, fetched from Telegram
+
+
+def poster() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 120, 200)).save(out, format="PNG")
+    return out.getvalue()

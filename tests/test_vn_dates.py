@@ -1,12 +1,13 @@
-"""Dates of birth in every common form, day first."""
+"""Dates of birth in every common form, day first; times staff type for a scheduled send."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
-from bot.vn.dates import DateProblem, InvalidDate, age_on, parse_birth_date
+from bot.i18n import TIMEZONE
+from bot.vn.dates import DateProblem, InvalidDate, age_on, parse_birth_date, parse_send_time
 
 TODAY = date(2026, 11, 30)
 
@@ -81,3 +82,35 @@ def test_exactly_120_is_accepted_and_age_counts_birthdays() -> None:
     assert parse_birth_date("30/11/1906", today=TODAY) == date(1906, 11, 30)
     assert age_on(date(1990, 12, 1), TODAY) == 35
     assert age_on(date(1990, 11, 30), TODAY) == 36
+
+
+NOW = datetime(2026, 12, 3, 10, 0, tzinfo=TIMEZONE)  # a Thursday morning in Vietnam
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("17:30", datetime(2026, 12, 3, 17, 30)),
+        ("17h30", datetime(2026, 12, 3, 17, 30)),
+        ("17h", datetime(2026, 12, 3, 17, 0)),
+        ("8 giờ", datetime(2026, 12, 3, 8, 0)),
+        ("9 gio 30", datetime(2026, 12, 3, 9, 30)),
+        ("8:00 15/12", datetime(2026, 12, 15, 8, 0)),
+        ("15/12 08:00", datetime(2026, 12, 15, 8, 0)),
+        ("ngày 15/12 lúc 8:00", datetime(2026, 12, 15, 8, 0)),
+        ("15/12/2026 8h30", datetime(2026, 12, 15, 8, 30)),
+        ("lúc 9h ngày mai", datetime(2026, 12, 4, 9, 0)),
+        ("mai 9:00", datetime(2026, 12, 4, 9, 0)),
+        ("05/01 7:00", datetime(2027, 1, 5, 7, 0)),  # typed in December: next January
+        ("17:30 hôm nay", datetime(2026, 12, 3, 17, 30)),
+    ],
+)
+def test_send_time(typed: str, expected: datetime) -> None:
+    assert parse_send_time(typed, now=NOW, tz=TIMEZONE) == expected.replace(tzinfo=TIMEZONE)
+
+
+@pytest.mark.parametrize(
+    "typed", ["", "abc", "25:00", "9:61", "31/02 8:00", "17:30 và 18:00", "0912345678", "🙂"]
+)
+def test_not_a_send_time(typed: str) -> None:
+    assert parse_send_time(typed, now=NOW, tz=TIMEZONE) is None

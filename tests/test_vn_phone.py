@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.vn.phone import LEGACY_PREFIXES, mask_id_number, mask_phone, normalize_phone
+from bot.vn.phone import LEGACY_PREFIXES, mask_id_number, mask_numbers, mask_phone, normalize_phone
 
 
 @pytest.mark.parametrize(
@@ -115,3 +115,16 @@ def test_mask_phone(e164: str, shown: str) -> None:
 def test_mask_id_number(number: str, shown: str) -> None:
     assert mask_id_number(number) == shown
     assert len(shown) == len(number)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("số tôi 0912 345 678 nhé", "số tôi 0912****78 nhé"),
+        ("CCCD 079190012345", "CCCD 0791******45"),
+        ("+84.912.345.678", "8491*****78"),
+        ("mã 1234 và 12/12", "mã 1234 và 12/12"),  # short numbers and dates stay
+    ],
+)
+def test_numbers_in_free_text_are_masked(text: str, shown: str) -> None:
+    assert mask_numbers(text) == shown

@@ -106,7 +106,12 @@ class Channel(Protocol):
             Unreachable: the recipient blocked the bot or no longer exists (HTTP 403).
             TemporaryFailure: network trouble or a server error; worth retrying.
             Undeliverable: the platform refuses this message for good (HTTP 400).
+            WaitForUser: the platform accepts it only after the user writes again.
         """
+        ...
+
+    def fit(self, message: Outgoing) -> list[Outgoing]:
+        """`message` cut into the messages the platform accepts (one outbox row each)."""
         ...
 
 
@@ -115,10 +120,10 @@ class SendError(Exception):
 
 
 class RetryLater(SendError):
-    """The platform is rate limiting us; try the same message after `seconds`."""
+    """The platform is rate limiting us (or closed for now): try the same message later."""
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"rate limited, retry after {seconds:g} s")
+    def __init__(self, seconds: float, reason: str = "rate limited") -> None:
+        super().__init__(f"{reason}, retry after {seconds:g} s")
         self.seconds = seconds
 
 
@@ -132,3 +137,10 @@ class TemporaryFailure(SendError):
 
 class Undeliverable(SendError):
     """The platform refused the message itself."""
+
+
+class WaitForUser(SendError):
+    """The platform only lets us write once the user writes again (Zalo's interaction window).
+
+    The message is kept and sent when they do.
+    """

@@ -35,6 +35,7 @@ from bot.channels import (
     TemporaryFailure,
     Undeliverable,
     Unreachable,
+    fit,
 )
 from bot.channels.telegram_request import AiohttpRequest
 from bot.messages import ChatRef, Contact, Incoming, Kind, Outgoing
@@ -211,6 +212,10 @@ class TelegramChannel:
             log.debug("could not answer a callback query: %s", error)
 
     # -- outbound ------------------------------------------------------------------------
+
+    def fit(self, message: Outgoing) -> list[Outgoing]:
+        """`message` cut to Telegram's text and caption lengths."""
+        return fit(message, self.limits)
 
     async def send(self, message: Outgoing, *, bulk: bool = False) -> Sent:
         """Send one message; return its message id (and the file id of an uploaded picture)."""

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from bot.channels import ChannelLimits, Sent
+from bot.channels import ChannelLimits, Sent, fit
 from bot.messages import ChatRef, Incoming, Kind, Outgoing
 from bot.vn.text import clean_text
 
@@ -40,6 +40,10 @@ class WebChannel:
 
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = {}
+
+    def fit(self, message: Outgoing) -> list[Outgoing]:
+        """`message` as it is, unless longer than a page of text."""
+        return fit(message, self.limits)
 
     async def send(self, message: Outgoing, *, bulk: bool = False) -> Sent:
         """Wake the browsers waiting on this chat; the message itself is read from the outbox."""

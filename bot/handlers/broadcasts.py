@@ -34,6 +34,7 @@ from bot.handlers.targeting import (
     groups_refused,
     read_groups,
     read_ward_codes,
+    refuse,
     ward_name,
     ward_scope,
     wards_problem,
@@ -68,18 +69,11 @@ class Step(StrEnum):
     PREVIEW = "preview"
 
 
-async def _refuse(msg: Incoming, conv: Conversation) -> None:
-    """Not (or no longer) staff: leave the flow, answer as to an unknown command."""
-    if conv.flow == FLOW:
-        conv.finish()
-    await start.unknown_command(msg, conv)
-
-
 async def _scope(msg: Incoming, conv: Conversation) -> tuple[StaffMember, Scope] | None:
     """The sender's role and scope; out of the flow, as to an unknown command, if none."""
     found = await ward_scope(msg, conv)
     if found is None:
-        await _refuse(msg, conv)
+        await refuse(msg, conv)
     return found
 
 

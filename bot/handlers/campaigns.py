@@ -37,6 +37,7 @@ from bot.handlers.targeting import (
     groups_refused,
     read_groups,
     read_ward_codes,
+    refuse,
     ward_name,
     ward_scope,
     wards_problem,
@@ -72,13 +73,6 @@ class Step(StrEnum):
     TEXT_VI = "text_vi"
     TEXT_EN = "text_en"
     PREVIEW = "preview"
-
-
-async def _refuse(msg: Incoming, conv: Conversation) -> None:
-    """Not (or no longer) staff: leave the flow, answer as to an unknown command."""
-    if conv.flow == FLOW:
-        conv.finish()
-    await start.unknown_command(msg, conv)
 
 
 # ---------------------------------------------------------------- labels
@@ -183,7 +177,7 @@ async def receive_name(msg: Incoming, conv: Conversation) -> None:
         return
     found = await ward_scope(msg, conv)
     if found is None:
-        await _refuse(msg, conv)
+        await refuse(msg, conv)
         return
     if _without_wards(conv, found[1]):
         return
@@ -220,7 +214,7 @@ async def receive_wards(msg: Incoming, conv: Conversation) -> None:
     """Take ward codes within the staff member's scope; ask for the priority groups."""
     found = await ward_scope(msg, conv)
     if found is None:
-        await _refuse(msg, conv)
+        await refuse(msg, conv)
         return
     scope = found[1]
     if _without_wards(conv, scope):
@@ -427,7 +421,7 @@ async def receive_preview(msg: Incoming, conv: Conversation) -> None:
         return
     found = await ward_scope(msg, conv)
     if found is None:
-        await _refuse(msg, conv)
+        await refuse(msg, conv)
         return
     member, scope = found
     new = _new_campaign(conv)

@@ -161,10 +161,8 @@ async def _citizen(turn: DeskTurn, ticket: Ticket) -> tuple[Account, bool] | Non
     account = await turn.session.get(Account, ticket.account_id) if ticket.account_id else None
     if account is None:
         return None
-    loaded = await accounts.load_chat(
-        turn.session, channel=account.channel, chat_id=account.chat_id
-    )
-    return account, bool(loaded and loaded[1].flow)
+    # Not locked: the citizen's own events lock their chat first, then touch the ticket.
+    return account, await accounts.flow_of(turn.session, account.id) is not None
 
 
 async def _answer(msg: Incoming, turn: DeskTurn, ticket: Ticket, member: StaffMember) -> None:

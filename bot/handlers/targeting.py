@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 
 from bot.conversation import Conversation
+from bot.handlers import start
 from bot.handlers.roles import role_held
 from bot.i18n import _
 from bot.messages import Incoming
@@ -30,6 +31,12 @@ async def ward_scope(msg: Incoming, conv: Conversation) -> tuple[StaffMember, Sc
         return admin, None
     member = await role_held(msg, conv, WARD_STAFF)
     return (member, tuple(member.wards)) if member is not None else None
+
+
+async def refuse(msg: Incoming, conv: Conversation) -> None:
+    """Not (or no longer) staff: leave the staff flow, answer as to an unknown command."""
+    conv.finish()
+    await start.unknown_command(msg, conv)
 
 
 def ward_name(code: int) -> str:

@@ -12,7 +12,7 @@ recipients and posts the staff member's progress message; each job then:
 2. edits the progress message about every `PROGRESS_EVERY` (sent / failed / blocked /
    remaining), with a "Dừng gửi" button;
 3. schedules the next job a second later, or, once every recipient is queued and every
-   message settled, marks the broadcast done and ends with the report.
+   message settled (the progress message too), marks the broadcast done and ends with the report.
 
 The sender delivers the rows at the channel's rate (overall and per chat): 429 waits, 403 is
 recorded as blocked. A delivery row per (broadcast, account) means a batch written twice is
@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import _, format_count, format_moment, use_locale
+from bot.i18n import DEFAULT_LOCALE, _, format_count, format_moment, use_locale
 from bot.messages import Button, ChatRef, Outgoing
 from bot.services.scheduler import JobKind, Run, Verdict
 from bot.vn import divisions
@@ -35,8 +35,8 @@ from storage import accounts, jobs, outbox, staff
 from storage import broadcasts as store
 from storage.broadcasts import CANCELLED, DONE, SCHEDULED, SENDING, Audience, Recipient
 from storage.jobs import NewJob
-from storage.models import Broadcast
-from storage.outbox import NewMessage
+from storage.models import Broadcast, OutboxMessage
+from storage.outbox import WAITING, NewMessage
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +81,7 @@ class Report:
     blocked: int = 0  # the recipient blocked the bot or is gone
     cancelled: int = 0  # withdrawn by a cancel, or never written because of it
     waiting: int = 0  # written, not yet sent
-
-    @property
-    def settled(self) -> int:
-        """Messages whose fate is known."""
-        return self.sent + self.failed + self.blocked + self.cancelled
+    held: int = 0  # kept until the citizen writes to us again (outside Zalo's window)
 
 
 def group_of(broadcast_id: int) -> str:
@@ -261,6 +257,7 @@ async def report(session: AsyncSession, broadcast: Broadcast) -> Report:
         blocked=counts.get("blocked", 0) + counts.get("dropped", 0) + counts.get("erased", 0),
         cancelled=counts.get("cancelled", 0) + (unqueued if ended else 0),
         waiting=counts.get("pending", 0) + counts.get("sending", 0) + (0 if ended else unqueued),
+        held=counts.get(WAITING, 0),
     )
 
 
@@ -288,6 +285,12 @@ def report_lines(broadcast: Broadcast, result: Report) -> list[str]:
     ]
     if result.cancelled:
         lines.append(_("Not sent (stopped): {count}").format(count=format_count(result.cancelled)))
+    if result.held:
+        lines.append(
+            _("Held until the citizen writes to us (Zalo): {count}").format(
+                count=format_count(result.held)
+            )
+        )
     if broadcast.status in (SCHEDULED, SENDING):
         lines.append(_("Remaining: {count}").format(count=format_count(result.waiting)))
     return lines
@@ -312,7 +315,11 @@ async def run_broadcast(run: Run) -> Verdict:
     size = batch_size(run.settings.bulk_rate_per_s)
     if not broadcast.exhausted and await _room_for_batch(session, broadcast, size):
         await _queue_batch(session, broadcast, size, now=now)
-    if broadcast.exhausted and not await _batch_in_flight(session, broadcast):
+    if (
+        broadcast.exhausted
+        and not await _batch_in_flight(session, broadcast)
+        and await _progress_settled(session, broadcast)
+    ):
         result = await report(session, broadcast)
         if not result.waiting:
             broadcast.status = DONE
@@ -352,6 +359,14 @@ async def _batch_in_flight(session: AsyncSession, broadcast: Broadcast) -> bool:
     return bool(
         await store.in_flight_between(session, broadcast.batch_first, broadcast.batch_last)
     )
+
+
+async def _progress_settled(session: AsyncSession, broadcast: Broadcast) -> bool:
+    """Whether the progress message is on screen (or never will be) for the report to replace."""
+    if broadcast.progress_outbox_id is None:
+        return True
+    shown = await session.get(OutboxMessage, broadcast.progress_outbox_id)
+    return shown is None or shown.status not in ("pending", "sending")
 
 
 async def _queue_batch(
@@ -397,8 +412,9 @@ def _staff_chat(broadcast: Broadcast) -> ChatRef | None:
 
 
 async def _staff_locale(session: AsyncSession, chat: ChatRef) -> str:
-    loaded = await accounts.load_chat(session, channel=chat.channel, chat_id=chat.chat_id)
-    return loaded[0].locale if loaded else "vi"
+    # Read without a lock: the staff member's own events lock their chat, then the broadcast.
+    found = await accounts.locale_of(session, channel=chat.channel, chat_id=chat.chat_id)
+    return found or DEFAULT_LOCALE
 
 
 async def _progress_message(

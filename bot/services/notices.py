@@ -20,6 +20,17 @@ from storage.outbox import NewMessage
 
 Compose = Callable[[], str]
 Buttons = Callable[[], list[list[Button]]]
+# The kind of a notice and its facts, for platforms that carry proactive messages only as
+# pre-approved templates (Zalo's ZBS; see `TEMPLATE_FIELDS` and ZALO_TEMPLATES).
+TemplateFacts = Callable[[], tuple[str, dict[str, str]]]
+
+# The facts each kind of notice gives a template, for the operator's mapping to check against.
+TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
+    "reminder": frozenset({"name", "site", "address", "time", "code", "dose"}),
+    "missed": frozenset({"name", "site", "time", "code", "dose"}),
+    "next_dose": frozenset({"name", "dose"}),
+    "result": frozenset({"name", "result", "tube", "time"}),
+}
 
 
 async def tell(
@@ -65,18 +76,22 @@ def compose_for(
     *,
     bulk: bool = True,
     buttons: Buttons | None = None,
+    template: TemplateFacts | None = None,
 ) -> NewMessage | None:
     """The outbox row telling `account` what `compose()` says in its language; None if nobody.
 
-    `buttons()`, if given, is called in the same language. For callers that tell many people
-    at once and write all the rows in one statement.
+    `buttons()` and `template()`, if given, are called in the same language. For callers that
+    tell many people at once and write all the rows in one statement.
     """
     if not can_tell(account):
         return None
     with use_locale(account.locale):
+        kind, facts = template() if template else (None, None)
         message = Outgoing(
             ChatRef(account.channel, account.chat_id),
             compose(),
             buttons=tuple(tuple(row) for row in buttons()) if buttons else (),
+            template=kind,
+            template_data=facts,
         )
     return NewMessage(account.channel, account.chat_id, message.to_body(), account.id, bulk=bulk)

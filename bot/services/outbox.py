@@ -8,7 +8,8 @@ retry, the later ones wait behind it in the table. Per chat there is a token buc
 broadcast in progress never holds back a reply. Outcomes are written in small batches.
 
 429 -> wait `retry_after` and retry the same row (not counted as a failed attempt); 403 -> mark
-the row `blocked` and the account unreachable, and stop; network trouble -> retry with
+the row `blocked` and the account unreachable, and stop; outside Zalo's interaction window ->
+`waiting` until the citizen writes again; network trouble -> retry with
 exponential backoff up to `max_attempts`, then `failed`. On shutdown, sends on the wire finish;
 the rest is handed back.
 """
@@ -30,7 +31,7 @@ from bot.channels import (
     TemporaryFailure,
     Undeliverable,
     Unreachable,
-    fit,
+    WaitForUser,
 )
 from bot.messages import ChatRef, Outgoing
 from bot.services.ratelimit import TokenBucket
@@ -69,7 +70,7 @@ class _Hold:
 class _Outcome:
     id: int
     chat: ChatRef
-    status: str  # sent | retry | failed | blocked | dropped
+    status: str  # sent | retry | failed | blocked | dropped | waiting
     external_id: str | None = None
     upload: tuple[str, str] | None = None  # (image key, platform file id) of a first upload
     error: str = ""
@@ -96,8 +97,10 @@ class Sender:
         self._queues: dict[ChatRef, deque[_Job]] = {}
         self._workers: dict[ChatRef, asyncio.Task[None]] = {}
         self._chat_buckets: dict[ChatRef, TokenBucket] = {}
+        # A tenth of a second's worth of burst: a full second's would let twice the rate
+        # through in the second after a pause (a restart, a lull), which the platform refuses.
         self._bulk_buckets = {
-            name: TokenBucket(ch.limits.bulk_rate_per_s, max(1.0, ch.limits.bulk_rate_per_s))
+            name: TokenBucket(ch.limits.bulk_rate_per_s, max(1.0, ch.limits.bulk_rate_per_s / 10))
             for name, ch in self._channels.items()
             if ch.limits.bulk_rate_per_s
         }
@@ -123,7 +126,7 @@ class Sender:
     def fit(self, message: Outgoing) -> list[Outgoing]:
         """`message` cut to its channel's limits (one outbox row per part)."""
         channel = self._channels.get(message.chat.channel)
-        return fit(message, channel.limits) if channel is not None else [message]
+        return channel.fit(message) if channel is not None else [message]
 
     def wake(self) -> None:
         """Tell the drain loop that new rows are due (after a broadcast or scheduler commit)."""
@@ -305,6 +308,9 @@ class Sender:
         except Undeliverable as error:
             self._done(chat, _Outcome(job.id, chat, "failed", error=str(error)))
             return None
+        except WaitForUser as error:
+            self._done(chat, _Outcome(job.id, chat, "waiting", error=str(error)))
+            return None
         except Exception as error:  # network trouble and anything unforeseen: retried, bounded
             if not isinstance(error, TemporaryFailure):
                 log.exception("unexpected error sending outbox row %s", job.id)
@@ -409,7 +415,7 @@ class Sender:
                             error=o.error,
                             attempt=o.attempt,
                         )
-                    elif o.status in ("failed", "blocked", "dropped"):
+                    elif o.status in ("failed", "blocked", "dropped", "waiting"):
                         await outbox.mark_final(
                             session, message_id=o.id, status=o.status, error=o.error
                         )

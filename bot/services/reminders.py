@@ -155,7 +155,17 @@ async def remind_appointment(run: Run) -> Verdict:
             ],
         ]
 
-    return await _tell(run, account, compose, buttons)
+    def template() -> tuple[str, dict[str, str]]:
+        return "reminder", {
+            "name": person.full_name,
+            "site": site.name,
+            "address": site.address,
+            "time": format_moment(slot.starts_at),
+            "code": booking.code,
+            "dose": str(booking.dose_number),
+        }
+
+    return await _tell(run, account, compose, buttons, template)
 
 
 async def check_no_show(run: Run) -> Verdict:
@@ -185,7 +195,16 @@ async def check_no_show(run: Run) -> Verdict:
     def buttons() -> list[list[Button]]:
         return [[Button(_("Book a new time"), f"book:{person.id}")]]
 
-    return await _tell(run, account, compose, buttons)
+    def template() -> tuple[str, dict[str, str]]:
+        return "missed", {
+            "name": person.full_name,
+            "site": site.name,
+            "time": format_moment(slot.starts_at),
+            "code": booking.code,
+            "dose": str(booking.dose_number),
+        }
+
+    return await _tell(run, account, compose, buttons, template)
 
 
 async def invite_next_dose(run: Run) -> Verdict:
@@ -210,6 +229,9 @@ async def invite_next_dose(run: Run) -> Verdict:
     def buttons() -> list[list[Button]]:
         return [[Button(_("Book dose {dose}").format(dose=dose), f"book:{person.id}")]]
 
+    def template() -> tuple[str, dict[str, str]]:
+        return "next_dose", {"name": person.full_name, "dose": str(dose)}
+
     if round_ <= len(NEXT_DOSE_REPEATS):
         again = NewJob(
             NEXT_DOSE,
@@ -218,13 +240,17 @@ async def invite_next_dose(run: Run) -> Verdict:
             next_dose_group(person.id),
         )
         await jobs.schedule(run.session, [again], now=run.now)
-    return await _tell(run, account, compose, buttons)
+    return await _tell(run, account, compose, buttons, template)
 
 
 async def _tell(
-    run: Run, account: Account, compose: notices.Compose, buttons: notices.Buttons
+    run: Run,
+    account: Account,
+    compose: notices.Compose,
+    buttons: notices.Buttons,
+    template: notices.TemplateFacts,
 ) -> Verdict:
-    notice = notices.compose_for(account, compose, buttons=buttons)
+    notice = notices.compose_for(account, compose, buttons=buttons, template=template)
     if notice is None:
         return Verdict.SKIPPED  # unreachable, or consent withdrawn
     await outbox.enqueue(run.session, [notice], now=run.now)

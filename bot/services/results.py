@@ -149,7 +149,10 @@ async def _tell_members(
         def buttons(person: Person = person) -> list[list[Button]]:
             return certificate_button(sample, person)
 
-        notice = notices.compose_for(account, compose, buttons=buttons)
+        def template(person: Person = person) -> tuple[str, dict[str, str]]:
+            return "result", result_facts(sample, person)
+
+        notice = notices.compose_for(account, compose, buttons=buttons, template=template)
         if notice is not None:
             rows.append(notice)
     await outbox.enqueue(session, rows, now=now)  # one statement for the whole tube
@@ -171,6 +174,18 @@ def certificate_offer(sample: Sample) -> str:
         "For a signed test certificate (a QR code valid for 72 hours from sampling), press the "
         "button below."
     )
+
+
+def result_facts(sample: Sample, person: Person) -> dict[str, str]:
+    """A result in a few words, in the current language, for a template message."""
+    assert sample.result is not None and sample.tested_at is not None
+    words = {NEGATIVE: _("negative"), POSITIVE: _("positive"), INCONCLUSIVE: _("inconclusive")}
+    return {
+        "name": person.full_name,
+        "result": words.get(sample.result, sample.result),
+        "tube": sample.tube_code,
+        "time": format_moment(sample.tested_at),
+    }
 
 
 def result_text(sample: Sample, person: Person, site: Site | None) -> str:

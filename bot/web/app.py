@@ -17,7 +17,8 @@ from bot.crypto import DataProtector
 from bot.dispatch import Dispatcher
 from bot.services.dcc.trust import Authority
 from bot.services.ratelimit import KeyedLimiter
-from bot.web import chat, staff_api, verify
+from bot.services.zalo_inbox import ZaloInbox
+from bot.web import chat, staff_api, verify, zalo
 from bot.web.keys import (
     AUTHORITY,
     DATABASE,
@@ -48,8 +49,9 @@ def build_web_app(
     telegram: TelegramChannel | None,
     authority: Authority,
     clock: Callable[[], datetime] = utcnow,
+    zalo_inbox: ZaloInbox | None = None,
 ) -> web.Application:
-    """The HTTP application: web chat, staff API, /verify, Telegram webhook, health."""
+    """The HTTP application: web chat, staff API, /verify, Telegram and Zalo webhooks, health."""
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[DATABASE] = db
@@ -65,6 +67,8 @@ def build_web_app(
     if telegram is not None and settings.telegram_mode == "webhook":
         app[TELEGRAM] = telegram
         app.router.add_post(TELEGRAM_WEBHOOK_PATH, telegram_webhook)
+    if zalo_inbox is not None:
+        zalo.setup(app, zalo_inbox)
     return app
 
 

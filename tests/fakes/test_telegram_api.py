@@ -346,7 +346,13 @@ async def test_inject_and_stats(emu: TelegramEmulator, bot: Bot) -> None:
         async with http.post("/_emu/reset") as r:
             assert r.status == 200
         async with http.get("/_emu/stats") as r:
-            assert await r.json() == {"queued": 0, "consumed": 0, "sent": 0, "latencies_ms": []}
+            assert await r.json() == {
+                "queued": 0,
+                "consumed": 0,
+                "sent": 0,
+                "latencies_ms": [],
+                "calls": {},
+            }
     assert emu.calls == [] and emu.sent(11) == []
     assert (await bot.get_me()).username == "test_health_bot"  # token kept
 
