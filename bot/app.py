@@ -108,7 +108,7 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
         channels[zalo.name] = zalo
     sender = Sender(db, channels, clock=clock, max_attempts=settings.send_max_attempts)
     authority = load_authority(settings)
-    renderer = Renderer(db, authority, clock=clock, on_queued=sender.wake)
+    renderer = Renderer(db, authority, clock=clock, on_queued=sender.wake, fit=sender.fit)
     scheduler = Scheduler(db, JOB_KINDS, settings=settings, clock=clock, on_queued=sender.wake)
     desk, linker = None, None
     if telegram is not None and settings.support_chat_id:

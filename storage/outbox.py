@@ -4,8 +4,8 @@ Statuses: `pending` (due at `not_before`), `sending` (claimed by a sender until 
 `sent`, `failed` (gave up, `last_error` says why), `blocked` (the platform says the recipient
 blocked us or is gone), `dropped` (not tried: the recipient was known to be unreachable),
 `cancelled` (withdrawn before it was sent, e.g. a broadcast stopped by staff), `waiting` (the
-platform takes it only once the recipient writes again: Zalo's interaction window; due again
-when they do).
+platform takes it only once the recipient writes again, Zalo's interaction window: due when
+they do, or at `not_before`, e.g. when the night ban on template messages ends).
 A claim whose lease ran out (the process died mid-send) becomes due again.
 """
 
@@ -95,7 +95,8 @@ async def claim_due(
         .where(
             OutboxMessage.channel.in_(channels),
             or_(
-                (OutboxMessage.status == "pending") & (OutboxMessage.not_before <= now),
+                (OutboxMessage.status.in_(("pending", WAITING)))
+                & (OutboxMessage.not_before <= now),
                 (OutboxMessage.status == "sending") & (OutboxMessage.lease_until < now),
             ),
         )
@@ -156,8 +157,19 @@ async def mark_retry(
     )
 
 
+async def mark_waiting(
+    session: AsyncSession, *, message_id: int, not_before: datetime, error: str
+) -> None:
+    """Keep a message until its recipient writes to us, or until `not_before`."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status != CANCELLED)
+        .values(status=WAITING, not_before=not_before, last_error=error[:500], lease_until=None)
+    )
+
+
 async def mark_final(session: AsyncSession, *, message_id: int, status: str, error: str) -> None:
-    """Stop trying a message: failed, blocked, dropped, or waiting (see `release_waiting`)."""
+    """Stop trying a message: `failed` (gave up), `blocked` or `dropped` (unreachable)."""
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id)

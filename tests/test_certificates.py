@@ -65,13 +65,19 @@ async def service(telegram_settings: Settings, clock: Clock) -> AsyncIterator[Se
 
 
 async def register(
-    service: Service, chat: int, name: str, born: date = date(1990, 1, 2), number: str = ""
+    service: Service,
+    chat: int | str,
+    name: str,
+    born: date = date(1990, 1, 2),
+    number: str = "",
+    *,
+    channel: str = "telegram",
 ) -> int:
     """A person on the chat's account, as the registration form leaves them."""
     number = number or f"0790900{random.randrange(10**5):05d}"
     protector = service.protector
     async with service.db.session_scope() as session:
-        loaded = await accounts.load_chat(session, channel="telegram", chat_id=str(chat))
+        loaded = await accounts.load_chat(session, channel=channel, chat_id=str(chat))
         assert loaded is not None
         person = await people.add_person(
             session,

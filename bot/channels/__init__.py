@@ -140,7 +140,12 @@ class Undeliverable(SendError):
 
 
 class WaitForUser(SendError):
-    """The platform only lets us write once the user writes again (Zalo's interaction window).
+    """The platform takes the message only once the user writes again (Zalo's window).
 
-    The message is kept and sent when they do.
+    The message is kept and sent when they do, or after `seconds` if the platform will take
+    it then another way (Zalo's template messages after the night ban); None: only then.
     """
+
+    def __init__(self, reason: str, seconds: float | None = None) -> None:
+        super().__init__(reason)
+        self.seconds = seconds

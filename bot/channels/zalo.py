@@ -422,8 +422,8 @@ class ZaloChannel:
         if phone is None:
             raise WaitForUser("outside the interaction window; no phone number on record")
         now = self._clock()
-        if _at_night(now):
-            raise RetryLater(_until_morning(now), "Zalo template messages wait out the night")
+        if _at_night(now):  # replies still work: the citizen writing sends it at once
+            raise WaitForUser("template messages wait out the night", _until_morning(now))
         data = message.template_data or {}
         body = {
             "phone": _international(phone),
@@ -439,12 +439,11 @@ class ZaloChannel:
             payload = await self._post(f"{self._business}/message/template", body)
         except _ZaloError as error:
             if error.code == NIGHT_BAN:
-                raise RetryLater(_until_morning(now), "Zalo refuses templates at night") from None
+                raise WaitForUser("Zalo refuses templates at night", _until_morning(now)) from None
             if error.code == DAILY_QUOTA:
                 log.warning("Zalo's daily template quota is used up; the rest waits for tomorrow")
-                raise RetryLater(
-                    _until_morning(now), "Zalo daily template quota reached"
-                ) from None
+                wait = _until_morning(now)
+                raise WaitForUser("Zalo daily template quota reached", wait) from None
             raise
         return Sent(str((payload.get("data") or {}).get("msg_id") or "") or None)
 

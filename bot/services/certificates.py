@@ -397,9 +397,17 @@ async def photo_of(
 
 
 async def queue_photo(
-    session: AsyncSession, certificate: Certificate, account: Account | None, *, now: datetime
+    session: AsyncSession,
+    certificate: Certificate,
+    account: Account | None,
+    *,
+    now: datetime,
+    fit: Callable[[Outgoing], list[Outgoing]] = lambda message: [message],
 ) -> bool:
-    """Queue the certificate's photo to the account that registered the person, if any."""
+    """Queue the certificate's photo to the account that registered the person, if any.
+
+    `fit` cuts it into what the account's platform takes (Zalo: the picture, then its text).
+    """
     if not notices.can_tell(account):
         return False
     chat = ChatRef(account.channel, account.chat_id)
@@ -411,15 +419,13 @@ async def queue_photo(
             renewed=certificate.replaces_id is not None,
             buttons=((Button(_("My certificates"), "menu:certificate"),),),
         )
-    await outbox.enqueue(
-        session,
-        [
-            outbox.NewMessage(
-                chat.channel, chat.chat_id, photo.to_body(), account.id, photo.image, bulk=True
-            )
-        ],
-        now=now,
-    )
+    rows = [
+        outbox.NewMessage(
+            chat.channel, chat.chat_id, part.to_body(), account.id, part.image, bulk=True
+        )
+        for part in fit(photo)
+    ]
+    await outbox.enqueue(session, rows, now=now)
     return True
 
 
@@ -436,11 +442,13 @@ class Renderer:
         *,
         clock: Callable[[], datetime],
         on_queued: Callable[[], None] = lambda: None,
+        fit: Callable[[Outgoing], list[Outgoing]] = lambda message: [message],
     ) -> None:
         self._db = db
         self._authority = authority
         self._clock = clock
         self._on_queued = on_queued
+        self._fit = fit
         self._wake = asyncio.Event()
         self._next_renewal: datetime | None = None
 
@@ -499,7 +507,7 @@ class Renderer:
                     if person is not None and person.account_id
                     else None
                 )
-                await queue_photo(session, certificate, account, now=self._clock())
+                await queue_photo(session, certificate, account, now=self._clock(), fit=self._fit)
             done += 1
         if done:
             self._on_queued()

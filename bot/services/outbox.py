@@ -47,6 +47,8 @@ _LEASE_MARGIN_S = 20.0
 _BACKLOG = 200  # claimed rows held in memory at most
 _POLL_S = 0.5
 _MAX_BACKOFF_S = 300.0
+# A message that waits for the citizen to write is tried again after this all the same.
+_WAIT_FOR_USER = timedelta(days=7)
 
 
 @dataclass(slots=True)
@@ -309,7 +311,13 @@ class Sender:
             self._done(chat, _Outcome(job.id, chat, "failed", error=str(error)))
             return None
         except WaitForUser as error:
-            self._done(chat, _Outcome(job.id, chat, "waiting", error=str(error)))
+            wait = timedelta(seconds=error.seconds) if error.seconds else _WAIT_FOR_USER
+            self._done(
+                chat,
+                _Outcome(
+                    job.id, chat, "waiting", error=str(error), not_before=self._clock() + wait
+                ),
+            )
             return None
         except Exception as error:  # network trouble and anything unforeseen: retried, bounded
             if not isinstance(error, TemporaryFailure):
@@ -415,7 +423,12 @@ class Sender:
                             error=o.error,
                             attempt=o.attempt,
                         )
-                    elif o.status in ("failed", "blocked", "dropped", "waiting"):
+                    elif o.status == "waiting":
+                        assert o.not_before is not None
+                        await outbox.mark_waiting(
+                            session, message_id=o.id, not_before=o.not_before, error=o.error
+                        )
+                    elif o.status in ("failed", "blocked", "dropped"):
                         await outbox.mark_final(
                             session, message_id=o.id, status=o.status, error=o.error
                         )

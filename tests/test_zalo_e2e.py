@@ -1,0 +1,400 @@
+"""The citizen service on a Zalo Official Account, over HTTP against the Zalo OA emulator.
+
+The emulator posts signed webhook events to the running service and answers its API calls as
+Zalo does (HTTP 200 with an error code), with injectable errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import Service, build_service, running
+from bot.config import Settings
+from bot.handlers.privacy import CONSENT_VERSION
+from bot.i18n import TIMEZONE
+from bot.services import notices
+from storage import outbox
+from storage.models import Account, InboundEvent, OutboxMessage, PlatformToken
+from tests.conftest import Clock
+from tests.fakes.zalo_api import ZaloEmulator
+from tests.test_certificates import give_dose, register
+
+USER = "7001234567890123456"  # Zalo ids are strings beyond 2**53
+Message = dict[str, Any]
+TEMPLATE = "tpl-remind"
+
+
+@pytest.fixture
+async def zemu() -> AsyncIterator[ZaloEmulator]:
+    async with ZaloEmulator() as emu:
+        emu.add_template(TEMPLATE, ["customer_name", "schedule", "place"])
+        yield emu
+
+
+@pytest.fixture
+def zalo_settings(settings: Settings, zemu: ZaloEmulator) -> Settings:
+    """A service on the emulator: the first token pair from the console, no Telegram."""
+    return replace(
+        settings,
+        zalo_app_id=zemu.app_id,
+        zalo_oa_id=zemu.oa_id,
+        zalo_oa_secret_key=zemu.oa_secret_key,
+        zalo_app_secret=zemu.app_secret,
+        zalo_access_token=zemu.access_token,
+        zalo_refresh_token=zemu.refresh_token,
+        zalo_api_base_url=zemu.api_base_url,
+        zalo_oauth_base_url=zemu.oauth_base_url,
+        zalo_business_api_base_url=zemu.business_base_url,
+        zalo_templates={
+            "reminder": (TEMPLATE, {"customer_name": "name", "schedule": "time", "place": "site"})
+        },
+        chat_rate_per_s=100.0,
+        chat_burst=100,
+    )
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, clock: Clock, zemu: ZaloEmulator) -> AsyncIterator[Service]:
+    """The running service, its webhook URL given to the emulator."""
+    svc = build_service(settings, clock=clock)
+    async with running(svc) as runner:
+        (address,) = [a for a in runner.addresses if len(a) == 2]
+        zemu.webhook_url = f"http://{address[0]}:{address[1]}/zalo/webhook"
+        yield svc
+
+
+@pytest.fixture
+async def service(
+    zalo_settings: Settings, clock: Clock, zemu: ZaloEmulator
+) -> AsyncIterator[Service]:
+    async with serving(zalo_settings, clock, zemu) as svc:
+        yield svc
+
+
+async def settle(zemu: ZaloEmulator, before: int, user: str = USER) -> list[Message]:
+    """The bot's messages after the first `before`, once it stopped writing for a moment."""
+    await zemu.wait_for_sent(user, before + 1)
+    seen = len(zemu.sent(user))
+    while True:
+        await asyncio.sleep(0.3)
+        if len(zemu.sent(user)) == seen:
+            return zemu.sent(user)[before:]
+        seen = len(zemu.sent(user))
+
+
+async def say(zemu: ZaloEmulator, text: str, user: str = USER) -> list[Message]:
+    before = len(zemu.sent(user))
+    assert await zemu.user_text(user, text) == 200
+    return await settle(zemu, before, user)
+
+
+async def press(zemu: ZaloEmulator, message: Message, title: str) -> list[Message]:
+    before = len(zemu.sent(USER))
+    assert await zemu.press(USER, message, title) == 200
+    return await settle(zemu, before)
+
+
+def titles(message: Message) -> list[str]:
+    return [title for title, _kind, _payload in message["buttons"]]
+
+
+async def consent(zemu: ZaloEmulator) -> Message:
+    """Follow the OA, read the welcome, agree: the main menu."""
+    assert await zemu.follow(USER) == 200
+    (welcome,) = await settle(zemu, 0)
+    assert titles(welcome) == ["Tôi đồng ý", "Không đồng ý"]
+    (menu,) = await press(zemu, welcome, "Tôi đồng ý")
+    return menu
+
+
+async def test_follow_consent_and_the_menu_as_a_numbered_list(
+    service: Service, zemu: ZaloEmulator
+) -> None:
+    menu = await consent(zemu)
+    before = len(zemu.sent(USER))
+    assert await zemu.user_location(USER) == 200
+    (polite,) = await settle(zemu, before)
+    assert polite["text"].startswith("Cảm ơn bạn! Hiện tôi chỉ đọc được tin nhắn chữ")
+    assert menu["kind"] == "text"  # six entries: more than Zalo's five actions
+    lines = menu["text"].splitlines()
+    assert "1. Đăng ký tiêm" in lines and lines[-1] == "Nhắn số thứ tự lựa chọn của bạn (1–6)."
+    (who,) = await say(zemu, "1")
+    assert titles(who) == ["Bản thân tôi", "Người thân"]
+    (name,) = await say(zemu, "nguoi than")  # a label typed without diacritics is the button
+    assert name["text"].startswith("Họ tên đầy đủ của người thân")
+
+
+async def test_wrong_or_missing_signatures_are_refused_and_nothing_kept(
+    service: Service, zemu: ZaloEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert await zemu.user_text(USER, "xin chào", sign="wrong") == 401
+    assert await zemu.user_text(USER, "xin chào", sign="none") == 401
+    assert await zemu.post_event({"event_name": "follow"}, raw=b"{not json") == 401
+    await asyncio.sleep(0.5)
+    assert zemu.sent(USER) == []
+    async with service.db.read_scope() as session:
+        assert await session.scalar(select(func.count()).select_from(InboundEvent)) == 0
+        zalo = select(func.count()).select_from(Account).where(Account.channel == "zalo")
+        assert await session.scalar(zalo) == 0
+    with caplog.at_level("INFO", logger="bot.web.zalo"):
+        assert await zemu.follow(USER, sign="oa_id") == 200  # some OAs sign with the OA id
+        await zemu.wait_for_sent(USER, 1)
+    assert "Zalo webhook signatures use the oa_id" in caplog.text
+
+
+async def test_a_redelivered_event_is_answered_once(service: Service, zemu: ZaloEmulator) -> None:
+    await consent(zemu)
+    before = len(zemu.sent(USER))
+    assert await zemu.user_text(USER, "menu", msg_id="dup-1") == 200
+    assert await zemu.post_event(zemu.last_event, num_retry=1) == 200  # Zalo retries
+    replies = await settle(zemu, before)
+    await asyncio.sleep(0.5)
+    assert len(replies) == 1 and len(zemu.sent(USER)) == before + 1
+
+
+async def test_the_webhook_answers_before_handling(service: Service, zemu: ZaloEmulator) -> None:
+    for n in range(20):
+        assert await zemu.user_text(f"9{n:018d}", "/start") == 200
+    assert max(zemu.webhook_ms) < 2000
+    for n in range(20):
+        await zemu.wait_for_sent(f"9{n:018d}", 1)
+
+
+async def test_an_expired_token_is_renewed_once_with_the_single_use_refresh_token(
+    service: Service, zemu: ZaloEmulator
+) -> None:
+    await consent(zemu)
+    zemu.expire_access_token()
+    (menu,) = await say(zemu, "menu")
+    assert "1. Đăng ký tiêm" in menu["text"]
+    assert zemu.refreshes == 1 and zemu.refresh_tokens_used == ["RT-1"]
+    zemu.expire_access_token()
+    await say(zemu, "menu")
+    assert zemu.refresh_tokens_used == ["RT-1", "RT-2"]  # each refresh token used once
+    assert service.zalo_tokens is not None
+    assert service.zalo_tokens.current() == zemu.access_token
+    async with service.db.read_scope() as session:
+        (row,) = (await session.scalars(select(PlatformToken))).all()
+    assert b"AT-" not in row.access_sealed and b"RT-" not in row.refresh_sealed  # sealed
+    assert service.protector.open(row.refresh_sealed) == zemu.refresh_token
+
+
+async def test_a_restart_keeps_the_renewed_pair(
+    zalo_settings: Settings, clock: Clock, zemu: ZaloEmulator
+) -> None:
+    async with serving(zalo_settings, clock, zemu):
+        await consent(zemu)
+        zemu.expire_access_token()
+        await say(zemu, "menu")
+    # The configured RT-1 was spent: the stored pair must win over the configuration.
+    async with serving(zalo_settings, clock, zemu):
+        zemu.expire_access_token()
+        await say(zemu, "menu")
+    assert zemu.refresh_tokens_used == ["RT-1", "RT-2"]
+
+
+async def test_a_refused_refresh_alerts_once_and_the_reply_waits(
+    service: Service, zemu: ZaloEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    await consent(zemu)
+    told: list[str] = []
+
+    async def alert(reason: str) -> None:
+        told.append(reason)
+
+    assert service.zalo_tokens is not None
+    service.zalo_tokens.alert = alert
+    zemu.fail_next("token", error=-14014, times=2)
+    zemu.expire_access_token()
+    before = len(zemu.sent(USER))
+    assert await zemu.user_text(USER, "menu") == 200
+    await asyncio.sleep(4)  # the first try and its retry after 2 s both fail
+    assert len(zemu.sent(USER)) == before and len(told) == 1
+    assert "Zalo refused to renew the OA token" in caplog.text
+    (menu,) = await settle(zemu, before)  # the third try renews the pair and sends
+    assert "1. Đăng ký tiêm" in menu["text"]
+
+
+async def zalo_account(service: Service, *, phone: str | None = "0912345678") -> Account:
+    """The emulator's user as a consenting citizen with a phone number on record."""
+    async with service.db.session_scope() as session:
+        account = Account(
+            channel="zalo",
+            chat_id=USER,
+            user_id=USER,
+            locale="vi",
+            consent_version=CONSENT_VERSION,
+            phone_sealed=service.protector.seal(phone) if phone else None,
+        )
+        session.add(account)
+    return account
+
+
+async def remind(service: Service, account: Account) -> None:
+    """The appointment reminder's notice, as `bot.services.reminders` writes it."""
+
+    def facts() -> tuple[str, dict[str, str]]:
+        return "reminder", {"name": "Lê Văn Tám", "time": "07:30 04/12/2026", "site": "Trạm Y tế"}
+
+    async with service.db.session_scope() as session:
+        found = await session.get(Account, account.id)
+        notice = notices.compose_for(
+            found, lambda: "Nhắc lịch: Lê Văn Tám có lịch tiêm ngày mai.", template=facts
+        )
+        assert notice is not None
+        await outbox.enqueue(session, [notice], now=service.clock())
+    service.sender.wake()
+
+
+async def row_status(service: Service) -> tuple[str, datetime]:
+    async with service.db.read_scope() as session:
+        row = await session.scalar(
+            select(OutboxMessage)
+            .where(OutboxMessage.chat_id == USER)
+            .order_by(OutboxMessage.id.desc())
+        )
+        assert row is not None
+        return row.status, row.not_before
+
+
+async def test_a_reminder_outside_the_window_goes_as_a_template_by_phone(
+    service: Service, zemu: ZaloEmulator
+) -> None:
+    account = await zalo_account(service)
+    zemu.add_follower(USER)
+    zemu.expire_window(USER)
+    await remind(service, account)
+    (sent,) = await zemu.wait_for_templates(1)
+    assert sent["phone"] == "84912345678" and sent["template_id"] == TEMPLATE
+    assert sent["template_data"] == {
+        "customer_name": "Lê Văn Tám",
+        "schedule": "07:30 04/12/2026",
+        "place": "Trạm Y tế",
+    }
+    assert 0 < len(sent["tracking_id"]) <= 48
+    assert [c.error for c in zemu.calls if c.endpoint == "cs"] == [-230]
+    for _ in range(50):
+        if (await row_status(service))[0] == "sent":
+            break
+        await asyncio.sleep(0.1)
+    assert (await row_status(service))[0] == "sent"
+
+
+async def test_templates_wait_out_the_night(
+    service: Service, zemu: ZaloEmulator, clock: Clock
+) -> None:
+    local = clock().astimezone(TIMEZONE)
+    night = local.replace(hour=23, minute=0, second=0, microsecond=0)
+    clock.advance(night - local if night > local else night + timedelta(days=1) - local)
+    account = await zalo_account(service)
+    zemu.add_follower(USER)
+    zemu.expire_window(USER)
+    await remind(service, account)
+    await asyncio.sleep(1.5)
+    assert zemu.templates == [] and zemu.call_counts["template"] == 0  # not even tried
+    status, due = await row_status(service)
+    assert status == "waiting" and due.astimezone(TIMEZONE).hour == 6
+    clock.advance(timedelta(hours=7, minutes=1))  # 06:01
+    service.sender.wake()
+    await zemu.wait_for_templates(1)
+
+
+async def test_a_used_up_daily_quota_waits_for_tomorrow(
+    service: Service, zemu: ZaloEmulator
+) -> None:
+    account = await zalo_account(service)
+    zemu.add_follower(USER)
+    zemu.expire_window(USER)
+    zemu.quota_left = 0
+    await remind(service, account)
+    for _ in range(50):
+        if zemu.call_counts["template"]:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)
+    async with service.db.read_scope() as session:
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.chat_id == USER))
+        assert row is not None
+    assert row.status == "waiting" and "daily template quota" in (row.last_error or "")
+    assert row.not_before.astimezone(TIMEZONE).hour == 6
+    assert row.not_before - service.clock() > timedelta(hours=1)
+
+
+async def test_without_a_template_a_proactive_message_waits_for_the_citizen(
+    service: Service, zemu: ZaloEmulator
+) -> None:
+    await consent(zemu)
+    zemu.expire_window(USER)
+    async with service.db.session_scope() as session:
+        account = await session.scalar(select(Account).where(Account.chat_id == USER))
+        notice = notices.compose_for(account, lambda: "Kết quả xét nghiệm của bạn đã có.")
+        assert notice is not None
+        await outbox.enqueue(session, [notice], now=service.clock())
+    service.sender.wake()
+    for _ in range(50):
+        if (await row_status(service))[0] == "waiting":
+            break
+        await asyncio.sleep(0.1)
+    assert (await row_status(service))[0] == "waiting"
+    replies = await say(zemu, "menu")  # writing opens the window again
+    texts = [m["text"] for m in replies]
+    assert "Kết quả xét nghiệm của bạn đã có." in texts
+    assert any("1. Đăng ký tiêm" in t for t in texts)
+
+
+async def test_unfollow_marks_the_citizen_unreachable_and_a_new_follow_undoes_it(
+    service: Service, zemu: ZaloEmulator
+) -> None:
+    await consent(zemu)
+    assert await zemu.unfollow(USER) == 200
+    for _ in range(50):
+        async with service.db.read_scope() as session:
+            account = await session.scalar(select(Account).where(Account.chat_id == USER))
+        assert account is not None
+        if account.unreachable_at is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert account.unreachable_reason == "unfollowed"
+    before = len(zemu.sent(USER))
+    assert await zemu.follow(USER) == 200
+    (menu,) = await settle(zemu, before)
+    assert "Xin chào" in menu["text"] or "1. " in menu["text"]
+
+
+async def test_phone_shared_through_zalo_request_user_info(
+    service: Service, zemu: ZaloEmulator
+) -> None:
+    await consent(zemu)
+    text, ask = await say(zemu, "/sodienthoai")
+    assert text["text"].startswith("Bạn vui lòng cho biết số điện thoại di động")
+    assert ask["kind"] == "request_user_info"
+    before = len(zemu.sent(USER))
+    assert await zemu.share_info(USER, phone="84912345678") == 200
+    (confirm,) = await settle(zemu, before)
+    assert "+84 91* *** 678" in confirm["text"] and titles(confirm)[0] == "Đúng, lưu lại"
+
+
+async def test_a_certificate_is_uploaded_once_and_its_photo_verified(
+    service: Service, zemu: ZaloEmulator
+) -> None:
+    await consent(zemu)
+    person = await register(service, USER, "Đặng Thị Ánh Nguyệt", channel="zalo")
+    await give_dose(service, person)
+    before = len(zemu.sent(USER))
+    recorded, picture, caption = (await zemu.wait_for_sent(USER, before + 3))[before:]
+    assert recorded["text"].startswith("Mũi 1 của Đặng Thị Ánh Nguyệt đã được ghi nhận")
+    assert picture["kind"] == "media" and picture["text"] == "" and zemu.uploads == 1
+    assert caption["text"].startswith("Chứng nhận tiêm chủng COVID-19 của Đặng Thị Ánh Nguyệt")
+    image = zemu.uploaded[picture["attachment_id"]]
+    before = len(zemu.sent(USER))
+    assert await zemu.user_image(USER, image) == 200
+    (verdict,) = await settle(zemu, before)
+    assert verdict["text"].startswith("Giấy chứng nhận HỢP LỆ. Họ tên: Đặng Thị Ánh Nguyệt.")
