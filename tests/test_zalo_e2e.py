@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -17,16 +18,19 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import Service, build_service, running
+from bot.channels import zalo
 from bot.config import Settings
 from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE
 from bot.services import notices
 from storage import outbox
-from storage.models import Account, InboundEvent, OutboxMessage, PlatformToken
+from storage.models import Account, Booking, InboundEvent, OutboxMessage, Person, PlatformToken
 from tests.conftest import Clock
 from tests.fakes.zalo_api import ZaloEmulator
 from tests.test_certificates import give_dose, register
+from tests.test_pcr_citizen import sample_and_result
 
+CODE = re.compile(r"\b([2-9A-HJKMNP-Z]{7})\b")
 USER = "7001234567890123456"  # Zalo ids are strings beyond 2**53
 Message = dict[str, Any]
 TEMPLATE = "tpl-remind"
@@ -398,3 +402,134 @@ async def test_a_certificate_is_uploaded_once_and_its_photo_verified(
     assert await zemu.user_image(USER, image) == 200
     (verdict,) = await settle(zemu, before)
     assert verdict["text"].startswith("Giấy chứng nhận HỢP LỆ. Họ tên: Đặng Thị Ánh Nguyệt.")
+
+
+def choice_text(message: Message, label: str) -> str:
+    """What a citizen sends to choose `label`: the action's text, or the list's number."""
+    for title, _kind, payload in message["buttons"]:
+        if title == label:
+            return str(payload)
+    for line in message["text"].splitlines():
+        number, dot, rest = line.partition(". ")
+        if dot and number.isdigit() and rest == label:
+            return number
+    raise AssertionError(f"no choice {label!r} in {message['text']!r} {message['buttons']!r}")
+
+
+def choices(message: Message) -> list[str]:
+    """The labels offered by a message: its actions, or its numbered list."""
+    if message["buttons"]:
+        return titles(message)
+    found = []
+    for line in message["text"].splitlines():
+        number, dot, rest = line.partition(". ")
+        if dot and number.isdigit():
+            found.append(rest)
+    return found
+
+
+async def choose(zemu: ZaloEmulator, message: Message, label: str) -> list[Message]:
+    return await say(zemu, choice_text(message, label))
+
+
+async def test_registration_and_booking_over_zalo(service: Service, zemu: ZaloEmulator) -> None:
+    await consent(zemu)
+    (who,) = await say(zemu, "dk tiem")
+    replies = await choose(zemu, who, "Bản thân tôi")
+    replies = await say(zemu, "Nguyễn Văn An")
+    confirmed, gender = await say(zemu, "02/01/1990")
+    assert "02/01/1990" in confirmed["text"]
+    replies = await choose(zemu, gender, "Nam")
+    replies = await say(zemu, "079090012345")
+    assert replies[-1]["kind"] == "request_user_info"  # Zalo's way to share a phone number
+    before = len(zemu.sent(USER))
+    assert await zemu.share_info(USER, phone="84912345678") == 200
+    replies = await settle(zemu, before)
+    assert "+84 91* *** 678" in replies[0]["text"]
+    replies = await say(zemu, "Sài Gòn")
+    replies = await say(zemu, "P. Bến Thành")
+    replies = await choose(zemu, replies[-1], choices(replies[-1])[0])
+    while "Không" in choices(replies[-1]):
+        replies = await choose(zemu, replies[-1], "Không")
+    for _ in range(3):
+        replies = await choose(zemu, replies[-1], choices(replies[-1])[0])
+    summary = replies[-1]
+    assert "Nguyễn Văn An" in summary["text"]
+    card, *rest = await choose(zemu, summary, "Xác nhận")
+    code = CODE.search(card["text"])
+    assert code is not None
+    assert any(m["kind"] == "media" for m in rest)  # the appointment QR, uploaded
+    async with service.db.read_scope() as session:
+        booking = await session.scalar(select(Booking))
+        person = await session.scalar(select(Person))
+    assert booking is not None and booking.code == code.group(1)
+    assert person is not None and person.full_name == "Nguyễn Văn An"
+
+
+async def test_a_pcr_result_is_pushed_to_the_zalo_chat(
+    service: Service, zemu: ZaloEmulator, clock: Clock
+) -> None:
+    await consent(zemu)
+    person_id = await register(service, USER, "Lê Thị Hoa", channel="zalo")
+    async with service.db.read_scope() as session:
+        person = await session.get(Person, person_id)
+    assert person is not None
+    before = len(zemu.sent(USER))
+    await sample_and_result(service, clock, [person], "HCM-000777", "negative")
+    service.sender.wake()
+    await zemu.wait_for_sent(USER, before + 2)
+    sampled, result = zemu.sent(USER)[before : before + 2]
+    assert sampled["text"].startswith("Đã lấy mẫu xét nghiệm cho Lê Thị Hoa: ống HCM-000777")
+    assert "Lê Thị Hoa" in result["text"] and "ÂM TÍNH" in result["text"]
+
+
+async def test_a_citizen_who_left_the_oa_is_marked_unreachable_on_send(
+    service: Service, zemu: ZaloEmulator
+) -> None:
+    await consent(zemu)
+    zemu.followers.discard(USER)  # left without an unfollow event reaching us
+    async with service.db.session_scope() as session:
+        account = await session.scalar(select(Account).where(Account.chat_id == USER))
+        notice = notices.compose_for(account, lambda: "Lịch tiêm tuần này đã có.")
+        assert notice is not None
+        await outbox.enqueue(session, [notice], now=service.clock())
+    service.sender.wake()
+    for _ in range(50):
+        async with service.db.read_scope() as session:
+            account = await session.scalar(select(Account).where(Account.chat_id == USER))
+        assert account is not None
+        if account.unreachable_at is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert account.unreachable_at is not None and "-213" in (account.unreachable_reason or "")
+    assert (await row_status(service))[0] == "blocked"
+
+
+async def test_zalos_rate_limit_is_waited_out(
+    service: Service, zemu: ZaloEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(zalo, "RATE_LIMIT_WAIT_S", 1.0)  # Zalo's own wait is a minute
+    await consent(zemu)
+    zemu.fail_next("cs", error=-32)
+    (menu,) = await say(zemu, "menu")
+    assert "1. Đăng ký tiêm" in menu["text"]
+    assert [c.error for c in zemu.calls if c.endpoint == "cs"][-2:] == [-32, 0]
+
+
+async def test_an_expired_attachment_is_uploaded_again(
+    service: Service, zemu: ZaloEmulator
+) -> None:
+    await consent(zemu)
+    await give_dose(service, await register(service, USER, "Võ Thị Sáu", channel="zalo"))
+    before = len(zemu.sent(USER))
+    await zemu.wait_for_sent(USER, before + 3)
+    first = next(m for m in zemu.sent(USER) if m["kind"] == "media")["attachment_id"]
+    await asyncio.sleep(0.5)  # the attachment id is remembered once the send is recorded
+    zemu.expire_attachments()  # a week later
+    replies = await say(zemu, "/chungnhan")
+    media = [m for m in replies if m["kind"] == "media"]
+    if not media:  # a choice of certificate first
+        replies = await choose(zemu, replies[-1], choices(replies[-1])[0])
+        media = [m for m in replies if m["kind"] == "media"]
+    assert media and media[0]["attachment_id"] != first and zemu.uploads == 2
+    assert [c.error for c in zemu.calls if c.endpoint == "cs"].count(-210) == 1

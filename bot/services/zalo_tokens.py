@@ -36,6 +36,7 @@ CHANNEL = "zalo"
 LIFETIME = timedelta(hours=25)  # `expires_in` when Zalo does not say
 REFRESH_AFTER = timedelta(hours=20)
 RETRY_FAILED = timedelta(minutes=5)
+CHECK_EVERY_S = 600.0  # the clock is looked at this often (a suspended laptop, a changed clock)
 
 Alert = Callable[[str], Awaitable[None]]
 
@@ -118,18 +119,28 @@ class TokenKeeper:
     async def run(self) -> None:
         """Renew the pair about every 20 hours until cancelled; retry a failed renewal."""
         while True:
-            wait = self._next_refresh() - self._clock()
-            if wait > timedelta():
-                await asyncio.sleep(min(wait.total_seconds(), 600))
-                continue
             try:
-                async with self._lock:
-                    await self._renew(self._recent)
+                await self.renew_if_due()
+                wait = min((self._next_refresh() - self._clock()).total_seconds(), CHECK_EVERY_S)
             except TokenRefreshFailed:
-                await asyncio.sleep(RETRY_FAILED.total_seconds())
+                wait = RETRY_FAILED.total_seconds()
             except Exception:  # the database or the network away: try again shortly
                 log.exception("could not renew the Zalo token pair; retrying")
-                await asyncio.sleep(RETRY_FAILED.total_seconds())
+                wait = RETRY_FAILED.total_seconds()
+            await asyncio.sleep(max(1.0, wait))
+
+    async def renew_if_due(self) -> bool:
+        """Renew the pair if it is about 20 hours old (or expiring); whether it was renewed.
+
+        Raises:
+            TokenRefreshFailed: Zalo refused to renew the pair.
+        """
+        if self._next_refresh() > self._clock():
+            return False
+        async with self._lock:
+            before = self._pair
+            pair = await self._renew(self._recent)
+            return before is None or pair.refreshed_at != before.refreshed_at
 
     def _recent(self, stored: _Pair) -> bool:
         """Renewed lately (by another process, say), so not due yet."""
