@@ -106,6 +106,11 @@ async def test_reminders_come_on_time_never_early_never_twice(svc: Service, cloc
     assert f"Mã lịch hẹn: {booking.code}" in evening["text"]
     assert "vào Thứ Ba, 08/12/2026 lúc 08:00" in evening["text"]
     assert "căn cước công dân" in evening["text"]
+    # For platforms that carry it outside a conversation only as a template (Zalo):
+    assert evening["template"] == "reminder"
+    assert evening["template_data"]["name"] == "Nguyen Van An"
+    assert evening["template_data"]["code"] == booking.code
+    assert evening["template_data"]["time"] == "Thứ Ba, 08/12/2026 lúc 08:00"
     assert [label for row in evening["buttons"] for label, _ in row] == [
         "Tôi sẽ đến",
         "Đổi lịch",

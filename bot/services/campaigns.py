@@ -418,6 +418,7 @@ async def _invite(run: Run, campaign: Campaign, chosen: Sequence[tuple[Person, A
             account,
             partial(invitation_text, campaign, person.full_name),
             buttons=partial(invitation_buttons, invitation_id),
+            template=partial(invitation_facts, campaign, person.full_name),
         )
         if message is not None:  # the query already left out unreachable accounts
             written.append(
@@ -434,6 +435,11 @@ def invitation_text(campaign: Campaign, name: str) -> str:
     """The staff's text in the current language (Vietnamese when there is no English one)."""
     text = campaign.text_en if current_locale() == "en" and campaign.text_en else campaign.text_vi
     return text + "\n\n" + _("This invitation is for {name}.").format(name=name)
+
+
+def invitation_facts(campaign: Campaign, name: str) -> tuple[str, dict[str, str]]:
+    """The invitation in a few facts, for a template message (Zalo outside its window)."""
+    return "invitation", {"name": name, "campaign": campaign.name}
 
 
 def invitation_buttons(invitation_id: int) -> list[list[Button]]:

@@ -30,6 +30,7 @@ TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
     "missed": frozenset({"name", "site", "time", "code", "dose"}),
     "next_dose": frozenset({"name", "dose"}),
     "result": frozenset({"name", "result", "tube", "time"}),
+    "invitation": frozenset({"name", "campaign"}),
 }
 
 
