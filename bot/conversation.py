@@ -79,6 +79,14 @@ class Conversation:
         self.after_commit: list[Callable[[], None]] = []  # run once the event is committed
 
     @property
+    def owner_id(self) -> int:
+        """The account whose people, bookings, results and certificates this chat shows.
+
+        Its own, or, for a chat linked to another of the citizen's (/lienket), that one's.
+        """
+        return self.account.holder_id or self.account.id
+
+    @property
     def consented(self) -> bool:
         """Whether the citizen has agreed to the current processing terms."""
         return self.account.consent_version is not None

@@ -28,6 +28,7 @@ from bot.handlers import (
     certificates,
     desk,
     form,
+    linking,
     menu,
     pcr,
     phone,
@@ -61,6 +62,7 @@ FLOWS: Mapping[str, Mapping[str, Handler]] = {
     sampling.FLOW: sampling.STEPS,
     campaigns.FLOW: campaigns.STEPS,
     broadcasts.FLOW: broadcasts.STEPS,
+    linking.FLOW: linking.STEPS,
 }
 # What each main-menu entry (and the entries reached from other messages) opens.
 MENU_FLOWS: Mapping[str, Handler] = {
@@ -102,6 +104,7 @@ COMMANDS: Mapping[str, Handler] = {
     "xoadulieu": privacy.ask_erase,
     "rutdongy": privacy.ask_withdraw,
     "sodienthoai": phone.ask_phone,
+    "lienket": linking.start_linking,
     "huy": cancel,
     "cancel": cancel,
     "tatthongbao": broadcasts.stop_announcements,
@@ -221,6 +224,7 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
         broadcasts.receive_button,
     ),
     ("rating button", lambda m, c: (m.payload or "").startswith(support.RATE), support.rate),
+    ("link button", lambda m, c: (m.payload or "").startswith("link:"), linking.receive_button),
     ("ticket button", lambda m, c: (m.payload or "").startswith("tk:"), support.relay),
     ("command", lambda m, c: m.command is not None, run_command),
     ("menu button", lambda m, c: m.payload in menu.ENTRIES, open_menu),
@@ -449,6 +453,13 @@ class Dispatcher:
         if account.unreachable_at is not None:  # they wrote to us: reachable again
             account.unreachable_at = account.unreachable_reason = None
             self._sender.reachable_again(msg.chat)
+        if account.holder_id is not None:  # a linked chat: messages follow the citizen here
+            where = msg.chat
+            await accounts.used_now(
+                session, holder_id=account.holder_id, channel=where.channel, chat_id=where.chat_id
+            )
+        elif account.reach_channel is not None and not account.reach_pinned:
+            account.reach_channel = account.reach_chat_id = None  # back on the holder's chat
         conv = Conversation(
             session=session,
             account=account,

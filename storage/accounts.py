@@ -144,14 +144,81 @@ async def consent_history(session: AsyncSession, *, account_id: int) -> list[Con
 async def mark_unreachable(
     session: AsyncSession, *, channel: str, chat_id: str, reason: str, at: datetime
 ) -> None:
-    """Remember that the platform refuses messages to this chat (blocked, deactivated)."""
+    """Remember that the platform refuses messages to this chat (blocked, deactivated).
+
+    An account that sent its messages there (a linked chat) sends them to its own chat again.
+    """
     await session.execute(
         update(Account)
         .where(Account.channel == channel, Account.chat_id == chat_id)
         .values(unreachable_at=at, unreachable_reason=reason[:200])
     )
+    await session.execute(
+        update(Account)
+        .where(Account.reach_channel == channel, Account.reach_chat_id == chat_id)
+        .values(reach_channel=None, reach_chat_id=None, reach_pinned=False)
+    )
+
+
+async def holders_by_phone(
+    session: AsyncSession, *, phone_index: str, channels: Sequence[str]
+) -> list[Account]:
+    """Unlinked accounts on `channels` with this phone on record, best first.
+
+    An account's own number comes before a number it registered for a person (a relative's
+    account may hold ours); newer accounts before older ones.
+    """
+    by_person = select(Person.account_id).where(Person.phone_index == phone_index)
+    own = Account.phone_index == phone_index
+    result = await session.scalars(
+        select(Account)
+        .where(
+            Account.channel.in_(channels),
+            Account.holder_id.is_(None),
+            own | Account.id.in_(by_person),
+        )
+        .order_by(own.desc(), Account.id.desc())
+    )
+    return list(result)
+
+
+async def link(session: AsyncSession, chat: Account, holder: Account) -> None:
+    """Make `chat` one of `holder`'s chats: its people move over; messages go where used last."""
+    await session.execute(
+        update(Person).where(Person.account_id == chat.id).values(account_id=holder.id)
+    )
+    chat.holder_id = holder.id
+    holder.reach_channel, holder.reach_chat_id = chat.channel, chat.chat_id
+    holder.reach_pinned = False
+
+
+async def linked_chats(session: AsyncSession, holder_id: int) -> list[Account]:
+    """The holder and the chats linked to it, holder first."""
+    result = await session.scalars(
+        select(Account)
+        .where((Account.id == holder_id) | (Account.holder_id == holder_id))
+        .order_by(Account.holder_id.is_not(None), Account.id)
+    )
+    return list(result)
+
+
+async def used_now(session: AsyncSession, *, holder_id: int, channel: str, chat_id: str) -> None:
+    """A linked chat was written from: the holder's messages go there from now (unless pinned)."""
+    await session.execute(
+        update(Account)
+        .where(
+            Account.id == holder_id,
+            Account.reach_pinned.is_(False),
+            (Account.reach_channel.is_(None))
+            | (Account.reach_channel != channel)
+            | (Account.reach_chat_id != chat_id),
+        )
+        .values(reach_channel=channel, reach_chat_id=chat_id)
+    )
 
 
 async def delete_account(session: AsyncSession, *, account_id: int) -> None:
-    """Erase an account with its conversation, consent history and pending messages."""
-    await session.execute(delete(Account).where(Account.id == account_id))
+    """Erase an account and its linked chats, with conversations, consents, pending messages."""
+    await session.execute(
+        delete(Account).where((Account.id == account_id) | (Account.holder_id == account_id))
+    )

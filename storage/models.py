@@ -95,6 +95,13 @@ class Account(Base):
     # Set by /tatthongbao: no ward announcements (reminders and results still come).
     announcements_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A chat linked to another of the same citizen (/lienket): its people, bookings, results
+    # and certificates are the holder's. On the holder: where its messages go when that is one
+    # of its linked chats (the one used last, or the one chosen with `reach_pinned`).
+    holder_id: Mapped[int | None] = mapped_column(Integer, index=True)  # no FK: see 0009
+    reach_channel: Mapped[str | None] = mapped_column(String(16))
+    reach_chat_id: Mapped[str | None] = mapped_column(String(64))
+    reach_pinned: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ConsentEvent(Base):

@@ -22,8 +22,10 @@ from bot.services.dcc.keys import Signer, create_csca, create_dsc, write_signer
 from bot.services.dcc.trust import Authority
 from storage.db import Database
 from tests.fakes.telegram_api import TelegramEmulator
+from tests.fakes.zalo_api import ZaloEmulator
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+ZALO_TEMPLATE = "tpl-remind"  # the approved template of appointment reminders in Zalo tests
 DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 
@@ -148,3 +150,35 @@ async def service(telegram_settings: Settings, clock: Clock) -> AsyncIterator[Se
     svc = build_service(telegram_settings, clock=clock)
     async with running(svc):
         yield svc
+
+
+@pytest.fixture
+async def zemu() -> AsyncIterator[ZaloEmulator]:
+    async with ZaloEmulator() as emu:
+        emu.add_template(ZALO_TEMPLATE, ["customer_name", "schedule", "place"])
+        yield emu
+
+
+@pytest.fixture
+def zalo_settings(settings: Settings, zemu: ZaloEmulator) -> Settings:
+    """A service on the emulator: the first token pair from the console, no Telegram."""
+    return replace(
+        settings,
+        zalo_app_id=zemu.app_id,
+        zalo_oa_id=zemu.oa_id,
+        zalo_oa_secret_key=zemu.oa_secret_key,
+        zalo_app_secret=zemu.app_secret,
+        zalo_access_token=zemu.access_token,
+        zalo_refresh_token=zemu.refresh_token,
+        zalo_api_base_url=zemu.api_base_url,
+        zalo_oauth_base_url=zemu.oauth_base_url,
+        zalo_business_api_base_url=zemu.business_base_url,
+        zalo_templates={
+            "reminder": (
+                ZALO_TEMPLATE,
+                {"customer_name": "name", "schedule": "time", "place": "site"},
+            )
+        },
+        chat_rate_per_s=100.0,
+        chat_burst=100,
+    )

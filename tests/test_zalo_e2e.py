@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from bot.i18n import TIMEZONE
 from bot.services import notices
 from storage import outbox
 from storage.models import Account, Booking, InboundEvent, OutboxMessage, Person, PlatformToken
+from tests.conftest import ZALO_TEMPLATE as TEMPLATE
 from tests.conftest import Clock
 from tests.fakes.zalo_api import ZaloEmulator
 from tests.test_certificates import give_dose, register
@@ -33,36 +33,6 @@ from tests.test_pcr_citizen import sample_and_result
 CODE = re.compile(r"\b([2-9A-HJKMNP-Z]{7})\b")
 USER = "7001234567890123456"  # Zalo ids are strings beyond 2**53
 Message = dict[str, Any]
-TEMPLATE = "tpl-remind"
-
-
-@pytest.fixture
-async def zemu() -> AsyncIterator[ZaloEmulator]:
-    async with ZaloEmulator() as emu:
-        emu.add_template(TEMPLATE, ["customer_name", "schedule", "place"])
-        yield emu
-
-
-@pytest.fixture
-def zalo_settings(settings: Settings, zemu: ZaloEmulator) -> Settings:
-    """A service on the emulator: the first token pair from the console, no Telegram."""
-    return replace(
-        settings,
-        zalo_app_id=zemu.app_id,
-        zalo_oa_id=zemu.oa_id,
-        zalo_oa_secret_key=zemu.oa_secret_key,
-        zalo_app_secret=zemu.app_secret,
-        zalo_access_token=zemu.access_token,
-        zalo_refresh_token=zemu.refresh_token,
-        zalo_api_base_url=zemu.api_base_url,
-        zalo_oauth_base_url=zemu.oauth_base_url,
-        zalo_business_api_base_url=zemu.business_base_url,
-        zalo_templates={
-            "reminder": (TEMPLATE, {"customer_name": "name", "schedule": "time", "place": "site"})
-        },
-        chat_rate_per_s=100.0,
-        chat_burst=100,
-    )
 
 
 @contextlib.asynccontextmanager

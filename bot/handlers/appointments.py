@@ -44,7 +44,7 @@ def status_text(active: Booking | None, doses: int) -> str:
 
 async def show_appointments(msg: Incoming, conv: Conversation) -> None:
     """List each person with their status and active appointment, with buttons to act."""
-    registered = await people.people_of(conv.session, conv.account.id)
+    registered = await people.people_of(conv.session, conv.owner_id)
     if not registered:
         conv.finish()
         conv.reply(

@@ -597,7 +597,7 @@ async def _own_invitation(
 ) -> tuple[CampaignInvitation, Person] | None:
     """The invitation if it was sent to this account for a person still on it."""
     invitation = await store.get_invitation(conv.session, number) if number else None
-    if invitation is None or invitation.account_id != conv.account.id:
+    if invitation is None or invitation.account_id != conv.owner_id:
         return None
     person = await person_of_account(conv, invitation.person_id or 0)
     return (invitation, person) if person is not None else None

@@ -34,7 +34,7 @@ MAX_LISTED = 10  # buttons under one message; older certificates are rarely want
 async def show_certificates(msg: Incoming, conv: Conversation) -> None:
     """/chungnhan: each person's certificates in force, with a "send again" button for each."""
     conv.finish()
-    registered = {p.id: p for p in await people.people_of(conv.session, conv.account.id)}
+    registered = {p.id: p for p in await people.people_of(conv.session, conv.owner_id)}
     listed = await _listed(conv, list(registered))
     if any(_expired(c, conv) for c in listed):
         await certificates.renew_expired(
@@ -124,7 +124,7 @@ async def receive_choice(msg: Incoming, conv: Conversation) -> None:
 
 async def _own_person(conv: Conversation, person_id: int) -> Person | None:
     person = await conv.session.get(Person, person_id)
-    return person if person is not None and person.account_id == conv.account.id else None
+    return person if person is not None and person.account_id == conv.owner_id else None
 
 
 async def _send_again(conv: Conversation, certificate_id: int) -> None:

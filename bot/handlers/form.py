@@ -78,4 +78,4 @@ async def wrong_answer(
 async def person_of_account(conv: Conversation, person_id: int) -> Person | None:
     """A person if, and only if, they are registered on this conversation's account."""
     person = await people.get_person(conv.session, person_id)
-    return person if person is not None and person.account_id == conv.account.id else None
+    return person if person is not None and person.account_id == conv.owner_id else None

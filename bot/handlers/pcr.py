@@ -47,7 +47,7 @@ class Step(StrEnum):
 
 async def show_qr(msg: Incoming, conv: Conversation) -> None:
     """/maqr: a sampling QR for each person on the account (registering someone first if none)."""
-    registered = list(await people.people_of(conv.session, conv.account.id))
+    registered = list(await people.people_of(conv.session, conv.owner_id))
     if not registered:
         await registration.start_identity(conv)
         return
@@ -80,7 +80,7 @@ async def add_person_for_qr(msg: Incoming, conv: Conversation) -> None:
 async def show_results(msg: Incoming, conv: Conversation) -> None:
     """/ketqua: each person's latest result or pending tube, and the ways to look further."""
     conv.finish()
-    registered = await people.people_of(conv.session, conv.account.id)
+    registered = await people.people_of(conv.session, conv.owner_id)
     lines = []
     certificate_buttons = []
     for person in registered:

@@ -203,7 +203,7 @@ async def receive_id(msg: Incoming, conv: Conversation) -> None:
         )
         return
     if person is not None and account is not None:
-        if account.id == conv.account.id:
+        if account.id == conv.owner_id:
             conv.finish()
             conv.reply(
                 _("{name} is already registered on this account.").format(name=person.full_name),

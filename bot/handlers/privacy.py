@@ -135,7 +135,7 @@ async def show_my_data(msg: Incoming, conv: Conversation) -> None:
 
 async def _people_lines(conv: Conversation) -> str:
     """The people the account registered, ID numbers masked."""
-    registered = await people.people_of(conv.session, conv.account.id)
+    registered = await people.people_of(conv.session, conv.owner_id)
     if not registered:
         return ""
     protector = conv.services.protector
@@ -184,8 +184,9 @@ async def confirm_erase(msg: Incoming, conv: Conversation) -> None:
     """Erase the account if confirmed; otherwise keep everything."""
     if msg.payload == "erase:yes" or is_answer(msg.text, Intent.YES):
         await _end_ticket(conv, why="data deleted")
-        await people.erase_for_account(conv.session, conv.account.id, now=conv.now)
-        await accounts.delete_account(conv.session, account_id=conv.account.id)
+        # Linked chats are one citizen: all of them go (the holder's, with its people).
+        await people.erase_for_account(conv.session, conv.owner_id, now=conv.now)
+        await accounts.delete_account(conv.session, account_id=conv.owner_id)
         conv.erase()
         conv.reply(
             _(

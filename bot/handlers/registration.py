@@ -51,7 +51,7 @@ async def start_registration(msg: Incoming, conv: Conversation) -> None:
 
 async def start_identity(conv: Conversation) -> None:
     """Register someone with the identity fields only (for a PCR QR): oneself or a relative."""
-    registered = await people.people_of(conv.session, conv.account.id)
+    registered = await people.people_of(conv.session, conv.owner_id)
     conv.finish()
     if len(registered) >= MAX_PEOPLE:
         conv.reply(
@@ -73,7 +73,7 @@ async def start_identity(conv: Conversation) -> None:
 
 
 async def _ask_who(conv: Conversation) -> None:
-    registered = await people.people_of(conv.session, conv.account.id)
+    registered = await people.people_of(conv.session, conv.owner_id)
     conv.goto(FLOW, Step.WHO)
     rows = [[Button(person.full_name[:40], f"reg:person:{person.id}")] for person in registered]
     new = []
@@ -105,7 +105,7 @@ async def receive_who(msg: Incoming, conv: Conversation) -> None:
         await book_for_registered(conv, int(person_id))
         return
     typed = fold(msg.text)
-    registered = await people.people_of(conv.session, conv.account.id)
+    registered = await people.people_of(conv.session, conv.owner_id)
     if payload == "reg:who:self" or typed in ("ban than", "toi", "cho toi", "myself", "me"):
         relation = "self"
     elif payload == "reg:who:other" or typed in ("nguoi than", "relative", "nguoi nha"):
@@ -406,7 +406,7 @@ async def _store_person(conv: Conversation) -> Person | None:
         conv.reply(_("This ID number was registered in the meantime."))
         await advance(conv)
         return None
-    if await people.count_people(conv.session, conv.account.id) >= MAX_PEOPLE:
+    if await people.count_people(conv.session, conv.owner_id) >= MAX_PEOPLE:
         conv.finish()
         conv.reply(
             _("This account already has {limit} people, the most it can register.").format(
@@ -419,7 +419,7 @@ async def _store_person(conv: Conversation) -> Person | None:
     person = await people.add_person(
         conv.session,
         Person(
-            account_id=conv.account.id,
+            account_id=conv.owner_id,
             full_name=data["name"],
             birth_date=date.fromisoformat(data["dob"]),
             gender=data["gender"],
@@ -492,7 +492,7 @@ STEPS: dict[str, Handler] = {
 
 async def cancel(msg: Incoming, conv: Conversation) -> None:
     """/huy inside the flow: nothing typed is kept; say what stays registered."""
-    count = await people.count_people(conv.session, conv.account.id)
+    count = await people.count_people(conv.session, conv.owner_id)
     moving = conv.data.get("mode") == "move"
     conv.finish()
     if moving:

@@ -34,6 +34,7 @@ async def show_help(msg: Incoming, conv: Conversation) -> None:
             "/chungnhan – vaccination certificate\n"
             "/hotro – talk to a support agent\n"
             "/sodienthoai – update your phone number\n"
+            "/lienket – link your Telegram and Zalo chats\n"
             "/ngonngu – change language\n"
             "/xemdulieu – see the data we hold about you\n"
             "/xoadulieu – delete your data\n"
@@ -148,6 +149,7 @@ def command_menu() -> list[tuple[str, str]]:
         ("chungnhan", _("Vaccination certificate")),
         ("hotro", _("Talk to a support agent")),
         ("sodienthoai", _("Update your phone number")),
+        ("lienket", _("Link your Telegram and Zalo chats")),
         ("ngonngu", _("Change language")),
         ("xemdulieu", _("See the data we hold about you")),
         ("xoadulieu", _("Delete your data")),

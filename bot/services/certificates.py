@@ -410,7 +410,7 @@ async def queue_photo(
     """
     if not notices.can_tell(account):
         return False
-    chat = ChatRef(account.channel, account.chat_id)
+    chat = notices.address_of(account)
     with use_locale(account.locale):
         photo = await photo_of(
             session,

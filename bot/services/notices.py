@@ -71,6 +71,13 @@ def can_tell(account: Account | None) -> TypeGuard[Account]:
     )
 
 
+def address_of(account: Account) -> ChatRef:
+    """Where messages to an account go: its chat, or the linked chat used last (or chosen)."""
+    if account.reach_channel and account.reach_chat_id:
+        return ChatRef(account.reach_channel, account.reach_chat_id)
+    return ChatRef(account.channel, account.chat_id)
+
+
 def compose_for(
     account: Account | None,
     compose: Compose,
@@ -86,13 +93,14 @@ def compose_for(
     """
     if not can_tell(account):
         return None
+    chat = address_of(account)
     with use_locale(account.locale):
         kind, facts = template() if template else (None, None)
         message = Outgoing(
-            ChatRef(account.channel, account.chat_id),
+            chat,
             compose(),
             buttons=tuple(tuple(row) for row in buttons()) if buttons else (),
             template=kind,
             template_data=facts,
         )
-    return NewMessage(account.channel, account.chat_id, message.to_body(), account.id, bulk=bulk)
+    return NewMessage(chat.channel, chat.chat_id, message.to_body(), account.id, bulk=bulk)

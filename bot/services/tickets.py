@@ -79,7 +79,7 @@ async def describe_citizen(
     session: AsyncSession, account: Account, protector: DataProtector
 ) -> str:
     """Who wrote, for the desk: channel, language, registered people (ID and phone masked)."""
-    registered = await people.people_of(session, account.id)
+    registered = await people.people_of(session, account.holder_id or account.id)
     lines = [
         _("Channel: {channel} · language: {language}").format(
             channel=_(CHANNEL_NAMES.get(account.channel, account.channel)),

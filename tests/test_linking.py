@@ -1,0 +1,191 @@
+"""One citizen on Telegram and Zalo: linking the chats by a code sent to the one on record."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import Service
+from bot.config import Settings
+from bot.handlers.phone import PHONE_INDEX
+from bot.vn.phone import normalize_phone
+from storage.models import Account, Person
+from tests.chat import consent as telegram_consent
+from tests.chat import say as telegram_say
+from tests.conftest import Clock
+from tests.fakes.telegram_api import TelegramEmulator
+from tests.fakes.zalo_api import ZaloEmulator
+from tests.test_certificates import register
+from tests.test_pcr_citizen import sample_and_result
+from tests.test_zalo_e2e import USER, consent, say, serving, settle
+
+CHAT = 5151
+PHONE = "0903111222"  # not the demo citizen's
+
+
+@pytest.fixture
+async def service(
+    zalo_settings: Settings, telegram_settings: Settings, clock: Clock, zemu: ZaloEmulator
+) -> AsyncIterator[Service]:
+    both = replace(
+        zalo_settings,
+        telegram_bot_token=telegram_settings.telegram_bot_token,
+        telegram_api_base_url=telegram_settings.telegram_api_base_url,
+    )
+    async with serving(both, clock, zemu) as svc:
+        yield svc
+
+
+async def telegram_citizen(service: Service, emulator: TelegramEmulator) -> int:
+    """A citizen registered on Telegram with their phone number on record; their person's id."""
+    await telegram_consent(emulator, CHAT)
+    person = await register(service, CHAT, "Phạm Văn Đồng")
+    async with service.db.session_scope() as session:
+        account = await session.scalar(select(Account).where(Account.chat_id == str(CHAT)))
+        assert account is not None
+        phone = normalize_phone(PHONE)
+        assert phone is not None
+        account.phone_sealed = service.protector.seal(phone)  # as /sodienthoai stores it
+        account.phone_index = service.protector.blind_index(PHONE_INDEX, phone)
+    return person
+
+
+async def code_sent(emulator: TelegramEmulator, before: int) -> str:
+    (message,) = (await emulator.wait_for_sent(CHAT, before + 1))[before:]
+    assert message["text"].startswith("Mã liên kết cuộc trò chuyện Zalo với cuộc trò chuyện này:")
+    return message["text"].split(": ")[1][:6]
+
+
+async def test_a_zalo_chat_linked_to_telegram_shares_the_records(
+    service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator, clock: Clock
+) -> None:
+    person_id = await telegram_citizen(service, emulator)
+    await consent(zemu)
+    (ask, _card) = await say(zemu, "/lienket")
+    assert ask["text"].startswith("Bạn có thể dùng dịch vụ trên cả Telegram và Zalo")
+    before = len(emulator.sent(CHAT))
+    (sent,) = await say(zemu, "0903 111 222")
+    assert sent["text"].startswith("Nếu số này đã được lưu ở cuộc trò chuyện kia")
+    code = await code_sent(emulator, before)
+    wrong = "000000" if code != "000000" else "111111"
+    (again,) = await say(zemu, wrong)
+    assert again["text"] == "Mã chưa đúng. Bạn vui lòng kiểm tra và nhập lại 6 chữ số."
+    (done,) = await say(zemu, code)
+    assert done["text"].startswith(
+        "Xong: cuộc trò chuyện này đã được liên kết với cuộc trò chuyện Telegram"
+    )
+    (certificates,) = await say(zemu, "kq")  # the Telegram person's results, from Zalo
+    assert "Phạm Văn Đồng" in certificates["text"]
+
+    async with service.db.read_scope() as session:
+        person = await session.get(Person, person_id)
+    assert person is not None
+    telegram_before = len(emulator.sent(CHAT))
+    zalo_before = len(zemu.sent(USER))
+    await sample_and_result(service, clock, [person], "HCM-000901", "negative")
+    service.sender.wake()
+    sampled, *_result = await settle(zemu, zalo_before)  # Zalo was used last
+    assert sampled["text"].startswith("Đã lấy mẫu xét nghiệm cho Phạm Văn Đồng")
+    assert len(emulator.sent(CHAT)) == telegram_before
+
+    await telegram_say(emulator, CHAT, "menu")  # Telegram is used last now
+    telegram_before = len(emulator.sent(CHAT))
+    await sample_and_result(service, clock, [person], "HCM-000902", "negative")
+    service.sender.wake()
+    sampled, *_result = (await emulator.wait_for_sent(CHAT, telegram_before + 1))[telegram_before:]
+    assert "HCM-000902" in sampled["text"]
+
+    (status,) = await say(zemu, "/lienket")
+    assert status["text"].startswith("Cuộc trò chuyện này đã được liên kết: Telegram, Zalo")
+    (pinned,) = await say(zemu, "Luôn gửi tin về đây")
+    assert pinned["text"] == "Từ giờ, tin nhắn sẽ gửi về cuộc trò chuyện này."
+    await telegram_say(emulator, CHAT, "menu")
+    zalo_before = len(zemu.sent(USER))
+    await sample_and_result(service, clock, [person], "HCM-000903", None)
+    service.sender.wake()
+    sampled, *_result = await settle(zemu, zalo_before)  # pinned here, whatever was used last
+    assert "HCM-000903" in sampled["text"]
+
+
+async def test_an_unknown_number_gets_the_same_answer_and_no_code_links(
+    service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator
+) -> None:
+    await telegram_citizen(service, emulator)
+    await consent(zemu)
+    await say(zemu, "/lienket")
+    (sent,) = await say(zemu, "0987 654 321")  # not on record anywhere
+    assert sent["text"].startswith("Nếu số này đã được lưu ở cuộc trò chuyện kia")
+    await asyncio.sleep(0.5)
+    assert not any(m["text"].startswith("Mã liên kết") for m in emulator.sent(CHAT))
+    for _ in range(4):
+        (again,) = await say(zemu, "123456")
+        assert again["text"].startswith("Mã chưa đúng.")
+    (last,) = await say(zemu, "123456")
+    assert last["text"].startswith("Mã chưa đúng, và đây là lần thử cuối cùng.")
+    async with service.db.read_scope() as session:
+        account = await session.scalar(select(Account).where(Account.chat_id == USER))
+    assert account is not None and account.holder_id is None
+
+
+async def test_an_old_code_no_longer_links(
+    service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator, clock: Clock
+) -> None:
+    await telegram_citizen(service, emulator)
+    await consent(zemu)
+    await say(zemu, "/lienket")
+    before = len(emulator.sent(CHAT))
+    await say(zemu, PHONE)
+    code = await code_sent(emulator, before)
+
+    clock.advance(timedelta(minutes=11))
+    (expired,) = await say(zemu, code)
+    assert expired["text"] == "Mã đã hết hạn. Bạn gõ /lienket để nhận mã mới nhé."
+
+
+async def link_zalo(emulator: TelegramEmulator, zemu: ZaloEmulator) -> None:
+    await consent(zemu)
+    await say(zemu, "/lienket")
+    before = len(emulator.sent(CHAT))
+    await say(zemu, PHONE)
+    (done,) = await say(zemu, await code_sent(emulator, before))
+    assert done["text"].startswith("Xong:")
+
+
+async def test_erasing_from_a_linked_chat_erases_the_citizen_everywhere(
+    service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator
+) -> None:
+    person_id = await telegram_citizen(service, emulator)
+    await link_zalo(emulator, zemu)
+    await say(zemu, "/xoadulieu")
+    (gone,) = await say(zemu, "có")
+    assert gone["text"].startswith("Toàn bộ dữ liệu của bạn đã được xóa")
+    async with service.db.read_scope() as session:
+        left = (
+            await session.scalars(select(Account.channel).where(Account.channel != "web"))
+        ).all()
+        person = await session.get(Person, person_id)
+    assert left == [] and (person is None or person.account_id is None)
+
+
+async def test_a_blocked_linked_chat_sends_messages_back_to_the_holder(
+    service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator, clock: Clock
+) -> None:
+    person_id = await telegram_citizen(service, emulator)
+    await link_zalo(emulator, zemu)
+    zemu.followers.discard(USER)  # the citizen left the OA: -213 on the next send
+    async with service.db.read_scope() as session:
+        person = await session.get(Person, person_id)
+    assert person is not None
+    before = len(emulator.sent(CHAT))
+    await sample_and_result(service, clock, [person], "HCM-000911", "negative")
+    service.sender.wake()
+    await asyncio.sleep(1.5)  # the first notice meets -213 and is recorded
+    await sample_and_result(service, clock, [person], "HCM-000912", "negative")
+    service.sender.wake()
+    later = (await emulator.wait_for_sent(CHAT, before + 1))[before:]
+    assert any("HCM-000912" in m["text"] for m in later)
