@@ -12,6 +12,7 @@ from storage._dialect import insert_ignoring_conflicts, supports_row_locks
 from storage.conversations import SavedState
 from storage.models import (
     Account,
+    CampaignInvitation,
     ConsentEvent,
     ConversationRow,
     Person,
@@ -72,19 +73,9 @@ async def locale_of(session: AsyncSession, *, channel: str, chat_id: str) -> str
 
 
 async def sealed_phone(session: AsyncSession, *, channel: str, chat_id: str) -> bytes | None:
-    """A chat's phone number, sealed: the account's own, else that of a person it registered."""
-    account = await session.scalar(
-        select(Account).where(Account.channel == channel, Account.chat_id == chat_id)
-    )
-    if account is None:
-        return None
-    if account.phone_sealed:
-        return account.phone_sealed
+    """A chat's own phone number, sealed (never a person's: it may be a relative's)."""
     return await session.scalar(
-        select(Person.phone_sealed)
-        .where(Person.account_id == account.id, Person.phone_sealed.is_not(None))
-        .order_by(Person.id)
-        .limit(1)
+        select(Account.phone_sealed).where(Account.channel == channel, Account.chat_id == chat_id)
     )
 
 
@@ -183,9 +174,17 @@ async def holders_by_phone(
 
 
 async def link(session: AsyncSession, chat: Account, holder: Account) -> None:
-    """Make `chat` one of `holder`'s chats: its people move over; messages go where used last."""
+    """Make `chat` one of `holder`'s chats: its people and invitations move over."""
     await session.execute(
         update(Person).where(Person.account_id == chat.id).values(account_id=holder.id)
+    )
+    await session.execute(
+        update(CampaignInvitation)
+        .where(CampaignInvitation.account_id == chat.id)
+        .values(account_id=holder.id)
+    )
+    await session.execute(  # no chains: chats linked to `chat` follow it
+        update(Account).where(Account.holder_id == chat.id).values(holder_id=holder.id)
     )
     chat.holder_id = holder.id
     holder.reach_channel, holder.reach_chat_id = chat.channel, chat.chat_id

@@ -66,8 +66,9 @@ async def test_a_zalo_chat_linked_to_telegram_shares_the_records(
 ) -> None:
     person_id = await telegram_citizen(service, emulator)
     await consent(zemu)
-    (ask, _card) = await say(zemu, "/lienket")
-    assert ask["text"].startswith("Bạn có thể dùng dịch vụ trên cả Telegram và Zalo")
+    (ask,) = await say(zemu, "/lienket")  # a "share your number" card with the question
+    assert ask["kind"] == "request_user_info"
+    assert ask["elements"][0]["subtitle"].startswith("Bạn có thể dùng dịch vụ trên cả Telegram")
     before = len(emulator.sent(CHAT))
     (sent,) = await say(zemu, "0903 111 222")
     assert sent["text"].startswith("Nếu số này đã được lưu ở cuộc trò chuyện kia")

@@ -81,6 +81,12 @@ def test_events_become_incoming_messages() -> None:
     located = zalo.to_incoming(where)
     assert located is not None and located.kind == Kind.OTHER
     assert zalo.to_incoming({"event_name": "user_seen_message", "timestamp": "3"}) is None
+    receipt = {"event_name": "user_received_message", "sender": {"id": OA}, "timestamp": "4"}
+    assert zalo.to_incoming(receipt) is None  # receipts are not the citizen writing
+    long_id = text_event("x", msg_id="m" * 200)
+    assert len(zalo.event_key(long_id)) <= 64 and zalo.event_key(long_id) != zalo.event_key(
+        text_event("x", msg_id="m" * 199)
+    )
     assert zalo.to_incoming({"event_name": "oa_send_text", "sender": {"id": OA}}) is None
     assert zalo.to_incoming({"event_name": "user_send_text", "sender": "garbage"}) is None
 
@@ -97,6 +103,8 @@ def test_typed_choices_map_to_buttons() -> None:
     assert zalo.choice_payload("0", [many]) is None
     assert zalo.choice_payload("3", [[], many]) is None  # the list is no longer the latest
     assert zalo.choice_payload("😀", [many]) is None
+    assert zalo.choice_payload("③", [many]) is None  # a digit to Unicode, not to int()
+    assert zalo.choice_payload("٣", [many]) is None
     assert zalo.choice_payload("something else", [few, many]) is None
 
 
@@ -125,9 +133,11 @@ def test_fit_splits_what_zalo_sends_in_separate_calls() -> None:
     chat = ChatRef("zalo", "1")
     ch = channel()
     ask = Outgoing(chat, "Số điện thoại của bạn?", request_phone="Chia sẻ số điện thoại")
-    text, request = ch.fit(ask)
-    assert (text.text, text.request_phone) == ("Số điện thoại của bạn?", None)
-    assert (request.text, request.request_phone) == ("", "Chia sẻ số điện thoại")
+    assert ch.fit(ask) == [ask]  # the card carries the question
+    long_ask = Outgoing(chat, "Vì sao cần số điện thoại. " * 30, request_phone="Chia sẻ")
+    text, request = ch.fit(long_ask)
+    assert (text.text, text.request_phone) == (long_ask.text, None)
+    assert (request.text, request.request_phone) == ("", "Chia sẻ")
     picture = Outgoing(chat, "Mã QR", image=b"png", buttons=((Button("OK", "ok"),),))
     image, rest = ch.fit(picture)
     assert image.image == b"png" and not image.buttons and rest.image is None and rest.buttons

@@ -21,7 +21,7 @@ from bot.channels import zalo
 from bot.config import Settings
 from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE
-from bot.services import notices
+from bot.services import notices, zalo_tokens
 from storage import outbox
 from storage.models import Account, Booking, InboundEvent, OutboxMessage, Person, PlatformToken
 from tests.conftest import ZALO_TEMPLATE as TEMPLATE
@@ -176,8 +176,13 @@ async def test_a_restart_keeps_the_renewed_pair(
 
 
 async def test_a_refused_refresh_alerts_once_and_the_reply_waits(
-    service: Service, zemu: ZaloEmulator, caplog: pytest.LogCaptureFixture
+    service: Service,
+    zemu: ZaloEmulator,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(zalo, "TOKEN_WAIT_S", 1.5)  # five minutes in service
+    monkeypatch.setattr(zalo_tokens, "RETRY_FAILED", timedelta(seconds=1))
     await consent(zemu)
     told: list[str] = []
 
@@ -190,7 +195,7 @@ async def test_a_refused_refresh_alerts_once_and_the_reply_waits(
     zemu.expire_access_token()
     before = len(zemu.sent(USER))
     assert await zemu.user_text(USER, "menu") == 200
-    await asyncio.sleep(4)  # the first try and its retry after 2 s both fail
+    await asyncio.sleep(2.5)  # the first try and its retry both fail
     assert len(zemu.sent(USER)) == before and len(told) == 1
     assert "Zalo refused to renew the OA token" in caplog.text
     (menu,) = await settle(zemu, before)  # the third try renews the pair and sends
@@ -347,9 +352,11 @@ async def test_phone_shared_through_zalo_request_user_info(
     service: Service, zemu: ZaloEmulator
 ) -> None:
     await consent(zemu)
-    text, ask = await say(zemu, "/sodienthoai")
-    assert text["text"].startswith("Bạn vui lòng cho biết số điện thoại di động")
+    (ask,) = await say(zemu, "/sodienthoai")  # one card: the question and Zalo's share
     assert ask["kind"] == "request_user_info"
+    (card,) = ask["elements"]
+    assert card["title"] == "Chia sẻ số điện thoại"
+    assert card["subtitle"].startswith("Bạn vui lòng cho biết số điện thoại di động")
     before = len(zemu.sent(USER))
     assert await zemu.share_info(USER, phone="84912345678") == 200
     (confirm,) = await settle(zemu, before)

@@ -91,10 +91,16 @@ async def test_a_refused_refresh_is_told_once_and_keeps_the_old_pair(
     tokens.alert = alert
     await tokens.load()
     zemu.fail_next("token", error=-14014, times=2)
-    for _ in range(2):
-        with pytest.raises(TokenRefreshFailed, match="Invalid refresh token"):
-            await tokens.refresh("AT-1")
+    with pytest.raises(TokenRefreshFailed, match="Invalid refresh token"):
+        await tokens.refresh("AT-1")
+    with pytest.raises(TokenRefreshFailed, match="refused moments ago"):  # Zalo not asked
+        await tokens.refresh("AT-1")
+    assert zemu.call_counts["token"] == 1
+    clock.advance(timedelta(minutes=6))
+    with pytest.raises(TokenRefreshFailed, match="Invalid refresh token"):
+        await tokens.refresh("AT-1")
     assert len(told) == 1 and tokens.current() == "AT-1"
+    clock.advance(timedelta(minutes=6))
     assert await tokens.refresh("AT-1") == zemu.access_token  # RT-1 was never spent
     assert zemu.refresh_tokens_used == ["RT-1"]
 

@@ -54,9 +54,12 @@ MAX_ACTIONS = 5  # buttons of one template
 ACTION_TITLE_LENGTH = 100
 INFO_SUBTITLE_LENGTH = 500  # request_user_info element subtitle
 TRACKING_ID_LENGTH = 48
+EVENT_KEY_LENGTH = 64  # processed_updates.update_id
 NIGHT = (time(22, 0), time(6, 0))  # template sends are refused then (-133), Vietnam time
 RATE_LIMIT_WAIT_S = 60.0  # -32: Zalo's per-minute limit; its numbers are not published
+TOKEN_WAIT_S = 300.0  # messages wait this long while the token cannot be renewed
 SIGNATURE_HEADER = "X-ZEvent-Signature"
+CITIZEN_EVENTS = frozenset({"follow", "user_submit_info"})  # besides every user_send_*
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:\s+(.*))?$", re.DOTALL)
 _VIETNAMESE = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]")
 
@@ -129,12 +132,18 @@ def signature_matches(
 
 
 def event_key(event: JSON) -> str:
-    """The event's own id: Zalo's `msg_id` for messages, else its name, user and time."""
+    """The event's own id: Zalo's `msg_id` for messages, else its name, user and time.
+
+    At most `EVENT_KEY_LENGTH` characters (a longer one is hashed), as deduplication stores it.
+    """
     message = event.get("message")
     if isinstance(message, dict) and message.get("msg_id"):
-        return str(message["msg_id"])[:128]
-    user = user_of(event) or ""
-    return f"{event.get('event_name', '')}:{user}:{event.get('timestamp', '')}"[:128]
+        key = str(message["msg_id"])
+    else:
+        key = f"{event.get('event_name', '')}:{user_of(event) or ''}:{event.get('timestamp', '')}"
+    if len(key) > EVENT_KEY_LENGTH:
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:48]
+    return key
 
 
 def user_of(event: JSON) -> str | None:
@@ -163,8 +172,8 @@ def to_incoming(event: JSON) -> Incoming | None:
 def _to_incoming(event: JSON) -> Incoming | None:
     name = str(event.get("event_name", ""))
     user = user_of(event)
-    if user is None or not name.startswith(("user_", "follow")):
-        return None
+    if user is None or not (name in CITIZEN_EVENTS or name.startswith("user_send_")):
+        return None  # receipts, echoes of our own messages, OA management events
     message = event.get("message") or {}
     base: JSON = {
         "chat": ChatRef(NAME, user),
@@ -222,7 +231,7 @@ def choice_payload(text: str, offered: Sequence[Sequence[Button]]) -> str | None
     folded = fold(text)
     if not folded:
         return None
-    if offered and numbered(offered[0]) and folded.isdigit():
+    if offered and numbered(offered[0]) and folded.isascii() and folded.isdecimal():
         index = int(folded) - 1
         return offered[0][index].payload if 0 <= index < len(offered[0]) else None
     for buttons in offered:
@@ -317,20 +326,20 @@ class ZaloChannel:
         if message.image is not None or message.image_file_id:
             if not message.buttons and not message.request_phone:
                 return fit(message, self.limits)
-            picture = replace(message, text="", buttons=(), request_phone=None)
+            picture = replace(message, text="", buttons=(), request_phone=None, template=None)
             rest = replace(message, image=None, image_file_id=None, image_key=None)
             return [picture, *self.fit(rest)]
-        if message.request_phone:
+        if message.request_phone:  # the card says it all if the text fits under its title
+            if len(message.text) <= INFO_SUBTITLE_LENGTH:
+                return [replace(message, buttons=(), remove_keyboard=False)]
             ask = replace(message, text="", buttons=(), remove_keyboard=False)
-            if not message.text:
-                return [ask]
             text = replace(message, request_phone=None)
-            return [*self.fit(text), ask]
+            return [*_once(self.fit(text)), ask]
         buttons = _flat(message)
         if buttons and numbered(buttons):
             room = max(200, TEXT_LENGTH - _list_length(buttons))
-            return fit(message, replace(self.limits, text_length=room))
-        return fit(message, self.limits)
+            return _once(fit(message, replace(self.limits, text_length=room)))
+        return _once(fit(message, self.limits))
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -457,8 +466,10 @@ class ZaloChannel:
                 raise
         try:
             token = await self._tokens.refresh(token)
-        except Exception as error:  # refused (staff were told) or unreachable: retried later
-            raise TemporaryFailure(f"the Zalo token could not be renewed: {error}") from error
+        except Exception as error:  # refused (staff were told) or unreachable: wait, uncounted
+            raise RetryLater(
+                TOKEN_WAIT_S, f"the Zalo token could not be renewed ({error})"
+            ) from error
         return await self._post_once(url, token, body, form)
 
     async def _post_once(self, url: str, token: str, body: JSON | None, form: Any) -> JSON:
@@ -501,6 +512,11 @@ class ZaloChannel:
         except (aiohttp.ClientError, TimeoutError) as error:
             raise TemporaryFailure(f"{type(error).__name__}: {error}") from error
         return data if len(data) <= max_bytes else None
+
+
+def _once(parts: list[Outgoing]) -> list[Outgoing]:
+    """Only the last part of a cut message may go as a template (one billable send)."""
+    return [replace(p, template=None, template_data=None) for p in parts[:-1]] + parts[-1:]
 
 
 def _text_message(message: Outgoing) -> JSON:

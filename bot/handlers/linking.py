@@ -49,6 +49,9 @@ def channel_name(channel: str) -> str:
 
 async def start_linking(msg: Incoming, conv: Conversation) -> None:
     """/lienket: the linked chats and where messages go, or the start of a new link."""
+    if conv.chat.channel not in MESSENGERS:
+        conv.reply(_("Linking is for the Telegram and Zalo apps; this chat cannot be linked."))
+        return
     chats = await accounts.linked_chats(conv.session, conv.owner_id)
     if len(chats) > 1:
         _show_links(conv, chats)
@@ -158,7 +161,8 @@ async def receive_code(msg: Incoming, conv: Conversation) -> None:
         conv.reply(_("That code is not right. Please check it and type the six digits again."))
         return
     holder = await conv.session.get(Account, int(target_id))
-    if holder is None or holder.holder_id is not None:
+    linked_meanwhile = len(await accounts.linked_chats(conv.session, conv.owner_id)) > 1
+    if holder is None or holder.holder_id is not None or linked_meanwhile:
         conv.finish()
         conv.reply(_("That chat can no longer be linked. Type /lienket to start again."))
         return

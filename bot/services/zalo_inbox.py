@@ -30,7 +30,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 BATCH = 100
-CHOICE_MEMORY = 8  # how many of the chat's latest messages a typed choice is looked up in
+CHOICE_MEMORY = 3  # how many of the messages the chat last saw a typed choice is looked up in
 _POLL_S = 5.0  # a stored event is also found without a wake-up (another process stored it)
 
 
@@ -129,8 +129,17 @@ async def _with_choices(session: AsyncSession, msgs: Sequence[Incoming]) -> list
 
 
 async def _offered(session: AsyncSession, chat_id: str) -> list[list[Button]]:
-    """The choices of each of the chat's latest messages, newest first (none: empty)."""
+    """The choices of each message the chat last saw, newest first (none: empty).
+
+    Only messages that went out: one still waiting or withdrawn was never on screen, and an
+    edit is not shown on Zalo.
+    """
     rows = await outbox.recent_for_chat(
-        session, channel=zalo.NAME, chat_id=chat_id, limit=CHOICE_MEMORY
+        session, channel=zalo.NAME, chat_id=chat_id, limit=CHOICE_MEMORY * 4
     )
-    return [zalo.offered_buttons(row.body) for row in reversed(rows)]
+    seen = [
+        row
+        for row in reversed(rows)
+        if row.status in ("sent", "sending") and not row.body.get("edit_message_id")
+    ]
+    return [zalo.offered_buttons(row.body) for row in seen[:CHOICE_MEMORY]]

@@ -81,6 +81,7 @@ class TokenKeeper:
         self._pair: _Pair | None = None
         self._lock = asyncio.Lock()
         self._alerted = False
+        self._failed_at: datetime | None = None  # the last refused renewal, not retried at once
 
     def current(self) -> str:
         """The access token to use now (empty before `load`)."""
@@ -113,6 +114,8 @@ class TokenKeeper:
         async with self._lock:
             if self._pair is not None and self._pair.access != stale:
                 return self._pair.access  # renewed while we waited
+            if self._failed_at is not None and self._clock() - self._failed_at < RETRY_FAILED:
+                raise TokenRefreshFailed("the last renewal was refused moments ago")
             pair = await self._renew(lambda stored: stored.access != stale)
             return pair.access
 
@@ -144,7 +147,12 @@ class TokenKeeper:
 
     def _recent(self, stored: _Pair) -> bool:
         """Renewed lately (by another process, say), so not due yet."""
-        return self._clock() - stored.refreshed_at < REFRESH_AFTER and stored.access != ""
+        now = self._clock()
+        return (
+            stored.access != ""
+            and now - stored.refreshed_at < REFRESH_AFTER
+            and stored.expires_at - now > RETRY_FAILED
+        )
 
     def _next_refresh(self) -> datetime:
         if self._pair is None:
@@ -165,8 +173,10 @@ class TokenKeeper:
                 pair = await self._exchange(stored.refresh)
                 await self._store(session, pair)
         except TokenRefreshFailed as error:  # told after the transaction: the alert writes too
+            self._failed_at = self._clock()
             await self._tell(str(error))
             raise
+        self._failed_at = None
         self._pair = pair  # committed: only now is the new access token used
         if self._alerted:
             log.info("the Zalo token pair was renewed again")
