@@ -85,11 +85,14 @@ async def recipients_after(
     session: AsyncSession, audience: Audience, *, after: int, limit: int
 ) -> list[Recipient]:
     """The next `limit` recipients with an account id above `after`, in id order."""
+    # A citizen's linked chat, if they wrote from it last (see `Account.reach_channel`).
+    channel = func.coalesce(Account.reach_channel, Account.channel)
+    chat_id = func.coalesce(Account.reach_chat_id, Account.chat_id)
     rows = await session.execute(
-        select(Account.id, Account.channel, Account.chat_id, Account.locale)
+        select(Account.id, channel, chat_id, Account.locale)
         .join(Person, Person.account_id == Account.id)
         .where(_people_in(audience), _reachable(), Person.account_id > after)
-        .group_by(Account.id, Account.channel, Account.chat_id, Account.locale)
+        .group_by(Account.id, channel, chat_id, Account.locale)
         .order_by(Account.id)
         .limit(limit)
     )

@@ -13,7 +13,9 @@ from sqlalchemy import select
 from bot.app import Service
 from bot.config import Settings
 from bot.handlers.phone import PHONE_INDEX
+from bot.services import broadcasts
 from bot.vn.phone import normalize_phone
+from storage.broadcasts import Audience
 from storage.models import Account, Person
 from tests.chat import consent as telegram_consent
 from tests.chat import say as telegram_say
@@ -190,3 +192,66 @@ async def test_a_blocked_linked_chat_sends_messages_back_to_the_holder(
     service.sender.wake()
     later = (await emulator.wait_for_sent(CHAT, before + 1))[before:]
     assert any("HCM-000912" in m["text"] for m in later)
+
+
+async def test_consent_withdrawn_in_a_linked_chat_stops_messages_to_the_citizen(
+    service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator, clock: Clock
+) -> None:
+    person_id = await telegram_citizen(service, emulator)
+    await link_zalo(emulator, zemu)
+    await say(zemu, "/rutdongy")
+    (withdrawn,) = await say(zemu, "có")
+    assert withdrawn["text"].startswith("Đã ghi nhận bạn rút lại sự đồng ý")
+    async with service.db.read_scope() as session:
+        consents = (
+            await session.scalars(select(Account.consent_version).where(Account.channel != "web"))
+        ).all()
+        person = await session.get(Person, person_id)
+    assert consents == [None, None] and person is not None
+    zalo_before, telegram_before = len(zemu.sent(USER)), len(emulator.sent(CHAT))
+    await sample_and_result(service, clock, [person], "HCM-000921", "negative")
+    service.sender.wake()
+    await asyncio.sleep(1.5)
+    assert len(zemu.sent(USER)) == zalo_before and len(emulator.sent(CHAT)) == telegram_before
+
+
+async def test_announcements_follow_the_citizen_and_opting_out_anywhere_counts(
+    service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator
+) -> None:
+    await telegram_citizen(service, emulator)  # a person in Bến Thành
+    await link_zalo(emulator, zemu)
+
+    async def announce(text: str) -> None:
+        async with service.db.session_scope() as session:
+            draft = broadcasts.Draft(
+                text=text, audience=Audience((26743,)), send_at=service.clock(), staff_chat=None
+            )
+            await broadcasts.create(session, draft, actor="test", now=service.clock())
+        service.sender.wake()
+
+    before = len(zemu.sent(USER))
+    await announce("Tiêm mũi nhắc lại từ thứ Hai.")
+    (got,) = await settle(zemu, before)  # Zalo was used last
+    assert "Tiêm mũi nhắc lại từ thứ Hai." in got["text"]
+    await say(zemu, "/tatthongbao")
+    telegram_before, zalo_before = len(emulator.sent(CHAT)), len(zemu.sent(USER))
+    await announce("Họp tổ dân phố.")
+    await asyncio.sleep(2)
+    assert len(emulator.sent(CHAT)) == telegram_before and len(zemu.sent(USER)) == zalo_before
+
+
+async def test_codes_are_limited_per_chat_and_per_number(
+    service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator
+) -> None:
+    await telegram_citizen(service, emulator)
+    await consent(zemu)
+    for _ in range(3):
+        await say(zemu, "/lienket")
+        (sent,) = await say(zemu, PHONE)
+        assert sent["text"].startswith("Nếu số này đã được lưu")
+        await say(zemu, "/huy")
+    await say(zemu, "/lienket")
+    (refused,) = await say(zemu, PHONE)
+    assert refused["text"].startswith("Hôm nay đã có nhiều yêu cầu mã")
+    codes = [m for m in emulator.sent(CHAT) if m["text"].startswith("Mã liên kết")]
+    assert len(codes) == 3

@@ -50,7 +50,7 @@ from bot.vn.text import fold
 from storage import broadcasts as store
 from storage import staff
 from storage.broadcasts import Audience
-from storage.models import Broadcast, StaffMember
+from storage.models import Account, Broadcast, StaffMember
 
 FLOW = "broadcast"
 REPORT = "bc:rep:"
@@ -450,9 +450,18 @@ async def receive_button(msg: Incoming, conv: Conversation) -> None:
 # ---------------------------------------------------------------- citizens' choice
 
 
+async def _holder(conv: Conversation) -> Account:
+    """The account announcements are addressed to: this chat's, or the one it is linked to."""
+    if conv.account.holder_id is None:
+        return conv.account
+    holder = await conv.session.get(Account, conv.account.holder_id)
+    return holder or conv.account
+
+
 async def stop_announcements(msg: Incoming, conv: Conversation) -> None:
-    """/tatthongbao: no more ward announcements for this chat."""
-    conv.account.announcements_off_at = conv.account.announcements_off_at or conv.now
+    """/tatthongbao: no more ward announcements for this citizen (all their linked chats)."""
+    holder = await _holder(conv)
+    holder.announcements_off_at = holder.announcements_off_at or conv.now
     conv.reply(
         _(
             "Done: you will no longer receive ward announcements. Reminders, results and "
@@ -463,7 +472,7 @@ async def stop_announcements(msg: Incoming, conv: Conversation) -> None:
 
 async def resume_announcements(msg: Incoming, conv: Conversation) -> None:
     """/batthongbao: ward announcements again."""
-    conv.account.announcements_off_at = None
+    (await _holder(conv)).announcements_off_at = None
     conv.reply(
         _(
             "Done: you will receive your ward's announcements again. Type /tatthongbao to turn "

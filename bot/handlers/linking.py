@@ -3,7 +3,8 @@
 Flow `link`:
     PHONE -> the phone number on record with the other chat (typed or shared); a six-digit
              code goes to that chat. The answer is the same whether or not the number is
-             known, so nobody learns who is registered.
+             known, so nobody learns who is registered; a chat may ask for 3 codes a day, and
+             a number be sent 3 a day (counted in `lookup_failures`, like result lookups).
     CODE  -> the code, within 10 minutes and 5 tries: this chat's people move to the other
              account, and both chats show the same people, bookings, results and certificates.
 Messages unasked (reminders, results) go to the chat used last, unless the citizen chose one
@@ -23,7 +24,7 @@ from bot.handlers.phone import PHONE_INDEX
 from bot.i18n import _, use_locale
 from bot.messages import Button, ChatRef, Incoming, Kind, Outgoing
 from bot.vn.phone import normalize_phone
-from storage import accounts, outbox
+from storage import accounts, outbox, samples
 from storage.models import Account
 from storage.outbox import NewMessage
 
@@ -33,6 +34,9 @@ MAX_TRIES = 5
 HERE, LAST = "link:here", "link:last"
 MESSENGERS = ("telegram", "zalo")  # the apps a citizen links (a browser's chat is not one)
 _CODE_INDEX = "link-code"  # blind-index kind of the codes kept in the conversation
+_CODES_CHAT, _CODES_NUMBER = "link-chat", "link-number"  # blind-index kinds of code requests
+MAX_CODES = 3  # codes a chat may ask for, and a number may be sent, in `CODES_WINDOW`
+CODES_WINDOW = timedelta(days=1)
 
 
 class Step(StrEnum):
@@ -97,6 +101,24 @@ async def receive_phone(msg: Incoming, conv: Conversation) -> None:
         )
         return
     protector = conv.services.protector
+    chat_key = protector.blind_index(_CODES_CHAT, f"{conv.chat.channel}:{conv.chat.chat_id}")
+    number_key = protector.blind_index(_CODES_NUMBER, phone)
+    since = conv.now - CODES_WINDOW
+    asked = await samples.failed_lookups_since(conv.session, since=since, chat_key=chat_key)
+    aimed = await samples.failed_lookups_since(conv.session, since=since, target=number_key)
+    if len(asked) >= MAX_CODES or len(aimed) >= MAX_CODES:
+        conv.finish()
+        conv.reply(
+            _(
+                "Several codes were asked for today already. To keep your records safe, please "
+                "try again tomorrow, or choose “Talk to support staff” (/hotro)."
+            )
+        )
+        return
+    # Counted like failed result lookups: per chat and per number, whatever the outcome.
+    await samples.record_failed_lookup(
+        conv.session, chat_key=chat_key, target=number_key, now=conv.now
+    )
     found = await accounts.holders_by_phone(
         conv.session,
         phone_index=protector.blind_index(PHONE_INDEX, phone),

@@ -221,9 +221,12 @@ async def confirm_withdraw(msg: Incoming, conv: Conversation) -> None:
     """Record the withdrawal if confirmed."""
     if msg.payload == "withdraw:yes" or is_answer(msg.text, Intent.YES):
         await _end_ticket(conv, why="consent withdrawn")
-        await accounts.record_consent(
-            conv.session, conv.account, version=CONSENT_VERSION, granted=False
-        )
+        # One citizen: withdrawn in one of their linked chats is withdrawn in all of them.
+        for account in await accounts.linked_chats(conv.session, conv.owner_id):
+            if account.consent_version is not None or account.id == conv.account.id:
+                await accounts.record_consent(
+                    conv.session, account, version=CONSENT_VERSION, granted=False
+                )
         conv.finish()
         conv.reply(
             _(
