@@ -233,6 +233,16 @@ async def remind(service: Service, account: Account) -> None:
     service.sender.wake()
 
 
+async def notify(service: Service, text: str) -> None:
+    """A notice with no template to the emulator's citizen (a result ready, say)."""
+    async with service.db.session_scope() as session:
+        account = await session.scalar(select(Account).where(Account.chat_id == USER))
+        notice = notices.compose_for(account, lambda: text)
+        assert notice is not None
+        await outbox.enqueue(session, [notice], now=service.clock())
+    service.sender.wake()
+
+
 async def row_status(service: Service) -> tuple[str, datetime]:
     async with service.db.read_scope() as session:
         row = await session.scalar(
@@ -312,12 +322,7 @@ async def test_without_a_template_a_proactive_message_waits_for_the_citizen(
 ) -> None:
     await consent(zemu)
     zemu.expire_window(USER)
-    async with service.db.session_scope() as session:
-        account = await session.scalar(select(Account).where(Account.chat_id == USER))
-        notice = notices.compose_for(account, lambda: "Kết quả xét nghiệm của bạn đã có.")
-        assert notice is not None
-        await outbox.enqueue(session, [notice], now=service.clock())
-    service.sender.wake()
+    await notify(service, "Kết quả xét nghiệm của bạn đã có.")
     for _ in range(50):
         if (await row_status(service))[0] == "waiting":
             break
@@ -465,12 +470,7 @@ async def test_a_citizen_who_left_the_oa_is_marked_unreachable_on_send(
 ) -> None:
     await consent(zemu)
     zemu.followers.discard(USER)  # left without an unfollow event reaching us
-    async with service.db.session_scope() as session:
-        account = await session.scalar(select(Account).where(Account.chat_id == USER))
-        notice = notices.compose_for(account, lambda: "Lịch tiêm tuần này đã có.")
-        assert notice is not None
-        await outbox.enqueue(session, [notice], now=service.clock())
-    service.sender.wake()
+    await notify(service, "Lịch tiêm tuần này đã có.")
     for _ in range(50):
         async with service.db.read_scope() as session:
             account = await session.scalar(select(Account).where(Account.chat_id == USER))
