@@ -510,7 +510,8 @@ class ZaloChannel:
                     return None
                 data = await response.content.read(max_bytes + 1)
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise TemporaryFailure(f"{type(error).__name__}: {error}") from error
+            # Not the error's text: it quotes the picture's URL, a citizen's photo.
+            raise TemporaryFailure(type(error).__name__) from error
         return data if len(data) <= max_bytes else None
 
 
