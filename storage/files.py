@@ -2,7 +2,7 @@
 
 New files are created 0600 and folders 0700; files left by an older version or another tool are
 tightened at start-up by dropping the group's and others' permission bits. Only what this user
-owns is changed: anything else is left alone and reported by the caller if it matters.
+owns is changed: anything else is left alone, with a warning in the log.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from storage.models import Account, OutboxMessage, table
 
 CANCELLED = "cancelled"
 WAITING = "waiting"
-SETTLED = ("sent", "failed", "blocked", "dropped", CANCELLED)  # never tried again
+_UNSENT = ("pending", WAITING, "sending")  # every other status is settled: never tried again
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +261,8 @@ async def settled_before(session: AsyncSession, *, before: datetime, limit: int)
         .where(
             OutboxMessage.stripped_at.is_(None),
             OutboxMessage.created_at < before,
-            OutboxMessage.status.in_(SETTLED),
+            # NOT IN, not IN (SETTLED): SQLite would then walk every sent row of ix_outbox_due.
+            OutboxMessage.status.not_in(_UNSENT),
         )
         .order_by(OutboxMessage.created_at)
         .limit(limit)
@@ -301,7 +302,6 @@ async def strip(
     return {row_id for row_id, _body, status in rows if status in _UNSENT}
 
 
-_UNSENT = ("pending", WAITING, "sending")
 _STRIP = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id == bindparam("row_id"))

@@ -21,9 +21,9 @@ from bot.app import Service, build_service, running
 from bot.config import Settings
 from bot.messages import ChatRef, Outgoing, stripped_body
 from bot.services import retention
-from storage import inbox, outbox
+from storage import inbox, outbox, tickets
 from storage.db import Database
-from storage.models import InboundEvent, OutboxMessage
+from storage.models import InboundEvent, OutboxMessage, Ticket
 from storage.outbox import NewMessage
 from tests.conftest import Clock
 from tests.fakes.zalo_api import ZaloEmulator
@@ -170,6 +170,33 @@ async def test_settled_messages_older_than_the_retention_are_stripped(
     assert rows[pending].body["text"] == "Kết quả: ÂM TÍNH"  # not settled: still to send
     assert rows[fresh].body == card and rows[fresh].stripped_at is None
     assert await retention.strip_old_messages(database, now=NOW, keep=KEEP) == 0
+
+
+async def test_a_staff_reply_to_a_stripped_relay_still_finds_its_ticket(
+    database: Database,
+) -> None:
+    then = NOW - KEEP - DAY
+    relay = NewMessage("telegram", "-100", {"text": "👤 #1: Xoaxoa 079187004321", "reply_to": "5"})
+    async with database.session_scope() as session:
+        (row,) = await outbox.enqueue(session, [relay], now=then)
+        await outbox.mark_sent(session, outcomes=[(row, "900")], at=then)
+        ticket = await tickets.add_ticket(
+            session,
+            Ticket(
+                status="open",
+                reason="Typed /hotro",
+                opened_at=then,
+                desk_channel="telegram",
+                desk_chat_id="-100",
+            ),
+        )
+        await tickets.link_messages(session, ticket.id, [row], then)
+    assert await retention.strip_old_messages(database, now=NOW, keep=KEEP) == 1
+    async with database.read_scope() as session:
+        found = await tickets.by_desk_message(
+            session, desk_chat_id="-100", message_id="900", since=NOW - 7 * DAY
+        )
+    assert found is not None and found.id == ticket.id
 
 
 def test_a_stripped_body_still_reads_as_a_message() -> None:

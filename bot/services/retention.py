@@ -15,7 +15,7 @@ from bot.messages import stripped_body
 from storage import outbox
 from storage.db import Database
 
-BATCH = 500
+BATCH = 200
 
 
 async def strip_old_messages(db: Database, *, now: datetime, keep: timedelta) -> int:
