@@ -19,12 +19,13 @@ from sqlalchemy import func, select
 
 from bot.app import Service
 from bot.config import Settings
-from storage.models import Base, InboundEvent, OutboxMessage
+from storage.models import Base, Certificate, InboundEvent, MediaFile, OutboxMessage, Person
 from tests.chat import labels, press_all, say_all
 from tests.conftest import Clock
 from tests.fakes.telegram_api import TelegramEmulator
 from tests.fakes.zalo_api import ZaloEmulator
 from tests.registration_fixtures import book_first, fill_person
+from tests.test_certificates import cached_file_id, give_dose, register, wait_photos
 from tests.test_zalo_e2e import USER, choices, choose, serving, settle
 from tests.test_zalo_e2e import consent as zalo_consent
 from tests.test_zalo_e2e import say as zalo_say
@@ -260,3 +261,23 @@ async def test_erasure_leaves_nothing_of_the_citizen(
     assert left(await every_row(service)) == []
     if sqlite:
         assert left(checkpointed_files(sqlite)) == []
+
+
+async def test_a_vaccinated_person_is_kept_without_the_chats_traces(
+    service: Service, emulator: TelegramEmulator
+) -> None:
+    (welcome,) = await say_all(emulator, CHAT, "/start")
+    await press_all(emulator, CHAT, welcome, "Tôi đồng ý")
+    person_id = await register(service, CHAT, TELEGRAM.name)
+    await give_dose(service, person_id)  # a medical record: the person is kept
+    await wait_photos(emulator, 1, CHAT)
+    assert await cached_file_id(service)  # the certificate picture's id on Telegram
+    (ask,) = await say_all(emulator, CHAT, "/xoadulieu")
+    (gone,) = await press_all(emulator, CHAT, ask, "Xóa dữ liệu")
+    assert gone["text"].startswith(GONE)
+    async with service.db.read_scope() as session:
+        person = await session.get(Person, person_id)
+        cached = await session.scalar(select(func.count()).select_from(MediaFile))
+        certificates = await session.scalar(select(func.count()).select_from(Certificate))
+    assert person is not None and person.account_id is None and person.phone_sealed is None
+    assert (cached, certificates) == (0, 1)
