@@ -65,6 +65,9 @@ class Incoming:
     message_id: str | None = None  # the platform's id of this message in its chat
     thread_id: str | None = None  # the forum topic it was written in (Telegram supergroups)
     reply_to: str | None = None  # the message it answers, if any
+    # Where it came from on the network, as a keyed hash (never the address itself): set by the
+    # web chat, which sees the client's address; None on Telegram and Zalo, which hide it.
+    client_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -391,11 +391,12 @@ class SampleResult(Base):
 
 
 class LookupFailure(Base):
-    """A result lookup that matched nothing, counted to stop guessing birth dates.
+    """A result lookup that matched nothing, counted to slow down guessing birth dates.
 
     Counted per chat (`chat_key`, a keyed hash of channel and chat id, so erasing the account
-    does not reset it) and per looked-up tube or ID number (`target`, a keyed hash, so a new
-    chat or browser does not reset it either).
+    does not reset it) and per client address (`client_key`, a keyed hash the web chat gives;
+    None elsewhere), which wait longer after each failure; and per looked-up tube or ID number
+    (`target`, a keyed hash), which only raises an alarm to staff (bot.services.lookups).
     """
 
     __tablename__ = "lookup_failures"
@@ -403,6 +404,7 @@ class LookupFailure(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     chat_key: Mapped[str] = mapped_column(String(64), index=True)
+    client_key: Mapped[str | None] = mapped_column(String(64), index=True)
     target: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 

@@ -147,3 +147,15 @@ async def audit(
         AuditEvent(actor=actor, action=action, subject=subject, detail=detail or {}, at=now)
     )
     await session.flush()
+
+
+async def audited_since(
+    session: AsyncSession, *, action: str, subject: str, since: datetime
+) -> bool:
+    """Whether the audit log has `action` on `subject` since `since`."""
+    found = await session.scalar(
+        select(AuditEvent.id)
+        .where(AuditEvent.action == action, AuditEvent.subject == subject, AuditEvent.at >= since)
+        .limit(1)
+    )
+    return found is not None

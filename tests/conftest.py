@@ -182,3 +182,15 @@ def zalo_settings(settings: Settings, zemu: ZaloEmulator) -> Settings:
         chat_rate_per_s=100.0,
         chat_burst=100,
     )
+
+
+DESK = "-1009990002"  # the support staff's group of `desk_svc`
+
+
+@pytest.fixture
+async def desk_svc(telegram_settings: Settings, clock: Clock) -> AsyncIterator[Service]:
+    """`svc` with a support desk (Telegram): desk messages stay in the outbox, nothing is sent."""
+    service = build_service(replace(telegram_settings, support_chat_id=DESK), clock=clock)
+    await service.db.migrate()
+    yield service
+    await service.db.dispose()

@@ -403,7 +403,7 @@ async def _store_person(conv: Conversation) -> Person | None:
     index = id_index(protector, number)
     if await people.find_by_id_index(conv.session, index) is not None:
         conv.data.pop("idn", None)
-        conv.reply(_("This ID number was registered in the meantime."))
+        person_fields.refuse_id(conv)
         await advance(conv)
         return None
     if await people.count_people(conv.session, conv.owner_id) >= MAX_PEOPLE:

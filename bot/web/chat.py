@@ -12,6 +12,7 @@ import html
 import json
 import re
 import secrets
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from aiohttp import web
 
 from bot.channels import web as web_channel
 from bot.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED, _, current_locale, use_locale
+from bot.web.clients import client_key
 from bot.web.keys import DATABASE, DISPATCHER, POSTING, PROTECTOR, WEB_CHANNEL
 from storage import outbox
 
@@ -120,6 +122,8 @@ async def post_message(request: web.Request) -> web.Response:
         raise _bad_request("body must be JSON") from None
     except web_channel.BadWebMessage as error:
         raise _bad_request(str(error)) from None
+    # The client's network, as a keyed hash: the result lookup's waits (bot.services.lookups).
+    incoming = replace(incoming, client_key=client_key(request, request.app[PROTECTOR]))
     await request.app[DISPATCHER].handle(incoming)
     return web.json_response({"ok": True})
 
