@@ -314,6 +314,9 @@ class StaffMember(Base):
     name: Mapped[str | None] = mapped_column(String(120))
     wards: Mapped[list[int]] = mapped_column(JSON, default=list)
     sites: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The lab a `lab` role records results for, as citizens are told it (None: not yet bound,
+    # and the staff API refuses the key); its `sites` are the sites whose tubes it may result.
+    lab: Mapped[str | None] = mapped_column(String(120))
     # SHA-256 of the key a scanner app or lab system sends (`Authorization: Bearer ...`).
     api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -387,6 +390,7 @@ class SampleResult(Base):
     tested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lab: Mapped[str] = mapped_column(String(120))
     source: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(300))  # why a correction was made
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, distinct, func, select
@@ -12,9 +12,21 @@ from storage._dialect import supports_row_locks
 from storage.models import Account, LookupFailure, Person, Sample, SampleMember, SampleResult
 
 
-async def by_tube(session: AsyncSession, tube_code: str, *, lock: bool = False) -> Sample | None:
-    """A tube by its code; with `lock`, row-locked until commit (PostgreSQL)."""
+async def by_tube(
+    session: AsyncSession,
+    tube_code: str,
+    *,
+    sites: Collection[str] | None = None,
+    lock: bool = False,
+) -> Sample | None:
+    """A tube by its code; with `lock`, row-locked until commit (PostgreSQL).
+
+    With `sites`, only a tube sampled at one of them: one query either way, so a tube taken
+    elsewhere costs the same as a code that does not exist.
+    """
     statement = select(Sample).where(Sample.tube_code == tube_code)
+    if sites is not None:
+        statement = statement.where(Sample.site_id.in_(list(sites)))
     if lock and supports_row_locks(session):
         statement = statement.with_for_update()
     return await session.scalar(statement)

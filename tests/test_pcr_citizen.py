@@ -92,6 +92,7 @@ async def sample_and_result(
             await record_result(
                 session, tube_code=tube, result=result, tested_at=clock() - timedelta(hours=1),
                 lab="Viện Pasteur TP.HCM", source="test", actor="test", now=clock(),
+                sites=None,
             )  # fmt: skip
 
 
@@ -126,6 +127,7 @@ async def test_results_on_the_account(citizen: Citizen, svc: Service, clock: Clo
         await record_result(
             session, tube_code="HCM-000001", result="negative", tested_at=clock(),
             lab="Viện Pasteur TP.HCM", source="test", actor="test", now=clock(),
+            sites=None,
         )  # fmt: skip
     texts = await citizen.say("/ketqua")
     assert "ÂM TÍNH" in texts[0]
@@ -218,6 +220,7 @@ async def test_results_are_pushed_in_each_persons_language(svc: Service, clock: 
         outcome = await record_result(
             session, tube_code="HCM-000100", result="negative", tested_at=clock(),
             lab="Viện Pasteur TP.HCM", source="test", actor="test", now=clock(),
+            sites=None, correction="the pool was re-run: the first run was contaminated",
         )  # fmt: skip
     assert outcome == "corrected"
     told_vi, told_en = await notices_to(svc, "vi-chat"), await notices_to(svc, "en-chat")
@@ -231,17 +234,20 @@ async def test_an_old_file_after_a_correction_changes_nothing(svc: Service, cloc
     await sample_and_result(svc, clock, [person], "HCM-000200", None)
     first = clock() - timedelta(minutes=30)
 
-    async def send(result: str, lab: str = "Viện Pasteur TP.HCM", at=None) -> str:
+    async def send(result: str, lab: str = "Viện Pasteur TP.HCM", at=None, correction=None) -> str:
         async with svc.db.session_scope() as session:
             return await record_result(
                 session, tube_code="HCM-000200", result=result, tested_at=at or first, lab=lab,
-                source="test", actor="test", now=clock(),
+                source="test", actor="test", now=clock(), sites=None, correction=correction,
             )  # fmt: skip
 
     assert await send("positive") == "added"
-    assert await send("negative", at=clock()) == "corrected"
+    assert await send("negative", at=clock(), correction="sample mix-up") == "corrected"
     assert await send("positive") == "unchanged"  # yesterday's file again
-    assert await send("negative", lab="Pasteur HCM", at=clock()) == "corrected"  # a typo fixed
+    # A typo fixed is a correction too, with its reason (told to nobody: the result is the same)
+    assert await send("negative", lab="Pasteur HCM", at=clock()) == "needs_correction"
+    typo = "lab name typo"
+    assert await send("negative", lab="Pasteur HCM", at=clock(), correction=typo) == "corrected"
     told = await notices_to(svc, "c-1")
     assert len(told) == 3  # sample taken, positive, the correction; not the re-run nor the typo
     assert await send("negative", at=clock() - timedelta(days=3)) == "before_sample"
