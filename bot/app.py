@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 
 UPDATE_MEMORY = timedelta(days=3)  # platforms stop redelivering long before this
 JOB_MEMORY = timedelta(days=30)  # settled jobs are kept this long, to look into
+# A chat that never consented (opened, refused, or never answered) is deleted this long after
+# its last message: it holds nothing the citizen needs, and a script could open millions.
+NEVER_CONSENTED_MEMORY = timedelta(days=1)
 SIGNER_WARNING = timedelta(days=60)  # warn at start-up this long before the signer expires
 
 
@@ -258,7 +261,9 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
                 asyncio.create_task(service.zalo_tokens.run(), name="zalo-tokens")
             )
         service.tasks.append(asyncio.create_task(service.sender.run(), name="sender"))
-        service.tasks.append(asyncio.create_task(_forget_old_updates(service.db), name="cleanup"))
+        service.tasks.append(
+            asyncio.create_task(_forget_old_rows(service.db, service.clock), name="cleanup")
+        )
         service.tasks.append(asyncio.create_task(service.renderer.run(), name="certificates"))
         await _backfill_reminders(service)
         service.tasks.append(asyncio.create_task(service.scheduler.run(), name="scheduler"))
@@ -422,14 +427,24 @@ async def _backfill_reminders(service: Service) -> None:
         log.info("scheduled the reminders of %s earlier bookings", total)
 
 
-async def _forget_old_updates(db: Database) -> None:
+async def _forget_old_rows(db: Database, clock: Callable[[], datetime]) -> None:
     while True:
         try:
-            async with db.session_scope() as session:
-                await updates.forget_updates_before(session, cutoff=utcnow() - UPDATE_MEMORY)
-                # Failed result lookups count for a day at most (bot.handlers.pcr).
-                await samples.forget_lookups_before(session, utcnow() - timedelta(days=2))
-                await jobs.forget_settled_before(session, utcnow() - JOB_MEMORY)
+            await forget_old_rows(db, now=clock())
         except Exception:  # the database may be away for a while: try again next hour
-            log.exception("could not forget old processed updates and lookups")
+            log.exception("could not forget old processed updates, lookups and accounts")
         await asyncio.sleep(3600)
+
+
+async def forget_old_rows(db: Database, *, now: datetime) -> None:
+    """The hourly clean-up: what is no longer needed at `now` is deleted."""
+    async with db.session_scope() as session:
+        await updates.forget_updates_before(session, cutoff=now - UPDATE_MEMORY)
+        # Failed result lookups count for a day at most (bot.handlers.pcr).
+        await samples.forget_lookups_before(session, now - timedelta(days=2))
+        await jobs.forget_settled_before(session, now - JOB_MEMORY)
+        forgotten = await accounts.forget_never_consented(
+            session, idle_before=now - NEVER_CONSENTED_MEMORY
+        )
+    if forgotten:
+        log.info("deleted %s accounts that never consented", forgotten)

@@ -6,6 +6,7 @@ names the variable, so start-up stops with a clear message instead of a tracebac
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -19,6 +20,7 @@ VAR_DIR = Path(__file__).resolve().parent.parent / "var"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/bot.db"
 _SECRET_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Says plainly that certificates signed with generated keys are not the Ministry of Health's.
 DEFAULT_DCC_ISSUER = "TEST - not the Ministry of Health"
 
@@ -43,6 +45,8 @@ class Settings:
     telegram_paid_broadcast: bool = False
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # Reverse proxies in front of us: only their X-Forwarded-For / X-Forwarded-Proto are read.
+    trusted_proxies: tuple[Network, ...] = ()
     data_key: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     conversation_idle_hours: float = 24.0
@@ -137,6 +141,7 @@ class Settings:
             telegram_paid_broadcast=_flag(env, "TELEGRAM_PAID_BROADCAST"),
             http_host=env.get("HTTP_HOST") or "127.0.0.1",
             http_port=_integer(env, "HTTP_PORT", 8080, low=0, high=65535),
+            trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
             data_key=env.get("DATA_KEY") or None,
             log_level=_choice(env, "LOG_LEVEL", "INFO", _LOG_LEVELS, upper=True),
             conversation_idle_hours=_number(
@@ -300,6 +305,22 @@ def _zalo_templates(value: str) -> dict[str, tuple[str, Mapping[str, str]]]:
             )
         templates[kind] = (str(spec["template_id"]), {str(k): v for k, v in data.items()})
     return templates
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
+    """Comma-separated addresses or networks (`127.0.0.1, 10.0.0.0/8, ::1`)."""
+    networks = []
+    for part in (env.get(name) or "").split(","):
+        if not part.strip():
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part.strip(), strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"{name} must list IP addresses or networks such as 127.0.0.1, 10.0.0.0/8 "
+                f"(got {part.strip()!r})"
+            ) from None
+    return tuple(networks)
 
 
 def _path(env: Mapping[str, str], name: str) -> Path | None:

@@ -40,6 +40,7 @@ class WebChannel:
 
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._closing = False
 
     def fit(self, message: Outgoing) -> list[Outgoing]:
         """`message` as it is, unless longer than a page of text."""
@@ -55,9 +56,12 @@ class WebChannel:
     def listen(self, chat_id: str) -> Iterator[asyncio.Event]:
         """An event set when something is sent to `chat_id`.
 
-        Listen first, then read, then wait: so nothing sent in between is missed.
+        Listen first, then read, then wait: so nothing sent in between is missed. Once the
+        server is stopping, the event is set at once: nobody waits through a shutdown.
         """
         event = asyncio.Event()
+        if self._closing:
+            event.set()
         self._waiters.setdefault(chat_id, set()).add(event)
         try:
             yield event
@@ -66,6 +70,13 @@ class WebChannel:
             waiters.discard(event)
             if not waiters:
                 del self._waiters[chat_id]
+
+    def close(self) -> None:
+        """The server is stopping: answer every waiting browser now (they ask again later)."""
+        self._closing = True
+        for waiters in self._waiters.values():
+            for event in waiters:
+                event.set()
 
 
 def to_incoming(chat_id: str, body: Any) -> Incoming:

@@ -18,12 +18,14 @@ from bot.dispatch import Dispatcher
 from bot.services.dcc.trust import Authority
 from bot.services.ratelimit import KeyedLimiter
 from bot.services.zalo_inbox import ZaloInbox
-from bot.web import chat, staff_api, verify, zalo
+from bot.web import chat, headers, staff_api, verify, zalo
 from bot.web.keys import (
     AUTHORITY,
     DATABASE,
     DISPATCHER,
+    NEW_SESSIONS,
     POSTING,
+    POSTING_BY_ADDRESS,
     PROTECTOR,
     SETTINGS,
     TELEGRAM,
@@ -37,6 +39,10 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 256 * 1024
 # A person types a few messages a second at most; more is a script filling the database.
 WEB_POSTS_PER_S, WEB_POST_BURST = 2.0, 10
+# One address may be a whole office or a mobile carrier's NAT: room for many people, not for
+# a script opening hundreds of chats.
+WEB_ADDRESS_POSTS_PER_S, WEB_ADDRESS_POST_BURST = 5.0, 50
+WEB_SESSIONS_PER_S, WEB_SESSION_BURST = 0.1, 20
 
 
 def build_web_app(
@@ -59,7 +65,19 @@ def build_web_app(
     app[PROTECTOR] = protector
     app[WEB_CHANNEL] = web_channel
     app[AUTHORITY] = authority
-    app[POSTING] = KeyedLimiter(rate=WEB_POSTS_PER_S, burst=WEB_POST_BURST)
+
+    def seconds() -> float:  # the limits follow the service's clock, as every rule does
+        return clock().timestamp()
+
+    app[POSTING] = KeyedLimiter(rate=WEB_POSTS_PER_S, burst=WEB_POST_BURST, clock=seconds)
+    app[POSTING_BY_ADDRESS] = KeyedLimiter(
+        rate=WEB_ADDRESS_POSTS_PER_S, burst=WEB_ADDRESS_POST_BURST, clock=seconds
+    )
+    app[NEW_SESSIONS] = KeyedLimiter(
+        rate=WEB_SESSIONS_PER_S, burst=WEB_SESSION_BURST, clock=seconds
+    )
+    app.on_response_prepare.append(headers.on_prepare)
+    app.on_shutdown.append(_wake_long_polls)
     app.add_routes(chat.routes)
     staff_api.setup(app, clock=clock)
     verify.setup(app, clock=clock)
@@ -70,6 +88,11 @@ def build_web_app(
     if zalo_inbox is not None:
         zalo.setup(app, zalo_inbox)
     return app
+
+
+async def _wake_long_polls(app: web.Application) -> None:
+    """On shutdown, before waiting for requests in flight: web chat long polls return now."""
+    app[WEB_CHANNEL].close()
 
 
 async def healthz(request: web.Request) -> web.Response:
