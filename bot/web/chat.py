@@ -19,6 +19,7 @@ from aiohttp import web
 
 from bot.channels import web as web_channel
 from bot.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED, _, current_locale, use_locale
+from bot.web.json_body import BadJson, read_json
 from bot.web.keys import DATABASE, DISPATCHER, POSTING, PROTECTOR, WEB_CHANNEL
 from storage import outbox
 
@@ -114,9 +115,9 @@ async def post_message(request: web.Request) -> web.Response:
             content_type="application/json",
         )
     try:
-        body = await request.json()
+        body = await read_json(request)
         incoming = web_channel.to_incoming(chat_id, body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except BadJson:
         raise _bad_request("body must be JSON") from None
     except web_channel.BadWebMessage as error:
         raise _bad_request(str(error)) from None
