@@ -23,6 +23,9 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Says plainly that certificates signed with generated keys are not the Ministry of Health's.
 DEFAULT_DCC_ISSUER = "TEST - not the Ministry of Health"
+# Zalo retries a webhook for an hour at most; deduplication (bot.app.UPDATE_MEMORY) must outlast
+# twice the window, so that an event is refused by age before it is forgotten.
+MAX_ZALO_EVENT_WINDOW_S = 3600
 
 
 class ConfigError(ValueError):
@@ -79,6 +82,8 @@ class Settings:
     # kind of notice -> (template id, {template parameter: our field}); see ZALO_TEMPLATES
     zalo_templates: Mapping[str, tuple[str, Mapping[str, str]]] = field(default_factory=dict)
     zalo_info_image_url: str | None = None  # the picture of the "share your phone" request
+    # Webhook events stamped further than this from our clock, either way, are dropped.
+    zalo_event_window_s: float = 300.0
 
     @property
     def zalo_enabled(self) -> bool:
@@ -182,6 +187,9 @@ class Settings:
             zalo_rate_per_s=_number(env, "ZALO_RATE_PER_S", 10.0, low=0.1, high=1000),
             zalo_templates=_zalo_templates(env.get("ZALO_TEMPLATES") or ""),
             zalo_info_image_url=env.get("ZALO_INFO_IMAGE_URL") or None,
+            zalo_event_window_s=_number(
+                env, "ZALO_EVENT_WINDOW_S", 300.0, low=30, high=MAX_ZALO_EVENT_WINDOW_S
+            ),
         )
         settings.check()
         return settings

@@ -153,8 +153,9 @@ async def service(telegram_settings: Settings, clock: Clock) -> AsyncIterator[Se
 
 
 @pytest.fixture
-async def zemu() -> AsyncIterator[ZaloEmulator]:
-    async with ZaloEmulator() as emu:
+async def zemu(clock: Clock) -> AsyncIterator[ZaloEmulator]:
+    """The Zalo emulator, stamping its events with the test clock (as the bot reads it)."""
+    async with ZaloEmulator(clock=clock) as emu:
         emu.add_template(ZALO_TEMPLATE, ["customer_name", "schedule", "place"])
         yield emu
 

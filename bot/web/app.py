@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Callable
 from datetime import datetime
 
@@ -19,6 +18,8 @@ from bot.services.dcc.trust import Authority
 from bot.services.ratelimit import KeyedLimiter
 from bot.services.zalo_inbox import ZaloInbox
 from bot.web import chat, headers, staff_api, verify, zalo
+from bot.web.errors import last_resort
+from bot.web.json_body import BadJson, read_json
 from bot.web.keys import (
     AUTHORITY,
     DATABASE,
@@ -58,7 +59,7 @@ def build_web_app(
     zalo_inbox: ZaloInbox | None = None,
 ) -> web.Application:
     """The HTTP application: web chat, staff API, /verify, Telegram and Zalo webhooks, health."""
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[last_resort])
     app[SETTINGS] = settings
     app[DATABASE] = db
     app[DISPATCHER] = dispatcher
@@ -86,7 +87,7 @@ def build_web_app(
         app[TELEGRAM] = telegram
         app.router.add_post(TELEGRAM_WEBHOOK_PATH, telegram_webhook)
     if zalo_inbox is not None:
-        zalo.setup(app, zalo_inbox)
+        zalo.setup(app, zalo_inbox, clock=clock)
     return app
 
 
@@ -109,8 +110,8 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise web.HTTPUnauthorized()
     try:
-        update = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        update = await read_json(request)
+    except BadJson:
         raise web.HTTPBadRequest() from None
     if not isinstance(update, dict) or "update_id" not in update:
         raise web.HTTPBadRequest()

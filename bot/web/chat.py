@@ -24,6 +24,7 @@ from bot.channels import web as web_channel
 from bot.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED, _, current_locale, use_locale
 from bot.web.clients import client_key, hashed_client_key, is_loopback_host, is_same_origin, scheme
 from bot.web.headers import page_headers
+from bot.web.json_body import BadJson, read_json
 from bot.web.keys import (
     DATABASE,
     DISPATCHER,
@@ -204,9 +205,9 @@ async def post_message(request: web.Request) -> web.Response:
     if not (app[POSTING].allow(chat_id) and app[POSTING_BY_ADDRESS].allow(client_key(request))):
         raise _refusal(web.HTTPTooManyRequests, "too many messages; wait a moment")
     try:
-        body = await request.json()
+        body = await read_json(request)
         incoming = web_channel.to_incoming(chat_id, body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except BadJson:
         raise _refusal(web.HTTPBadRequest, "body must be JSON") from None
     except web_channel.BadWebMessage as error:
         raise _refusal(web.HTTPBadRequest, str(error)) from None

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.services import results
 from bot.services.samples import MAX_POOL, SampleProblem, read_tube_code, record_sample
+from bot.web.json_body import BadJson, read_json
 from bot.web.keys import DATABASE, PROTECTOR
 from storage import staff
 from storage.models import StaffMember, utcnow
@@ -87,8 +88,8 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
         web.HTTPBadRequest: not JSON, or not an object.
     """
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = await read_json(request)
+    except BadJson:
         raise _error(web.HTTPBadRequest, "the body must be JSON") from None
     if not isinstance(body, dict):
         raise _error(web.HTTPBadRequest, "the body must be a JSON object")
