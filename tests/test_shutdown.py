@@ -74,10 +74,10 @@ async def waiting_browser(port: int) -> asyncio.Task[int]:
 async def test_sigterm_mid_work_exits_within_5_s_and_nothing_is_lost(
     db_url: str, emulator: TelegramEmulator, tmp_path: Path
 ) -> None:
-    # One message a chat every 5 s: three welcomes are written at once, two wait in memory.
+    # One message a chat every 20 s: three welcomes are written at once, two wait in memory.
     port = free_port()
     slow = environment(
-        db_url, emulator, tmp_path, CHAT_RATE_PER_S="0.2", CHAT_BURST="1", HTTP_PORT=str(port)
+        db_url, emulator, tmp_path, CHAT_RATE_PER_S="0.05", CHAT_BURST="1", HTTP_PORT=str(port)
     )
     log = tmp_path / "bot.log"
     with serving(slow, log) as first:
