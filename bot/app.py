@@ -38,7 +38,7 @@ from bot.services import reminders
 from bot.services.certificates import Renderer
 from bot.services.dcc.trust import Authority, load_authority
 from bot.services.jobs_table import JOB_KINDS
-from bot.services.outbox import Sender
+from bot.services.outbox import STOP_TIMEOUT_S, Sender
 from bot.services.photos import PhotoReader
 from bot.services.scheduler import Scheduler
 from bot.services.tickets import Desk, DeskLinker
@@ -60,6 +60,11 @@ JOB_MEMORY = timedelta(days=30)  # settled jobs are kept this long, to look into
 # its last message: it holds nothing the citizen needs, and a script could open millions.
 NEVER_CONSENTED_MEMORY = timedelta(days=1)
 SIGNER_WARNING = timedelta(days=60)  # warn at start-up this long before the signer expires
+# Shutdown: every step is bounded so that the process is gone within 5 s of SIGTERM (README,
+# Operations). Requests still running when the web server stops get this long, twice (aiohttp
+# waits, then cancels and waits again); a background task this long to end once cancelled.
+WEB_STOP_S = 0.75
+TASK_STOP_S = 1.0
 
 
 @dataclass
@@ -243,7 +248,7 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
     If start-up fails half way, whatever was started is stopped.
     """
     settings = service.settings
-    runner = web.AppRunner(service.web_app, access_log=None)
+    runner = web.AppRunner(service.web_app, access_log=None, shutdown_timeout=WEB_STOP_S)
     try:
         await migrate(service.db)
         # The ward index takes about 0.3 s of CPU to build: build it off the event loop now,
@@ -278,15 +283,19 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
             service.tasks.append(asyncio.create_task(telegram, name="telegram"))
         yield runner
     finally:
-        # Stop taking updates (Telegram, then the web), then stop sending: the sender hands
-        # back to the table what it still holds, replies to the last requests included.
+        # Stop taking updates (Telegram, then the web: the browsers' long polls are answered
+        # at once), then the workers, then stop sending: the sender hands back to the table
+        # what it still holds, replies to the last requests included. Work cut short is rolled
+        # back and done again after a restart (updates are confirmed once handled).
         tasks = {task.get_name(): task for task in service.tasks}
         service.tasks.clear()
         await _cancel(tasks.pop("telegram", None))
+        service.web_channel.close()
         await runner.cleanup()
         await _cancel(tasks.pop("zalo", None))
-        for task in tasks.values():
-            await _cancel(task)
+        sender = tasks.pop("sender", None)
+        await asyncio.gather(*(_cancel(task) for task in tasks.values()))
+        await _cancel(sender)
         await service.sender.stop()
         if service.telegram is not None:
             await service.telegram.stop()
@@ -360,10 +369,16 @@ def _reason(error: Exception) -> str:
 
 
 async def _cancel(task: asyncio.Task[None] | None) -> None:
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    """Cancel `task` and wait for it, at most `TASK_STOP_S` (the sender: its own bound too)."""
+    if task is None:
+        return
+    task.cancel()
+    bound = TASK_STOP_S + (STOP_TIMEOUT_S if task.get_name() == "sender" else 0)
+    done, _ = await asyncio.wait({task}, timeout=bound)
+    if not done:
+        log.warning("the %s task did not stop within %.1f s", task.get_name(), bound)
+    elif not task.cancelled() and task.exception() is not None:
+        log.error("the %s task had failed", task.get_name(), exc_info=task.exception())
 
 
 async def _check_telegram(telegram: TelegramChannel) -> None:

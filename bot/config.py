@@ -37,7 +37,7 @@ class Settings:
     """Everything the service can be told from outside. Build it with `Settings.from_env`."""
 
     env: str = "development"
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password
     telegram_bot_token: str | None = field(default=None, repr=False)
     telegram_api_base_url: str = "https://api.telegram.org"
     telegram_mode: str = "polling"

@@ -40,7 +40,7 @@ class WebChannel:
 
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = {}
-        self._closing = False
+        self._closed = False
 
     def fit(self, message: Outgoing) -> list[Outgoing]:
         """`message` as it is, unless longer than a page of text."""
@@ -52,6 +52,13 @@ class WebChannel:
             event.set()
         return Sent()
 
+    def close(self) -> None:
+        """Wake every waiting browser now, and from now on do not let them wait (shutdown)."""
+        self._closed = True
+        for events in self._waiters.values():
+            for event in events:
+                event.set()
+
     @contextlib.contextmanager
     def listen(self, chat_id: str) -> Iterator[asyncio.Event]:
         """An event set when something is sent to `chat_id`.
@@ -60,7 +67,7 @@ class WebChannel:
         server is stopping, the event is set at once: nobody waits through a shutdown.
         """
         event = asyncio.Event()
-        if self._closing:
+        if self._closed:  # shutting down: nobody waits
             event.set()
         self._waiters.setdefault(chat_id, set()).add(event)
         try:
@@ -70,13 +77,6 @@ class WebChannel:
             waiters.discard(event)
             if not waiters:
                 del self._waiters[chat_id]
-
-    def close(self) -> None:
-        """The server is stopping: answer every waiting browser now (they ask again later)."""
-        self._closing = True
-        for waiters in self._waiters.values():
-            for event in waiters:
-                event.set()
 
 
 def to_incoming(chat_id: str, body: Any) -> Incoming:

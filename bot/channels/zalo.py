@@ -493,8 +493,11 @@ class ZaloChannel:
         await self.start()
         assert self._session is not None
         kwargs: JSON = {"json": body} if form is None else {"data": form}
-        async with self._session.post(url, headers={"access_token": token}, **kwargs) as response:
-            if response.status >= 500:
+        # Not redirected: the access token would go along, to whichever host is named.
+        async with self._session.post(
+            url, headers={"access_token": token}, allow_redirects=False, **kwargs
+        ) as response:
+            if response.status >= 500 or 300 <= response.status < 400:
                 raise TemporaryFailure(f"Zalo answered HTTP {response.status}")
             try:
                 payload = await response.json(content_type=None)
