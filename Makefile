@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PO := $(wildcard bot/i18n/locales/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test lint i18n i18n-extract bench bench-booking bench-results bench-certificates bench-scheduler bench-broadcast clean
+.PHONY: run test lint lock i18n i18n-extract bench bench-booking bench-results bench-certificates bench-scheduler bench-broadcast clean
 
 run: $(STAMP) $(MO)  ## run the whole service on embedded defaults (SQLite, web chat on :8080)
 	$(BIN)/python run_bot.py serve
@@ -48,16 +48,31 @@ i18n-extract: $(STAMP)  ## refresh the catalogs from the source after changing s
 %.mo: %.po $(STAMP)
 	$(BIN)/pybabel -q compile -i $< -o $@
 
+# Everything is installed from lock files with hashes (README, "Dependencies"): pip refuses a
+# file whose hash is not in them. The project itself is installed last, without dependencies.
+LOCK := requirements.lock
 # vietnam-provinces (administrative divisions after the 1/7/2025 reform, with the mapping from
 # the old ones) declares Python >= 3.12 but runs on 3.11 (its test suite in tests/test_vn_
 # divisions.py says so); it has no dependencies, so it is pinned and installed on its own.
-DIVISIONS := vietnam-provinces==2026.9.0
+DIVISIONS_LOCK := requirements-divisions.lock
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml $(LOCK) $(DIVISIONS_LOCK) Makefile
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e '.[dev]'
-	$(BIN)/pip install -q --no-deps --ignore-requires-python '$(DIVISIONS)'
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --require-hashes --no-deps --ignore-requires-python -r $(DIVISIONS_LOCK)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Pin the dependencies of pyproject.toml again, with hashes, after changing them there. Pins
+# still allowed are kept; LOCK_FLAGS=--upgrade moves every package to its newest allowed
+# release, LOCK_FLAGS="--upgrade-package aiohttp" one of them.
+LOCK_TOOLS := var/lock-tools
+lock:  ## write requirements.lock from pyproject.toml (README, Dependencies)
+	test -d $(LOCK_TOOLS) || $(PYTHON) -m venv $(LOCK_TOOLS)
+	$(LOCK_TOOLS)/bin/pip install -q 'pip-tools>=7.4,<8'
+	$(LOCK_TOOLS)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --extra dev \
+		--all-build-deps --strip-extras --no-emit-index-url --no-emit-find-links \
+		$(LOCK_FLAGS) --output-file $(LOCK) pyproject.toml
 
 clean:
 	rm -rf $(VENV) $(MO) .mypy_cache .pytest_cache .ruff_cache

@@ -13,6 +13,7 @@ import sys
 from bot import cli
 from bot.config import ConfigError, Settings
 from bot.logs import configure_logging
+from storage.process_lock import DatabaseInUse, hold_database
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,10 +41,15 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(settings.log_level)
         if args.command == "keys":  # needs no database
             return cli.init_signer(settings)
+        if args.command in ("serve", "migrate"):  # one at a time on a SQLite file: see the lock
+            hold_database(settings.database_url)
         return asyncio.run(_run(args, settings))
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
+    except DatabaseInUse as error:
+        print(f"start-up error: {error}", file=sys.stderr)
+        return 1
     except OSError as error:  # e.g. the folder of the SQLite file cannot be created
         where = f" ({error.filename})" if error.filename else ""
         print(f"start-up error: {error.strerror or error}{where}", file=sys.stderr)

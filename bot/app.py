@@ -38,7 +38,7 @@ from bot.services import reminders, retention
 from bot.services.certificates import Renderer
 from bot.services.dcc.trust import Authority, load_authority
 from bot.services.jobs_table import JOB_KINDS
-from bot.services.outbox import Sender
+from bot.services.outbox import STOP_TIMEOUT_S, Sender
 from bot.services.photos import PhotoReader
 from bot.services.scheduler import Scheduler
 from bot.services.tickets import Desk, DeskLinker
@@ -56,7 +56,15 @@ log = logging.getLogger(__name__)
 
 UPDATE_MEMORY = timedelta(days=3)  # platforms stop redelivering long before this
 JOB_MEMORY = timedelta(days=30)  # settled jobs are kept this long, to look into
+# A chat that never consented (opened, refused, or never answered) is deleted this long after
+# its last message: it holds nothing the citizen needs, and a script could open millions.
+NEVER_CONSENTED_MEMORY = timedelta(days=1)
 SIGNER_WARNING = timedelta(days=60)  # warn at start-up this long before the signer expires
+# Shutdown: every step is bounded so that the process is gone within 5 s of SIGTERM (README,
+# Operations). Requests still running when the web server stops get this long, twice (aiohttp
+# waits, then cancels and waits again); a background task this long to end once cancelled.
+WEB_STOP_S = 0.75
+TASK_STOP_S = 1.0
 
 
 @dataclass
@@ -240,7 +248,7 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
     If start-up fails half way, whatever was started is stopped.
     """
     settings = service.settings
-    runner = web.AppRunner(service.web_app, access_log=None)
+    runner = web.AppRunner(service.web_app, access_log=None, shutdown_timeout=WEB_STOP_S)
     try:
         # The database, the keys and whatever else is under VAR_DIR are the owner's only.
         files.tighten_tree(settings.var_dir)
@@ -261,7 +269,7 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
                 asyncio.create_task(service.zalo_tokens.run(), name="zalo-tokens")
             )
         service.tasks.append(asyncio.create_task(service.sender.run(), name="sender"))
-        service.tasks.append(asyncio.create_task(_forget_old_updates(service), name="cleanup"))
+        service.tasks.append(asyncio.create_task(_forget_old_rows(service), name="cleanup"))
         service.tasks.append(asyncio.create_task(service.renderer.run(), name="certificates"))
         await _backfill_reminders(service)
         service.tasks.append(asyncio.create_task(service.scheduler.run(), name="scheduler"))
@@ -276,15 +284,19 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
             service.tasks.append(asyncio.create_task(telegram, name="telegram"))
         yield runner
     finally:
-        # Stop taking updates (Telegram, then the web), then stop sending: the sender hands
-        # back to the table what it still holds, replies to the last requests included.
+        # Stop taking updates (Telegram, then the web: the browsers' long polls are answered
+        # at once), then the workers, then stop sending: the sender hands back to the table
+        # what it still holds, replies to the last requests included. Work cut short is rolled
+        # back and done again after a restart (updates are confirmed once handled).
         tasks = {task.get_name(): task for task in service.tasks}
         service.tasks.clear()
         await _cancel(tasks.pop("telegram", None))
+        service.web_channel.close()
         await runner.cleanup()
         await _cancel(tasks.pop("zalo", None))
-        for task in tasks.values():
-            await _cancel(task)
+        sender = tasks.pop("sender", None)
+        await asyncio.gather(*(_cancel(task) for task in tasks.values()))
+        await _cancel(sender)
         await service.sender.stop()
         if service.telegram is not None:
             await service.telegram.stop()
@@ -358,10 +370,16 @@ def _reason(error: Exception) -> str:
 
 
 async def _cancel(task: asyncio.Task[None] | None) -> None:
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    """Cancel `task` and wait for it, at most `TASK_STOP_S` (the sender: its own bound too)."""
+    if task is None:
+        return
+    task.cancel()
+    bound = TASK_STOP_S + (STOP_TIMEOUT_S if task.get_name() == "sender" else 0)
+    done, _ = await asyncio.wait({task}, timeout=bound)
+    if not done:
+        log.warning("the %s task did not stop within %.1f s", task.get_name(), bound)
+    elif not task.cancelled() and task.exception() is not None:
+        log.error("the %s task had failed", task.get_name(), exc_info=task.exception())
 
 
 async def _check_telegram(telegram: TelegramChannel) -> None:
@@ -425,18 +443,28 @@ async def _backfill_reminders(service: Service) -> None:
         log.info("scheduled the reminders of %s earlier bookings", total)
 
 
-async def _forget_old_updates(service: Service) -> None:
-    db = service.db
+async def _forget_old_rows(service: Service) -> None:
+    db, clock = service.db, service.clock
     keep_messages = timedelta(days=service.settings.outbox_retention_days)
     while True:
         try:
-            async with db.session_scope() as session:
-                await updates.forget_updates_before(session, cutoff=utcnow() - UPDATE_MEMORY)
-                await inbox.forget_handled_before(session, cutoff=service.clock() - UPDATE_MEMORY)
-                # Failed result lookups count for a day at most (bot.handlers.pcr).
-                await samples.forget_lookups_before(session, utcnow() - timedelta(days=2))
-                await jobs.forget_settled_before(session, utcnow() - JOB_MEMORY)
-            await retention.strip_old_messages(db, now=service.clock(), keep=keep_messages)
+            await forget_old_rows(db, now=clock())
+            await retention.strip_old_messages(db, now=clock(), keep=keep_messages)
         except Exception:  # the database may be away for a while: try again next hour
-            log.exception("could not forget old updates and lookups or strip old messages")
+            log.exception("could not forget old rows or strip old messages")
         await asyncio.sleep(3600)
+
+
+async def forget_old_rows(db: Database, *, now: datetime) -> None:
+    """The hourly clean-up: what is no longer needed at `now` is deleted."""
+    async with db.session_scope() as session:
+        await updates.forget_updates_before(session, cutoff=now - UPDATE_MEMORY)
+        await inbox.forget_handled_before(session, cutoff=now - UPDATE_MEMORY)
+        # Failed result lookups count for a day at most (bot.handlers.pcr).
+        await samples.forget_lookups_before(session, now - timedelta(days=2))
+        await jobs.forget_settled_before(session, now - JOB_MEMORY)
+        forgotten = await accounts.forget_never_consented(
+            session, idle_before=now - NEVER_CONSENTED_MEMORY
+        )
+    if forgotten:
+        log.info("deleted %s accounts that never consented", forgotten)

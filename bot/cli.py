@@ -52,8 +52,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         ),
         "import-results": (
             "record lab results of sample tubes (everyone in a tube is told) from a CSV file",
-            "tube_code,result,tested_at,lab (result: negative, positive, inconclusive or "
-            "âm tính, dương tính, không xác định; tested_at in Vietnam local time)",
+            "tube_code,result,tested_at,lab[,correction_reason] (result: negative, positive, "
+            "inconclusive or âm tính, dương tính, không xác định; tested_at in Vietnam local "
+            "time; a negative or positive result changes only with a correction_reason)",
         ),
     }
     for name, (summary, header) in imports.items():
@@ -83,7 +84,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="extend",
         default=[],
         metavar="SITE_ID",
-        help="site(s) of the scope (repeatable)",
+        help="site(s) of the scope (repeatable); for a lab, the sites whose tubes it results",
+    )
+    add.add_argument(
+        "--lab",
+        metavar="NAME",
+        help='lab role only (required): the lab citizens are told, e.g. "Viện Pasteur TP.HCM"',
     )
     add.add_argument(
         "--keep-key",
@@ -329,8 +335,13 @@ def _print_report(report: ImportReport) -> int:
 
 
 async def _staff_add(args: argparse.Namespace, service: Service) -> int:
-    if args.role == "site_staff" and not args.sites:
-        print("error: a site_staff role needs at least one --site", file=sys.stderr)
+    if args.role in ("site_staff", "lab") and not args.sites:
+        print(f"error: a {args.role} role needs at least one --site", file=sys.stderr)
+        return 2
+    lab = " ".join(args.lab.split()) if args.lab is not None else None
+    problem = _lab_problem(args.role, lab)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     for code in args.wards:
         try:
@@ -358,8 +369,11 @@ async def _staff_add(args: argparse.Namespace, service: Service) -> int:
             name=args.name,
             wards=args.wards,
             sites=args.sites,
+            lab=lab,
         )
         detail = {"role": member.role, "wards": member.wards, "sites": member.sites}
+        if member.lab is not None:
+            detail["lab"] = member.lab
         key = None
         if member.role in staff.API_ROLES and not (args.keep_key and member.api_key_hash):
             key = await staff.issue_api_key(session, member)
@@ -381,6 +395,17 @@ async def _staff_add(args: argparse.Namespace, service: Service) -> int:
             "working (--keep-key keeps it)."
         )
     return 0
+
+
+def _lab_problem(role: str, lab: str | None) -> str | None:
+    """Why `--lab` is refused: a lab role needs one (1 to 120 printable characters)."""
+    if lab is None:
+        return 'a lab role needs --lab "<the lab\'s name>"' if role == "lab" else None
+    if role != "lab":
+        return "--lab is for the lab role only"
+    if not 1 <= len(lab) <= 120 or not lab.isprintable():
+        return "--lab must be 1 to 120 printable characters"
+    return None
 
 
 async def _staff_list(service: Service) -> int:
@@ -419,6 +444,8 @@ def _describe(member: StaffMember) -> str:
     wards = ", ".join(str(code) for code in member.wards) or "-"
     sites = ", ".join(member.sites) or "-"
     described = f"{staff.actor_label(member)} wards: {wards}; sites: {sites}"
+    if member.role == "lab":
+        described += f"; lab: {member.lab or '- (its key is refused until given --lab)'}"
     if member.role in staff.API_ROLES:
         described += f"; api key: {'set' if member.api_key_hash else 'none'}"
     return described

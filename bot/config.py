@@ -6,6 +6,7 @@ names the variable, so start-up stops with a clear message instead of a tracebac
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -19,8 +20,12 @@ VAR_DIR = Path(__file__).resolve().parent.parent / "var"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/bot.db"
 _SECRET_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Says plainly that certificates signed with generated keys are not the Ministry of Health's.
 DEFAULT_DCC_ISSUER = "TEST - not the Ministry of Health"
+# Zalo retries a webhook for an hour at most; deduplication (bot.app.UPDATE_MEMORY) must outlast
+# twice the window, so that an event is refused by age before it is forgotten.
+MAX_ZALO_EVENT_WINDOW_S = 3600
 
 
 class ConfigError(ValueError):
@@ -32,7 +37,7 @@ class Settings:
     """Everything the service can be told from outside. Build it with `Settings.from_env`."""
 
     env: str = "development"
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password
     telegram_bot_token: str | None = field(default=None, repr=False)
     telegram_api_base_url: str = "https://api.telegram.org"
     telegram_mode: str = "polling"
@@ -43,6 +48,8 @@ class Settings:
     telegram_paid_broadcast: bool = False
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # Reverse proxies in front of us: only their X-Forwarded-For / X-Forwarded-Proto are read.
+    trusted_proxies: tuple[Network, ...] = ()
     data_key: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     conversation_idle_hours: float = 24.0
@@ -77,6 +84,8 @@ class Settings:
     # kind of notice -> (template id, {template parameter: our field}); see ZALO_TEMPLATES
     zalo_templates: Mapping[str, tuple[str, Mapping[str, str]]] = field(default_factory=dict)
     zalo_info_image_url: str | None = None  # the picture of the "share your phone" request
+    # Webhook events stamped further than this from our clock, either way, are dropped.
+    zalo_event_window_s: float = 300.0
 
     @property
     def zalo_enabled(self) -> bool:
@@ -139,6 +148,7 @@ class Settings:
             telegram_paid_broadcast=_flag(env, "TELEGRAM_PAID_BROADCAST"),
             http_host=env.get("HTTP_HOST") or "127.0.0.1",
             http_port=_integer(env, "HTTP_PORT", 8080, low=0, high=65535),
+            trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
             data_key=env.get("DATA_KEY") or None,
             log_level=_choice(env, "LOG_LEVEL", "INFO", _LOG_LEVELS, upper=True),
             conversation_idle_hours=_number(
@@ -180,6 +190,9 @@ class Settings:
             zalo_rate_per_s=_number(env, "ZALO_RATE_PER_S", 10.0, low=0.1, high=1000),
             zalo_templates=_zalo_templates(env.get("ZALO_TEMPLATES") or ""),
             zalo_info_image_url=env.get("ZALO_INFO_IMAGE_URL") or None,
+            zalo_event_window_s=_number(
+                env, "ZALO_EVENT_WINDOW_S", 300.0, low=30, high=MAX_ZALO_EVENT_WINDOW_S
+            ),
         )
         settings.check()
         return settings
@@ -303,6 +316,22 @@ def _zalo_templates(value: str) -> dict[str, tuple[str, Mapping[str, str]]]:
             )
         templates[kind] = (str(spec["template_id"]), {str(k): v for k, v in data.items()})
     return templates
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
+    """Comma-separated addresses or networks (`127.0.0.1, 10.0.0.0/8, ::1`)."""
+    networks = []
+    for part in (env.get(name) or "").split(","):
+        if not part.strip():
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part.strip(), strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"{name} must list IP addresses or networks such as 127.0.0.1, 10.0.0.0/8 "
+                f"(got {part.strip()!r})"
+            ) from None
+    return tuple(networks)
 
 
 def _path(env: Mapping[str, str], name: str) -> Path | None:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.crypto import DataProtector
-from bot.messages import Button, ChatRef, Incoming, Outgoing
+from bot.messages import Button, ChatRef, Incoming, Outgoing, payload_id
 from bot.services.dcc.trust import Authority
 from bot.services.tickets import Desk
 from storage.conversations import SavedState
@@ -149,9 +149,15 @@ class Conversation:
         return self.now - self._saved.updated_at
 
     def is_stale(self, payload: str) -> bool:
-        """Whether a pressed button belongs to a prompt that no longer applies."""
+        """Whether a pressed button belongs to a prompt that no longer applies.
+
+        So is one that names an id none of our buttons can carry (`appt:qr:99999999999999`):
+        a payload is whatever the client sends, and a made-up one is answered as an old one.
+        """
         stamp, separator, _ = payload.partition(_STAMP_SEPARATOR)
-        return bool(separator) and stamp != str(self._saved.prompt)
+        if separator and stamp != str(self._saved.prompt):
+            return True
+        return _names_no_row(unstamped(payload))
 
     def conclude(self) -> tuple[SavedState, list[Outgoing]]:
         """The state to save after this event, and the replies with their buttons stamped."""
@@ -206,3 +212,10 @@ Handler = Callable[[Incoming, Conversation], Awaitable[None]]
 def unstamped(payload: str) -> str:
     """A button payload without the prompt stamp the dispatcher added."""
     return payload.rpartition(_STAMP_SEPARATOR)[2]
+
+
+def _names_no_row(payload: str) -> bool:
+    """Whether a global payload has a number part that is no id (`payload_id`) of a row."""
+    return payload.startswith(GLOBAL_PAYLOADS) and any(
+        part.isdigit() and payload_id(part) is None for part in payload.split(":")
+    )

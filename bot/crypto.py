@@ -2,7 +2,8 @@
 
 ID numbers and phone numbers are stored as `seal(value)` (never in clear) beside
 `blind_index(kind, value)`, an HMAC that lets us find a record by exact value without
-decrypting every row. Both keys are derived from the one `DATA_KEY` with HKDF.
+decrypting every row. Web chat session tokens carry an HMAC too, so only tokens we issued are
+accepted. Every key is derived from the one `DATA_KEY` with HKDF.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 
 _VERSION = b"\x01"  # leading byte of every sealed value, to allow key rotation later
 _NONCE_BYTES = 12
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{32}")  # 24 random bytes, URL-safe base64
+_SESSION_MAC_BYTES = 16
 
 
 class DataProtector:
@@ -38,6 +42,7 @@ class DataProtector:
         self._aead = AESGCM(_derive(master_key, b"bot/aes-gcm/v1"))
         self._mac_key = _derive(master_key, b"bot/blind-index/v1")
         self._token_aead = AESGCM(_derive(master_key, b"bot/qr-token/v1"))
+        self._session_key = _derive(master_key, b"bot/web-session/v1")
 
     def seal(self, value: str) -> bytes:
         """Encrypt `value` with a fresh random nonce."""
@@ -77,6 +82,22 @@ class DataProtector:
             return self._token_aead.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], b"qr-token")
         except InvalidTag:
             raise ValueError("token does not verify") from None
+
+    def new_session(self) -> str:
+        """A fresh web chat session token: a random id and its MAC, `<id>.<mac>`, URL-safe."""
+        session_id = secrets.token_urlsafe(24)
+        return f"{session_id}.{self._session_mac(session_id)}"
+
+    def is_our_session(self, token: str) -> bool:
+        """Whether `token` was made by `new_session` under this key (compared in constant time)."""
+        session_id, dot, mac = token.partition(".")
+        if not dot or not _SESSION_ID.fullmatch(session_id):
+            return False
+        return hmac.compare_digest(mac.encode(), self._session_mac(session_id).encode())
+
+    def _session_mac(self, session_id: str) -> str:
+        digest = hmac.new(self._session_key, session_id.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:_SESSION_MAC_BYTES]).decode().rstrip("=")
 
     def blind_index(self, kind: str, value: str) -> str:
         """A keyed hash of a normalised value, for exact-match lookups (`kind` separates uses)."""

@@ -48,6 +48,7 @@ SLOT_COLUMNS = ("site_id", "date", "start", "end", "capacity")
 DOSE_COLUMNS = ("id_number", "dose_number", "product", "lot", "given_on", "site_id")
 DOSE_OPTIONAL = ("booking_code",)
 RESULT_COLUMNS = ("tube_code", "result", "tested_at", "lab")
+RESULT_OPTIONAL = ("correction_reason",)
 # Results are committed this many rows at a time by the CLI, so their notices leave while a big
 # file is still being read, and SQLite's write lock is never held long (see `import_results`).
 CHECKPOINT_ROWS = 1000
@@ -309,9 +310,13 @@ async def import_results(
 
     Columns: tube_code, result (negative, positive, inconclusive, or âm tính, dương tính, không
     xác định, with or without accents), tested_at (Vietnam time unless it has an offset; not in
-    the future), lab. A new result is "added"; a different result for a tube already resulted
-    is a correction ("updated": recorded as a new version, and the people are told it corrects
-    the earlier one); the same result again is "unchanged" and tells nobody twice.
+    the future), lab, optional correction_reason. A new result is "added"; the same result again
+    is "unchanged" and tells nobody twice. A tube's negative or positive result changes only
+    with a correction_reason (5 to 300 characters) on the row: a correction ("updated":
+    recorded as a new version, audited with the reason, and the people are told it corrects the
+    earlier one); without one the row is a problem and nothing changes. After an inconclusive
+    result the next one is the awaited result ("added"), no correction. An operator's import
+    may result a tube of any site.
     """
     first_seen: dict[str, int] = {}
 
@@ -335,6 +340,11 @@ async def import_results(
         if tested_at > now + results.FUTURE_SKEW:
             raise RowProblem(f"tested_at {row['tested_at']} is in the future")
         lab = _text(row, "lab", 120)
+        correction = None
+        if row["correction_reason"]:
+            correction = results.read_reason(row["correction_reason"])
+            if correction is None:
+                raise RowProblem("correction_reason must be 5 to 300 characters")
         _once(first_seen, code, row.line, f"tube {code}")
         recorded = await results.record_result(
             session,
@@ -345,14 +355,21 @@ async def import_results(
             source="import",
             actor=RESULTS_ACTOR,
             now=now,
+            sites=None,
+            correction=correction,
         )
         if recorded is results.Outcome.UNKNOWN_TUBE:
             raise RowProblem(f"unknown tube code {code}: no sample was recorded with it")
         if recorded is results.Outcome.BEFORE_SAMPLE:
             raise RowProblem(f"tested_at {row['tested_at']} is before the sample was taken")
+        if recorded is results.Outcome.NEEDS_CORRECTION:
+            raise RowProblem(
+                f"tube {code} already has a result: to change it, give the reason in "
+                "correction_reason (5 to 300 characters)"
+            )
         return _RESULT_OUTCOMES[recorded]
 
-    return await _import(source, RESULT_COLUMNS, (), one, checkpoint=checkpoint)
+    return await _import(source, RESULT_COLUMNS, RESULT_OPTIONAL, one, checkpoint=checkpoint)
 
 
 _RESULT_OUTCOMES = {

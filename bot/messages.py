@@ -12,6 +12,8 @@ from typing import Any
 
 # Telegram limits callback_data to 64 bytes (https://core.telegram.org/bots/api#inlinekeyboardbutton).
 MAX_PAYLOAD_BYTES = 64
+# The largest row id a button may name: PostgreSQL's `integer`, whatever the engine.
+MAX_PAYLOAD_ID = 2**31 - 1
 
 
 class Kind(StrEnum):
@@ -65,6 +67,21 @@ class Incoming:
     message_id: str | None = None  # the platform's id of this message in its chat
     thread_id: str | None = None  # the forum topic it was written in (Telegram supergroups)
     reply_to: str | None = None  # the message it answers, if any
+    # Where it came from on the network, as a keyed hash (never the address itself): set by the
+    # web chat, which sees the client's address; None on Telegram and Zalo, which hide it.
+    client_key: str | None = None
+
+
+def payload_id(part: str) -> int | None:
+    """The row id a part of a button payload names (`"42"` of `"appt:qr:42"`).
+
+    None unless it is ASCII digits naming 1..`MAX_PAYLOAD_ID`: a payload is whatever the
+    client sends, so a made-up or corrupted one must not reach a query (or `int()`) as it is.
+    """
+    if not (part.isascii() and part.isdigit()) or len(part) > len(str(MAX_PAYLOAD_ID)):
+        return None
+    number = int(part)
+    return number if 1 <= number <= MAX_PAYLOAD_ID else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import insert_ignoring_conflicts, supports_row_locks
@@ -15,6 +15,7 @@ from storage.models import (
     CampaignInvitation,
     ConsentEvent,
     ConversationRow,
+    OutboxMessage,
     Person,
     Ticket,
     table,
@@ -221,3 +222,40 @@ async def delete_account(session: AsyncSession, *, account_id: int) -> None:
     await session.execute(
         delete(Account).where((Account.id == account_id) | (Account.holder_id == account_id))
     )
+
+
+async def forget_never_consented(session: AsyncSession, *, idle_before: datetime) -> int:
+    """Delete the accounts that never consented and wrote nothing since `idle_before`.
+
+    Their conversations, consent refusals and messages go with them. An account that consented
+    once is kept, even after withdrawing (its history is the citizen's to see and delete), and
+    so is a chat linked to another.
+
+    Returns:
+        How many accounts were deleted.
+    """
+    never_consented = (
+        select(Account.id)
+        .join(ConversationRow, ConversationRow.account_id == Account.id)
+        .where(
+            Account.consented_at.is_(None),
+            Account.holder_id.is_(None),
+            ConversationRow.updated_at < idle_before,
+            Account.id.not_in(
+                select(ConsentEvent.account_id).where(ConsentEvent.granted.is_(True))
+            ),
+        )
+    )
+    chats = select(Account.channel, Account.chat_id).where(Account.id.in_(never_consented))
+    # Replies kept without an account (an apology) are found by their chat.
+    await session.execute(
+        delete(OutboxMessage)
+        .where(tuple_(OutboxMessage.channel, OutboxMessage.chat_id).in_(chats))
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(
+        delete(Account)
+        .where(Account.id.in_(never_consented))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -324,6 +324,9 @@ class StaffMember(Base):
     name: Mapped[str | None] = mapped_column(String(120))
     wards: Mapped[list[int]] = mapped_column(JSON, default=list)
     sites: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The lab a `lab` role records results for, as citizens are told it (None: not yet bound,
+    # and the staff API refuses the key); its `sites` are the sites whose tubes it may result.
+    lab: Mapped[str | None] = mapped_column(String(120))
     # SHA-256 of the key a scanner app or lab system sends (`Authorization: Bearer ...`).
     api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -397,15 +400,17 @@ class SampleResult(Base):
     tested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lab: Mapped[str] = mapped_column(String(120))
     source: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(300))  # why a correction was made
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class LookupFailure(Base):
-    """A result lookup that matched nothing, counted to stop guessing birth dates.
+    """A result lookup that matched nothing, counted to slow down guessing birth dates.
 
     Counted per chat (`chat_key`, a keyed hash of channel and chat id, so erasing the account
-    does not reset it) and per looked-up tube or ID number (`target`, a keyed hash, so a new
-    chat or browser does not reset it either).
+    does not reset it) and per client address (`client_key`, a keyed hash the web chat gives;
+    None elsewhere), which wait longer after each failure; and per looked-up tube or ID number
+    (`target`, a keyed hash), which only raises an alarm to staff (bot.services.lookups).
     """
 
     __tablename__ = "lookup_failures"
@@ -413,6 +418,7 @@ class LookupFailure(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     chat_key: Mapped[str] = mapped_column(String(64), index=True)
+    client_key: Mapped[str | None] = mapped_column(String(64), index=True)
     target: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import supports_row_locks
 from storage.models import Account, LookupFailure, Person, Sample, SampleMember, SampleResult
 
 
-async def by_tube(session: AsyncSession, tube_code: str, *, lock: bool = False) -> Sample | None:
-    """A tube by its code; with `lock`, row-locked until commit (PostgreSQL)."""
+async def by_tube(
+    session: AsyncSession,
+    tube_code: str,
+    *,
+    sites: Collection[str] | None = None,
+    lock: bool = False,
+) -> Sample | None:
+    """A tube by its code; with `lock`, row-locked until commit (PostgreSQL).
+
+    With `sites`, only a tube sampled at one of them: one query either way, so a tube taken
+    elsewhere costs the same as a code that does not exist.
+    """
     statement = select(Sample).where(Sample.tube_code == tube_code)
+    if sites is not None:
+        statement = statement.where(Sample.site_id.in_(list(sites)))
     if lock and supports_row_locks(session):
         statement = statement.with_for_update()
     return await session.scalar(statement)
@@ -90,23 +102,45 @@ async def failed_lookups_since(
     *,
     since: datetime,
     chat_key: str | None = None,
+    client_key: str | None = None,
     target: str | None = None,
 ) -> list[datetime]:
-    """When the failed lookups of a chat (or against a target) happened since `since`."""
+    """When the failed lookups of a chat, of a client address, or against a target happened."""
     statement = select(LookupFailure.at).where(LookupFailure.at >= since)
     if chat_key is not None:
         statement = statement.where(LookupFailure.chat_key == chat_key)
+    if client_key is not None:
+        statement = statement.where(LookupFailure.client_key == client_key)
     if target is not None:
         statement = statement.where(LookupFailure.target == target)
     result = await session.scalars(statement.order_by(LookupFailure.at))
     return list(result)
 
 
+async def failures_against(
+    session: AsyncSession, *, target: str, since: datetime
+) -> tuple[int, int]:
+    """How many failed lookups a target drew since `since`, and from how many chats."""
+    row = (
+        await session.execute(
+            select(func.count(), func.count(distinct(LookupFailure.chat_key))).where(
+                LookupFailure.target == target, LookupFailure.at >= since
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
 async def record_failed_lookup(
-    session: AsyncSession, *, chat_key: str, target: str, now: datetime
+    session: AsyncSession,
+    *,
+    chat_key: str,
+    target: str,
+    now: datetime,
+    client_key: str | None = None,
 ) -> None:
-    """Count one failed lookup against the chat and against the looked-up target."""
-    session.add(LookupFailure(chat_key=chat_key, target=target, at=now))
+    """Count one failed lookup against the chat, the client address and the target."""
+    session.add(LookupFailure(chat_key=chat_key, client_key=client_key, target=target, at=now))
     await session.flush()
 
 

@@ -41,14 +41,20 @@ async def add_staff(
     name: str | None,
     wards: Sequence[int],
     sites: Sequence[str],
+    lab: str | None = None,
 ) -> StaffMember:
     """Grant a role, or replace the scope of a role already held.
 
+    `lab` is the lab a `lab` role records results for (the name citizens are told); its
+    `sites` are those whose tubes it may result.
+
     Raises:
-        ValueError: an unknown role.
+        ValueError: an unknown role, or a lab given to another role.
     """
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    if lab is not None and role != "lab":
+        raise ValueError("only the lab role has a lab")
     member = await session.scalar(
         select(StaffMember).where(
             StaffMember.channel == channel,
@@ -62,6 +68,7 @@ async def add_staff(
     member.name = name
     member.wards = list(wards)
     member.sites = list(sites)
+    member.lab = lab
     await session.flush()
     return member
 
@@ -147,3 +154,15 @@ async def audit(
         AuditEvent(actor=actor, action=action, subject=subject, detail=detail or {}, at=now)
     )
     await session.flush()
+
+
+async def audited_since(
+    session: AsyncSession, *, action: str, subject: str, since: datetime
+) -> bool:
+    """Whether the audit log has `action` on `subject` since `since`."""
+    found = await session.scalar(
+        select(AuditEvent.id)
+        .where(AuditEvent.action == action, AuditEvent.subject == subject, AuditEvent.at >= since)
+        .limit(1)
+    )
+    return found is not None

@@ -153,8 +153,9 @@ async def service(telegram_settings: Settings, clock: Clock) -> AsyncIterator[Se
 
 
 @pytest.fixture
-async def zemu() -> AsyncIterator[ZaloEmulator]:
-    async with ZaloEmulator() as emu:
+async def zemu(clock: Clock) -> AsyncIterator[ZaloEmulator]:
+    """The Zalo emulator, stamping its events with the test clock (as the bot reads it)."""
+    async with ZaloEmulator(clock=clock) as emu:
         emu.add_template(ZALO_TEMPLATE, ["customer_name", "schedule", "place"])
         yield emu
 
@@ -182,3 +183,15 @@ def zalo_settings(settings: Settings, zemu: ZaloEmulator) -> Settings:
         chat_rate_per_s=100.0,
         chat_burst=100,
     )
+
+
+DESK = "-1009990002"  # the support staff's group of `desk_svc`
+
+
+@pytest.fixture
+async def desk_svc(telegram_settings: Settings, clock: Clock) -> AsyncIterator[Service]:
+    """`svc` with a support desk (Telegram): desk messages stay in the outbox, nothing is sent."""
+    service = build_service(replace(telegram_settings, support_chat_id=DESK), clock=clock)
+    await service.db.migrate()
+    yield service
+    await service.db.dispose()

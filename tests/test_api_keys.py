@@ -123,9 +123,15 @@ def test_adding_again_rotates_the_key_unless_kept(
     ]
 
 
-def test_lab_gets_a_key_and_other_roles_none(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_lab_gets_a_key_and_other_roles_none(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sites = tmp_path / "sites.csv"
+    sites.write_text(SITES, encoding="utf-8")
+    assert _run(capsys, "import-sites", str(sites))[0] == 0
     lab = ("staff", "add", "--channel", "web", "--user-id", "lab-cr", "--role", "lab")
-    lab_key = _key_of(_run(capsys, *lab, "--name", "Chợ Rẫy")[1])
+    bound = ("--lab", "Bệnh viện  Chợ Rẫy ", "--site", "hcm-benthanh")
+    lab_key = _key_of(_run(capsys, *lab, "--name", "Chợ Rẫy", *bound)[1])
     found = _lookup(env, lab_key)
     assert found is not None and found[:2] == ("lab-cr", "lab")
 
@@ -134,14 +140,47 @@ def test_lab_gets_a_key_and_other_roles_none(env: str, capsys: pytest.CaptureFix
         code, lines = _run(capsys, *other, "--role", role)
         assert code == 0 and len(lines) == 1 and "api key" not in lines[0], lines
 
-    hashes, _trail = _rows(env)
+    hashes, trail = _rows(env)
     assert {who for who, digest in hashes.items() if digest} == {("lab-cr", "lab")}
+    assert trail[0] == (
+        "staff_added",
+        {
+            "role": "lab",
+            "wards": [],
+            "sites": ["hcm-benthanh"],
+            "lab": "Bệnh viện Chợ Rẫy",
+            "api_key": "issued",
+        },
+    )
     assert _run(capsys, "staff", "list")[1] == [
         "telegram:1001 (admin) wards: -; sites: -",
         "telegram:1001 (support) wards: -; sites: -",
         "telegram:1001 (ward_staff) wards: -; sites: -",
-        "web:lab-cr Chợ Rẫy (lab) wards: -; sites: -; api key: set",
+        "web:lab-cr Chợ Rẫy (lab) wards: -; sites: hcm-benthanh; lab: Bệnh viện Chợ Rẫy; "
+        "api key: set",
     ]
+
+
+def test_a_lab_needs_its_lab_and_sites(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sites = tmp_path / "sites.csv"
+    sites.write_text(SITES, encoding="utf-8")
+    assert _run(capsys, "import-sites", str(sites))[0] == 0
+    lab = ("staff", "add", "--channel", "web", "--user-id", "lab-1", "--role", "lab")
+    refused = [
+        ((*lab, "--site", "hcm-benthanh"), 'a lab role needs --lab "<the lab\'s name>"'),
+        ((*lab, "--lab", "Viện Pasteur TP.HCM"), "a lab role needs at least one --site"),
+        ((*lab, "--lab", " ", "--site", "hcm-benthanh"), "--lab must be 1 to 120 printable"),
+        ((*lab, "--lab", "\x1b[31mPasteur", "--site", "hcm-benthanh"), "--lab must be 1 to 120"),
+        ((*SAMPLER, "--lab", "Viện Pasteur TP.HCM"), "--lab is for the lab role only"),
+    ]
+    for argv, error in refused:
+        assert main(list(argv)) == 2, argv
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.startswith(f"error: {error}"), argv
+    hashes, trail = _rows(env)
+    assert hashes == {} and trail == []
 
 
 def test_a_kept_key_is_issued_when_there_was_none(

@@ -485,6 +485,7 @@ async def negative_result(service: Service, *person_ids: int, taken_hours_ago: f
             source="test",
             actor="test",
             now=now,
+            sites=None,
         )
         return sample.id
 

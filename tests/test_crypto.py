@@ -103,3 +103,19 @@ def test_production_without_data_key_is_refused(tmp_path: Path) -> None:
 
 def test_generated_keys_are_random() -> None:
     assert generate_key() != generate_key()
+
+
+def test_web_sessions_are_ours_only() -> None:
+    protector = DataProtector(KEY)
+    token = protector.new_session()
+    assert protector.is_our_session(token) and token != protector.new_session()
+    assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+    assert not DataProtector(OTHER_KEY).is_our_session(token)
+    session_id, _, mac = token.partition(".")
+    for changed in range(len(token)):
+        if token[changed] != ".":
+            flipped = "A" if token[changed] != "A" else "B"
+            assert not protector.is_our_session(token[:changed] + flipped + token[changed + 1 :])
+    for forged in ("", ".", session_id, f"{session_id}.", f".{mac}", f"{token}.x", f"{token}x"):
+        assert not protector.is_our_session(forged)
+    assert not protector.is_our_session(f"{session_id}.{mac}é")

@@ -31,6 +31,12 @@ AN, BINH, CUONG, DUNG = "Nguyễn Văn An", "Trần Thị Bình", "Trần Văn C
 # (chat id, locale, people): Bình registered her son Cường on her own account.
 FAMILIES = [("101", "en", [AN]), ("102", "vi", [BINH, CUONG]), ("103", "en", [DUNG])]
 SINGLE, POOL = "T-SINGLE-1", "T-POOL-1"  # An alone; Bình, Cường and Dung pooled
+TESTED = "2026-11-30 09:30"
+REASON = "pool re-run: the first plate was contaminated"
+NEEDS_REASON = (
+    "tube {} already has a result: to change it, give the reason in correction_reason "
+    "(5 to 300 characters)"
+)
 BAD_RESULT = (
     "result must be negative, positive or inconclusive (âm tính, dương tính, không xác định), "
     "not {!r}"
@@ -181,7 +187,20 @@ async def test_a_corrected_result_is_recorded_as_such_and_told_once_more(
     assert _counts(await _import(database, first)) == (2, 0, 0)
     before = await _outbox(database)
 
-    corrected = first.replace(f"{POOL},negative", f"{POOL},dương tính")
+    flipped = first.replace(f"{POOL},negative", f"{POOL},dương tính")
+    refused = await _import(database, flipped)
+    assert (_counts(refused), refused.problems) == ((0, 0, 1), [(3, NEEDS_REASON.format(POOL))])
+    assert await _outbox(database) == before and (await _sample(database, POOL))[0] == "negative"
+    short = (
+        HEADER.replace("lab", "lab,correction_reason") + f"{POOL},positive,{TESTED},{LAB},oops\n"
+    )
+    assert (await _import(database, short)).problems == [
+        (2, "correction_reason must be 5 to 300 characters")
+    ]
+
+    corrected = HEADER.replace("lab", "lab,correction_reason") + (
+        f"{SINGLE},negative,{TESTED},{LAB},\n{POOL},dương tính,{TESTED},{LAB},{REASON}\n"
+    )
     report = await _import(database, corrected)
     assert (_counts(report), report.problems) == ((0, 1, 1), [])
     new = (await _outbox(database))[len(before) :]
@@ -202,11 +221,20 @@ async def test_a_corrected_result_is_recorded_as_such_and_told_once_more(
         ).all()
         corrections = (
             await session.scalars(
-                select(AuditEvent.actor).where(AuditEvent.action == "result_corrected")
+                select(AuditEvent).where(AuditEvent.action == "result_corrected")
             )
         ).all()
-    assert [(r.version, r.result) for r in history] == [(1, "negative"), (2, "positive")]
-    assert corrections == ["cli:import-results"]
+    assert [(r.version, r.result, r.reason) for r in history] == [
+        (1, "negative", None),
+        (2, "positive", REASON),
+    ]
+    assert [(a.actor, a.subject, a.detail) for a in corrections] == [
+        (
+            "cli:import-results",
+            f"tube:{POOL}",
+            {"version": 2, "lab": LAB, "old": "negative", "new": "positive", "reason": REASON},
+        )
+    ]
 
     again = await _import(database, corrected)
     assert (_counts(again), again.problems) == ((0, 0, 2), [])

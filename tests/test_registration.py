@@ -16,12 +16,24 @@ from bot.config import ConfigError, Settings
 from bot.crypto import DataProtector
 from bot.services.forms import priority_groups
 from bot.services.identity import id_index
-from storage.models import Account, Booking, OutboxMessage, Person, Slot
+from storage.models import Account, Booking, OutboxMessage, Person, Slot, Ticket
 from tests.conftest import Clock
-from tests.registration_fixtures import SITE, add_sites, book_first, fill_person, give_first_dose
+from tests.registration_fixtures import (
+    SITE,
+    add_sites,
+    book_first,
+    consenting_account,
+    fill_person,
+    give_first_dose,
+)
 from tests.webchat import MENU, Citizen
 
 CODE = re.compile(r"\b([2-9A-HJKMNP-Z]{7})\b")
+REFUSED = (
+    "Số định danh này không thể đăng ký tại đây. Nếu đây là số của bạn hoặc người nhà, bạn vui "
+    "lòng chọn “Hỗ trợ” để được nhân viên giúp đỡ. Bạn cũng có thể gõ một số định danh khác."
+)
+HOLDER_PHONE = "+84912345678"
 
 
 @pytest.fixture
@@ -269,10 +281,93 @@ async def test_the_same_person_cannot_be_registered_twice(citizen: Citizen, svc)
     await other.say("02/01/1990")
     await other.press("Nam")
     texts = await other.say("079090012345")
-    assert "tài khoản khác" in texts[0] and "+84 91* *** 678" in texts[0]
-    assert "079090012345" not in texts[0]
-    assert other.buttons() == ["Gặp nhân viên hỗ trợ", "Quay lại"]
+    # On purpose (issue 14, item 10): neither the other account, its channel nor its phone.
+    assert texts == [REFUSED]
+    assert other.buttons() == ["Hỗ trợ", "Quay lại"]
     assert await count(svc, Person) == 1
+
+
+async def add_holder(svc: Service, number: str, *, chat_id: str | None) -> None:
+    """A person holding `number`: on a Telegram chat's account with a phone, or kept alone."""
+    protector = svc.protector
+    async with svc.db.session_scope() as session:
+        account = (
+            await consenting_account(session, chat_id, channel="telegram") if chat_id else None
+        )
+        if account is not None:
+            account.phone_sealed = protector.seal(HOLDER_PHONE)
+        session.add(
+            Person(
+                account_id=account.id if account else None,
+                full_name="Lê Văn Cư",
+                birth_date=date(1958, 3, 15),
+                gender="male",
+                id_sealed=protector.seal(number),
+                id_index=id_index(protector, number),
+                phone_sealed=protector.seal(HOLDER_PHONE),
+                province_code=79,
+                ward_code=26743,
+                divisions_version="x",
+                priority_group="",
+                is_holder=True,
+            )
+        )
+
+
+async def type_relative_id(citizen: Citizen, number: str) -> list[str]:
+    """Start registering a relative and type their ID number; the answers to it."""
+    await citizen.say("/dangky")
+    await citizen.press("Người thân")
+    await citizen.say("Trần Thị Bình")
+    await citizen.say("15/03/1958")
+    await citizen.press("Nữ")
+    return await citizen.say(number)
+
+
+async def test_a_refused_id_number_gets_one_answer_whoever_holds_it(
+    citizen: Citizen, svc: Service
+) -> None:
+    await add_holder(svc, "079158000123", chat_id="tg-1")  # another account
+    await add_holder(svc, "079158000124", chat_id=None)  # kept after its account was erased
+    answers = [await type_relative_id(citizen, "079158000123")]
+    await citizen.say("/huy")
+    answers.append(await type_relative_id(citizen, "079158000124"))
+    await citizen.say("/huy")
+    await fill_person(citizen, "Người thân", name="Trần Thị Bình", dob="15/03/1958",
+                      gender="Nữ", id="079158000125")  # fmt: skip
+    await add_holder(svc, "079158000125", chat_id="tg-2")  # taken while the form was filled in
+    answers.append((await book_first(citizen))[:1])
+    assert answers == [[REFUSED]] * 3
+    assert citizen.buttons() == ["Hỗ trợ", "Quay lại"]
+    for word in ("Telegram", "Zalo", "web", "đã được đăng ký", "tài khoản khác", "hồ sơ", "lúc"):
+        assert word not in REFUSED
+    assert not any(ch.isdigit() for ch in REFUSED)
+    # "Hỗ trợ" opens the support flow (no desk here: the hotline) and the form is kept.
+    texts = await citizen.press("Hỗ trợ")
+    assert "1900 9095" in texts[0] and "vẫn được giữ" in texts[0]
+    summary = await citizen.say("079158000126")  # another number: the form goes on
+    assert "0791******26" in summary[-1] and citizen.buttons() == ["Xác nhận", "Sửa"]
+    await citizen.press("Xác nhận")
+    # One's own account's people are no secret: the kinder answer stays.
+    texts = await type_relative_id(citizen, "079158000126")
+    assert texts[0] == "Trần Thị Bình đã được đăng ký trong tài khoản này."
+    assert await count(svc, Person) == 4
+
+
+async def test_support_from_a_refused_id_number_opens_a_ticket(
+    desk_svc: Service, clock: Clock
+) -> None:
+    await add_sites(desk_svc.db, clock())
+    await add_holder(desk_svc, "079158000123", chat_id="tg-1")
+    citizen = Citizen(desk_svc)
+    await citizen.consent()
+    assert await type_relative_id(citizen, "079158000123") == [REFUSED]
+    texts = await citizen.press("Hỗ trợ")
+    assert texts[0].startswith("Tôi đã nhờ nhân viên hỗ trợ giúp bạn (yêu cầu số 1).")
+    async with desk_svc.db.read_scope() as session:
+        ticket = await session.scalar(select(Ticket))
+    assert ticket is not None and ticket.status == "open"
+    assert ticket.reason == "Cần giúp khi đang đăng ký tiêm (bước “id”)"
 
 
 async def test_old_ward_name_is_confirmed_with_its_former_name(citizen: Citizen) -> None:
@@ -409,8 +504,8 @@ async def test_erasing_the_account_frees_places_and_keeps_dose_records(
         await again.say(text)
     await again.press("Nam")
     texts = await again.say("079090012345")
-    assert "đã có trong hồ sơ" in texts[0] and "Mũi" not in texts[0]
-    assert again.buttons() == ["Gặp nhân viên hỗ trợ", "Quay lại"]
+    assert texts == [REFUSED]  # on purpose (issue 14, item 10): the one answer for all refusals
+    assert again.buttons() == ["Hỗ trợ", "Quay lại"]
     async with svc.db.read_scope() as session:
         assert await session.scalar(select(func.count()).select_from(Person)) == 1
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.app import Service
 from bot.crypto import DataProtector, generate_key
@@ -24,6 +24,9 @@ from storage.models import AuditEvent, OutboxMessage, Person, Sample, SampleResu
 from tests.registration_fixtures import consenting_account
 
 SITES = ("hcm-test", "hcm-other", "hcm-third")
+LAB = "Viện Pasteur TP.HCM"
+UNKNOWN = "unknown tube code (or not sampled at a site this lab serves)"
+NEEDS_CORRECTION = "result already recorded; send a correction with a reason"
 _numbers = itertools.count(12345)
 
 
@@ -42,8 +45,10 @@ async def add_sites(db: Database) -> None:
             )
 
 
-async def make_key(svc: Service, role: str, *sites: str, user_id: str = "") -> str:
-    """A staff role with a fresh API key; the key."""
+async def make_key(
+    svc: Service, role: str, *sites: str, user_id: str = "", lab: str | None = LAB
+) -> str:
+    """A staff role with a fresh API key (a lab role bound to `lab`); the key."""
     async with svc.db.session_scope() as session:
         member = await staff.add_staff(
             session,
@@ -53,6 +58,7 @@ async def make_key(svc: Service, role: str, *sites: str, user_id: str = "") -> s
             name=f"Máy {role}",
             wards=[],
             sites=list(sites),
+            lab=lab if role == "lab" else None,
         )
         return await staff.issue_api_key(session, member)
 
@@ -127,7 +133,7 @@ async def post(
 
 async def test_a_request_needs_the_key_of_the_right_role(svc: Service, client: TestClient) -> None:
     sampler = await make_key(svc, "sampler", "hcm-test")
-    lab = await make_key(svc, "lab")
+    lab = await make_key(svc, "lab", "hcm-test")
     body = {"tube_code": "TUBE-0001", "tokens": []}
     for headers in (
         {},
@@ -270,7 +276,7 @@ async def test_results_are_pushed_once_and_a_correction_is_announced(
     svc: Service, client: TestClient
 ) -> None:
     sampler = await make_key(svc, "sampler", "hcm-test")
-    lab = await make_key(svc, "lab")
+    lab = await make_key(svc, "lab", "hcm-test")
     single, pool = await register(svc), [await register(svc, f"Người {n}") for n in range(2)]
     await post(
         client,
@@ -305,7 +311,8 @@ async def test_results_are_pushed_once_and_a_correction_is_announced(
     for account_id, _pid in everyone:
         assert len(await notices_of(svc, account_id)) == 2
 
-    fixed = {"results": [{**body["results"][0], "result": "dương tính"}]}
+    reason = {"reason": "tubes S-0001 and S-0002 swapped on the plate"}
+    fixed = {"results": [{**body["results"][0], "result": "dương tính", "correction": reason}]}
     answer = await post(client, "/api/results", lab, fixed, status=200)
     assert answer == {"added": 0, "corrected": 1, "unchanged": 0, "problems": []}
     texts = await notices_of(svc, single[0])
@@ -334,7 +341,7 @@ async def test_unknown_tubes_and_bad_rows_are_reported_by_row(
     svc: Service, client: TestClient
 ) -> None:
     sampler = await make_key(svc, "sampler", "hcm-test")
-    lab = await make_key(svc, "lab")
+    lab = await make_key(svc, "lab", "hcm-test")
     account_id, person_id = await register(svc)
     await post(
         client,
@@ -351,7 +358,7 @@ async def test_unknown_tubes_and_bad_rows_are_reported_by_row(
         {**good, "tested_at": "yesterday"},
         {**good, "tested_at": local(svc.clock() + timedelta(days=1))},
         "S-0001,negative",
-        {**good, "lab": None},
+        {**good, "correction": {"reason": "typo"}},  # a reason of 4 characters
         {**good, "tube_code": "x"},
         good,
         good,
@@ -360,10 +367,179 @@ async def test_unknown_tubes_and_bad_rows_are_reported_by_row(
     assert (answer["added"], answer["corrected"], answer["unchanged"]) == (1, 0, 0)
     reasons = {problem["row"]: problem["reason"] for problem in answer["problems"]}
     assert sorted(reasons) == [0, 1, 2, 3, 4, 5, 6, 8]
-    assert reasons[0] == "unknown tube code"
+    assert reasons[0] == UNKNOWN
     assert "result" in reasons[1] and "tested_at" in reasons[2]
     assert reasons[3] == "tested_at is in the future"
-    assert "lab" in reasons[5] and "tube_code" in reasons[6]
+    assert "correction" in reasons[5] and "tube_code" in reasons[6]
     assert reasons[8] == "tube code repeated in this call"
     texts = await notices_of(svc, account_id)
     assert len(texts) == 2 and "S-0001" in texts[1]
+
+
+# -- a lab's scope and deliberate corrections -------------------------------------------------
+
+
+async def sample_at(svc: Service, client: TestClient, code: str, site: str) -> int:
+    """A tube of one new citizen sampled at `site`; the citizen's account id."""
+    sampler = await make_key(svc, "sampler", site, user_id=f"sampler-{code}")
+    account_id, person_id = await register(svc, chat_id=f"chat-{code}")
+    body = {"tube_code": code, "tokens": [token(svc, person_id)], "site_id": site}
+    await post(client, "/api/samples", sampler, body, status=201)
+    return account_id
+
+
+def result_row(svc: Service, code: str, result: str, **extra: Any) -> dict[str, Any]:
+    """A result row as today's lab systems send it: with a `lab` (which is ignored)."""
+    tested = local(svc.clock() - timedelta(minutes=30))
+    return {"tube_code": code, "result": result, "tested_at": tested, "lab": LAB, **extra}
+
+
+async def test_a_lab_results_only_the_tubes_of_its_sites_and_learns_nothing_of_others(
+    svc: Service, client: TestClient
+) -> None:
+    ours = await sample_at(svc, client, "OURS-0001", "hcm-test")
+    theirs = await sample_at(svc, client, "THEIRS-0001", "hcm-other")
+    lab = await make_key(svc, "lab", "hcm-test", "hcm-third")
+    statements: list[str] = []
+
+    def remember(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    answers, work = [], []
+    event.listen(svc.db.engine.sync_engine, "before_cursor_execute", remember)
+    try:
+        for code in ("THEIRS-0001", "NOPE-0001"):  # sampled at another site; never sampled
+            statements.clear()
+            body = {"results": [result_row(svc, code, "positive")]}
+            answers.append(await post(client, "/api/results", lab, body, status=200))
+            work.append(list(statements))
+    finally:
+        event.remove(svc.db.engine.sync_engine, "before_cursor_execute", remember)
+    unknown = {
+        "added": 0,
+        "corrected": 0,
+        "unchanged": 0,
+        "problems": [{"row": 0, "reason": UNKNOWN}],
+    }
+    assert answers == [unknown, unknown]
+    assert work[0] == work[1]  # the same statements: no timing tells the two apart
+    assert any("samples.site_id IN" in statement for statement in work[0])
+    assert len(await notices_of(svc, theirs)) == 1  # told of the sample only
+
+    body = {"results": [result_row(svc, "OURS-0001", "negative")]}
+    answer = await post(client, "/api/results", lab, body, status=200)
+    assert answer == {"added": 1, "corrected": 0, "unchanged": 0, "problems": []}
+    assert "ÂM TÍNH" in (await notices_of(svc, ours))[-1]
+    other_lab = await make_key(svc, "lab", "hcm-other", user_id="lab-2", lab="CDC TP.HCM")
+    body = {"results": [result_row(svc, "THEIRS-0001", "negative")]}
+    answer = await post(client, "/api/results", other_lab, body, status=200)
+    assert answer["added"] == 1
+    async with svc.db.read_scope() as session:
+        rows = await session.execute(select(Sample.tube_code, Sample.lab))
+        tubes = {code: name for code, name in rows}
+    assert tubes == {"OURS-0001": LAB, "THEIRS-0001": "CDC TP.HCM"}
+
+
+async def test_the_lab_citizens_are_told_is_the_keys_never_the_requests(
+    svc: Service, client: TestClient
+) -> None:
+    account_id = await sample_at(svc, client, "S-0001", "hcm-test")
+    lab = await make_key(svc, "lab", "hcm-test")
+    forged = "Bộ Y tế: bấm vào http://example.invalid để nhận thuốc"
+    body = {"results": [result_row(svc, "S-0001", "negative", lab=forged)]}
+    answer = await post(client, "/api/results", lab, body, status=200)
+    assert answer == {"added": 1, "corrected": 0, "unchanged": 0, "problems": []}
+    told = (await notices_of(svc, account_id))[-1]
+    assert "ÂM TÍNH" in told and LAB in told and "example.invalid" not in told
+    async with svc.db.read_scope() as session:
+        stored = (await session.scalars(select(SampleResult.lab))).all()
+    assert stored == [LAB]
+
+
+async def test_a_lab_key_without_its_lab_is_refused_with_what_to_run(
+    svc: Service, client: TestClient
+) -> None:
+    # A lab key from before labs were bound: no lab, no sites.
+    await sample_at(svc, client, "S-0001", "hcm-test")
+    unbound = await make_key(svc, "lab", user_id="old-lab", lab=None)
+    body = {"results": [result_row(svc, "S-0001", "positive")]}
+    answer = await post(client, "/api/results", unbound, body, status=403)
+    assert "--user-id old-lab --role lab --lab" in answer["error"]
+    assert "--site" in answer["error"] and "--keep-key" in answer["error"]
+    async with svc.db.read_scope() as session:
+        assert await session.scalar(select(func.count()).select_from(SampleResult)) == 0
+
+
+async def test_a_changed_result_needs_a_correction_with_its_own_reason(
+    svc: Service, client: TestClient
+) -> None:
+    account_id = await sample_at(svc, client, "S-0001", "hcm-test")
+    lab = await make_key(svc, "lab", "hcm-test")
+
+    async def send(result: str, **extra: Any) -> dict[str, Any]:
+        body = {"results": [result_row(svc, "S-0001", result, **extra)]}
+        return await post(client, "/api/results", lab, body, status=200)
+
+    def counts(added: int = 0, corrected: int = 0, unchanged: int = 0) -> dict[str, Any]:
+        return {"added": added, "corrected": corrected, "unchanged": unchanged, "problems": []}
+
+    refused = {**counts(), "problems": [{"row": 0, "reason": NEEDS_CORRECTION}]}
+    with use_locale("vi"):
+        correction = _("Correction of an earlier result.")
+    assert await send("negative") == counts(added=1)
+    told = await notices_of(svc, account_id)
+    assert len(told) == 2 and "ÂM TÍNH" in told[1]
+
+    # A flip without a correction (or with a reason too short) changes nothing, tells nobody.
+    assert await send("positive") == refused
+    assert (await send("positive", correction={"reason": "oops"}))["problems"][0]["row"] == 0
+    assert await notices_of(svc, account_id) == told
+
+    swapped = "tubes S-0001 and S-0002 swapped on the plate"
+    assert await send("positive", correction={"reason": swapped}) == counts(corrected=1)
+    told = await notices_of(svc, account_id)
+    assert len(told) == 3 and told[2].startswith(correction) and "DƯƠNG TÍNH" in told[2]
+    # The same correction again (a retry) changes nothing; the old row again changes nothing.
+    assert await send("positive", correction={"reason": swapped}) == counts(unchanged=1)
+    assert await send("negative") == counts(unchanged=1)
+    assert len(await notices_of(svc, account_id)) == 3
+
+    # Back to the earlier result: a correction of its own, with its own reason.
+    assert await send("negative", correction={"reason": swapped}) == counts(corrected=1)
+    told = await notices_of(svc, account_id)
+    assert len(told) == 4 and told[3].startswith(correction) and "ÂM TÍNH" in told[3]
+    assert await send("positive", correction={"reason": swapped}) == counts(unchanged=1)
+    assert len(await notices_of(svc, account_id)) == 4
+
+    async with svc.db.read_scope() as session:
+        sample = await session.scalar(select(Sample))
+        trail = (
+            await session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.action == "result_corrected")
+                .order_by(AuditEvent.id)
+            )
+        ).all()
+    assert sample is not None and (sample.result, sample.result_version) == ("negative", 3)
+    assert [(a.actor, a.subject, a.detail) for a in trail] == [
+        (
+            "web:lab-1 Máy lab (lab)",
+            "tube:S-0001",
+            {"version": version, "lab": LAB, "old": old, "new": new, "reason": swapped},
+        )
+        for version, old, new in ((2, "negative", "positive"), (3, "positive", "negative"))
+    ]
+
+
+async def test_a_result_after_an_inconclusive_one_is_no_correction(
+    svc: Service, client: TestClient
+) -> None:
+    account_id = await sample_at(svc, client, "S-0001", "hcm-test")
+    lab = await make_key(svc, "lab", "hcm-test")
+    for result, word in (("inconclusive", "KHÔNG XÁC ĐỊNH"), ("negative", "ÂM TÍNH")):
+        body = {"results": [result_row(svc, "S-0001", result)]}
+        answer = await post(client, "/api/results", lab, body, status=200)
+        assert answer == {"added": 1, "corrected": 0, "unchanged": 0, "problems": []}
+        told = (await notices_of(svc, account_id))[-1]
+        assert told.startswith("Kết quả xét nghiệm PCR") and word in told
+    assert len(await notices_of(svc, account_id)) == 3

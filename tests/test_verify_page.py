@@ -8,7 +8,9 @@ import json
 import struct
 import zlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
+from ipaddress import ip_network
 
 import pytest
 from aiohttp import FormData
@@ -16,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 
 from bot.app import Service
+from bot.config import Settings
 from bot.i18n import use_locale
 from bot.services import certificates
 from bot.services.dcc import Problem, sign_hc1, uvci, vaccination_payload
@@ -25,6 +28,12 @@ from bot.web.verify import CHECK_BURST, MAX_PHOTO
 from storage.models import Certificate
 from tests.conftest import Clock
 from tests.test_cli_certificates import issue_certificate, tampered
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """A proxy on this machine tells the client's address (`TRUSTED_PROXIES=127.0.0.1`)."""
+    return replace(settings, trusted_proxies=(ip_network("127.0.0.1"),))
 
 
 @pytest.fixture

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -36,9 +37,11 @@ def text_event(text: str, msg_id: str = "m1", user: str = "8001234567890123456")
 def test_signature_with_app_id_or_oa_id_and_nothing_else() -> None:
     event = text_event("xin chào")
     raw, mac = signed(event)
-    assert zalo.signature_matches(raw, mac, app_id=APP, oa_id=OA, secret=SECRET) == "app_id"
+    by_app = zalo.Signed("app_id", event["timestamp"])
+    assert zalo.signature_matches(raw, mac, app_id=APP, oa_id=OA, secret=SECRET) == by_app
     raw, mac = signed(event, OA)
-    assert zalo.signature_matches(raw, mac, app_id=APP, oa_id=OA, secret=SECRET) == "oa_id"
+    by_oa = zalo.Signed("oa_id", event["timestamp"])
+    assert zalo.signature_matches(raw, mac, app_id=APP, oa_id=OA, secret=SECRET) == by_oa
     assert zalo.signature_matches(raw, mac, app_id=APP, oa_id=None, secret=SECRET) is None
     assert zalo.signature_matches(raw, None, app_id=APP, oa_id=OA, secret=SECRET) is None
     assert zalo.signature_matches(raw, "mac=00", app_id=APP, oa_id=OA, secret=SECRET) is None
@@ -46,6 +49,42 @@ def test_signature_with_app_id_or_oa_id_and_nothing_else() -> None:
     assert zalo.signature_matches(tampered, mac, app_id=APP, oa_id=OA, secret=SECRET) is None
     assert zalo.signature_matches(b"not json", mac, app_id=APP, oa_id=OA, secret=SECRET) is None
     assert zalo.signature_matches(b"[1]", mac, app_id=APP, oa_id=OA, secret=SECRET) is None
+
+
+def mac_of(raw: bytes, timestamp: str) -> str:
+    return (
+        "mac="
+        + hashlib.sha256(APP.encode() + raw + timestamp.encode() + SECRET.encode()).hexdigest()
+    )
+
+
+def test_the_signature_is_checked_on_the_raw_bytes_before_any_parsing() -> None:
+    check = functools.partial(zalo.signature_matches, app_id=APP, oa_id=OA, secret=SECRET)
+    # Nothing unsigned is parsed: 10,000 nested brackets are just bytes that are not signed.
+    deep = b'{"timestamp": "1", "a": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    assert check(deep, "mac=00") is None
+    assert check(deep, mac_of(deep, "1")) == zalo.Signed("app_id", "1")
+    # The timestamp is found as written, a string or a number, after other fields...
+    number = b'{"event_name": "follow", "timestamp" : 1764751200000}'
+    assert check(number, mac_of(number, "1764751200000")) == zalo.Signed("app_id", "1764751200000")
+    # ...and among a few others (say in an attachment), but not after many decoys.
+    nested = b'{"message": {"timestamp": "5"}, "timestamp": "1764751200000"}'
+    assert check(nested, mac_of(nested, "1764751200000")) is not None
+    decoys = b"".join(b'"timestamp": "%d", ' % n for n in range(zalo.TIMESTAMP_CANDIDATES))
+    hidden = b"{" + decoys + b'"timestamp": "1764751200000"}'
+    assert check(hidden, mac_of(hidden, "1764751200000")) is None
+    # Text a citizen wrote cannot pose as the field: its quotes are escaped.
+    typed = json.dumps({"message": {"text": '"timestamp": "7"'}}).encode()
+    assert check(typed, mac_of(typed, "7")) is None
+
+
+def test_an_events_skew_is_its_distance_from_our_clock() -> None:
+    now = datetime(2025, 12, 3, 8, 40, tzinfo=UTC)
+    stamp = str(int(now.timestamp() * 1000))
+    assert zalo.event_skew(stamp, now) == timedelta()
+    assert zalo.event_skew(stamp, now + timedelta(minutes=6)) == timedelta(minutes=-6)
+    assert zalo.event_skew("9" * 16, now) > timedelta(days=100 * 365)  # no overflow
+    assert zalo.event_skew("0", now) < -timedelta(days=50 * 365)
 
 
 def test_events_become_incoming_messages() -> None:

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import Service, build_service, running
+from bot.app import UPDATE_MEMORY, Service, build_service, running
 from bot.channels import zalo
-from bot.config import Settings
+from bot.config import MAX_ZALO_EVENT_WINDOW_S, Settings
 from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE
 from bot.services import notices, zalo_tokens
-from storage import outbox
+from storage import outbox, updates
 from storage.models import Account, Booking, InboundEvent, OutboxMessage, Person, PlatformToken
 from tests.conftest import ZALO_TEMPLATE as TEMPLATE
 from tests.conftest import Clock
@@ -32,6 +32,7 @@ from tests.test_pcr_citizen import sample_and_result
 
 CODE = re.compile(r"\b([2-9A-HJKMNP-Z]{7})\b")
 USER = "7001234567890123456"  # Zalo ids are strings beyond 2**53
+SECOND = timedelta(seconds=1)
 Message = dict[str, Any]
 
 
@@ -132,6 +133,96 @@ async def test_a_redelivered_event_is_answered_once(service: Service, zemu: Zalo
     replies = await settle(zemu, before)
     await asyncio.sleep(0.5)
     assert len(replies) == 1 and len(zemu.sent(USER)) == before + 1
+
+
+async def stored_events(service: Service) -> int:
+    """Events stored and not handled yet (a handled one keeps only its key, emptied)."""
+    waiting = (
+        select(func.count()).select_from(InboundEvent).where(InboundEvent.handled_at.is_(None))
+    )
+    async with service.db.read_scope() as session:
+        return int(await session.scalar(waiting) or 0)
+
+
+async def outbox_rows(service: Service) -> int:
+    async with service.db.read_scope() as session:
+        count = select(func.count()).select_from(OutboxMessage)
+        return int(await session.scalar(count.where(OutboxMessage.chat_id == USER)) or 0)
+
+
+async def all_handled(service: Service) -> None:
+    """Until the inbox loop has handled (and emptied) every stored event."""
+    for _ in range(100):
+        if not await stored_events(service):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("stored Zalo events were not handled within 5 s")
+
+
+async def test_events_outside_the_time_window_are_dropped_unstored(
+    service: Service, zemu: ZaloEmulator, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    window = timedelta(seconds=service.settings.zalo_event_window_s)
+    assert window == timedelta(minutes=5)  # the default
+    late = [timedelta(days=-400), timedelta(days=400), -window - SECOND, window + SECOND]
+    with caplog.at_level("INFO", logger="bot.web.zalo"):
+        for skew in late:
+            assert await zemu.user_text(USER, "/start 0912345678", at=clock() + skew) == 200
+    assert await stored_events(service) == 0  # stored before the answer, if at all
+    lines = [r.getMessage() for r in caplog.records if r.msg.startswith("dropped")]
+    assert len(lines) == len(late)
+    assert (
+        lines[0]
+        == "dropped a signed Zalo event stamped 34560000 s behind our clock (window: 300 s)"
+    )
+    assert lines[1].startswith("dropped a signed Zalo event stamped 34560000 s ahead of our clock")
+    assert not any(USER in line or "0912345678" in line for line in caplog.messages)
+    # Just inside the window, either way, is on time (clocks differ a little).
+    assert await zemu.user_text(USER, "/start", at=clock() - window + SECOND) == 200
+    assert await zemu.user_text(USER, "/menu", at=clock() + window - SECOND) == 200
+    await zemu.wait_for_sent(USER, 2)
+
+
+async def test_a_replay_is_never_answered_twice(
+    service: Service, zemu: ZaloEmulator, clock: Clock
+) -> None:
+    await consent(zemu)
+    before = len(zemu.sent(USER))
+    assert await zemu.user_text(USER, "menu") == 200
+    replay = zemu.last_event
+    assert len(await settle(zemu, before)) == 1
+    answered = await outbox_rows(service)
+    window = timedelta(seconds=service.settings.zalo_event_window_s)
+    clock.advance(window - SECOND)  # inside the window: deduplication remembers it
+    assert await zemu.post_event(replay) == 200
+    await all_handled(service)
+    clock.advance(2 * SECOND)  # past the window: refused by age before deduplication is asked
+    assert await zemu.post_event(replay) == 200
+    assert await stored_events(service) == 0
+    clock.advance(UPDATE_MEMORY)  # deduplication forgets it (the hourly clean-up) ...
+    async with service.db.session_scope() as session:
+        assert await updates.forget_updates_before(session, cutoff=clock() - UPDATE_MEMORY)
+    assert await zemu.post_event(replay) == 200  # ... long after the window closed for it
+    assert await stored_events(service) == 0
+    assert await outbox_rows(service) == answered
+    assert 2 * timedelta(seconds=MAX_ZALO_EVENT_WINDOW_S) < UPDATE_MEMORY
+
+
+async def test_a_signed_body_too_deep_or_with_another_timestamp_is_400(
+    service: Service, zemu: ZaloEmulator, clock: Clock
+) -> None:
+    stamp = str(int(clock().timestamp() * 1000))
+    deep = b'{"event_name": "follow", "timestamp": "%s", "x": ' % stamp.encode()
+    deep += b"[" * 10_000 + b"]" * 10_000 + b"}"
+    assert await zemu.post_event({"timestamp": stamp}, raw=deep) == 400
+    huge = b'{"event_name": "follow", "timestamp": "%s", "x": %s}' % (stamp.encode(), b"9" * 5000)
+    assert await zemu.post_event({"timestamp": stamp}, raw=huge) == 400
+    # Signed with a timestamp that is not the event's own (top-level) one.
+    other = (
+        b'{"event_name": "follow", "x": {"timestamp": "%s"}, "timestamp": "1"}' % stamp.encode()
+    )
+    assert await zemu.post_event({"timestamp": stamp}, raw=other) == 400
+    assert await stored_events(service) == 0
 
 
 async def test_the_webhook_answers_before_handling(service: Service, zemu: ZaloEmulator) -> None:

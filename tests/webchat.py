@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from bot.app import Service
 from bot.channels.web import to_incoming
 from bot.messages import Incoming
+from bot.web.chat import COOKIE
 from storage import accounts, outbox
 from storage.conversations import SavedState
 from storage.models import Account, ConsentEvent
@@ -88,21 +89,40 @@ class Citizen:
 
 
 class Browser:
-    """One browser tab on /chat: its session cookie, what it posts and what it has read."""
+    """One browser tab on /chat: its session cookie, what it posts and what it has read.
 
-    def __init__(self, client: TestClient) -> None:
+    Like the page, it asks the server for a session when it opens the chat, and sends our
+    `Origin` and JSON with every post. `headers` are sent with every request (a proxy's
+    `X-Forwarded-For`, say).
+    """
+
+    def __init__(self, client: TestClient, **headers: str) -> None:
         self.client, self.token, self.after = client, "", 0
+        self.extra = headers
+
+    @property
+    def origin(self) -> str:
+        """The page's origin, as a browser sends it."""
+        return str(self.client.make_url("/").origin())
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Cookie": f"chat_session={self.token}"} if self.token else {}
+        cookie = {"Cookie": f"{COOKIE}={self.token}"} if self.token else {}
+        return {"Origin": self.origin, "Content-Type": "application/json", **self.extra, **cookie}
 
     async def open(self, **headers: str) -> str:
         response = await self.client.get("/chat", headers={**headers, **self.headers})
         assert response.status == 200
-        if "chat_session" in response.cookies:
-            self.token = response.cookies["chat_session"].value
+        if not self.token:
+            assert await self.new_session() == 200
         return await response.text()
+
+    async def new_session(self) -> int:
+        """Ask for a session as the page does; the status of the answer."""
+        response = await self.client.post("/api/chat/session", data=b"{}", headers=self.headers)
+        if COOKIE in response.cookies:
+            self.token = response.cookies[COOKIE].value
+        return response.status
 
     async def post(self, **body: Any) -> int:
         body.setdefault("id", f"m{next(_ids)}")

@@ -86,8 +86,13 @@ class TelegramChannel:
         bulk_rate_per_s: float = 30.0,
         group_rate_per_min: float = GROUP_RATE_PER_MIN,
         paid_broadcast: bool = False,
+        timeout_s: float = 10.0,
     ) -> None:
-        self._requests = (AiohttpRequest(), AiohttpRequest(connection_limit=1))
+        # The long poll's request gives its own, longer read timeout (POLL_TIMEOUT_S + 10).
+        self._requests = (
+            AiohttpRequest(read_timeout=timeout_s),
+            AiohttpRequest(connection_limit=1, read_timeout=timeout_s),
+        )
         self.bot = _Bot(
             token,
             base_url=f"{base_url}/bot",

@@ -4,12 +4,22 @@ PTB's default httpx transport costs an echo bot about 2 ms of CPU per update aga
 0.8 ms with aiohttp, and degrades under many concurrent requests (see DESIGN.md and
 `bench/inbound.py`). PTB lets any `BaseRequest` carry its calls; this one does so on one pooled
 aiohttp session.
+
+Every Bot API URL carries the bot token (`.../bot<TOKEN>/sendMessage`), so nothing that may
+quote a URL leaves this module: transport errors are described by their kind (and the system's
+reason, "Connection refused"), never by their text, and are not chained to the original error
+(a logged traceback would print it); redirects are not followed (one to another host would hand
+it the token) but refused by their status; an answer that is not JSON is not quoted.
 """
 
 from __future__ import annotations
 
+import json
+from http import HTTPStatus
+from typing import Any
+
 import aiohttp
-from telegram.error import NetworkError, TimedOut
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 
@@ -82,10 +92,47 @@ class AiohttpRequest(BaseRequest):
                 headers["Content-Type"] = "application/json"
         try:
             async with self._session.request(
-                method, url, data=body, headers=headers, timeout=timeout
+                method, url, data=body, headers=headers, timeout=timeout, allow_redirects=False
             ) as response:
-                return response.status, await response.read()
-        except TimeoutError as error:
-            raise TimedOut from error
-        except aiohttp.ClientError as error:
-            raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+                status, payload = response.status, await response.read()
+        except TimeoutError:
+            raise TimedOut from None
+        except (aiohttp.ClientError, OSError, ValueError) as error:
+            raise NetworkError(f"aiohttp.{type(error).__name__}{_reason(error)}") from None
+        if HTTPStatus.MULTIPLE_CHOICES <= status < HTTPStatus.BAD_REQUEST:
+            raise NetworkError(f"Telegram answered HTTP {status}; redirects are not followed")
+        if status >= HTTPStatus.BAD_REQUEST and not _is_json(payload):
+            # PTB would quote the answer in its error, and a proxy's error page may quote the URL.
+            raise NetworkError(f"Telegram answered HTTP {status} without a JSON body")
+        return status, payload
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        """The answer's JSON; unlike PTB's own, an invalid answer is neither logged nor quoted.
+
+        Raises:
+            TelegramError: the answer is not JSON.
+        """
+        try:
+            parsed: dict[str, Any] = json.loads(payload.decode("utf-8", "replace"))
+        except ValueError:
+            raise TelegramError("Invalid server response") from None
+        return parsed
+
+
+def _is_json(payload: bytes) -> bool:
+    try:
+        json.loads(payload.decode("utf-8", "replace"))
+    except ValueError:
+        return False
+    return True
+
+
+def _reason(error: Exception) -> str:
+    """The system's reason for a failed connection ("Connection refused"), if there is one.
+
+    Never the error's own text: aiohttp quotes the URL (with the token) in several of them.
+    """
+    cause = getattr(error, "os_error", None) or error
+    reason = getattr(cause, "strerror", None)
+    return f": {reason}" if isinstance(reason, str) and reason else ""

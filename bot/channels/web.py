@@ -40,6 +40,7 @@ class WebChannel:
 
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._closed = False
 
     def fit(self, message: Outgoing) -> list[Outgoing]:
         """`message` as it is, unless longer than a page of text."""
@@ -51,13 +52,23 @@ class WebChannel:
             event.set()
         return Sent()
 
+    def close(self) -> None:
+        """Wake every waiting browser now, and from now on do not let them wait (shutdown)."""
+        self._closed = True
+        for events in self._waiters.values():
+            for event in events:
+                event.set()
+
     @contextlib.contextmanager
     def listen(self, chat_id: str) -> Iterator[asyncio.Event]:
         """An event set when something is sent to `chat_id`.
 
-        Listen first, then read, then wait: so nothing sent in between is missed.
+        Listen first, then read, then wait: so nothing sent in between is missed. Once the
+        server is stopping, the event is set at once: nobody waits through a shutdown.
         """
         event = asyncio.Event()
+        if self._closed:  # shutting down: nobody waits
+            event.set()
         self._waiters.setdefault(chat_id, set()).add(event)
         try:
             yield event

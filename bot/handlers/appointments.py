@@ -15,7 +15,7 @@ from bot.handlers import registration, slot_picker
 from bot.handlers.form import person_of_account
 from bot.handlers.menu import menu_buttons
 from bot.i18n import _
-from bot.messages import Button, Incoming
+from bot.messages import Button, Incoming, payload_id
 from bot.services import booking as booking_service
 from bot.vn.intents import Intent, is_answer
 from storage import bookings, people, vaccinations
@@ -96,8 +96,8 @@ async def show_appointments(msg: Incoming, conv: Conversation) -> None:
 
 
 async def _own_active(conv: Conversation, payload: str) -> tuple[Booking, Person] | None:
-    raw = payload.rpartition(":")[2]
-    booking = await conv.session.get(Booking, int(raw)) if raw.isdigit() else None
+    booking_id = payload_id(payload.rpartition(":")[2])
+    booking = await conv.session.get(Booking, booking_id) if booking_id else None
     if booking is None or booking.status != bookings.ACTIVE:
         return None
     person = await person_of_account(conv, booking.person_id)

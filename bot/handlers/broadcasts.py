@@ -40,7 +40,7 @@ from bot.handlers.targeting import (
     wards_problem,
 )
 from bot.i18n import TIMEZONE, _, format_count, format_moment
-from bot.messages import Button, Incoming, Kind
+from bot.messages import Button, Incoming, Kind, payload_id
 from bot.services import broadcasts as service
 from bot.services.broadcasts import STOP, BroadcastError, Draft
 from bot.services.photos import PhotoStatus
@@ -423,8 +423,8 @@ async def receive_button(msg: Incoming, conv: Conversation) -> None:
         return
     member, scope = found
     payload = msg.payload or ""
-    raw = payload.rpartition(":")[2]
-    broadcast = await store.get_broadcast(conv.session, int(raw)) if raw.isdigit() else None
+    broadcast_id = payload_id(payload.rpartition(":")[2])
+    broadcast = await store.get_broadcast(conv.session, broadcast_id) if broadcast_id else None
     if broadcast is None or not _in_scope(broadcast, scope):
         conv.reply(_("This announcement does not exist or is outside your wards."))
         return

@@ -43,7 +43,7 @@ from bot.handlers.targeting import (
     wards_problem,
 )
 from bot.i18n import _, format_moment
-from bot.messages import Button, Incoming, Kind
+from bot.messages import Button, Incoming, Kind, payload_id
 from bot.services import campaigns as service
 from bot.services.campaigns import CampaignError, NewCampaign, Targeting
 from bot.vn.text import fold
@@ -476,7 +476,7 @@ async def receive_button(msg: Incoming, conv: Conversation) -> None:
     """A `camp:` button from any message: a citizen's answer or a staff member's action."""
     parts = (msg.payload or "").split(":")
     action, raw = [*parts, "", ""][1:3]
-    number = int(raw) if raw.isascii() and raw.isdigit() else 0
+    number = payload_id(raw) or 0
     if action in ("book", "no"):
         await _answer(conv, number, accept=action == "book")
         return

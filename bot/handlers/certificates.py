@@ -16,7 +16,7 @@ import logging
 from bot.conversation import Conversation
 from bot.handlers.menu import kept_note, menu_buttons
 from bot.i18n import _, format_day, local_day
-from bot.messages import Button, Incoming
+from bot.messages import Button, Incoming, payload_id
 from bot.services import certificates
 from bot.services.dcc import DccInvalid, Problem
 from bot.services.dcc.qr_reader import certificate_text
@@ -112,12 +112,14 @@ def _describe(certificate: Certificate, person: Person, conv: Conversation) -> s
 async def receive_choice(msg: Incoming, conv: Conversation) -> None:
     """A `cert:` button, from any message however old: checked against the account on use."""
     action, _sep, rest = (msg.payload or "").removeprefix("cert:").partition(":")
-    if action == "send" and rest.isdigit():
-        await _send_again(conv, int(rest))
+    certificate_id = payload_id(rest)
+    if action == "send" and certificate_id:
+        await _send_again(conv, certificate_id)
         return
-    sample_id, _sep, person_id = rest.partition(":")
-    if action == "test" and sample_id.isdigit() and person_id.isdigit():
-        await _send_test_certificate(conv, int(sample_id), int(person_id))
+    sample, _sep, person = rest.partition(":")
+    sample_id, person_id = payload_id(sample), payload_id(person)
+    if action == "test" and sample_id and person_id:
+        await _send_test_certificate(conv, sample_id, person_id)
         return
     await show_certificates(msg, conv)
 

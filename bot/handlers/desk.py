@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.conversation import Services
 from bot.handlers import support
 from bot.i18n import _, use_locale
-from bot.messages import Button, ChatRef, Incoming, Kind, Outgoing
+from bot.messages import Button, ChatRef, Incoming, Kind, Outgoing, payload_id
 from bot.services import tickets
 from bot.services.tickets import CLAIM, DESK_LOCALE
 from storage import accounts, staff
@@ -108,8 +108,8 @@ async def _ticket_of(msg: Incoming, turn: DeskTurn) -> Ticket | None:
     desk = msg.chat.chat_id
     payload = msg.payload or ""
     if payload.startswith(CLAIM):
-        number = payload.removeprefix(CLAIM)
-        return await store.get_ticket(turn.session, int(number)) if number.isdigit() else None
+        number = payload_id(payload.removeprefix(CLAIM))
+        return await store.get_ticket(turn.session, number) if number else None
     if msg.thread_id is not None:
         return await store.by_thread(turn.session, desk_chat_id=desk, thread=msg.thread_id)
     if msg.reply_to is None:

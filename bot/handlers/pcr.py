@@ -7,11 +7,14 @@ Flow `lookup` (`/tracuu`): a relative's result by tube code or ID number, plus d
     METHOD -> "by tube code" / "by ID number"
     VALUE  -> the tube code or the ID number
     DOB    -> the date of birth; the answer never says whether a tube or an ID exists unless the
-              date of birth matches. Five failed lookups per account per hour, then a wait.
+              date of birth matches. A chat (and, on the web, a network) that keeps failing waits
+              longer after each failure; the tube or ID number is never locked, but staff are
+              alerted when many chats fail against it (bot.services.lookups).
 """
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 from enum import StrEnum
 
@@ -20,20 +23,18 @@ from bot.handlers import registration
 from bot.handlers.menu import menu_buttons
 from bot.i18n import _, format_moment, local_day
 from bot.messages import Button, Incoming
-from bot.services import qr_tokens
+from bot.services import lookups, qr_tokens
 from bot.services.identity import id_index
 from bot.services.qr_image import qr_png
 from bot.services.results import NEGATIVE, certificate_button, result_text
 from bot.services.samples import read_tube_code
 from bot.vn.dates import InvalidDate, parse_birth_date
 from bot.vn.ids import InvalidId, parse_personal_id
+from bot.vn.phone import mask_id_number
 from storage import people, samples, staff
 from storage.models import Person, Sample, Site
 
 FLOW = "lookup"
-MAX_FAILED_LOOKUPS = 5
-LOOKUP_WINDOW = timedelta(hours=1)  # per chat: five failures an hour
-TARGET_WINDOW = timedelta(days=1)  # per tube or ID number, whichever chat asks: five a day
 LOOKUP_CHAT, LOOKUP_TARGET = "lookup-chat", "lookup-target"  # blind-index kinds
 
 
@@ -135,35 +136,35 @@ def _target(conv: Conversation) -> str:
     return conv.services.protector.blind_index(LOOKUP_TARGET, key)
 
 
-async def _wait_left(conv: Conversation) -> timedelta | None:
-    """How long this chat must wait before looking up again, if it used up its tries."""
-    failures = await samples.failed_lookups_since(
-        conv.session, since=conv.now - LOOKUP_WINDOW, chat_key=_chat_key(conv)
+async def _wait_left(msg: Incoming, conv: Conversation) -> timedelta | None:
+    """How long this chat, or the network it writes from, must wait before looking up again."""
+    return await lookups.wait_left(
+        conv.session, chat_key=_chat_key(conv), client_key=msg.client_key, now=conv.now
     )
-    if len(failures) < MAX_FAILED_LOOKUPS:
-        return None
-    return failures[-MAX_FAILED_LOOKUPS] + LOOKUP_WINDOW - conv.now
 
 
-async def _target_locked(conv: Conversation) -> bool:
-    """Whether this tube or ID number drew too many failed lookups today, from any chat."""
-    failures = await samples.failed_lookups_since(
-        conv.session, since=conv.now - TARGET_WINDOW, target=_target(conv)
-    )
-    return len(failures) >= MAX_FAILED_LOOKUPS
+def _wait_words(left: timedelta) -> str:
+    """A wait in whole minutes (rounded up); from two hours on, in hours and minutes."""
+    minutes = max(1, math.ceil(left.total_seconds() / 60))
+    hours, rest = divmod(minutes, 60)
+    if hours < 2:
+        return _("{minutes} min").format(minutes=minutes)
+    if not rest:
+        return _("{hours} h").format(hours=hours)
+    return _("{hours} h {minutes} min").format(hours=hours, minutes=rest)
 
 
 def _wait_text(left: timedelta) -> str:
-    minutes = max(1, int(left.total_seconds() + 59) // 60)
     return _(
-        "There were too many unsuccessful lookups from this chat. To protect people's health "
-        "data, please wait {minutes} minutes before trying again."
-    ).format(minutes=minutes)
+        "Several lookups from here did not match. To protect people's health data, please "
+        "wait {wait} before trying again, and meanwhile check the code or ID number and the "
+        "date of birth on the slip."
+    ).format(wait=_wait_words(left))
 
 
 async def start_lookup(msg: Incoming, conv: Conversation) -> None:
     """/tracuu: ask how to find the result."""
-    left = await _wait_left(conv)
+    left = await _wait_left(msg, conv)
     if left is not None:
         conv.finish()
         conv.reply(_wait_text(left), buttons=menu_buttons())
@@ -203,14 +204,19 @@ async def receive_value(msg: Incoming, conv: Conversation) -> None:
         if code is None:
             conv.reply(_("A tube code has 4-40 letters, digits or dashes. Please type it again."))
             return
-        conv.goto(FLOW, Step.DOB, tube=code)
+        conv.goto(FLOW, Step.DOB, tube=code, masked=lookups.mask_code(code))
     else:
         try:
             pid = parse_personal_id(msg.text, current_year=conv.now.year)
         except InvalidId:
             conv.reply(_("Please type the 12 digits of the ID number, for example 079190012345."))
             return
-        conv.goto(FLOW, Step.DOB, id_index=id_index(conv.services.protector, pid.number))
+        conv.goto(
+            FLOW,
+            Step.DOB,
+            id_index=id_index(conv.services.protector, pid.number),
+            masked=mask_id_number(pid.number),
+        )
     conv.reply(_("The person's date of birth, for example 02/01/1990?"))
 
 
@@ -221,28 +227,16 @@ async def receive_dob(msg: Incoming, conv: Conversation) -> None:
     except InvalidDate:
         conv.reply(_("Please type the date of birth as day/month/year, e.g. 02/01/1990."))
         return
-    left = await _wait_left(conv)
+    left = await _wait_left(msg, conv)
     if left is not None:
         conv.finish()
         conv.reply(_wait_text(left), buttons=menu_buttons())
         return
-    # A tube or ID number that drew too many failures today answers "no match" whatever the
-    # date of birth, so spreading guesses over many chats or browsers gains nothing.
-    found = None if await _target_locked(conv) else await _find(conv, born)
-    target = _target(conv)
-    conv.finish()
+    found = await _find(conv, born)
     if found is None:
-        await samples.record_failed_lookup(
-            conv.session, chat_key=_chat_key(conv), target=target, now=conv.now
-        )
-        conv.reply(
-            _(
-                "No result matches these details. Please check the code or number and the date "
-                "of birth on the slip, then try /tracuu again."
-            ),
-            buttons=menu_buttons(),
-        )
+        await _no_match(msg, conv)
         return
+    conv.finish()
     person, sample = found
     await staff.audit(
         conv.session,
@@ -261,6 +255,33 @@ async def receive_dob(msg: Incoming, conv: Conversation) -> None:
         conv.reply(text, buttons=menu_buttons())
         return
     conv.reply(await _result_of(conv, sample, person), buttons=menu_buttons())
+
+
+async def _no_match(msg: Incoming, conv: Conversation) -> None:
+    """Count the failure against this chat and network (and the target, for staff); say so."""
+    kind = lookups.TUBE if "tube" in conv.data else lookups.ID_NUMBER
+    target, masked = _target(conv), conv.data.get("masked", "")
+    conv.finish()
+    desk = conv.services.desk
+    if await lookups.record_failure(
+        conv.session,
+        chat_key=_chat_key(conv),
+        client_key=msg.client_key,
+        target=target,
+        kind=kind,
+        masked=masked,
+        desk=desk.chat if desk else None,
+        now=conv.now,
+    ):
+        conv.after_commit.append(conv.services.outbox_written)
+    text = _(
+        "No result matches these details. Please check the code or number and the date of "
+        "birth on the slip, then try /tracuu again."
+    )
+    left = await _wait_left(msg, conv)
+    if left is not None:
+        text += " " + _("Before the next try, please wait {wait}.").format(wait=_wait_words(left))
+    conv.reply(text, buttons=menu_buttons())
 
 
 async def _find(conv: Conversation, born: date) -> tuple[Person, Sample] | None:

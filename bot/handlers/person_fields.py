@@ -11,8 +11,7 @@ import base64
 from datetime import date
 
 from bot.conversation import Conversation
-from bot.crypto import DataProtector
-from bot.handlers.form import FLOW, RegisterStep, accept, advance, wrong_answer
+from bot.handlers.form import BACK, FLOW, RegisterStep, accept, advance, wrong_answer
 from bot.handlers.menu import menu_buttons
 from bot.handlers.slot_picker import local_today
 from bot.i18n import _, format_day
@@ -24,7 +23,6 @@ from bot.vn.names import InvalidName, NameProblem, parse_full_name
 from bot.vn.phone import mask_phone, normalize_phone
 from bot.vn.text import fold
 from storage import people
-from storage.models import Account, Person
 
 Step = RegisterStep
 
@@ -188,63 +186,41 @@ async def receive_id(msg: Incoming, conv: Conversation) -> None:
         return
     protector = conv.services.protector
     found = await people.find_by_id_index(conv.session, id_index(protector, pid.number))
-    person, account = found or (None, None)
-    if person is not None and account is None:
-        # Kept for the medical record after its account was erased. Linking it to a new
-        # account needs a staff member's check: the ID number alone proves nothing.
-        await wrong_answer(
-            msg,
-            conv,
-            _(
-                "This ID number is already on record. To link it to this account, please "
-                "choose “Talk to support staff”; you can also type a different ID number."
-            ),
-            support_now=True,
+    if found is not None and found[1] is not None and found[1].id == conv.owner_id:
+        # Someone this chat already sees on its own account: nothing new is told.
+        person = found[0]
+        conv.finish()
+        conv.reply(
+            _("{name} is already registered on this account.").format(name=person.full_name),
+            buttons=[
+                [Button(_("Book for {name}").format(name=person.full_name[:30]), "menu:register")],
+                *menu_buttons(),
+            ],
         )
         return
-    if person is not None and account is not None:
-        if account.id == conv.owner_id:
-            conv.finish()
-            conv.reply(
-                _("{name} is already registered on this account.").format(name=person.full_name),
-                buttons=[
-                    [
-                        Button(
-                            _("Book for {name}").format(name=person.full_name[:30]),
-                            "menu:register",
-                        )
-                    ],
-                    *menu_buttons(),
-                ],
-            )
-            return
-        await wrong_answer(
-            msg,
-            conv,
-            _(
-                "This ID number is already registered, on another account ({where}). A person "
-                "can only be registered once: please book from that account. If it is not "
-                "yours or your family's, choose “Support” and a staff member will help. You "
-                "can also type a different ID number."
-            ).format(where=_account_hint(account, person, protector)),
-            support_now=True,
-        )
+    if found is not None:
+        refuse_id(conv)
         return
     await accept(conv, idn=base64.b64encode(protector.seal(pid.number)).decode())
     await advance(conv)
 
 
-def _account_hint(account: Account, person: Person, protector: DataProtector) -> str:
-    """Which account holds a person, masked: its channel and a phone number's last digits."""
-    channel = {"telegram": "Telegram", "web": _("web chat"), "zalo": "Zalo"}.get(
-        account.channel, account.channel
+def refuse_id(conv: Conversation) -> None:
+    """The one answer for an ID number this account cannot register, whoever holds it.
+
+    Held by another account, kept for a medical record after its account was erased, or taken
+    while the form was being filled in: the answer is the same, and says nothing of where or by
+    whom, so typing numbers tells a stranger nothing. The citizen can type another number, go
+    back, or ask support staff (the ID number alone proves nothing: staff check).
+    """
+    conv.reply(
+        _(
+            "This ID number cannot be registered here. If it is yours or a family member's, "
+            "please choose “Support” and a staff member will help you. You can also type a "
+            "different ID number."
+        ),
+        buttons=[[Button(_("Support"), "menu:support")], [Button(_("Back"), BACK)]],
     )
-    sealed = account.phone_sealed or person.phone_sealed
-    if sealed:
-        return _("{channel}, phone {phone}").format(
-            channel=channel, phone=mask_phone(protector.open(sealed))
-        )
-    return channel
 
 
 def id_number(conv: Conversation) -> str:

@@ -21,7 +21,7 @@ from bot.handlers.form import FLOW, RegisterStep, person_of_account, wrong_answe
 from bot.handlers.menu import menu_buttons
 from bot.handlers.phone import PHONE_INDEX
 from bot.i18n import _, format_day
-from bot.messages import Button, Incoming, Kind
+from bot.messages import Button, Incoming, Kind, payload_id
 from bot.services.doses import as_given
 from bot.services.forms import SCREENING, needs_screening
 from bot.services.identity import id_index
@@ -100,9 +100,9 @@ async def _ask_who(conv: Conversation) -> None:
 async def receive_who(msg: Incoming, conv: Conversation) -> None:
     """Start the form for a new person, or go to booking for a registered one."""
     payload = msg.payload or ""
-    person_id = payload.removeprefix("reg:person:")
-    if payload.startswith("reg:person:") and person_id.isascii() and person_id.isdigit():
-        await book_for_registered(conv, int(person_id))
+    person_id = payload_id(payload.removeprefix("reg:person:"))
+    if payload.startswith("reg:person:") and person_id:
+        await book_for_registered(conv, person_id)
         return
     typed = fold(msg.text)
     registered = await people.people_of(conv.session, conv.owner_id)
@@ -132,10 +132,10 @@ async def receive_who(msg: Incoming, conv: Conversation) -> None:
 
 async def book_from_button(msg: Incoming, conv: Conversation) -> None:
     """`book:<person id>` from a reminder or invitation, however old: book that person."""
-    person_id = (msg.payload or "").removeprefix("book:")
+    person_id = payload_id((msg.payload or "").removeprefix("book:"))
     conv.finish()
-    if person_id.isascii() and person_id.isdigit():
-        await book_for_registered(conv, int(person_id))
+    if person_id:
+        await book_for_registered(conv, person_id)
     else:
         await start_registration(msg, conv)
 
@@ -403,7 +403,7 @@ async def _store_person(conv: Conversation) -> Person | None:
     index = id_index(protector, number)
     if await people.find_by_id_index(conv.session, index) is not None:
         conv.data.pop("idn", None)
-        conv.reply(_("This ID number was registered in the meantime."))
+        person_fields.refuse_id(conv)
         await advance(conv)
         return None
     if await people.count_people(conv.session, conv.owner_id) >= MAX_PEOPLE:

@@ -17,7 +17,7 @@ from bot.conversation import Conversation
 from bot.handlers.form import FLOW, RegisterStep, accept, advance, person_of_account, wrong_answer
 from bot.handlers.menu import menu_buttons
 from bot.i18n import TIMEZONE, _, current_locale, format_day, local_day
-from bot.messages import Button, Incoming
+from bot.messages import Button, Incoming, payload_id
 from bot.services import booking as booking_service
 from bot.services.booking import LEAD_TIME
 from bot.services.doses import as_given
@@ -214,13 +214,13 @@ async def ask_slot(conv: Conversation) -> None:
 
 async def receive_slot(msg: Incoming, conv: Conversation) -> None:
     """Take a time-slot button."""
-    raw = (msg.payload or "").removeprefix("reg:slot:")
-    if not raw.isdigit() or int(raw) not in conv.data.get("slot_offer", []):
+    slot_id = payload_id((msg.payload or "").removeprefix("reg:slot:"))
+    if slot_id is None or slot_id not in conv.data.get("slot_offer", []):
         await wrong_answer(msg, conv, _("Please choose a time with the buttons."))
         await ask_slot(conv)
         return
     conv.data.pop("slot_offer", None)
-    await accept(conv, slot=int(raw))
+    await accept(conv, slot=slot_id)
     await advance(conv)
 
 

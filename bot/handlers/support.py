@@ -14,7 +14,7 @@ from __future__ import annotations
 from bot.conversation import Conversation
 from bot.handlers.menu import kept_note, menu_buttons
 from bot.i18n import N_, _, use_locale
-from bot.messages import Button, ChatRef, Incoming, Kind, Outgoing
+from bot.messages import Button, ChatRef, Incoming, Kind, Outgoing, payload_id
 from bot.services import tickets
 from bot.services.tickets import DESK_LOCALE, END, RATE
 from storage import tickets as store
@@ -158,10 +158,11 @@ def closed_by_staff(ticket: Ticket, account: Account, *, kept: bool) -> Outgoing
 
 async def rate(msg: Incoming, conv: Conversation) -> None:
     """Record a rating button (`tk:rate:<ticket>:<n>`) once, and tell the desk."""
-    parts = (msg.payload or "").removeprefix(RATE).split(":")
-    valid = len(parts) == 2 and all(p.isascii() and p.isdigit() for p in parts)
-    number, stars = (int(parts[0]), int(parts[1])) if valid else (0, 0)
-    ticket = await store.get_ticket(conv.session, number) if 1 <= stars <= 5 else None
+    number, _sep, given = (msg.payload or "").removeprefix(RATE).partition(":")
+    ticket_id, stars = payload_id(number), payload_id(given) or 0
+    ticket = None
+    if ticket_id is not None and 1 <= stars <= 5:
+        ticket = await store.get_ticket(conv.session, ticket_id)
     if ticket is None or not await store.rate(
         conv.session, ticket.id, account_id=conv.account.id, rating=stars, now=conv.now
     ):

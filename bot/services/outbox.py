@@ -49,6 +49,9 @@ _POLL_S = 0.5
 _MAX_BACKOFF_S = 300.0
 # A message that waits for the citizen to write is tried again after this all the same.
 _WAIT_FOR_USER = timedelta(days=7)
+# At shutdown, sends on the wire get this long to finish; one still running is cut off and its
+# row, still claimed, is sent again once its lease has passed (after a restart, say).
+STOP_TIMEOUT_S = 1.5
 
 
 @dataclass(slots=True)
@@ -177,7 +180,7 @@ class Sender:
             await asyncio.wait(list(self._workers.values()), timeout=end - time.monotonic())
         await self._write_outcomes()
 
-    async def stop(self, timeout: float = 15.0) -> None:
+    async def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Stop sending; hand what waits in memory back to the table, due now.
 
         Sends already on the wire are let finish (bounded by `timeout`) and recorded, since

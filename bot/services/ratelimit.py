@@ -57,10 +57,17 @@ class TokenBucket:
 
 
 class KeyedLimiter:
-    """One token bucket per key (a chat, a session), forgotten once idle."""
+    """One token bucket per key (a chat, a session, an address), forgotten once idle."""
 
-    def __init__(self, rate: float, burst: float, *, max_keys: int = 10_000) -> None:
-        self.rate, self.burst, self._max_keys = rate, burst, max_keys
+    def __init__(
+        self,
+        rate: float,
+        burst: float,
+        *,
+        max_keys: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate, self.burst, self._max_keys, self._clock = rate, burst, max_keys, clock
         self._buckets: dict[str, TokenBucket] = {}
 
     def allow(self, key: str) -> bool:
@@ -69,5 +76,5 @@ class KeyedLimiter:
         if bucket is None:
             if len(self._buckets) >= self._max_keys:
                 self._buckets = {k: b for k, b in self._buckets.items() if not b.idle()}
-            bucket = self._buckets[key] = TokenBucket(self.rate, self.burst)
+            bucket = self._buckets[key] = TokenBucket(self.rate, self.burst, clock=self._clock)
         return bucket.try_take()

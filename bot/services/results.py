@@ -1,13 +1,16 @@
 """Lab results: recorded once per tube (then corrections), and pushed to everyone in the tube.
 
 Used by `import-results` and `POST /api/results`. The same result sent twice changes nothing
-and tells nobody twice: each member remembers which result version they were told. A different
-result for a tube already resulted is a correction: recorded as a new version, and everyone in
-the tube is told that it corrects the earlier one.
+and tells nobody twice: each member remembers which result version they were told. Once a tube
+is negative or positive, only a deliberate correction (with its reason) changes it: recorded as
+a new version, audited with the old and new result and the reason, and everyone in the tube is
+told that it corrects the earlier one. After an inconclusive result, the next one is the
+awaited result, not a correction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -22,6 +25,8 @@ from storage import outbox, samples, staff
 from storage.models import Person, Sample, SampleResult, Site
 
 NEGATIVE, POSITIVE, INCONCLUSIVE = "negative", "positive", "inconclusive"
+DEFINITE = (NEGATIVE, POSITIVE)  # changed only by a correction with a reason
+REASON_LENGTH = (5, 300)  # characters of a correction's reason
 SAMPLE_CLOCK_SKEW = timedelta(hours=1)  # a lab clock a little behind the sampler's
 # A result "in the future" is one beyond this: a lab's clock may run a little fast.
 FUTURE_SKEW = timedelta(minutes=5)
@@ -41,8 +46,9 @@ class Outcome(StrEnum):
     ADDED = "added"
     CORRECTED = "corrected"
     UNCHANGED = "unchanged"
-    UNKNOWN_TUBE = "unknown_tube"
+    UNKNOWN_TUBE = "unknown_tube"  # no such tube, or one sampled outside the caller's sites
     BEFORE_SAMPLE = "before_sample"  # tested before the sample was even taken
+    NEEDS_CORRECTION = "needs_correction"  # would change a definite result without a reason
 
 
 _TESTED_AT_FORMATS = (
@@ -78,6 +84,13 @@ def read_result(text: str) -> str | None:
     return _WORDS.get(typed) or _WORDS.get(fold(typed))
 
 
+def read_reason(text: str) -> str | None:
+    """A correction's reason, stripped, or None unless it is 5 to 300 characters."""
+    reason = text.strip()
+    low, high = REASON_LENGTH
+    return reason if low <= len(reason) <= high else None
+
+
 async def record_result(
     session: AsyncSession,
     *,
@@ -88,22 +101,36 @@ async def record_result(
     source: str,
     actor: str,
     now: datetime,
+    sites: Collection[str] | None,
+    correction: str | None = None,
 ) -> Outcome:
-    """Record a tube's result (or a correction) and queue a notice to each person in it."""
+    """Record a tube's result (or a correction) and queue a notice to each person in it.
+
+    `sites` are the sites whose tubes the caller may result (a lab key's; None: any, for an
+    operator's import): a tube sampled elsewhere is UNKNOWN_TUBE, found by the same one query
+    as a code that does not exist. `correction` is the reason (see `read_reason`) that a
+    negative or positive result may change; without it such a change is NEEDS_CORRECTION and
+    nothing is written. A result after an inconclusive one needs none: it is the awaited one.
+    """
     code = read_tube_code(tube_code)
-    sample = await samples.by_tube(session, code, lock=True) if code else None
+    sample = await samples.by_tube(session, code, sites=sites, lock=True) if code else None
     if sample is None:
         return Outcome.UNKNOWN_TUBE
     if tested_at < sample.taken_at - SAMPLE_CLOCK_SKEW:
         return Outcome.BEFORE_SAMPLE
-    # Any result already recorded (not only the latest) is "unchanged": re-running yesterday's
-    # file after a correction must not undo the correction.
     earlier = await samples.history(session, sample.id)
-    if any((r.result, r.tested_at, r.lab) == (result, tested_at, lab) for r in earlier):
+    if _already_recorded(sample, earlier, (result, tested_at, lab), correction):
         return Outcome.UNCHANGED
-    correction = sample.result_version > 0
+    correcting = sample.result in DEFINITE
+    if correcting and correction is None:
+        return Outcome.NEEDS_CORRECTION
     # A new lab name or time with the same result is history, not news: nobody is told.
-    tell = not correction or result != sample.result
+    tell = result != sample.result
+    detail: dict[str, str | int] = {"version": sample.result_version + 1, "lab": lab}
+    if correcting:
+        detail |= {"old": str(sample.result), "new": result}
+    if correction is not None:
+        detail["reason"] = correction
     sample.result_version += 1
     sample.result, sample.tested_at, sample.lab = result, tested_at, lab
     session.add(
@@ -114,6 +141,7 @@ async def record_result(
             tested_at=tested_at,
             lab=lab,
             source=source,
+            reason=correction,
             recorded_at=now,
         )
     )
@@ -121,13 +149,33 @@ async def record_result(
     await staff.audit(
         session,
         actor=actor,
-        action="result_corrected" if correction else "result_imported",
+        action="result_corrected" if correcting else "result_imported",
         subject=f"tube:{sample.tube_code}",
         now=now,
-        detail={"version": sample.result_version, "lab": lab},
+        detail=detail,
     )
-    await _tell_members(session, sample, correction=correction, now=now, tell=tell)
-    return Outcome.CORRECTED if correction else Outcome.ADDED
+    await _tell_members(session, sample, correction=correcting, now=now, tell=tell)
+    return Outcome.CORRECTED if correcting else Outcome.ADDED
+
+
+def _already_recorded(
+    sample: Sample,
+    earlier: Sequence[SampleResult],
+    row: tuple[str, datetime, str],
+    correction: str | None,
+) -> bool:
+    """Whether a row changes nothing: the current result again, or an earlier row again.
+
+    Any earlier version counts, not only the latest: re-running yesterday's file after a
+    correction must not undo the correction. An earlier correction counts only with its own
+    reason: a correction back to an earlier result needs a reason of its own, and sending the
+    same correction again (a retry) changes nothing.
+    """
+    if sample.result_version and (sample.result, sample.tested_at, sample.lab) == row:
+        return True
+    return any(
+        (r.result, r.tested_at, r.lab) == row and correction in (None, r.reason) for r in earlier
+    )
 
 
 async def _tell_members(

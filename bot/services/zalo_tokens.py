@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -47,8 +47,8 @@ class TokenRefreshFailed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Pair:
-    access: str
-    refresh: str
+    access: str = field(repr=False)
+    refresh: str = field(repr=False)
     expires_at: datetime
     refreshed_at: datetime
 
@@ -192,13 +192,22 @@ class TokenKeeper:
         try:
             async with (
                 aiohttp.ClientSession(timeout=self._timeout) as http,
+                # Not redirected: the app secret and the refresh token would go along.
                 http.post(
-                    self._url, data=form, headers={"secret_key": self._app_secret}
+                    self._url,
+                    data=form,
+                    headers={"secret_key": self._app_secret},
+                    allow_redirects=False,
                 ) as response,
             ):
+                if 300 <= response.status < 400:
+                    raise OSError(f"Zalo's token endpoint answered HTTP {response.status}")
                 answer = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            raise OSError(f"Zalo's token endpoint could not be reached: {error}") from error
+            # The kind of error only: its text may quote the URL.
+            raise OSError(
+                f"Zalo's token endpoint could not be reached ({type(error).__name__})"
+            ) from None
         if not isinstance(answer, dict) or not answer.get("access_token"):
             detail = (
                 answer.get("error_name") or answer.get("error") if isinstance(answer, dict) else ""

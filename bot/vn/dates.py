@@ -93,7 +93,10 @@ def parse_send_time(text: str, *, now: datetime, tz: tzinfo) -> datetime | None:
         except ValueError:
             return None
         if found.group(3) is None and day < local_today:
-            day = day.replace(year=year + 1)  # "05/01" typed in December: next January
+            try:
+                day = day.replace(year=year + 1)  # "05/01" typed in December: next January
+            except ValueError:  # 29/02 typed after it, in a leap year
+                return None
     rest = " ".join(_FILLER.sub(" ", rest).split())
     if found is not None and rest in ("ngày", "ngay"):
         rest = ""

@@ -28,7 +28,7 @@ def normalize_phone(text: str) -> str | None:
     a missing leading 0, and the old 11-digit numbers converted by the 2018 table.
     """
     digits = _NOT_PHONE_CHARS.sub("", text.strip())
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):  # "091٢..." is digits to str.isdigit
         return None
     for prefix in ("0084", "84"):
         if digits.startswith(prefix) and len(digits) >= len(prefix) + 9:

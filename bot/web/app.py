@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Callable
 from datetime import datetime
 
@@ -18,12 +17,16 @@ from bot.dispatch import Dispatcher
 from bot.services.dcc.trust import Authority
 from bot.services.ratelimit import KeyedLimiter
 from bot.services.zalo_inbox import ZaloInbox
-from bot.web import chat, staff_api, verify, zalo
+from bot.web import chat, headers, staff_api, verify, zalo
+from bot.web.errors import last_resort
+from bot.web.json_body import BadJson, read_json
 from bot.web.keys import (
     AUTHORITY,
     DATABASE,
     DISPATCHER,
+    NEW_SESSIONS,
     POSTING,
+    POSTING_BY_ADDRESS,
     PROTECTOR,
     SETTINGS,
     TELEGRAM,
@@ -37,6 +40,10 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 256 * 1024
 # A person types a few messages a second at most; more is a script filling the database.
 WEB_POSTS_PER_S, WEB_POST_BURST = 2.0, 10
+# One address may be a whole office or a mobile carrier's NAT: room for many people, not for
+# a script opening hundreds of chats.
+WEB_ADDRESS_POSTS_PER_S, WEB_ADDRESS_POST_BURST = 5.0, 50
+WEB_SESSIONS_PER_S, WEB_SESSION_BURST = 0.1, 20
 
 
 def build_web_app(
@@ -52,14 +59,26 @@ def build_web_app(
     zalo_inbox: ZaloInbox | None = None,
 ) -> web.Application:
     """The HTTP application: web chat, staff API, /verify, Telegram and Zalo webhooks, health."""
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[last_resort])
     app[SETTINGS] = settings
     app[DATABASE] = db
     app[DISPATCHER] = dispatcher
     app[PROTECTOR] = protector
     app[WEB_CHANNEL] = web_channel
     app[AUTHORITY] = authority
-    app[POSTING] = KeyedLimiter(rate=WEB_POSTS_PER_S, burst=WEB_POST_BURST)
+
+    def seconds() -> float:  # the limits follow the service's clock, as every rule does
+        return clock().timestamp()
+
+    app[POSTING] = KeyedLimiter(rate=WEB_POSTS_PER_S, burst=WEB_POST_BURST, clock=seconds)
+    app[POSTING_BY_ADDRESS] = KeyedLimiter(
+        rate=WEB_ADDRESS_POSTS_PER_S, burst=WEB_ADDRESS_POST_BURST, clock=seconds
+    )
+    app[NEW_SESSIONS] = KeyedLimiter(
+        rate=WEB_SESSIONS_PER_S, burst=WEB_SESSION_BURST, clock=seconds
+    )
+    app.on_response_prepare.append(headers.on_prepare)
+    app.on_shutdown.append(_wake_long_polls)
     app.add_routes(chat.routes)
     staff_api.setup(app, clock=clock)
     verify.setup(app, clock=clock)
@@ -68,8 +87,13 @@ def build_web_app(
         app[TELEGRAM] = telegram
         app.router.add_post(TELEGRAM_WEBHOOK_PATH, telegram_webhook)
     if zalo_inbox is not None:
-        zalo.setup(app, zalo_inbox)
+        zalo.setup(app, zalo_inbox, clock=clock)
     return app
+
+
+async def _wake_long_polls(app: web.Application) -> None:
+    """On shutdown, before waiting for requests in flight: web chat long polls return now."""
+    app[WEB_CHANNEL].close()
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -86,8 +110,8 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise web.HTTPUnauthorized()
     try:
-        update = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        update = await read_json(request)
+    except BadJson:
         raise web.HTTPBadRequest() from None
     if not isinstance(update, dict) or "update_id" not in update:
         raise web.HTTPBadRequest()

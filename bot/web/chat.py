@@ -1,7 +1,11 @@
-"""Web chat routes: the page, posting a message, reading replies (long poll), images.
+"""Web chat routes: the page and its files, sessions, posting, reading replies (long poll), images.
 
-A browser is identified by an HttpOnly cookie holding a random token; the chat id stored in the
-database is a keyed hash of it, so the table alone cannot be used to read someone's chat.
+A browser is identified by an HttpOnly `__Host-` cookie holding a session token that only we
+issue (a random id and its MAC, `DataProtector.new_session`); the chat id stored in the
+database is a keyed hash of it, so the table alone cannot be used to read someone's chat. The
+page asks for a session with `POST /api/chat/session`; opening the page stores nothing, and an
+account exists only once the citizen writes. New sessions and posts are limited per client
+address as well as per session; posts must come from our page (its `Origin`, JSON).
 """
 
 from __future__ import annotations
@@ -10,8 +14,7 @@ import asyncio
 import contextlib
 import html
 import json
-import re
-import secrets
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,34 +22,90 @@ from aiohttp import web
 
 from bot.channels import web as web_channel
 from bot.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED, _, current_locale, use_locale
-from bot.web.keys import DATABASE, DISPATCHER, POSTING, PROTECTOR, WEB_CHANNEL
+from bot.web.clients import client_key, hashed_client_key, is_loopback_host, is_same_origin, scheme
+from bot.web.headers import page_headers
+from bot.web.json_body import BadJson, read_json
+from bot.web.keys import (
+    DATABASE,
+    DISPATCHER,
+    NEW_SESSIONS,
+    POSTING,
+    POSTING_BY_ADDRESS,
+    PROTECTOR,
+    SETTINGS,
+    WEB_CHANNEL,
+)
 from storage import outbox
 
-COOKIE = "chat_session"
+COOKIE = "__Host-chat_session"
+# Development over plain http from another machine only: browsers drop a Secure cookie there.
+PLAIN_COOKIE = "chat_session"
+SESSION_AGE = 180 * 24 * 3600
 LANG_COOKIE = "chat_lang"
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
-_PAGE = (Path(__file__).parent / "static" / "chat.html").read_text(encoding="utf-8")
+_STATIC = Path(__file__).parent / "static"
+_PAGE = (_STATIC / "chat.html").read_text(encoding="utf-8")
+# The page's own files: name -> (content, type).
+_FILES = {
+    "chat.js": ((_STATIC / "chat.js").read_bytes(), "text/javascript"),
+    "chat.css": ((_STATIC / "chat.css").read_bytes(), "text/css"),
+}
+# Scripts and styles from our files only; the page's strings travel in a JSON data block.
+_PAGE_HEADERS = page_headers(default_src="'self'", script_src="'self'")
 MAX_WAIT_S = 25.0
 MAX_ID = 2**31 - 1  # row ids are 32-bit integers on PostgreSQL
 routes = web.RouteTableDef()
 
 
-def _chat_id(request: web.Request) -> str:
+def _refusal(status: type[web.HTTPException], reason: str) -> web.HTTPException:
+    return status(text=json.dumps({"error": reason}), content_type="application/json")
+
+
+def _token(request: web.Request) -> str:
     token = request.cookies.get(COOKIE, "")
-    if not _TOKEN.match(token):
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"error": "open /chat first"}), content_type="application/json"
-        )
-    return request.app[PROTECTOR].blind_index("webchat", token)[:40]
+    if not token and not request.app[SETTINGS].is_production:
+        token = request.cookies.get(PLAIN_COOKIE, "")
+    return token
 
 
-def _is_https(request: web.Request) -> bool:
-    # Behind a TLS-terminating proxy the scheme arrives in X-Forwarded-Proto.
-    return request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
+def _set_session(request: web.Request, response: web.Response, token: str) -> None:
+    """The session cookie: `__Host-` (Secure, Path=/, no Domain) wherever a browser keeps it.
+
+    Browsers keep a Secure cookie over https and on localhost (a secure context), so `make run`
+    gets the `__Host-` cookie too. Only in development, over plain http to another host (a phone
+    on the LAN), the cookie is a plain one: a Secure cookie would never come back there.
+    """
+    options: dict[str, Any] = {"httponly": True, "samesite": "Strict", "max_age": SESSION_AGE}
+    secure = scheme(request) == "https" or is_loopback_host(request)
+    if secure or request.app[SETTINGS].is_production:
+        response.set_cookie(COOKIE, token, secure=True, path="/", **options)
+    else:
+        response.set_cookie(PLAIN_COOKIE, token, path="/", **options)
 
 
-def _bad_request(reason: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": reason}), content_type="application/json")
+def _chat_id(request: web.Request) -> str:
+    """The chat of this browser's session.
+
+    Raises:
+        HTTPUnauthorized: no session, or a token we did not issue (the page asks for one).
+    """
+    token = _token(request)
+    protector = request.app[PROTECTOR]
+    if not protector.is_our_session(token):
+        raise _refusal(web.HTTPUnauthorized, "open /chat first")
+    return protector.blind_index("webchat", token)[:40]
+
+
+def _from_our_page(request: web.Request) -> None:
+    """Refuse a post that our page did not send: another origin, or not JSON.
+
+    Raises:
+        HTTPForbidden: `Origin` is missing or is not this site.
+        HTTPUnsupportedMediaType: the body is not declared `application/json`.
+    """
+    if not is_same_origin(request):
+        raise _refusal(web.HTTPForbidden, "Origin must be this site")
+    if request.content_type != "application/json":
+        raise _refusal(web.HTTPUnsupportedMediaType, "Content-Type must be application/json")
 
 
 @routes.get("/")
@@ -74,33 +133,66 @@ async def chat_page(request: web.Request) -> web.Response:
             "placeholder": _("Type a message…"),
             "send": _("Send"),
         }
-        strings = {
-            "offline": _("Connection lost. Trying again…"),
-            "error": _("That message could not be sent. Please try again."),
-            "phone_hint": _("In the web chat, please type your phone number."),
-        }
+        strings = json.dumps(_page_strings(), ensure_ascii=False)
     page = _PAGE
     for key, value in values.items():
         page = page.replace("{{" + key + "}}", html.escape(value))
-    page = page.replace(
-        "{{strings}}", json.dumps(strings, ensure_ascii=False).replace("<", "\\u003c")
-    )
-    response = web.Response(text=page, content_type="text/html")
+    page = page.replace("{{strings}}", strings.replace("<", "\\u003c"))  # data, never markup
+    response = web.Response(text=page, content_type="text/html", headers=_PAGE_HEADERS)
     if request.query.get("lang") in SUPPORTED:
         response.set_cookie(LANG_COOKIE, locale, samesite="Strict", max_age=365 * 24 * 3600)
-    if not _TOKEN.match(request.cookies.get(COOKIE, "")):
-        response.set_cookie(
-            COOKIE,
-            secrets.token_urlsafe(24),
-            httponly=True,
-            samesite="Strict",
-            max_age=180 * 24 * 3600,
-            path="/",
-            secure=_is_https(request),
-        )
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self'"
+    return response
+
+
+def _page_strings() -> dict[str, str]:
+    """What the page's script says, in the current language (a JSON data block on the page)."""
+    start = _("Start")
+    return {
+        "offline": _("Connection lost. Trying again…"),
+        "error": _("That message could not be sent. Please try again."),
+        "phone_hint": _("In the web chat, please type your phone number."),
+        "start": start,
+        "intro": _(
+            "Welcome! I can help you with vaccination, test results and certificates. "
+            "Press “{start}” to chat."
+        ).format(start=start),
+        "too_many": _("Too many messages in a short time. Please wait a moment."),
+        "busy": _(
+            "Too many new chats were opened from your network in a short time. Please wait "
+            "a few minutes and reload the page."
+        ),
+        "cookies": _(
+            "The chat needs a cookie to recognise your conversation. Please allow cookies "
+            "for this site and reload the page."
+        ),
+    }
+
+
+@routes.get("/static/{name}")
+async def static_file(request: web.Request) -> web.Response:
+    """The page's script and style sheet."""
+    found = _FILES.get(request.match_info["name"])
+    if found is None:
+        raise web.HTTPNotFound()
+    body, content_type = found
+    return web.Response(
+        body=body,
+        content_type=content_type,
+        charset="utf-8",
+        headers={"Cache-Control": "no-cache"},
     )
+
+
+@routes.post("/api/chat/session")
+async def new_session(request: web.Request) -> web.Response:
+    """Issue a session to this browser, unless it has one of ours; a few per client address."""
+    _from_our_page(request)
+    if request.app[PROTECTOR].is_our_session(_token(request)):
+        return web.json_response({"ok": True})
+    if not request.app[NEW_SESSIONS].allow(client_key(request)):
+        raise _refusal(web.HTTPTooManyRequests, "too many new sessions; wait a few minutes")
+    response = web.json_response({"ok": True})
+    _set_session(request, response, request.app[PROTECTOR].new_session())
     return response
 
 
@@ -108,19 +200,20 @@ async def chat_page(request: web.Request) -> web.Response:
 async def post_message(request: web.Request) -> web.Response:
     """Handle what the citizen typed or pressed. The same `id` twice is handled once."""
     chat_id = _chat_id(request)
-    if not request.app[POSTING].allow(chat_id):
-        raise web.HTTPTooManyRequests(
-            text=json.dumps({"error": "too many messages; wait a moment"}),
-            content_type="application/json",
-        )
+    _from_our_page(request)
+    app = request.app
+    if not (app[POSTING].allow(chat_id) and app[POSTING_BY_ADDRESS].allow(client_key(request))):
+        raise _refusal(web.HTTPTooManyRequests, "too many messages; wait a moment")
     try:
-        body = await request.json()
+        body = await read_json(request)
         incoming = web_channel.to_incoming(chat_id, body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _bad_request("body must be JSON") from None
+    except BadJson:
+        raise _refusal(web.HTTPBadRequest, "body must be JSON") from None
     except web_channel.BadWebMessage as error:
-        raise _bad_request(str(error)) from None
-    await request.app[DISPATCHER].handle(incoming)
+        raise _refusal(web.HTTPBadRequest, str(error)) from None
+    # The client's network, as a keyed hash: the result lookup's waits (bot.services.lookups).
+    incoming = replace(incoming, client_key=hashed_client_key(request, app[PROTECTOR]))
+    await app[DISPATCHER].handle(incoming)
     return web.json_response({"ok": True})
 
 
@@ -132,9 +225,9 @@ async def get_messages(request: web.Request) -> web.Response:
         after = int(request.query.get("after", "0"))
         wait = min(max(float(request.query.get("wait", "0")), 0.0), MAX_WAIT_S)
     except ValueError:
-        raise _bad_request("after and wait must be numbers") from None
+        raise _refusal(web.HTTPBadRequest, "after and wait must be numbers") from None
     if not 0 <= after <= MAX_ID:
-        raise _bad_request("after is out of range")
+        raise _refusal(web.HTTPBadRequest, "after is out of range")
     db = request.app[DATABASE]
     with request.app[WEB_CHANNEL].listen(chat_id) as sent:
         async with db.read_scope() as session:

@@ -16,7 +16,9 @@ from storage.db import Database
 AUTHORITY = web.AppKey("authority", Authority)
 DATABASE = web.AppKey("database", Database)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
-POSTING = web.AppKey("posting", KeyedLimiter)
+NEW_SESSIONS = web.AppKey("new_sessions", KeyedLimiter)  # web chat sessions per client address
+POSTING = web.AppKey("posting", KeyedLimiter)  # web chat posts per session
+POSTING_BY_ADDRESS = web.AppKey("posting_by_address", KeyedLimiter)  # ... and per client address
 PROTECTOR = web.AppKey("protector", DataProtector)
 SETTINGS = web.AppKey("settings", Settings)
 TELEGRAM = web.AppKey("telegram", TelegramChannel)

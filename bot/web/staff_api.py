@@ -5,7 +5,8 @@ with the staff member's own key (`Authorization: Bearer <key>`, made by `run_bot
 Answers are JSON; errors are `{"error": "..."}` (but for aiohttp's own 413):
 
     401  no key, a malformed header, or a key nobody holds
-    403  a key of another role (or, for samples, a site outside the sampler's sites)
+    403  a key of another role (or, for samples, a site outside the sampler's sites; for
+         results, a lab key not yet given its lab and sites)
     400  a body that is not the JSON object described below
     413  a body over the server's size limit (256 KB: 1,000 result rows fit)
 
@@ -27,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.services import results
 from bot.services.samples import MAX_POOL, SampleProblem, read_tube_code, record_sample
+from bot.web.json_body import BadJson, read_json
 from bot.web.keys import DATABASE, PROTECTOR
 from storage import staff
 from storage.models import StaffMember, utcnow
@@ -86,8 +88,8 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
         web.HTTPBadRequest: not JSON, or not an object.
     """
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = await read_json(request)
+    except BadJson:
         raise _error(web.HTTPBadRequest, "the body must be JSON") from None
     if not isinstance(body, dict):
         raise _error(web.HTTPBadRequest, "the body must be a JSON object")
@@ -165,15 +167,26 @@ def _problems(problems: list[tuple[int | None, SampleProblem]]) -> web.Response:
 async def post_results(request: web.Request) -> web.Response:
     """Record lab results (a lab system's call); everyone in a resulted tube is told.
 
-    Body: `{"results": [{"tube_code", "result", "tested_at", "lab"}, ...]}`, at most
+    Body: `{"results": [{"tube_code", "result", "tested_at"[, "correction"]}, ...]}`, at most
     MAX_RESULTS rows; result is negative / positive / inconclusive (or âm tính, dương tính,
     không xác định); tested_at is ISO 8601 (Vietnam time without an offset) or
-    `DD/MM/YYYY HH:MM`, not in the future. Good rows are committed, bad rows reported; the same
-    call again changes nothing and tells nobody twice; a different result for a resulted tube
-    is a correction. Answer: 200 `{"added", "corrected", "unchanged", "problems": [{"row":
-    index in results, "reason"}]}`.
+    `DD/MM/YYYY HH:MM`, not in the future. The lab citizens are told is the key's own (`staff
+    add --lab`): a row's `lab` is ignored. Only tubes sampled at the key's sites are found; any
+    other is an "unknown tube", as is a code that does not exist. Good rows are committed, bad
+    rows reported; the same call again changes nothing and tells nobody twice. A negative or
+    positive result changes only with `"correction": {"reason": "..."}` (5 to 300 characters)
+    on the row: audited with the reason, and told as a correction. Answer: 200 `{"added",
+    "corrected", "unchanged", "problems": [{"row": index in results, "reason"}]}`.
     """
     member = await _authenticate(request, "lab")
+    lab, sites = member.lab, member.sites
+    if not lab or not sites:
+        raise _error(
+            web.HTTPForbidden,
+            "this lab key has no lab and sites yet: an operator gives them with `python "
+            f"run_bot.py staff add --channel {member.channel} --user-id {member.user_id} "
+            '--role lab --lab "<lab name>" --site <site_id> --keep-key`',
+        )
     body = await _json_object(request)
     rows = body.get("results")
     if not isinstance(rows, list):
@@ -190,7 +203,7 @@ async def post_results(request: web.Request) -> web.Response:
             if isinstance(parsed, str):
                 problems.append({"row": index, "reason": parsed})
                 continue
-            tube_code, result, tested_at, lab = parsed
+            tube_code, result, tested_at, correction = parsed
             if tube_code in seen:
                 problems.append({"row": index, "reason": "tube code repeated in this call"})
                 continue
@@ -204,11 +217,11 @@ async def post_results(request: web.Request) -> web.Response:
                 source="api",
                 actor=staff.actor_label(member),
                 now=now,
+                sites=sites,
+                correction=correction,
             )
-            if outcome is results.Outcome.UNKNOWN_TUBE:
-                problems.append({"row": index, "reason": "unknown tube code"})
-            elif outcome is results.Outcome.BEFORE_SAMPLE:
-                problems.append({"row": index, "reason": "tested_at is before the sample"})
+            if outcome in _ROW_PROBLEMS:
+                problems.append({"row": index, "reason": _ROW_PROBLEMS[outcome]})
             else:
                 counts[outcome] += 1
     return web.json_response(
@@ -221,11 +234,23 @@ async def post_results(request: web.Request) -> web.Response:
     )
 
 
-def _read_row(row: Any, *, now: datetime) -> tuple[str, str, datetime, str] | str:
-    """One result row as (tube code, result, tested at, lab), or the reason it is refused."""
+# One reason for a code that does not exist and for a tube of a site the lab does not serve:
+# a key cannot learn which codes exist elsewhere.
+_ROW_PROBLEMS = {
+    results.Outcome.UNKNOWN_TUBE: "unknown tube code (or not sampled at a site this lab serves)",
+    results.Outcome.BEFORE_SAMPLE: "tested_at is before the sample",
+    results.Outcome.NEEDS_CORRECTION: "result already recorded; send a correction with a reason",
+}
+
+
+def _read_row(row: Any, *, now: datetime) -> tuple[str, str, datetime, str | None] | str:
+    """One result row as (tube code, result, tested at, correction reason), or why it is refused.
+
+    A `lab` in the row is ignored: the lab is the key's.
+    """
     if not isinstance(row, dict):
-        return "a row must be an object with tube_code, result, tested_at and lab"
-    fields = {name: row.get(name) for name in ("tube_code", "result", "tested_at", "lab")}
+        return "a row must be an object with tube_code, result and tested_at"
+    fields = {name: row.get(name) for name in ("tube_code", "result", "tested_at")}
     missing = [name for name, value in fields.items() if not isinstance(value, str)]
     if missing:
         return f"missing or not text: {', '.join(missing)}"
@@ -246,7 +271,11 @@ def _read_row(row: Any, *, now: datetime) -> tuple[str, str, datetime, str] | st
         )
     if tested_at > now + results.FUTURE_SKEW:
         return "tested_at is in the future"
-    lab = str(fields["lab"]).strip()
-    if not 1 <= len(lab) <= 120:
-        return "lab must be 1 to 120 characters"
-    return tube_code, result, tested_at, lab
+    correction = row.get("correction")
+    if correction is None:
+        return tube_code, result, tested_at, None
+    reason = correction.get("reason") if isinstance(correction, dict) else None
+    reason = results.read_reason(reason) if isinstance(reason, str) else None
+    if reason is None:
+        return 'correction must be {"reason": "..."} with 5 to 300 characters'
+    return tube_code, result, tested_at, reason

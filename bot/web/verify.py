@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import ipaddress
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +33,8 @@ from bot.services.dcc import DccInvalid
 from bot.services.dcc.qr_reader import ImageTooLarge, NotAnImage, certificate_text, read_qr_texts
 from bot.services.ratelimit import KeyedLimiter
 from bot.web.chat import LANG_COOKIE
+from bot.web.clients import client_key
+from bot.web.headers import page_headers
 from bot.web.keys import AUTHORITY, DATABASE
 from storage.models import utcnow
 
@@ -56,14 +57,7 @@ REFUSALS = {EMPTY: 400, NOT_AN_IMAGE: 422, TOO_LARGE: 413, NO_QR_CODE: 422, TOO_
 CHECKS = web.AppKey("verify_checks", KeyedLimiter)
 DECODING = web.AppKey("verify_decoding", asyncio.Semaphore)
 CLOCK = web.AppKey[Callable[[], datetime]]("verify_clock")
-_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
-        "frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
+_HEADERS = page_headers(style_src="'unsafe-inline'")
 _PAGE = Template("""<!doctype html>
 <html lang="$lang">
 <head>
@@ -174,7 +168,7 @@ async def verify_certificate(request: web.Request) -> web.Response:
 async def _check(request: web.Request) -> Outcome:
     """Check what the request sent against our trust list and revocations."""
     try:
-        if not request.app[CHECKS].allow(_client(request)):
+        if not request.app[CHECKS].allow(client_key(request)):
             raise Refused(TOO_MANY)
         text = await _submitted_text(request)
         async with request.app[DATABASE].read_scope() as session:
@@ -351,19 +345,3 @@ def _wants_json(request: web.Request) -> bool:
     return request.query.get("format") == "json" or "application/json" in request.headers.get(
         "Accept", ""
     )
-
-
-def _client(request: web.Request) -> str:
-    """The client's address; behind a proxy on this machine, the one the proxy forwarded."""
-    remote = request.remote or ""
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if forwarded and _is_loopback(remote):
-        return forwarded.rsplit(",", 1)[-1].strip()
-    return remote
-
-
-def _is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -68,8 +70,9 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-@pytest.fixture
-async def bot(emu: ZaloEmulator) -> AsyncIterator[Receiver]:
+@contextlib.asynccontextmanager
+async def receiving(emu: ZaloEmulator) -> AsyncIterator[Receiver]:
+    """A stand-in bot serving `emu.webhook_url`."""
     receiver = Receiver(emu)
     app = web.Application()
     app.router.add_post("/zalo/webhook", receiver.handle)
@@ -81,6 +84,12 @@ async def bot(emu: ZaloEmulator) -> AsyncIterator[Receiver]:
     emu.webhook_url = f"http://127.0.0.1:{port}/zalo/webhook"
     yield receiver
     await runner.cleanup()
+
+
+@pytest.fixture
+async def bot(emu: ZaloEmulator) -> AsyncIterator[Receiver]:
+    async with receiving(emu) as receiver:
+        yield receiver
 
 
 async def post_json(
@@ -517,6 +526,18 @@ async def test_user_text_event_and_signature(emu: ZaloEmulator, bot: Receiver) -
     second = bot.received[1].event
     assert second["message"]["msg_id"] != "m-1" and len(second["message"]["msg_id"]) == 32
     assert int(second["timestamp"]) > int(event["timestamp"])
+
+
+async def test_events_are_stamped_by_the_clock_given() -> None:
+    moment = datetime(2025, 12, 31, 16, 30, tzinfo=UTC)  # 23:30 in Vietnam
+    async with ZaloEmulator(clock=lambda: moment) as emu, receiving(emu) as bot:
+        await emu.user_text(USER, "a")
+        await emu.user_text(USER, "b")  # the same millisecond: one later, events stay distinct
+        await emu.user_text(USER, "c", at=moment - timedelta(days=400))  # a chosen moment
+    stamps = [int(got.event["timestamp"]) for got in bot.received]
+    at_ms = int(moment.timestamp() * 1000)
+    assert stamps == [at_ms, at_ms + 1, at_ms - 400 * 86_400_000]
+    assert all(got.signed_with == "app_id" for got in bot.received)
 
 
 async def test_signature_variants(emu: ZaloEmulator, bot: Receiver) -> None:

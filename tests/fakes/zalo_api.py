@@ -30,6 +30,7 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -144,10 +145,6 @@ def _invalid(what: str) -> _ZaloError:
     return _ZaloError(-201, f"Parameters invalid: {what}")
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 async def _read(request: web.Request) -> tuple[JSON, Files]:
     params: JSON = {}
     files: Files = {}
@@ -230,6 +227,8 @@ class ZaloEmulator:
         access_token: The first access token accepted.
         refresh_token: The first (single-use) refresh token.
         port: TCP port to listen on; 0 picks a free one.
+        clock: Zalo's clock (UTC), which stamps events; the wall clock by default. Give it the
+            bot's clock in tests, whose clock is not the wall's.
 
     Attributes:
         webhook_url: Where webhook events are POSTed (the bot's ``/zalo/webhook``).
@@ -258,8 +257,10 @@ class ZaloEmulator:
         access_token: str = "AT-1",
         refresh_token: str = "RT-1",
         port: int = 0,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.app_id, self.oa_id = app_id, oa_id
+        self._clock = clock or (lambda: datetime.now(UTC))
         self.oa_secret_key, self.app_secret = oa_secret_key, app_secret
         self.access_token, self.refresh_token = access_token, refresh_token
         self.webhook_url: str | None = None
@@ -525,11 +526,17 @@ class ZaloEmulator:
         return status
 
     async def user_text(
-        self, user_id: str, text: str, *, msg_id: str | None = None, sign: Sign = "app_id"
+        self,
+        user_id: str,
+        text: str,
+        *,
+        msg_id: str | None = None,
+        sign: Sign = "app_id",
+        at: datetime | None = None,
     ) -> int:
-        """A ``user_send_text`` event: the user wrote ``text``."""
+        """A ``user_send_text`` event: the user wrote ``text`` (stamped ``at``, default now)."""
         message = {"text": text, "msg_id": msg_id or self._msg_id()}
-        return await self._user_event(user_id, "user_send_text", {"message": message}, sign)
+        return await self._user_event(user_id, "user_send_text", {"message": message}, sign, at=at)
 
     async def press(
         self, user_id: str, message: JSON, title: str, *, sign: Sign = "app_id"
@@ -614,12 +621,17 @@ class ZaloEmulator:
     def _msg_id(self) -> str:
         return secrets.token_hex(16)
 
+    def _now_ms(self) -> int:
+        return int(self._clock().timestamp() * 1000)
+
     def _timestamp(self) -> str:
         """Milliseconds since the epoch, strictly increasing (events stay distinct)."""
-        self._last_ts = max(_now_ms(), self._last_ts + 1)
+        self._last_ts = max(self._now_ms(), self._last_ts + 1)
         return str(self._last_ts)
 
-    async def _user_event(self, user_id: str, name: str, fields: JSON, sign: Sign) -> int:
+    async def _user_event(
+        self, user_id: str, name: str, fields: JSON, sign: Sign, *, at: datetime | None = None
+    ) -> int:
         event: JSON = {"app_id": self.app_id, "user_id_by_app": f"app-{user_id}"}
         if name in ("follow", "unfollow"):
             event.update(
@@ -631,7 +643,7 @@ class ZaloEmulator:
         else:
             event.update(event_name=name, sender={"id": user_id}, recipient={"id": self.oa_id})
         event.update(fields)
-        event["timestamp"] = self._timestamp()
+        event["timestamp"] = str(int(at.timestamp() * 1000)) if at else self._timestamp()
         if name == "unfollow":
             self.followers.discard(user_id)
         else:
@@ -834,7 +846,7 @@ class ZaloEmulator:
             }
         )
         quota = {"dailyQuota": str(self.daily_quota), "remainingQuota": str(self.quota_left)}
-        return _ok({"msg_id": msg_id, "sent_time": str(_now_ms()), "quota": quota})
+        return _ok({"msg_id": msg_id, "sent_time": str(self._now_ms()), "quota": quota})
 
     async def _handle_file(self, request: web.Request) -> web.Response:
         data = self._user_files.get(request.match_info["name"])

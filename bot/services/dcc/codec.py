@@ -24,6 +24,7 @@ CLAIM_EXP = 4
 CLAIM_IAT = 6
 CLAIM_HCERT = -260
 HCERT_EU_DCC_V1 = 1
+MAX_TIME = 253402300799  # 9999-12-31T23:59:59Z, the last moment a datetime holds
 
 
 def b45encode(data: bytes) -> str:
@@ -219,6 +220,8 @@ class CwtClaims:
                 not isinstance(value, int | float) or isinstance(value, bool)
             ):
                 raise DccInvalid(Problem.CBOR, f"{name} is not a number")
+            if value is not None and not 0 <= value <= MAX_TIME:  # NaN too
+                raise DccInvalid(Problem.CBOR, f"{name} is not a time between 1970 and 9999")
         if iss is not None and not isinstance(iss, str):
             raise DccInvalid(Problem.CBOR, "iss is not a string")
         return cls(
