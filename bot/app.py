@@ -34,7 +34,7 @@ from bot.handlers.start import command_menu
 from bot.i18n import SUPPORTED, _, use_locale
 from bot.logs import quiet_library_loggers
 from bot.messages import ChatRef, Outgoing
-from bot.services import reminders
+from bot.services import reminders, retention
 from bot.services.certificates import Renderer
 from bot.services.dcc.trust import Authority, load_authority
 from bot.services.jobs_table import JOB_KINDS
@@ -47,7 +47,7 @@ from bot.services.zalo_tokens import TokenKeeper
 from bot.vn import divisions
 from bot.web.app import TELEGRAM_WEBHOOK_PATH, build_web_app
 from bot.web.zalo import ZALO_WEBHOOK_PATH
-from storage import accounts, jobs, outbox, samples, updates
+from storage import accounts, files, inbox, jobs, outbox, samples, updates
 from storage.db import Database
 from storage.models import utcnow
 from storage.outbox import NewMessage
@@ -138,9 +138,9 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
     )
     fetchers = {channel.name: channel.fetch_file for channel in (telegram, zalo) if channel}
     dispatcher = Dispatcher(db, services, sender, PhotoReader(fetchers))
-    inbox = None
+    zalo_inbox = None
     if zalo is not None:
-        inbox = ZaloInbox(db, dispatcher, clock=clock, on_released=sender.wake)
+        zalo_inbox = ZaloInbox(db, dispatcher, clock=clock, on_released=sender.wake)
     if keeper is not None and settings.support_chat_id:
         keeper.alert = _desk_alert(db, ChatRef("telegram", settings.support_chat_id), sender.wake)
     web_app = build_web_app(
@@ -152,7 +152,7 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
         telegram=telegram,
         authority=authority,
         clock=clock,
-        zalo_inbox=inbox,
+        zalo_inbox=zalo_inbox,
     )
     return Service(
         settings,
@@ -169,7 +169,7 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
         linker,
         zalo,
         keeper,
-        inbox,
+        zalo_inbox,
         clock,
     )
 
@@ -250,6 +250,9 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
     settings = service.settings
     runner = web.AppRunner(service.web_app, access_log=None, shutdown_timeout=WEB_STOP_S)
     try:
+        # The database, the keys and whatever else is under VAR_DIR are the owner's only.
+        files.tighten_tree(settings.var_dir)
+        files.tighten(settings.dcc_key_path)
         await migrate(service.db)
         # The ward index takes about 0.3 s of CPU to build: build it off the event loop now,
         # not in the middle of the first citizen's ward question, where it would stall every chat.
@@ -266,9 +269,7 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
                 asyncio.create_task(service.zalo_tokens.run(), name="zalo-tokens")
             )
         service.tasks.append(asyncio.create_task(service.sender.run(), name="sender"))
-        service.tasks.append(
-            asyncio.create_task(_forget_old_rows(service.db, service.clock), name="cleanup")
-        )
+        service.tasks.append(asyncio.create_task(_forget_old_rows(service), name="cleanup"))
         service.tasks.append(asyncio.create_task(service.renderer.run(), name="certificates"))
         await _backfill_reminders(service)
         service.tasks.append(asyncio.create_task(service.scheduler.run(), name="scheduler"))
@@ -442,12 +443,15 @@ async def _backfill_reminders(service: Service) -> None:
         log.info("scheduled the reminders of %s earlier bookings", total)
 
 
-async def _forget_old_rows(db: Database, clock: Callable[[], datetime]) -> None:
+async def _forget_old_rows(service: Service) -> None:
+    db, clock = service.db, service.clock
+    keep_messages = timedelta(days=service.settings.outbox_retention_days)
     while True:
         try:
             await forget_old_rows(db, now=clock())
+            await retention.strip_old_messages(db, now=clock(), keep=keep_messages)
         except Exception:  # the database may be away for a while: try again next hour
-            log.exception("could not forget old processed updates, lookups and accounts")
+            log.exception("could not forget old rows or strip old messages")
         await asyncio.sleep(3600)
 
 
@@ -455,6 +459,7 @@ async def forget_old_rows(db: Database, *, now: datetime) -> None:
     """The hourly clean-up: what is no longer needed at `now` is deleted."""
     async with db.session_scope() as session:
         await updates.forget_updates_before(session, cutoff=now - UPDATE_MEMORY)
+        await inbox.forget_handled_before(session, cutoff=now - UPDATE_MEMORY)
         # Failed result lookups count for a day at most (bot.handlers.pcr).
         await samples.forget_lookups_before(session, now - timedelta(days=2))
         await jobs.forget_settled_before(session, now - JOB_MEMORY)

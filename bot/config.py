@@ -56,6 +56,8 @@ class Settings:
     chat_rate_per_s: float = 1.0
     chat_burst: int = 3
     send_max_attempts: int = 6
+    # Sent messages keep their text and pictures this long, then only their delivery record.
+    outbox_retention_days: int = 30
     var_dir: Path = VAR_DIR
     min_age: int = 18
     booking_days: int = 14
@@ -155,6 +157,7 @@ class Settings:
             chat_rate_per_s=_number(env, "CHAT_RATE_PER_S", 1.0, low=0.01, high=100),
             chat_burst=_integer(env, "CHAT_BURST", 3, low=1, high=100),
             send_max_attempts=_integer(env, "SEND_MAX_ATTEMPTS", 6, low=1, high=100),
+            outbox_retention_days=_integer(env, "OUTBOX_RETENTION_DAYS", 30, low=1, high=3650),
             var_dir=Path(env.get("VAR_DIR") or VAR_DIR),
             min_age=_integer(env, "MIN_AGE", 18, low=0, high=120),
             booking_days=_integer(env, "BOOKING_DAYS", 14, low=1, high=90),

@@ -172,3 +172,13 @@ class Outgoing:
 
 # Fields stored in an outbox row's body only when set.
 _OPTIONAL_KEYS = ("thread_id", "reply_to", "new_topic", "edit_message_id", "replaces", "template")
+# What a stripped outbox row keeps of its body: where it went and its kind, not what it said.
+_SHAPE_KEYS = ("image_key", "remove_keyboard", *_OPTIONAL_KEYS)
+
+
+def stripped_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored body without its content: no text, buttons, picture reference or template facts.
+
+    It still reads as an `Outgoing` (with empty text), so every reader of old rows works on it.
+    """
+    return {"text": "", **{key: body[key] for key in _SHAPE_KEYS if key in body}}

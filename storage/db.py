@@ -1,9 +1,10 @@
 """Engine, units of work and migrations, for SQLite (default) and PostgreSQL.
 
 SQLite: WAL journal, `synchronous=NORMAL` (durable across process crashes; a power cut can lose
-the last commits), foreign keys on, statements run inline on the event loop (see
-`storage.sqlite_inline` for why), and every write transaction starts with `BEGIN IMMEDIATE`
-behind one in-process lock, so writers queue instead of failing with "database is locked".
+the last commits), foreign keys and secure delete on, files owner-only, statements run inline on
+the event loop (see `storage.sqlite_inline` for why), and every write transaction starts with
+`BEGIN IMMEDIATE` behind one in-process lock, so writers queue instead of failing with "database
+is locked".
 PostgreSQL: plain transactions; row locks (`FOR UPDATE`) serialise work on one chat.
 """
 
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage import sqlite_inline
+from storage import files, sqlite_inline
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _sqlite_begin: ContextVar[str] = ContextVar("sqlite_begin", default="BEGIN IMMEDIATE")
@@ -39,7 +40,10 @@ class Database:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite and self.url.database not in (None, "", ":memory:"):
-            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            # A folder made here is owner-only; an existing one is the operator's to set.
+            Path(self.url.database).parent.mkdir(
+                mode=files.FOLDER_MODE, parents=True, exist_ok=True
+            )
         # hide_parameters: SQL errors and logs never carry the values (personal data).
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:

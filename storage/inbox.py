@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import insert_ignoring_conflicts
@@ -28,14 +28,22 @@ async def waiting(session: AsyncSession, *, channel: str, limit: int) -> list[In
     """The oldest events not handled yet, in arrival order."""
     result = await session.execute(
         select(InboundEvent)
-        .where(InboundEvent.channel == channel)
+        .where(InboundEvent.handled_at.is_(None), InboundEvent.channel == channel)
         .order_by(InboundEvent.id)
         .limit(limit)
     )
     return list(result.scalars())
 
 
-async def forget(session: AsyncSession, ids: Sequence[int]) -> None:
-    """Drop handled events."""
+async def mark_handled(session: AsyncSession, ids: Sequence[int], *, now: datetime) -> None:
+    """Empty handled events: their keys stay, to refuse redeliveries; what they said goes."""
     if ids:
-        await session.execute(delete(InboundEvent).where(InboundEvent.id.in_(ids)))
+        await session.execute(
+            update(InboundEvent).where(InboundEvent.id.in_(ids)).values(body={}, handled_at=now)
+        )
+
+
+async def forget_handled_before(session: AsyncSession, *, cutoff: datetime) -> int:
+    """Drop the keys of events handled before `cutoff`; how many."""
+    result = await session.execute(delete(InboundEvent).where(InboundEvent.handled_at < cutoff))
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import upsert
@@ -35,3 +35,9 @@ async def remember(
                 for (channel, key), platform_id in latest.items()
             ],
         )
+
+
+async def forget(session: AsyncSession, keys: Sequence[str]) -> None:
+    """Forget the platforms' ids of these pictures, on every channel."""
+    if keys:
+        await session.execute(delete(MediaFile).where(MediaFile.key.in_(keys)))

@@ -149,13 +149,22 @@ class OutboxMessage(Base):
     """A message the bot promised to send, written in the same transaction as the change.
 
     `attempts` counts the failed tries that count against SEND_MAX_ATTEMPTS (a 429 does not);
-    `last_error` keeps the latest failure, `sent_at` and `external_id` the delivery.
+    `last_error` keeps the latest failure, `sent_at` and `external_id` the delivery. Once
+    `OUTBOX_RETENTION_DAYS` have passed (or its citizen's data is erased), a settled row is
+    `stripped_at`: its text, buttons, picture and template facts are gone, its delivery record
+    and shape (thread, edit, template kind) stay for reports and replies.
     """
 
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "status", "not_before"),
         Index("ix_outbox_chat", "channel", "chat_id", "id"),
+        Index(  # the rows still to strip, oldest first
+            "ix_outbox_unstripped",
+            "created_at",
+            sqlite_where=text("stripped_at IS NULL"),
+            postgresql_where=text("stripped_at IS NULL"),
+        ),
         # Ids only grow, even after an erasure deletes the newest rows: the web chat reads
         # "everything after id N".
         {"sqlite_autoincrement": True},
@@ -178,6 +187,7 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     external_id: Mapped[str | None] = mapped_column(String(64))
+    stripped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Person(Base):
@@ -679,8 +689,9 @@ class InboundEvent(Base):
     """A webhook event stored before it is answered, processed after (Zalo: within 2 s).
 
     Keyed by channel and the event's own id (Zalo's `msg_id`), so a redelivery is not stored
-    twice; a row is deleted once its event is handled, and rows left by a crash are handled at
-    the next start.
+    twice. Once its event is handled, a row is `handled_at` and its body emptied (what the
+    citizen wrote is not kept); the key stays as long as redeliveries are refused. Rows left
+    unhandled by a crash are handled at the next start.
     """
 
     __tablename__ = "inbound_events"
@@ -691,6 +702,7 @@ class InboundEvent(Base):
     event_key: Mapped[str] = mapped_column(String(128))
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class PlatformToken(Base):

@@ -7,16 +7,20 @@ blocked us or is gone), `dropped` (not tried: the recipient was known to be unre
 platform takes it only once the recipient writes again, Zalo's interaction window: due when
 they do, or at `not_before`, e.g. when the night ban on template messages ends).
 A claim whose lease ran out (the process died mid-send) becomes due again.
+
+Rows are kept as the delivery record (reports, deduplication, replies to a message by its
+platform id); once settled and older than the retention period, or when their citizen's data is
+erased, they are stripped (`strip`): their text, buttons and picture are gone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import supports_row_locks
@@ -24,6 +28,7 @@ from storage.models import Account, OutboxMessage, table
 
 CANCELLED = "cancelled"
 WAITING = "waiting"
+_UNSENT = ("pending", WAITING, "sending")  # every other status is settled: never tried again
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +208,7 @@ async def release_waiting(
 async def transcript(
     session: AsyncSession, *, channel: str, chat_id: str, after: int, limit: int = 200
 ) -> list[OutboxMessage]:
-    """Messages to a chat after row `after` that were handed to the channel.
+    """Messages to a chat after row `after` that were handed to the channel, not stripped.
 
     The web chat reads its history here.
     """
@@ -214,6 +219,7 @@ async def transcript(
             OutboxMessage.chat_id == chat_id,
             OutboxMessage.id > after,
             OutboxMessage.status.in_(("sending", "sent")),
+            OutboxMessage.stripped_at.is_(None),
         )
         .order_by(OutboxMessage.id)
         .limit(limit)
@@ -246,3 +252,78 @@ async def recent_for_chat(
         .limit(limit)
     )
     return list(reversed(result.scalars().all()))
+
+
+async def settled_before(session: AsyncSession, *, before: datetime, limit: int) -> list[int]:
+    """Up to `limit` settled rows written before `before` and not stripped yet, oldest first."""
+    result = await session.scalars(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.stripped_at.is_(None),
+            OutboxMessage.created_at < before,
+            # NOT IN, not IN (SETTLED): SQLite would then walk every sent row of ix_outbox_due.
+            OutboxMessage.status.not_in(_UNSENT),
+        )
+        .order_by(OutboxMessage.created_at)
+        .limit(limit)
+    )
+    return list(result)
+
+
+async def strip(
+    session: AsyncSession,
+    ids: Sequence[int],
+    *,
+    shape: Callable[[dict[str, Any]], dict[str, Any]],
+    now: datetime,
+) -> set[int]:
+    """Replace the rows' bodies by `shape(body)` and drop their pictures, for good.
+
+    A row not sent yet is cancelled: it has nothing left to say.
+
+    Returns:
+        The rows cancelled (a sender may hold copies of them: withdraw those).
+    """
+    if not ids:
+        return set()
+    rows = (
+        await session.execute(
+            select(_OUTBOX.c.id, _OUTBOX.c.body, _OUTBOX.c.status).where(_OUTBOX.c.id.in_(ids))
+        )
+    ).all()
+    if rows:
+        await session.execute(
+            _STRIP,
+            [
+                {"row_id": row_id, "shape": shape(body), "stripped": now}
+                for row_id, body, _ in rows
+            ],
+        )
+    return {row_id for row_id, _body, status in rows if status in _UNSENT}
+
+
+_STRIP = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"))
+    .values(
+        body=bindparam("shape", type_=_OUTBOX.c.body.type),
+        image=None,
+        lease_until=None,
+        stripped_at=bindparam("stripped", type_=_OUTBOX.c.stripped_at.type),
+        # Not IN (...): an expanding list cannot be part of an executemany.
+        status=case(
+            (or_(*(_OUTBOX.c.status == unsent for unsent in _UNSENT)), CANCELLED),
+            else_=_OUTBOX.c.status,
+        ),
+    )
+)
+
+
+async def delete_for_chats(session: AsyncSession, chats: Sequence[tuple[str, str]]) -> None:
+    """Delete every message to these (channel, chat id) pairs, sent or not."""
+    for channel, chat_id in chats:
+        await session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id
+            )
+        )

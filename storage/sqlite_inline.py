@@ -12,16 +12,26 @@ coroutines that complete without suspending. SQLAlchemy is given them through it
 The trade-off: a statement blocks the loop while it runs. Writers in this process queue on an
 asyncio lock (see `storage.db`), so the busy timeout only comes into play when another process
 writes the same file; several processes should share PostgreSQL instead.
+
+At rest: the database file is created owner-only (0600) before SQLite opens it, so its `-wal`
+and `-shm` files, which SQLite creates with the main file's permissions, are too; and
+`secure_delete` makes SQLite overwrite deleted content with zeros, so an erased row leaves no
+trace in the file once the WAL is checkpointed.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
+from storage import files
+
 BUSY_TIMEOUT_S = 5.0
-PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON")
+PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "secure_delete=ON")
+IN_MEMORY = ("", ":memory:")
+WAL_FILES = ("-wal", "-shm")
 
 
 class InlineCursor:
@@ -139,8 +149,17 @@ class InlineConnection:
 
 
 async def connect(path: str) -> InlineConnection:
-    """Open `path` in WAL mode with foreign keys on, in autocommit mode."""
+    """Open `path` owner-only, in WAL mode with foreign keys and secure delete on, autocommit."""
+    if path not in IN_MEMORY:
+        make_private(Path(path))
     connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     for pragma in PRAGMAS:
         connection.execute(f"PRAGMA {pragma}")
     return InlineConnection(connection)
+
+
+def make_private(path: Path) -> None:
+    """Create the database file 0600 if it is new; tighten it and its WAL files if not."""
+    files.create_private(path)
+    for suffix in WAL_FILES:
+        files.tighten(path.with_name(path.name + suffix))

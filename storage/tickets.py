@@ -160,3 +160,27 @@ async def rate(
         .execution_options(synchronize_session="fetch")
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def forget_citizen(session: AsyncSession, account_ids: Sequence[int]) -> list[int]:
+    """Drop what the accounts' tickets hold of the citizen (messages waiting, staff notes).
+
+    Returns:
+        The tickets' desk outbox rows (headers and relayed messages), for the caller to strip.
+    """
+    ticket_ids = select(Ticket.id).where(Ticket.account_id.in_(account_ids))
+    await session.execute(
+        update(TicketMessage).where(TicketMessage.ticket_id.in_(ticket_ids)).values(body=None)
+    )
+    await session.execute(update(Ticket).where(Ticket.id.in_(ticket_ids)).values(close_note=None))
+    relayed = await session.scalars(
+        select(TicketMessage.desk_outbox_id).where(
+            TicketMessage.ticket_id.in_(ticket_ids), TicketMessage.desk_outbox_id.is_not(None)
+        )
+    )
+    anchors = await session.scalars(
+        select(Ticket.anchor_outbox_id).where(
+            Ticket.id.in_(ticket_ids), Ticket.anchor_outbox_id.is_not(None)
+        )
+    )
+    return sorted({row for row in (*relayed, *anchors) if row is not None})

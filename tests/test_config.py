@@ -62,6 +62,7 @@ def test_database_url_is_rewritten_for_asyncpg(given: str, expected: str) -> Non
         ("TELEGRAM_API_BASE_URL", "http://127.0.0.1:8081/", "http://127.0.0.1:8081"),
         ("TELEGRAM_PAID_BROADCAST", "yes", True),
         ("CHAT_BURST", "5", 5),
+        ("OUTBOX_RETENTION_DAYS", "7", 7),
     ],
     ids=[
         "port",
@@ -72,6 +73,7 @@ def test_database_url_is_rewritten_for_asyncpg(given: str, expected: str) -> Non
         "api-url",
         "flag",
         "burst",
+        "retention",
     ],
 )
 def test_good_values_are_read(name: str, value: str, expected: object) -> None:

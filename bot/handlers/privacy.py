@@ -15,7 +15,7 @@ from bot.conversation import Conversation, Handler
 from bot.handlers.menu import menu_buttons
 from bot.i18n import CHANNEL_NAMES, LANGUAGE_NAMES, _, format_day, format_moment
 from bot.messages import Button, Incoming
-from bot.services import tickets
+from bot.services import erasure, tickets
 from bot.vn.intents import Intent, is_answer
 from bot.vn.phone import mask_id_number, mask_phone
 from storage import accounts, certificates, people
@@ -183,10 +183,12 @@ async def ask_erase(msg: Incoming, conv: Conversation) -> None:
 async def confirm_erase(msg: Incoming, conv: Conversation) -> None:
     """Erase the account if confirmed; otherwise keep everything."""
     if msg.payload == "erase:yes" or is_answer(msg.text, Intent.YES):
-        await _end_ticket(conv, why="data deleted")
         # Linked chats are one citizen: all of them go (the holder's, with its people).
-        await people.erase_for_account(conv.session, conv.owner_id, now=conv.now)
-        await accounts.delete_account(conv.session, account_id=conv.owner_id)
+        withdrawn = await erasure.erase_citizen(conv.session, conv.owner_id, now=conv.now)
+        services = conv.services  # the desk is told; what it was still to get is not sent
+        conv.after_commit.append(services.outbox_written)
+        conv.after_commit.append(lambda: services.outbox_withdrawn(withdrawn))
+        conv.ticket_id = None
         conv.erase()
         conv.reply(
             _(

@@ -5,8 +5,9 @@ the signature and stores the event (`receive`); this loop then handles what is s
 first, in batches: an unfollow marks the citizen unreachable; a text that is the label or
 number of a choice we offered becomes that button's press (`choice_payload`); the citizens who
 wrote get their messages kept `waiting` (outside Zalo's window) due again; the rest is the
-dispatcher's, as for any channel. Events left by a crash are handled at the next start, and
-the dispatcher's deduplication makes a second handling of one a no-op.
+dispatcher's, as for any channel. A handled event is emptied (its key stays, to refuse a
+redelivery). Events left by a crash are handled at the next start, and the dispatcher's
+deduplication makes a second handling of one a no-op.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ class ZaloInbox:
         if msgs:
             await self._dispatcher.handle_batch(msgs)
         async with self._db.session_scope() as session:
-            await inbox.forget(session, [row.id for row in stored])
+            await inbox.mark_handled(session, [row.id for row in stored], now=self._clock())
         return len(stored)
 
     async def _unfollowed(self, session: AsyncSession, events: Sequence[dict[str, Any]]) -> None:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from bot.config import DEFAULT_DCC_ISSUER
+from storage import files
 
 OID_TEST = "1.3.6.1.4.1.1847.2021.1.1"
 OID_VACCINATION = "1.3.6.1.4.1.1847.2021.1.2"
@@ -159,17 +160,17 @@ def write_signer(signer: Signer, key_path: Path, cert_path: Path) -> None:
         key_path: Where the private key goes.
         cert_path: Where the certificate goes.
     """
-    key_path.parent.mkdir(parents=True, exist_ok=True)
-    cert_path.parent.mkdir(parents=True, exist_ok=True)
+    key_path.parent.mkdir(mode=files.FOLDER_MODE, parents=True, exist_ok=True)
+    cert_path.parent.mkdir(mode=files.FOLDER_MODE, parents=True, exist_ok=True)
     pem = signer.key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, files.FILE_MODE)
     with os.fdopen(fd, "wb") as fh:
         fh.write(pem)
-    os.chmod(key_path, 0o600)  # the file may have existed with wider permissions
+    os.chmod(key_path, files.FILE_MODE)  # the file may have existed with wider permissions
     cert_path.write_bytes(signer.cert.public_bytes(serialization.Encoding.PEM))
 
 
