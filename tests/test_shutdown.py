@@ -50,9 +50,15 @@ def environment(
 async def waiting_browser(port: int) -> asyncio.Task[int]:
     """A web chat whose long poll (up to 25 s) is open; the task ends with the answer's status."""
     session = ClientSession()
-    page = await session.get(f"http://127.0.0.1:{port}/chat")
-    cookies = "; ".join(value.split(";", 1)[0] for value in page.headers.getall("Set-Cookie"))
-    page.release()
+    origin = f"http://127.0.0.1:{port}"
+    issued = await session.post(  # as the page does: the server issues the session
+        f"{origin}/api/chat/session",
+        data=b"{}",
+        headers={"Origin": origin, "Content-Type": "application/json"},
+    )
+    assert issued.status == 200
+    cookies = "; ".join(value.split(";", 1)[0] for value in issued.headers.getall("Set-Cookie"))
+    issued.release()
 
     async def poll() -> int:
         try:
