@@ -6,6 +6,7 @@ transaction, so the step a citizen is on survives restarts and never drifts from
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from storage.models import Account
 # Also the broadcast ("bc:") and ticket ("tk:") buttons, which name their broadcast or ticket.
 GLOBAL_PAYLOADS = ("menu:", "lang:", "appt:", "cert:", "book:", "camp:", "bc:", "tk:")
 _STAMP_SEPARATOR = "|"
+_WORD = re.compile(r"[a-z_]+")  # a part of a payload that names no row
 # Step payloads get a stamp such as "12|" in front; Telegram allows 64 bytes in all.
 MAX_STEP_PAYLOAD = 48
 
@@ -215,7 +217,11 @@ def unstamped(payload: str) -> str:
 
 
 def _names_no_row(payload: str) -> bool:
-    """Whether a global payload has a number part that is no id (`payload_id`) of a row."""
+    """Whether a global payload has a part that is no id (`payload_id`) of a row.
+
+    Its parts are words (`appt`, `qr`) and row ids: any other part (`-1`, `1.5`, `²`, nothing)
+    was made up.
+    """
     return payload.startswith(GLOBAL_PAYLOADS) and any(
-        part.isdigit() and payload_id(part) is None for part in payload.split(":")
+        not _WORD.fullmatch(part) and payload_id(part) is None for part in payload.split(":")
     )

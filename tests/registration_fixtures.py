@@ -11,6 +11,7 @@ from bot.app import Service
 from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE
 from bot.services.doses import DoseEntry, record_dose
+from bot.services.identity import id_index
 from storage import accounts
 from storage.db import Database
 from storage.models import Account, Booking, Person, Site, Slot
@@ -140,3 +141,38 @@ async def give_first_dose(
             source="chat", actor="test", staff_id=None, site_name=None,
             authority=svc.authority, now=now,
         )  # fmt: skip
+
+
+# The one answer to an ID number that cannot be registered here, whoever holds it (issue 14).
+REFUSED = (
+    "Số định danh này không thể đăng ký tại đây. Nếu đây là số của bạn hoặc người nhà, bạn vui "
+    "lòng chọn “Hỗ trợ” để được nhân viên giúp đỡ. Bạn cũng có thể gõ một số định danh khác."
+)
+HOLDER_PHONE = "+84912345678"
+
+
+async def add_holder(svc: Service, number: str, *, chat_id: str | None) -> None:
+    """A person holding `number`: on a Telegram chat's account with a phone, or kept alone."""
+    protector = svc.protector
+    async with svc.db.session_scope() as session:
+        account = (
+            await consenting_account(session, chat_id, channel="telegram") if chat_id else None
+        )
+        if account is not None:
+            account.phone_sealed = protector.seal(HOLDER_PHONE)
+        session.add(
+            Person(
+                account_id=account.id if account else None,
+                full_name="Lê Văn Cư",
+                birth_date=date(1958, 3, 15),
+                gender="male",
+                id_sealed=protector.seal(number),
+                id_index=id_index(protector, number),
+                phone_sealed=protector.seal(HOLDER_PHONE),
+                province_code=79,
+                ward_code=26743,
+                divisions_version="x",
+                priority_group="",
+                is_holder=True,
+            )
+        )

@@ -10,29 +10,8 @@ import pytest
 
 from bot.app import Service
 from bot.messages import MAX_PAYLOAD_ID, payload_id
+from tests.payloads import HUGE, MADE_UP, MENU_EXPIRED, OLD_BUTTON
 from tests.webchat import APOLOGY, MENU, Citizen
-
-OLD_BUTTON = (
-    "Nút này thuộc một tin nhắn cũ. Bạn vui lòng trả lời câu hỏi gần nhất, "
-    "hoặc gõ /huy để dừng lại."
-)
-MENU_EXPIRED = "Menu này đã hết hạn. Mời bạn dùng menu mới bên dưới."
-HUGE = "99999999999999999999"
-MADE_UP = [
-    f"appt:qr:{HUGE}",
-    f"appt:coming:{MAX_PAYLOAD_ID + 1}",
-    f"appt:cancel:{HUGE}{HUGE}",
-    "appt:qr:²",  # a digit to str.isdigit, not to int()
-    "appt:move:٣",  # an Arabic-Indic three
-    f"book:{HUGE}",
-    f"cert:send:{HUGE}",
-    f"cert:test:1:{HUGE}",
-    f"camp:book:{HUGE}",
-    f"camp:pause:{HUGE}",
-    f"bc:rep:{HUGE}",
-    f"tk:rate:{HUGE}:5",
-    "tk:rate:1:0",
-]
 
 
 @pytest.mark.parametrize(

@@ -1,60 +1,18 @@
 """Dependencies: bounded both ways, floors above published advisories, a lock with hashes.
 
-The advisories are the README's table (section "Dependencies"): one row per advisory with the
-release that fixed it, or "none known" for a package without any. The lock files are what
-`make` installs, with `pip install --require-hashes`.
+What is declared, locked and advised is read by tests/dependencies.py.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-ROOT = Path(__file__).resolve().parent.parent
-PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-RUNTIME = [Requirement(line) for line in PROJECT["dependencies"]]
-DEV = [Requirement(line) for line in PROJECT["optional-dependencies"]["dev"]]
-LOCKS = ("requirements.lock", "requirements-divisions.lock")
-NONE_KNOWN = "none known"
-
-
-def advisories() -> dict[str, list[tuple[str, Version | None]]]:
-    """The README's table: package -> [(advisory, fixed in or None)]."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n## Dependencies\n", 1)[1].split("\n## ", 1)[0]
-    table: dict[str, list[tuple[str, Version | None]]] = {}
-    for line in section.splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if not line.startswith("| ") or len(cells) != 3 or cells[0] in ("package", "---"):
-            continue
-        package, advisory, fixed = cells
-        version = None if advisory == NONE_KNOWN else Version(fixed)
-        table.setdefault(canonicalize_name(package), []).append((advisory, version))
-    return table
-
-
-def floor(requirement: Requirement) -> Version:
-    (lowest,) = [Version(s.version) for s in requirement.specifier if s.operator == ">="]
-    return lowest
-
-
-def pins(lock: str) -> Iterator[tuple[str, str, list[str]]]:
-    """(name, version, hashes) of each requirement of a lock file."""
-    text = (ROOT / lock).read_text(encoding="utf-8")
-    lines = [line.split("#", 1)[0].strip() for line in text.replace("\\\n", " ").splitlines()]
-    for line in filter(None, lines):
-        requirement, *options = line.split()
-        name, _, version = requirement.partition("==")
-        hashes = [o.removeprefix("--hash=") for o in options if o.startswith("--hash=sha256:")]
-        assert len(hashes) == len(options), f"{lock}: unexpected options in {line!r}"
-        yield canonicalize_name(name), version, hashes
+from tests.dependencies import DEV, LOCKS, ROOT, RUNTIME, advisories, floor, pins
 
 
 @pytest.mark.parametrize("requirement", RUNTIME + DEV, ids=str)

@@ -20,26 +20,14 @@ from bot.web.json_body import MAX_DEPTH, MAX_INT_DIGITS, BadJson, loads
 from tests.conftest import Clock
 from tests.fakes.telegram_api import TelegramEmulator
 from tests.fakes.zalo_api import ZaloEmulator
-from tests.json_endpoints import Endpoints, envelope, every_endpoint
-
-
-def nested(depth: int) -> bytes:
-    return b"[" * depth + b"]" * depth
-
-
-# (name, a JSON value's text) that Python's json module cannot take as it is, or that we refuse.
-SHAPES = [
-    ("nested-10000", nested(10_000)),
-    ("nested-33", nested(MAX_DEPTH + 1)),
-    ("objects-10000", b'{"a":' * 10_000 + b"1" + b"}" * 10_000),
-    ("digits-5000", b"9" * 5000),
-    ("digits-21", b"1" * (MAX_INT_DIGITS + 1)),
-    ("float-overflow", b"1e400"),
-    ("float-long", b"0." + b"1" * 40),
-    ("nan", b"NaN"),
-    ("nul", b'"a\\u0000b"'),
-    ("half-surrogate", b'"\\ud800"'),
-]
+from tests.json_endpoints import (
+    SHAPES,
+    USUAL_400,
+    Endpoints,
+    envelope,
+    every_endpoint,
+    nested,
+)
 
 
 @pytest.fixture
@@ -48,15 +36,6 @@ async def served(
 ) -> AsyncIterator[Endpoints]:
     async with every_endpoint(zalo_settings, emulator, zemu, clock) as endpoints:
         yield endpoints
-
-
-# What each endpoint answers a body it cannot read: its usual 400.
-USUAL_400 = {
-    "chat": '{"error": "body must be JSON"}',
-    "staff": '{"error": "the body must be JSON"}',
-    "telegram": "400: Bad Request",
-    "zalo": "400: Bad Request",
-}
 
 
 @pytest.mark.parametrize(("shape", "value"), SHAPES, ids=[name for name, _ in SHAPES])

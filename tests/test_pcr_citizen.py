@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
 
 import pytest
@@ -13,16 +13,14 @@ from sqlalchemy import func, select
 
 from bot.app import Service, build_service
 from bot.config import Settings
-from bot.handlers.privacy import CONSENT_VERSION
 from bot.services import lookups, qr_tokens
-from bot.services.identity import id_index
 from bot.services.results import record_result
 from bot.services.samples import record_sample
-from storage.models import Account, AuditEvent, LookupFailure, OutboxMessage, Person
+from storage.models import AuditEvent, LookupFailure, OutboxMessage, Person
 from tests.conftest import DESK, Clock
-from tests.webchat import MENU, Browser, Citizen, payload
+from tests.pcr_fixtures import RELATIVE_ID, add_relative, look_up, sample_and_result, web_look_up
+from tests.webchat import MENU, Browser, Citizen
 
-RELATIVE_ID = "079158000123"
 ATTACKER, OWNER = "203.0.113.7", "198.51.100.20"  # client addresses (documentation ranges)
 
 
@@ -46,57 +44,6 @@ async def register_identity(citizen: Citizen, who: str = "Bản thân tôi") -> 
     summary = await citizen.last_texts()
     assert "Nhóm ưu tiên" not in summary[-1] and "Sàng lọc" not in summary[-1]
     return await citizen.press("Xác nhận")
-
-
-async def add_relative(
-    svc: Service,
-    account_holder: str = "someone-else",
-    *,
-    locale: str = "vi",
-    number: str = RELATIVE_ID,
-) -> Person:
-    """A person on another account, to be looked up from a paper slip."""
-    protector = svc.protector
-    async with svc.db.session_scope() as session:
-        account = Account(
-            channel="web", chat_id=account_holder, locale=locale, consent_version=CONSENT_VERSION
-        )
-        session.add(account)
-        await session.flush()
-        person = Person(
-            account_id=account.id,
-            full_name="Trần Thị Bình",
-            birth_date=date(1958, 3, 15),
-            gender="female",
-            id_sealed=protector.seal(number),
-            id_index=id_index(protector, number),
-            province_code=79,
-            ward_code=26743,
-            divisions_version="test",
-            priority_group="",
-            is_holder=True,
-        )
-        session.add(person)
-        await session.flush()
-        return person
-
-
-async def sample_and_result(
-    svc: Service, clock: Clock, people: list[Person], tube: str, result: str | None
-) -> None:
-    async with svc.db.session_scope() as session:
-        tokens = [qr_tokens.issue(svc.protector, p.id, now=clock()) for p in people]
-        outcome = await record_sample(
-            session, svc.protector, tube_code=tube, tokens=tokens, site_id=None,
-            taken_by=None, actor="test", now=clock(),
-        )  # fmt: skip
-        assert outcome.created, outcome.problems
-        if result:
-            await record_result(
-                session, tube_code=tube, result=result, tested_at=clock() - timedelta(hours=1),
-                lab="Viện Pasteur TP.HCM", source="test", actor="test", now=clock(),
-                sites=None,
-            )  # fmt: skip
 
 
 async def test_qr_after_the_identity_questions_only(citizen: Citizen, svc: Service) -> None:
@@ -161,14 +108,6 @@ async def test_lookup_by_tube_and_by_id_needs_the_birth_date(
     await citizen.say("079 158 000 123")
     texts = await citizen.say("15.03.1958")
     assert "DƯƠNG TÍNH" in texts[0] and "1900 9095" in texts[0]
-
-
-async def look_up(citizen: Citizen, method: str, value: str, born: str) -> str:
-    """One whole lookup from /tracuu; the last answer."""
-    await citizen.say("/tracuu")
-    await citizen.press(method)
-    await citizen.say(value)
-    return (await citizen.say(born))[-1]
 
 
 async def test_a_chat_that_keeps_failing_waits_longer_each_time(
@@ -339,19 +278,6 @@ async def test_staff_are_alerted_once_a_window_when_many_chats_fail_against_one_
     owner = Citizen(desk_svc, chat_id="owner")
     await owner.consent()
     assert "ÂM TÍNH" in await look_up(owner, method, value, "15/03/1958")
-
-
-async def web_look_up(browser: Browser, tube: str, born: str) -> str:
-    """Open the chat, consent, and look a tube up; the last answer."""
-    await browser.open()
-    (welcome,) = await browser.say(text="/start")
-    await browser.say(payload=payload(welcome, "Tôi đồng ý"))
-    (asked,) = await browser.say(text="/tracuu")
-    if "chờ" in asked["text"]:
-        return str(asked["text"])
-    await browser.say(payload=payload(asked, "Theo mã ống"))
-    await browser.say(text=tube)
-    return str((await browser.say(text=born))[-1]["text"])
 
 
 async def test_a_network_that_keeps_failing_waits_whatever_its_cookies(

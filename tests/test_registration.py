@@ -19,21 +19,17 @@ from bot.services.identity import id_index
 from storage.models import Account, Booking, OutboxMessage, Person, Slot, Ticket
 from tests.conftest import Clock
 from tests.registration_fixtures import (
+    REFUSED,
     SITE,
+    add_holder,
     add_sites,
     book_first,
-    consenting_account,
     fill_person,
     give_first_dose,
 )
 from tests.webchat import MENU, Citizen
 
 CODE = re.compile(r"\b([2-9A-HJKMNP-Z]{7})\b")
-REFUSED = (
-    "Số định danh này không thể đăng ký tại đây. Nếu đây là số của bạn hoặc người nhà, bạn vui "
-    "lòng chọn “Hỗ trợ” để được nhân viên giúp đỡ. Bạn cũng có thể gõ một số định danh khác."
-)
-HOLDER_PHONE = "+84912345678"
 
 
 @pytest.fixture
@@ -285,33 +281,6 @@ async def test_the_same_person_cannot_be_registered_twice(citizen: Citizen, svc)
     assert texts == [REFUSED]
     assert other.buttons() == ["Hỗ trợ", "Quay lại"]
     assert await count(svc, Person) == 1
-
-
-async def add_holder(svc: Service, number: str, *, chat_id: str | None) -> None:
-    """A person holding `number`: on a Telegram chat's account with a phone, or kept alone."""
-    protector = svc.protector
-    async with svc.db.session_scope() as session:
-        account = (
-            await consenting_account(session, chat_id, channel="telegram") if chat_id else None
-        )
-        if account is not None:
-            account.phone_sealed = protector.seal(HOLDER_PHONE)
-        session.add(
-            Person(
-                account_id=account.id if account else None,
-                full_name="Lê Văn Cư",
-                birth_date=date(1958, 3, 15),
-                gender="male",
-                id_sealed=protector.seal(number),
-                id_index=id_index(protector, number),
-                phone_sealed=protector.seal(HOLDER_PHONE),
-                province_code=79,
-                ward_code=26743,
-                divisions_version="x",
-                priority_group="",
-                is_holder=True,
-            )
-        )
 
 
 async def type_relative_id(citizen: Citizen, number: str) -> list[str]:

@@ -14,13 +14,10 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pytest
-from aiohttp import ClientSession, web
-from sqlalchemy import select
 
 from bot.app import Service, build_service, running
 from bot.channels.telegram import TelegramChannel
@@ -29,142 +26,13 @@ from bot.services.outbox import Sender
 from bot.services.zalo_tokens import _Pair
 from storage import outbox
 from storage.db import Database
-from storage.models import OutboxMessage, utcnow
+from storage.models import utcnow
 from tests.conftest import Clock
+from tests.fakes.front import Front
 from tests.fakes.telegram_api import TelegramEmulator
+from tests.logs import AllLogs, secrets_of, stored_errors
 
 CHAT = 7301
-ELSEWHERE = "127.0.0.2"  # another host, as far as the bot can tell (still this machine)
-
-
-@dataclass
-class _Fault:
-    mode: str
-    times: int
-
-
-class Front:
-    """Passes Bot API calls on to the emulator; misbehaves for the methods given to `fail`.
-
-    Modes: `redirect` (302 to another host), `close` (drop the connection), `garbage` (200 with
-    an HTML page quoting the URL), `error-page` (502, the same page), `hang` (never answer).
-    Downloads of files are the method `file`.
-    """
-
-    def __init__(self, upstream: str) -> None:
-        self._upstream = upstream
-        self._faults: dict[str, _Fault] = {}
-        self.failed: Counter[str] = Counter()
-        self.elsewhere_asked: list[str] = []  # paths the other host was asked for
-        self._runners: list[web.AppRunner] = []
-        self._client: ClientSession | None = None
-        self.base_url = self._elsewhere = ""
-
-    def fail(self, method: str, mode: str, *, times: int = 1) -> None:
-        self._faults[method] = _Fault(mode, times)
-
-    async def start(self) -> None:
-        self._client = ClientSession()
-        front = web.Application()
-        front.router.add_route("*", "/bot{token}/{method}", self._api)
-        front.router.add_get("/file/bot{token}/{path:.+}", self._file)
-        elsewhere = web.Application()
-        elsewhere.router.add_route("*", "/{path:.*}", self._other_host)
-        self.base_url = await self._serve(front, "127.0.0.1")
-        self._elsewhere = await self._serve(elsewhere, ELSEWHERE)
-
-    async def stop(self) -> None:
-        for runner in self._runners:
-            await runner.cleanup()
-        if self._client is not None:
-            await self._client.close()
-
-    async def _serve(self, app: web.Application, host: str) -> str:
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        sock = socket.socket()
-        sock.bind((host, 0))
-        await web.SockSite(runner, sock).start()
-        self._runners.append(runner)
-        return f"http://{host}:{sock.getsockname()[1]}"
-
-    async def _api(self, request: web.Request) -> web.StreamResponse:
-        return await self._misbehave(request, request.match_info["method"])
-
-    async def _file(self, request: web.Request) -> web.StreamResponse:
-        return await self._misbehave(request, "file")
-
-    async def _misbehave(self, request: web.Request, method: str) -> web.StreamResponse:
-        fault = self._faults.get(method)
-        if fault is None or fault.times <= 0:
-            return await self._pass_on(request)
-        fault.times -= 1
-        self.failed[method] += 1
-        page = f"<html><body>Cannot serve {request.url}</body></html>"
-        if fault.mode == "redirect":
-            raise web.HTTPFound(f"{self._elsewhere}{request.path_qs}")
-        if fault.mode == "close":
-            assert request.transport is not None
-            request.transport.close()
-            return web.Response()
-        if fault.mode == "garbage":
-            return web.Response(text=page, content_type="text/html")
-        if fault.mode == "error-page":
-            return web.Response(text=page, content_type="text/html", status=502)
-        assert fault.mode == "hang", fault.mode
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
-
-    async def _pass_on(self, request: web.Request) -> web.Response:
-        assert self._client is not None
-        headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
-        async with self._client.request(
-            request.method,
-            f"{self._upstream}{request.path_qs}",
-            data=await request.read(),
-            headers=headers,
-        ) as answer:
-            return web.Response(
-                body=await answer.read(),
-                status=answer.status,
-                content_type=answer.content_type,
-            )
-
-    async def _other_host(self, request: web.Request) -> web.Response:
-        self.elsewhere_asked.append(request.path)
-        raise web.HTTPFound(request.path_qs)  # and round again, till the client gives up
-
-
-class AllLogs(logging.Handler):
-    """Every record of every logger, formatted with its traceback and chained exceptions."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-        self.lines: list[str] = []
-        self._added = asyncio.Event()
-        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = self.format(record)
-        self.records.append(record)
-        # The template and its arguments as given, besides the formatted line.
-        self.lines.append(f"{text}\n{record.msg!r} {record.args!r} {record.stack_info or ''}")
-        self._added.set()
-
-    async def wait_for(self, name: str, start: str, timeout: float = 15.0) -> None:
-        """Until `name` (a logger) logged a message starting with `start`."""
-
-        def found() -> bool:
-            return any(r.name == name and r.getMessage().startswith(start) for r in self.records)
-
-        async with asyncio.timeout(timeout):
-            while not found():
-                self._added.clear()
-                await self._added.wait()
-
-    def leaks(self, secret: str) -> list[str]:
-        return [line for line in self.lines if secret in line]
 
 
 @pytest.fixture
@@ -188,22 +56,11 @@ async def front(emulator: TelegramEmulator) -> AsyncIterator[Front]:
     await front.stop()
 
 
-def secrets_of(token: str) -> list[str]:
-    """The token, and its secret part alone (after the bot id)."""
-    return [token, token.split(":", 1)[1]]
-
-
 def assert_no_token(logs: AllLogs, token: str, stored: list[str]) -> None:
     assert logs.records, "nothing was logged: the faults were not met"
     for secret in secrets_of(token):
         assert logs.leaks(secret) == []
         assert [error for error in stored if secret in error] == []
-
-
-async def stored_errors(db: Database) -> list[str]:
-    async with db.read_scope() as session:
-        rows = (await session.execute(select(OutboxMessage.last_error))).scalars()
-        return [error for error in rows if error]
 
 
 def png() -> bytes:

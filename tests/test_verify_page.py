@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import re
 import struct
 import zlib
 from collections.abc import AsyncIterator
@@ -28,6 +29,7 @@ from bot.web.verify import CHECK_BURST, MAX_PHOTO
 from storage.models import Certificate
 from tests.conftest import Clock
 from tests.test_cli_certificates import issue_certificate, tampered
+from tests.webchat import content_security_policy
 
 
 @pytest.fixture
@@ -90,6 +92,23 @@ async def test_the_form_is_vietnamese_and_self_contained(client: TestClient) -> 
     assert "http" not in page  # nothing is loaded from elsewhere
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     assert 'class="result' not in page
+
+
+async def test_the_page_runs_no_inline_style_or_script(client: TestClient) -> None:
+    # Issue 14 (bench.probes): the same strict policy as /chat; the style sheet is a file.
+    response = await client.get("/verify")
+    page = await response.text()
+    policy = content_security_policy(response.headers)
+    assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
+    assert policy["default-src"] == "'none'" and policy["style-src"] == "'self'"
+    assert "script-src" not in policy and policy["frame-ancestors"] == "'none'"
+    assert "<style" not in page and "<script" not in page
+    assert not re.search(r"\s(style|on[a-z]+)=", page)
+    (sheet,) = re.findall(r'<link rel="stylesheet" href="([^"]+)">', page)
+    css = await client.get(sheet)
+    assert (css.status, css.content_type, css.charset) == (200, "text/css", "utf-8")
+    assert css.headers["X-Content-Type-Options"] == "nosniff"
+    assert ".result" in await css.text()
 
 
 async def test_the_form_in_english(client: TestClient) -> None:

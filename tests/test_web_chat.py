@@ -3,36 +3,42 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import re
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
-from typing import Any
 
 import pytest
 from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.app import Service, build_service, forget_old_rows
 from bot.channels.web import WebChannel
 from bot.config import Settings
-from bot.crypto import DataProtector, generate_key
 from bot.web.app import WEB_ADDRESS_POST_BURST, WEB_POST_BURST, WEB_SESSION_BURST
 from bot.web.chat import COOKIE, PLAIN_COOKIE
 from bot.web.keys import DATABASE
 from storage import accounts, outbox
-from storage.db import Database
 from storage.models import Account, ConsentEvent, ConversationRow, OutboxMessage
 from storage.outbox import NewMessage
 from tests.conftest import Clock
-from tests.webchat import MENU, THANKS, WELCOME, Browser, Citizen, labels, payload
+from tests.webchat import (
+    MENU,
+    THANKS,
+    WELCOME,
+    Browser,
+    Citizen,
+    content_security_policy,
+    invented_tokens,
+    labels,
+    payload,
+    stored_counts,
+)
 
 STILL = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)  # a clock that does not move
 
@@ -77,7 +83,7 @@ async def test_chat_page_is_vietnamese_and_stores_nothing(
     browser = Browser(client)
     await browser.open()
     assert await browser.read() == []
-    assert await _stored(svc.db) == (0, 0)  # opened and read: no account, no message
+    assert await stored_counts(svc.db) == (0, 0)  # opened and read: no account, no message
 
 
 async def test_the_server_issues_a_private_host_cookie(client: TestClient, svc: Service) -> None:
@@ -309,34 +315,11 @@ async def test_the_session_cookie_is_secure_behind_https(client: TestClient) -> 
 # --- sessions are ours only --------------------------------------------------------------------
 
 
-def _invented(protector: DataProtector) -> list[str]:
-    """Tokens a client makes up: the old random kind, a well-formed one with a wrong MAC, one
-    signed under another key, one with a MAC of the wrong length."""
-    ours = protector.new_session()
-    session_id, _, mac = ours.partition(".")
-    other = DataProtector(base64.urlsafe_b64decode(generate_key())).new_session()
-    return [
-        secrets.token_urlsafe(24),
-        f"{secrets.token_urlsafe(24)}.{mac}",
-        other,
-        f"{session_id}.{mac[:-1]}",
-        f"{session_id}.{mac}A",
-    ]
-
-
-async def _stored(db: Database) -> tuple[int, int]:
-    """How many accounts and outbox rows the database holds."""
-    async with db.read_scope() as session:
-        accounts = await session.scalar(select(func.count()).select_from(Account))
-        rows = await session.scalar(select(func.count()).select_from(OutboxMessage))
-    return accounts or 0, rows or 0
-
-
 async def test_invented_tokens_are_refused_and_store_nothing(
     client: TestClient, svc: Service
 ) -> None:
     page = Browser(client)
-    for token in _invented(svc.protector):
+    for token in invented_tokens(svc.protector):
         # Under the cookie's name, and under the name the web chat used before.
         headers = {**page.headers, "Cookie": f"{COOKIE}={token}; {PLAIN_COOKIE}={token}"}
         post = await client.post(
@@ -345,13 +328,13 @@ async def test_invented_tokens_are_refused_and_store_nothing(
         assert (post.status, await post.json()) == (401, {"error": "open /chat first"}), token
         read = await client.get("/api/chat/messages?after=0", headers=headers)
         assert read.status == 401
-    assert await _stored(svc.db) == (0, 0)
+    assert await stored_counts(svc.db) == (0, 0)
     # The page then asks for a session of ours, which works.
     browser = Browser(client)
     await browser.open()
     (welcome,) = await browser.say(text="/start")
     assert welcome["text"].startswith(WELCOME)
-    assert await _stored(svc.db) == (1, 1)
+    assert await stored_counts(svc.db) == (1, 1)
 
 
 # --- limits per client address ----------------------------------------------------------------
@@ -383,7 +366,7 @@ async def test_new_sessions_are_limited_per_client_address(still: TestClient) ->
     for browser in browsers:
         status = await browser.post(text="/start")
         assert status == (200 if browser.token else 401)
-    assert await _stored(still.app[DATABASE]) == (WEB_SESSION_BURST, WEB_SESSION_BURST)
+    assert await stored_counts(still.app[DATABASE]) == (WEB_SESSION_BURST, WEB_SESSION_BURST)
     # Another address, or another subscriber's IPv6 network, is not held back.
     assert await Browser(still, **{"X-Forwarded-For": "198.51.100.20"}).new_session() == 200
     same_64 = [f"2001:db8:1:2::{n:x}" for n in range(WEB_SESSION_BURST + 1)]
@@ -434,7 +417,7 @@ async def test_posts_need_our_origin_and_json(client: TestClient, svc: Service) 
             assert response.status == status, (change, path)
             assert set(await response.json()) == {"error"}
     assert await browser.read() == []
-    assert await _stored(svc.db) == (0, 0)
+    assert await stored_counts(svc.db) == (0, 0)
     assert await browser.post(text="/start") == 200  # the page's own post
 
 
@@ -527,17 +510,12 @@ async def _chats(svc: Service) -> set[str]:
 # --- headers -----------------------------------------------------------------------------------
 
 
-def _policy(response_headers: Any) -> dict[str, str]:
-    policy = response_headers["Content-Security-Policy"]
-    return dict(part.strip().split(" ", 1) for part in policy.split(";"))
-
-
 async def test_the_chat_page_sends_strict_headers_and_runs_no_inline_code(
     client: TestClient,
 ) -> None:
     response = await client.get("/chat")
     page = await response.text()
-    policy = _policy(response.headers)
+    policy = content_security_policy(response.headers)
     assert policy["default-src"] == "'self'" and policy["script-src"] == "'self'"
     assert policy["frame-ancestors"] == "'none'" and policy["base-uri"] == "'none'"
     assert policy["form-action"] == "'self'"
@@ -559,7 +537,7 @@ async def test_the_chat_page_sends_strict_headers_and_runs_no_inline_code(
         assert file.headers["X-Content-Type-Options"] == "nosniff"
     assert (await client.get("/static/chat.html")).status == 404
     verify = await client.get("/verify")  # the same helper, its own sources
-    assert _policy(verify.headers)["frame-ancestors"] == "'none'"
+    assert content_security_policy(verify.headers)["frame-ancestors"] == "'none'"
     assert verify.headers["X-Content-Type-Options"] == "nosniff"
     assert verify.headers["Referrer-Policy"] == "no-referrer"
     answer = await client.get("/api/chat/messages")

@@ -1,23 +1,30 @@
 """Helpers that act as a web-chat citizen: on the dispatcher directly, or over HTTP.
 
 `Citizen` hands updates to `Dispatcher.handle` and reads the replies from the outbox, as the web
-chat does; `Browser` goes through the aiohttp routes with its own session cookie.
+chat does; `Browser` goes through the aiohttp routes with its own session cookie (on a test
+server, or on a running service through `tests.remote.Remote`).
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
+import secrets
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from sqlalchemy import func, select
 
 from bot.app import Service
 from bot.channels.web import to_incoming
+from bot.crypto import DataProtector, generate_key
 from bot.messages import Incoming
 from bot.web.chat import COOKIE
 from storage import accounts, outbox
 from storage.conversations import SavedState
-from storage.models import Account, ConsentEvent
+from storage.db import Database
+from storage.models import Account, ConsentEvent, OutboxMessage
+from tests.remote import Remote
 
 WELCOME = "Xin chào! Tôi là trợ lý sức khỏe công dân."
 APOLOGY = "Xin lỗi, hệ thống đang gặp sự cố nên chưa xử lý được tin nhắn của bạn."
@@ -96,7 +103,7 @@ class Browser:
     `X-Forwarded-For`, say).
     """
 
-    def __init__(self, client: TestClient, **headers: str) -> None:
+    def __init__(self, client: TestClient | Remote, **headers: str) -> None:
         self.client, self.token, self.after = client, "", 0
         self.extra = headers
 
@@ -152,3 +159,32 @@ def labels(message: dict[str, Any]) -> list[str]:
 def payload(message: dict[str, Any], label: str) -> str:
     """The payload a `Browser` posts when pressing the button labelled `label`."""
     return next(b["payload"] for row in message["buttons"] for b in row if b["label"] == label)
+
+
+def invented_tokens(protector: DataProtector) -> list[str]:
+    """Tokens a client makes up: the old random kind, a well-formed one with a wrong MAC, one
+    signed under another key, one with a MAC of the wrong length."""
+    ours = protector.new_session()
+    session_id, _, mac = ours.partition(".")
+    other = DataProtector(base64.urlsafe_b64decode(generate_key())).new_session()
+    return [
+        secrets.token_urlsafe(24),
+        f"{secrets.token_urlsafe(24)}.{mac}",
+        other,
+        f"{session_id}.{mac[:-1]}",
+        f"{session_id}.{mac}A",
+    ]
+
+
+async def stored_counts(db: Database) -> tuple[int, int]:
+    """How many accounts and outbox rows the database holds."""
+    async with db.read_scope() as session:
+        chats = await session.scalar(select(func.count()).select_from(Account))
+        rows = await session.scalar(select(func.count()).select_from(OutboxMessage))
+    return chats or 0, rows or 0
+
+
+def content_security_policy(response_headers: Any) -> dict[str, str]:
+    """A response's Content-Security-Policy: directive -> its sources."""
+    policy = response_headers["Content-Security-Policy"]
+    return dict(part.strip().split(" ", 1) for part in policy.split(";"))

@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from string import Template
 from typing import Any
 
@@ -57,31 +58,17 @@ REFUSALS = {EMPTY: 400, NOT_AN_IMAGE: 422, TOO_LARGE: 413, NO_QR_CODE: 422, TOO_
 CHECKS = web.AppKey("verify_checks", KeyedLimiter)
 DECODING = web.AppKey("verify_decoding", asyncio.Semaphore)
 CLOCK = web.AppKey[Callable[[], datetime]]("verify_clock")
-_HEADERS = page_headers(style_src="'unsafe-inline'")
+# No inline script or style: the page's style sheet is a file of ours (`STYLE_PATH`).
+_HEADERS = page_headers(style_src="'self'")
+STYLE_PATH = "/verify/style.css"
+_STYLE = (Path(__file__).parent / "static" / "verify.css").read_bytes()
 _PAGE = Template("""<!doctype html>
 <html lang="$lang">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>$title</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 0; background: #f4f6f8; color: #1d2329; }
-main { max-width: 36rem; margin: 0 auto; padding: 1rem; }
-h1 { font-size: 1.4rem; margin: .5rem 0; }
-.lang { float: right; margin-top: .7rem; }
-form { background: #fff; border-radius: .5rem; padding: 1rem; }
-label { display: block; font-weight: 600; margin: .8rem 0 .3rem; }
-textarea { width: 100%; box-sizing: border-box; min-height: 7rem; font: .9rem monospace; }
-input[type=file] { width: 100%; font-size: 1rem; }
-button { margin-top: 1rem; width: 100%; padding: .8rem; font-size: 1.1rem; border: 0;
-  border-radius: .4rem; background: #0b6e4f; color: #fff; }
-.result { border-radius: .5rem; padding: .2rem 1rem; margin: 1rem 0; border-left: .4rem solid; }
-.result h2 { font-size: 1.2rem; }
-.valid { background: #e3f5ea; border-color: #0b6e4f; }
-.invalid { background: #fde8e8; border-color: #b3261e; }
-.refused { background: #fff4d6; border-color: #a66a00; }
-.note { font-size: .85rem; color: #59636e; }
-</style>
+<link rel="stylesheet" href="/verify/style.css">
 </head>
 <body>
 <main>
@@ -146,6 +133,17 @@ async def verify_page(request: web.Request) -> web.Response:
     """The form: paste a certificate's text or choose a photo of its QR code."""
     with use_locale(_locale(request)):
         return _page(request, None)
+
+
+@routes.get(STYLE_PATH)
+async def stylesheet(request: web.Request) -> web.Response:
+    """The page's style sheet."""
+    return web.Response(
+        body=_STYLE,
+        content_type="text/css",
+        charset="utf-8",
+        headers={"Cache-Control": "no-cache"},
+    )
 
 
 @routes.post("/verify")
