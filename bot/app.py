@@ -107,7 +107,7 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
         zalo = _zalo_channel(settings, keeper, _phone_lookup(db, protector), clock)
         channels[zalo.name] = zalo
     sender = Sender(db, channels, clock=clock, max_attempts=settings.send_max_attempts)
-    authority = load_authority(settings)
+    authority = load_authority(settings, now=clock())
     renderer = Renderer(db, authority, clock=clock, on_queued=sender.wake, fit=sender.fit)
     scheduler = Scheduler(db, JOB_KINDS, settings=settings, clock=clock, on_queued=sender.wake)
     desk, linker = None, None
@@ -134,7 +134,8 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
     if zalo is not None:
         inbox = ZaloInbox(db, dispatcher, clock=clock, on_released=sender.wake)
     if keeper is not None and settings.support_chat_id:
-        keeper.alert = _desk_alert(db, ChatRef("telegram", settings.support_chat_id), sender.wake)
+        desk_chat = ChatRef("telegram", settings.support_chat_id)
+        keeper.alert = _desk_alert(db, desk_chat, sender.wake, clock)
     web_app = build_web_app(
         settings=settings,
         db=db,
@@ -214,7 +215,7 @@ def _phone_lookup(db: Database, protector: DataProtector) -> PhoneOf:
 
 
 def _desk_alert(
-    db: Database, desk: ChatRef, wake: Callable[[], None]
+    db: Database, desk: ChatRef, wake: Callable[[], None], clock: Callable[[], datetime]
 ) -> Callable[[str], Awaitable[None]]:
     """Tell the support staff's chat something an admin must act on."""
 
@@ -227,7 +228,7 @@ def _desk_alert(
         message = Outgoing(desk, text)
         async with db.session_scope() as session:
             row = NewMessage(desk.channel, desk.chat_id, message.to_body())
-            await outbox.enqueue(session, [row], now=utcnow())
+            await outbox.enqueue(session, [row], now=clock())
         wake()
 
     return alert
@@ -258,7 +259,9 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
                 asyncio.create_task(service.zalo_tokens.run(), name="zalo-tokens")
             )
         service.tasks.append(asyncio.create_task(service.sender.run(), name="sender"))
-        service.tasks.append(asyncio.create_task(_forget_old_updates(service.db), name="cleanup"))
+        service.tasks.append(
+            asyncio.create_task(_forget_old_updates(service.db, service.clock), name="cleanup")
+        )
         service.tasks.append(asyncio.create_task(service.renderer.run(), name="certificates"))
         await _backfill_reminders(service)
         service.tasks.append(asyncio.create_task(service.scheduler.run(), name="scheduler"))
@@ -298,9 +301,9 @@ async def _listen(runner: web.AppRunner, settings: Settings) -> None:
         raise ConfigError(f"cannot listen on {where} ({_reason(error)}); set HTTP_PORT") from None
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> None:
     """Run the service until SIGINT or SIGTERM."""
-    service = build_service(settings)
+    service = build_service(settings, clock=clock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -422,14 +425,16 @@ async def _backfill_reminders(service: Service) -> None:
         log.info("scheduled the reminders of %s earlier bookings", total)
 
 
-async def _forget_old_updates(db: Database) -> None:
+async def _forget_old_updates(db: Database, clock: Callable[[], datetime]) -> None:
+    """Hourly: forget processed updates, failed lookups and settled jobs past their time."""
     while True:
         try:
             async with db.session_scope() as session:
-                await updates.forget_updates_before(session, cutoff=utcnow() - UPDATE_MEMORY)
+                now = clock()
+                await updates.forget_updates_before(session, cutoff=now - UPDATE_MEMORY)
                 # Failed result lookups count for a day at most (bot.handlers.pcr).
-                await samples.forget_lookups_before(session, utcnow() - timedelta(days=2))
-                await jobs.forget_settled_before(session, utcnow() - JOB_MEMORY)
+                await samples.forget_lookups_before(session, now - timedelta(days=2))
+                await jobs.forget_settled_before(session, now - JOB_MEMORY)
         except Exception:  # the database may be away for a while: try again next hour
             log.exception("could not forget old processed updates and lookups")
         await asyncio.sleep(3600)

@@ -13,6 +13,7 @@ from run_bot import main
 from storage import staff
 from storage.db import Database
 from storage.models import AuditEvent, StaffMember
+from tests.clock import Clock
 
 SITES = (
     "site_id,name,address,province_code,ward_code\n"
@@ -22,7 +23,7 @@ SAMPLER = ("staff", "add", "--channel", "web", "--user-id", "scanner-1", "--role
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
-    code = main(list(argv))
+    code = main(list(argv), clock=Clock())
     return code, capsys.readouterr().out.splitlines()
 
 
