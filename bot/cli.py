@@ -360,6 +360,7 @@ async def _staff_add(args: argparse.Namespace, service: Service) -> int:
             name=args.name,
             wards=args.wards,
             sites=args.sites,
+            now=service.clock(),
         )
         detail = {"role": member.role, "wards": member.wards, "sites": member.sites}
         key = None

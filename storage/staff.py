@@ -41,6 +41,7 @@ async def add_staff(
     name: str | None,
     wards: Sequence[int],
     sites: Sequence[str],
+    now: datetime,
 ) -> StaffMember:
     """Grant a role, or replace the scope of a role already held.
 
@@ -57,7 +58,7 @@ async def add_staff(
         )
     )
     if member is None:
-        member = StaffMember(channel=channel, user_id=user_id, role=role)
+        member = StaffMember(channel=channel, user_id=user_id, role=role, created_at=now)
         session.add(member)
     member.name = name
     member.wards = list(wards)

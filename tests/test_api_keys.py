@@ -13,7 +13,7 @@ from run_bot import main
 from storage import staff
 from storage.db import Database
 from storage.models import AuditEvent, StaffMember
-from tests.clock import Clock
+from tests.clock import START, Clock
 
 SITES = (
     "site_id,name,address,province_code,ward_code\n"
@@ -155,7 +155,14 @@ def test_a_kept_key_is_issued_when_there_was_none(
 async def test_only_api_roles_take_a_key(database: Database) -> None:
     async with database.session_scope() as session:
         member = await staff.add_staff(
-            session, channel="web", user_id="w1", role="support", name=None, wards=[], sites=[]
+            session,
+            channel="web",
+            user_id="w1",
+            role="support",
+            name=None,
+            wards=[],
+            sites=[],
+            now=START,
         )
         with pytest.raises(ValueError, match="takes no API key"):
             await staff.issue_api_key(session, member)

@@ -50,8 +50,13 @@ Message = dict[str, Any]
 
 @pytest.fixture
 def fast_settings(telegram_settings: Settings) -> Settings:
-    """Bulk sends at 500 a second (as with paid broadcasts), so thousands go in seconds."""
-    return replace(telegram_settings, telegram_rate_per_s=500)
+    """Bulk sends at 500 a second (as with paid broadcasts), so thousands go in seconds.
+
+    The staff chat's replies are not paced either: it gets many, and pacing is tested elsewhere.
+    """
+    return replace(
+        telegram_settings, telegram_rate_per_s=500, chat_rate_per_s=100.0, chat_burst=100
+    )
 
 
 @contextlib.asynccontextmanager
@@ -68,6 +73,7 @@ async def staffed(settings: Settings, clock: Clock) -> AsyncIterator[Service]:
                 name="Anh Minh",
                 wards=[BT],
                 sites=[],
+                now=svc.clock(),
             )
         yield svc
 
@@ -443,6 +449,7 @@ async def test_web_chat_staff_see_progress_redrawn_in_place(svc: Service, clock:
             name=None,
             wards=[],
             sites=[],
+            now=clock(),
         )
     await add_citizens(svc.db, [24_001, 24_002], ward=SG, channel="web")
     officer = Citizen(svc, "staff-web")

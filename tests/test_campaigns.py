@@ -585,6 +585,7 @@ async def staff_chat(svc: Service, role: str, wards: Sequence[int], chat_id: str
             name="Chị Lan",
             wards=wards,
             sites=[],
+            now=svc.clock(),
         )
     chat = Citizen(svc, chat_id)
     await chat.consent()

@@ -111,9 +111,8 @@ async def test_a_zalo_chat_linked_to_telegram_shares_the_records(
     zalo_before = len(zemu.sent(USER))
     await sample_and_result(service, clock, [person], "HCM-000903", None)
     service.sender.wake()
-    sampled, *_result = await settle(
-        service, zemu, zalo_before
-    )  # pinned here, whatever was used last
+    # Pinned here, whatever was used last.
+    sampled, *_result = await settle(service, zemu, zalo_before)
     assert "HCM-000903" in sampled["text"]
 
 

@@ -67,7 +67,7 @@ async def test_qr_sample_import_push_in_both_languages(
     async with service.db.session_scope() as session:
         await staff.add_staff(
             session, channel="telegram", user_id=str(SAMPLER), role="sampler",
-            name="Anh Nam", wards=[], sites=["hcm-benthanh"],
+            name="Anh Nam", wards=[], sites=["hcm-benthanh"], now=clock(),
         )  # fmt: skip
         people = (await session.scalars(select(Person).order_by(Person.id))).all()
     scanned = [qr_tokens.issue(service.protector, p.id, now=clock()) for p in people]

@@ -48,6 +48,7 @@ async def make_staff(service: Service, role: str, chat: int = STAFF_CHAT, *sites
             name="Anh Tùng",
             wards=[],
             sites=list(sites),
+            now=service.clock(),
         )
         return member.id
 

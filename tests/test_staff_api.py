@@ -53,6 +53,7 @@ async def make_key(svc: Service, role: str, *sites: str, user_id: str = "") -> s
             name=f"Máy {role}",
             wards=[],
             sites=list(sites),
+            now=svc.clock(),
         )
         return await staff.issue_api_key(session, member)
 

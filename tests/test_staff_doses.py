@@ -67,6 +67,7 @@ async def make_staff(service: Service, *sites: str) -> None:
             name="Chị Lan",
             wards=[],
             sites=list(sites),
+            now=service.clock(),
         )
 
 

@@ -63,6 +63,7 @@ async def _agents(service: Service) -> None:
             name="Chị Lan",
             wards=[],
             sites=[],
+            now=service.clock(),
         )
 
 

@@ -102,9 +102,8 @@ async def test_follow_consent_and_the_menu_as_a_numbered_list(
     assert "1. Đăng ký tiêm" in lines and lines[-1] == "Nhắn số thứ tự lựa chọn của bạn (1–6)."
     (who,) = await say(service, zemu, "1")
     assert titles(who) == ["Bản thân tôi", "Người thân"]
-    (name,) = await say(
-        service, zemu, "nguoi than"
-    )  # a label typed without diacritics is the button
+    # A label typed without diacritics is the button.
+    (name,) = await say(service, zemu, "nguoi than")
     assert name["text"].startswith("Họ tên đầy đủ của người thân")
 
 
