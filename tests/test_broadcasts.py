@@ -109,7 +109,9 @@ def received(emulator: TelegramEmulator, chats: range | list[int]) -> Counter[in
     return Counter({chat: len(emulator.sent(chat)) for chat in chats})
 
 
-async def final_edit(emulator: TelegramEmulator, *, then_report: bool = True) -> Message:
+async def final_edit(
+    emulator: TelegramEmulator, *, then_report: bool = True, timeout: float = 15
+) -> Message:
     """The progress message's last edit (its button gone), once it and the report came.
 
     They leave after the broadcast is marked done, so they are waited for. A stopped broadcast
@@ -126,10 +128,16 @@ async def final_edit(emulator: TelegramEmulator, *, then_report: bool = True) ->
         after = [m for m in sent[ends[-1] + 1 :] if m["method"] == "sendMessage"]
         return sent[ends[-1]] if after or not then_report else None
 
-    await emulator.wait_until(lambda: found() is not None, timeout=15)
+    await emulator.wait_until(lambda: found() is not None, timeout=timeout)
     result = found()
     assert result is not None
     return result
+
+
+async def finished(service: Service, emulator: TelegramEmulator, *, timeout: float = 20) -> None:
+    """Wait for the end of broadcast 1: its report to staff, written as it is marked done."""
+    await final_edit(emulator, timeout=timeout)
+    assert await _done(service)
 
 
 async def status_of(db: Any, broadcast_id: int = 1) -> str:
@@ -175,7 +183,7 @@ async def test_ward_staff_compose_preview_and_send(service: Service, emulator) -
     going = await press(emulator, STAFF, summary, "Gửi")
     assert going["text"].startswith("Thông báo #1 đang được gửi đi.")
 
-    await eventually(lambda: _done(service))
+    await finished(service, emulator)
     assert received(emulator, citizens) == Counter(dict.fromkeys(citizens, 1))
     assert emulator.sent(citizens[0])[0]["text"] == shown["text"]
     assert received(emulator, [20_100, 20_200, 20_300]) == Counter(
@@ -214,7 +222,7 @@ async def test_a_picture_goes_by_file_id(service: Service, emulator) -> None:
     shown, summary = (await emulator.wait_for_sent(STAFF, before + 2))[-2:]
     assert shown["method"] == "sendPhoto" and shown["caption"].endswith("/tatthongbao.")
     await press(emulator, STAFF, summary, "Gửi")
-    await eventually(lambda: _done(service))
+    await finished(service, emulator)
     (poster,) = emulator.sent(21_001)
     assert poster["method"] == "sendPhoto" and isinstance(poster["params"]["photo"], str)
     assert poster["photo_bytes"] is None  # a reference to the staff's photo, not an upload
@@ -278,7 +286,7 @@ async def test_two_thousand_with_blocked_and_rate_limits_each_once(
         )
         await broadcasts.create(session, draft, actor="test", now=service.clock())
     service.sender.wake()
-    await eventually(lambda: _done(service), timeout=60)
+    await finished(service, emulator, timeout=60)
     counts = received(emulator, chats)
     assert {chat: n for chat, n in counts.items() if chat not in blocked} == dict.fromkeys(
         [c for c in chats if c not in blocked], 1
@@ -319,7 +327,7 @@ async def test_the_report_replaces_a_progress_message_that_was_late(
         )
         await broadcasts.create(session, draft, actor="test", now=service.clock())
     service.sender.wake()
-    await eventually(lambda: _done(service), timeout=30)
+    await finished(service, emulator, timeout=30)
     assert received(emulator, citizens) == Counter(dict.fromkeys(citizens, 1))
     edit = await final_edit(emulator)
     progress = emulator.sent(STAFF)[0]
@@ -392,6 +400,7 @@ async def test_a_restart_mid_broadcast_resumes_and_sends_nobody_twice(
     assert halfway < 2000
     second = build_service(fast_settings, clock=clock)
     async with running(second):
+        # No staff chat: nothing but the broadcast's row tells that its last job ran.
         await eventually(lambda: _done(second), timeout=60)
     assert received(emulator, chats) == Counter(dict.fromkeys(chats, 1))
 
@@ -426,7 +435,7 @@ async def test_kill_9_mid_broadcast_then_restart_reaches_everyone(
         process.wait(timeout=10)
     with serving(env, log) as process:
         await started(emulator, process, log)
-        await eventually(lambda: _finished(db), timeout=120)
+        await eventually(lambda: _finished(db), timeout=120)  # another process's work
     counts = received(emulator, chats)
     assert min(counts.values()) == 1  # nobody lost
     # Only messages on the wire, or sent but not yet recorded, when the process died.
