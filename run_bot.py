@@ -9,15 +9,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
+from datetime import datetime
 
 from bot import cli
 from bot.config import ConfigError, Settings
 from bot.logs import configure_logging
+from storage.models import utcnow
 from storage.process_lock import DatabaseInUse, hold_database
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse the command line, read the settings and run the chosen command."""
+def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] = utcnow) -> int:
+    """Parse the command line, read the settings and run the chosen command.
+
+    `clock` is the service's time (tests pass theirs).
+    """
     parser = argparse.ArgumentParser(
         prog="run_bot.py", description="Citizen health chatbot service (Telegram, web chat)."
     )
@@ -40,10 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         configure_logging(settings.log_level)
         if args.command == "keys":  # needs no database
-            return cli.init_signer(settings)
+            return cli.init_signer(settings, now=clock())
         if args.command in ("serve", "migrate"):  # one at a time on a SQLite file: see the lock
             hold_database(settings.database_url)
-        return asyncio.run(_run(args, settings))
+        return asyncio.run(_run(args, settings, clock))
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
@@ -58,22 +64,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-async def _run(args: argparse.Namespace, settings: Settings) -> int:
+async def _run(args: argparse.Namespace, settings: Settings, clock: Callable[[], datetime]) -> int:
     from bot.app import build_service, migrate, serve
     from bot.demo import seed_demo
 
     command = args.command
     if command == "serve":
-        await serve(settings)
+        await serve(settings, clock=clock)
         return 0
-    service = build_service(settings)
+    service = build_service(settings, clock=clock)
     try:
         await migrate(service.db)
         if command in cli.COMMANDS:
             return await cli.run(args, service)
         if command == "seed-demo":
             async with service.db.session_scope() as session:
-                created = await seed_demo(session, service.protector)
+                created = await seed_demo(session, service.protector, now=clock())
             print("demo data seeded" if created else "demo data already present")
         else:
             print("database schema is up to date")

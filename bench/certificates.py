@@ -422,7 +422,7 @@ async def main() -> None:
     s = QUICK if args.quick else FULL
     started = time.perf_counter()
     now = datetime.now(UTC)
-    signer = create_dsc()
+    signer = create_dsc(now=now)
 
     signing = measure_signing(signer, s, now)
     texts = [sign(signer, 50_000 + i, now) for i in range(s.renders)]

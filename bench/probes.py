@@ -278,7 +278,7 @@ async def data_at_rest(report: Report, main: Main) -> None:
     """Three citizens erase their data; their values are searched in every row and file."""
     svc = main.svc
     citizen = await on_the_web(svc)
-    await on_zalo(main.zemu)
+    await on_zalo(svc, main.zemu)
     await on_telegram(svc, main.emulator)
     await main.emulator.wait_for_sent(DESK, 4, timeout=10)  # both tickets reached the desk
     await settled(svc)
@@ -286,7 +286,7 @@ async def data_at_rest(report: Report, main: Main) -> None:
     sqlite = svc.db.url.database if svc.db.is_sqlite else None
     before = await every_row(svc) + (checkpointed_files(sqlite) if sqlite else b"")
     unseen = [trace.decode() for trace in traces if trace not in before]  # sealed, or typed
-    await erase_everyone(citizen, main.zemu, main.emulator)
+    await erase_everyone(svc, citizen, main.zemu, main.emulator)
     await settled(svc)
     found = set(left(await every_row(svc)))
     where = "every row"

@@ -115,7 +115,7 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
         zalo = _zalo_channel(settings, keeper, _phone_lookup(db, protector), clock)
         channels[zalo.name] = zalo
     sender = Sender(db, channels, clock=clock, max_attempts=settings.send_max_attempts)
-    authority = load_authority(settings)
+    authority = load_authority(settings, now=clock())
     renderer = Renderer(db, authority, clock=clock, on_queued=sender.wake, fit=sender.fit)
     scheduler = Scheduler(db, JOB_KINDS, settings=settings, clock=clock, on_queued=sender.wake)
     desk, linker = None, None
@@ -142,7 +142,8 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
     if zalo is not None:
         zalo_inbox = ZaloInbox(db, dispatcher, clock=clock, on_released=sender.wake)
     if keeper is not None and settings.support_chat_id:
-        keeper.alert = _desk_alert(db, ChatRef("telegram", settings.support_chat_id), sender.wake)
+        desk_chat = ChatRef("telegram", settings.support_chat_id)
+        keeper.alert = _desk_alert(db, desk_chat, sender.wake, clock)
     web_app = build_web_app(
         settings=settings,
         db=db,
@@ -222,7 +223,7 @@ def _phone_lookup(db: Database, protector: DataProtector) -> PhoneOf:
 
 
 def _desk_alert(
-    db: Database, desk: ChatRef, wake: Callable[[], None]
+    db: Database, desk: ChatRef, wake: Callable[[], None], clock: Callable[[], datetime]
 ) -> Callable[[str], Awaitable[None]]:
     """Tell the support staff's chat something an admin must act on."""
 
@@ -235,7 +236,7 @@ def _desk_alert(
         message = Outgoing(desk, text)
         async with db.session_scope() as session:
             row = NewMessage(desk.channel, desk.chat_id, message.to_body())
-            await outbox.enqueue(session, [row], now=utcnow())
+            await outbox.enqueue(session, [row], now=clock())
         wake()
 
     return alert
@@ -313,9 +314,9 @@ async def _listen(runner: web.AppRunner, settings: Settings) -> None:
         raise ConfigError(f"cannot listen on {where} ({_reason(error)}); set HTTP_PORT") from None
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> None:
     """Run the service until SIGINT or SIGTERM."""
-    service = build_service(settings)
+    service = build_service(settings, clock=clock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -444,6 +445,7 @@ async def _backfill_reminders(service: Service) -> None:
 
 
 async def _forget_old_rows(service: Service) -> None:
+    """Hourly: forget what is past its time and strip old messages, on the service's clock."""
     db, clock = service.db, service.clock
     keep_messages = timedelta(days=service.settings.outbox_retention_days)
     while True:

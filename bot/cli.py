@@ -21,7 +21,7 @@ from bot.config import DEFAULT_DCC_ISSUER, Settings
 from bot.i18n import TIMEZONE, local_day
 from bot.vn import divisions
 from storage import staff
-from storage.models import Campaign, Site, StaffMember, utcnow
+from storage.models import Campaign, Site, StaffMember
 
 if TYPE_CHECKING:
     from bot.app import Service
@@ -245,14 +245,14 @@ def _is_file(argument: str) -> bool:
         return False
 
 
-def init_signer(settings: Settings) -> int:
+def init_signer(settings: Settings, *, now: datetime) -> int:
     """`keys init`: create the certificate signer and say where it is; the exit code."""
     from bot.services.dcc.cose import kid_of
     from bot.services.dcc.keys import load_signer
     from bot.services.dcc.trust import init_keys
 
     try:
-        files = init_keys(settings)
+        files = init_keys(settings, now=now)
     except FileExistsError as error:
         print(
             f"error: a certificate signing key already exists at {error.args[0]}; it is never "
@@ -309,7 +309,9 @@ async def _import(command: str, file: Path, service: Service) -> int:
         return 2
     if command == "import-results":  # committed every CHECKPOINT_ROWS rows, notices and all
         async with service.db.batched_scope() as session:
-            report = await import_results(session, data, now=utcnow(), checkpoint=session.commit)
+            report = await import_results(
+                session, data, now=service.clock(), checkpoint=session.commit
+            )
         return _print_report(report)
     async with service.db.session_scope() as session:
         if command == "import-sites":
@@ -322,7 +324,7 @@ async def _import(command: str, file: Path, service: Service) -> int:
                 data,
                 protector=service.protector,
                 authority=service.authority,
-                now=utcnow(),
+                now=service.clock(),
             )
     return _print_report(report)
 
@@ -370,6 +372,7 @@ async def _staff_add(args: argparse.Namespace, service: Service) -> int:
             wards=args.wards,
             sites=args.sites,
             lab=lab,
+            now=service.clock(),
         )
         detail = {"role": member.role, "wards": member.wards, "sites": member.sites}
         if member.lab is not None:
@@ -383,7 +386,7 @@ async def _staff_add(args: argparse.Namespace, service: Service) -> int:
             actor=CLI_ACTOR,
             action="staff_updated" if granted_before else "staff_added",
             subject=f"staff:{member.channel}:{member.user_id}",
-            now=utcnow(),
+            now=service.clock(),
             detail=detail,
         )
         print(("updated: " if granted_before else "added: ") + _describe(member))
@@ -429,7 +432,7 @@ async def _staff_remove(args: argparse.Namespace, service: Service) -> int:
                 actor=CLI_ACTOR,
                 action="staff_removed",
                 subject=f"staff:{args.channel}:{args.user_id}",
-                now=utcnow(),
+                now=service.clock(),
                 detail={"role": args.role or "all", "removed": removed},
             )
     who = f"{args.channel}:{args.user_id}"
@@ -460,7 +463,7 @@ async def _verify(argument: str, service: Service) -> int:
         return 2
     try:
         async with service.db.read_scope() as session:
-            verified = await check(session, service.authority, text, now=utcnow())
+            verified = await check(session, service.authority, text, now=service.clock())
     except DccInvalid as invalid:
         detail = f": {invalid.detail}" if invalid.detail else ""
         print(f"invalid: {invalid.reason.value}{detail}", file=sys.stderr)
@@ -499,7 +502,7 @@ async def _certificate_text(file: str) -> str | None:
 async def _revoke(uvci: str, reason: str, service: Service) -> int:
     from bot.services.certificates import revoke
 
-    now = utcnow()
+    now = service.clock()
     async with service.db.session_scope() as session:
         certificate = await revoke(session, uvci, reason=reason, actor=CLI_ACTOR, now=now)
     if certificate is None:
@@ -548,7 +551,7 @@ def group_codes(given: list[str], settings: Settings) -> list[str]:
 async def _campaign_create(args: argparse.Namespace, service: Service) -> int:
     from bot.services import campaigns
 
-    now = utcnow()
+    now = service.clock()
     today = local_day(now)
     if args.start is not None and args.start < today:
         print(f"error: --start {args.start} is in the past", file=sys.stderr)
@@ -644,7 +647,7 @@ async def _campaign_cancel(campaign_id: int, service: Service) -> int:
     async with service.db.session_scope() as session:
         campaign = await store.get_campaign(session, campaign_id)
         cancelled = campaign is not None and await campaigns.cancel(
-            session, campaign, actor=CLI_ACTOR, now=utcnow()
+            session, campaign, actor=CLI_ACTOR, now=service.clock()
         )
     if campaign is None:
         print(f"no campaign {campaign_id}")

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from bot.i18n import TIMEZONE, use_locale
 from bot.vn.dates import parse_send_time
 from storage.broadcasts import Audience, count_recipients
-from storage.models import utcnow
 
 if TYPE_CHECKING:
     from bot.app import Service
@@ -73,7 +72,7 @@ async def _create(args: argparse.Namespace, service: Service) -> int:
     from bot.cli import group_codes
     from bot.services import broadcasts
 
-    now = utcnow()
+    now = service.clock()
     send_at = now if args.at is None else parse_send_time(args.at, now=now, tz=TIMEZONE)
     if send_at is None:
         print(f"error: --at {args.at!r} is no time (e.g. 17:30 or 8:00 15/12)", file=sys.stderr)
@@ -133,7 +132,7 @@ async def _cancel(broadcast_id: int, service: Service) -> int:
 
     async with service.db.session_scope() as session:
         found, withdrawn = await broadcasts.cancel(
-            session, broadcast_id, actor=CLI_ACTOR, now=utcnow()
+            session, broadcast_id, actor=CLI_ACTOR, now=service.clock()
         )
     if found is None:
         print(f"no broadcast {broadcast_id}")

@@ -18,7 +18,7 @@ from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE, local_day
 from storage import accounts
 from storage._dialect import insert_ignoring_conflicts
-from storage.models import Site, Slot, table, utcnow
+from storage.models import Site, Slot, table
 
 DEMO_CHAT = ("web", "demo-citizen")
 DEMO_PHONE = "+84912345678"
@@ -62,29 +62,26 @@ DEMO_SLOT_STARTS = tuple(time(h, 30) for h in (7, 8, 9, 10, 13, 14, 15))
 SLOT_LENGTH = timedelta(hours=1)
 
 
-async def seed_demo(
-    session: AsyncSession, protector: DataProtector, *, now: datetime | None = None
-) -> bool:
+async def seed_demo(session: AsyncSession, protector: DataProtector, *, now: datetime) -> bool:
     """Create the demo citizen, sites and the slots of the next two weeks that are missing.
 
     Returns:
         Whether anything was created.
     """
-    now = now or utcnow()
-    created = await _seed_citizen(session, protector)
+    created = await _seed_citizen(session, protector, now=now)
     created = await _seed_sites(session) or created
     return await _seed_slots(session, now=now) or created
 
 
-async def _seed_citizen(session: AsyncSession, protector: DataProtector) -> bool:
+async def _seed_citizen(session: AsyncSession, protector: DataProtector, *, now: datetime) -> bool:
     """The demo citizen (consented, with a phone number); False if already there."""
     channel, chat_id = DEMO_CHAT
     if await accounts.load_chat(session, channel=channel, chat_id=chat_id) is not None:
         return False
     account, _ = await accounts.open_chat(
-        session, channel=channel, chat_id=chat_id, user_id=None, locale="vi"
+        session, channel=channel, chat_id=chat_id, user_id=None, locale="vi", now=now
     )
-    await accounts.record_consent(session, account, version=CONSENT_VERSION, granted=True)
+    await accounts.record_consent(session, account, version=CONSENT_VERSION, granted=True, now=now)
     account.phone_sealed = protector.seal(DEMO_PHONE)
     account.phone_index = protector.blind_index(PHONE_INDEX, DEMO_PHONE)
     return True

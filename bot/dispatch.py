@@ -320,10 +320,17 @@ class Dispatcher:
         self._photos = photos or PhotoReader({})
         self._locks = ChatLocks()
         self._idle_limit = timedelta(hours=services.settings.conversation_idle_hours)
+        self._in_hand = 0  # batches being handled
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def handle(self, msg: Incoming) -> None:
         """Process one update (ignored if seen before) and start sending its replies."""
         await self.handle_batch([msg])
+
+    async def idle(self) -> None:
+        """Wait until no update is in hand: every one received so far has its replies queued."""
+        await self._idle.wait()
 
     async def handle_batch(self, msgs: Sequence[Incoming]) -> None:
         """Process updates that arrived together, in order, and start sending their replies.
@@ -334,6 +341,16 @@ class Dispatcher:
         and each update is processed again in a unit of its own, so only the failing one ends
         in an apology.
         """
+        self._in_hand += 1
+        self._idle.clear()
+        try:
+            await self._handle_batch(msgs)
+        finally:
+            self._in_hand -= 1
+            if not self._in_hand:
+                self._idle.set()
+
+    async def _handle_batch(self, msgs: Sequence[Incoming]) -> None:
         msgs = await self._photos.read_all(msgs)  # downloads: before the lock and transaction
         async with self._locks.hold([msg.chat for msg in msgs]):
             try:
@@ -372,7 +389,7 @@ class Dispatcher:
         """
         now = self._services.clock()
         fresh = await updates.claim_updates(
-            session, keys=[(m.chat.channel, m.update_id) for m in msgs]
+            session, keys=[(m.chat.channel, m.update_id) for m in msgs], now=now
         )
         todo = []
         for msg in msgs:  # a redelivery, or the same update twice in one batch, is skipped
@@ -388,7 +405,7 @@ class Dispatcher:
         todo = [msg for msg in todo if msg.private and msg.chat != desk_chat]
         chats = await self._load(session, todo)
         for msg in todo:
-            chat = chats.get(msg.chat) or await self._open(session, msg)
+            chat = chats.get(msg.chat) or await self._open(session, msg, now)
             conv = await self._run(session, msg, chat, now)
             hooks.extend(conv.after_commit)
             if conv.erased:
@@ -434,7 +451,7 @@ class Dispatcher:
                 chats[ChatRef(channel, chat_id)] = _Chat(account, state, state.version)
         return chats
 
-    async def _open(self, session: AsyncSession, msg: Incoming) -> _Chat:
+    async def _open(self, session: AsyncSession, msg: Incoming, now: datetime) -> _Chat:
         """First contact: an account in the language the platform reports."""
         account, state = await accounts.open_chat(
             session,
@@ -442,6 +459,7 @@ class Dispatcher:
             chat_id=msg.chat.chat_id,
             user_id=msg.user_id,
             locale=negotiate(msg.language),
+            now=now,
         )
         return _Chat(account, state, state.version)
 
@@ -487,7 +505,9 @@ class Dispatcher:
         now = self._services.clock()
         chat = msg.chat
         async with self._db.session_scope() as session:
-            await updates.claim_update(session, channel=chat.channel, update_id=msg.update_id)
+            await updates.claim_update(
+                session, channel=chat.channel, update_id=msg.update_id, now=now
+            )
             loaded = await accounts.load_chat(session, channel=chat.channel, chat_id=chat.chat_id)
             locale = loaded[0].locale if loaded else negotiate(msg.language)
             with use_locale(locale):

@@ -19,7 +19,6 @@ from storage.models import (
     Person,
     Ticket,
     table,
-    utcnow,
 )
 
 
@@ -88,7 +87,13 @@ async def flow_of(session: AsyncSession, account_id: int) -> str | None:
 
 
 async def open_chat(
-    session: AsyncSession, *, channel: str, chat_id: str, user_id: str | None, locale: str
+    session: AsyncSession,
+    *,
+    channel: str,
+    chat_id: str,
+    user_id: str | None,
+    locale: str,
+    now: datetime,
 ) -> tuple[Account, SavedState]:
     """The account of a chat, created with an empty conversation on first contact."""
     await session.execute(
@@ -98,7 +103,7 @@ async def open_chat(
             "chat_id": chat_id,
             "user_id": user_id,
             "locale": locale,
-            "created_at": utcnow(),
+            "created_at": now,
         },
     )
     account = (
@@ -108,7 +113,7 @@ async def open_chat(
     ).scalar_one()
     await session.execute(
         insert_ignoring_conflicts(session, table(ConversationRow)),
-        {"account_id": account.id, "data": {}, "prompt": 0, "version": 0, "updated_at": utcnow()},
+        {"account_id": account.id, "data": {}, "prompt": 0, "version": 0, "updated_at": now},
     )
     loaded = await load_chat(session, channel=channel, chat_id=chat_id)
     assert loaded is not None  # just inserted in this transaction
@@ -116,10 +121,9 @@ async def open_chat(
 
 
 async def record_consent(
-    session: AsyncSession, account: Account, *, version: str, granted: bool
+    session: AsyncSession, account: Account, *, version: str, granted: bool, now: datetime
 ) -> None:
     """Store a consent decision on the account and in its history."""
-    now = utcnow()
     account.consent_version = version if granted else None
     account.consented_at = now if granted else None
     session.add(ConsentEvent(account_id=account.id, version=version, granted=granted, at=now))

@@ -42,6 +42,7 @@ async def add_staff(
     wards: Sequence[int],
     sites: Sequence[str],
     lab: str | None = None,
+    now: datetime,
 ) -> StaffMember:
     """Grant a role, or replace the scope of a role already held.
 
@@ -63,7 +64,7 @@ async def add_staff(
         )
     )
     if member is None:
-        member = StaffMember(channel=channel, user_id=user_id, role=role)
+        member = StaffMember(channel=channel, user_id=user_id, role=role, created_at=now)
         session.add(member)
     member.name = name
     member.wards = list(wards)

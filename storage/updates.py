@@ -9,16 +9,18 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import insert_ignoring_conflicts
-from storage.models import ProcessedUpdate, table, utcnow
+from storage.models import ProcessedUpdate, table
 
 
-async def claim_update(session: AsyncSession, *, channel: str, update_id: str) -> bool:
+async def claim_update(
+    session: AsyncSession, *, channel: str, update_id: str, now: datetime
+) -> bool:
     """Record the update as processed; False if it was recorded before (a redelivery)."""
-    return bool(await claim_updates(session, keys=[(channel, update_id)]))
+    return bool(await claim_updates(session, keys=[(channel, update_id)], now=now))
 
 
 async def claim_updates(
-    session: AsyncSession, *, keys: Sequence[tuple[str, str]]
+    session: AsyncSession, *, keys: Sequence[tuple[str, str]], now: datetime
 ) -> set[tuple[str, str]]:
     """Record (channel, update id) pairs as processed, in one statement.
 
@@ -31,7 +33,6 @@ async def claim_updates(
     statement = insert_ignoring_conflicts(session, processed).returning(
         processed.c.channel, processed.c.update_id
     )
-    now = utcnow()
     rows = [{"channel": c, "update_id": u, "processed_at": now} for c, u in dict.fromkeys(keys)]
     result = await session.execute(statement, rows)
     return {(channel, update_id) for channel, update_id in result}

@@ -8,7 +8,7 @@ counted and written to, never shown.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from bot.handlers.privacy import CONSENT_VERSION
 from storage.db import Database
 from storage.models import Account, ConversationRow, Person, table
+from tests.clock import START
 
 BATCH = 5000
 
@@ -35,9 +36,12 @@ async def add_citizens(
     group: str = "general",
     consented: bool = True,
     channel: str = "telegram",
+    now: datetime = START,
 ) -> list[int]:
-    """Citizens (on Telegram unless told) with one person each in `ward`; their account ids."""
-    now = datetime.now(UTC)
+    """Citizens (on Telegram unless told) with one person each in `ward`; their account ids.
+
+    They agreed and were created at `now` (the moment every test starts, unless told).
+    """
     await _bulk(
         db,
         Account,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
+from bot.app import Service
 from tests.fakes.telegram_api import TelegramEmulator
+from tests.quiet import quiet
 
 Message = dict[str, Any]
 
@@ -52,21 +53,14 @@ async def consent(emu: TelegramEmulator, chat: int) -> Message:
     return await press(emu, chat, welcome, "Tôi đồng ý")
 
 
-async def settle(
-    emu: TelegramEmulator, chat: int, before: int, quiet: float = 0.3
-) -> list[Message]:
-    """Wait for the first new message, then until none arrives for `quiet` seconds."""
+async def settle(service: Service, emu: TelegramEmulator, chat: int, before: int) -> list[Message]:
+    """The messages sent to `chat` after the first `before` (one at least), once all are out."""
     await emu.wait_for_sent(chat, before + 1)
-    seen = len(emu.sent(chat))
-    while True:
-        await asyncio.sleep(quiet)
-        now = len(emu.sent(chat))
-        if now == seen:
-            return emu.sent(chat)[before:]
-        seen = now
+    await quiet(service, emu)
+    return emu.sent(chat)[before:]
 
 
-async def say_all(emu: TelegramEmulator, chat: int, text: str) -> list[Message]:
+async def say_all(service: Service, emu: TelegramEmulator, chat: int, text: str) -> list[Message]:
     """Send `text` (a command if it starts with /); every message the bot answered with."""
     before = len(emu.sent(chat))
     if text.startswith("/"):
@@ -74,13 +68,13 @@ async def say_all(emu: TelegramEmulator, chat: int, text: str) -> list[Message]:
         emu.user_command(chat, command, args)
     else:
         emu.user_text(chat, text)
-    return await settle(emu, chat, before)
+    return await settle(service, emu, chat, before)
 
 
 async def press_all(
-    emu: TelegramEmulator, chat: int, message: Message, label: str
+    service: Service, emu: TelegramEmulator, chat: int, message: Message, label: str
 ) -> list[Message]:
     """Press a button under `message`; every message the bot answered with."""
     before = len(emu.sent(chat))
     emu.press_button(chat, callback_data(message, label), message_id=message["message_id"])
-    return await settle(emu, chat, before)
+    return await settle(service, emu, chat, before)

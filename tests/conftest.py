@@ -21,6 +21,7 @@ from bot.crypto import generate_key
 from bot.services.dcc.keys import Signer, create_csca, create_dsc, write_signer
 from bot.services.dcc.trust import Authority
 from storage.db import Database
+from tests.clock import Clock
 from tests.fakes.telegram_api import TelegramEmulator
 from tests.fakes.zalo_api import ZaloEmulator
 
@@ -51,19 +52,6 @@ async def database(db_url: str) -> AsyncIterator[Database]:
     await db.migrate()
     yield db
     await db.dispose()
-
-
-class Clock:
-    """A controllable UTC clock (starts now; `advance` moves it)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, delta: timedelta) -> None:
-        self.offset += delta
 
 
 @pytest.fixture
@@ -121,8 +109,9 @@ def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[TelegramEmulator]:
-    async with TelegramEmulator() as emu:
+async def emulator(clock: Clock) -> AsyncIterator[TelegramEmulator]:
+    """The Telegram emulator; its messages are dated by the test's clock."""
+    async with TelegramEmulator(clock=lambda: clock().timestamp()) as emu:
         yield emu
 
 

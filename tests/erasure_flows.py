@@ -8,18 +8,18 @@ after a WAL checkpoint; `left` names the values still found in either.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.app import Service
-from storage.models import Base, InboundEvent, OutboxMessage
+from storage.models import Base
 from tests.chat import labels, press_all, say_all
 from tests.fakes.telegram_api import TelegramEmulator
 from tests.fakes.zalo_api import ZaloEmulator
+from tests.quiet import quiet
 from tests.registration_fixtures import book_first, fill_person
 from tests.test_zalo_e2e import USER, choices, choose, settle
 from tests.test_zalo_e2e import consent as zalo_consent
@@ -119,83 +119,71 @@ async def on_the_web(service: Service) -> Citizen:
     return citizen
 
 
-async def on_zalo(zemu: ZaloEmulator) -> None:
+async def on_zalo(service: Service, zemu: ZaloEmulator) -> None:
     """Registered and booked over Zalo, the phone number shared through Zalo's card."""
-    await zalo_consent(zemu)
-    (who,) = await zalo_say(zemu, "dk tiem")
-    await choose(zemu, who, "Bản thân tôi")
-    await zalo_say(zemu, ZALO.name)
-    _shown, gender = await zalo_say(zemu, ZALO.born)
-    await choose(zemu, gender, "Nam")
-    replies = await zalo_say(zemu, ZALO.id_number)
+    await zalo_consent(service, zemu)
+    (who,) = await zalo_say(service, zemu, "dk tiem")
+    await choose(service, zemu, who, "Bản thân tôi")
+    await zalo_say(service, zemu, ZALO.name)
+    _shown, gender = await zalo_say(service, zemu, ZALO.born)
+    await choose(service, zemu, gender, "Nam")
+    replies = await zalo_say(service, zemu, ZALO.id_number)
     assert replies[-1]["kind"] == "request_user_info"
     before = len(zemu.sent(USER))
     assert await zemu.share_info(USER, phone=ZALO.phone) == 200
-    await settle(zemu, before)
-    await zalo_say(zemu, "Sài Gòn")
-    replies = await zalo_say(zemu, "P. Bến Thành")
-    replies = await choose(zemu, replies[-1], choices(replies[-1])[0])
+    await settle(service, zemu, before)
+    await zalo_say(service, zemu, "Sài Gòn")
+    replies = await zalo_say(service, zemu, "P. Bến Thành")
+    replies = await choose(service, zemu, replies[-1], choices(replies[-1])[0])
     while "Không" in choices(replies[-1]):
-        replies = await choose(zemu, replies[-1], "Không")
+        replies = await choose(service, zemu, replies[-1], "Không")
     for _ in range(3):
-        replies = await choose(zemu, replies[-1], choices(replies[-1])[0])
-    card, *_rest = await choose(zemu, replies[-1], "Xác nhận")
+        replies = await choose(service, zemu, replies[-1], choices(replies[-1])[0])
+    card, *_rest = await choose(service, zemu, replies[-1], "Xác nhận")
     assert ZALO.name in card["text"]
 
 
 async def on_telegram(service: Service, emulator: TelegramEmulator) -> None:
     """Registered and booked over Telegram, then a message to support staff."""
-    (welcome,) = await say_all(emulator, CHAT, "/start")
-    await press_all(emulator, CHAT, welcome, "Tôi đồng ý")
-    (who,) = await say_all(emulator, CHAT, "/dangky")
-    await press_all(emulator, CHAT, who, "Bản thân tôi")
-    await say_all(emulator, CHAT, TELEGRAM.name)
-    _shown, gender = await say_all(emulator, CHAT, TELEGRAM.born)
-    await press_all(emulator, CHAT, gender, "Nữ")
-    await say_all(emulator, CHAT, TELEGRAM.id_number)
-    await say_all(emulator, CHAT, TELEGRAM.phone)
-    await say_all(emulator, CHAT, "Sài Gòn")
-    replies = await say_all(emulator, CHAT, "P. Bến Thành")
-    replies = await press_all(emulator, CHAT, replies[-1], "5")
+    (welcome,) = await say_all(service, emulator, CHAT, "/start")
+    await press_all(service, emulator, CHAT, welcome, "Tôi đồng ý")
+    (who,) = await say_all(service, emulator, CHAT, "/dangky")
+    await press_all(service, emulator, CHAT, who, "Bản thân tôi")
+    await say_all(service, emulator, CHAT, TELEGRAM.name)
+    _shown, gender = await say_all(service, emulator, CHAT, TELEGRAM.born)
+    await press_all(service, emulator, CHAT, gender, "Nữ")
+    await say_all(service, emulator, CHAT, TELEGRAM.id_number)
+    await say_all(service, emulator, CHAT, TELEGRAM.phone)
+    await say_all(service, emulator, CHAT, "Sài Gòn")
+    replies = await say_all(service, emulator, CHAT, "P. Bến Thành")
+    replies = await press_all(service, emulator, CHAT, replies[-1], "5")
     while "Không" in labels(replies[-1]):
-        replies = await press_all(emulator, CHAT, replies[-1], "Không")
+        replies = await press_all(service, emulator, CHAT, replies[-1], "Không")
     for _ in range(3):
-        replies = await press_all(emulator, CHAT, replies[-1], labels(replies[-1])[0])
-    card, _qr = await press_all(emulator, CHAT, replies[-1], "Xác nhận")
+        replies = await press_all(service, emulator, CHAT, replies[-1], labels(replies[-1])[0])
+    card, _qr = await press_all(service, emulator, CHAT, replies[-1], "Xác nhận")
     assert TELEGRAM.name in card["text"]
-    await say_all(emulator, CHAT, "gap nhan vien")
+    await say_all(service, emulator, CHAT, "gap nhan vien")
     emulator.user_text(CHAT, TELEGRAM.support)  # relayed to the desk, not answered
 
 
-async def erase_everyone(citizen: Citizen, zemu: ZaloEmulator, emulator: TelegramEmulator) -> None:
+async def erase_everyone(
+    service: Service, citizen: Citizen, zemu: ZaloEmulator, emulator: TelegramEmulator
+) -> None:
+    """Each citizen erases their data, on their own channel."""
     await citizen.say("/xoadulieu")
     assert (await citizen.press("Xóa dữ liệu"))[0].startswith(GONE)
-    await zalo_say(zemu, "/xoadulieu")
-    (gone,) = await zalo_say(zemu, "có")
+    await zalo_say(service, zemu, "/xoadulieu")
+    (gone,) = await zalo_say(service, zemu, "có")
     assert gone["text"].startswith(GONE)
-    (ask,) = await say_all(emulator, CHAT, "/xoadulieu")
-    (gone,) = await press_all(emulator, CHAT, ask, "Xóa dữ liệu")
+    (ask,) = await say_all(service, emulator, CHAT, "/xoadulieu")
+    (gone,) = await press_all(service, emulator, CHAT, ask, "Xóa dữ liệu")
     assert gone["text"].startswith(GONE)
 
 
 async def settled(service: Service) -> None:
     """Wait until every Zalo event is handled and no message waits to be sent."""
-    for _ in range(100):
-        async with service.db.read_scope() as session:
-            events = await session.scalar(
-                select(func.count())
-                .select_from(InboundEvent)
-                .where(InboundEvent.handled_at.is_(None))
-            )
-            unsent = await session.scalar(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(OutboxMessage.status.in_(("pending", "sending")))
-            )
-        if not events and not unsent:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{events} Zalo events unhandled, {unsent} messages unsent")
+    await quiet(service)
 
 
 async def every_row(service: Service) -> bytes:

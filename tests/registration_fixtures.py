@@ -15,6 +15,7 @@ from bot.services.identity import id_index
 from storage import accounts
 from storage.db import Database
 from storage.models import Account, Booking, Person, Site, Slot
+from tests.clock import START
 from tests.webchat import Citizen
 
 BEN_THANH = 26743
@@ -107,13 +108,18 @@ async def book_first(citizen: Citizen) -> list[str]:
 
 
 async def consenting_account(
-    session: AsyncSession, chat_id: str, *, channel: str = "web", locale: str = "vi"
+    session: AsyncSession,
+    chat_id: str,
+    *,
+    channel: str = "web",
+    locale: str = "vi",
+    now: datetime = START,
 ) -> Account:
     """A chat's account that has agreed to the terms, as every citizen who registers has."""
     account, _state = await accounts.open_chat(
-        session, channel=channel, chat_id=chat_id, user_id=chat_id, locale=locale
+        session, channel=channel, chat_id=chat_id, user_id=chat_id, locale=locale, now=now
     )
-    await accounts.record_consent(session, account, version=CONSENT_VERSION, granted=True)
+    await accounts.record_consent(session, account, version=CONSENT_VERSION, granted=True, now=now)
     return account
 
 

@@ -59,6 +59,7 @@ async def make_key(
             wards=[],
             sites=list(sites),
             lab=lab if role == "lab" else None,
+            now=svc.clock(),
         )
         return await staff.issue_api_key(session, member)
 

@@ -13,6 +13,7 @@ from run_bot import main
 from storage import staff
 from storage.db import Database
 from storage.models import AuditEvent, StaffMember
+from tests.clock import START, Clock
 
 SITES = (
     "site_id,name,address,province_code,ward_code\n"
@@ -22,7 +23,7 @@ SAMPLER = ("staff", "add", "--channel", "web", "--user-id", "scanner-1", "--role
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
-    code = main(list(argv))
+    code = main(list(argv), clock=Clock())
     return code, capsys.readouterr().out.splitlines()
 
 
@@ -193,7 +194,14 @@ def test_a_kept_key_is_issued_when_there_was_none(
 async def test_only_api_roles_take_a_key(database: Database) -> None:
     async with database.session_scope() as session:
         member = await staff.add_staff(
-            session, channel="web", user_id="w1", role="support", name=None, wards=[], sites=[]
+            session,
+            channel="web",
+            user_id="w1",
+            role="support",
+            name=None,
+            wards=[],
+            sites=[],
+            now=START,
         )
         with pytest.raises(ValueError, match="takes no API key"):
             await staff.issue_api_key(session, member)

@@ -14,7 +14,7 @@ import signal
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,12 @@ from run_bot import main
 from storage import staff
 from storage.broadcasts import Audience
 from storage.db import Database
-from storage.models import Account, AuditEvent, Broadcast, OutboxMessage, utcnow
+from storage.models import Account, AuditEvent, Broadcast, OutboxMessage
 from tests.audiences import add_citizens
 from tests.chat import callback_data, consent, labels, press, say
 from tests.conftest import Clock
 from tests.fakes.telegram_api import TelegramEmulator
+from tests.quiet import eventually, quiet
 from tests.test_restart import serving, started
 from tests.webchat import Citizen
 
@@ -49,8 +50,13 @@ Message = dict[str, Any]
 
 @pytest.fixture
 def fast_settings(telegram_settings: Settings) -> Settings:
-    """Bulk sends at 500 a second (as with paid broadcasts), so thousands go in seconds."""
-    return replace(telegram_settings, telegram_rate_per_s=500)
+    """Bulk sends at 500 a second (as with paid broadcasts), so thousands go in seconds.
+
+    The staff chat's replies are not paced either: it gets many, and pacing is tested elsewhere.
+    """
+    return replace(
+        telegram_settings, telegram_rate_per_s=500, chat_rate_per_s=100.0, chat_burst=100
+    )
 
 
 @contextlib.asynccontextmanager
@@ -67,6 +73,7 @@ async def staffed(settings: Settings, clock: Clock) -> AsyncIterator[Service]:
                 name="Anh Minh",
                 wards=[BT],
                 sites=[],
+                now=svc.clock(),
             )
         yield svc
 
@@ -102,15 +109,9 @@ def received(emulator: TelegramEmulator, chats: range | list[int]) -> Counter[in
     return Counter({chat: len(emulator.sent(chat)) for chat in chats})
 
 
-async def wait_until(predicate: Any, timeout: float = 20.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if await predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out")
-
-
-async def final_edit(emulator: TelegramEmulator, *, then_report: bool = True) -> Message:
+async def final_edit(
+    emulator: TelegramEmulator, *, then_report: bool = True, timeout: float = 15
+) -> Message:
     """The progress message's last edit (its button gone), once it and the report came.
 
     They leave after the broadcast is marked done, so they are waited for. A stopped broadcast
@@ -127,13 +128,16 @@ async def final_edit(emulator: TelegramEmulator, *, then_report: bool = True) ->
         after = [m for m in sent[ends[-1] + 1 :] if m["method"] == "sendMessage"]
         return sent[ends[-1]] if after or not then_report else None
 
-    async def shown() -> bool:
-        return found() is not None
-
-    await wait_until(shown, timeout=15)
+    await emulator.wait_until(lambda: found() is not None, timeout=timeout)
     result = found()
     assert result is not None
     return result
+
+
+async def finished(service: Service, emulator: TelegramEmulator, *, timeout: float = 20) -> None:
+    """Wait for the end of broadcast 1: its report to staff, written as it is marked done."""
+    await final_edit(emulator, timeout=timeout)
+    assert await _done(service)
 
 
 async def status_of(db: Any, broadcast_id: int = 1) -> str:
@@ -179,7 +183,7 @@ async def test_ward_staff_compose_preview_and_send(service: Service, emulator) -
     going = await press(emulator, STAFF, summary, "Gửi")
     assert going["text"].startswith("Thông báo #1 đang được gửi đi.")
 
-    await wait_until(lambda: _done(service))
+    await finished(service, emulator)
     assert received(emulator, citizens) == Counter(dict.fromkeys(citizens, 1))
     assert emulator.sent(citizens[0])[0]["text"] == shown["text"]
     assert received(emulator, [20_100, 20_200, 20_300]) == Counter(
@@ -218,7 +222,7 @@ async def test_a_picture_goes_by_file_id(service: Service, emulator) -> None:
     shown, summary = (await emulator.wait_for_sent(STAFF, before + 2))[-2:]
     assert shown["method"] == "sendPhoto" and shown["caption"].endswith("/tatthongbao.")
     await press(emulator, STAFF, summary, "Gửi")
-    await wait_until(lambda: _done(service))
+    await finished(service, emulator)
     (poster,) = emulator.sent(21_001)
     assert poster["method"] == "sendPhoto" and isinstance(poster["params"]["photo"], str)
     assert poster["photo_bytes"] is None  # a reference to the staff's photo, not an upload
@@ -241,12 +245,12 @@ async def test_scheduled_broadcast_waits_and_can_be_stopped(
     assert "Thời gian gửi: " in summary["text"]
     scheduled = await press(emulator, STAFF, summary, "Gửi")
     assert scheduled["text"].startswith("Thông báo #1 sẽ được gửi vào")
-    await asyncio.sleep(1.5)
+    await quiet(service, emulator)
     assert emulator.sent(22_001) == []
     stopped = await press(emulator, STAFF, scheduled, "Dừng #1")
     assert stopped["text"] == "Đã dừng thông báo #1: sẽ không gửi thêm tin nào nữa."
     clock.advance(timedelta(hours=4))
-    await asyncio.sleep(2)
+    await quiet(service, emulator)
     assert emulator.sent(22_001) == []
     assert await status_of(service.db) == "cancelled"
     again = await press(emulator, STAFF, scheduled, "Dừng #1")
@@ -282,7 +286,7 @@ async def test_two_thousand_with_blocked_and_rate_limits_each_once(
         )
         await broadcasts.create(session, draft, actor="test", now=service.clock())
     service.sender.wake()
-    await wait_until(lambda: _done(service), timeout=60)
+    await finished(service, emulator, timeout=60)
     counts = received(emulator, chats)
     assert {chat: n for chat, n in counts.items() if chat not in blocked} == dict.fromkeys(
         [c for c in chats if c not in blocked], 1
@@ -302,7 +306,7 @@ async def test_two_thousand_with_blocked_and_rate_limits_each_once(
     edit = await final_edit(emulator)
     assert edit["text"].startswith("Thông báo #1 tới Phường Bến Thành: đã gửi xong")
     assert "Đã gửi: 1.950" in emulator.sent(STAFF)[-1]["text"]
-    assert await asyncio.to_thread(main, ["broadcast", "report", "1"]) == 0
+    assert await asyncio.to_thread(main, ["broadcast", "report", "1"], clock=service.clock) == 0
     printed = capsys.readouterr().out
     assert "Sent: 1,950" in printed and "Blocked the bot or unreachable: 50" in printed
 
@@ -323,7 +327,7 @@ async def test_the_report_replaces_a_progress_message_that_was_late(
         )
         await broadcasts.create(session, draft, actor="test", now=service.clock())
     service.sender.wake()
-    await wait_until(lambda: _done(service), timeout=30)
+    await finished(service, emulator, timeout=30)
     assert received(emulator, citizens) == Counter(dict.fromkeys(citizens, 1))
     edit = await final_edit(emulator)
     progress = emulator.sent(STAFF)[0]
@@ -336,21 +340,22 @@ async def test_stopping_mid_way_sends_nothing_more(
 ) -> None:
     slow = replace(fast_settings, telegram_rate_per_s=100)  # slow enough to stop half way
     async with staffed(slow, clock) as service:
-        await _stop_mid_way(service, emulator)
+        await _stop_mid_way(service, emulator, clock)
 
 
-async def _stop_mid_way(service: Service, emulator: TelegramEmulator) -> None:
+async def _stop_mid_way(service: Service, emulator: TelegramEmulator, clock: Clock) -> None:
     chats = list(range(110_001, 112_001))
     await add_citizens(service.db, chats, ward=BT)
     preview = await compose(emulator, "Cắt nước ngày mai.")
     await press(emulator, STAFF, preview, "Gửi")
     progress = await _progress_message(emulator)
-    await wait_until(lambda: _sent_at_least(emulator, chats, 200))
+    await emulator.wait_until(lambda: _sent_at_least(emulator, chats, 200), timeout=20)
     stopped = await press(emulator, STAFF, progress, "Dừng gửi")
     assert stopped["text"] == "Đã dừng thông báo #1: sẽ không gửi thêm tin nào nữa."
-    await asyncio.sleep(1)
+    await quiet(service, emulator)
     sent_then = sum(received(emulator, chats).values())
-    await asyncio.sleep(2)
+    clock.advance(broadcasts.TICK * 2)  # its next steps come due
+    await quiet(service, emulator)
     assert sum(received(emulator, chats).values()) == sent_then < 2000
     async with service.db.read_scope() as session:
         found = await session.get(Broadcast, 1)
@@ -369,15 +374,14 @@ async def _stop_mid_way(service: Service, emulator: TelegramEmulator) -> None:
 
 
 async def _progress_message(emulator: TelegramEmulator) -> Message:
-    for _ in range(200):
-        for message in emulator.sent(STAFF):
-            if "Dừng gửi" in labels(message):
-                return message
-        await asyncio.sleep(0.05)
-    raise AssertionError("no progress message")
+    def found() -> list[Message]:
+        return [m for m in emulator.sent(STAFF) if "Dừng gửi" in labels(m)]
+
+    await emulator.wait_until(lambda: bool(found()), timeout=10)
+    return found()[0]
 
 
-async def _sent_at_least(emulator: TelegramEmulator, chats: list[int], count: int) -> bool:
+def _sent_at_least(emulator: TelegramEmulator, chats: list[int], count: int) -> bool:
     return sum(received(emulator, chats).values()) >= count
 
 
@@ -391,12 +395,13 @@ async def test_a_restart_mid_broadcast_resumes_and_sends_nobody_twice(
         async with first.db.session_scope() as session:
             draft = broadcasts.Draft("Mất điện sáng mai.", Audience((BT,)), first.clock())
             await broadcasts.create(session, draft, actor="test", now=first.clock())
-        await wait_until(lambda: _sent_at_least(emulator, chats, 500))
+        await emulator.wait_until(lambda: _sent_at_least(emulator, chats, 500), timeout=20)
     halfway = sum(received(emulator, chats).values())
     assert halfway < 2000
     second = build_service(fast_settings, clock=clock)
     async with running(second):
-        await wait_until(lambda: _done(second), timeout=60)
+        # No staff chat: nothing but the broadcast's row tells that its last job ran.
+        await eventually(lambda: _done(second), timeout=60)
     assert received(emulator, chats) == Counter(dict.fromkeys(chats, 1))
 
 
@@ -422,15 +427,15 @@ async def test_kill_9_mid_broadcast_then_restart_reaches_everyone(
         db = Database(db_url)
         await add_citizens(db, chats, ward=BT)
         async with db.session_scope() as session:
-            now = utcnow()
+            now = datetime.now(UTC)  # the process under test runs on the machine's clock
             draft = broadcasts.Draft("Ngưng cấp nước.", Audience((BT,)), now)
             await broadcasts.create(session, draft, actor="test", now=now)
-        await wait_until(lambda: _sent_at_least(emulator, chats, 400))
+        await emulator.wait_until(lambda: _sent_at_least(emulator, chats, 400), timeout=20)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
     with serving(env, log) as process:
         await started(emulator, process, log)
-        await wait_until(lambda: _finished(db), timeout=120)
+        await eventually(lambda: _finished(db), timeout=120)  # another process's work
     counts = received(emulator, chats)
     assert min(counts.values()) == 1  # nobody lost
     # Only messages on the wire, or sent but not yet recorded, when the process died.
@@ -453,6 +458,7 @@ async def test_web_chat_staff_see_progress_redrawn_in_place(svc: Service, clock:
             name=None,
             wards=[],
             sites=[],
+            now=clock(),
         )
     await add_citizens(svc.db, [24_001, 24_002], ward=SG, channel="web")
     officer = Citizen(svc, "staff-web")
@@ -471,8 +477,7 @@ async def test_web_chat_staff_see_progress_redrawn_in_place(svc: Service, clock:
         scheduler = Scheduler(svc.db, JOB_KINDS, settings=svc.settings, clock=clock)
         for _ in range(4):  # start, then progress edits every 5 s, then the end
             await scheduler.tick()
-            svc.sender.wake()
-            await asyncio.sleep(0.3)
+            await svc.sender.drained()
             clock.advance(timedelta(seconds=6))
         await svc.sender.flush()
     finally:

@@ -42,7 +42,7 @@ from storage.models import (
     Slot,
     Vaccination,
 )
-from tests.conftest import Clock
+from tests.clock import START, Clock
 from tests.registration_fixtures import add_sites, book_first
 from tests.webchat import Citizen
 
@@ -51,28 +51,15 @@ BT, SG, TD = 26743, 26740, 26737  # Bến Thành, Sài Gòn, Tân Định (HCMC)
 _ids = itertools.count(1)
 
 
-class FrozenClock(Clock):
-    """A clock that stands still between moves, so "now" can be compared exactly."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.base = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.base + self.offset
-
-
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock()
+def clock() -> Clock:
+    """A clock that stands still between moves, so "now" can be compared exactly."""
+    return Clock(ticking=False)
 
 
 def at(clock: Clock, day: date, hour: int, minute: int = 0) -> datetime:
     """Set the clock to `hour:minute` in Vietnam on `day`; return that moment."""
-    assert isinstance(clock, FrozenClock)
-    moment = datetime.combine(day, time(hour, minute), TIMEZONE)
-    clock.offset = moment - clock.base
-    return moment
+    return clock.set_local(hour, minute, day=day)
 
 
 def worker(svc: Service, clock: Clock) -> Scheduler:
@@ -144,7 +131,7 @@ async def add_person(
         return person.id
 
 
-async def _book(session: Any, person_id: int, dose: int, *, now: datetime | None = None) -> None:
+async def _book(session: Any, person_id: int, dose: int, *, now: datetime = START) -> None:
     """An active booking in a slot of a site made for it (booked on one's own)."""
     site = await session.get(Site, "T-01")
     if site is None:
@@ -162,7 +149,7 @@ async def _book(session: Any, person_id: int, dose: int, *, now: datetime | None
             person_id=person_id,
             slot_id=slot.id,
             dose_number=dose,
-            created_at=now or datetime.now(UTC),
+            created_at=now,
         )
     )
     await session.flush()
@@ -598,6 +585,7 @@ async def staff_chat(svc: Service, role: str, wards: Sequence[int], chat_id: str
             name="Chị Lan",
             wards=wards,
             sites=[],
+            now=svc.clock(),
         )
     chat = Citizen(svc, chat_id)
     await chat.consent()
@@ -762,7 +750,7 @@ async def test_a_citizen_gets_the_unknown_command_answer(svc: Service, clock: Cl
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
-    code = main(list(argv))
+    code = main(list(argv), clock=Clock())
     return code, capsys.readouterr().out.splitlines()
 
 
@@ -867,7 +855,7 @@ def test_cli_create_list_report_cancel(env: str, capsys: pytest.CaptureFixture[s
 
 
 def _today() -> str:
-    return datetime.now(UTC).astimezone(TIMEZONE).date().isoformat()
+    return START.date().isoformat()
 
 
 def test_cli_cancel_stops_the_waves(env: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -917,7 +905,7 @@ def test_cli_create_refuses_what_cannot_work(
 ) -> None:
     argv = ["campaign", "create", "--name", "X", "--dose-status", "none", "--text-vi", "Mời."]
     argv += ["--daily-cap", "5"] if "--daily-cap" not in extra else []
-    assert main([*argv, *extra]) == 2
+    assert main([*argv, *extra], clock=Clock()) == 2
     assert capsys.readouterr().err.startswith(error)
     assert _run(capsys, "campaign", "list") == (0, ["no campaigns"])
 

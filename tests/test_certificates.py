@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Service, build_service, running
 from bot.config import DEFAULT_DCC_ISSUER, ConfigError, Settings
-from bot.i18n import TIMEZONE, format_day, use_locale
+from bot.i18n import TIMEZONE, format_day, local_day, use_locale
 from bot.services import certificates, results
 from bot.services.dcc import DccInvalid, Problem
 from bot.services.dcc.codec import PREFIX, b45decode, b45encode, compress, decompress
@@ -51,6 +51,7 @@ from tests.chat import Message, consent, labels, press, say, say_all
 from tests.conftest import Clock
 from tests.dcc_data import DATA
 from tests.fakes.telegram_api import TelegramEmulator
+from tests.quiet import quiet
 
 CHAT = 601
 UVCI = re.compile(r"^URN:UVCI:01:VN:[A-Z0-9]{26}#[A-Z0-9/:]$")
@@ -141,22 +142,16 @@ def photos(emulator: TelegramEmulator, chat: int = CHAT) -> list[Message]:
 
 
 async def wait_photos(emulator: TelegramEmulator, count: int, chat: int = CHAT) -> list[Message]:
-    for _ in range(100):
-        if len(photos(emulator, chat)) >= count:
-            return photos(emulator, chat)
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{len(photos(emulator, chat))} photos, expected {count}")
+    await emulator.wait_until(lambda: len(photos(emulator, chat)) >= count)
+    return photos(emulator, chat)
 
 
 async def cached_file_id(service: Service, other_than: str | None = None) -> str | None:
     """The file id the sender remembered (it writes outcomes just after the send)."""
-    for _ in range(100):
-        async with service.db.read_scope() as session:
-            found = await session.scalar(select(MediaFile.file_id))
-        if found is not None and found != other_than:
-            return found
-        await asyncio.sleep(0.05)
-    return None
+    await quiet(service)
+    async with service.db.read_scope() as session:
+        found = await session.scalar(select(MediaFile.file_id))
+    return found if found != other_than else None
 
 
 async def stored(service: Service) -> list[Certificate]:
@@ -278,7 +273,7 @@ async def test_an_expired_certificate_is_renewed_with_a_new_uvci(
     await wait_photos(emulator, 1)
     clock.advance(timedelta(days=364))
     service.renderer.wake()
-    await asyncio.sleep(0.3)
+    await quiet(service, emulator)
     assert len(photos(emulator)) == 1  # not yet expired: nothing happens
     clock.advance(timedelta(days=2))
     # Opening the list renews at once (the hourly sweep may get there first: once either way).
@@ -299,7 +294,7 @@ async def test_an_expired_certificate_is_renewed_with_a_new_uvci(
             await certificates.check(session, service.authority, old.hc1, now=clock())
         assert expired.value.reason == Problem.EXPIRED
         await certificates.check(session, service.authority, new.hc1, now=clock())
-    await asyncio.sleep(0.3)
+    await quiet(service, emulator)
     assert len(photos(emulator)) == 2  # renewed once, not once per sweep
 
 
@@ -393,7 +388,7 @@ async def test_photos_of_certificates_and_of_other_things(
         "Không mở được tệp này dưới dạng ảnh."
     )
     # Mid-form, a photo is answered and the form keeps its place.
-    (asked,) = await say_all(emulator, CHAT, "/tracuu")
+    (asked,) = await say_all(service, emulator, CHAT, "/tracuu")
     verdict = await send_photo(emulator, photo["photo_bytes"])
     assert verdict.endswith(
         "Thông tin bạn đã nhập vẫn được giữ: bạn trả lời câu hỏi gần nhất để tiếp tục."
@@ -599,7 +594,7 @@ async def test_a_picture_is_rendered_and_sent_once_even_by_two_workers(
     async with service.db.session_scope() as session:
         person = await session.get(Person, person_id)
         assert person is not None
-        dose = DoseEntry(person, 1, "moderna", "L1", date.today(), None)
+        dose = DoseEntry(person, 1, "moderna", "L1", local_day(service.clock()), None)
         await record_dose(
             session, dose, source="chat", actor="t", staff_id=None, site_name=None,
             authority=service.authority, now=service.clock(),
@@ -608,7 +603,7 @@ async def test_a_picture_is_rendered_and_sent_once_even_by_two_workers(
     done = await asyncio.gather(second.render_pending(), service.renderer.render_pending())
     assert sum(done) == 1
     await wait_photos(emulator, 1)
-    await asyncio.sleep(0.3)
+    await quiet(service, emulator)
     assert len(photos(emulator)) == 1
 
 
@@ -692,7 +687,7 @@ async def test_only_the_latest_dose_is_renewed(
     assert "mũi 1/2" in listed["text"] and "mũi 2/2" in listed["text"]
     sent = await wait_photos(emulator, 3)
     assert "mũi 2/2" in sent[2]["caption"]
-    await asyncio.sleep(0.3)
+    await quiet(service, emulator)
     assert len(photos(emulator)) == 3  # dose 1's certificate was superseded by dose 2's
     kinds = [(c.subject, c.replaced_at is None) for c in await stored(service)]
     assert sorted(kinds) == sorted(
@@ -736,7 +731,7 @@ async def test_an_expired_signer_stops_issuing_but_not_the_dose(
             assert person is not None
             recorded = await record_dose(
                 session,
-                DoseEntry(person, 1, "pfizer", "L1", date.today(), None),
+                DoseEntry(person, 1, "pfizer", "L1", local_day(clock()), None),
                 source="chat", actor="t", staff_id=None, site_name=None,
                 authority=svc.authority, now=clock(),
             )  # fmt: skip
@@ -747,7 +742,7 @@ async def test_an_expired_signer_stops_issuing_but_not_the_dose(
     finally:
         await svc.db.dispose()
     # Starting with a signer that has expired is refused outright, naming what to do.
-    expired = create_dsc(now=datetime.now(UTC) - timedelta(days=60), validity=timedelta(days=30))
+    expired = create_dsc(now=clock() - timedelta(days=60), validity=timedelta(days=30))
     write_signer(expired, settings.dcc_key_path, settings.dcc_cert_path)
     with pytest.raises(ConfigError, match=r"expired on .* keys init"):
         build_service(settings, clock=clock)

@@ -13,13 +13,14 @@ from run_bot import main
 from storage.db import Database
 from storage.models import AuditEvent, Job
 from tests.audiences import add_citizens
+from tests.clock import Clock
 
 BT = 26743
 T = TypeVar("T")
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
-    code = main(list(argv))
+    code = main(list(argv), clock=Clock())
     captured = capsys.readouterr()
     return code, (captured.out + captured.err).splitlines()
 

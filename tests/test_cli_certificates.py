@@ -36,7 +36,8 @@ from bot.services.identity import id_index
 from bot.services.qr_image import certificate_png, qr_png
 from run_bot import main
 from storage.db import Database
-from storage.models import AuditEvent, Certificate, Person, Vaccination, utcnow
+from storage.models import AuditEvent, Certificate, Person, Vaccination
+from tests.clock import Clock
 
 ID_NUMBER = "079190012345"
 
@@ -92,11 +93,11 @@ def _issue() -> Certificate:
     """Issue a certificate with the signer the command line will load (test keys in VAR_DIR)."""
 
     async def issue() -> Certificate:
-        service = build_service(Settings.from_env())
+        service = build_service(Settings.from_env(), clock=Clock())
         try:
             await service.db.migrate()
             return await issue_certificate(
-                service.db, service.protector, service.authority, now=utcnow()
+                service.db, service.protector, service.authority, now=service.clock()
             )
         finally:
             await service.db.dispose()
@@ -118,7 +119,7 @@ def _audit(db_url: str) -> list[tuple[str, str, dict]]:
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
+    code = main(list(argv), clock=Clock())
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -309,6 +310,6 @@ def test_revoke_without_a_reason_is_a_usage_error(
     env: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as stop:
-        main(["certificate", "revoke", "URN:UVCI:01:VN:X#A"])
+        main(["certificate", "revoke", "URN:UVCI:01:VN:X#A"], clock=Clock())
     assert stop.value.code == 2
     assert "--reason" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from run_bot import main
 from storage.db import Database
 from storage.models import AuditEvent, StaffMember
+from tests.clock import Clock
 
 SITES = (
     "site_id,name,address,province_code,ward_code\n"
@@ -20,7 +21,7 @@ SITES = (
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
     """Run the command line; its exit code and the lines it printed."""
-    code = main(list(argv))
+    code = main(list(argv), clock=Clock())
     return code, capsys.readouterr().out.splitlines()
 
 
@@ -140,7 +141,7 @@ def test_staff_add_refuses_an_unknown_scope(
     env: str, capsys: pytest.CaptureFixture[str], scope: tuple[str, ...], error: str
 ) -> None:
     argv = ("staff", "add", "--channel", "web", "--user-id", "u1", "--role", "ward_staff")
-    assert main([*argv, *scope]) == 2
+    assert main([*argv, *scope], clock=Clock()) == 2
     assert capsys.readouterr().err == error + "\n"
     assert _read(env) == ([], [])
 
@@ -158,13 +159,18 @@ def test_staff_add_refuses_bad_arguments(
     env: str, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
 ) -> None:
     with pytest.raises(SystemExit) as stop:
-        main(["staff", "add", *argv])
+        main(["staff", "add", *argv], clock=Clock())
     assert stop.value.code == 2
     assert "usage: run_bot.py staff add" in capsys.readouterr().err
 
 
 def test_staff_add_refuses_an_empty_user_id(env: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["staff", "add", "--channel", "web", "--user-id", "", "--role", "admin"]) == 2
+    assert (
+        main(
+            ["staff", "add", "--channel", "web", "--user-id", "", "--role", "admin"], clock=Clock()
+        )
+        == 2
+    )
     assert capsys.readouterr().err == "error: --user-id must be 1 to 64 characters\n"
 
 
@@ -208,7 +214,7 @@ def test_import_command_refuses_a_missing_file(
 ) -> None:
     missing = tmp_path / "nope.csv"
     for command in ("import-sites", "import-slots", "import-vaccinations"):
-        assert main([command, str(missing)]) == 2
+        assert main([command, str(missing)], clock=Clock()) == 2
         captured = capsys.readouterr()
         assert captured.err == f"error: no such file: {missing}\n"
         assert captured.out == ""
@@ -216,6 +222,6 @@ def test_import_command_refuses_a_missing_file(
 
 def test_site_staff_needs_a_site(env: str, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["staff", "add", "--channel", "telegram", "--user-id", "7", "--role", "site_staff"]
-    assert main(argv) == 2
+    assert main(argv, clock=Clock()) == 2
     assert "--site" in capsys.readouterr().err
     assert _read(env) == ([], [])

@@ -7,7 +7,7 @@ import contextlib
 import os
 import sqlite3
 import stat
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from storage.models import InboundEvent, OutboxMessage, Ticket
 from storage.outbox import NewMessage
 from tests.conftest import Clock
 from tests.fakes.zalo_api import ZaloEmulator
+from tests.quiet import eventually, quiet
 from tests.test_zalo_e2e import USER, consent, say, serving
 from tests.webchat import Browser, payload
 
@@ -47,15 +48,6 @@ def umask(mask: int) -> Iterator[None]:
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Wait (bounded) until `check` holds."""
-    for _ in range(100):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
 
 
 # ---------------------------------------------------------------- files
@@ -232,7 +224,7 @@ async def test_the_cleanup_strips_on_the_injected_clock(settings: Settings, cloc
         return row is not None and row.body == {"text": ""}
 
     async with running(service):
-        await until(stripped, "the old message stripped")
+        await eventually(stripped)  # the hourly clean-up runs once at start-up
 
 
 @pytest.fixture
@@ -273,11 +265,11 @@ async def test_a_number_typed_after_the_choices_were_stripped_is_plain_text(
     zalo_settings: Settings, clock: Clock, zemu: ZaloEmulator
 ) -> None:
     async with serving(zalo_settings, clock, zemu) as service:
-        menu = await consent(zemu)
+        menu = await consent(service, zemu)
         assert "1. Đăng ký tiêm" in menu["text"]
         clock.advance(KEEP + DAY)
         await retention.strip_old_messages(service.db, now=clock(), keep=KEEP)
-        (reply,) = await say(zemu, "1")  # the menu it picked from is no longer known
+        (reply,) = await say(service, zemu, "1")  # the menu it picked from is no longer known
         assert not reply["text"].startswith("Cùng đăng ký tiêm nhé")
         assert not reply["text"].startswith("Xin lỗi, hệ thống đang gặp sự cố")
 
@@ -289,9 +281,10 @@ async def test_a_handled_zalo_event_is_emptied_and_its_key_kept(
     zalo_settings: Settings, clock: Clock, zemu: ZaloEmulator
 ) -> None:
     async with serving(zalo_settings, clock, zemu) as service:
-        await consent(zemu)
+        await consent(service, zemu)
         before = len(zemu.sent(USER))
         await say(
+            service,
             zemu,
             "CCCD của tôi là 079187004321",
         )
@@ -301,14 +294,15 @@ async def test_a_handled_zalo_event_is_emptied_and_its_key_kept(
                 events = list(await session.scalars(select(InboundEvent)))
             return bool(events) and all(e.handled_at is not None for e in events)
 
-        await until(handled, "every Zalo event handled")
+        await quiet(service, zemu)
+        assert await handled()
         async with service.db.read_scope() as session:
             events = list(await session.scalars(select(InboundEvent)))
         assert [e.body for e in events] == [{}] * len(events) == [{}] * 3
         answered = len(zemu.sent(USER))
         assert answered > before
         assert await zemu.post_event(zemu.last_event, num_retry=1) == 200  # a redelivery
-        await asyncio.sleep(0.5)
+        await quiet(service, zemu)
         assert len(zemu.sent(USER)) == answered
 
         async with service.db.session_scope() as session:

@@ -366,7 +366,7 @@ def test_existing_key_file_is_tightened(tmp_path: Path) -> None:
     key_path, cert_path = tmp_path / "dsc.key", tmp_path / "dsc.pem"
     key_path.write_bytes(b"old")
     key_path.chmod(0o644)
-    write_signer(create_dsc(), key_path, cert_path)
+    write_signer(create_dsc(now=ISSUED), key_path, cert_path)
     assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
 
 
@@ -391,14 +391,14 @@ def test_certificate_must_not_outlive_its_signer(signer: Signer) -> None:
 
 
 def test_csca_signed_dsc() -> None:
-    csca = create_csca()
-    dsc = create_dsc(csca=csca)
+    csca = create_csca(now=ISSUED)
+    dsc = create_dsc(csca=csca, now=ISSUED)
     dsc.cert.verify_directly_issued_by(csca.cert)
     assert dsc.cert.issuer == csca.cert.subject
 
 
 def test_load_rejects_mismatched_key(tmp_path: Path) -> None:
-    a, b = create_dsc(), create_dsc()
+    a, b = create_dsc(now=ISSUED), create_dsc(now=ISSUED)
     write_signer(a, tmp_path / "a.key", tmp_path / "a.pem")
     write_signer(b, tmp_path / "b.key", tmp_path / "b.pem")
     with pytest.raises(ValueError, match="does not match"):

@@ -25,12 +25,12 @@ def _settings(tmp_path: Path, **overrides: object) -> Settings:
 
 def test_first_start_in_development_creates_test_keys_once(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    first = load_authority(settings)
+    first = load_authority(settings, now=NOW)
     assert stat.S_IMODE(settings.dcc_key_path.stat().st_mode) == 0o600
     assert (settings.keys_dir / "csca.pem").is_file()
     assert first.issuer == DEFAULT_DCC_ISSUER and first.country == "VN"
     assert dcc_usages(first.signer.cert) == {"v", "t", "r"}
-    again = load_authority(settings)  # the same key, not a new one
+    again = load_authority(settings, now=NOW)  # the same key, not a new one
     assert again.signer.cert.public_bytes(Encoding.DER) == first.signer.cert.public_bytes(
         Encoding.DER
     )
@@ -39,17 +39,17 @@ def test_first_start_in_development_creates_test_keys_once(tmp_path: Path) -> No
 def test_production_never_makes_keys(tmp_path: Path) -> None:
     settings = _settings(tmp_path, env="production")
     with pytest.raises(ConfigError, match="keys init"):
-        load_authority(settings)
+        load_authority(settings, now=NOW)
     assert not settings.dcc_key_path.exists()
 
 
 def test_a_key_that_does_not_match_its_certificate_is_refused(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    load_authority(settings)
-    other = create_dsc()
+    load_authority(settings, now=NOW)
+    other = create_dsc(now=NOW)
     settings.dcc_cert_path.write_bytes(other.cert.public_bytes(Encoding.PEM))
     with pytest.raises(ConfigError, match="does not match"):
-        load_authority(settings)
+        load_authority(settings, now=NOW)
 
 
 def test_signers_in_the_trust_list_are_accepted(tmp_path: Path) -> None:
@@ -80,7 +80,7 @@ def test_signers_in_the_trust_list_are_accepted(tmp_path: Path) -> None:
     def check() -> None:
         verify(
             text,
-            trusted=list(load_authority(settings).trusted),
+            trusted=list(load_authority(settings, now=NOW).trusted),
             now=NOW,
             value_sets_dir=VALUE_SETS_DIR,
             schema_path=SCHEMA_PATH,
@@ -95,7 +95,7 @@ def test_signers_in_the_trust_list_are_accepted(tmp_path: Path) -> None:
     check()
     (settings.dcc_trust_path / "broken.pem").write_text("-----BEGIN CERTIFICATE-----\nxx\n")
     with pytest.raises(ConfigError, match=r"broken\.pem"):
-        load_authority(settings)
+        load_authority(settings, now=NOW)
 
 
 @pytest.mark.parametrize(

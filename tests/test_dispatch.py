@@ -200,7 +200,9 @@ async def test_crashing_handler_apologises_and_keeps_the_step(
     svc: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def crash(msg, conv) -> None:
-        await accounts.record_consent(conv.session, conv.account, version="x", granted=False)
+        await accounts.record_consent(
+            conv.session, conv.account, version="x", granted=False, now=conv.now
+        )
         conv.account.phone_sealed = b"half-written"
         conv.goto("privacy", "confirm_erase")
         conv.reply("never sent")

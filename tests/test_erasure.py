@@ -61,7 +61,7 @@ async def test_erasure_leaves_nothing_of_the_citizen(
     service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator
 ) -> None:
     citizen = await on_the_web(service)
-    await on_zalo(zemu)
+    await on_zalo(service, zemu)
     await on_telegram(service, emulator)
     await emulator.wait_for_sent(DESK, 4, timeout=10)  # both tickets' headers and messages
     await settled(service)
@@ -72,7 +72,7 @@ async def test_erasure_leaves_nothing_of_the_citizen(
         found = checkpointed_files(sqlite)
         assert all(values.token.encode() in found for values in EVERYONE)
 
-    await erase_everyone(citizen, zemu, emulator)
+    await erase_everyone(service, citizen, zemu, emulator)
     await settled(service)
 
     assert left(await every_row(service)) == []
@@ -83,14 +83,14 @@ async def test_erasure_leaves_nothing_of_the_citizen(
 async def test_a_vaccinated_person_is_kept_without_the_chats_traces(
     service: Service, emulator: TelegramEmulator
 ) -> None:
-    (welcome,) = await say_all(emulator, CHAT, "/start")
-    await press_all(emulator, CHAT, welcome, "Tôi đồng ý")
+    (welcome,) = await say_all(service, emulator, CHAT, "/start")
+    await press_all(service, emulator, CHAT, welcome, "Tôi đồng ý")
     person_id = await register(service, CHAT, TELEGRAM.name)
     await give_dose(service, person_id)  # a medical record: the person is kept
     await wait_photos(emulator, 1, CHAT)
     assert await cached_file_id(service)  # the certificate picture's id on Telegram
-    (ask,) = await say_all(emulator, CHAT, "/xoadulieu")
-    (gone,) = await press_all(emulator, CHAT, ask, "Xóa dữ liệu")
+    (ask,) = await say_all(service, emulator, CHAT, "/xoadulieu")
+    (gone,) = await press_all(service, emulator, CHAT, ask, "Xóa dữ liệu")
     assert gone["text"].startswith(GONE)
     async with service.db.read_scope() as session:
         person = await session.get(Person, person_id)

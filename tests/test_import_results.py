@@ -20,6 +20,7 @@ from bot.services.samples import record_sample
 from run_bot import main
 from storage.db import Database
 from storage.models import AuditEvent, OutboxMessage, Person, Sample, SampleResult
+from tests.clock import START, Clock
 from tests.registration_fixtures import consenting_account
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # 10:00 on 30/11/2026 in Vietnam
@@ -353,21 +354,21 @@ def test_import_results_command(
             await db.dispose()
 
     asyncio.run(set_up())
-    tested = (datetime.now(TIMEZONE) - timedelta(hours=1)).strftime("%d/%m/%Y %H:%M")
+    tested = (START - timedelta(hours=1)).astimezone(TIMEZONE).strftime("%d/%m/%Y %H:%M")
     path = tmp_path / "results.csv"
     path.write_text(
         HEADER + f"{SINGLE},âm tính,{tested},{LAB}\nT-NOPE-9,negative,{tested},{LAB}\n",
         encoding="utf-8",
     )
-    assert main(["import-results", str(path)]) == 1
+    assert main(["import-results", str(path)], clock=Clock()) == 1
     assert capsys.readouterr().out.splitlines() == [
         "added 1, updated 0, unchanged 0, problems 1",
         "line 3: unknown tube code T-NOPE-9: no sample was recorded with it",
     ]
-    assert main(["import-results", str(path)]) == 1
+    assert main(["import-results", str(path)], clock=Clock()) == 1
     assert capsys.readouterr().out.splitlines()[0] == "added 0, updated 0, unchanged 1, problems 1"
     missing = tmp_path / "nope.csv"
-    assert main(["import-results", str(missing)]) == 2
+    assert main(["import-results", str(missing)], clock=Clock()) == 2
     assert capsys.readouterr().err == f"error: no such file: {missing}\n"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
@@ -22,6 +21,7 @@ from tests.chat import say as telegram_say
 from tests.conftest import Clock
 from tests.fakes.telegram_api import TelegramEmulator
 from tests.fakes.zalo_api import ZaloEmulator
+from tests.quiet import quiet
 from tests.test_certificates import register
 from tests.test_pcr_citizen import sample_and_result
 from tests.test_zalo_e2e import USER, consent, say, serving, settle
@@ -67,22 +67,22 @@ async def test_a_zalo_chat_linked_to_telegram_shares_the_records(
     service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator, clock: Clock
 ) -> None:
     person_id = await telegram_citizen(service, emulator)
-    await consent(zemu)
-    (ask,) = await say(zemu, "/lienket")  # a "share your number" card with the question
+    await consent(service, zemu)
+    (ask,) = await say(service, zemu, "/lienket")  # a "share your number" card with the question
     assert ask["kind"] == "request_user_info"
     assert ask["elements"][0]["subtitle"].startswith("Bạn có thể dùng dịch vụ trên cả Telegram")
     before = len(emulator.sent(CHAT))
-    (sent,) = await say(zemu, "0903 111 222")
+    (sent,) = await say(service, zemu, "0903 111 222")
     assert sent["text"].startswith("Nếu số này đã được lưu ở cuộc trò chuyện kia")
     code = await code_sent(emulator, before)
     wrong = "000000" if code != "000000" else "111111"
-    (again,) = await say(zemu, wrong)
+    (again,) = await say(service, zemu, wrong)
     assert again["text"] == "Mã chưa đúng. Bạn vui lòng kiểm tra và nhập lại 6 chữ số."
-    (done,) = await say(zemu, code)
+    (done,) = await say(service, zemu, code)
     assert done["text"].startswith(
         "Xong: cuộc trò chuyện này đã được liên kết với cuộc trò chuyện Telegram"
     )
-    (certificates,) = await say(zemu, "kq")  # the Telegram person's results, from Zalo
+    (certificates,) = await say(service, zemu, "kq")  # the Telegram person's results, from Zalo
     assert "Phạm Văn Đồng" in certificates["text"]
 
     async with service.db.read_scope() as session:
@@ -92,7 +92,7 @@ async def test_a_zalo_chat_linked_to_telegram_shares_the_records(
     zalo_before = len(zemu.sent(USER))
     await sample_and_result(service, clock, [person], "HCM-000901", "negative")
     service.sender.wake()
-    sampled, *_result = await settle(zemu, zalo_before)  # Zalo was used last
+    sampled, *_result = await settle(service, zemu, zalo_before)  # Zalo was used last
     assert sampled["text"].startswith("Đã lấy mẫu xét nghiệm cho Phạm Văn Đồng")
     assert len(emulator.sent(CHAT)) == telegram_before
 
@@ -103,15 +103,16 @@ async def test_a_zalo_chat_linked_to_telegram_shares_the_records(
     sampled, *_result = (await emulator.wait_for_sent(CHAT, telegram_before + 1))[telegram_before:]
     assert "HCM-000902" in sampled["text"]
 
-    (status,) = await say(zemu, "/lienket")
+    (status,) = await say(service, zemu, "/lienket")
     assert status["text"].startswith("Cuộc trò chuyện này đã được liên kết: Telegram, Zalo")
-    (pinned,) = await say(zemu, "Luôn gửi tin về đây")
+    (pinned,) = await say(service, zemu, "Luôn gửi tin về đây")
     assert pinned["text"] == "Từ giờ, tin nhắn sẽ gửi về cuộc trò chuyện này."
     await telegram_say(emulator, CHAT, "menu")
     zalo_before = len(zemu.sent(USER))
     await sample_and_result(service, clock, [person], "HCM-000903", None)
     service.sender.wake()
-    sampled, *_result = await settle(zemu, zalo_before)  # pinned here, whatever was used last
+    # Pinned here, whatever was used last.
+    sampled, *_result = await settle(service, zemu, zalo_before)
     assert "HCM-000903" in sampled["text"]
 
 
@@ -119,16 +120,16 @@ async def test_an_unknown_number_gets_the_same_answer_and_no_code_links(
     service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator
 ) -> None:
     await telegram_citizen(service, emulator)
-    await consent(zemu)
-    await say(zemu, "/lienket")
-    (sent,) = await say(zemu, "0987 654 321")  # not on record anywhere
+    await consent(service, zemu)
+    await say(service, zemu, "/lienket")
+    (sent,) = await say(service, zemu, "0987 654 321")  # not on record anywhere
     assert sent["text"].startswith("Nếu số này đã được lưu ở cuộc trò chuyện kia")
-    await asyncio.sleep(0.5)
+    await quiet(service, zemu, emulator)
     assert not any(m["text"].startswith("Mã liên kết") for m in emulator.sent(CHAT))
     for _ in range(4):
-        (again,) = await say(zemu, "123456")
+        (again,) = await say(service, zemu, "123456")
         assert again["text"].startswith("Mã chưa đúng.")
-    (last,) = await say(zemu, "123456")
+    (last,) = await say(service, zemu, "123456")
     assert last["text"].startswith("Mã chưa đúng, và đây là lần thử cuối cùng.")
     async with service.db.read_scope() as session:
         account = await session.scalar(select(Account).where(Account.chat_id == USER))
@@ -139,23 +140,23 @@ async def test_an_old_code_no_longer_links(
     service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator, clock: Clock
 ) -> None:
     await telegram_citizen(service, emulator)
-    await consent(zemu)
-    await say(zemu, "/lienket")
+    await consent(service, zemu)
+    await say(service, zemu, "/lienket")
     before = len(emulator.sent(CHAT))
-    await say(zemu, PHONE)
+    await say(service, zemu, PHONE)
     code = await code_sent(emulator, before)
 
     clock.advance(timedelta(minutes=11))
-    (expired,) = await say(zemu, code)
+    (expired,) = await say(service, zemu, code)
     assert expired["text"] == "Mã đã hết hạn. Bạn gõ /lienket để nhận mã mới nhé."
 
 
-async def link_zalo(emulator: TelegramEmulator, zemu: ZaloEmulator) -> None:
-    await consent(zemu)
-    await say(zemu, "/lienket")
+async def link_zalo(service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator) -> None:
+    await consent(service, zemu)
+    await say(service, zemu, "/lienket")
     before = len(emulator.sent(CHAT))
-    await say(zemu, PHONE)
-    (done,) = await say(zemu, await code_sent(emulator, before))
+    await say(service, zemu, PHONE)
+    (done,) = await say(service, zemu, await code_sent(emulator, before))
     assert done["text"].startswith("Xong:")
 
 
@@ -163,9 +164,9 @@ async def test_erasing_from_a_linked_chat_erases_the_citizen_everywhere(
     service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator
 ) -> None:
     person_id = await telegram_citizen(service, emulator)
-    await link_zalo(emulator, zemu)
-    await say(zemu, "/xoadulieu")
-    (gone,) = await say(zemu, "có")
+    await link_zalo(service, emulator, zemu)
+    await say(service, zemu, "/xoadulieu")
+    (gone,) = await say(service, zemu, "có")
     assert gone["text"].startswith("Toàn bộ dữ liệu của bạn đã được xóa")
     async with service.db.read_scope() as session:
         left = (
@@ -179,7 +180,7 @@ async def test_a_blocked_linked_chat_sends_messages_back_to_the_holder(
     service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator, clock: Clock
 ) -> None:
     person_id = await telegram_citizen(service, emulator)
-    await link_zalo(emulator, zemu)
+    await link_zalo(service, emulator, zemu)
     zemu.followers.discard(USER)  # the citizen left the OA: -213 on the next send
     async with service.db.read_scope() as session:
         person = await session.get(Person, person_id)
@@ -187,7 +188,7 @@ async def test_a_blocked_linked_chat_sends_messages_back_to_the_holder(
     before = len(emulator.sent(CHAT))
     await sample_and_result(service, clock, [person], "HCM-000911", "negative")
     service.sender.wake()
-    await asyncio.sleep(1.5)  # the first notice meets -213 and is recorded
+    await quiet(service, zemu, emulator)  # the first notice meets -213 and is recorded
     await sample_and_result(service, clock, [person], "HCM-000912", "negative")
     service.sender.wake()
     later = (await emulator.wait_for_sent(CHAT, before + 1))[before:]
@@ -198,9 +199,9 @@ async def test_consent_withdrawn_in_a_linked_chat_stops_messages_to_the_citizen(
     service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator, clock: Clock
 ) -> None:
     person_id = await telegram_citizen(service, emulator)
-    await link_zalo(emulator, zemu)
-    await say(zemu, "/rutdongy")
-    (withdrawn,) = await say(zemu, "có")
+    await link_zalo(service, emulator, zemu)
+    await say(service, zemu, "/rutdongy")
+    (withdrawn,) = await say(service, zemu, "có")
     assert withdrawn["text"].startswith("Đã ghi nhận bạn rút lại sự đồng ý")
     async with service.db.read_scope() as session:
         consents = (
@@ -211,7 +212,7 @@ async def test_consent_withdrawn_in_a_linked_chat_stops_messages_to_the_citizen(
     zalo_before, telegram_before = len(zemu.sent(USER)), len(emulator.sent(CHAT))
     await sample_and_result(service, clock, [person], "HCM-000921", "negative")
     service.sender.wake()
-    await asyncio.sleep(1.5)
+    await quiet(service, zemu, emulator)
     assert len(zemu.sent(USER)) == zalo_before and len(emulator.sent(CHAT)) == telegram_before
 
 
@@ -219,7 +220,7 @@ async def test_announcements_follow_the_citizen_and_opting_out_anywhere_counts(
     service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator
 ) -> None:
     await telegram_citizen(service, emulator)  # a person in Bến Thành
-    await link_zalo(emulator, zemu)
+    await link_zalo(service, emulator, zemu)
 
     async def announce(text: str) -> None:
         async with service.db.session_scope() as session:
@@ -231,12 +232,12 @@ async def test_announcements_follow_the_citizen_and_opting_out_anywhere_counts(
 
     before = len(zemu.sent(USER))
     await announce("Tiêm mũi nhắc lại từ thứ Hai.")
-    (got,) = await settle(zemu, before)  # Zalo was used last
+    (got,) = await settle(service, zemu, before)  # Zalo was used last
     assert "Tiêm mũi nhắc lại từ thứ Hai." in got["text"]
-    await say(zemu, "/tatthongbao")
+    await say(service, zemu, "/tatthongbao")
     telegram_before, zalo_before = len(emulator.sent(CHAT)), len(zemu.sent(USER))
     await announce("Họp tổ dân phố.")
-    await asyncio.sleep(2)
+    await quiet(service, zemu, emulator)  # its first step queues every recipient's message
     assert len(emulator.sent(CHAT)) == telegram_before and len(zemu.sent(USER)) == zalo_before
 
 
@@ -244,14 +245,14 @@ async def test_codes_are_limited_per_chat_and_per_number(
     service: Service, emulator: TelegramEmulator, zemu: ZaloEmulator
 ) -> None:
     await telegram_citizen(service, emulator)
-    await consent(zemu)
+    await consent(service, zemu)
     for _ in range(3):
-        await say(zemu, "/lienket")
-        (sent,) = await say(zemu, PHONE)
+        await say(service, zemu, "/lienket")
+        (sent,) = await say(service, zemu, PHONE)
         assert sent["text"].startswith("Nếu số này đã được lưu")
-        await say(zemu, "/huy")
-    await say(zemu, "/lienket")
-    (refused,) = await say(zemu, PHONE)
+        await say(service, zemu, "/huy")
+    await say(service, zemu, "/lienket")
+    (refused,) = await say(service, zemu, PHONE)
     assert refused["text"].startswith("Hôm nay đã có nhiều yêu cầu mã")
     codes = [m for m in emulator.sent(CHAT) if m["text"].startswith("Mã liên kết")]
     assert len(codes) == 3

@@ -38,16 +38,18 @@ async def service(telegram_settings: Settings, clock: Clock) -> AsyncIterator[Se
         yield svc
 
 
-async def qr_for_me(emu: TelegramEmulator, chat: int, name: str, number: str) -> None:
-    (who,) = await say_all(emu, chat, "/maqr")
-    replies = await press_all(emu, chat, who, labels(who)[0])
-    replies = await say_all(emu, chat, name)
-    _confirmed, gender = await say_all(emu, chat, "02/01/1990")
-    await press_all(emu, chat, gender, labels(gender)[0])
+async def qr_for_me(
+    service: Service, emu: TelegramEmulator, chat: int, name: str, number: str
+) -> None:
+    (who,) = await say_all(service, emu, chat, "/maqr")
+    replies = await press_all(service, emu, chat, who, labels(who)[0])
+    replies = await say_all(service, emu, chat, name)
+    _confirmed, gender = await say_all(service, emu, chat, "02/01/1990")
+    await press_all(service, emu, chat, gender, labels(gender)[0])
     for text in (number, "0912345678", "hcm"):
-        await say_all(emu, chat, text)
-    (summary,) = (await say_all(emu, chat, "ben thanh"))[-1:]
-    replies = await press_all(emu, chat, summary, labels(summary)[0])
+        await say_all(service, emu, chat, text)
+    (summary,) = (await say_all(service, emu, chat, "ben thanh"))[-1:]
+    replies = await press_all(service, emu, chat, summary, labels(summary)[0])
     photos = [r for r in replies if r["method"] == "sendPhoto"]
     assert len(photos) == 1 and photos[0]["photo_bytes"].startswith(b"\x89PNG")
     assert name in photos[0]["caption"]
@@ -57,22 +59,22 @@ async def test_qr_sample_import_push_in_both_languages(
     service: Service, emulator: TelegramEmulator, clock: Clock
 ) -> None:
     await consent(emulator, VI_CHAT)
-    await qr_for_me(emulator, VI_CHAT, "Nguyễn Văn An", "079090012345")
+    await qr_for_me(service, emulator, VI_CHAT, "Nguyễn Văn An", "079090012345")
     welcome = await say(emulator, EN_CHAT, "/start", language_code="en")
     await press(emulator, EN_CHAT, welcome, "I agree")
-    await qr_for_me(emulator, EN_CHAT, "John Smith", "001090012346")
+    await qr_for_me(service, emulator, EN_CHAT, "John Smith", "001090012346")
 
     async with service.db.session_scope() as session:
         await staff.add_staff(
             session, channel="telegram", user_id=str(SAMPLER), role="sampler",
-            name="Anh Nam", wards=[], sites=["hcm-benthanh"],
+            name="Anh Nam", wards=[], sites=["hcm-benthanh"], now=clock(),
         )  # fmt: skip
         people = (await session.scalars(select(Person).order_by(Person.id))).all()
     scanned = [qr_tokens.issue(service.protector, p.id, now=clock()) for p in people]
     await consent(emulator, SAMPLER)
-    await say_all(emulator, SAMPLER, "/laymau")
-    await say_all(emulator, SAMPLER, "HCM-TUBE-0042")
-    (listed,) = await say_all(emulator, SAMPLER, "\n".join(scanned))
+    await say_all(service, emulator, SAMPLER, "/laymau")
+    await say_all(service, emulator, SAMPLER, "HCM-TUBE-0042")
+    (listed,) = await say_all(service, emulator, SAMPLER, "\n".join(scanned))
     assert "2/10" in listed["text"]
     before = {chat: len(emulator.sent(chat)) for chat in (VI_CHAT, EN_CHAT)}
     emulator.press_button(SAMPLER, _data(listed, sampling.DONE), message_id=listed["message_id"])

@@ -40,32 +40,32 @@ async def test_relative_registered_and_booked_over_telegram(
     service: Service, emulator: TelegramEmulator
 ) -> None:
     await consent(emulator, CHAT)
-    (who,) = await say_all(emulator, CHAT, "đăng ký tiêm")
+    (who,) = await say_all(service, emulator, CHAT, "đăng ký tiêm")
     assert labels(who) == ["Bản thân tôi", "Người thân"]
-    await press_all(emulator, CHAT, who, "Người thân")
-    await say_all(emulator, CHAT, "Trần Thị Bình")
-    confirmed, gender = await say_all(emulator, CHAT, "15.03.1958")
+    await press_all(service, emulator, CHAT, who, "Người thân")
+    await say_all(service, emulator, CHAT, "Trần Thị Bình")
+    confirmed, gender = await say_all(service, emulator, CHAT, "15.03.1958")
     assert "Thứ Bảy, 15/03/1958" in confirmed["text"]
-    await press_all(emulator, CHAT, gender, "Nữ")
-    await say_all(emulator, CHAT, "079158000123")
+    await press_all(service, emulator, CHAT, gender, "Nữ")
+    await say_all(service, emulator, CHAT, "079158000123")
     # A relative's number is typed; a contact shared by someone else would be refused.
-    replies = await say_all(emulator, CHAT, "(+84) 912 345 678")
+    replies = await say_all(service, emulator, CHAT, "(+84) 912 345 678")
     assert "+84 91* *** 678" in replies[0]["text"]
-    await say_all(emulator, CHAT, "Sài Gòn")
-    replies = await say_all(emulator, CHAT, "P. Bến Thành")
+    await say_all(service, emulator, CHAT, "Sài Gòn")
+    replies = await say_all(service, emulator, CHAT, "P. Bến Thành")
     (group,) = replies[-1:]
-    replies = await press_all(emulator, CHAT, group, "5")
+    replies = await press_all(service, emulator, CHAT, group, "5")
     for _ in range(8):
-        replies = await press_all(emulator, CHAT, replies[-1], "Không")
-    replies = await press_all(emulator, CHAT, replies[-1], "Không rõ")
+        replies = await press_all(service, emulator, CHAT, replies[-1], "Không")
+    replies = await press_all(service, emulator, CHAT, replies[-1], "Không rõ")
     assert any("khám sàng lọc kỹ" in r["text"] for r in replies)
     site = replies[-1]
-    replies = await press_all(emulator, CHAT, site, labels(site)[0])
-    replies = await press_all(emulator, CHAT, replies[-1], labels(replies[-1])[0])
-    replies = await press_all(emulator, CHAT, replies[-1], labels(replies[-1])[0])
+    replies = await press_all(service, emulator, CHAT, site, labels(site)[0])
+    replies = await press_all(service, emulator, CHAT, replies[-1], labels(replies[-1])[0])
+    replies = await press_all(service, emulator, CHAT, replies[-1], labels(replies[-1])[0])
     summary = replies[-1]
     assert "Trần Thị Bình" in summary["text"] and "khám sàng lọc kỹ" in summary["text"]
-    replies = await press_all(emulator, CHAT, summary, "Xác nhận")
+    replies = await press_all(service, emulator, CHAT, summary, "Xác nhận")
     card, qr = replies
     code = CODE.search(card["text"])
     assert code and card["method"] == "sendMessage"
@@ -82,12 +82,12 @@ async def test_shared_contact_of_someone_else_is_refused(
     service: Service, emulator: TelegramEmulator
 ) -> None:
     await consent(emulator, CHAT)
-    (who,) = await say_all(emulator, CHAT, "/dangky")
-    await press_all(emulator, CHAT, who, "Bản thân tôi")
-    await say_all(emulator, CHAT, "Nguyễn Văn An")
-    _confirmed, gender = await say_all(emulator, CHAT, "02/01/1990")
-    await press_all(emulator, CHAT, gender, "Nam")
-    replies = await say_all(emulator, CHAT, "079090012345")
+    (who,) = await say_all(service, emulator, CHAT, "/dangky")
+    await press_all(service, emulator, CHAT, who, "Bản thân tôi")
+    await say_all(service, emulator, CHAT, "Nguyễn Văn An")
+    _confirmed, gender = await say_all(service, emulator, CHAT, "02/01/1990")
+    await press_all(service, emulator, CHAT, gender, "Nam")
+    replies = await say_all(service, emulator, CHAT, "079090012345")
     assert replies[-1]["params"]["reply_markup"]["keyboard"][0][0]["request_contact"] is True
     before = len(emulator.sent(CHAT))
     emulator.user_contact(CHAT, "+84912345678", contact_user_id=999)

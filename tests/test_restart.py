@@ -6,7 +6,6 @@ emulator, on each database engine under test.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -43,15 +42,21 @@ def serving(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]
 
 
 async def started(emulator: TelegramEmulator, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Wait until the bot has registered with the emulator (it polls right after)."""
+    """Wait until the bot has registered with the emulator (it polls right after).
+
+    What is queued meanwhile waits for its first poll.
+    """
     deletes = len([c for c in emulator.calls if c.method == "deleteWebhook"])
-    for _ in range(1200):  # up to a minute on a busy machine
-        if len([c for c in emulator.calls if c.method == "deleteWebhook"]) > deletes:
-            await asyncio.sleep(0.3)
-            return
-        assert process.poll() is None, log.read_text()
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"the bot did not start:\n{log.read_text()}")
+
+    def registered() -> bool:
+        calls = [c for c in emulator.calls if c.method == "deleteWebhook"]
+        return len(calls) > deletes or process.poll() is not None
+
+    try:
+        await emulator.wait_until(registered, timeout=60)  # a minute on a busy machine
+    except AssertionError:
+        raise AssertionError(f"the bot did not start:\n{log.read_text()}") from None
+    assert process.poll() is None, log.read_text()
 
 
 async def test_kill_9_mid_flow_then_restart_continues(

@@ -48,6 +48,7 @@ async def make_staff(service: Service, role: str, chat: int = STAFF_CHAT, *sites
             name="Anh Tùng",
             wards=[],
             sites=list(sites),
+            now=service.clock(),
         )
         return member.id
 
@@ -64,7 +65,7 @@ def reason(problem: SampleProblem, **facts: str) -> str:
 
 
 async def press_payload(
-    emu: TelegramEmulator, chat: int, message: Message, payload: str
+    service: Service, emu: TelegramEmulator, chat: int, message: Message, payload: str
 ) -> list[Message]:
     """Press the button whose payload is `payload` (labels are being translated)."""
     markup = message.get("reply_markup") or {}
@@ -77,7 +78,7 @@ async def press_payload(
     assert data, markup
     before = len(emu.sent(chat))
     emu.press_button(chat, data[0], message_id=message["message_id"])
-    return await settle(emu, chat, before)
+    return await settle(service, emu, chat, before)
 
 
 async def tubes(service: Service) -> dict[str, tuple[bool, str | None, int | None, list[int]]]:
@@ -108,24 +109,24 @@ async def test_a_sampler_records_a_single_and_a_pooled_tube(
     chi = await register(service, "Lê Văn Chí")
     await consent(emulator, STAFF_CHAT)
 
-    await say_all(emulator, STAFF_CHAT, "/laymau")
-    (scan,) = await say_all(emulator, STAFF_CHAT, "tube-0001")
+    await say_all(service, emulator, STAFF_CHAT, "/laymau")
+    (scan,) = await say_all(service, emulator, STAFF_CHAT, "tube-0001")
     assert "TUBE-0001" in scan["text"]
-    (listed,) = await say_all(emulator, STAFF_CHAT, token(service, an[1]))
+    (listed,) = await say_all(service, emulator, STAFF_CHAT, token(service, an[1]))
     assert "Nguyễn Văn An" in listed["text"] and "1/10" in listed["text"]
-    (done,) = await press_payload(emulator, STAFF_CHAT, listed, sampling.DONE)
+    (done,) = await press_payload(service, emulator, STAFF_CHAT, listed, sampling.DONE)
     assert "TUBE-0001" in done["text"] and "1" in done["text"]
     assert await tubes(service) == {"TUBE-0001": (False, SITE, staff_id, [an[1]])}
     (told,) = await notices_of(service, an[0])
     assert "TUBE-0001" in told
 
     # Back at the tube step: the next tube, two QRs in one message.
-    await say_all(emulator, STAFF_CHAT, "TUBE-0002")
+    await say_all(service, emulator, STAFF_CHAT, "TUBE-0002")
     both = f"{token(service, binh[1])}\n{token(service, chi[1])}"
-    (listed,) = await say_all(emulator, STAFF_CHAT, both)
+    (listed,) = await say_all(service, emulator, STAFF_CHAT, both)
     assert "Trần Thị Bình" in listed["text"] and "Lê Văn Chí" in listed["text"]
     assert "2/10" in listed["text"]
-    (done,) = await press_payload(emulator, STAFF_CHAT, listed, sampling.DONE)
+    (done,) = await press_payload(service, emulator, STAFF_CHAT, listed, sampling.DONE)
     assert "TUBE-0002" in done["text"] and "2" in done["text"]
     assert (await tubes(service))["TUBE-0002"] == (True, SITE, staff_id, [binh[1], chi[1]])
     for account_id, _pid in (binh, chi):
@@ -142,12 +143,12 @@ async def test_refused_qrs_are_explained_and_a_tube_can_be_dropped(
     binh = await register(service, "Trần Thị Bình")
     await consent(emulator, STAFF_CHAT)
     used = token(service, an[1])
-    await say_all(emulator, STAFF_CHAT, "/laymau TUBE-0001")
-    (listed,) = await say_all(emulator, STAFF_CHAT, used)
-    await press_payload(emulator, STAFF_CHAT, listed, sampling.DONE)
+    await say_all(service, emulator, STAFF_CHAT, "/laymau TUBE-0001")
+    (listed,) = await say_all(service, emulator, STAFF_CHAT, used)
+    await press_payload(service, emulator, STAFF_CHAT, listed, sampling.DONE)
     assert await tubes(service) == {"TUBE-0001": (False, None, await _staff_id(service), [an[1]])}
 
-    (scan,) = await say_all(emulator, STAFF_CHAT, "TUBE-0002")
+    (scan,) = await say_all(service, emulator, STAFF_CHAT, "TUBE-0002")
     assert "TUBE-0002" in scan["text"]
     other = DataProtector(decode_key(generate_key()))
     cases = [
@@ -160,26 +161,26 @@ async def test_refused_qrs_are_explained_and_a_tube_can_be_dropped(
         ),
     ]
     for text, why in cases:
-        (refused,) = await say_all(emulator, STAFF_CHAT, text)
+        (refused,) = await say_all(service, emulator, STAFF_CHAT, text)
         assert why in refused["text"] and "0/10" in refused["text"], refused["text"]
     assert "/maqr" in reason(SampleProblem.EXPIRED)
 
     good = token(service, binh[1])
-    (listed,) = await say_all(emulator, STAFF_CHAT, good)
+    (listed,) = await say_all(service, emulator, STAFF_CHAT, good)
     assert "Trần Thị Bình" in listed["text"] and "1/10" in listed["text"]
-    (twice,) = await say_all(emulator, STAFF_CHAT, token(service, binh[1]))
+    (twice,) = await say_all(service, emulator, STAFF_CHAT, token(service, binh[1]))
     assert reason(SampleProblem.TWICE, name="Trần Thị Bình") in twice["text"]
     assert "1/10" in twice["text"]
 
-    (dropped,) = await press_payload(emulator, STAFF_CHAT, twice, sampling.DROP)
+    (dropped,) = await press_payload(service, emulator, STAFF_CHAT, twice, sampling.DROP)
     assert "TUBE-0002" in dropped["text"]
     assert list(await tubes(service)) == ["TUBE-0001"]
     assert await notices_of(service, binh[0]) == []
     # The dropped tube's QR is still good for the next tube.
-    await say_all(emulator, STAFF_CHAT, "TUBE-0003")
-    (listed,) = await say_all(emulator, STAFF_CHAT, good)
+    await say_all(service, emulator, STAFF_CHAT, "TUBE-0003")
+    (listed,) = await say_all(service, emulator, STAFF_CHAT, good)
     assert "1/10" in listed["text"]
-    await press_payload(emulator, STAFF_CHAT, listed, sampling.DONE)
+    await press_payload(service, emulator, STAFF_CHAT, listed, sampling.DONE)
     assert list(await tubes(service)) == ["TUBE-0001", "TUBE-0003"]
 
 
@@ -194,7 +195,7 @@ async def test_only_samplers_may_record(service: Service, emulator: TelegramEmul
     await make_staff(service, "site_staff", OTHER_CHAT, SITE)
     for chat in (STAFF_CHAT, OTHER_CHAT):  # a citizen, then staff of another role
         await consent(emulator, chat)
-        (reply,) = await say_all(emulator, chat, "/laymau TUBE-0001")
+        (reply,) = await say_all(service, emulator, chat, "/laymau TUBE-0001")
         assert "/laymau" in reply["text"] and "TUBE-0001" not in reply["text"]
         async with service.db.read_scope() as session:
             loaded = await accounts.load_chat(session, channel="telegram", chat_id=str(chat))

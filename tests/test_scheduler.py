@@ -7,7 +7,7 @@ nothing runs in the background.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -34,9 +34,7 @@ TODAY = date(2026, 12, 7)  # a Monday; the appointment is on Tuesday 8 December
 
 def at(clock: Clock, day: date, hour: int, minute: int = 0) -> datetime:
     """Set the clock to `hour:minute` in Vietnam on `day`; return that moment."""
-    moment = datetime.combine(day, time(hour, minute), TIMEZONE)
-    clock.offset = moment - datetime.now(UTC)
-    return moment
+    return clock.set_local(hour, minute, day=day)
 
 
 def scheduler(svc: Service, clock: Clock, **kinds: JobKind) -> Scheduler:

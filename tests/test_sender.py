@@ -13,8 +13,10 @@ from sqlalchemy import select, update
 from bot.app import Service, build_service, running
 from bot.config import Settings
 from storage import accounts, outbox
-from storage.models import Account, OutboxMessage, utcnow
+from storage.models import Account, OutboxMessage
 from tests.conftest import Clock
+from tests.fakes.telegram_api import TelegramEmulator
+from tests.quiet import quiet
 
 BULK_CHATS = range(9000, 9060)
 
@@ -30,33 +32,43 @@ async def slow_bulk(telegram_settings: Settings, clock: Clock) -> AsyncIterator[
 
 async def enqueue(svc: Service, messages: list[outbox.NewMessage]) -> list[int]:
     async with svc.db.session_scope() as session:
-        ids = await outbox.enqueue(session, messages, now=utcnow())
+        ids = await outbox.enqueue(session, messages, now=svc.clock())
     svc.sender.wake()
     return ids
 
 
-async def wait_for_status(svc: Service, row_id: int, status: str) -> OutboxMessage:
-    for _ in range(200):
+async def wait_for_status(
+    svc: Service, row_id: int, status: str, *, retries: int = 0
+) -> OutboxMessage:
+    """The row once it has `status`: the sender let finish, up to `retries` back-offs skipped."""
+    clock = svc.clock
+    assert isinstance(clock, Clock)
+    for attempt in range(retries + 2):
         async with svc.db.read_scope() as session:
             row = (
                 await session.execute(select(OutboxMessage).where(OutboxMessage.id == row_id))
             ).scalar_one()
-        if row.status == status:
-            return row
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"row {row_id} stayed {row.status} ({row.last_error})")
+        if row.status == status or attempt > retries:
+            break
+        clock.set(max(clock(), row.not_before))  # a back-off it waits out has passed
+        await quiet(svc)
+    assert row.status == status, f"row {row_id} stayed {row.status} ({row.last_error})"
+    return row
 
 
 def bulk(chat: int, text: str = "Thông báo của phường") -> outbox.NewMessage:
     return outbox.NewMessage("telegram", str(chat), {"text": text}, bulk=True)
 
 
-async def test_bulk_sends_are_paced_per_channel(slow_bulk: Service, emulator) -> None:
+async def test_bulk_sends_are_paced_per_channel(
+    slow_bulk: Service, emulator: TelegramEmulator
+) -> None:
     await enqueue(slow_bulk, [bulk(chat) for chat in BULK_CHATS])
-    await emulator.wait_for_call("sendMessage", timeout=10)
-    await asyncio.sleep(1.0)
-    sent = sum(len(emulator.sent(chat)) for chat in BULK_CHATS)
-    assert sent <= 5 + 5 + 1  # a burst of one second's worth, then 5/s (a slow machine sends less)
+    await emulator.wait_for_calls("sendMessage", 6, timeout=10)
+    times = sorted(t for chat in BULK_CHATS for t in emulator.sent_times(chat))
+    # 5/s after a burst of a tenth of a second's worth: the sixth leaves a second after the
+    # first (0.8 s allows a burst of two; a slow machine sends later still).
+    assert times[5] - times[0] >= 0.8
 
 
 async def test_a_reply_is_not_held_back_by_a_broadcast(slow_bulk: Service, emulator) -> None:
@@ -71,7 +83,7 @@ async def test_a_reply_is_not_held_back_by_a_broadcast(slow_bulk: Service, emula
 async def test_network_errors_give_up_after_max_attempts(slow_bulk: Service, emulator) -> None:
     emulator.fail_next("sendMessage", status=502, times=10)
     (row_id,) = await enqueue(slow_bulk, [bulk(9500)])
-    row = await wait_for_status(slow_bulk, row_id, "failed")
+    row = await wait_for_status(slow_bulk, row_id, "failed", retries=1)
     assert row.attempts == 2
     assert "Bad Gateway" in (row.last_error or "") or "502" in (row.last_error or "")
     assert emulator.sent(9500) == []
@@ -83,7 +95,10 @@ async def test_a_claim_lost_in_a_crash_is_sent_again(service: Service, emulator)
     crashed = outbox.NewMessage("telegram", "9601", {"text": "Sau sự cố"})
     async with service.db.session_scope() as session:
         (lost,) = await outbox.enqueue(
-            session, [crashed], now=utcnow(), lease_until=utcnow() - timedelta(seconds=1)
+            session,
+            [crashed],
+            now=service.clock(),
+            lease_until=service.clock() - timedelta(seconds=1),
         )
     service.sender.wake()
     await wait_for_status(service, lost, "sent")
@@ -93,10 +108,15 @@ async def test_a_claim_lost_in_a_crash_is_sent_again(service: Service, emulator)
 async def test_messages_to_an_unreachable_account_are_dropped(service: Service, emulator) -> None:
     async with service.db.session_scope() as session:
         account, _ = await accounts.open_chat(
-            session, channel="telegram", chat_id="9700", user_id="9700", locale="vi"
+            session,
+            channel="telegram",
+            chat_id="9700",
+            user_id="9700",
+            locale="vi",
+            now=service.clock(),
         )
         await session.execute(
-            update(Account).where(Account.id == account.id).values(unreachable_at=utcnow())
+            update(Account).where(Account.id == account.id).values(unreachable_at=service.clock())
         )
     message = replace(bulk(9700), account_id=account.id)
     (row_id,) = await enqueue(service, [message])
@@ -109,7 +129,7 @@ async def test_each_row_is_delivered_once(service: Service, emulator) -> None:
     ids = await enqueue(service, [bulk(9800, f"Tin {i}") for i in range(3)])
     for row_id in ids:
         await wait_for_status(service, row_id, "sent")
-    await asyncio.sleep(0.3)
+    await quiet(service, emulator)
     assert [m["text"] for m in emulator.sent(9800)] == ["Tin 0", "Tin 1", "Tin 2"]
 
 
@@ -120,7 +140,7 @@ async def test_stopping_hands_unsent_rows_back(
     svc = build_service(settings, clock=clock)
     async with running(svc):
         ids = await enqueue(svc, [bulk(chat) for chat in BULK_CHATS])
-        await asyncio.sleep(0.5)
+        await emulator.wait_for_calls("sendMessage", 1)  # stopped while sending
     db = build_service(settings, clock=clock).db
     async with db.read_scope() as session:
         rows = list(
@@ -133,7 +153,7 @@ async def test_stopping_hands_unsent_rows_back(
     statuses = [row.status for row in rows]
     assert statuses.count("sent") == sent
     assert statuses.count("pending") == len(ids) - sent, statuses
-    assert all(row.not_before <= utcnow() for row in rows if row.status == "pending")
+    assert all(row.not_before <= clock() for row in rows if row.status == "pending")
 
 
 async def test_outcomes_being_written_when_stopped_are_not_lost(

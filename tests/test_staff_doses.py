@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -17,6 +16,7 @@ from storage.models import AuditEvent, Booking, Slot, Vaccination
 from tests.chat import consent, labels, press_all, say_all
 from tests.conftest import Clock
 from tests.fakes.telegram_api import TelegramEmulator
+from tests.quiet import quiet
 from tests.registration_fixtures import book_first, fill_person
 from tests.webchat import Citizen
 
@@ -42,14 +42,10 @@ async def booked_citizen(service: Service) -> tuple[Citizen, str]:
     return citizen, code.group(1)
 
 
-async def notices(citizen: Citizen, timeout: float = 5.0) -> list[str]:
-    """What the citizen was sent without writing: the sender delivers it within a second."""
-    for _ in range(int(timeout / 0.1)):
-        texts = [body["text"] for body in await citizen.replies()]
-        if texts:
-            return texts
-        await asyncio.sleep(0.1)
-    return []
+async def notices(citizen: Citizen) -> list[str]:
+    """What the citizen was sent without writing, once the bot is done."""
+    await quiet(citizen.svc)
+    return [body["text"] for body in await citizen.replies()]
 
 
 async def booked_site(service: Service) -> str:
@@ -71,6 +67,7 @@ async def make_staff(service: Service, *sites: str) -> None:
             name="Chị Lan",
             wards=[],
             sites=list(sites),
+            now=service.clock(),
         )
 
 
@@ -80,13 +77,13 @@ async def test_site_staff_records_a_dose_and_the_citizen_is_told(
     citizen, code = await booked_citizen(service)
     await make_staff(service, await booked_site(service))
     await consent(emulator, STAFF_CHAT)
-    (identity,) = await say_all(emulator, STAFF_CHAT, f"/tiem {code.lower()}")
+    (identity,) = await say_all(service, emulator, STAFF_CHAT, f"/tiem {code.lower()}")
     assert "Nguyen Van An" in identity["text"] and "1990" in identity["text"]
     assert "0790******45" in identity["text"] and "079090012345" not in identity["text"]
-    (products,) = await press_all(emulator, STAFF_CHAT, identity, "Đúng người")
+    (products,) = await press_all(service, emulator, STAFF_CHAT, identity, "Đúng người")
     assert "AstraZeneca (Vaxzevria)" in labels(products)
-    await press_all(emulator, STAFF_CHAT, products, "Pfizer-BioNTech (Comirnaty)")
-    (done,) = await say_all(emulator, STAFF_CHAT, "FK1234")
+    await press_all(service, emulator, STAFF_CHAT, products, "Pfizer-BioNTech (Comirnaty)")
+    (done,) = await say_all(service, emulator, STAFF_CHAT, "FK1234")
     assert "Nguyen Van An" in done["text"] and "FK1234" in done["text"]
     async with service.db.read_scope() as session:
         dose = await session.scalar(select(Vaccination))
@@ -98,14 +95,14 @@ async def test_site_staff_records_a_dose_and_the_citizen_is_told(
     told = await notices(citizen)
     assert any("Mũi 1" in text and "Pfizer" in text for text in told), told
     # The same code again: nothing to record twice.
-    (again,) = await say_all(emulator, STAFF_CHAT, code)
+    (again,) = await say_all(service, emulator, STAFF_CHAT, code)
     assert "đã tiêm" in again["text"] or "đã được ghi nhận" in again["text"]
 
 
 async def test_a_citizen_cannot_record_doses(service: Service, emulator: TelegramEmulator) -> None:
     _citizen, code = await booked_citizen(service)
     await consent(emulator, STAFF_CHAT)
-    (reply,) = await say_all(emulator, STAFF_CHAT, f"/tiem {code}")
+    (reply,) = await say_all(service, emulator, STAFF_CHAT, f"/tiem {code}")
     assert "/tiem" in reply["text"] and code not in reply["text"]
     async with service.db.read_scope() as session:
         assert await session.scalar(select(Vaccination)) is None
@@ -118,9 +115,9 @@ async def test_staff_of_another_site_cannot_record(
     site = await booked_site(service)
     await make_staff(service, next(s for s in ("hcm-benthanh", "hcm-saigon") if s != site))
     await consent(emulator, STAFF_CHAT)
-    (reply,) = await say_all(emulator, STAFF_CHAT, f"/tiem {code}")
+    (reply,) = await say_all(service, emulator, STAFF_CHAT, f"/tiem {code}")
     assert "Nguyen Van An" not in reply["text"]
-    (wrong,) = await say_all(emulator, STAFF_CHAT, "ABCDEFG")
+    (wrong,) = await say_all(service, emulator, STAFF_CHAT, "ABCDEFG")
     assert "ABCDEFG" in wrong["text"]
 
 
@@ -130,5 +127,5 @@ async def test_site_staff_without_a_site_cannot_record(
     _citizen, code = await booked_citizen(service)
     await make_staff(service)  # a role with no site in scope (only possible outside the CLI)
     await consent(emulator, STAFF_CHAT)
-    (reply,) = await say_all(emulator, STAFF_CHAT, f"/tiem {code}")
+    (reply,) = await say_all(service, emulator, STAFF_CHAT, f"/tiem {code}")
     assert "Nguyen Van An" not in reply["text"]

@@ -21,7 +21,7 @@ SECOND = timedelta(seconds=1)
 async def _open(db: Database, chat_id: str = "c1", channel: str = "web") -> int:
     async with db.session_scope() as session:
         account, _row = await accounts.open_chat(
-            session, channel=channel, chat_id=chat_id, user_id=None, locale="vi"
+            session, channel=channel, chat_id=chat_id, user_id=None, locale="vi", now=NOW
         )
         return account.id
 
@@ -49,11 +49,11 @@ async def test_migration_is_idempotent(database: Database) -> None:
 
 async def test_claim_update_once_per_channel(database: Database) -> None:
     async with database.session_scope() as session:
-        assert await updates.claim_update(session, channel="telegram", update_id="42")
-        assert not await updates.claim_update(session, channel="telegram", update_id="42")
-        assert await updates.claim_update(session, channel="web", update_id="42")
+        assert await updates.claim_update(session, channel="telegram", update_id="42", now=NOW)
+        assert not await updates.claim_update(session, channel="telegram", update_id="42", now=NOW)
+        assert await updates.claim_update(session, channel="web", update_id="42", now=NOW)
     async with database.session_scope() as session:
-        assert not await updates.claim_update(session, channel="telegram", update_id="42")
+        assert not await updates.claim_update(session, channel="telegram", update_id="42", now=NOW)
 
 
 async def test_processed_updates_primary_key_holds(database: Database) -> None:
@@ -68,12 +68,12 @@ async def test_processed_updates_primary_key_holds(database: Database) -> None:
 
 async def test_forget_updates_before(database: Database) -> None:
     async with database.session_scope() as session:
-        await updates.claim_update(session, channel="web", update_id="old")
+        await updates.claim_update(session, channel="web", update_id="old", now=NOW)
     async with database.session_scope() as session:
-        forgotten = await updates.forget_updates_before(session, cutoff=datetime.now(UTC) + SECOND)
+        forgotten = await updates.forget_updates_before(session, cutoff=NOW + SECOND)
     assert forgotten == 1
     async with database.session_scope() as session:
-        assert await updates.claim_update(session, channel="web", update_id="old")
+        assert await updates.claim_update(session, channel="web", update_id="old", now=NOW)
 
 
 async def test_open_chat_twice_is_the_same_account(database: Database) -> None:
@@ -88,12 +88,12 @@ async def test_consent_is_recorded_with_its_history(database: Database) -> None:
     account_id = await _open(database)
     async with database.session_scope() as session:
         account, _row = await accounts.load_chat(session, channel="web", chat_id="c1")
-        await accounts.record_consent(session, account, version="2026-11", granted=True)
+        await accounts.record_consent(session, account, version="2026-11", granted=True, now=NOW)
     async with database.session_scope() as session:
         account, _row = await accounts.load_chat(session, channel="web", chat_id="c1")
         assert account.consent_version == "2026-11" and account.consented_at is not None
         assert account.consented_at.tzinfo is not None
-        await accounts.record_consent(session, account, version="2026-11", granted=False)
+        await accounts.record_consent(session, account, version="2026-11", granted=False, now=NOW)
     async with database.read_scope() as session:
         account, _row = await accounts.load_chat(session, channel="web", chat_id="c1")
         history = await accounts.consent_history(session, account_id=account_id)
@@ -107,7 +107,7 @@ async def test_delete_account_cascades(database: Database) -> None:
     for account_id in (keep, gone):
         async with database.session_scope() as session:
             account = await session.get(Account, account_id)
-            await accounts.record_consent(session, account, version="v", granted=True)
+            await accounts.record_consent(session, account, version="v", granted=True, now=NOW)
     await _enqueue(
         database, _text("a", "gone", account_id=gone), _text("b", "keep", account_id=keep)
     )

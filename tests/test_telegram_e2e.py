@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
@@ -15,6 +14,7 @@ from storage.models import Account, ConsentEvent, OutboxMessage
 from tests.chat import callback_data, consent, labels, press, say
 from tests.conftest import Clock
 from tests.fakes.telegram_api import TelegramEmulator
+from tests.quiet import quiet
 
 CHAT = 5001
 NO_DESK = "Hiện chưa thể kết nối với nhân viên hỗ trợ qua tin nhắn."
@@ -104,7 +104,7 @@ async def test_duplicate_update_is_handled_once(service, emulator) -> None:
     await emulator.wait_until_consumed()
     emulator.user_command(CHAT, "/help")
     sent = await emulator.wait_for_sent(CHAT, 2)
-    await asyncio.sleep(0.2)
+    await quiet(service, emulator)
     assert len(emulator.sent(CHAT)) == 2
     assert sent[1]["text"].startswith("Bạn có thể dùng các lệnh sau")
 
@@ -116,14 +116,9 @@ async def test_rate_limited_send_is_retried_after_retry_after(service, emulator)
     failed = [c for c in emulator.calls if c.method == "sendMessage" and c.status == 429]
     assert len(failed) == 1
     assert emulator.sent_times(CHAT)[0] - failed[0].time >= 0.9
+    await quiet(service, emulator)
     async with service.db.read_scope() as session:
         row = (await session.execute(select(OutboxMessage))).scalar_one()
-    for _ in range(50):
-        async with service.db.read_scope() as session:
-            row = (await session.execute(select(OutboxMessage))).scalar_one()
-        if row.status == "sent":
-            break
-        await asyncio.sleep(0.05)
     assert (row.status, row.attempts) == ("sent", 0)  # a 429 is waited out, not counted
     assert "retry after" in (row.last_error or "")
 
@@ -132,15 +127,12 @@ async def test_blocked_bot_marks_account_unreachable(service, emulator) -> None:
     await consent(emulator, CHAT)
     emulator.block_chat(CHAT)
     emulator.user_text(CHAT, "kq")
-    for _ in range(100):
-        async with service.db.read_scope() as session:
-            account = (
-                await session.execute(select(Account).where(Account.channel == "telegram"))
-            ).scalar_one()
-            statuses = [m.status for m in (await session.execute(select(OutboxMessage))).scalars()]
-        if account.unreachable_at is not None:
-            break
-        await asyncio.sleep(0.05)
+    await quiet(service, emulator)
+    async with service.db.read_scope() as session:
+        account = (
+            await session.execute(select(Account).where(Account.channel == "telegram"))
+        ).scalar_one()
+        statuses = [m.status for m in (await session.execute(select(OutboxMessage))).scalars()]
     assert account.unreachable_at is not None
     assert "blocked" in (account.unreachable_reason or "")
     assert statuses[-1] == "blocked"
@@ -313,7 +305,7 @@ async def test_webhook_refuses_a_wrong_secret(
         }
         assert await emulator.deliver_webhook(url, update) == 401
         assert await emulator.deliver_webhook(url, update, secret_token="wrong") == 401
-        await asyncio.sleep(0.2)
+        await quiet(svc, emulator)
         assert emulator.sent(CHAT) == []
         assert await emulator.deliver_webhook(url, update, secret_token="s3cret-token_1") == 200
         (welcome,) = await emulator.wait_for_sent(CHAT, 1)

@@ -26,7 +26,6 @@ from bot.services.outbox import Sender
 from bot.services.zalo_tokens import _Pair
 from storage import outbox
 from storage.db import Database
-from storage.models import utcnow
 from tests.conftest import Clock
 from tests.fakes.front import Front
 from tests.fakes.telegram_api import TelegramEmulator
@@ -137,7 +136,7 @@ async def test_no_token_in_logs_when_telegram_refuses_connections(
         await logs.wait_for("bot.app", "Telegram is not reachable (NetworkError); retrying")
         async with service.db.session_scope() as session:
             message = outbox.NewMessage("telegram", str(CHAT), {"text": "Nhắc lịch tiêm"})
-            await outbox.enqueue(session, [message], now=utcnow())
+            await outbox.enqueue(session, [message], now=clock())
         service.sender.wake()
         await logs.wait_for("bot.services.outbox", "giving up outbox row")
         await service.sender.flush()
@@ -165,7 +164,7 @@ async def test_no_token_in_logs_when_telegram_never_answers(
             logging.getLogger("tests").exception("the start-up check failed")
         async with database.session_scope() as session:
             message = outbox.NewMessage("telegram", str(CHAT), {"text": "Nhắc lịch tiêm"})
-            await outbox.enqueue(session, [message], now=utcnow())
+            await outbox.enqueue(session, [message], now=clock())
         sender.wake()
         await logs.wait_for("bot.services.outbox", "giving up outbox row")
         await sender.flush()
@@ -215,7 +214,7 @@ async def test_redirects_are_refused_by_their_status(
         await channel.stop()
 
 
-def test_settings_and_token_pairs_do_not_print_their_secrets() -> None:
+def test_settings_and_token_pairs_do_not_print_their_secrets(clock: Clock) -> None:
     settings = Settings(
         database_url="postgresql+asyncpg://bot:pg-s3cret@db/bot",
         telegram_bot_token="123:tg-s3cret",
@@ -224,6 +223,6 @@ def test_settings_and_token_pairs_do_not_print_their_secrets() -> None:
         zalo_access_token="access-s3cret",
         zalo_refresh_token="refresh-s3cret",
     )
-    now = utcnow()
+    now = clock()
     printed = repr(settings) + repr(_Pair("access-s3cret", "refresh-s3cret", now, now))
     assert "s3cret" not in printed

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import re
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -21,12 +20,13 @@ from bot.app import Service, build_service, forget_old_rows
 from bot.channels.web import WebChannel
 from bot.config import Settings
 from bot.web.app import WEB_ADDRESS_POST_BURST, WEB_POST_BURST, WEB_SESSION_BURST
-from bot.web.chat import COOKIE, PLAIN_COOKIE
+from bot.web.chat import COOKIE, MAX_WAIT_S, PLAIN_COOKIE
 from bot.web.keys import DATABASE
 from storage import accounts, outbox
 from storage.models import Account, ConsentEvent, ConversationRow, OutboxMessage
 from storage.outbox import NewMessage
 from tests.conftest import Clock
+from tests.quiet import eventually
 from tests.webchat import (
     MENU,
     THANKS,
@@ -140,25 +140,36 @@ async def test_start_then_consent_with_buttons(client: TestClient) -> None:
     )
 
 
-async def test_long_poll_returns_as_soon_as_a_reply_arrives(client: TestClient) -> None:
+async def waiting(svc: Service) -> None:
+    """Until a browser's long poll waits in the server (a request in progress: no event)."""
+
+    async def polling() -> bool:
+        return svc.web_channel.listeners > 0
+
+    await eventually(polling, timeout=10)
+
+
+async def test_long_poll_returns_as_soon_as_a_reply_arrives(
+    svc: Service, client: TestClient
+) -> None:
     browser = Browser(client)
     await browser.open()
-    started = time.monotonic()
-    poll = asyncio.create_task(browser.read(wait=5))
-    await asyncio.sleep(0.2)
+    poll = asyncio.create_task(browser.read(wait=MAX_WAIT_S))
+    await waiting(svc)
     assert not poll.done()
     assert await browser.post(text="/help") == 200
-    (reply,) = await poll
-    assert time.monotonic() - started < 2
+    (reply,) = await asyncio.wait_for(poll, MAX_WAIT_S / 2)  # woken, not at its deadline
     assert reply["text"].startswith("Bạn có thể dùng các lệnh sau:")
 
 
-async def test_long_poll_without_replies_returns_empty_after_wait(client: TestClient) -> None:
+async def test_long_poll_without_replies_returns_empty_after_wait(
+    svc: Service, client: TestClient
+) -> None:
     browser = Browser(client)
     await browser.open()
-    started = time.monotonic()
-    assert await browser.read(wait=0.3) == []
-    assert time.monotonic() - started >= 0.25
+    poll = asyncio.create_task(browser.read(wait=1))
+    await waiting(svc)  # it waits for a reply...
+    assert await poll == []  # ...until its deadline, with none
 
 
 async def test_the_same_message_id_twice_gets_one_reply(client: TestClient) -> None:

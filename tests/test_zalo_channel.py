@@ -13,6 +13,7 @@ from bot.channels import zalo
 from bot.config import ConfigError, Settings
 from bot.i18n import TIMEZONE
 from bot.messages import Button, ChatRef, Kind, Outgoing
+from tests.clock import Clock
 
 APP, OA, SECRET = "3001234567890", "5550001112223", "oa-secret-key"
 
@@ -163,7 +164,7 @@ def channel(**kwargs: object) -> zalo.ZaloChannel:
         business_base_url="http://127.0.0.1:9",
         tokens=Tokens(),
         phone_of=no_phone,
-        clock=lambda: datetime.now(UTC),
+        clock=Clock(),
         **kwargs,  # type: ignore[arg-type]
     )
 

@@ -42,6 +42,11 @@ class WebChannel:
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._closed = False
 
+    @property
+    def listeners(self) -> int:
+        """How many browsers wait for a reply now (long polls in progress)."""
+        return sum(len(waiters) for waiters in self._waiters.values())
+
     def fit(self, message: Outgoing) -> list[Outgoing]:
         """`message` as it is, unless longer than a page of text."""
         return fit(message, self.limits)

@@ -78,7 +78,7 @@ async def answer_consent(msg: Incoming, conv: Conversation) -> None:
     conv.finish()
     if refused:
         await accounts.record_consent(
-            conv.session, conv.account, version=CONSENT_VERSION, granted=False
+            conv.session, conv.account, version=CONSENT_VERSION, granted=False, now=conv.now
         )
         conv.reply(
             _(
@@ -88,7 +88,7 @@ async def answer_consent(msg: Incoming, conv: Conversation) -> None:
         )
         return
     await accounts.record_consent(
-        conv.session, conv.account, version=CONSENT_VERSION, granted=True
+        conv.session, conv.account, version=CONSENT_VERSION, granted=True, now=conv.now
     )
     conv.reply(_("Thank you! What can I do for you today?"), buttons=menu_buttons())
 
@@ -227,7 +227,7 @@ async def confirm_withdraw(msg: Incoming, conv: Conversation) -> None:
         for account in await accounts.linked_chats(conv.session, conv.owner_id):
             if account.consent_version is not None or account.id == conv.account.id:
                 await accounts.record_consent(
-                    conv.session, account, version=CONSENT_VERSION, granted=False
+                    conv.session, account, version=CONSENT_VERSION, granted=False, now=conv.now
                 )
         conv.finish()
         conv.reply(

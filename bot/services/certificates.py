@@ -25,6 +25,7 @@ from bot.services.dcc import DccInvalid, Problem, Verified, sign_hc1, uvci, vacc
 from bot.services.dcc.issue import DISEASE_COVID19, SCHEMA_VERSION, holder_names
 from bot.services.dcc.trust import SCHEMA_PATH, VALUE_SETS_DIR, Authority
 from bot.services.dcc.verify import verify
+from bot.services.idle import IdleWatch
 from bot.services.qr_image import certificate_png
 from bot.services.vaccines import BY_DCC_PRODUCT, PRODUCTS, series_total
 from storage import certificates, media, outbox, staff, vaccinations
@@ -450,24 +451,34 @@ class Renderer:
         self._on_queued = on_queued
         self._fit = fit
         self._wake = asyncio.Event()
+        self._idle = IdleWatch(self._wake.set)
         self._next_renewal: datetime | None = None
 
     def wake(self) -> None:
         """New certificates were committed: render them now rather than at the next poll."""
         self._wake.set()
 
+    async def idle(self) -> None:
+        """Wait until nothing is left to render or renew now (needs `run()` going)."""
+        await self._idle.wait()
+
     async def run(self, *, poll_s: float = 2.0) -> None:
         """Render and renew until cancelled."""
         while True:
+            number, busy = self._idle.begin(), False
             try:
-                await self.renew_due()
+                busy = bool(await self.renew_due())
             except Exception:  # the database may be away: the next sweep is an hour away
                 log.exception("renewing expired certificates failed")
+                busy = True
             try:
                 while await self.render_pending():
-                    pass
+                    busy = True
             except Exception:  # the database may be away for a while: try again shortly
                 log.exception("certificate rendering failed; retrying")
+                busy = True
+            if not busy:
+                self._idle.quiet(number)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll_s)
             self._wake.clear()

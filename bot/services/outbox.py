@@ -34,6 +34,7 @@ from bot.channels import (
     WaitForUser,
 )
 from bot.messages import ChatRef, Outgoing
+from bot.services.idle import IdleWatch
 from bot.services.ratelimit import TokenBucket
 from storage import accounts, media, outbox
 from storage.db import Database
@@ -119,6 +120,8 @@ class Sender:
         self._delivering: dict[ChatRef, int] = {}  # the row each chat's worker has in hand
         self._withdrawn: set[int] = set()
         self._stopping = False
+        self._writing = 0  # batches of outcomes taken from `_outcomes`, not yet committed
+        self._idle = IdleWatch(self.wake)
 
     # -- handing work over ---------------------------------------------------------------
 
@@ -155,6 +158,18 @@ class Sender:
         """The citizen wrote to us, so the platform lets us write back again."""
         self._unreachable.discard(chat)
 
+    async def drained(self) -> None:
+        """Wait until nothing is left that this sender can send now.
+
+        That is: a claim found no row due, no send is queued or on the wire, and every
+        outcome is written. Rows due later (retries, messages waiting for the citizen) do not
+        count. Needs `run()` going.
+        """
+        await self._idle.wait()
+
+    def _busy(self) -> bool:
+        return bool(self._workers or self._outcomes or self._writing)
+
     # -- the background loops ------------------------------------------------------------
 
     async def run(self) -> None:
@@ -162,7 +177,10 @@ class Sender:
         writer = asyncio.create_task(self._write_outcomes_forever(), name="outbox-writer")
         try:
             while True:
+                number = self._idle.begin()
                 claimed = await self._claim_due()
+                if not claimed and not self._busy():
+                    self._idle.quiet(number)
                 if not (claimed and self._room()):  # nothing more due, or the backlog is full
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), _POLL_S)
@@ -410,6 +428,7 @@ class Sender:
         if not batch:
             return
         now = self._clock()
+        self._writing += 1
         try:
             async with self._db.session_scope() as session:
                 sent = [(o.id, o.external_id) for o in batch if o.status == "sent"]
@@ -446,5 +465,7 @@ class Sender:
         except BaseException:  # failed or cancelled (at shutdown): keep them for the next try
             self._outcomes[:0] = batch
             raise
-        if any(o.status == "retry" for o in batch):
-            self._wake.set()
+        finally:
+            self._writing -= 1
+        if any(o.status == "retry" for o in batch) or (self._idle.waiting and not self._busy()):
+            self._wake.set()  # retries may be due now; someone waits to hear all is sent

@@ -16,6 +16,7 @@ until the quiet hours end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import TIMEZONE, local_day
+from bot.services.idle import IdleWatch
 from storage import jobs
 from storage.db import Database
 from storage.models import Job
@@ -114,17 +116,28 @@ class Scheduler:
         self._clock = clock
         self._on_queued = on_queued
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._wake = asyncio.Event()
+        self._idle = IdleWatch(self._wake.set)
+
+    async def idle(self) -> None:
+        """Wait until a tick finds no job due (needs `run()` going)."""
+        await self._idle.wait()
 
     async def run(self, *, poll_s: float = 1.0) -> None:
         """Fire due jobs until cancelled."""
         while True:
+            number, fired, failed = self._idle.begin(), 0, False
             try:
                 fired = await self.tick()
             except Exception:  # the database may be away for a while: try again shortly
                 log.exception("the scheduler's tick failed; retrying")
-                fired = 0
+                failed = True
+            if not (fired or failed):
+                self._idle.quiet(number)
             if fired < BATCH:  # a full batch means more are due: no pause while catching up
-                await asyncio.sleep(poll_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), poll_s)
+                self._wake.clear()
 
     async def tick(self) -> int:
         """Claim the due jobs (up to `BATCH`) and fire them; how many were claimed."""

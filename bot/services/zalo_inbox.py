@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.channels import zalo
 from bot.dispatch import Dispatcher
 from bot.messages import Button, Incoming, Kind
+from bot.services.idle import IdleWatch
 from storage import accounts, inbox, outbox
 from storage.db import Database
 
@@ -51,6 +52,11 @@ class ZaloInbox:
         self._clock = clock
         self._on_released = on_released
         self._wake = asyncio.Event()
+        self._idle = IdleWatch(self._wake.set)
+
+    async def idle(self) -> None:
+        """Wait until no stored event is left unhandled (needs `run()` going)."""
+        await self._idle.wait()
 
     async def receive(self, event: dict[str, Any]) -> bool:
         """Keep an event for handling; False if it was kept before (Zalo redelivered it)."""
@@ -68,12 +74,16 @@ class ZaloInbox:
     async def run(self) -> None:
         """Handle stored events until cancelled."""
         while True:
+            number = self._idle.begin()
             try:
                 handled = await self.drain_once()
             except Exception:  # the database away for a moment: the events stay stored
                 log.exception("could not handle stored Zalo events; retrying")
                 handled = 0
                 await asyncio.sleep(1)
+            else:
+                if not handled:
+                    self._idle.quiet(number)
             if not handled:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), _POLL_S)

@@ -242,6 +242,7 @@ class TelegramEmulator:
     Args:
         token: The only bot token accepted; other tokens get 401 Unauthorized.
         port: TCP port to listen on; 0 picks a free one.
+        clock: The time messages are dated with, in seconds since the epoch.
 
     Attributes:
         bot_user: The bot's ``User`` object (id from the token, ``test_health_bot``).
@@ -253,9 +254,16 @@ class TelegramEmulator:
         latencies_ms: Injected-update -> first-reply latencies (see ``/_emu/stats``).
     """
 
-    def __init__(self, token: str = "123456:TEST-token", *, port: int = 0) -> None:
+    def __init__(
+        self,
+        token: str = "123456:TEST-token",
+        *,
+        port: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._token = token
         self._port = port
+        self._clock = clock
         prefix = token.split(":", 1)[0]
         self.bot_user: JSON = {
             "id": int(prefix) if prefix.isdigit() else 123456,
@@ -266,6 +274,7 @@ class TelegramEmulator:
         self._runner: web.AppRunner | None = None
         self._changed = asyncio.Event()
         self._poll_gen = 0
+        self._polls_waiting = 0  # getUpdates long polls waiting for an update
         self._closing = False
         handlers: dict[str, Handler] = {
             "getMe": self._get_me,
@@ -632,6 +641,43 @@ class TelegramEmulator:
         seen = sorted({c.method for c in self.calls})
         raise AssertionError(f"no matching {method} call within {timeout}s; methods seen: {seen}")
 
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Waits until ``predicate()`` holds, looking again after each call the bot makes.
+
+        Raises:
+            AssertionError: On timeout.
+        """
+        if not await self._wait(predicate, timeout):
+            raise AssertionError(f"not so within {timeout}s")
+
+    async def wait_for_calls(
+        self, method: str, count: int, timeout: float = 5.0
+    ) -> list[RecordedCall]:
+        """Waits until ``method`` was called successfully at least ``count`` times in total."""
+
+        def done() -> list[RecordedCall]:
+            lower = method.lower()
+            return [c for c in self.calls if c.method.lower() == lower and c.status == 200]
+
+        if await self._wait(lambda: len(done()) >= count, timeout):
+            return done()
+        raise AssertionError(
+            f"expected >= {count} {method} calls within {timeout}s, got {len(done())}"
+        )
+
+    async def wait_for_poll(self, timeout: float = 5.0) -> None:
+        """Waits until a getUpdates long poll is waiting for updates.
+
+        Raises:
+            AssertionError: On timeout.
+        """
+        if not await self._wait(lambda: self._polls_waiting > 0, timeout):
+            raise AssertionError(f"no getUpdates long poll waiting within {timeout}s")
+
+    async def idle(self, timeout: float = 5.0) -> None:
+        """Waits until every queued update was fetched and confirmed: the bot handled it."""
+        await self.wait_until_consumed(timeout)
+
     async def wait_until_consumed(self, timeout: float = 5.0) -> None:
         """Waits until every queued update was confirmed by a getUpdates offset."""
         if not await self._wait(lambda: not self._pending, timeout):
@@ -714,7 +760,7 @@ class TelegramEmulator:
         self._message_ids[chat_id] += 1
         return {
             "message_id": self._message_ids[chat_id],
-            "date": int(time.time()),
+            "date": int(self._clock()),
             "chat": _chat(chat_id, first_name),
             "from": self._user(chat_id, user_id, language_code, first_name),
             **content,
@@ -803,7 +849,7 @@ class TelegramEmulator:
             "message_id": self._message_ids[chat_id],
             "from": self.bot_user,
             "chat": _chat(chat_id),
-            "date": int(time.time()),
+            "date": int(self._clock()),
             **content,
         }
         markup = p.get("reply_markup")
@@ -847,7 +893,7 @@ class TelegramEmulator:
         if markup == old.get("reply_markup") and all(old.get(k) == v for k, v in content.items()):
             raise _ApiError(400, _NOT_MODIFIED)
         msg = {k: v for k, v in old.items() if k != "reply_markup"} | content
-        msg["edit_date"] = int(time.time())
+        msg["edit_date"] = int(self._clock())
         if markup:
             msg["reply_markup"] = markup
         self._messages[(chat_id, msg["message_id"])] = msg
@@ -876,19 +922,24 @@ class TelegramEmulator:
         self._confirm(int(p.get("offset") or 0))
         self._poll_gen += 1
         generation = self._poll_gen
+        waiting = int(not self._pending and not self._closing)
+        self._polls_waiting += waiting
         self._notify()  # an older poll still waiting gets a 409 Conflict
-        while not self._pending and not self._closing:
-            if not await self._wait(
-                lambda: bool(self._pending) or self._closing or generation != self._poll_gen,
-                deadline - time.monotonic(),
-            ):
-                break
-            if generation != self._poll_gen:
-                raise _ApiError(
-                    409,
-                    "Conflict: terminated by other getUpdates request; make"
-                    " sure that only one bot instance is running",
-                )
+        try:
+            while not self._pending and not self._closing:
+                if not await self._wait(
+                    lambda: bool(self._pending) or self._closing or generation != self._poll_gen,
+                    deadline - time.monotonic(),
+                ):
+                    break
+                if generation != self._poll_gen:
+                    raise _ApiError(
+                        409,
+                        "Conflict: terminated by other getUpdates request; make"
+                        " sure that only one bot instance is running",
+                    )
+        finally:
+            self._polls_waiting -= waiting
         batch = list(itertools.islice(self._pending, limit))
         for entry in batch:
             entry.delivered = True

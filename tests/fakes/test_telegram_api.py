@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -134,20 +133,18 @@ async def test_get_updates_limit_and_other_updates(emu: TelegramEmulator, bot: B
 
 
 async def test_long_poll_returns_promptly(emu: TelegramEmulator, bot: Bot) -> None:
-    poll = asyncio.create_task(bot.get_updates(timeout=10))
-    await asyncio.sleep(0.3)
+    poll = asyncio.create_task(bot.get_updates(timeout=60, read_timeout=70))
+    await emu.wait_for_poll()
     assert not poll.done()
-    started = time.monotonic()
     emu.user_text(CHAT, "đây rồi")
-    updates = await asyncio.wait_for(poll, 2)
-    assert time.monotonic() - started < 0.5
+    updates = await asyncio.wait_for(poll, 10)  # woken by the update, not by its deadline
     assert updates[0].message.text == "đây rồi"
 
 
-async def test_long_poll_times_out_empty(bot: Bot) -> None:
-    started = time.monotonic()
-    assert await bot.get_updates(timeout=1) == ()
-    assert 0.9 < time.monotonic() - started < 2
+async def test_long_poll_times_out_empty(emu: TelegramEmulator, bot: Bot) -> None:
+    poll = asyncio.create_task(bot.get_updates(timeout=1))
+    await emu.wait_for_poll()  # it waits for updates...
+    assert await poll == ()  # ...until its deadline, with none
 
 
 async def test_send_message_keyboards(emu: TelegramEmulator, bot: Bot) -> None:
@@ -384,7 +381,7 @@ async def test_runs_as_a_process() -> None:
 async def test_second_poller_conflicts(emu: TelegramEmulator, bot: Bot) -> None:
     # A second instance of the same bot (PTB's getUpdates pool holds one connection per Bot).
     first = asyncio.create_task(bot.get_updates(timeout=5))
-    await asyncio.sleep(0.2)
+    await emu.wait_for_poll()
     async with Bot(emu.token, base_url=f"{emu.base_url}/bot") as second:
         assert await second.get_updates(timeout=0) == ()
     with pytest.raises(Conflict, match="terminated by other getUpdates request"):

@@ -284,6 +284,7 @@ class ZaloEmulator:
         self._last_seen: dict[str, float] = {}
         self._user_files: dict[str, bytes] = {}
         self._last_ts = 0
+        self._posting = 0  # webhook POSTs not answered yet
         self._handlers: dict[str, Handler] = {
             "cs": self._send_cs,
             "upload": self._upload,
@@ -467,6 +468,21 @@ class ZaloEmulator:
             f" got {len(got)}: {got!r}; failed calls: {failed!r}"
         )
 
+    async def wait_for_calls(
+        self, endpoint: str, count: int = 1, timeout: float = 5.0
+    ) -> list[RecordedCall]:
+        """Waits until ``endpoint`` was called at least ``count`` times (failed calls too).
+
+        Raises:
+            AssertionError: On timeout.
+        """
+        if await self._wait(lambda: self.call_counts[endpoint] >= count, timeout):
+            return [c for c in self.calls if c.endpoint == endpoint]
+        raise AssertionError(
+            f"expected >= {count} {endpoint} calls within {timeout}s,"
+            f" got {self.call_counts[endpoint]}"
+        )
+
     async def wait_for_templates(self, count: int = 1, timeout: float = 5.0) -> list[JSON]:
         """Waits until at least ``count`` template messages were sent in total.
 
@@ -519,11 +535,25 @@ class ZaloEmulator:
         if self._client is None or self._client.closed:
             self._client = ClientSession()
         started = time.monotonic()
-        async with self._client.post(self.webhook_url, data=body, headers=headers) as resp:
-            await resp.read()
-            status = resp.status
+        self._posting += 1
+        try:
+            async with self._client.post(self.webhook_url, data=body, headers=headers) as resp:
+                await resp.read()
+                status = resp.status
+        finally:
+            self._posting -= 1
+            self._notify()
         self.webhook_ms.append((time.monotonic() - started) * 1000)
         return status
+
+    async def idle(self, timeout: float = 5.0) -> None:
+        """Waits until every webhook POST was answered (the bot stored its event).
+
+        Raises:
+            AssertionError: On timeout.
+        """
+        if not await self._wait(lambda: not self._posting, timeout):
+            raise AssertionError(f"{self._posting} webhook POSTs unanswered after {timeout}s")
 
     async def user_text(
         self,

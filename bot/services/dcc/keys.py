@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -51,19 +51,18 @@ def create_csca(
     *,
     common_name: str = f"{DEFAULT_DCC_ISSUER} CSCA",
     country: str = DEFAULT_COUNTRY,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Signer:
     """Create a self-signed country signing CA (CSCA) to sign document-signer certificates.
 
     Args:
         common_name: The CA's common name.
         country: ISO 3166-1 alpha-2 country code.
-        now: Start of validity (default: the current time).
+        now: Start of validity.
 
     Returns:
         The new CA key and certificate.
     """
-    start = now or datetime.now(UTC)
     key = ec.generate_private_key(ec.SECP256R1())
     name = _name(common_name, country)
     cert = (
@@ -72,8 +71,8 @@ def create_csca(
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(start - timedelta(minutes=5))
-        .not_valid_after(start + CSCA_VALIDITY)
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + CSCA_VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -100,7 +99,7 @@ def create_dsc(
     country: str = DEFAULT_COUNTRY,
     usages: tuple[str, ...] = ALL_USAGES,
     csca: Signer | None = None,
-    now: datetime | None = None,
+    now: datetime,
     validity: timedelta = DSC_VALIDITY,
 ) -> Signer:
     """Create an ES256 key and a document-signer certificate with the DCC key-usage OIDs.
@@ -111,13 +110,12 @@ def create_dsc(
         usages: DCC extended-key-usage OIDs (``OID_TEST``, ``OID_VACCINATION``,
             ``OID_RECOVERY``) for the entry types this key may sign.
         csca: The CA that signs the certificate; self-signed when None.
-        now: Start of validity (default: the current time).
+        now: Start of validity.
         validity: How long the certificate is valid.
 
     Returns:
         The new key and certificate.
     """
-    start = now or datetime.now(UTC)
     key = ec.generate_private_key(ec.SECP256R1())
     subject = _name(common_name, country)
     builder = (
@@ -126,8 +124,8 @@ def create_dsc(
         .issuer_name(csca.cert.subject if csca else subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(start - timedelta(minutes=5))
-        .not_valid_after(start + validity)
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + validity)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,

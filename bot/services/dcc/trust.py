@@ -9,7 +9,7 @@ A production key and certificate are dropped in at the configured paths instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -50,7 +50,7 @@ class KeyFiles:
     csca_cert: Path
 
 
-def init_keys(settings: Settings, *, now: datetime | None = None) -> KeyFiles:
+def init_keys(settings: Settings, *, now: datetime) -> KeyFiles:
     """Create a local CSCA and a document signer it certifies, for every DCC entry type.
 
     Raises:
@@ -72,7 +72,7 @@ def init_keys(settings: Settings, *, now: datetime | None = None) -> KeyFiles:
     return KeyFiles(key_path, cert_path, keys_dir / CSCA_CERT)
 
 
-def load_authority(settings: Settings) -> Authority:
+def load_authority(settings: Settings, *, now: datetime) -> Authority:
     """Load the signer and the trust list; in development, create test keys on first start.
 
     Raises:
@@ -86,12 +86,12 @@ def load_authority(settings: Settings) -> Authority:
                 f"no certificate signing key at {key_path}: run `python run_bot.py keys init` "
                 "or set DCC_KEY_FILE and DCC_CERT_FILE"
             )
-        init_keys(settings)
+        init_keys(settings, now=now)
     try:
         signer = load_signer(key_path, cert_path)
     except (OSError, ValueError) as error:
         raise ConfigError(f"cannot use the certificate signing key ({error})") from None
-    if signer.cert.not_valid_after_utc <= datetime.now(UTC):
+    if signer.cert.not_valid_after_utc <= now:
         raise ConfigError(
             f"the certificate signer's certificate {cert_path} expired on "
             f"{signer.cert.not_valid_after_utc:%Y-%m-%d}: move the old key and certificate "
