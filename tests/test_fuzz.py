@@ -352,7 +352,14 @@ async def staff_citizen(svc: Service) -> Citizen:
     await citizen.consent()
     async with svc.db.session_scope() as session:
         await staff.add_staff(
-            session, channel="web", user_id="fuzz-1", role="admin", name="Fuzz", wards=[], sites=[]
+            session,
+            channel="web",
+            user_id="fuzz-1",
+            role="admin",
+            name="Fuzz",
+            wards=[],
+            sites=[],
+            now=svc.clock(),
         )
     return citizen
 

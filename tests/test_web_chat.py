@@ -492,7 +492,7 @@ async def test_never_consented_accounts_are_deleted_after_a_day(
     assert await withdrew.press("Rút lại đồng ý")
     async with svc.db.session_scope() as session:  # first contact on Zalo, never answered
         await accounts.open_chat(
-            session, channel="zalo", chat_id="z-1", user_id="z-1", locale="vi"
+            session, channel="zalo", chat_id="z-1", user_id="z-1", locale="vi", now=clock()
         )
     await forget_old_rows(svc.db, now=clock())
     assert await _chats(svc) == {"opened", "refused", "consented", "withdrew", "z-1"}
