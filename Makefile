@@ -51,7 +51,7 @@ i18n-extract: $(STAMP)  ## refresh the catalogs from the source after changing s
 %.mo: %.po $(STAMP)
 	$(BIN)/pybabel -q compile -i $< -o $@
 
-# Everything is installed from lock files with hashes (README, "Dependencies"): pip refuses a
+# Everything is installed from lock files with hashes (docs/dependencies.md): pip refuses a
 # file whose hash is not in them. The project itself is installed last, without dependencies.
 LOCK := requirements.lock
 # vietnam-provinces (administrative divisions after the 1/7/2025 reform, with the mapping from
@@ -70,7 +70,7 @@ $(STAMP): pyproject.toml $(LOCK) $(DIVISIONS_LOCK) Makefile
 # still allowed are kept; LOCK_FLAGS=--upgrade moves every package to its newest allowed
 # release, LOCK_FLAGS="--upgrade-package aiohttp" one of them.
 LOCK_TOOLS := var/lock-tools
-lock:  ## write requirements.lock from pyproject.toml (README, Dependencies)
+lock:  ## write requirements.lock from pyproject.toml (docs/dependencies.md)
 	test -d $(LOCK_TOOLS) || $(PYTHON) -m venv $(LOCK_TOOLS)
 	$(LOCK_TOOLS)/bin/pip install -q 'pip-tools>=7.4,<8'
 	$(LOCK_TOOLS)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --extra dev \

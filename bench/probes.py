@@ -1035,7 +1035,7 @@ def dependencies(report: Report) -> None:
     above = [name for name, version in fixed if floors.get(name, version) >= version]
     report.add(
         "advisories",
-        "advisories in the README's table, each below its package's floor",
+        "advisories in docs/dependencies.md's table, each below its package's floor",
         len(fixed),
         len(above),
         "none allowed",

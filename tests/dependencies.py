@@ -1,6 +1,6 @@
-"""The project's dependencies as declared, as locked, and the README's table of advisories.
+"""The project's dependencies as declared, as locked, and docs/dependencies.md's advisories.
 
-The advisories are the README's table (section "Dependencies"): one row per advisory with the
+The advisories are the table of docs/dependencies.md: one row per advisory with the
 release that fixed it, or "none known" for a package without any. The lock files are what
 `make` installs, with `pip install --require-hashes`.
 """
@@ -21,12 +21,13 @@ RUNTIME = [Requirement(line) for line in PROJECT["dependencies"]]
 DEV = [Requirement(line) for line in PROJECT["optional-dependencies"]["dev"]]
 LOCKS = ("requirements.lock", "requirements-divisions.lock")
 NONE_KNOWN = "none known"
+ADVISORIES = "docs/dependencies.md"
 
 
 def advisories() -> dict[str, list[tuple[str, Version | None]]]:
-    """The README's table: package -> [(advisory, fixed in or None)]."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n## Dependencies\n", 1)[1].split("\n## ", 1)[0]
+    """docs/dependencies.md's table: package -> [(advisory, fixed in or None)]."""
+    text = (ROOT / ADVISORIES).read_text(encoding="utf-8")
+    section = text.split("\n## ", 1)[0]  # the table comes before the page's first section
     table: dict[str, list[tuple[str, Version | None]]] = {}
     for line in section.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]

@@ -19,7 +19,7 @@ from bot.crypto import generate_key
 from tests.fakes.telegram_api import TelegramEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
-SHUTDOWN_S = 5.0  # README, Operations: the process is gone this long after SIGTERM
+SHUTDOWN_S = 5.0  # docs/operations.md: the process is gone this long after SIGTERM
 
 
 def free_port() -> int:

@@ -26,7 +26,7 @@ def test_every_dependency_is_bounded_both_ways(requirement: Requirement) -> None
 def test_floors_are_above_every_published_advisory(requirement: Requirement) -> None:
     table = advisories()
     rows = table.get(canonicalize_name(requirement.name))
-    assert rows, f"{requirement.name} is missing from the README's table of advisories"
+    assert rows, f"{requirement.name} is missing from docs/dependencies.md's advisories"
     for advisory, fixed in rows:
         if fixed is not None:
             assert floor(requirement) >= fixed, f"{requirement} allows {advisory}"
