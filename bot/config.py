@@ -208,7 +208,9 @@ class Settings:
                 env, "ZALO_EVENT_WINDOW_S", 300.0, low=30, high=MAX_ZALO_EVENT_WINDOW_S
             ),
             console_idle_minutes=_number(env, "CONSOLE_IDLE_MINUTES", 30.0, low=1, high=24 * 60),
-            console_session_hours=_number(env, "CONSOLE_SESSION_HOURS", 12.0, low=0.1, high=24 * 7),
+            console_session_hours=_number(
+                env, "CONSOLE_SESSION_HOURS", 12.0, low=0.1, high=24 * 7
+            ),
             console_link_minutes=_number(env, "CONSOLE_LINK_MINUTES", 15.0, low=1, high=24 * 60),
             console_password_link_hours=_number(
                 env, "CONSOLE_PASSWORD_LINK_HOURS", 72.0, low=0.1, high=24 * 30

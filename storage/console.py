@@ -128,7 +128,9 @@ async def live_session(
 
 async def end_session(session: AsyncSession, token: str) -> None:
     """Sign one browser out."""
-    await session.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == token_hash(token)))
+    await session.execute(
+        delete(ConsoleSession).where(ConsoleSession.token_hash == token_hash(token))
+    )
 
 
 async def end_every_session(session: AsyncSession, account_id: int) -> int:

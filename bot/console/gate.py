@@ -148,9 +148,7 @@ BAD_FORM = (
 async def _who(request: web.Request, console: Console, token: str) -> Staff | None:
     """The staff member a session cookie signs in, if the session is live and holds a role."""
     async with console.db.session_scope() as session:
-        found = await store.live_session(
-            session, token, now=console.clock(), idle=console.idle
-        )
+        found = await store.live_session(session, token, now=console.clock(), idle=console.idle)
         if found is None:
             return None
         members = await store.roles_of(session, found[1])

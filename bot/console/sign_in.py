@@ -43,7 +43,9 @@ def _keys(console: Console, request: web.Request, login: str) -> tuple[str, str]
     return name, hashed_client_key(request, console.protector)
 
 
-async def _wait(session: AsyncSession, keys: tuple[str, ...], console: Console) -> timedelta | None:
+async def _wait(
+    session: AsyncSession, keys: tuple[str, ...], console: Console
+) -> timedelta | None:
     now = console.clock()
     waits = [
         wait_after(await store.failures_since(session, key, since=now - MEMORY), now=now)
@@ -128,7 +130,9 @@ async def send_link(console: Console, login: str, *, locale: str) -> bool:
                 "minutes): {link}\nIf you did not ask for it, ignore this message."
             ).format(minutes=int(minutes), link=link)
         body = Outgoing(ChatRef(account.channel, account.user_id), text).to_body()
-        await outbox.enqueue(session, [NewMessage(account.channel, account.user_id, body)], now=now)
+        await outbox.enqueue(
+            session, [NewMessage(account.channel, account.user_id, body)], now=now
+        )
         await staff.audit(
             session,
             actor=Staff.of(account, members).actor,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+
 from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,7 @@ from bot.console import render
 from bot.console.access import ADMIN, SITE_STAFF, SUPPORT, WARD_STAFF
 from bot.console.gate import CONSOLE, Console, form_of, require, staff_of
 from bot.console.pages import ROLE_NAMES, ward_name
+from bot.console.passwords import LOGIN
 from bot.i18n import N_
 from bot.vn import divisions
 from storage import console as store
@@ -22,7 +24,6 @@ routes = web.RouteTableDef()
 # Roles an admin grants here; sampler and lab take an API key (`run_bot.py staff add`).
 CONSOLE_ROLES = (ADMIN, WARD_STAFF, SUPPORT, SITE_STAFF)
 LINK_CHANNELS = ("", "telegram", "zalo")
-_LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _CHAT_ID = re.compile(r"^-?[0-9A-Za-z_]{1,64}$")
 SITE_DAYS = 14
 PROBLEMS = {
@@ -44,9 +45,7 @@ async def staff_list(request: web.Request) -> web.Response:
     require(staff_of(request).may_manage_staff())
     async with request.app[CONSOLE].db.read_scope() as session:
         members = await staff_store.list_staff(session)
-        logins = {
-            (a.channel, a.user_id): a.login for a in await store.list_accounts(session)
-        }
+        logins = {(a.channel, a.user_id): a.login for a in await store.list_accounts(session)}
     rows = [
         {
             "name": m.name or "",
@@ -94,7 +93,7 @@ def _numbers(text: str) -> list[int] | None:
 def _problems(values: dict[str, str]) -> list[str]:
     """What is wrong with the new staff form, before the database is asked."""
     found = []
-    if not _LOGIN.match(values["login"]):
+    if not LOGIN.match(values["login"]):
         found.append("login")
     if not 1 <= len(values["name"]) <= 120 or not values["name"].isprintable():
         found.append("name")
@@ -108,8 +107,10 @@ def _problems(values: dict[str, str]) -> list[str]:
     ):
         found.append("scope")
     channel, chat = values["channel"], values["chat_id"]
-    if channel not in LINK_CHANNELS or bool(channel) != bool(chat) or (
-        chat and not _CHAT_ID.match(chat)
+    if (
+        channel not in LINK_CHANNELS
+        or bool(channel) != bool(chat)
+        or (chat and not _CHAT_ID.match(chat))
     ):
         found.append("chat")
     return found
@@ -196,7 +197,9 @@ async def ward_page(request: web.Request) -> web.Response:
     require(code.isdigit() and len(code) < 9 and staff_of(request).may_see_ward(int(code)))
     async with request.app[CONSOLE].db.read_scope() as session:
         sites = (
-            await session.scalars(select(Site).where(Site.ward_code == int(code)).order_by(Site.id))
+            await session.scalars(
+                select(Site).where(Site.ward_code == int(code)).order_by(Site.id)
+            )
         ).all()
     context = {"code": int(code), "name": ward_name(int(code)), "sites": sites}
     return render.page(request, "ward.html", context)
@@ -213,7 +216,10 @@ async def site_page(request: web.Request) -> web.Response:
         now = console.clock()
         capacity, booked = (
             await session.execute(
-                select(func.coalesce(func.sum(Slot.capacity), 0), func.coalesce(func.sum(Slot.booked), 0)).where(
+                select(
+                    func.coalesce(func.sum(Slot.capacity), 0),
+                    func.coalesce(func.sum(Slot.booked), 0),
+                ).where(
                     Slot.site_id == site.id,
                     Slot.starts_at >= now,
                     Slot.starts_at < now + timedelta(days=SITE_DAYS),
@@ -228,4 +234,3 @@ async def site_page(request: web.Request) -> web.Response:
         "days": SITE_DAYS,
     }
     return render.page(request, "site.html", context)
-
