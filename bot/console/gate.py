@@ -21,6 +21,7 @@ from aiohttp.typedefs import Handler
 from bot.config import Settings
 from bot.console import render
 from bot.console.access import Staff
+from bot.console.keys import CSRF, FORM, SESSION_TOKEN, STAFF
 from bot.crypto import DataProtector
 from bot.i18n import N_
 from bot.web.clients import is_loopback_host, scheme
@@ -76,15 +77,14 @@ def require(allowed: bool) -> None:
 
 def staff_of(request: web.Request) -> Staff:
     """The signed-in staff member (the gate lets no other request reach a private page)."""
-    staff = request["staff"]
-    assert isinstance(staff, Staff)
+    staff = request[STAFF]
+    assert staff is not None
     return staff
 
 
 def form_of(request: web.Request) -> dict[str, str]:
     """The posted form's text fields (read and checked by the gate)."""
-    form: dict[str, str] = request.get("form", {})
-    return form
+    return request.get(FORM, {})
 
 
 def redirect(location: str) -> web.Response:
@@ -158,8 +158,8 @@ async def _who(request: web.Request, console: Console, token: str) -> Staff | No
 async def _csrf_ok(request: web.Request, candidates: list[str]) -> bool:
     """Read the form; whether its CSRF token is one of `candidates`."""
     form = await request.post()
-    request["form"] = {key: value for key, value in form.items() if isinstance(value, str)}
-    given = request["form"].get("csrf", "")
+    request[FORM] = {key: value for key, value in form.items() if isinstance(value, str)}
+    given = request[FORM].get("csrf", "")
     return any(hmac.compare_digest(given.encode(), c.encode()) for c in candidates)
 
 
@@ -173,13 +173,13 @@ async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
     staff = await _who(request, console, token) if token else None
     pre = read_cookie(request, PRE_COOKIE)
     fresh_pre = "" if pre else store.new_token()
-    request["staff"], request["session_token"] = staff, token if staff else ""
-    request["csrf"] = csrf_for(console, token if staff else (pre or fresh_pre))
+    request[STAFF], request[SESSION_TOKEN] = staff, token if staff else ""
+    request[CSRF] = csrf_for(console, token if staff else (pre or fresh_pre))
     response: web.StreamResponse
     if staff is None and request.match_info.route.name not in PUBLIC:
         response = redirect("/console/sign-in" + ("?expired=1" if token else ""))
     elif request.method == "POST" and not await _csrf_ok(
-        request, [csrf_for(console, c) for c in (request["session_token"], pre) if c]
+        request, [csrf_for(console, c) for c in (request[SESSION_TOKEN], pre) if c]
     ):
         response = refusal(request, *BAD_FORM, status=403)
     else:

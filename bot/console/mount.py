@@ -7,6 +7,7 @@ from aiohttp import web
 from bot.console import gate, pages, render, staff_pages
 from bot.console.gate import CONSOLE, Console
 from bot.services.ratelimit import KeyedLimiter
+from bot.web.keys import SETTINGS
 
 PREFIX = "/console"
 # Sign-in links a name or an address may ask for: three at once, then one a minute.
@@ -18,6 +19,7 @@ def setup(app: web.Application, console: Console) -> None:
     """Add the console's pages to `app` (a sub-application with its own gate)."""
     sub = web.Application(middlewares=[gate.gate])
     sub[CONSOLE] = console
+    sub[SETTINGS] = console.settings  # read by bot.web.clients (the client's address)
 
     def seconds() -> float:
         return console.clock().timestamp()

@@ -21,6 +21,7 @@ from bot.console.gate import (
     set_cookie,
     staff_of,
 )
+from bot.console.keys import SESSION_TOKEN, STAFF
 from bot.console.passwords import hash_password, problem
 from bot.i18n import N_
 from bot.services.ratelimit import KeyedLimiter
@@ -93,7 +94,7 @@ def _sign_in_page(request: web.Request, *, status: int = 200, **notes: Any) -> w
 @routes.get("/sign-in", name="sign_in")
 async def sign_in_page(request: web.Request) -> web.Response:
     """The sign-in form (a signed-in visitor goes home)."""
-    if request["staff"] is not None:
+    if request[STAFF] is not None:
         return redirect("/console/")
     return _sign_in_page(request)
 
@@ -231,7 +232,7 @@ async def _end(request: web.Request, *, everywhere: bool) -> None:
         if everywhere:
             ended = await store.end_every_session(session, who.account_id)
         else:
-            await store.end_session(session, request["session_token"])
+            await store.end_session(session, request[SESSION_TOKEN])
             ended = 1
         await staff_store.audit(
             session,

@@ -15,6 +15,7 @@ import jinja2
 from aiohttp import web
 
 from bot.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED, _, use_locale
+from bot.console.keys import CSRF, STAFF
 from bot.web.headers import page_headers
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -59,8 +60,8 @@ def page(
         "lang": locale,
         "switch_href": f"{request.path}?lang={other}",
         "switch_label": LANGUAGE_NAMES[other],
-        "staff": request.get("staff"),
-        "csrf": request.get("csrf", ""),
+        "staff": request.get(STAFF),
+        "csrf": request.get(CSRF, ""),
         **context,
     }
     with use_locale(locale):
