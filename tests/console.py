@@ -22,7 +22,10 @@ from storage.models import Site
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf" value="([^"]*)"')
 # (site id, ward code): two wards of Ho Chi Minh City, a site in each.
-SITES = (("hcm-benthanh", 26743, "Trạm Y tế phường Bến Thành"), ("hcm-saigon", 26740, "Trạm Y tế phường Sài Gòn"))
+SITES = (
+    ("hcm-benthanh", 26743, "Trạm Y tế phường Bến Thành"),
+    ("hcm-saigon", 26740, "Trạm Y tế phường Sài Gòn"),
+)
 
 
 @cache

@@ -29,7 +29,9 @@ async def client(svc: Service) -> AsyncIterator[TestClient]:
 
 async def actions(svc: Service) -> list[str]:
     async with svc.db.read_scope() as session:
-        return list((await session.scalars(select(AuditEvent.action).order_by(AuditEvent.id))).all())
+        return list(
+            (await session.scalars(select(AuditEvent.action).order_by(AuditEvent.id))).all()
+        )
 
 
 async def test_sign_in_shows_the_home_page(client: TestClient, svc: Service) -> None:

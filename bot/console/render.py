@@ -14,8 +14,8 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED, _, use_locale
 from bot.console.keys import CSRF, STAFF
+from bot.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED, _, use_locale
 from bot.web.headers import page_headers
 
 TEMPLATES = Path(__file__).parent / "templates"
