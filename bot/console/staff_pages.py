@@ -26,6 +26,7 @@ CONSOLE_ROLES = (ADMIN, WARD_STAFF, SUPPORT, SITE_STAFF)
 LINK_CHANNELS = ("", "telegram", "zalo")
 _CHAT_ID = re.compile(r"^-?[0-9A-Za-z_]{1,64}$")
 SITE_DAYS = 14
+FIELDS = ("login", "name", "role", "wards", "sites", "channel", "chat_id")
 PROBLEMS = {
     "login": N_("The sign-in name must be 2 to 64 letters a-z, digits, dots, dashes or _."),
     "login_taken": N_("This sign-in name is already taken."),
@@ -69,7 +70,7 @@ def _form_page(
     link: str | None = None,
 ) -> web.Response:
     context = {
-        "values": values,
+        "values": dict.fromkeys(FIELDS, "") | values,
         "problems": [PROBLEMS[p] for p in problems],
         "roles": [(role, ROLE_NAMES[role]) for role in CONSOLE_ROLES],
         "channels": LINK_CHANNELS,
@@ -130,8 +131,7 @@ async def staff_create(request: web.Request) -> web.Response:
     who = staff_of(request)
     require(who.may_manage_staff())
     form = form_of(request)
-    fields = ("login", "name", "role", "wards", "sites", "channel", "chat_id")
-    values = {key: " ".join(form.get(key, "").split())[:200] for key in fields}
+    values = {key: " ".join(form.get(key, "").split())[:200] for key in FIELDS}
     values["login"] = values["login"].lower()
     problems = _problems(values)
     if problems:
