@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from bot.app import Service
 from storage import console, staff
 from storage.models import Site
+from tests.remote import Remote
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf" value="([^"]*)"')
@@ -84,7 +85,7 @@ async def add_staff(
 class StaffBrowser:
     """One browser: its cookies, the last page it read and that page's CSRF token."""
 
-    def __init__(self, client: TestClient, **headers: str) -> None:
+    def __init__(self, client: TestClient | Remote, **headers: str) -> None:
         self.client, self.headers = client, headers
         self.cookies: dict[str, str] = {}
         self.page = ""
