@@ -9,8 +9,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from bot.app import Service
-from storage.models import AuditEvent, ConsoleSession
+from bot.app import Service, forget_old_rows
+from storage.models import AuditEvent, ConsoleFailure, ConsoleSession
 from tests.clock import Clock
 from tests.console import StaffBrowser, add_sites, add_staff
 
@@ -156,3 +156,35 @@ async def test_sign_out_and_sign_out_everywhere(client: TestClient, svc: Service
     assert await office.get("/console/") == 303
     trail = await actions(svc)
     assert "console_sign_out" in trail and "console_sign_out_everywhere" in trail
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/console/link/" + "x" * 300, "/console/link/%00%ff", "/console/password/nope"],
+)
+async def test_a_made_up_link_is_answered_kindly(client: TestClient, path: str) -> None:
+    browser = StaffBrowser(client)
+    assert await browser.get(path) == 410
+    assert "Liên kết này không còn dùng được" in browser.page
+
+
+async def test_odd_sign_in_input_is_answered_kindly(client: TestClient) -> None:
+    browser = StaffBrowser(client)
+    assert await browser.sign_in("lan", "x" * 10_000) == 401
+    assert await browser.sign_in("<b>lan</b>" * 20, "x") == 401
+    assert "<b>" not in browser.page
+    await browser.get("/console/sign-in")
+    assert await browser.request("POST", "/console/sign-in", json={"login": "lan"}) == 403
+
+
+async def test_old_sessions_and_failures_are_forgotten(
+    client: TestClient, svc: Service, clock: Clock
+) -> None:
+    browser = StaffBrowser(client)
+    await browser.sign_in("lan", "wrong")
+    await browser.sign_in("lan")
+    clock.advance(timedelta(days=3))
+    await forget_old_rows(svc.db, now=clock())
+    async with svc.db.read_scope() as session:
+        assert (await session.scalars(select(ConsoleSession))).all() == []
+        assert (await session.scalars(select(ConsoleFailure))).all() == []
