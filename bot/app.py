@@ -26,6 +26,7 @@ from bot.channels.telegram import ALLOWED_UPDATES, HandleBatch, TelegramChannel
 from bot.channels.web import WebChannel
 from bot.channels.zalo import PhoneOf, Template, ZaloChannel
 from bot.config import DEFAULT_DCC_ISSUER, ConfigError, Settings
+from bot.console.demo import how_to_sign_in, seed_console_demo
 from bot.conversation import Services
 from bot.crypto import DataProtector, load_master_key
 from bot.demo import seed_demo
@@ -47,7 +48,7 @@ from bot.services.zalo_tokens import TokenKeeper
 from bot.vn import divisions
 from bot.web.app import TELEGRAM_WEBHOOK_PATH, build_web_app
 from bot.web.zalo import ZALO_WEBHOOK_PATH
-from storage import accounts, files, inbox, jobs, outbox, samples, updates
+from storage import accounts, console, files, inbox, jobs, outbox, samples, updates
 from storage.db import Database
 from storage.models import utcnow
 from storage.outbox import NewMessage
@@ -154,6 +155,7 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
         authority=authority,
         clock=clock,
         zalo_inbox=zalo_inbox,
+        outbox_written=sender.wake,
     )
     return Service(
         settings,
@@ -259,9 +261,7 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
         # not in the middle of the first citizen's ward question, where it would stall every chat.
         await asyncio.to_thread(divisions.popular_provinces)
         if not settings.is_production:  # demo sites must never be bookable by real citizens
-            async with service.db.session_scope() as session:
-                if await seed_demo(session, service.protector, now=service.clock()):
-                    log.info("demo data seeded")
+            await _seed_demo(service)
         if service.telegram is not None:
             await _check_telegram(service.telegram)
         if service.zalo_tokens is not None:
@@ -304,6 +304,15 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
         if service.zalo is not None:
             await service.zalo.stop()
         await service.db.dispose()
+
+
+async def _seed_demo(service: Service) -> None:
+    """The demo citizen, sites and slots, and the console's demo staff (development only)."""
+    async with service.db.session_scope() as session:
+        if await seed_demo(session, service.protector, now=service.clock()):
+            log.info("demo data seeded")
+        await seed_console_demo(session, service.settings, now=service.clock())
+    log.info("%s", how_to_sign_in(service.settings))
 
 
 async def _listen(runner: web.AppRunner, settings: Settings) -> None:
@@ -465,6 +474,7 @@ async def forget_old_rows(db: Database, *, now: datetime) -> None:
         # Failed result lookups count for a day at most (bot.handlers.pcr).
         await samples.forget_lookups_before(session, now - timedelta(days=2))
         await jobs.forget_settled_before(session, now - JOB_MEMORY)
+        await console.forget_old(session, now=now, before=now - timedelta(days=2))
         forgotten = await accounts.forget_never_consented(
             session, idle_before=now - NEVER_CONSENTED_MEMORY
         )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from bot import cli_broadcasts
 from bot.config import DEFAULT_DCC_ISSUER, Settings
+from bot.console.passwords import login_problem, password_link
 from bot.i18n import TIMEZONE, local_day
 from bot.vn import divisions
 from storage import staff
@@ -91,6 +92,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="NAME",
         help='lab role only (required): the lab citizens are told, e.g. "Viện Pasteur TP.HCM"',
     )
+    add.add_argument(
+        "--web",
+        action="store_true",
+        help="also a staff console account: prints a one-time set-password link",
+    )
+    add.add_argument("--login", help="console sign-in name with --web (default: the user id)")
     add.add_argument(
         "--keep-key",
         action="store_true",
@@ -361,6 +368,11 @@ async def _staff_add(args: argparse.Namespace, service: Service) -> int:
                     file=sys.stderr,
                 )
                 return 2
+        login = (args.login or args.user_id).strip().lower()
+        refused = await login_problem(session, args.channel, args.user_id, login)
+        if args.web and refused is not None:
+            print(f"error: {refused}", file=sys.stderr)
+            return 2
         held = await staff.roles_of(session, channel=args.channel, user_id=args.user_id)
         granted_before = any(member.role == args.role for member in held)
         member = await staff.add_staff(
@@ -390,6 +402,17 @@ async def _staff_add(args: argparse.Namespace, service: Service) -> int:
             detail=detail,
         )
         print(("updated: " if granted_before else "added: ") + _describe(member))
+        if args.web:
+            link = await password_link(
+                session,
+                service.settings,
+                channel=member.channel,
+                user_id=member.user_id,
+                login=login,
+                now=service.clock(),
+            )
+    if args.web:  # printed once committed, so it is the link that works
+        print(f"console set-password link (works once): {link}")
     if key is not None:  # printed once the key is committed, so it is the one that works
         print(f"api key: {key}")
         print(

@@ -86,11 +86,25 @@ class Settings:
     zalo_info_image_url: str | None = None  # the picture of the "share your phone" request
     # Webhook events stamped further than this from our clock, either way, are dropped.
     zalo_event_window_s: float = 300.0
+    # The staff console (/console): sessions end after this long unused, or this long at most.
+    console_idle_minutes: float = 30.0
+    console_session_hours: float = 12.0
+    console_link_minutes: float = 15.0  # a one-time sign-in link sent to a staff member's chat
+    console_password_link_hours: float = 72.0  # a set-password link
+    console_url: str | None = None  # how staff reach the console, for links (default: HTTP_*)
 
     @property
     def zalo_enabled(self) -> bool:
         """Whether the Zalo OA channel runs (its app id, OA secret key and app secret are set)."""
         return bool(self.zalo_app_id and self.zalo_oa_secret_key and self.zalo_app_secret)
+
+    @property
+    def console_base(self) -> str:
+        """Where the console is reached, without a trailing slash (for links sent to staff)."""
+        if self.console_url:
+            return self.console_url
+        host = "localhost" if self.http_host in ("127.0.0.1", "0.0.0.0", "::") else self.http_host
+        return f"http://{host}:{self.http_port}/console"
 
     @property
     def is_production(self) -> bool:
@@ -193,6 +207,15 @@ class Settings:
             zalo_event_window_s=_number(
                 env, "ZALO_EVENT_WINDOW_S", 300.0, low=30, high=MAX_ZALO_EVENT_WINDOW_S
             ),
+            console_idle_minutes=_number(env, "CONSOLE_IDLE_MINUTES", 30.0, low=1, high=24 * 60),
+            console_session_hours=_number(
+                env, "CONSOLE_SESSION_HOURS", 12.0, low=0.1, high=24 * 7
+            ),
+            console_link_minutes=_number(env, "CONSOLE_LINK_MINUTES", 15.0, low=1, high=24 * 60),
+            console_password_link_hours=_number(
+                env, "CONSOLE_PASSWORD_LINK_HOURS", 72.0, low=0.1, high=24 * 30
+            ),
+            console_url=_console_url(env.get("CONSOLE_URL") or None),
         )
         settings.check()
         return settings
@@ -403,6 +426,13 @@ def _http_url(name: str, value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{name} must be an http(s) URL (got {value!r})")
     return value.rstrip("/")
+
+
+def _console_url(value: str | None) -> str | None:
+    """CONSOLE_URL: an http(s) address, kept without its trailing slash."""
+    if value is None:
+        return None
+    return _http_url("CONSOLE_URL", value.strip()).rstrip("/")
 
 
 def _database_url(value: str) -> str:

@@ -719,3 +719,69 @@ class PlatformToken(Base):
     refresh_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ConsoleAccount(Base):
+    """A staff member's way into the web console: a sign-in name and an argon2id hash.
+
+    One account per platform identity (`channel`, `user_id`), whose `StaffMember` rows give
+    its roles and scope; staff without a chat have channel `console` and their sign-in name
+    as user id. `password_hash` is None until the set-password link is used.
+    """
+
+    __tablename__ = "console_accounts"
+    __table_args__ = (
+        UniqueConstraint("channel", "user_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: only the SHA-256 of its cookie is stored, with its two expiries."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own spelling
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("console_accounts.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # the absolute end
+
+
+class ConsoleLink(Base):
+    """A one-time link (`sign_in` or `password`): only the SHA-256 of its token is stored."""
+
+    __tablename__ = "console_links"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own spelling
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("console_accounts.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConsoleFailure(Base):
+    """A failed console sign-in, counted per sign-in name and per client address (keyed hashes)."""
+
+    __tablename__ = "console_failures"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own spelling
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

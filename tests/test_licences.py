@@ -54,6 +54,7 @@ IN_WORDS = {
 # the declaration change, the lookup fails and the file must be read again.
 READ_BY_HAND = {
     ("httpx", "BSD License"): "BSD-3-Clause",
+    ("jinja2", "BSD License"): "BSD-3-Clause",
     # "Other/Proprietary" is an upstream mistake: BSD-3-Clause, and MIT for the pyqrnative port.
     ("qrcode", "BSD License; Other/Proprietary License"): "BSD-3-Clause AND MIT",
 }

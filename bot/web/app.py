@@ -12,6 +12,8 @@ from sqlalchemy import text
 from bot.channels.telegram import TelegramChannel
 from bot.channels.web import WebChannel
 from bot.config import Settings
+from bot.console import mount as console
+from bot.console.gate import Console
 from bot.crypto import DataProtector
 from bot.dispatch import Dispatcher
 from bot.services.dcc.trust import Authority
@@ -57,8 +59,9 @@ def build_web_app(
     authority: Authority,
     clock: Callable[[], datetime] = utcnow,
     zalo_inbox: ZaloInbox | None = None,
+    outbox_written: Callable[[], None] = lambda: None,
 ) -> web.Application:
-    """The HTTP application: web chat, staff API, /verify, Telegram and Zalo webhooks, health."""
+    """The HTTP application: web chat, staff API, /verify, the staff console, webhooks, health."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[last_resort])
     app[SETTINGS] = settings
     app[DATABASE] = db
@@ -88,6 +91,7 @@ def build_web_app(
         app.router.add_post(TELEGRAM_WEBHOOK_PATH, telegram_webhook)
     if zalo_inbox is not None:
         zalo.setup(app, zalo_inbox, clock=clock)
+    console.setup(app, Console(settings, db, protector, clock, outbox_written))
     return app
 
 

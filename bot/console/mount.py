@@ -1,0 +1,45 @@
+"""Mount the console at `/console` on the service's own aiohttp application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.console import gate, pages, render, staff_pages
+from bot.console.gate import CONSOLE, Console
+from bot.services.ratelimit import KeyedLimiter
+from bot.web.keys import SETTINGS
+
+PREFIX = "/console"
+# Sign-in links a name or an address may ask for: three at once, then one a minute.
+LINKS_PER_S, LINK_BURST = 1 / 60, 3
+_STYLE = (render.STATIC / "console.css").read_bytes()
+
+
+def setup(app: web.Application, console: Console) -> None:
+    """Add the console's pages to `app` (a sub-application with its own gate)."""
+    sub = web.Application(middlewares=[gate.gate])
+    sub[CONSOLE] = console
+    sub[SETTINGS] = console.settings  # read by bot.web.clients (the client's address)
+
+    def seconds() -> float:
+        return console.clock().timestamp()
+
+    sub[pages.LINK_REQUESTS] = KeyedLimiter(rate=LINKS_PER_S, burst=LINK_BURST, clock=seconds)
+    render.setup(sub)
+    sub.add_routes(pages.routes)
+    sub.add_routes(staff_pages.routes)
+    sub.router.add_get("/static/console.css", style, name="style")
+    app.router.add_get(PREFIX, to_home)
+    app.add_subapp(PREFIX, sub)
+
+
+async def to_home(request: web.Request) -> web.Response:
+    """`/console` without its slash: the home page (or sign-in)."""
+    return web.Response(status=308, headers={"Location": PREFIX + "/"})
+
+
+async def style(request: web.Request) -> web.Response:
+    """The console's one style sheet."""
+    return web.Response(
+        body=_STYLE, content_type="text/css", headers={"Cache-Control": "max-age=3600"}
+    )

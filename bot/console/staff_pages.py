@@ -1,0 +1,236 @@
+"""The console's admin and scoped pages: staff (admins), a ward's page and a site's page."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.console import render
+from bot.console.access import ADMIN, SITE_STAFF, SUPPORT, WARD_STAFF
+from bot.console.gate import CONSOLE, Console, form_of, require, staff_of
+from bot.console.pages import ROLE_NAMES, ward_name
+from bot.console.passwords import LOGIN
+from bot.i18n import N_
+from bot.vn import divisions
+from storage import console as store
+from storage import staff as staff_store
+from storage.models import Site, Slot
+
+routes = web.RouteTableDef()
+# Roles an admin grants here; sampler and lab take an API key (`run_bot.py staff add`).
+CONSOLE_ROLES = (ADMIN, WARD_STAFF, SUPPORT, SITE_STAFF)
+LINK_CHANNELS = ("", "telegram", "zalo")
+_CHAT_ID = re.compile(r"^-?[0-9A-Za-z_]{1,64}$")
+SITE_DAYS = 14
+FIELDS = ("login", "name", "role", "wards", "sites", "channel", "chat_id")
+PROBLEMS = {
+    "login": N_("The sign-in name must be 2 to 64 letters a-z, digits, dots, dashes or _."),
+    "login_taken": N_("This sign-in name is already taken."),
+    "name": N_("Please give the person's name (at most 120 characters)."),
+    "role": N_("Please choose one of the roles listed."),
+    "wards": N_("Ward codes are numbers of current wards, separated by commas."),
+    "sites": N_("Site codes must be sites that exist, separated by commas."),
+    "scope": N_("A ward officer needs at least one ward, and site staff at least one site."),
+    "chat": N_("A chat needs its channel and its id (digits for Telegram)."),
+    "taken": N_("This chat already has a console account."),
+}
+
+
+@routes.get("/staff", name="staff")
+async def staff_list(request: web.Request) -> web.Response:
+    """Every staff role with its scope and console sign-in name (admins only)."""
+    require(staff_of(request).may_manage_staff())
+    async with request.app[CONSOLE].db.read_scope() as session:
+        members = await staff_store.list_staff(session)
+        logins = {(a.channel, a.user_id): a.login for a in await store.list_accounts(session)}
+    rows = [
+        {
+            "name": m.name or "",
+            "role": ROLE_NAMES.get(m.role, m.role),
+            "wards": ", ".join(f"{w} {ward_name(w)}" for w in m.wards),
+            "sites": ", ".join(m.sites),
+            "chat": f"{m.channel}:{m.user_id}" if m.channel != "console" else "",
+            "login": logins.get((m.channel, m.user_id), ""),
+        }
+        for m in members
+    ]
+    return render.page(request, "staff.html", {"rows": rows})
+
+
+def _form_page(
+    request: web.Request,
+    values: dict[str, str],
+    problems: list[str],
+    *,
+    status: int = 200,
+    link: str | None = None,
+) -> web.Response:
+    context = {
+        "values": dict.fromkeys(FIELDS, "") | values,
+        "problems": [PROBLEMS[p] for p in problems],
+        "roles": [(role, ROLE_NAMES[role]) for role in CONSOLE_ROLES],
+        "channels": LINK_CHANNELS,
+        "link": link,
+    }
+    return render.page(request, "staff_new.html", context, status=status)
+
+
+@routes.get("/staff/new", name="staff_new")
+async def staff_new(request: web.Request) -> web.Response:
+    """The form that creates a staff member (admins only)."""
+    require(staff_of(request).may_manage_staff())
+    return _form_page(request, {}, [])
+
+
+def _numbers(text: str) -> list[int] | None:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    return [int(p) for p in parts] if all(p.isdigit() and len(p) < 9 for p in parts) else None
+
+
+def _problems(values: dict[str, str]) -> list[str]:
+    """What is wrong with the new staff form, before the database is asked."""
+    found = []
+    if not LOGIN.match(values["login"]):
+        found.append("login")
+    if not 1 <= len(values["name"]) <= 120 or not values["name"].isprintable():
+        found.append("name")
+    if values["role"] not in CONSOLE_ROLES:
+        found.append("role")
+    wards = _numbers(values["wards"])
+    if wards is None or not all(_is_ward(w) for w in wards):
+        found.append("wards")
+    if (values["role"] == WARD_STAFF and not wards) or (
+        values["role"] == SITE_STAFF and not values["sites"].strip()
+    ):
+        found.append("scope")
+    channel, chat = values["channel"], values["chat_id"]
+    if (
+        channel not in LINK_CHANNELS
+        or bool(channel) != bool(chat)
+        or (chat and not _CHAT_ID.match(chat))
+    ):
+        found.append("chat")
+    return found
+
+
+def _is_ward(code: int) -> bool:
+    try:
+        divisions.ward(code)
+    except KeyError:
+        return False
+    return True
+
+
+@routes.post("/staff", name="staff_create")
+async def staff_create(request: web.Request) -> web.Response:
+    """Create a staff member and their console account; show the set-password link once."""
+    who = staff_of(request)
+    require(who.may_manage_staff())
+    form = form_of(request)
+    values = {key: " ".join(form.get(key, "").split())[:200] for key in FIELDS}
+    values["login"] = values["login"].lower()
+    problems = _problems(values)
+    if problems:
+        return _form_page(request, values, problems, status=422)
+    console = request.app[CONSOLE]
+    async with console.db.session_scope() as session:
+        problems, link = await _create(session, console, who.actor, values)
+        if problems:
+            await session.rollback()
+            return _form_page(request, values, problems, status=422)
+    return _form_page(request, {}, [], link=link)
+
+
+async def _create(
+    session: AsyncSession, console: Console, actor: str, values: dict[str, str]
+) -> tuple[list[str], str | None]:
+    """Write the staff role, the account and its set-password link (problems, or the link)."""
+    sites = [s.strip() for s in values["sites"].split(",") if s.strip()]
+    for site_id in sites:
+        if await session.get(Site, site_id) is None:
+            return ["sites"], None
+    if await store.account_by_login(session, values["login"]) is not None:
+        return ["login_taken"], None
+    channel, user_id = values["channel"] or "console", values["chat_id"] or values["login"]
+    if await store.account_of(session, channel=channel, user_id=user_id) is not None:
+        return ["taken"], None
+    now = console.clock()
+    member = await staff_store.add_staff(
+        session,
+        channel=channel,
+        user_id=user_id,
+        role=values["role"],
+        name=values["name"],
+        wards=_numbers(values["wards"]) or [],
+        sites=sites,
+        now=now,
+    )
+    account = await store.open_account(
+        session, login=values["login"], channel=channel, user_id=user_id, now=now
+    )
+    token = await store.issue_link(
+        session,
+        account,
+        purpose=store.PASSWORD,
+        now=now,
+        lasts=timedelta(hours=console.settings.console_password_link_hours),
+    )
+    await staff_store.audit(
+        session,
+        actor=actor,
+        action="staff_added",
+        subject=f"staff:{channel}:{user_id}",
+        now=now,
+        detail={"role": member.role, "wards": member.wards, "sites": member.sites, "web": True},
+    )
+    return [], f"{console.settings.console_base}/password/{token}"
+
+
+@routes.get("/wards/{code}", name="ward")
+async def ward_page(request: web.Request) -> web.Response:
+    """A ward's page: its sites (admins and the ward's officers)."""
+    code = request.match_info["code"]
+    require(code.isdigit() and len(code) < 9 and staff_of(request).may_see_ward(int(code)))
+    async with request.app[CONSOLE].db.read_scope() as session:
+        sites = (
+            await session.scalars(
+                select(Site).where(Site.ward_code == int(code)).order_by(Site.id)
+            )
+        ).all()
+    context = {"code": int(code), "name": ward_name(int(code)), "sites": sites}
+    return render.page(request, "ward.html", context)
+
+
+@routes.get("/sites/{site_id}", name="site")
+async def site_page(request: web.Request) -> web.Response:
+    """A site's page: its places and bookings of the next two weeks (staff whose scope has it)."""
+    console = request.app[CONSOLE]
+    async with console.db.read_scope() as session:
+        site = await session.get(Site, request.match_info["site_id"][:32])
+        require(site is not None and staff_of(request).may_see_site(site))
+        assert site is not None
+        now = console.clock()
+        capacity, booked = (
+            await session.execute(
+                select(
+                    func.coalesce(func.sum(Slot.capacity), 0),
+                    func.coalesce(func.sum(Slot.booked), 0),
+                ).where(
+                    Slot.site_id == site.id,
+                    Slot.starts_at >= now,
+                    Slot.starts_at < now + timedelta(days=SITE_DAYS),
+                )
+            )
+        ).one()
+    context = {
+        "site": site,
+        "ward": ward_name(site.ward_code),
+        "capacity": int(capacity),
+        "booked": int(booked),
+        "days": SITE_DAYS,
+    }
+    return render.page(request, "site.html", context)
