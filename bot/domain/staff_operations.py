@@ -454,6 +454,11 @@ async def report(session: AsyncSession, kind: Kind, number: int, scope: Scope) -
     record = await find(session, kind, number, scope)
     if record is None:
         return Problem(Reason.UNKNOWN, f"no {kind} {number} within the scope")
+    return await report_of(session, kind, record)
+
+
+async def report_of(session: AsyncSession, kind: Kind, record: Broadcast | Campaign) -> Report:
+    """The report of an operation already found (with `find`, so within the scope)."""
     return await OPERATIONS[kind].report(session, record)
 
 

@@ -31,12 +31,15 @@ from bot.domain.staff_operations import Picture
 from bot.handlers import start
 from bot.handlers.targeting import (
     Scope,
+    ask,
     ask_groups,
+    ask_wards,
     confirm_answer,
     groups_label,
     preview_count,
     scope_or_refuse,
     send_or_cancel,
+    staff_record,
     take_groups,
     take_wards,
     ward_name,
@@ -141,10 +144,12 @@ async def receive_text(msg: Incoming, conv: Conversation) -> None:
         conv.data.update(photo)
         await _ask_area(msg, conv)
         return
-    conv.goto(FLOW, Step.PICTURE)
-    conv.reply(
+    ask(
+        conv,
+        FLOW,
+        Step.PICTURE,
         _("Add a picture? Send it now, or press “No picture”."),
-        buttons=[[Button(_("No picture"), "nb:nopic")]],
+        Button(_("No picture"), "nb:nopic"),
     )
 
 
@@ -174,22 +179,20 @@ async def _ask_area(msg: Incoming, conv: Conversation) -> None:
     found = await scope_or_refuse(msg, conv)
     if found is None:
         return
-    conv.goto(FLOW, Step.AREA)
-    scope = found[1]
-    if scope is None:
-        conv.reply(
-            _(
-                "Which area? Type ward codes separated by spaces (for example 26743 26740), or a "
-                "province's code or name for the whole province (for example 79 or Hồ Chí Minh)."
-            )
-        )
-        return
-    conv.reply(
-        _(
+    ask_wards(
+        conv,
+        FLOW,
+        Step.AREA,
+        found[1],
+        anywhere=_(
+            "Which area? Type ward codes separated by spaces (for example 26743 26740), or a "
+            "province's code or name for the whole province (for example 79 or Hồ Chí Minh)."
+        ),
+        yours=_(
             "Which wards? Press “All my wards”, or type some of their codes separated by "
             "spaces:\n{wards}"
-        ).format(wards="\n".join(ward_name(code) for code in scope)),
-        buttons=[[Button(_("All my wards"), "nb:mine")]],
+        ),
+        mine=Button(_("All my wards"), "nb:mine"),
     )
 
 
@@ -233,15 +236,17 @@ async def receive_area(msg: Incoming, conv: Conversation) -> None:
 
 async def receive_groups(msg: Incoming, conv: Conversation) -> None:
     """Take the groups (or all); ask when to send."""
-    chosen = take_groups(msg, conv, every="nb:allgroups")
-    if chosen is None:
-        return
-    conv.data["groups"] = chosen
-    conv.goto(FLOW, Step.WHEN)
-    conv.reply(
-        _("When should it go out? Press “Send now”, or type a time such as 17:30 or 8:00 15/12."),
-        buttons=[[Button(_("Send now"), "nb:now")]],
-    )
+    if take_groups(msg, conv, every="nb:allgroups"):
+        ask(
+            conv,
+            FLOW,
+            Step.WHEN,
+            _(
+                "When should it go out? Press “Send now”, or type a time such as 17:30 or "
+                "8:00 15/12."
+            ),
+            Button(_("Send now"), "nb:now"),
+        )
 
 
 async def receive_when(msg: Incoming, conv: Conversation) -> None:
@@ -383,24 +388,16 @@ async def _show_list(conv: Conversation, scope: Scope) -> None:
 
 async def receive_button(msg: Incoming, conv: Conversation) -> None:
     """A `bc:` button from any message: stop a broadcast, or show its report."""
-    found = await ward_scope(msg, conv)
-    if found is None:
-        await start.menu_expired(msg, conv)
-        return
-    member, scope = found
     payload = msg.payload or ""
     number = payload_id(payload.rpartition(":")[2]) or 0
     kind = operations.Kind.BROADCAST
-    if payload.startswith(REPORT):
-        report = await operations.report(conv.session, kind, number, scope)
-        conv.reply(
-            _("This announcement does not exist or is outside your wards.")
-            if isinstance(report, operations.Problem)
-            else "\n".join(report.lines)
-        )
+    missing = _("This announcement does not exist or is outside your wards.")
+    found = await staff_record(msg, conv, kind, number, missing=missing)
+    if found is None:
         return
-    if await operations.find(conv.session, kind, number, scope) is None:
-        conv.reply(_("This announcement does not exist or is outside your wards."))
+    member, broadcast = found
+    if payload.startswith(REPORT):
+        conv.reply("\n".join((await operations.report_of(conv.session, kind, broadcast)).lines))
         return
     _stopped, withdrawn = await service.cancel(
         conv.session, number, actor=staff.actor_label(member), now=conv.now

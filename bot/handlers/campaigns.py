@@ -34,12 +34,15 @@ from bot.handlers.form import person_of_account
 from bot.handlers.slot_picker import local_today
 from bot.handlers.targeting import (
     Scope,
+    ask,
     ask_groups,
+    ask_wards,
     confirm_answer,
     groups_label,
     preview_count,
     scope_or_refuse,
     send_or_cancel,
+    staff_record,
     take_groups,
     take_wards,
     ward_name,
@@ -181,18 +184,19 @@ def _without_wards(conv: Conversation, scope: Scope) -> bool:
 
 
 def _ask_wards(conv: Conversation, scope: Scope) -> None:
-    conv.goto(FLOW, Step.WARDS)
-    if scope is None:
-        conv.reply(
-            _("Which wards? Type the ward codes, separated by spaces (for example 26743 26740).")
-        )
-        return
-    conv.reply(
-        _(
+    ask_wards(
+        conv,
+        FLOW,
+        Step.WARDS,
+        scope,
+        anywhere=_(
+            "Which wards? Type the ward codes, separated by spaces (for example 26743 26740)."
+        ),
+        yours=_(
             "Which wards? Press “My wards” for all of yours, or type some of their codes "
             "separated by spaces:\n{wards}"
-        ).format(wards="\n".join(ward_name(code) for code in scope)),
-        buttons=[[Button(_("My wards"), "cd:w:mine")]],
+        ),
+        mine=Button(_("My wards"), "cd:w:mine"),
     )
 
 
@@ -216,15 +220,17 @@ async def receive_wards(msg: Incoming, conv: Conversation) -> None:
 
 async def receive_groups(msg: Incoming, conv: Conversation) -> None:
     """Take group numbers (or all); ask for the ages."""
-    chosen = take_groups(msg, conv, every="cd:g:all")
-    if chosen is None:
-        return
-    conv.data["groups"] = chosen
-    conv.goto(FLOW, Step.AGES)
-    conv.reply(
-        _("Which ages? Type a range such as 50-64, or 65+ for 65 and over, or press “Any age”."),
-        buttons=[[Button(_("Any age"), "cd:a:all")]],
-    )
+    if take_groups(msg, conv, every="cd:g:all"):
+        ask(
+            conv,
+            FLOW,
+            Step.AGES,
+            _(
+                "Which ages? Type a range such as 50-64, or 65+ for 65 and over, or press "
+                "“Any age”."
+            ),
+            Button(_("Any age"), "cd:a:all"),
+        )
 
 
 def read_ages(text: str) -> tuple[int, int | None] | None:
@@ -314,13 +320,15 @@ async def receive_text_vi(msg: Incoming, conv: Conversation) -> None:
         )
         return
     conv.data["text_vi"] = text
-    conv.goto(FLOW, Step.TEXT_EN)
-    conv.reply(
+    ask(
+        conv,
+        FLOW,
+        Step.TEXT_EN,
         _(
             "The same invitation in English, for citizens who chose English? Type it, or press "
             "“No English text” to send them the Vietnamese one."
         ),
-        buttons=[[Button(_("No English text"), "cd:en:none")]],
+        Button(_("No English text"), "cd:en:none"),
     )
 
 
@@ -448,15 +456,12 @@ async def receive_button(msg: Incoming, conv: Conversation) -> None:
     if action in ("book", "no"):
         await _answer(conv, number, accept=action == "book")
         return
-    found = await ward_scope(msg, conv)
+    missing = _("This campaign does not exist or is outside your wards.")
+    found = await staff_record(msg, conv, operations.Kind.CAMPAIGN, number, missing=missing)
     if found is None:
-        await start.menu_expired(msg, conv)
         return
-    member, scope = found
-    campaign = await operations.find(conv.session, operations.Kind.CAMPAIGN, number, scope)
-    if not isinstance(campaign, Campaign):
-        conv.reply(_("This campaign does not exist or is outside your wards."))
-        return
+    member, campaign = found
+    assert isinstance(campaign, Campaign)
     await ACTIONS.get(action, _keep)(conv, campaign, staff.actor_label(member))
 
 
@@ -518,9 +523,8 @@ async def _keep(conv: Conversation, campaign: Campaign, actor: str) -> None:
 
 
 async def _report(conv: Conversation, campaign: Campaign, actor: str) -> None:
-    report = await operations.report(conv.session, operations.Kind.CAMPAIGN, campaign.id, None)
-    if isinstance(report, operations.Report):  # found and in scope just before
-        conv.reply("\n".join(report.lines))
+    report = await operations.report_of(conv.session, operations.Kind.CAMPAIGN, campaign)
+    conv.reply("\n".join(report.lines))
 
 
 Action = Callable[[Conversation, Campaign, str], Awaitable[None]]

@@ -20,7 +20,7 @@ from bot.messages import Button, Incoming
 from bot.services.forms import PriorityGroup, priority_groups
 from bot.vn import divisions
 from storage import staff
-from storage.models import StaffMember
+from storage.models import Broadcast, Campaign, StaffMember
 
 ADMIN, WARD_STAFF = "admin", "ward_staff"
 MAX_WARDS = 50
@@ -121,6 +121,26 @@ def groups_label(conv: Conversation, codes: Sequence[str]) -> str:
 # ---------------------------------------------------------------- steps both flows take
 
 
+async def staff_record(
+    msg: Incoming, conv: Conversation, kind: operations.Kind, number: int, *, missing: str
+) -> tuple[StaffMember, Broadcast | Campaign] | None:
+    """For a staff button naming an operation: the staff member and the operation, in scope.
+
+    None once answered: not staff (the menu has expired) or `missing` (no such operation in
+    the scope).
+    """
+    found = await ward_scope(msg, conv)
+    if found is None:
+        await start.menu_expired(msg, conv)
+        return None
+    member, scope = found
+    record = await operations.find(conv.session, kind, number, scope)
+    if record is None:
+        conv.reply(missing)
+        return None
+    return member, record
+
+
 async def scope_or_refuse(msg: Incoming, conv: Conversation) -> tuple[StaffMember, Scope] | None:
     """The sender's role and scope; out of the flow, as to an unknown command, if none."""
     found = await ward_scope(msg, conv)
@@ -141,18 +161,48 @@ def take_wards(
     return wards
 
 
+def ask(conv: Conversation, flow: str, step: str, text: str, *buttons: Button) -> None:
+    """Go to a step of a staff flow and ask its question, with one button a row."""
+    conv.goto(flow, step)
+    conv.reply(text, buttons=[[button] for button in buttons])
+
+
+def ask_wards(
+    conv: Conversation,
+    flow: str,
+    step: str,
+    scope: Scope,
+    *,
+    anywhere: str,
+    yours: str,
+    mine: Button,
+) -> None:
+    """Ask for the wards: admins type codes, ward staff press `mine` or type some of theirs.
+
+    `anywhere` is the admins' question; `yours` the ward staff's, whose `{wards}` lists them.
+    """
+    if scope is None:
+        ask(conv, flow, step, anywhere)
+        return
+    ask(conv, flow, step, yours.format(wards="\n".join(ward_name(code) for code in scope)), mine)
+
+
 def ask_groups(conv: Conversation, flow: str, step: str, *, every: str) -> None:
     """Go to the groups step and ask, with the "All groups" button (payload `every`)."""
-    conv.goto(flow, step)
-    conv.reply(ask_groups_text(conv), buttons=[[Button(_("All groups"), every)]])
+    ask(conv, flow, step, ask_groups_text(conv), Button(_("All groups"), every))
 
 
-def take_groups(msg: Incoming, conv: Conversation, *, every: str) -> list[str] | None:
-    """The groups answered ([] for the `every` button: all); None once told why not."""
+def take_groups(msg: Incoming, conv: Conversation, *, every: str) -> bool:
+    """Keep the groups answered as `groups` ([] for the `every` button: all).
+
+    False once told why the answer is not group numbers.
+    """
     chosen = [] if msg.payload == every else read_groups(conv, msg.text)
     if chosen is None:
         conv.reply(groups_refused(conv))
-    return chosen
+        return False
+    conv.data["groups"] = chosen
+    return True
 
 
 async def preview_count(
