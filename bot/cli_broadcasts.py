@@ -12,9 +12,10 @@ import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot.domain import staff_operations as operations
 from bot.i18n import TIMEZONE, use_locale
 from bot.vn.dates import parse_send_time
-from storage.broadcasts import Audience, count_recipients
+from storage.models import Broadcast
 
 if TYPE_CHECKING:
     from bot.app import Service
@@ -70,7 +71,6 @@ async def run(args: argparse.Namespace, service: Service) -> int:
 
 async def _create(args: argparse.Namespace, service: Service) -> int:
     from bot.cli import group_codes
-    from bot.services import broadcasts
 
     now = service.clock()
     send_at = now if args.at is None else parse_send_time(args.at, now=now, tz=TIMEZONE)
@@ -80,20 +80,26 @@ async def _create(args: argparse.Namespace, service: Service) -> int:
     if send_at < now - timedelta(minutes=1):
         print(f"error: --at {args.at!r} has passed", file=sys.stderr)
         return 2
-    audience = Audience(
-        tuple(args.wards), args.province, tuple(group_codes(args.groups, service.settings))
+    draft = operations.Draft(
+        kind=operations.Kind.BROADCAST,
+        wards=tuple(args.wards),
+        province=args.province,
+        groups=tuple(group_codes(args.groups, service.settings)),
+        text=args.text,
+        send_at=send_at,
     )
-    draft = broadcasts.Draft(text=args.text, audience=audience, send_at=send_at)
-    try:
-        async with service.db.session_scope() as session:
-            created = await broadcasts.create(session, draft, actor=CLI_ACTOR, now=now)
-            reached = await count_recipients(session, audience)
-    except broadcasts.BroadcastError as error:
-        print(f"error: {error}", file=sys.stderr)
+    async with service.db.session_scope() as session:
+        created = await operations.confirm(
+            session, draft, scope=None, actor=CLI_ACTOR, now=now, settings=service.settings
+        )
+        reached = await operations.audience_count(session, draft, None, now=now)
+    if isinstance(created, operations.Problem):
+        print(f"error: {created.detail}", file=sys.stderr)
         return 2
-    local = created.send_at.astimezone(TIMEZONE)
-    when = "now" if created.send_at <= now else f"at {local:%Y-%m-%d %H:%M} (Vietnam time)"
-    print(f"created broadcast {created.id} to {created.area}; sending {when}")
+    local = created.starts_at.astimezone(TIMEZONE)
+    when = "now" if created.starts_at <= now else f"at {local:%Y-%m-%d %H:%M} (Vietnam time)"
+    area = created.record.area if isinstance(created.record, Broadcast) else ""
+    print(f"created broadcast {created.id} to {area}; sending {when}")
     print(f"recipients now: {reached} (consenting, reachable, announcements on)")
     return 0
 
@@ -113,17 +119,14 @@ async def _list(service: Service) -> int:
 
 
 async def _report(broadcast_id: int, service: Service) -> int:
-    from bot.services import broadcasts
-    from storage import broadcasts as store
-
-    async with service.db.read_scope() as session:
-        found = await store.get_broadcast(session, broadcast_id)
-        result = await broadcasts.report(session, found) if found else None
-    if found is None or result is None:
+    kind = operations.Kind.BROADCAST
+    with use_locale("en"):
+        async with service.db.read_scope() as session:
+            found = await operations.report(session, kind, broadcast_id, None)
+    if isinstance(found, operations.Problem):
         print(f"no broadcast {broadcast_id}")
         return 1
-    with use_locale("en"):
-        print("\n".join(broadcasts.report_lines(found, result)))
+    print("\n".join(found.lines))
     return 0
 
 

@@ -26,31 +26,36 @@ from enum import StrEnum
 from typing import Any
 
 from bot.conversation import Conversation, Handler
+from bot.domain import staff_operations as operations
+from bot.domain.staff_operations import Picture
 from bot.handlers import start
 from bot.handlers.targeting import (
     Scope,
-    ask_groups_text,
+    ask,
+    ask_groups,
+    ask_wards,
+    confirm_answer,
     groups_label,
-    groups_refused,
-    read_groups,
-    read_ward_codes,
-    refuse,
+    preview_count,
+    scope_or_refuse,
+    send_or_cancel,
+    staff_record,
+    take_groups,
+    take_wards,
     ward_name,
     ward_scope,
-    wards_problem,
 )
-from bot.i18n import TIMEZONE, _, format_count, format_moment
+from bot.i18n import N_, TIMEZONE, _, format_count, format_moment
 from bot.messages import Button, Incoming, Kind, payload_id
 from bot.services import broadcasts as service
-from bot.services.broadcasts import STOP, BroadcastError, Draft
+from bot.services.broadcasts import STOP
 from bot.services.photos import PhotoStatus
 from bot.vn import divisions
 from bot.vn.dates import parse_send_time
 from bot.vn.text import fold
 from storage import broadcasts as store
 from storage import staff
-from storage.broadcasts import Audience
-from storage.models import Account, Broadcast, StaffMember
+from storage.models import Account, Broadcast
 
 FLOW = "broadcast"
 REPORT = "bc:rep:"
@@ -67,14 +72,6 @@ class Step(StrEnum):
     GROUPS = "groups"
     WHEN = "when"
     PREVIEW = "preview"
-
-
-async def _scope(msg: Incoming, conv: Conversation) -> tuple[StaffMember, Scope] | None:
-    """The sender's role and scope; out of the flow, as to an unknown command, if none."""
-    found = await ward_scope(msg, conv)
-    if found is None:
-        await refuse(msg, conv)
-    return found
 
 
 # ---------------------------------------------------------------- composing
@@ -147,10 +144,12 @@ async def receive_text(msg: Incoming, conv: Conversation) -> None:
         conv.data.update(photo)
         await _ask_area(msg, conv)
         return
-    conv.goto(FLOW, Step.PICTURE)
-    conv.reply(
+    ask(
+        conv,
+        FLOW,
+        Step.PICTURE,
         _("Add a picture? Send it now, or press “No picture”."),
-        buttons=[[Button(_("No picture"), "nb:nopic")]],
+        Button(_("No picture"), "nb:nopic"),
     )
 
 
@@ -177,25 +176,23 @@ async def receive_picture(msg: Incoming, conv: Conversation) -> None:
 
 
 async def _ask_area(msg: Incoming, conv: Conversation) -> None:
-    found = await _scope(msg, conv)
+    found = await scope_or_refuse(msg, conv)
     if found is None:
         return
-    conv.goto(FLOW, Step.AREA)
-    scope = found[1]
-    if scope is None:
-        conv.reply(
-            _(
-                "Which area? Type ward codes separated by spaces (for example 26743 26740), or a "
-                "province's code or name for the whole province (for example 79 or Hồ Chí Minh)."
-            )
-        )
-        return
-    conv.reply(
-        _(
+    ask_wards(
+        conv,
+        FLOW,
+        Step.AREA,
+        found[1],
+        anywhere=_(
+            "Which area? Type ward codes separated by spaces (for example 26743 26740), or a "
+            "province's code or name for the whole province (for example 79 or Hồ Chí Minh)."
+        ),
+        yours=_(
             "Which wards? Press “All my wards”, or type some of their codes separated by "
             "spaces:\n{wards}"
-        ).format(wards="\n".join(ward_name(code) for code in scope)),
-        buttons=[[Button(_("All my wards"), "nb:mine")]],
+        ),
+        mine=Button(_("All my wards"), "nb:mine"),
     )
 
 
@@ -213,46 +210,43 @@ def _province_typed(text: str) -> int | None:
 
 async def receive_area(msg: Incoming, conv: Conversation) -> None:
     """Take the wards (or, for admins, a province); ask for the priority groups."""
-    found = await _scope(msg, conv)
+    found = await scope_or_refuse(msg, conv)
     if found is None:
         return
     scope = found[1]
     province = _province_typed(msg.text) if scope is None else None
-    if msg.payload == "nb:mine" and scope is not None:
-        wards: list[int] = list(scope)
-    elif province is not None:
-        wards = []
-    else:
-        typed = read_ward_codes(msg.text)
-        if typed is None:
-            conv.reply(
-                _("Please type ward codes (digits), separated by spaces.")
-                if scope is not None
-                else _("Please type ward codes, or a province's code or name.")
-            )
-            return
-        wards = typed
-    problem = wards_problem(wards, scope)
-    if problem is not None:
-        conv.reply(problem)
+    wards = (
+        []
+        if province is not None
+        else take_wards(
+            msg,
+            conv,
+            scope,
+            mine="nb:mine",
+            not_codes=_("Please type ward codes (digits), separated by spaces.")
+            if scope is not None
+            else _("Please type ward codes, or a province's code or name."),
+        )
+    )
+    if wards is None:
         return
     conv.data.update(wards=wards, province=province)
-    conv.goto(FLOW, Step.GROUPS)
-    conv.reply(ask_groups_text(conv), buttons=[[Button(_("All groups"), "nb:allgroups")]])
+    ask_groups(conv, FLOW, Step.GROUPS, every="nb:allgroups")
 
 
 async def receive_groups(msg: Incoming, conv: Conversation) -> None:
     """Take the groups (or all); ask when to send."""
-    chosen = [] if msg.payload == "nb:allgroups" else read_groups(conv, msg.text)
-    if chosen is None:
-        conv.reply(groups_refused(conv))
-        return
-    conv.data["groups"] = chosen
-    conv.goto(FLOW, Step.WHEN)
-    conv.reply(
-        _("When should it go out? Press “Send now”, or type a time such as 17:30 or 8:00 15/12."),
-        buttons=[[Button(_("Send now"), "nb:now")]],
-    )
+    if take_groups(msg, conv, every="nb:allgroups"):
+        ask(
+            conv,
+            FLOW,
+            Step.WHEN,
+            _(
+                "When should it go out? Press “Send now”, or type a time such as 17:30 or "
+                "8:00 15/12."
+            ),
+            Button(_("Send now"), "nb:now"),
+        )
 
 
 async def receive_when(msg: Incoming, conv: Conversation) -> None:
@@ -272,51 +266,54 @@ async def receive_when(msg: Incoming, conv: Conversation) -> None:
             return
         at = typed
     conv.data["send_at"] = at.isoformat()
-    await _show_preview(conv)
+    await _show_preview(msg, conv)
 
 
-def _draft(conv: Conversation) -> Draft:
+def _draft(conv: Conversation) -> operations.Draft:
     data = conv.data
     image = data.get("image")
-    return Draft(
+    return operations.Draft(
+        kind=operations.Kind.BROADCAST,
+        wards=tuple(data["wards"]),
+        province=data.get("province"),
+        groups=tuple(data["groups"]),
         text=data["text"],
-        audience=Audience(tuple(data["wards"]), data.get("province"), tuple(data["groups"])),
         send_at=datetime.fromisoformat(data["send_at"]),
-        image=base64.b64decode(image) if image else None,
-        image_file_id=data.get("image_file_id"),
-        image_channel=data.get("image_channel"),
+        picture=Picture(
+            base64.b64decode(image) if image else None,
+            data.get("image_file_id"),
+            data.get("image_channel"),
+        ),
         staff_chat=conv.chat,
     )
 
 
-def _area_label(audience: Audience) -> str:
-    if audience.province is not None:
+def _area_label(draft: operations.Draft) -> str:
+    if draft.province is not None:
         return _("the whole of {province}").format(
-            province=divisions.province(audience.province).name
+            province=divisions.province(draft.province).name
         )
-    return ", ".join(ward_name(code) for code in audience.wards)
+    return ", ".join(ward_name(code) for code in draft.wards)
 
 
-async def _show_preview(conv: Conversation) -> None:
+_GONE = N_("Some of these wards are no longer yours; nothing was sent.")
+_UNSENDABLE = N_("This announcement can no longer be sent as it is; nothing was sent.")
+
+
+async def _show_preview(msg: Incoming, conv: Conversation) -> None:
+    """The announcement as citizens will see it, then what staff check before sending."""
     draft = _draft(conv)
-    audience = draft.audience
-    conv.send(
-        service.announcement(
-            text=draft.text,
-            area=service.area_name(audience),
-            chat=conv.chat,
-            image=draft.image,
-            image_file_id=draft.image_file_id,
-            image_channel=draft.image_channel,
-        )
+    count = await preview_count(
+        msg, conv, draft, show=True, gone=_(_GONE), unsendable=_(_UNSENDABLE)
     )
-    count = await store.count_recipients(conv.session, audience)
-    when = _("now") if draft.send_at <= conv.now else format_moment(draft.send_at)
+    if count is None:
+        return
+    assert draft.send_at is not None
     lines = [
         _("Above is the announcement as citizens will see it."),
-        _("Area: {area}").format(area=_area_label(audience)),
-        _("Priority groups: {groups}").format(groups=groups_label(conv, audience.groups)),
-        _("Sending: {when}").format(when=when),
+        _("Area: {area}").format(area=_area_label(draft)),
+        _("Priority groups: {groups}").format(groups=groups_label(conv, draft.groups)),
+        _("Sending: {when}").format(when=operations.when_label(draft.send_at, now=conv.now)),
         _("Recipients now: {count} (people who turned announcements off are left out)").format(
             count=format_count(count)
         ),
@@ -324,53 +321,34 @@ async def _show_preview(conv: Conversation) -> None:
     conv.goto(FLOW, Step.PREVIEW)
     if count == 0:
         lines.append(_("Nobody in this area can receive it yet, so there is nothing to send."))
-        conv.reply("\n".join(lines), buttons=[[Button(_("Cancel"), "nb:drop")]])
-        return
-    conv.reply(
-        "\n".join(lines),
-        buttons=[[Button(_("Send"), "nb:send"), Button(_("Cancel"), "nb:drop")]],
-    )
+    conv.reply("\n".join(lines), buttons=send_or_cancel("nb:send", "nb:drop", sendable=count > 0))
 
 
 async def receive_preview(msg: Incoming, conv: Conversation) -> None:
     """Send on "Gửi" (role and scope checked again, audited); drop on "Hủy"."""
-    if msg.payload == "nb:drop":
-        conv.finish()
-        conv.reply(_("Nothing was sent: the announcement was dropped."))
+    done = await confirm_answer(
+        msg,
+        conv,
+        _draft(conv),
+        buttons=("nb:send", "nb:drop"),
+        dropped=_("Nothing was sent: the announcement was dropped."),
+        gone=_(_GONE),
+        unsendable=_(_UNSENDABLE),
+    )
+    if done is None:
         return
-    if msg.payload != "nb:send":
-        conv.reply(_("Please press “Send” or “Cancel”."))
-        return
-    found = await _scope(msg, conv)
-    if found is None:
-        return
-    member, scope = found
-    draft = _draft(conv)
-    if (draft.audience.province is not None and scope is not None) or not staff.within_scope(
-        draft.audience.wards, scope
-    ):
-        conv.finish()
-        conv.reply(_("Some of these wards are no longer yours; nothing was sent."))
-        return
-    try:
-        broadcast = await service.create(
-            conv.session, draft, actor=staff.actor_label(member), now=conv.now
-        )
-    except BroadcastError:  # the 30 days ran out while the preview was open, say
-        conv.finish()
-        conv.reply(_("This announcement can no longer be sent as it is; nothing was sent."))
-        return
-    conv.finish()
-    if broadcast.send_at <= conv.now:
-        text = _(
+    now = done.starts_at <= conv.now
+    text = (
+        _(
             "Announcement #{id} is going out now. I will show the progress here; you can stop "
             "it at any time."
         )
-    else:
-        text = _("Announcement #{id} will go out on {when}.")
+        if now
+        else _("Announcement #{id} will go out on {when}.")
+    )
     conv.reply(
-        text.format(id=broadcast.id, when=format_moment(broadcast.send_at)),
-        buttons=[] if broadcast.send_at <= conv.now else [[_stop_button(broadcast)]],
+        text.format(id=done.id, when=format_moment(done.starts_at)),
+        buttons=[] if now else [[_stop_button(done.id)]],
     )
 
 
@@ -387,64 +365,49 @@ STEPS: dict[str, Handler] = {
 # ---------------------------------------------------------------- the list, stop, report
 
 
-def _stop_button(broadcast: Broadcast) -> Button:
-    return Button(_("Stop #{id}").format(id=broadcast.id), f"{STOP}{broadcast.id}")
-
-
-def _in_scope(broadcast: Broadcast, scope: Scope) -> bool:
-    if scope is None:
-        return True
-    return broadcast.province_code is None and staff.within_scope(broadcast.wards, scope)
+def _stop_button(broadcast_id: int) -> Button:
+    return Button(_("Stop #{id}").format(id=broadcast_id), f"{STOP}{broadcast_id}")
 
 
 async def _show_list(conv: Conversation, scope: Scope) -> None:
-    recent = [
-        b for b in await store.list_broadcasts(conv.session, limit=200) if _in_scope(b, scope)
-    ]
+    recent = await operations.recent(conv.session, operations.Kind.BROADCAST, scope, shown=SHOWN)
     if not recent:
         conv.reply(_("There are no announcements yet. Type /thongbao to write one."))
         return
     lines = [_("Recent announcements:")]
     rows = []
-    for broadcast in recent[:SHOWN]:
+    for broadcast in recent:
+        assert isinstance(broadcast, Broadcast)
         lines.append(service.headline(broadcast))
         row = [Button(_("Report #{id}").format(id=broadcast.id), f"{REPORT}{broadcast.id}")]
         if broadcast.status in (store.SCHEDULED, store.SENDING):
-            row.append(_stop_button(broadcast))
+            row.append(_stop_button(broadcast.id))
         rows.append(row)
     conv.reply("\n".join(lines), buttons=rows)
 
 
 async def receive_button(msg: Incoming, conv: Conversation) -> None:
     """A `bc:` button from any message: stop a broadcast, or show its report."""
-    found = await ward_scope(msg, conv)
-    if found is None:
-        await start.menu_expired(msg, conv)
-        return
-    member, scope = found
     payload = msg.payload or ""
-    broadcast_id = payload_id(payload.rpartition(":")[2])
-    broadcast = await store.get_broadcast(conv.session, broadcast_id) if broadcast_id else None
-    if broadcast is None or not _in_scope(broadcast, scope):
-        conv.reply(_("This announcement does not exist or is outside your wards."))
+    number = payload_id(payload.rpartition(":")[2]) or 0
+    kind = operations.Kind.BROADCAST
+    missing = _("This announcement does not exist or is outside your wards.")
+    found = await staff_record(msg, conv, kind, number, missing=missing)
+    if found is None:
         return
+    member, broadcast = found
     if payload.startswith(REPORT):
-        result = await service.report(conv.session, broadcast)
-        conv.reply("\n".join(service.report_lines(broadcast, result)))
+        conv.reply("\n".join((await operations.report_of(conv.session, kind, broadcast)).lines))
         return
     _stopped, withdrawn = await service.cancel(
-        conv.session, broadcast.id, actor=staff.actor_label(member), now=conv.now
+        conv.session, number, actor=staff.actor_label(member), now=conv.now
     )
     if withdrawn is None:
-        conv.reply(
-            _("Announcement #{id} has already ended; nothing changed.").format(id=broadcast.id)
-        )
+        conv.reply(_("Announcement #{id} has already ended; nothing changed.").format(id=number))
         return
     conv.after_commit.append(lambda: conv.services.outbox_withdrawn(withdrawn))
     conv.after_commit.append(conv.services.outbox_written)
-    conv.reply(
-        _("Announcement #{id} is stopped: nothing more will be sent.").format(id=broadcast.id)
-    )
+    conv.reply(_("Announcement #{id} is stopped: nothing more will be sent.").format(id=number))
 
 
 # ---------------------------------------------------------------- citizens' choice

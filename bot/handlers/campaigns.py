@@ -27,34 +27,39 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
+from bot.domain import staff_operations as operations
+from bot.domain.staff_operations import campaign_status
 from bot.handlers import registration, start
 from bot.handlers.form import person_of_account
 from bot.handlers.slot_picker import local_today
 from bot.handlers.targeting import (
     Scope,
-    ask_groups_text,
+    ask,
+    ask_groups,
+    ask_wards,
+    confirm_answer,
     groups_label,
-    groups_refused,
-    read_groups,
-    read_ward_codes,
-    refuse,
+    preview_count,
+    scope_or_refuse,
+    send_or_cancel,
+    staff_record,
+    take_groups,
+    take_wards,
     ward_name,
     ward_scope,
-    wards_problem,
 )
-from bot.i18n import _, format_moment
+from bot.i18n import N_, _, format_moment
 from bot.messages import Button, Incoming, Kind, payload_id
 from bot.services import campaigns as service
-from bot.services.campaigns import CampaignError, NewCampaign, Targeting
+from bot.services.campaigns import CampaignError
 from bot.vn.text import fold
 from storage import campaigns as store
 from storage import staff
-from storage.campaigns import ACCEPTED, ACTIVE, CANCELLED, DECLINED, FINISHED, PAUSED
+from storage.campaigns import ACCEPTED, ACTIVE, DECLINED, PAUSED
 from storage.models import Campaign, CampaignInvitation, Person
 
 FLOW = "campaign"
-SHOWN = 10  # campaigns listed by /chiendich, newest first ...
-LOOKED_AT = 200  # ... among the newest of all
+SHOWN = 10  # campaigns listed by /chiendich, newest first
 DOSE1_WEEKS = (4, 8, 12)
 _AGE_WORDS = frozenset({"tu", "den", "tro", "len", "tuoi", "from", "to", "and", "over"})
 _NEW_WORDS = frozenset({"moi", "tao", "tao moi", "new"})
@@ -76,16 +81,6 @@ class Step(StrEnum):
 
 
 # ---------------------------------------------------------------- labels
-
-
-def _status_label(status: str) -> str:
-    labels = {
-        ACTIVE: _("running"),
-        PAUSED: _("paused"),
-        FINISHED: _("finished"),
-        CANCELLED: _("cancelled"),
-    }
-    return labels.get(status, status)
 
 
 def _ages_label(min_age: int, max_age: int | None) -> str:
@@ -110,17 +105,18 @@ async def start_campaigns(msg: Incoming, conv: Conversation) -> None:
 
 
 async def _show_list(conv: Conversation, scope: Scope) -> None:
-    recent = await store.list_campaigns(conv.session, limit=LOOKED_AT)
-    listed = [c for c in recent if _in_scope(c, scope)][:SHOWN]
+    kind = operations.Kind.CAMPAIGN
+    listed = await operations.recent(conv.session, kind, scope, shown=SHOWN)
     invited = await store.invited_counts(conv.session, [c.id for c in listed])
     lines = [_("Invitation campaigns:") if listed else _("There are no campaigns yet.")]
     rows: list[list[Button]] = []
     for campaign in listed:
+        assert isinstance(campaign, Campaign)
         lines.append(
             _("#{id} “{name}”: {status}, {invited} invited").format(
                 id=campaign.id,
                 name=campaign.name,
-                status=_status_label(campaign.status),
+                status=campaign_status(campaign.status),
                 invited=invited.get(campaign.id, 0),
             )
         )
@@ -128,10 +124,6 @@ async def _show_list(conv: Conversation, scope: Scope) -> None:
     rows.append([Button(_("New campaign"), "cd:new")])
     conv.goto(FLOW, Step.LIST)
     conv.reply("\n".join(lines), buttons=rows)
-
-
-def _in_scope(campaign: Campaign, scope: Scope) -> bool:
-    return staff.within_scope(campaign.wards, scope)
 
 
 def _campaign_buttons(campaign: Campaign) -> list[Button]:
@@ -175,11 +167,8 @@ async def receive_name(msg: Incoming, conv: Conversation) -> None:
             )
         )
         return
-    found = await ward_scope(msg, conv)
-    if found is None:
-        await refuse(msg, conv)
-        return
-    if _without_wards(conv, found[1]):
+    found = await scope_or_refuse(msg, conv)
+    if found is None or _without_wards(conv, found[1]):
         return
     conv.data["name"] = name
     _ask_wards(conv, found[1])
@@ -195,63 +184,53 @@ def _without_wards(conv: Conversation, scope: Scope) -> bool:
 
 
 def _ask_wards(conv: Conversation, scope: Scope) -> None:
-    conv.goto(FLOW, Step.WARDS)
-    if scope is None:
-        conv.reply(
-            _("Which wards? Type the ward codes, separated by spaces (for example 26743 26740).")
-        )
-        return
-    conv.reply(
-        _(
+    ask_wards(
+        conv,
+        FLOW,
+        Step.WARDS,
+        scope,
+        anywhere=_(
+            "Which wards? Type the ward codes, separated by spaces (for example 26743 26740)."
+        ),
+        yours=_(
             "Which wards? Press “My wards” for all of yours, or type some of their codes "
             "separated by spaces:\n{wards}"
-        ).format(wards="\n".join(ward_name(code) for code in scope)),
-        buttons=[[Button(_("My wards"), "cd:w:mine")]],
+        ),
+        mine=Button(_("My wards"), "cd:w:mine"),
     )
 
 
 async def receive_wards(msg: Incoming, conv: Conversation) -> None:
     """Take ward codes within the staff member's scope; ask for the priority groups."""
-    found = await ward_scope(msg, conv)
-    if found is None:
-        await refuse(msg, conv)
+    found = await scope_or_refuse(msg, conv)
+    if found is None or _without_wards(conv, found[1]):
         return
-    scope = found[1]
-    if _without_wards(conv, scope):
-        return
-    if msg.payload == "cd:w:mine" and scope is not None:
-        wards = list(scope)
-    else:
-        typed = read_ward_codes(msg.text)
-        if typed is None:
-            conv.reply(_("Please type ward codes (digits), separated by spaces."))
-            return
-        wards = typed
-    problem = wards_problem(wards, scope)
-    if problem is not None:
-        conv.reply(problem)
+    wards = take_wards(
+        msg,
+        conv,
+        found[1],
+        mine="cd:w:mine",
+        not_codes=_("Please type ward codes (digits), separated by spaces."),
+    )
+    if wards is None:
         return
     conv.data["wards"] = wards
-    _ask_groups(conv)
-
-
-def _ask_groups(conv: Conversation) -> None:
-    conv.goto(FLOW, Step.GROUPS)
-    conv.reply(ask_groups_text(conv), buttons=[[Button(_("All groups"), "cd:g:all")]])
+    ask_groups(conv, FLOW, Step.GROUPS, every="cd:g:all")
 
 
 async def receive_groups(msg: Incoming, conv: Conversation) -> None:
     """Take group numbers (or all); ask for the ages."""
-    chosen = [] if msg.payload == "cd:g:all" else read_groups(conv, msg.text)
-    if chosen is None:
-        conv.reply(groups_refused(conv))
-        return
-    conv.data["groups"] = chosen
-    conv.goto(FLOW, Step.AGES)
-    conv.reply(
-        _("Which ages? Type a range such as 50-64, or 65+ for 65 and over, or press “Any age”."),
-        buttons=[[Button(_("Any age"), "cd:a:all")]],
-    )
+    if take_groups(msg, conv, every="cd:g:all"):
+        ask(
+            conv,
+            FLOW,
+            Step.AGES,
+            _(
+                "Which ages? Type a range such as 50-64, or 65+ for 65 and over, or press "
+                "“Any age”."
+            ),
+            Button(_("Any age"), "cd:a:all"),
+        )
 
 
 def read_ages(text: str) -> tuple[int, int | None] | None:
@@ -341,13 +320,15 @@ async def receive_text_vi(msg: Incoming, conv: Conversation) -> None:
         )
         return
     conv.data["text_vi"] = text
-    conv.goto(FLOW, Step.TEXT_EN)
-    conv.reply(
+    ask(
+        conv,
+        FLOW,
+        Step.TEXT_EN,
         _(
             "The same invitation in English, for citizens who chose English? Type it, or press "
             "“No English text” to send them the Vietnamese one."
         ),
-        buttons=[[Button(_("No English text"), "cd:en:none")]],
+        Button(_("No English text"), "cd:en:none"),
     )
 
 
@@ -364,85 +345,77 @@ async def receive_text_en(msg: Incoming, conv: Conversation) -> None:
             )
         )
         return
-    await _show_preview(conv)
+    await _show_preview(msg, conv)
 
 
-def _new_campaign(conv: Conversation) -> NewCampaign:
+def _draft(conv: Conversation) -> operations.Draft:
     data = conv.data
-    return NewCampaign(
+    return operations.Draft(
+        kind=operations.Kind.CAMPAIGN,
         name=data["name"],
-        targeting=Targeting(
-            wards=tuple(data["wards"]),
-            dose_status=data["dose"],
-            groups=tuple(data["groups"]),
-            min_age=data["min_age"],
-            max_age=data["max_age"],
-        ),
-        text_vi=data["text_vi"],
+        wards=tuple(data["wards"]),
+        dose_status=data["dose"],
+        groups=tuple(data["groups"]),
+        min_age=data["min_age"],
+        max_age=data["max_age"],
+        text=data["text_vi"],
         text_en=data.get("text_en"),
         daily_cap=data["cap"],
         starts_on=local_today(conv),
     )
 
 
-async def _show_preview(conv: Conversation) -> None:
-    new = _new_campaign(conv)
-    target = new.targeting
-    eligible = await service.count_eligible(conv.session, target, now=conv.now)
+_GONE = N_("Some of these wards are no longer yours; nothing was created.")
+_UNSENDABLE = N_("This campaign can no longer be created as it is; nothing was created.")
+
+
+async def _show_preview(msg: Incoming, conv: Conversation) -> None:
+    """Everything staff chose, with the number of people eligible now."""
+    new = _draft(conv)
+    eligible = await preview_count(
+        msg, conv, new, show=False, gone=_(_GONE), unsendable=_(_UNSENDABLE)
+    )
+    if eligible is None:
+        return
     lines = [
         _("Please check the campaign:"),
         _("Campaign: {name}").format(name=new.name),
-        _("Wards: {wards}").format(wards=", ".join(ward_name(c) for c in target.wards)),
-        _("Priority groups: {groups}").format(groups=groups_label(conv, target.groups)),
-        _("Ages: {ages}").format(ages=_ages_label(target.min_age, target.max_age)),
-        _("Invites: {doses}").format(doses=service.dose_status_label(target.dose_status)),
+        _("Wards: {wards}").format(wards=", ".join(ward_name(c) for c in new.wards)),
+        _("Priority groups: {groups}").format(groups=groups_label(conv, new.groups)),
+        _("Ages: {ages}").format(ages=_ages_label(new.min_age, new.max_age)),
+        _("Invites: {doses}").format(doses=service.dose_status_label(new.dose_status)),
         _("At most {cap} invitations a day, from today.").format(cap=new.daily_cap),
-        _("Text in Vietnamese:") + "\n" + new.text_vi,
+        _("Text in Vietnamese:") + "\n" + new.text,
         (_("Text in English:") + "\n" + new.text_en)
         if new.text_en
         else _("No English text: everyone gets the Vietnamese one."),
         _("People eligible now: {count}").format(count=eligible),
     ]
     conv.goto(FLOW, Step.PREVIEW)
-    conv.reply(
-        "\n".join(lines),
-        buttons=[[Button(_("Send"), "cd:send"), Button(_("Cancel"), "cd:drop")]],
-    )
+    conv.reply("\n".join(lines), buttons=send_or_cancel("cd:send", "cd:drop"))
 
 
 async def receive_preview(msg: Incoming, conv: Conversation) -> None:
     """Create the campaign on "Gửi" (scope checked again, audited); drop it on "Hủy"."""
-    if msg.payload == "cd:drop":
-        conv.finish()
-        conv.reply(_("Nothing was sent: the campaign was not created."))
-        return
-    if msg.payload != "cd:send":
-        conv.reply(_("Please press “Send” or “Cancel”."))
-        return
-    found = await ward_scope(msg, conv)
-    if found is None:
-        await refuse(msg, conv)
-        return
-    member, scope = found
-    new = _new_campaign(conv)
-    if not staff.within_scope(new.targeting.wards, scope):
-        conv.finish()
-        conv.reply(_("Some of these wards are no longer yours; nothing was created."))
-        return
-    campaign, first = await service.create_campaign(
-        conv.session,
-        new,
-        actor=staff.actor_label(member),
-        now=conv.now,
-        settings=conv.services.settings,
+    done = await confirm_answer(
+        msg,
+        conv,
+        _draft(conv),
+        buttons=("cd:send", "cd:drop"),
+        dropped=_("Nothing was sent: the campaign was not created."),
+        gone=_(_GONE),
+        unsendable=_(_UNSENDABLE),
     )
-    conv.finish()
+    if done is None:
+        return
+    campaign = done.record
+    assert isinstance(campaign, Campaign)
     text = (
         _(
             "Campaign #{id} “{name}” is created: the first invitations are going out now, at "
             "most {cap} a day."
         )
-        if first <= conv.now
+        if done.starts_at <= conv.now
         else _(
             "Campaign #{id} “{name}” is created: the first invitations go out on {when}, at "
             "most {cap} a day."
@@ -450,7 +423,10 @@ async def receive_preview(msg: Incoming, conv: Conversation) -> None:
     )
     conv.reply(
         text.format(
-            id=campaign.id, name=campaign.name, cap=campaign.daily_cap, when=format_moment(first)
+            id=done.id,
+            name=campaign.name,
+            cap=campaign.daily_cap,
+            when=format_moment(done.starts_at),
         )
     )
 
@@ -480,15 +456,12 @@ async def receive_button(msg: Incoming, conv: Conversation) -> None:
     if action in ("book", "no"):
         await _answer(conv, number, accept=action == "book")
         return
-    found = await ward_scope(msg, conv)
+    missing = _("This campaign does not exist or is outside your wards.")
+    found = await staff_record(msg, conv, operations.Kind.CAMPAIGN, number, missing=missing)
     if found is None:
-        await start.menu_expired(msg, conv)
         return
-    member, scope = found
-    campaign = await store.get_campaign(conv.session, number)
-    if campaign is None or not _in_scope(campaign, scope):
-        conv.reply(_("This campaign does not exist or is outside your wards."))
-        return
+    member, campaign = found
+    assert isinstance(campaign, Campaign)
     await ACTIONS.get(action, _keep)(conv, campaign, staff.actor_label(member))
 
 
@@ -550,7 +523,8 @@ async def _keep(conv: Conversation, campaign: Campaign, actor: str) -> None:
 
 
 async def _report(conv: Conversation, campaign: Campaign, actor: str) -> None:
-    conv.reply(await _report_text(conv, campaign))
+    report = await operations.report_of(conv.session, operations.Kind.CAMPAIGN, campaign)
+    conv.reply("\n".join(report.lines))
 
 
 Action = Callable[[Conversation, Campaign, str], Awaitable[None]]
@@ -562,34 +536,6 @@ ACTIONS: dict[str, Action] = {
     "stopok": _cancel,
     "keep": _keep,
 }
-
-
-async def _report_text(conv: Conversation, campaign: Campaign) -> str:
-    counts = await service.report(conv.session, campaign.id)
-    lines = [
-        _("Campaign #{id} “{name}” ({status}):").format(
-            id=campaign.id, name=campaign.name, status=_status_label(campaign.status)
-        )
-    ]
-    if not counts:
-        lines.append(_("Nobody has been invited yet."))
-        return "\n".join(lines)
-    line = _(
-        "{ward}: invited {invited}, booked {booked}, declined {declined}, no answer "
-        "{no_answer}, unreachable {unreachable}"
-    )
-    for ward in [*counts, service.total(counts)]:
-        lines.append(
-            line.format(
-                ward=ward_name(ward.ward_code) if ward.ward_code else _("Total"),
-                invited=ward.invited,
-                booked=ward.booked,
-                declined=ward.declined,
-                no_answer=ward.no_answer,
-                unreachable=ward.unreachable,
-            )
-        )
-    return "\n".join(lines)
 
 
 async def _own_invitation(
