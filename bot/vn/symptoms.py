@@ -63,7 +63,7 @@ NOT_MEANT: tuple[str, ...] = (
     "doi xiu", "cho xiu", "mot xiu", "chut xiu", "ti xiu", "xiu nua", "mot ti xiu",
     "sot ruot", "bo sot", "thieu sot", "so sot", "tim tai khoan", "tim tai lieu",
     "ngat ket noi", "ngat dien", "ngat mang", "cup ngat", "soc dien", "soc tien", "gay soc",
-    "soc trang", "con soc",
+    "soc trang", "soc son", "soc ha", "con soc", "xa sung do",
     "met roi", "met ghe", "phan ung nhanh", "tin nhan phan ung", "faint hope",
 )  # fmt: skip
 # A folded word typed with diacritics counts only in one of these spellings.
@@ -101,7 +101,7 @@ def _spans(words: list[str], phrase: str) -> list[int]:
 
 
 def _as_typed(typed: list[str], start: int, length: int, words: list[str]) -> bool:
-    """Whether the words at `start` were typed as the symptom (no diacritics, or the right ones)."""
+    """Whether the words at `start` were typed as the symptom: no diacritics, or the right ones."""
     for i in range(start, start + length):
         raw = typed[i] if i < len(typed) else words[i]
         if not raw.isascii() and words[i] in ACCENTED and raw not in ACCENTED[words[i]]:
@@ -148,9 +148,7 @@ def classify(text: str) -> Concern | None:
     if len(typed) != len(words):  # folding changed the word count: compare folded only
         typed = words
     words = _masked(words)
-    if _found(words, typed, DANGER) or (
-        _FEVER_WORD.search(folded) and _HIGH_FEVER.search(folded)
-    ):
+    if _found(words, typed, DANGER) or (_FEVER_WORD.search(folded) and _HIGH_FEVER.search(folded)):
         return Concern.DANGER
     if _found(words, typed, MILD):
         return Concern.MILD
