@@ -40,7 +40,7 @@ async def recent_doses(
         .order_by(Vaccination.given_on.desc(), Vaccination.id.desc())
         .limit(limit)
     )
-    return [(dose, person) for dose, person in rows.tuples()]
+    return [(dose, person) for dose, person in rows]
 
 
 async def counts(session: AsyncSession, *, since: datetime | None = None) -> list[ReactionCount]:

@@ -6,6 +6,7 @@ Steps of the `register` flow (see registration.py), asked after the identity fie
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from bot.conversation import Conversation
 from bot.handlers.form import FLOW, RegisterStep, accept, advance, wrong_answer
@@ -300,9 +301,10 @@ async def _defer(conv: Conversation, key: str) -> None:
     await advance(conv)
 
 
-def deferred_text(conv: Conversation) -> str | None:
-    """Why no appointment is made after the screening answers, or None."""
-    key = screening.deferring(conv.data.get("screen", {}))
+def deferred_text(data: dict[str, Any]) -> str | None:
+    """Why no appointment is made after the screening answers in a form's `data`, or None."""
+    key = screening.deferring(data.get("screen", {}))
     if key is None:
         return None
-    return _(screening.MEANING[key][1]).format(name=_screened_name(conv))
+    name = data.get("name") or data.get("person_name") or _("this person")
+    return _(screening.MEANING[key][1]).format(name=name)
