@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from bot import cli
 from bot.app import Service
 from storage import reactions
-from storage.models import Booking, Person, Reaction, Site, Ticket
+from storage.models import Booking, OutboxMessage, Person, Reaction, Site, Ticket, TicketMessage
 from tests.chat import consent, labels, say
 from tests.conftest import Clock
 from tests.fakes.telegram_api import TelegramEmulator
@@ -245,3 +245,25 @@ async def test_over_telegram_danger_signs_get_115(
     assert "115" in answer["text"] and labels(answer) == [REPORT]
     answer = await say(emulator, chat, "phản ứng sau tiêm")
     assert "thường tự hết" in answer["text"] and labels(answer) == [REPORT]
+
+
+async def test_with_staff_on_the_line_the_guidance_comes_and_staff_read_it(
+    desk_svc: Service, clock: Clock
+) -> None:
+    citizen = Citizen(desk_svc)
+    await citizen.consent()
+    await citizen.say("gap nhan vien")
+    (answer,) = await citizen.say("con toi kho tho qua")
+    assert "115" in answer
+    async with desk_svc.db.read_scope() as session:
+        bodies = [
+            row.body
+            for row in await session.scalars(select(OutboxMessage))
+            if row.chat_id != citizen.chat_id
+        ]
+        waiting = await session.scalar(select(func.count()).select_from(Ticket))
+    assert waiting == 1
+    relayed = [b for b in bodies if "con toi kho tho qua" in (b.get("text") or "")]
+    async with desk_svc.db.read_scope() as session:
+        held = [m.body for m in await session.scalars(select(TicketMessage)) if m.body]
+    assert relayed or any("con toi kho tho qua" in (b.get("text") or "") for b in held)
