@@ -126,7 +126,7 @@ async def guide(msg: Incoming, conv: Conversation) -> None:
     first = danger_text(site) if concern == Concern.DANGER else mild_text(site)
     offer = _(
         "If this began after a vaccination, you can report it: the staff will be told and "
-        "can call you."
+        "can contact you."
     )
     if conv.ticket_id is not None:  # staff are on the line: they read it too
         conv.reply(first)
