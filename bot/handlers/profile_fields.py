@@ -233,7 +233,8 @@ async def ask_screen(conv: Conversation) -> None:
         conv.reply(
             _(
                 "A few health questions about {name}, from the Ministry of Health's screening "
-                "form. They help the doctor at the site; a “Yes” does not stop the booking."
+                "form. They help the doctor at the site; if an answer means the vaccination "
+                "should wait, I will say why before anything is booked."
             ).format(name=_screened_name(conv))
         )
     conv.reply(
