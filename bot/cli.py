@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 IMPORTS = ("import-sites", "import-slots", "import-vaccinations", "import-results")
 # the commands `run` does
-COMMANDS = (*IMPORTS, "staff", "verify", "certificate", "campaign", "broadcast")
+COMMANDS = (*IMPORTS, "staff", "verify", "certificate", "campaign", "broadcast", "reactions")
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 CHANNELS = ("telegram", "web")
 CLI_ACTOR = "cli"
@@ -41,7 +41,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     imports = {
         "import-sites": (
             "add or update vaccination sites from a CSV file",
-            "site_id,name,address,province_code,ward_code[,active]",
+            "site_id,name,address,province_code,ward_code[,active][,phone]",
         ),
         "import-slots": (
             "add slots, or change their end and capacity, from a CSV file",
@@ -61,6 +61,14 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     for name, (summary, header) in imports.items():
         command = commands.add_parser(name, help=summary, description=f"Columns: {header}.")
         command.add_argument("file", type=Path, metavar="FILE", help="UTF-8 CSV with a header")
+
+    reactions = commands.add_parser(
+        "reactions",
+        help="reactions after vaccination reported by citizens, per site and product",
+    )
+    reactions.add_argument(
+        "--since", type=_iso_day, metavar="YYYY-MM-DD", help="reported on or after this day"
+    )
 
     roles = commands.add_parser("staff", help="grant, list or remove staff roles")
     actions = roles.add_subparsers(dest="staff_command", metavar="ACTION", required=True)
@@ -294,6 +302,8 @@ async def run(args: argparse.Namespace, service: Service) -> int:
         return await _campaign(args, service)
     if args.command == "broadcast":
         return await cli_broadcasts.run(args, service)
+    if args.command == "reactions":
+        return await _reactions_report(args.since, service)
     if args.staff_command == "add":
         return await _staff_add(args, service)
     if args.staff_command == "remove":
@@ -636,6 +646,22 @@ def _ages(campaign: Campaign) -> str:
     if campaign.max_age is not None:
         return f"{campaign.min_age}-{campaign.max_age}"
     return f"{campaign.min_age}+" if campaign.min_age else "any"
+
+
+async def _reactions_report(since: date | None, service: Service) -> int:
+    """Print the reactions reported per site and product (all of them, or since a day)."""
+    from storage import reactions
+
+    start = datetime.combine(since, datetime.min.time(), TIMEZONE) if since else None
+    async with service.db.read_scope() as session:
+        counts = await reactions.counts(session, since=start)
+    print(f"{'site':<34}{'product':<16}{'reports':>9}{'severe':>9}")
+    for row in counts:
+        site = row.site_id or "(no dose named)"
+        print(f"{site[:33]:<34}{(row.product or '-')[:15]:<16}{row.total:>9}{row.severe:>9}")
+    total, severe = sum(c.total for c in counts), sum(c.severe for c in counts)
+    print(f"{'total':<50}{total:>9}{severe:>9}")
+    return 0
 
 
 REPORT_COLUMNS = ("invited", "booked", "declined", "no answer", "unreachable")

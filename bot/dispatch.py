@@ -33,6 +33,7 @@ from bot.handlers import (
     pcr,
     phone,
     privacy,
+    reactions,
     registration,
     sampling,
     staff,
@@ -63,6 +64,7 @@ FLOWS: Mapping[str, Mapping[str, Handler]] = {
     campaigns.FLOW: campaigns.STEPS,
     broadcasts.FLOW: broadcasts.STEPS,
     linking.FLOW: linking.STEPS,
+    reactions.FLOW: reactions.STEPS,
 }
 # What each main-menu entry (and the entries reached from other messages) opens.
 MENU_FLOWS: Mapping[str, Handler] = {
@@ -117,6 +119,10 @@ COMMANDS: Mapping[str, Handler] = {
     "chiendich": campaigns.start_campaigns,
     "thongbao": broadcasts.start_broadcast,
 }
+# Flows where typed text is not about the sender's health (staff at work), or is the report.
+NOT_SYMPTOMS = frozenset(
+    {reactions.FLOW, staff.FLOW, sampling.FLOW, campaigns.FLOW, broadcasts.FLOW}
+)
 # Commands that collect no personal data, so they work before consent.
 # Rights and settings that concern no personal data: they work before consent and while a
 # support ticket is open.
@@ -191,6 +197,11 @@ def _with_staff(msg: Incoming, conv: Conversation) -> bool:
 # is not a command or a main-menu button; free text is matched to an intent only outside flows.
 ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
     ("too long", lambda m, c: len(m.text) > start.MAX_TEXT, start.too_long),
+    (
+        "symptoms first, from any state",
+        lambda m, c: c.flow not in NOT_SYMPTOMS and reactions.is_about_symptoms(m),
+        reactions.guide,
+    ),
     ("talking with support staff", _with_staff, support.relay),
     ("button from an old message", lambda m, c: c.stale_button, start.menu_expired),
     ("command before consent", lambda m, c: m.command in BEFORE_CONSENT, run_command),
@@ -224,6 +235,7 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
         broadcasts.receive_button,
     ),
     ("rating button", lambda m, c: (m.payload or "").startswith(support.RATE), support.rate),
+    ("report a reaction", lambda m, c: m.payload == reactions.REPORT, reactions.start_report),
     ("link button", lambda m, c: (m.payload or "").startswith("link:"), linking.receive_button),
     ("ticket button", lambda m, c: (m.payload or "").startswith("tk:"), support.relay),
     ("command", lambda m, c: m.command is not None, run_command),

@@ -43,7 +43,7 @@ from storage import bookings, people
 from storage.models import Site, Slot
 
 SITE_COLUMNS = ("site_id", "name", "address", "province_code", "ward_code")
-SITE_OPTIONAL = ("active",)
+SITE_OPTIONAL = ("active", "phone")
 SLOT_COLUMNS = ("site_id", "date", "start", "end", "capacity")
 DOSE_COLUMNS = ("id_number", "dose_number", "product", "lot", "given_on", "site_id")
 DOSE_OPTIONAL = ("booking_code",)
@@ -130,7 +130,8 @@ _Key = TypeVar("_Key", bound=Hashable)
 async def import_sites(session: AsyncSession, source: Path | bytes | str) -> ImportReport:
     """Add or update sites from `source`: a file, its bytes, or the CSV text itself.
 
-    Columns: site_id, name, address, province_code, ward_code, optional active.
+    Columns: site_id, name, address, province_code, ward_code, optional active and phone
+    (told to citizens who report a reaction after a dose given there).
     """
     first_seen: dict[str, int] = {}
 
@@ -145,6 +146,7 @@ async def import_sites(session: AsyncSession, source: Path | bytes | str) -> Imp
         ward_code = _int(row, "ward_code")
         _check_ward(province_code, ward_code)
         active = _flag(row, "active", default=True)
+        phone = _site_phone(row)
         site = await session.get(Site, site_id)
         if site is None:
             session.add(
@@ -155,14 +157,18 @@ async def import_sites(session: AsyncSession, source: Path | bytes | str) -> Imp
                     province_code=province_code,
                     ward_code=ward_code,
                     active=active,
+                    phone=phone,
                 )
             )
             await session.flush()
             return Outcome.ADDED
-        wanted = (name, address, province_code, ward_code, active)
-        if (site.name, site.address, site.province_code, site.ward_code, site.active) == wanted:
+        wanted = (name, address, province_code, ward_code, active, phone)
+        held = (site.name, site.address, site.province_code, site.ward_code, site.active)
+        if (*held, site.phone) == wanted:
             return Outcome.UNCHANGED
-        site.name, site.address, site.province_code, site.ward_code, site.active = wanted
+        site.name, site.address, site.province_code, site.ward_code, site.active, site.phone = (
+            wanted
+        )
         await session.flush()
         return Outcome.UPDATED
 
@@ -510,6 +516,19 @@ def _int(row: Row, column: str, *, low: int | None = None, high: int | None = No
     if (low is not None and number < low) or (high is not None and number > high):
         raise RowProblem(f"{column} must be between {low} and {high}, not {number}")
     return number
+
+
+_SITE_PHONE = re.compile(r"\+?[0-9][0-9 .]{2,18}")
+
+
+def _site_phone(row: Row) -> str | None:
+    """A site's phone as given (digits, spaces, dots, a leading +), or None when empty."""
+    value = row["phone"].strip()
+    if not value:
+        return None
+    if not _SITE_PHONE.fullmatch(value):
+        raise RowProblem(f"phone must be 3 to 20 digits, spaces or dots, not {value!r}")
+    return value
 
 
 def _flag(row: Row, column: str, *, default: bool) -> bool:

@@ -237,6 +237,7 @@ class Site(Base):
     province_code: Mapped[int] = mapped_column(Integer, index=True)
     ward_code: Mapped[int] = mapped_column(Integer, index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    phone: Mapped[str | None] = mapped_column(String(20))  # told to citizens with a reaction
 
 
 class Slot(Base):
@@ -785,3 +786,38 @@ class ConsoleFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Reaction(Base):
+    """A citizen's report of a reaction after vaccination (bot.handlers.reactions).
+
+    Kept with the dose when the citizen named one (`vaccination_id`, and its `site_id` and
+    `product` copied so reports count per site and product); `severity` is `mild`, `moderate`
+    or `severe`; `symptoms` the codes chosen, `note` what was typed. Erasing the account or
+    the person removes their reports.
+    """
+
+    __tablename__ = "reactions"
+    __table_args__ = (
+        Index("ix_reactions_site_product", "site_id", "product"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
+    vaccination_id: Mapped[int | None] = mapped_column(
+        ForeignKey("vaccinations.id", ondelete="CASCADE"), index=True
+    )
+    site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
+    product: Mapped[str | None] = mapped_column(String(32))
+    symptoms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    note: Mapped[str | None] = mapped_column(String(500))
+    started: Mapped[str] = mapped_column(String(12))
+    severity: Mapped[str] = mapped_column(String(12))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)

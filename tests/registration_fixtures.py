@@ -96,8 +96,16 @@ async def fill_person(citizen: Citizen, who: str = "Bản thân tôi", **answers
     await citizen.say(values["province"])
     await citizen.say(values["ward"])
     await citizen.press("5")
-    for _ in range(9):
-        await citizen.say("khong")
+    await answer_screening(citizen)
+
+
+async def answer_screening(citizen: Citizen, answer: str = "khong") -> int:
+    """Answer every screening question asked (8 or 9: by sex and age); how many there were."""
+    asked = 0
+    while any(text.startswith("Câu ") for text in await citizen.last_texts()):
+        await citizen.say(answer)
+        asked += 1
+    return asked
 
 
 async def book_first(citizen: Citizen) -> list[str]:

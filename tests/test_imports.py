@@ -197,8 +197,8 @@ async def test_bad_site_rows_are_reported_by_line_and_skipped(database: Database
             (1, "unknown column district"),
         ),
         (
-            "site_id,name,address,province_code,ward_code,phone,email\n",
-            (1, "unknown columns phone, email"),
+            "site_id,name,address,province_code,ward_code,fax,email\n",
+            (1, "unknown columns fax, email"),
         ),
         (
             "site_id,name,province_code\nx,y,79\n",
@@ -561,3 +561,19 @@ async def test_dose_given_elsewhere_cancels_the_appointment_and_frees_its_place(
     assert cancelled is not None and cancelled.status == bookings.CANCELLED
     assert slot is not None and slot.booked == 0
     assert dose is not None and dose.booking_id is None
+
+
+async def test_a_site_phone_is_optional_and_checked(database: Database) -> None:
+    header = "site_id,name,address,province_code,ward_code,phone\n"
+    report = await _import_sites(
+        database,
+        header + "a,Trạm A,1 Lê Lợi,79,26743,028 3829 1234\nb,Trạm B,2 Lê Lợi,79,26743,\n",
+    )
+    assert (_counts(report), report.problems) == ((2, 0, 0), [])
+    report = await _import_sites(database, header + "a,Trạm A,1 Lê Lợi,79,26743,gọi tôi\n")
+    assert report.problems == [(2, "phone must be 3 to 20 digits, spaces or dots, not 'gọi tôi'")]
+    report = await _import_sites(database, header + "b,Trạm B,2 Lê Lợi,79,26743,0283 111 222\n")
+    assert _counts(report) == (0, 1, 0)
+    async with database.read_scope() as session:
+        phones = [(await session.get(Site, key)).phone for key in ("a", "b")]  # type: ignore[union-attr]
+    assert phones == ["028 3829 1234", "0283 111 222"]

@@ -403,7 +403,7 @@ async def test_a_tube_lost_for_three_days_does_not_block_a_new_sample(
 async def test_booking_later_asks_the_priority_group_a_qr_registration_skipped(
     citizen: Citizen, svc: Service, clock: Clock
 ) -> None:
-    from tests.registration_fixtures import add_sites
+    from tests.registration_fixtures import add_sites, answer_screening
 
     await add_sites(svc.db, clock())
     await register_identity(citizen)
@@ -412,8 +412,7 @@ async def test_booking_later_asks_the_priority_group_a_qr_registration_skipped(
     texts = await citizen.last_texts()
     assert "nhóm ưu tiên" in texts[-1] and citizen.buttons()[:2] == ["1", "2"]
     await citizen.press("5")
-    for _ in range(9):
-        await citizen.say("khong")
+    await answer_screening(citizen)
     for _ in range(3):
         await citizen.press(citizen.buttons()[0])
     await citizen.press("Xác nhận")

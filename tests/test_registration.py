@@ -23,6 +23,7 @@ from tests.registration_fixtures import (
     SITE,
     add_holder,
     add_sites,
+    answer_screening,
     book_first,
     fill_person,
     give_first_dose,
@@ -62,8 +63,7 @@ async def test_whole_journey_for_oneself_typed_without_diacritics(citizen: Citiz
     assert "Phường Bến Thành" in texts[0]
     assert citizen.buttons()[:2] == ["1", "2"]
     await citizen.press("5")
-    for _ in range(9):
-        await citizen.say("khong")
+    await answer_screening(citizen)
     assert citizen.buttons()[0] == "Trạm Y tế phường Bến Thành"  # the person's ward first
     await citizen.press("Trạm Y tế phường Bến Thành")
     assert all("(còn 40 chỗ)" in label for label in citizen.buttons())
@@ -384,8 +384,7 @@ async def test_next_dose_waits_for_the_interval(citizen: Citizen, svc, clock: Cl
     await give_first_dose(svc, clock(), clock().date(), "BT-01", with_booking=True)
     await citizen.say("/dangky")
     await citizen.press("Nguyen Van An")
-    for _ in range(9):
-        await citizen.say("khong")
+    await answer_screening(citizen)
     summary = await citizen.last_texts()
     assert "mũi 2" in summary[-1].lower() or "Mũi 2" in summary[-1]
     expected = (clock() + timedelta(days=56)).strftime("%d/%m/%Y")
@@ -446,8 +445,7 @@ async def test_erasing_the_account_frees_places_and_keeps_dose_records(
     for text in ("0912345678", "hcm", "ben thanh"):
         await citizen.say(text)
     await citizen.press("5")
-    for _ in range(9):
-        await citizen.say("khong")
+    await answer_screening(citizen)
     await book_first(citizen)
     texts = await citizen.say("/xemdulieu")
     assert "Trần Thị Bình" in texts[0] and "0791******23" in texts[0]

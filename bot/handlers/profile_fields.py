@@ -5,15 +5,19 @@ Steps of the `register` flow (see registration.py), asked after the identity fie
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from bot.conversation import Conversation
 from bot.handlers.form import FLOW, RegisterStep, accept, advance, wrong_answer
-from bot.i18n import _
+from bot.handlers.menu import menu_buttons
+from bot.i18n import _, local_day
 from bot.messages import Button, Incoming, Kind
+from bot.services import screening
 from bot.services.forms import (
     ANSWER_NO,
     ANSWER_UNSURE,
     ANSWER_YES,
-    SCREENING,
     needs_screening,
     priority_groups,
 )
@@ -198,23 +202,46 @@ def _screened_name(conv: Conversation) -> str:
     return str(conv.data.get("name") or conv.data.get("person_name") or _("this person"))
 
 
+def screen_questions(conv: Conversation) -> list[tuple[str, str]]:
+    """The screening questions for the person of the form (by sex and age)."""
+    data = conv.data
+    subject = data.get("screen_for") or data
+    born = subject.get("dob")
+    return screening.questions(
+        gender=subject.get("gender"),
+        birth=date.fromisoformat(born) if born else None,
+        today=local_day(conv.now),
+    )
+
+
+def screening_left(conv: Conversation) -> bool:
+    """Whether a screening question is still to be asked (none after a deferring "yes")."""
+    answers = conv.data.get("screen", {})
+    if screening.deferring(answers):
+        return False
+    return any(key not in answers for key, _text in screen_questions(conv))
+
+
 async def ask_screen(conv: Conversation) -> None:
     """Ask the next screening question (Yes / No / Not sure)."""
     conv.goto(FLOW, Step.SCREEN)
     answers = conv.data.setdefault("screen", {})
+    asked = screen_questions(conv)
     index = len(answers)
+    _key, question = next((q for q in asked if q[0] not in answers), asked[-1])
     if index == 0:
         conv.reply(
             _(
                 "A few health questions about {name}, from the Ministry of Health's screening "
-                "form. They help the doctor at the site; a “Yes” does not stop the booking."
+                "form. They help the doctor at the site; if an answer means the vaccination "
+                "should wait, I will say why before anything is booked."
             ).format(name=_screened_name(conv))
         )
     conv.reply(
         _("Question {number}/{total}: {question}").format(
             number=index + 1,
-            total=len(SCREENING),
-            question=_(SCREENING[index][1]).format(name=_screened_name(conv)),
+            total=len(asked),
+            question=_(question).format(name=_screened_name(conv)),
         ),
         buttons=[[Button(_screen_label(answer), payload) for payload, answer in SCREEN_ANSWERS]],
     )
@@ -235,9 +262,15 @@ async def receive_screen(msg: Incoming, conv: Conversation) -> None:
         await ask_screen(conv)
         return
     answers = dict(conv.data.get("screen", {}))
-    answers[SCREENING[len(answers)][0]] = answer
+    key = next((k for k, _q in screen_questions(conv) if k not in answers), None)
+    if key is not None:
+        answers[key] = answer
     await accept(conv, screen=answers)
-    if len(answers) == len(SCREENING) and needs_screening(answers):
+    deferred = screening.deferring(answers)
+    if deferred is not None:
+        await _defer(conv, deferred)
+        return
+    if not screening_left(conv) and needs_screening(answers):
         conv.reply(
             _(
                 "Thank you. Because of these answers the doctor will examine {name} more closely "
@@ -245,3 +278,34 @@ async def receive_screen(msg: Incoming, conv: Conversation) -> None:
             ).format(name=_screened_name(conv))
         )
     await advance(conv)
+
+
+async def _defer(conv: Conversation, key: str) -> None:
+    """Explain a "yes" that stops the booking; register without an appointment, or stop."""
+    _outcome, meaning = screening.MEANING[key]
+    text = _(meaning).format(name=_screened_name(conv))
+    if conv.data.get("mode") != "new":  # a registered person: nothing more to do now
+        conv.finish()
+        conv.reply(text, buttons=menu_buttons())
+        return
+    conv.data["site"] = ""  # the registration is kept, without a booking
+    for stale in ("day", "slot"):
+        conv.data.pop(stale, None)
+    conv.reply(
+        text
+        + "\n"
+        + _(
+            "You can still register {name} now, without an appointment; if the answer was a "
+            "mistake, press “Change” and correct the screening answers."
+        ).format(name=_screened_name(conv))
+    )
+    await advance(conv)
+
+
+def deferred_text(data: dict[str, Any]) -> str | None:
+    """Why no appointment is made after the screening answers in a form's `data`, or None."""
+    key = screening.deferring(data.get("screen", {}))
+    if key is None:
+        return None
+    name = data.get("name") or data.get("person_name") or _("this person")
+    return _(screening.MEANING[key][1]).format(name=name)

@@ -23,7 +23,7 @@ from bot.handlers.phone import PHONE_INDEX
 from bot.i18n import _, format_day
 from bot.messages import Button, Incoming, Kind, payload_id
 from bot.services.doses import as_given
-from bot.services.forms import SCREENING, needs_screening
+from bot.services.forms import needs_screening
 from bot.services.identity import id_index
 from bot.services.vaccines import next_dose
 from bot.vn import divisions
@@ -181,6 +181,7 @@ async def book_for_registered(conv: Conversation, person_id: int) -> None:
         ask_group=not person.priority_group,
         province=person.province_code,
         ward=person.ward_code,
+        screen_for={"gender": person.gender, "dob": person.birth_date.isoformat()},
     )
     await advance(conv)
 
@@ -205,7 +206,7 @@ async def advance(conv: Conversation) -> None:
         if key in skipped:
             continue
         if key == "screen":
-            if len(data.get("screen", {})) < len(SCREENING):
+            if profile_fields.screening_left(conv):
                 await profile_fields.ask_screen(conv)
                 return
             continue
@@ -304,7 +305,7 @@ EDITABLE = (
     ("phone", ("phone",)),
     ("ward", ("province", "ward", "formerly", "site", "day", "slot")),
     ("group", ("group",)),
-    ("screen", ("screen",)),
+    ("screen", ("screen", "site", "day", "slot")),
     ("site", ("site", "day", "slot")),
     ("day", ("day", "slot")),
 )

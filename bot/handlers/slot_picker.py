@@ -254,6 +254,11 @@ async def booking_lines(conv: Conversation) -> list[str]:
 
 def no_booking_text(conv: Conversation, data: dict[str, Any]) -> str:
     """Why the registration has no appointment yet, and when to look again."""
+    from bot.handlers.profile_fields import deferred_text  # the screening said so
+
+    deferred = deferred_text(data)
+    if deferred is not None:
+        return deferred
     earliest = date.fromisoformat(data["earliest"])
     if earliest > local_today(conv) + timedelta(days=conv.services.settings.booking_days):
         return _(
