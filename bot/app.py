@@ -22,31 +22,31 @@ from sqlalchemy.exc import DBAPIError
 from telegram.error import InvalidToken, TelegramError
 
 from bot.channels import Channel
-from bot.channels.telegram import ALLOWED_UPDATES, HandleBatch, TelegramChannel
-from bot.channels.web import WebChannel
-from bot.channels.zalo import PhoneOf, Template, ZaloChannel
+from bot.channels.telegram.channel import ALLOWED_UPDATES, HandleBatch, TelegramChannel
+from bot.channels.web_chat import WebChannel
+from bot.channels.zalo.channel import PhoneOf, Template, ZaloChannel
+from bot.channels.zalo.inbox import ZaloInbox
+from bot.channels.zalo.tokens import TokenKeeper
 from bot.config import DEFAULT_DCC_ISSUER, ConfigError, Settings
 from bot.conversation import Services
 from bot.crypto import DataProtector, load_master_key
 from bot.demo import seed_demo
 from bot.dispatch import Dispatcher
+from bot.domain import reminders, retention
+from bot.domain.certificate_issuing import Renderer
+from bot.domain.dcc.trust import Authority, load_authority
+from bot.domain.photos import PhotoReader
+from bot.domain.tickets import Desk, DeskLinker
 from bot.handlers.start import command_menu
 from bot.i18n import SUPPORTED, _, use_locale
 from bot.logs import quiet_library_loggers
 from bot.messages import ChatRef, Outgoing
-from bot.services import reminders, retention
-from bot.services.certificates import Renderer
-from bot.services.dcc.trust import Authority, load_authority
-from bot.services.jobs_table import JOB_KINDS
-from bot.services.outbox import STOP_TIMEOUT_S, Sender
-from bot.services.photos import PhotoReader
-from bot.services.scheduler import Scheduler
-from bot.services.tickets import Desk, DeskLinker
-from bot.services.zalo_inbox import ZaloInbox
-from bot.services.zalo_tokens import TokenKeeper
 from bot.vn import divisions
-from bot.web.app import TELEGRAM_WEBHOOK_PATH, build_web_app
-from bot.web.zalo import ZALO_WEBHOOK_PATH
+from bot.web.server import TELEGRAM_WEBHOOK_PATH, build_web_app
+from bot.web.zalo_webhook import ZALO_WEBHOOK_PATH
+from bot.workers.jobs_table import JOB_KINDS
+from bot.workers.scheduler import Scheduler
+from bot.workers.sender import STOP_TIMEOUT_S, Sender
 from storage import accounts, files, inbox, jobs, outbox, samples, updates
 from storage.db import Database
 from storage.models import utcnow

@@ -223,7 +223,7 @@ def check(args: argparse.Namespace) -> str | None:
         return "error: --user-id must be 1 to 64 characters"
     reason: str | None = getattr(args, "reason", None)
     if reason is not None:
-        from bot.services.certificates import MAX_REASON
+        from bot.domain.certificate_issuing import MAX_REASON
 
         if not 1 <= len(reason.strip()) <= MAX_REASON:
             return f"error: --reason must be 1 to {MAX_REASON} characters"
@@ -247,9 +247,9 @@ def _is_file(argument: str) -> bool:
 
 def init_signer(settings: Settings, *, now: datetime) -> int:
     """`keys init`: create the certificate signer and say where it is; the exit code."""
-    from bot.services.dcc.cose import kid_of
-    from bot.services.dcc.keys import load_signer
-    from bot.services.dcc.trust import init_keys
+    from bot.domain.dcc.cose import kid_of
+    from bot.domain.dcc.keys import load_signer
+    from bot.domain.dcc.trust import init_keys
 
     try:
         files = init_keys(settings, now=now)
@@ -455,8 +455,8 @@ def _describe(member: StaffMember) -> str:
 
 
 async def _verify(argument: str, service: Service) -> int:
-    from bot.services.certificates import check, describe_verified
-    from bot.services.dcc import DccInvalid
+    from bot.domain.certificate_issuing import check, describe_verified
+    from bot.domain.dcc import DccInvalid
 
     text = await _certificate_text(argument) if _is_file(argument) else argument
     if text is None:
@@ -474,7 +474,7 @@ async def _verify(argument: str, service: Service) -> int:
 
 async def _certificate_text(file: str) -> str | None:
     """The certificate's text in a picture of its QR code; None (said why) if there is none."""
-    from bot.services.dcc.qr_reader import (
+    from bot.domain.dcc.qr_reader import (
         MAX_PIXELS,
         ImageTooLarge,
         NotAnImage,
@@ -500,7 +500,7 @@ async def _certificate_text(file: str) -> str | None:
 
 
 async def _revoke(uvci: str, reason: str, service: Service) -> int:
-    from bot.services.certificates import revoke
+    from bot.domain.certificate_issuing import revoke
 
     now = service.clock()
     async with service.db.session_scope() as session:
@@ -540,7 +540,7 @@ async def _campaign(args: argparse.Namespace, service: Service) -> int:
 
 def group_codes(given: list[str], settings: Settings) -> list[str]:
     """Priority groups by code or by number in the list (unknown ones kept: refused later)."""
-    from bot.services.forms import priority_groups
+    from bot.domain.form_lists import priority_groups
 
     groups = priority_groups(settings.priority_groups_file)
     return [

@@ -284,7 +284,7 @@ def _digits(env: Mapping[str, str], name: str) -> str | None:
 
 def _zalo_templates(value: str) -> dict[str, tuple[str, Mapping[str, str]]]:
     """`{"reminder": {"template_id": "231677", "data": {"customer_name": "name", ...}}, ...}`."""
-    from bot.services.notices import TEMPLATE_FIELDS  # the facts each kind of notice has
+    from bot.domain.notices import TEMPLATE_FIELDS  # the facts each kind of notice has
 
     if not value.strip():
         return {}

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.crypto import DataProtector
+from bot.domain.dcc.trust import Authority
+from bot.domain.tickets import Desk
 from bot.messages import Button, ChatRef, Incoming, Outgoing, payload_id
-from bot.services.dcc.trust import Authority
-from bot.services.tickets import Desk
 from storage.conversations import SavedState
 from storage.models import Account
 

@@ -21,13 +21,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation import Conversation, Handler, Services, unstamped
+from bot.domain.photos import PhotoReader
 from bot.handlers import (
     appointments,
     broadcasts,
     campaigns,
     certificates,
     desk,
-    form,
     linking,
     menu,
     pcr,
@@ -39,11 +39,11 @@ from bot.handlers import (
     start,
     support,
 )
+from bot.handlers.registration import form
 from bot.i18n import _, negotiate, use_locale
 from bot.messages import ChatRef, Incoming, Kind, Outgoing
-from bot.services.outbox import LEASE, Sender
-from bot.services.photos import PhotoReader
 from bot.vn.intents import Intent, is_answer, match_intent
+from bot.workers.sender import LEASE, Sender
 from storage import accounts, conversations, outbox, updates
 from storage.conversations import SavedState
 from storage.db import Database

@@ -20,12 +20,12 @@ from PIL import Image
 
 from bot.app import Service
 from bot.config import Settings
+from bot.domain import certificate_issuing as certificates
+from bot.domain.dcc import Problem, sign_hc1, uvci, vaccination_payload
+from bot.domain.dcc.keys import create_dsc
+from bot.domain.qr_image import certificate_png, qr_png
 from bot.i18n import use_locale
-from bot.services import certificates
-from bot.services.dcc import Problem, sign_hc1, uvci, vaccination_payload
-from bot.services.dcc.keys import create_dsc
-from bot.services.qr_image import certificate_png, qr_png
-from bot.web.verify import CHECK_BURST, MAX_PHOTO
+from bot.web.verify_page import CHECK_BURST, MAX_PHOTO
 from storage.models import Certificate
 from tests.conftest import Clock
 from tests.test_cli_certificates import issue_certificate, tampered

@@ -11,12 +11,12 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
+from bot.domain import booking as booking_service
 from bot.handlers import registration, slot_picker
-from bot.handlers.form import person_of_account
 from bot.handlers.menu import menu_buttons
+from bot.handlers.registration.form import person_of_account
 from bot.i18n import _
 from bot.messages import Button, Incoming, payload_id
-from bot.services import booking as booking_service
 from bot.vn.intents import Intent, is_answer
 from storage import bookings, people, vaccinations
 from storage.models import Booking, Person, Site, Slot

@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.conversation import Conversation, Handler
+from bot.domain.photos import PhotoStatus
 from bot.handlers import start
 from bot.handlers.targeting import (
     Scope,
@@ -43,7 +44,6 @@ from bot.i18n import TIMEZONE, _, format_count, format_moment
 from bot.messages import Button, Incoming, Kind, payload_id
 from bot.services import broadcasts as service
 from bot.services.broadcasts import STOP, BroadcastError, Draft
-from bot.services.photos import PhotoStatus
 from bot.vn import divisions
 from bot.vn.dates import parse_send_time
 from bot.vn.text import fold

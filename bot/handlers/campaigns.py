@@ -28,7 +28,7 @@ from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
 from bot.handlers import registration, start
-from bot.handlers.form import person_of_account
+from bot.handlers.registration.form import person_of_account
 from bot.handlers.slot_picker import local_today
 from bot.handlers.targeting import (
     Scope,

@@ -6,7 +6,7 @@ renewed there and then (the hourly sweep in `certificates.Renderer` would do it 
     cert:send:<certificate id>             re-send a certificate
     cert:test:<sample id>:<person id>      the test certificate of a negative result
 A photo sent to the bot is read for QR codes (before the event's transaction, see
-`bot.services.photos`) and any certificate in it is verified.
+`bot.domain.photos`) and any certificate in it is verified.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from __future__ import annotations
 import logging
 
 from bot.conversation import Conversation
+from bot.domain import certificate_issuing as certificates
+from bot.domain.dcc import DccInvalid, Problem
+from bot.domain.dcc.qr_reader import certificate_text
+from bot.domain.photos import MAX_PHOTO_BYTES, PhotoStatus
+from bot.domain.results import NEGATIVE
 from bot.handlers.menu import kept_note, menu_buttons
 from bot.i18n import _, format_day, local_day
 from bot.messages import Button, Incoming, payload_id
-from bot.services import certificates
-from bot.services.dcc import DccInvalid, Problem
-from bot.services.dcc.qr_reader import certificate_text
-from bot.services.photos import MAX_PHOTO_BYTES, PhotoStatus
-from bot.services.results import NEGATIVE
 from storage import certificates as stored
 from storage import people, samples
 from storage.models import Certificate, Person, Sample

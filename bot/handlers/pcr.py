@@ -9,7 +9,7 @@ Flow `lookup` (`/tracuu`): a relative's result by tube code or ID number, plus d
     DOB    -> the date of birth; the answer never says whether a tube or an ID exists unless the
               date of birth matches. A chat (and, on the web, a network) that keeps failing waits
               longer after each failure; the tube or ID number is never locked, but staff are
-              alerted when many chats fail against it (bot.services.lookups).
+              alerted when many chats fail against it (bot.domain.lookups).
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
+from bot.domain import lookups, qr_tokens
+from bot.domain.identity import id_index
+from bot.domain.qr_image import qr_png
+from bot.domain.results import NEGATIVE, certificate_button, result_text
+from bot.domain.samples import read_tube_code
 from bot.handlers import registration
 from bot.handlers.menu import menu_buttons
 from bot.i18n import _, format_moment, local_day
 from bot.messages import Button, Incoming
-from bot.services import lookups, qr_tokens
-from bot.services.identity import id_index
-from bot.services.qr_image import qr_png
-from bot.services.results import NEGATIVE, certificate_button, result_text
-from bot.services.samples import read_tube_code
 from bot.vn.dates import InvalidDate, parse_birth_date
 from bot.vn.ids import InvalidId, parse_personal_id
 from bot.vn.phone import mask_id_number

@@ -20,18 +20,18 @@ import re
 from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
-from bot.handlers import start
-from bot.handlers.roles import role_held
-from bot.i18n import _
-from bot.messages import Button, Incoming, Kind
-from bot.services import qr_tokens
-from bot.services.samples import (
+from bot.domain import qr_tokens
+from bot.domain.samples import (
     MAX_POOL,
     SampleProblem,
     check_token,
     read_tube_code,
     record_sample,
 )
+from bot.handlers import start
+from bot.handlers.roles import role_held
+from bot.i18n import _
+from bot.messages import Button, Incoming, Kind
 from bot.vn.text import fold
 from storage import samples, staff
 from storage.models import Person, StaffMember

@@ -14,15 +14,22 @@ from typing import Any
 from babel.dates import format_date
 
 from bot.conversation import Conversation
-from bot.handlers.form import FLOW, RegisterStep, accept, advance, person_of_account, wrong_answer
+from bot.domain import booking as booking_service
+from bot.domain.booking import LEAD_TIME
+from bot.domain.doses import as_given
+from bot.domain.form_lists import needs_screening
+from bot.domain.vaccines import next_dose
 from bot.handlers.menu import menu_buttons
+from bot.handlers.registration.form import (
+    FLOW,
+    RegisterStep,
+    accept,
+    advance,
+    person_of_account,
+    wrong_answer,
+)
 from bot.i18n import TIMEZONE, _, current_locale, format_day, local_day
 from bot.messages import Button, Incoming, payload_id
-from bot.services import booking as booking_service
-from bot.services.booking import LEAD_TIME
-from bot.services.doses import as_given
-from bot.services.forms import needs_screening
-from bot.services.vaccines import next_dose
 from storage import bookings, sites, vaccinations
 from storage.models import Booking, Person, Site, Slot
 

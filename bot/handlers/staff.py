@@ -15,14 +15,14 @@ import re
 from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
+from bot.domain.booking import read_code
+from bot.domain.doses import DoseEntry, DoseRefused, as_given, record_dose
+from bot.domain.vaccines import PRODUCTS, next_dose
 from bot.handlers import start
 from bot.handlers.roles import role_held
 from bot.handlers.slot_picker import local_today, slot_moment
 from bot.i18n import _, format_day
 from bot.messages import Button, Incoming
-from bot.services.booking import read_code
-from bot.services.doses import DoseEntry, DoseRefused, as_given, record_dose
-from bot.services.vaccines import PRODUCTS, next_dose
 from bot.vn.phone import mask_id_number
 from storage import bookings, staff, vaccinations
 from storage.models import Booking, StaffMember

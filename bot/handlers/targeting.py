@@ -10,11 +10,11 @@ import re
 from collections.abc import Sequence
 
 from bot.conversation import Conversation
+from bot.domain.form_lists import PriorityGroup, priority_groups
 from bot.handlers import start
 from bot.handlers.roles import role_held
 from bot.i18n import _
 from bot.messages import Incoming
-from bot.services.forms import PriorityGroup, priority_groups
 from bot.vn import divisions
 from storage.models import StaffMember
 

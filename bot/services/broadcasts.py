@@ -29,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import DEFAULT_LOCALE, _, format_count, format_moment, use_locale
 from bot.messages import Button, ChatRef, Outgoing
-from bot.services.scheduler import JobKind, Run, Verdict
 from bot.vn import divisions
+from bot.workers.scheduler import JobKind, Run, Verdict
 from storage import accounts, jobs, outbox, staff
 from storage import broadcasts as store
 from storage.broadcasts import CANCELLED, DONE, SCHEDULED, SENDING, Audience, Recipient

@@ -26,10 +26,10 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
-from bot.services import results
-from bot.services.samples import MAX_POOL, SampleProblem, read_tube_code, record_sample
+from bot.domain import results
+from bot.domain.samples import MAX_POOL, SampleProblem, read_tube_code, record_sample
+from bot.web.app_keys import DATABASE, PROTECTOR
 from bot.web.json_body import BadJson, read_json
-from bot.web.keys import DATABASE, PROTECTOR
 from storage import staff
 from storage.models import StaffMember, utcnow
 
