@@ -54,7 +54,8 @@ from sqlalchemy import Connection, event, func, insert, select, text
 
 from bench.databases import on_engines
 from bot.config import Settings
-from bot.workers.scheduler import BATCH, JobKind, Run, Scheduler, Verdict
+from bot.domain.jobs import JobKind, Run, Verdict
+from bot.workers.scheduler import BATCH, Scheduler
 from storage import outbox
 from storage.db import Database
 from storage.models import Job, OutboxMessage, table

@@ -33,10 +33,9 @@ from bot.crypto import DataProtector, load_master_key
 from bot.demo import seed_demo
 from bot.dispatch import Dispatcher
 from bot.domain import reminders, retention
-from bot.domain.certificate_issuing import Renderer
 from bot.domain.dcc.trust import Authority, load_authority
 from bot.domain.photos import PhotoReader
-from bot.domain.tickets import Desk, DeskLinker
+from bot.domain.tickets import Desk
 from bot.handlers.start import command_menu
 from bot.i18n import SUPPORTED, _, use_locale
 from bot.logs import quiet_library_loggers
@@ -44,7 +43,9 @@ from bot.messages import ChatRef, Outgoing
 from bot.vn import divisions
 from bot.web.server import TELEGRAM_WEBHOOK_PATH, build_web_app
 from bot.web.zalo_webhook import ZALO_WEBHOOK_PATH
+from bot.workers.desk_linker import DeskLinker
 from bot.workers.jobs_table import JOB_KINDS
+from bot.workers.renderer import Renderer
 from bot.workers.scheduler import Scheduler
 from bot.workers.sender import STOP_TIMEOUT_S, Sender
 from storage import accounts, files, inbox, jobs, outbox, samples, updates
@@ -140,7 +141,7 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
     dispatcher = Dispatcher(db, services, sender, PhotoReader(fetchers))
     zalo_inbox = None
     if zalo is not None:
-        zalo_inbox = ZaloInbox(db, dispatcher, clock=clock, on_released=sender.wake)
+        zalo_inbox = ZaloInbox(db, dispatcher.handle_batch, clock=clock, on_released=sender.wake)
     if keeper is not None and settings.support_chat_id:
         desk_chat = ChatRef("telegram", settings.support_chat_id)
         keeper.alert = _desk_alert(db, desk_chat, sender.wake, clock)

@@ -455,7 +455,8 @@ def _describe(member: StaffMember) -> str:
 
 
 async def _verify(argument: str, service: Service) -> int:
-    from bot.domain.certificate_issuing import check, describe_verified
+    from bot.domain.certificate_issuing import check
+    from bot.domain.certificate_wording import describe_verified
     from bot.domain.dcc import DccInvalid
 
     text = await _certificate_text(argument) if _is_file(argument) else argument

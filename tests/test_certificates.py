@@ -37,6 +37,7 @@ from bot.domain.doses import DoseEntry, record_dose
 from bot.domain.qr_image import certificate_png, qr_png
 from bot.domain.vaccines import PRODUCTS, series_total
 from bot.i18n import TIMEZONE, format_day, local_day, use_locale
+from bot.workers.renderer import Renderer
 from storage import accounts, people
 from storage.models import (
     Certificate,
@@ -600,7 +601,7 @@ async def test_a_picture_is_rendered_and_sent_once_even_by_two_workers(
             session, dose, source="chat", actor="t", staff_id=None, site_name=None,
             authority=service.authority, now=service.clock(),
         )  # fmt: skip
-    second = certificates.Renderer(service.db, service.authority, clock=service.clock)
+    second = Renderer(service.db, service.authority, clock=service.clock)
     done = await asyncio.gather(second.render_pending(), service.renderer.render_pending())
     assert sum(done) == 1
     await wait_photos(emulator, 1)

@@ -1,16 +1,16 @@
 """Signed vaccination and test certificates (EU DCC "HC1:"): issue, deliver, renew, revoke, check.
 
+What a certificate says to a person is in `bot.domain.certificate_wording`.
+
 Issuing signs the payload in the caller's transaction (a fraction of a millisecond) and stores
 the certificate as `new`. Rendering its QR picture takes tens of milliseconds of pure Python, so
-the `Renderer` does it off the request path, once per certificate, and queues the photo to the
-person in the same transaction that stores the picture. Sending it again later reuses the stored
-picture and, where the platform gave one, its file id (no render, no upload).
+`bot.workers.renderer` does it off the request path, once per certificate, and queues the
+photo to the person in the same transaction that stores the picture. Sending it again later
+reuses the stored picture and, where the platform gave one, its file id (no render, no upload).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -19,28 +19,24 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import notices
+from bot.domain.certificate_wording import NOT_DETECTED, caption
 from bot.domain.dcc import DccInvalid, Problem, Verified, sign_hc1, uvci, vaccination_payload
 from bot.domain.dcc.issue import DISEASE_COVID19, SCHEMA_VERSION, holder_names
 from bot.domain.dcc.trust import SCHEMA_PATH, VALUE_SETS_DIR, Authority
 from bot.domain.dcc.verify import verify
-from bot.domain.qr_image import certificate_png
-from bot.domain.vaccines import BY_DCC_PRODUCT, PRODUCTS, series_total
-from bot.i18n import _, format_day, format_moment, local_day, use_locale
+from bot.domain.vaccines import PRODUCTS, series_total
+from bot.i18n import _, use_locale
 from bot.messages import Button, ChatRef, Outgoing
-from bot.workers.idle import IdleWatch
 from storage import certificates, media, outbox, staff, vaccinations
 from storage.certificates import NEW
-from storage.db import Database
 from storage.models import Account, Certificate, Person, Sample, Site, Vaccination
 
 log = logging.getLogger(__name__)
 
 VACCINATION_VALIDITY = timedelta(days=365)
 TEST_VALIDITY = timedelta(hours=72)  # counted from sampling, as travel rules count it
-NAAT, NOT_DETECTED = "LP6464-4", "260415000"
-RENDER_BATCH = 20
+NAAT = "LP6464-4"
 RENEW_BATCH = 100
-RENEW_EVERY = timedelta(hours=1)
 MIN_SIGNER_LEFT = timedelta(days=1)  # a signer this close to its end issues nothing more
 MAX_REASON = 200
 
@@ -311,69 +307,6 @@ async def check(
     return verified
 
 
-# ---------------------------------------------------------------- what the person sees
-
-
-def holder_name(hcert: dict[str, Any]) -> str:
-    """The holder's name as written (or transliterated when that is all there is)."""
-    nam = hcert.get("nam", {})
-    written = " ".join(p for p in (nam.get("fn"), nam.get("gn")) if p)
-    return written or " ".join(p for p in (nam.get("fnt"), nam.get("gnt")) if p)
-
-
-def product_label(mp: str) -> str:
-    """Our name of a vaccine from its ``mp`` code (the code itself if it is not ours)."""
-    product = BY_DCC_PRODUCT.get(mp)
-    return product.label if product else mp
-
-
-def dose_text(entry: dict[str, Any]) -> str:
-    """'dose 1 of 2', or 'booster (dose 3)' where the EU numbering (3/3, 2/1) would puzzle."""
-    number, total = entry["dn"], entry["sd"]
-    product = BY_DCC_PRODUCT.get(entry.get("mp", ""))
-    primary = product.primary_doses if product else total
-    if number > total or number > primary:
-        return _("booster (dose {number})").format(number=number)
-    return _("dose {number} of {total}").format(number=number, total=total)
-
-
-def caption(certificate: Certificate, *, renewed: bool = False) -> str:
-    """The photo caption, in the current language: who, what, when, valid until."""
-    payload = certificate.payload
-    name = holder_name(payload)
-    until = format_day(local_day(certificate.expires_at))
-    if certificate.kind == "v":
-        entry = payload["v"][0]
-        text = _(
-            "COVID-19 vaccination certificate of {name}: {dose}, {product}, given {day}. "
-            "Valid until {until}."
-        ).format(
-            name=name,
-            dose=dose_text(entry),
-            product=product_label(entry["mp"]),
-            day=format_day(datetime.fromisoformat(entry["dt"]).date()),
-            until=until,
-        )
-    else:
-        entry = payload["t"][0]
-        taken = datetime.fromisoformat(entry["sc"].replace("Z", "+00:00"))
-        text = _(
-            "COVID-19 test certificate of {name}: PCR test NEGATIVE, sample taken {moment}. "
-            "Valid until {until_moment}."
-        ).format(
-            name=name,
-            moment=format_moment(taken),
-            until_moment=format_moment(certificate.expires_at),
-        )
-    if renewed:
-        text = _("The earlier certificate had expired, so here is a new one.") + " " + text
-    return (
-        text
-        + " "
-        + _("Show this QR code when asked; it follows the EU digital COVID certificate standard.")
-    )
-
-
 async def photo_of(
     session: AsyncSession,
     certificate: Certificate,
@@ -428,190 +361,3 @@ async def queue_photo(
     ]
     await outbox.enqueue(session, rows, now=now)
     return True
-
-
-# ---------------------------------------------------------------- the background worker
-
-
-class Renderer:
-    """Renders the pictures of new certificates and sends them; renews expired ones hourly."""
-
-    def __init__(
-        self,
-        db: Database,
-        authority: Authority,
-        *,
-        clock: Callable[[], datetime],
-        on_queued: Callable[[], None] = lambda: None,
-        fit: Callable[[Outgoing], list[Outgoing]] = lambda message: [message],
-    ) -> None:
-        self._db = db
-        self._authority = authority
-        self._clock = clock
-        self._on_queued = on_queued
-        self._fit = fit
-        self._wake = asyncio.Event()
-        self._idle = IdleWatch(self._wake.set)
-        self._next_renewal: datetime | None = None
-
-    def wake(self) -> None:
-        """New certificates were committed: render them now rather than at the next poll."""
-        self._wake.set()
-
-    async def idle(self) -> None:
-        """Wait until nothing is left to render or renew now (needs `run()` going)."""
-        await self._idle.wait()
-
-    async def run(self, *, poll_s: float = 2.0) -> None:
-        """Render and renew until cancelled."""
-        while True:
-            number, busy = self._idle.begin(), False
-            try:
-                busy = bool(await self.renew_due())
-            except Exception:  # the database may be away: the next sweep is an hour away
-                log.exception("renewing expired certificates failed")
-                busy = True
-            try:
-                while await self.render_pending():
-                    busy = True
-            except Exception:  # the database may be away for a while: try again shortly
-                log.exception("certificate rendering failed; retrying")
-                busy = True
-            if not busy:
-                self._idle.quiet(number)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), poll_s)
-            self._wake.clear()
-
-    async def renew_due(self) -> int:
-        """Renew expired certificates, at most once per `RENEW_EVERY`."""
-        now = self._clock()
-        if self._next_renewal is not None and now < self._next_renewal:
-            return 0
-        self._next_renewal = now + RENEW_EVERY
-        total = 0
-        while True:
-            async with self._db.session_scope() as session:
-                seen, renewed = await renew_expired(session, self._authority, now=now)
-            total += renewed
-            if seen < RENEW_BATCH:
-                break
-        if total:
-            log.info("renewed %s expired certificates", total)
-        return total
-
-    async def render_pending(self) -> int:
-        """Render up to `RENDER_BATCH` new certificates and queue them; how many were done."""
-        async with self._db.read_scope() as session:
-            todo = await certificates.pending(session, limit=RENDER_BATCH)
-        done = 0
-        for certificate_id, hc1 in todo:
-            png = await asyncio.to_thread(certificate_png, hc1)
-            async with self._db.session_scope() as session:
-                if not await certificates.mark_rendered(session, certificate_id, png):
-                    continue
-                certificate = await session.get(Certificate, certificate_id)
-                assert certificate is not None
-                person = await session.get(Person, certificate.person_id)
-                account = (
-                    await session.get(Account, person.account_id)
-                    if person is not None and person.account_id
-                    else None
-                )
-                await queue_photo(session, certificate, account, now=self._clock(), fit=self._fit)
-            done += 1
-        if done:
-            self._on_queued()
-        return done
-
-
-def describe_verified(verified: Verified) -> dict[str, Any]:
-    """What a verifier shows of a valid certificate (JSON-safe)."""
-    return {
-        "valid": True,
-        "type": {"v": "vaccination", "t": "test", "r": "recovery"}[verified.entry_type],
-        "issuer_country": verified.iss,
-        "issued_at": verified.iat.isoformat() if verified.iat else None,
-        "expires_at": verified.exp.isoformat() if verified.exp else None,
-        "kid": verified.kid.hex(),
-        "hcert": verified.hcert,
-    }
-
-
-def problem_text(problem: Problem) -> str:
-    """Why a certificate is not valid, for the person holding it, in the current language."""
-    texts = {
-        Problem.PREFIX: _(
-            "This is not an EU digital COVID certificate (it does not start with HC1:)."
-        ),
-        Problem.BASE45: _("The code is damaged or incomplete: part of it cannot be read."),
-        Problem.ZLIB: _("The code is damaged or incomplete: part of it cannot be read."),
-        Problem.CBOR: _("The code is damaged: its content cannot be read."),
-        Problem.COSE: _("The code is damaged: its signature block cannot be read."),
-        Problem.KID_UNKNOWN: _(
-            "The certificate was signed by an issuer this service does not know, so it "
-            "cannot be trusted here."
-        ),
-        Problem.SIGNATURE: _(
-            "The signature does not match: the certificate was changed or forged."
-        ),
-        Problem.NOT_YET_VALID: _("The certificate is not valid yet."),
-        Problem.EXPIRED: _("The certificate has expired."),
-        Problem.KEY_USAGE: _("The issuer is not allowed to sign this kind of certificate."),
-        Problem.SCHEMA: _("The certificate's content does not follow the EU DCC format."),
-        Problem.VALUE_SET: _("The certificate uses a code that is not in the EU DCC lists."),
-        Problem.REVOKED: _("The certificate has been revoked by its issuer."),
-    }
-    return texts[problem]
-
-
-def summary(verified: Verified) -> str:
-    """What a valid certificate says (name, birth date, what it certifies), current language."""
-    hcert = verified.hcert
-    name = holder_name(hcert)
-    entry = hcert[verified.entry_type][0]
-    if verified.entry_type == "v":
-        what = _("vaccination, dose {number} of {total}, on {day}").format(
-            number=entry.get("dn"), total=entry.get("sd"), day=_as_day(entry.get("dt"))
-        )
-    elif verified.entry_type == "t":
-        negative = entry.get("tr") == NOT_DETECTED
-        what = (
-            _("test, NEGATIVE, sample taken {moment}")
-            if negative
-            else _("test, POSITIVE, sample taken {moment}")
-        ).format(moment=_as_moment(entry.get("sc")))
-    else:
-        what = _("recovery, valid {start} to {end}").format(
-            start=_as_day(entry.get("df")), end=_as_day(entry.get("du"))
-        )
-    return _(
-        "VALID certificate. Name: {name}. Born: {dob}. {what}. Issued by {issuer} ({country}). "
-        "Valid until {until}."
-    ).format(
-        name=name,
-        dob=_as_day(hcert.get("dob")),
-        what=what[0].upper() + what[1:],
-        issuer=entry.get("is", "-"),
-        country=entry.get("co", "-"),
-        until=format_moment(verified.exp) if verified.exp else "-",
-    )
-
-
-def _as_day(value: object) -> str:
-    """A certificate's ISO date as written in Vietnam (dd/mm/yyyy); partial dates as they are."""
-    text = str(value or "")
-    try:
-        return datetime.strptime(text[:10], "%Y-%m-%d").strftime("%d/%m/%Y")
-    except ValueError:
-        return text or "-"
-
-
-def _as_moment(value: object) -> str:
-    """A certificate's ISO date-time in Vietnam's time, or the text as it is."""
-    text = str(value or "")
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return text or "-"
-    return format_moment(moment if moment.tzinfo else moment.replace(tzinfo=UTC))

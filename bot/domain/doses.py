@@ -64,7 +64,7 @@ async def record_dose(
 ) -> bool:
     """Record a dose, mark its booking attended, audit it, tell the citizen, sign a certificate.
 
-    The certificate's picture is rendered and sent afterwards (`certificates.Renderer`).
+    The certificate's picture is rendered and sent afterwards (`bot.workers.renderer`).
 
     Returns:
         True if recorded now; False if the same dose was already recorded identically

@@ -21,17 +21,8 @@ from storage.outbox import NewMessage
 Compose = Callable[[], str]
 Buttons = Callable[[], list[list[Button]]]
 # The kind of a notice and its facts, for platforms that carry proactive messages only as
-# pre-approved templates (Zalo's ZBS; see `TEMPLATE_FIELDS` and ZALO_TEMPLATES).
+# pre-approved templates (Zalo's ZBS; see `bot.config.TEMPLATE_FIELDS` and ZALO_TEMPLATES).
 TemplateFacts = Callable[[], tuple[str, dict[str, str]]]
-
-# The facts each kind of notice gives a template, for the operator's mapping to check against.
-TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
-    "reminder": frozenset({"name", "site", "address", "time", "code", "dose"}),
-    "missed": frozenset({"name", "site", "time", "code", "dose"}),
-    "next_dose": frozenset({"name", "dose"}),
-    "result": frozenset({"name", "result", "tube", "time"}),
-    "invitation": frozenset({"name", "campaign"}),
-}
 
 
 async def tell(

@@ -30,6 +30,6 @@ def certificate_png(text: str) -> bytes:
     """The QR picture of a signed certificate ("HC1:..."), error correction Q as the EU DCC asks.
 
     About 60 ms of pure Python for a certificate's 500-600 characters, so it is rendered once
-    per certificate (`bot.domain.certificate_issuing.Renderer`), never per view.
+    per certificate (`bot.workers.renderer.Renderer`), never per view.
     """
     return qr_png(text, box_size=6, error_correction=ERROR_CORRECT_Q)

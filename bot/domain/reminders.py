@@ -16,10 +16,10 @@ from sqlalchemy import String, cast, exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import notices
+from bot.domain.jobs import JobKind, Run, Verdict, local_time
 from bot.domain.vaccines import Given, next_dose
 from bot.i18n import TIMEZONE, _, format_moment, local_day
 from bot.messages import Button
-from bot.workers.scheduler import JobKind, Run, Verdict, local_time
 from storage import bookings, jobs, outbox, vaccinations
 from storage.jobs import NewJob
 from storage.models import Account, Booking, Job, Person, Site, Slot

@@ -4,7 +4,7 @@ The desk is one Telegram supergroup (`SUPPORT_CHAT_ID`). Each ticket gets a foru
 when the group has topics enabled, else a thread of replies under its header message. Opening
 a ticket writes the ticket and its header (reason, the citizen's registered people with ID and
 phone masked, the last messages of the conversation) as a message *waiting* for the ticket's
-thread. The desk loop (`DeskLinker`) then writes the ticket's first desk message, the
+thread. The desk loop (`bot.workers.desk_linker`) then writes the ticket's first desk message, the
 *anchor*: a "create topic" row, or the header itself. Once the sender has sent it, the platform
 id it returned is the ticket's thread, and everything waiting goes into it. Later messages go
 straight to the thread. All of it is outbox rows, so nothing is lost in a restart.
@@ -17,23 +17,20 @@ language.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.crypto import DataProtector
+from bot.domain.jobs import JobKind, Run, Verdict
 from bot.i18n import CHANNEL_NAMES, DEFAULT_LOCALE, LANGUAGE_NAMES, _, use_locale
 from bot.messages import Button, ChatRef, Outgoing
 from bot.vn.phone import mask_id_number, mask_numbers, mask_phone
-from bot.workers.scheduler import JobKind, Run, Verdict
 from storage import jobs, outbox, people, staff
 from storage import tickets as store
-from storage.db import Database
 from storage.jobs import NewJob
 from storage.models import Account, OutboxMessage, Ticket
 from storage.tickets import OPEN, REPLY, TOPIC
@@ -279,55 +276,6 @@ async def _flush(session: AsyncSession, ticket: Ticket, *, now: datetime) -> Non
         out = placed(ticket, Outgoing.from_body(chat, message.body, None))
         (row,) = await outbox.enqueue(session, [_desk_row(out)], now=now)
         message.desk_outbox_id, message.body = row, None
-
-
-class DeskLinker:
-    """Moves new tickets onto the desk; one per process, started by `run()`.
-
-    It learns once whether the desk has forum topics (retrying while Telegram cannot say), then
-    links tickets whenever woken (a ticket opened) and every second while any wait.
-    """
-
-    def __init__(
-        self,
-        db: Database,
-        desk: ChatRef,
-        *,
-        is_forum: Callable[[str], Awaitable[bool]],
-        clock: Callable[[], datetime],
-        on_queued: Callable[[], None] = lambda: None,
-    ) -> None:
-        self._db, self._desk, self._is_forum = db, desk, is_forum
-        self._clock, self._on_queued = clock, on_queued
-        self._wake = asyncio.Event()
-        self.forum: bool | None = None
-
-    def wake(self) -> None:
-        """A ticket was opened: link it now."""
-        self._wake.set()
-
-    async def run(self, *, poll_s: float = 1.0) -> None:
-        """Link tickets until cancelled."""
-        while True:
-            try:
-                if self.forum is None:
-                    self.forum = await self._is_forum(self._desk.chat_id)
-                    log.info(
-                        "support chat: %s",
-                        "one forum topic per ticket" if self.forum else "reply threads",
-                    )
-                async with self._db.session_scope() as session:
-                    moved = await link_desk(
-                        session, desk=self._desk, forum=self.forum, now=self._clock()
-                    )
-                if moved:
-                    self._on_queued()
-            except Exception:  # Telegram or the database away for a while: try again shortly
-                log.exception("linking support tickets to the support chat failed; retrying")
-                await asyncio.sleep(5 * poll_s)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), poll_s)
-            self._wake.clear()
 
 
 # ---------------------------------------------------------------- claiming and closing

@@ -27,10 +27,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.jobs import JobKind, Run, Verdict
 from bot.i18n import DEFAULT_LOCALE, _, format_count, format_moment, use_locale
 from bot.messages import Button, ChatRef, Outgoing
 from bot.vn import divisions
-from bot.workers.scheduler import JobKind, Run, Verdict
 from storage import accounts, jobs, outbox, staff
 from storage import broadcasts as store
 from storage.broadcasts import CANCELLED, DONE, SCHEDULED, SENDING, Audience, Recipient

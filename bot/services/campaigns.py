@@ -34,11 +34,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.domain import notices
 from bot.domain.form_lists import priority_groups
+from bot.domain.jobs import JobKind, Run, Verdict, local_time, quiet_until
 from bot.domain.vaccines import BOOSTER_AFTER_DAYS, BOOSTERS, PRODUCTS
 from bot.i18n import TIMEZONE, _, current_locale, local_day
 from bot.messages import Button
 from bot.vn import divisions
-from bot.workers.scheduler import JobKind, Run, Verdict, local_time, quiet_until
 from storage import campaigns as store
 from storage import jobs, outbox, staff
 from storage.campaigns import (

@@ -28,7 +28,8 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from bot.domain.certificate_issuing import check, describe_verified, problem_text, summary
+from bot.domain.certificate_issuing import check
+from bot.domain.certificate_wording import describe_verified, problem_text, summary
 from bot.domain.dcc import DccInvalid
 from bot.domain.dcc.qr_reader import ImageTooLarge, NotAnImage, certificate_text, read_qr_texts
 from bot.domain.ratelimit import KeyedLimiter

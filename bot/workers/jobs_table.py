@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.domain import reminders, tickets
+from bot.domain.jobs import JobKind
 from bot.services import broadcasts, campaigns
-from bot.workers.scheduler import JobKind
 
 JOB_KINDS: Mapping[str, JobKind] = {
     **reminders.KINDS,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.zalo import channel as zalo
-from bot.dispatch import Dispatcher
 from bot.messages import Button, Incoming, Kind
 from bot.workers.idle import IdleWatch
 from storage import accounts, inbox, outbox
@@ -36,19 +35,24 @@ CHOICE_MEMORY = 3  # how many of the messages the chat last saw a typed choice i
 _POLL_S = 5.0  # a stored event is also found without a wake-up (another process stored it)
 
 
+# The dispatcher's batch entry (`bot.dispatch.Dispatcher.handle_batch`), given by the composition
+# root so that a channel never imports the dispatcher above it.
+HandleBatch = Callable[[Sequence[Incoming]], Awaitable[object]]
+
+
 class ZaloInbox:
     """Stores Zalo events as they come and hands them to the dispatcher in order."""
 
     def __init__(
         self,
         db: Database,
-        dispatcher: Dispatcher,
+        handle_batch: HandleBatch,
         *,
         clock: Callable[[], datetime],
         on_released: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = db
-        self._dispatcher = dispatcher
+        self._handle_batch = handle_batch
         self._clock = clock
         self._on_released = on_released
         self._wake = asyncio.Event()
@@ -109,7 +113,7 @@ class ZaloInbox:
         if released:
             self._on_released()
         if msgs:
-            await self._dispatcher.handle_batch(msgs)
+            await self._handle_batch(msgs)
         async with self._db.session_scope() as session:
             await inbox.mark_handled(session, [row.id for row in stored], now=self._clock())
         return len(stored)
