@@ -69,7 +69,7 @@ async def run(args: argparse.Namespace, service: Service) -> int:
 
 
 async def _create(args: argparse.Namespace, service: Service) -> int:
-    from bot.cli import group_codes
+    from bot.domain.form_lists import group_codes
     from bot.services import broadcasts
 
     now = service.clock()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from bot.config import ConfigError
+from bot.config import ConfigError, Settings
 from bot.i18n import N_, _, current_locale
 
 
@@ -123,3 +123,11 @@ ANSWER_YES, ANSWER_NO, ANSWER_UNSURE = "yes", "no", "unsure"
 def needs_screening(answers: dict[str, str]) -> bool:
     """Whether a doctor must look closely at the site: any answer other than a plain no."""
     return any(answer != ANSWER_NO for answer in answers.values())
+
+
+def group_codes(given: list[str], settings: Settings) -> list[str]:
+    """Priority groups by code or by number in the list (unknown ones kept: refused later)."""
+    groups = priority_groups(settings.priority_groups_file)
+    return [
+        groups[int(g) - 1].code if g.isdigit() and 1 <= int(g) <= len(groups) else g for g in given
+    ]

@@ -12,9 +12,10 @@ from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
 from bot.domain import booking as booking_service
-from bot.handlers import registration, slot_picker
+from bot.handlers import registration
 from bot.handlers.menu import menu_buttons
-from bot.handlers.registration.form import person_of_account
+from bot.handlers.registration import slot_picker
+from bot.handlers.registration.form import Mode, person_of_account
 from bot.i18n import _
 from bot.messages import Button, Incoming, payload_id
 from bot.vn.intents import Intent, is_answer
@@ -147,7 +148,7 @@ async def receive_choice(msg: Incoming, conv: Conversation) -> None:
         conv.goto(
             registration.FLOW,
             registration.Step.SITE,
-            mode="move",
+            mode=Mode.MOVE,
             move=booking.id,
             person=person.id,
             province=person.province_code,

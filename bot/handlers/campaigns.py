@@ -29,7 +29,6 @@ from enum import StrEnum
 from bot.conversation import Conversation, Handler
 from bot.handlers import registration, start
 from bot.handlers.registration.form import person_of_account
-from bot.handlers.slot_picker import local_today
 from bot.handlers.targeting import (
     Scope,
     ask_groups_text,
@@ -42,6 +41,7 @@ from bot.handlers.targeting import (
     ward_scope,
     wards_problem,
 )
+from bot.handlers.today import local_today
 from bot.i18n import _, format_moment
 from bot.messages import Button, Incoming, Kind, payload_id
 from bot.services import campaigns as service

@@ -19,13 +19,13 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
-from bot.domain import lookups, qr_tokens
+from bot.domain import lookups
 from bot.domain.identity import id_index
-from bot.domain.qr_image import qr_png
 from bot.domain.results import NEGATIVE, certificate_button, result_text
 from bot.domain.samples import read_tube_code
 from bot.handlers import registration
 from bot.handlers.menu import menu_buttons
+from bot.handlers.sampling_qr import send_qr
 from bot.i18n import _, format_moment, local_day
 from bot.messages import Button, Incoming
 from bot.vn.dates import InvalidDate, parse_birth_date
@@ -54,23 +54,6 @@ async def show_qr(msg: Incoming, conv: Conversation) -> None:
         return
     conv.finish()
     await send_qr(conv, registered)
-
-
-async def send_qr(conv: Conversation, registered: list[Person]) -> None:
-    """One QR image per person, with who it is for and until when it is valid."""
-    for person in registered:
-        token = qr_tokens.issue(conv.services.protector, person.id, now=conv.now)
-        conv.reply(
-            _(
-                "PCR sampling QR for {name}, valid until {moment}. Show it at the sampling site; "
-                "it contains no personal data. Type /maqr for a new one at any time."
-            ).format(name=person.full_name, moment=format_moment(conv.now + qr_tokens.VALID_FOR)),
-            image=qr_png(token, box_size=8),
-        )
-    conv.reply(
-        _("Results will arrive in this chat as soon as the lab sends them."),
-        buttons=[[Button(_("A QR for someone else"), "menu:qr_add")], *menu_buttons()],
-    )
 
 
 async def add_person_for_qr(msg: Incoming, conv: Conversation) -> None:

@@ -19,8 +19,9 @@ from bot.domain.booking import read_code
 from bot.domain.doses import DoseEntry, DoseRefused, as_given, record_dose
 from bot.domain.vaccines import PRODUCTS, next_dose
 from bot.handlers import start
+from bot.handlers.registration.slot_picker import slot_moment
 from bot.handlers.roles import role_held
-from bot.handlers.slot_picker import local_today, slot_moment
+from bot.handlers.today import local_today
 from bot.i18n import _, format_day
 from bot.messages import Button, Incoming
 from bot.vn.phone import mask_id_number

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from bot.domain.certificate_issuing import RENEW_BATCH, queue_photo, renew_expired
 from bot.domain.dcc.trust import Authority
 from bot.domain.qr_image import certificate_png
+from bot.idle import IdleWatch
 from bot.messages import Outgoing
-from bot.workers.idle import IdleWatch
 from storage import certificates
 from storage.db import Database
 from storage.models import Account, Certificate, Person

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.domain.jobs import JobKind, Run, Verdict, quiet_until
-from bot.workers.idle import IdleWatch
+from bot.idle import IdleWatch
 from storage import jobs
 from storage.db import Database
 from storage.models import Job

@@ -34,8 +34,8 @@ from bot.channels import (
     WaitForUser,
 )
 from bot.domain.ratelimit import TokenBucket
+from bot.idle import IdleWatch
 from bot.messages import ChatRef, Outgoing
-from bot.workers.idle import IdleWatch
 from storage import accounts, media, outbox
 from storage.db import Database
 

@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.zalo import channel as zalo
+from bot.idle import IdleWatch
 from bot.messages import Button, Incoming, Kind
-from bot.workers.idle import IdleWatch
 from storage import accounts, inbox, outbox
 from storage.db import Database
 

@@ -13,6 +13,7 @@ account (screening, then site/day/slot); `move` reschedules a booking (site/day/
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
 from datetime import date
 
 from bot.conversation import Conversation, Handler
@@ -20,11 +21,20 @@ from bot.domain.doses import as_given
 from bot.domain.form_lists import SCREENING, needs_screening
 from bot.domain.identity import id_index
 from bot.domain.vaccines import next_dose
-from bot.handlers import slot_picker
 from bot.handlers.menu import menu_buttons
 from bot.handlers.phone import PHONE_INDEX
-from bot.handlers.registration import person_fields, profile_fields
-from bot.handlers.registration.form import FLOW, RegisterStep, person_of_account, wrong_answer
+from bot.handlers.registration import person_fields, profile_fields, slot_picker
+from bot.handlers.registration.form import (
+    FLOW,
+    Mode,
+    Outcome,
+    RegisterStep,
+    mode_of,
+    person_of_account,
+    wrong_answer,
+)
+from bot.handlers.sampling_qr import send_qr
+from bot.handlers.today import local_today
 from bot.i18n import _, format_day
 from bot.messages import Button, Incoming, Kind, payload_id
 from bot.vn import divisions
@@ -36,6 +46,7 @@ from storage.models import Person
 
 MAX_PEOPLE = 5
 Step = RegisterStep
+FieldStep = Callable[[Incoming, Conversation], Awaitable[Outcome]]
 
 PERSON_FIELDS = ("name", "dob", "gender", "idn", "phone", "province", "ward", "group")
 BOOKING_FIELDS = ("site", "day", "slot")
@@ -62,7 +73,7 @@ async def start_identity(conv: Conversation) -> None:
             buttons=menu_buttons(),
         )
         return
-    conv.goto(FLOW, Step.WHO, purpose="identity")
+    conv.goto(FLOW, Step.WHO, purpose=Mode.IDENTITY)
     who = [Button(_("A relative"), "reg:who:other")]
     if not any(person.is_holder for person in registered):
         who.insert(0, Button(_("Myself"), "reg:who:self"))
@@ -126,7 +137,7 @@ async def receive_who(msg: Incoming, conv: Conversation) -> None:
             buttons=menu_buttons(),
         )
         return
-    mode = "identity" if conv.data.get("purpose") == "identity" else "new"
+    mode = Mode.IDENTITY if conv.data.get("purpose") == Mode.IDENTITY else Mode.NEW
     conv.goto(FLOW, Step.NAME, mode=mode, relation=relation)
     await advance(conv)
 
@@ -148,7 +159,7 @@ async def book_for_registered(conv: Conversation, person_id: int) -> None:
         await start_registration(Incoming(conv.chat, "", Kind.BUTTON), conv)
         return
     history = as_given(list(await vaccinations.history(conv.session, person.id)))
-    upcoming = next_dose(history, today=slot_picker.local_today(conv))
+    upcoming = next_dose(history, today=local_today(conv))
     if upcoming.number is None:
         conv.finish()
         conv.reply(
@@ -174,7 +185,7 @@ async def book_for_registered(conv: Conversation, person_id: int) -> None:
     conv.goto(
         FLOW,
         Step.SCREEN,
-        mode="existing",
+        mode=Mode.EXISTING,
         person=person.id,
         person_name=person.full_name,
         name=person.full_name,
@@ -187,13 +198,13 @@ async def book_for_registered(conv: Conversation, person_id: int) -> None:
 
 
 def _skipped(conv: Conversation) -> tuple[str, ...]:
-    mode = conv.data.get("mode")
-    if mode == "existing":
+    mode = mode_of(conv)
+    if mode is Mode.EXISTING:
         asked = ("group",) if conv.data.get("ask_group") else ()
         return tuple(key for key in PERSON_FIELDS if key not in asked)
-    if mode == "move":
+    if mode is Mode.MOVE:
         return (*PERSON_FIELDS, "screen")
-    if mode == "identity":
+    if mode is Mode.IDENTITY:
         return ("group", "screen", *BOOKING_FIELDS)
     return ()
 
@@ -207,13 +218,15 @@ async def advance(conv: Conversation) -> None:
             continue
         if key == "screen":
             if len(data.get("screen", {})) < len(SCREENING):
-                await profile_fields.ask_screen(conv)
+                if await profile_fields.ask_screen(conv) is Outcome.NEXT:
+                    await advance(conv)
                 return
             continue
         if key in BOOKING_FIELDS and data.get("site") == "":
             continue  # no free places: the registration is saved without a booking
         if key not in data:
-            await ask(conv)
+            if await ask(conv) is Outcome.NEXT:
+                await advance(conv)  # the field settled itself (no free place): go on
             return
         if key == "idn" and await person_fields.ask_id_fix_if_needed(conv):
             return
@@ -256,7 +269,7 @@ async def show_summary(conv: Conversation) -> None:
     conv.data.pop("tries", None)
     lines = [_("Please check:")]
     lines += await _person_lines(conv)
-    if conv.data.get("mode") != "identity":
+    if mode_of(conv) is not Mode.IDENTITY:
         lines += await slot_picker.booking_lines(conv)
     conv.reply(
         "\n".join(lines),
@@ -266,7 +279,7 @@ async def show_summary(conv: Conversation) -> None:
 
 async def _person_lines(conv: Conversation) -> list[str]:
     data = conv.data
-    if data.get("mode") not in ("new", "identity"):
+    if mode_of(conv) not in (Mode.NEW, Mode.IDENTITY):
         person = await person_of_account(conv, int(data["person"]))
         name = person.full_name if person else "?"
         return [_("Name: {name}").format(name=name)]
@@ -283,7 +296,7 @@ async def _person_lines(conv: Conversation) -> list[str]:
             province=divisions.province(data["province"]).name,
         ),
     ]
-    if data.get("mode") == "identity":
+    if mode_of(conv) is Mode.IDENTITY:
         return lines
     lines.append(
         _("Priority group: {group}").format(group=profile_fields.group_label(conv, data["group"]))
@@ -361,20 +374,19 @@ async def receive_edit(msg: Incoming, conv: Conversation) -> None:
 async def confirm(conv: Conversation) -> None:
     """Store the person (if new) and the booking in this event's transaction."""
     data = conv.data
-    if data.get("mode") == "move":
-        await slot_picker.confirm_move(conv)
+    if mode_of(conv) is Mode.MOVE:
+        if await slot_picker.confirm_move(conv) is Outcome.NEXT:
+            await advance(conv)
         return
-    if data.get("mode") == "identity":
+    if mode_of(conv) is Mode.IDENTITY:
         stored = await _store_person(conv)
         if stored is not None:
             conv.finish()
             conv.reply(_("{name} is registered.").format(name=stored.full_name))
-            from bot.handlers import pcr  # the QR belongs to the PCR feature
-
-            await pcr.send_qr(conv, [stored])
+            await send_qr(conv, [stored])
         return
-    person = await _store_person(conv) if data.get("mode") == "new" else None
-    if data.get("mode") == "new" and person is None:
+    person = await _store_person(conv) if mode_of(conv) is Mode.NEW else None
+    if mode_of(conv) is Mode.NEW and person is None:
         return
     person = person or await person_of_account(conv, int(data["person"]))
     if person is None:
@@ -393,7 +405,8 @@ async def confirm(conv: Conversation) -> None:
             buttons=menu_buttons(),
         )
         return
-    await slot_picker.confirm_booking(conv, person)
+    if await slot_picker.confirm_booking(conv, person) is Outcome.NEXT:
+        await advance(conv)
 
 
 async def _store_person(conv: Conversation) -> Person | None:
@@ -438,7 +451,7 @@ async def _store_person(conv: Conversation) -> Person | None:
     )
     # From here on the form books for a registered person: if the slot has filled up in the
     # meantime, the citizen picks another time and the registration stays.
-    data.update(mode="existing", person=person.id)
+    data.update(mode=Mode.EXISTING, person=person.id)
     return person
 
 
@@ -471,21 +484,32 @@ STEP_OF_FIELD = {
     "slot": Step.SLOT,
 }
 
+
+def _field(step: FieldStep) -> Handler:
+    """A field step as the dispatcher's handler: a kept answer leads to the next field."""
+
+    async def handle(msg: Incoming, conv: Conversation) -> None:
+        if await step(msg, conv) is Outcome.NEXT:
+            await advance(conv)
+
+    return handle
+
+
 STEPS: dict[str, Handler] = {
     Step.WHO: receive_who,
-    Step.NAME: person_fields.receive_name,
-    Step.DOB: person_fields.receive_dob,
-    Step.GENDER: person_fields.receive_gender,
-    Step.ID: person_fields.receive_id,
-    Step.ID_FIX: person_fields.receive_id_fix,
-    Step.PHONE: person_fields.receive_phone,
-    Step.PROVINCE: profile_fields.receive_province,
-    Step.WARD: profile_fields.receive_ward,
-    Step.GROUP: profile_fields.receive_group,
-    Step.SCREEN: profile_fields.receive_screen,
-    Step.SITE: slot_picker.receive_site,
-    Step.DAY: slot_picker.receive_day,
-    Step.SLOT: slot_picker.receive_slot,
+    Step.NAME: _field(person_fields.receive_name),
+    Step.DOB: _field(person_fields.receive_dob),
+    Step.GENDER: _field(person_fields.receive_gender),
+    Step.ID: _field(person_fields.receive_id),
+    Step.ID_FIX: _field(person_fields.receive_id_fix),
+    Step.PHONE: _field(person_fields.receive_phone),
+    Step.PROVINCE: _field(profile_fields.receive_province),
+    Step.WARD: _field(profile_fields.receive_ward),
+    Step.GROUP: _field(profile_fields.receive_group),
+    Step.SCREEN: _field(profile_fields.receive_screen),
+    Step.SITE: _field(slot_picker.receive_site),
+    Step.DAY: _field(slot_picker.receive_day),
+    Step.SLOT: _field(slot_picker.receive_slot),
     Step.SUMMARY: receive_summary,
     Step.EDIT: receive_edit,
 }
@@ -494,7 +518,7 @@ STEPS: dict[str, Handler] = {
 async def cancel(msg: Incoming, conv: Conversation) -> None:
     """/huy inside the flow: nothing typed is kept; say what stays registered."""
     count = await people.count_people(conv.session, conv.owner_id)
-    moving = conv.data.get("mode") == "move"
+    moving = mode_of(conv) is Mode.MOVE
     conv.finish()
     if moving:
         conv.reply(

@@ -1,6 +1,8 @@
-"""What the registration form's modules share: the flow, its steps, and the step routine.
+"""The registration form's engine: the flow, its steps, its modes and the step routine.
 
-Every step accepts an answer, or refuses one kindly, then lets the form go on.
+Every field step accepts an answer, or refuses one kindly, and says so with an `Outcome`; the
+flow's table (`bot.handlers.registration.flow`) then asks the next missing field or waits. So
+field modules never call the flow: nothing here imports what is above it.
 """
 
 from __future__ import annotations
@@ -40,11 +42,26 @@ class RegisterStep(StrEnum):
     EDIT = "edit"
 
 
-async def advance(conv: Conversation) -> None:
-    """Ask the form's next missing field (see registration.advance)."""
-    from bot.handlers.registration import flow as registration  # the form's order lives there
+class Outcome(StrEnum):
+    """What a field step came to: the flow's table decides what happens next."""
 
-    await registration.advance(conv)
+    STAY = "stay"  # the step waits (an answer refused, or a question asked)
+    NEXT = "next"  # an answer kept or a field settled: ask the next missing field
+
+
+class Mode(StrEnum):
+    """What the form is filling in (`data["mode"]`)."""
+
+    NEW = "new"  # a new person: every field, then a booking
+    EXISTING = "existing"  # a person already on the account: screening, then site/day/slot
+    MOVE = "move"  # an existing booking moved: site/day/slot only
+    IDENTITY = "identity"  # the identity fields only (name to ward), for a PCR QR
+
+
+def mode_of(conv: Conversation) -> Mode | None:
+    """The form's mode, None before it is chosen."""
+    mode = conv.data.get("mode")
+    return Mode(mode) if mode else None
 
 
 async def accept(conv: Conversation, **answers: Any) -> None:

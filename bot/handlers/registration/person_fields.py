@@ -13,8 +13,17 @@ from datetime import date
 from bot.conversation import Conversation
 from bot.domain.identity import id_index
 from bot.handlers.menu import menu_buttons
-from bot.handlers.registration.form import BACK, FLOW, RegisterStep, accept, advance, wrong_answer
-from bot.handlers.slot_picker import local_today
+from bot.handlers.registration.form import (
+    BACK,
+    FLOW,
+    Mode,
+    Outcome,
+    RegisterStep,
+    accept,
+    mode_of,
+    wrong_answer,
+)
+from bot.handlers.today import local_today
 from bot.i18n import _, format_day
 from bot.messages import Button, Incoming, Kind
 from bot.vn.dates import DateProblem, InvalidDate, age_on, parse_birth_date
@@ -29,7 +38,7 @@ Step = RegisterStep
 # ---------------------------------------------------------------- name, birth date, gender
 
 
-async def ask_name(conv: Conversation) -> None:
+async def ask_name(conv: Conversation) -> Outcome:
     """Ask the full name."""
     conv.goto(FLOW, Step.NAME)
     if conv.data.get("relation") == "self":
@@ -39,9 +48,10 @@ async def ask_name(conv: Conversation) -> None:
             "What is your relative's full name, as on their ID card? For example: Trần Thị Bình"
         )
     conv.reply(text)
+    return Outcome.STAY
 
 
-async def receive_name(msg: Incoming, conv: Conversation) -> None:
+async def receive_name(msg: Incoming, conv: Conversation) -> Outcome:
     """Check the name: 2-80 letters, no digits or emoji."""
     try:
         name = parse_full_name(msg.text)
@@ -54,12 +64,12 @@ async def receive_name(msg: Incoming, conv: Conversation) -> None:
         await wrong_answer(
             msg, conv, reason + " " + _("Please type the full name, for example: Nguyễn Văn An")
         )
-        return
+        return Outcome.STAY
     await accept(conv, name=name)
-    await advance(conv)
+    return Outcome.NEXT
 
 
-async def ask_dob(conv: Conversation) -> None:
+async def ask_dob(conv: Conversation) -> Outcome:
     """Ask the date of birth, day first."""
     conv.goto(FLOW, Step.DOB)
     conv.reply(
@@ -68,9 +78,10 @@ async def ask_dob(conv: Conversation) -> None:
             "2-1-1990 or 02011990)."
         ).format(name=conv.data["name"])
     )
+    return Outcome.STAY
 
 
-async def receive_dob(msg: Incoming, conv: Conversation) -> None:
+async def receive_dob(msg: Incoming, conv: Conversation) -> Outcome:
     """Read the date, refuse impossible or under-age ones, and confirm it in words."""
     today = local_today(conv)
     try:
@@ -87,10 +98,10 @@ async def receive_dob(msg: Incoming, conv: Conversation) -> None:
             conv,
             reason + " " + _("Please type the date of birth as day/month/year, e.g. 02/01/1990."),
         )
-        return
+        return Outcome.STAY
     minimum = conv.services.settings.min_age
     # The age limit is vaccination's; a PCR QR (identity mode) is for children too.
-    if conv.data.get("mode") != "identity" and age_on(born, today) < minimum:
+    if mode_of(conv) is not Mode.IDENTITY and age_on(born, today) < minimum:
         await wrong_answer(
             msg,
             conv,
@@ -99,10 +110,10 @@ async def receive_dob(msg: Incoming, conv: Conversation) -> None:
                 "not {age} yet. If the date is wrong, please type it again, or /huy to stop."
             ).format(age=minimum, day=format_day(born)),
         )
-        return
+        return Outcome.STAY
     await accept(conv, dob=born.isoformat())
     conv.reply(_("Date of birth: {day}.").format(day=format_day(born)))
-    await advance(conv)
+    return Outcome.NEXT
 
 
 GENDER_BUTTONS = (("reg:gender:male", Gender.MALE), ("reg:gender:female", Gender.FEMALE))
@@ -117,30 +128,30 @@ def gender_label(gender: str) -> str:
     return _("Male") if gender == Gender.MALE else _("Female")
 
 
-async def ask_gender(conv: Conversation) -> None:
+async def ask_gender(conv: Conversation) -> Outcome:
     """Ask the gender with two buttons."""
     conv.goto(FLOW, Step.GENDER)
     conv.reply(
         _("Gender of {name}?").format(name=conv.data["name"]),
         buttons=[[Button(gender_label(g), payload) for payload, g in GENDER_BUTTONS]],
     )
+    return Outcome.STAY
 
 
-async def receive_gender(msg: Incoming, conv: Conversation) -> None:
+async def receive_gender(msg: Incoming, conv: Conversation) -> Outcome:
     """Take the button, or "nam"/"nữ" typed."""
     gender = dict(GENDER_BUTTONS).get(msg.payload or "") or _GENDER_WORDS.get(fold(msg.text))
     if gender is None:
         await wrong_answer(msg, conv, _("Please press “Male” or “Female”."))
-        await ask_gender(conv)
-        return
+        return await ask_gender(conv)
     await accept(conv, gender=str(gender))
-    await advance(conv)
+    return Outcome.NEXT
 
 
 # ---------------------------------------------------------------- ID number
 
 
-async def ask_id(conv: Conversation) -> None:
+async def ask_id(conv: Conversation) -> Outcome:
     """Ask the 12-digit personal ID number."""
     conv.goto(FLOW, Step.ID)
     conv.reply(
@@ -149,6 +160,7 @@ async def ask_id(conv: Conversation) -> None:
             "VNeID) of {name}? For example: 079 190 012 345"
         ).format(name=conv.data["name"])
     )
+    return Outcome.STAY
 
 
 def _id_problem_text(problem: IdProblem, typed: str) -> str:
@@ -170,7 +182,7 @@ def _id_problem_text(problem: IdProblem, typed: str) -> str:
     }.get(problem, _("This ID number is not valid."))
 
 
-async def receive_id(msg: Incoming, conv: Conversation) -> None:
+async def receive_id(msg: Incoming, conv: Conversation) -> Outcome:
     """Check the number's form, refuse one already registered, cross-check it later."""
     today = local_today(conv)
     try:
@@ -183,7 +195,7 @@ async def receive_id(msg: Incoming, conv: Conversation) -> None:
             + " "
             + _("Please type the 12 digits, for example 079 190 012 345."),
         )
-        return
+        return Outcome.STAY
     protector = conv.services.protector
     found = await people.find_by_id_index(conv.session, id_index(protector, pid.number))
     if found is not None and found[1] is not None and found[1].id == conv.owner_id:
@@ -197,12 +209,12 @@ async def receive_id(msg: Incoming, conv: Conversation) -> None:
                 *menu_buttons(),
             ],
         )
-        return
+        return Outcome.STAY
     if found is not None:
         refuse_id(conv)
-        return
+        return Outcome.STAY
     await accept(conv, idn=base64.b64encode(protector.seal(pid.number)).decode())
-    await advance(conv)
+    return Outcome.NEXT
 
 
 def refuse_id(conv: Conversation) -> None:
@@ -265,21 +277,20 @@ async def ask_id_fix_if_needed(conv: Conversation) -> bool:
     return True
 
 
-async def receive_id_fix(msg: Incoming, conv: Conversation) -> None:
+async def receive_id_fix(msg: Incoming, conv: Conversation) -> Outcome:
     """Forget the field chosen for correction and ask it again."""
     field = (msg.payload or "").removeprefix("reg:fix:")
     if field not in ("idn", "dob", "gender"):
         await wrong_answer(msg, conv, _("Please choose with the buttons which one to correct."))
-        await advance(conv)
-        return
+        return Outcome.NEXT
     conv.data.pop(field, None)
-    await advance(conv)
+    return Outcome.NEXT
 
 
 # ---------------------------------------------------------------- phone
 
 
-async def ask_phone(conv: Conversation) -> None:
+async def ask_phone(conv: Conversation) -> Outcome:
     """Ask the phone number: the holder's shared contact, the account's number, or typed."""
     conv.goto(FLOW, Step.PHONE)
     buttons = []
@@ -301,9 +312,10 @@ async def ask_phone(conv: Conversation) -> None:
     conv.reply(text, buttons=buttons)
     if conv.data.get("relation") == "self":
         conv.reply(_("Or press the button:"), request_phone=_("Share my phone number"))
+    return Outcome.STAY
 
 
-async def receive_phone(msg: Incoming, conv: Conversation) -> None:
+async def receive_phone(msg: Incoming, conv: Conversation) -> Outcome:
     """Accept the user's own shared contact, the account's number, or a typed number."""
     protector = conv.services.protector
     if msg.payload == "reg:phone:account" and conv.account.phone_sealed:
@@ -313,7 +325,7 @@ async def receive_phone(msg: Incoming, conv: Conversation) -> None:
             await wrong_answer(
                 msg, conv, _("Please share your own number with the button, or type the number.")
             )
-            return
+            return Outcome.STAY
         phone = normalize_phone(msg.contact.phone)
     else:
         phone = normalize_phone(msg.text) if msg.kind == Kind.TEXT else None
@@ -326,7 +338,7 @@ async def receive_phone(msg: Incoming, conv: Conversation) -> None:
                 "Please type it again, for example 0912 345 678."
             ),
         )
-        return
+        return Outcome.STAY
     await accept(conv, phone=base64.b64encode(protector.seal(phone)).decode())
     conv.reply(_("Phone number: {phone}.").format(phone=mask_phone(phone)), remove_keyboard=True)
-    await advance(conv)
+    return Outcome.NEXT

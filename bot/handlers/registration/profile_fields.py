@@ -14,7 +14,7 @@ from bot.domain.form_lists import (
     needs_screening,
     priority_groups,
 )
-from bot.handlers.registration.form import FLOW, RegisterStep, accept, advance, wrong_answer
+from bot.handlers.registration.form import FLOW, Outcome, RegisterStep, accept, wrong_answer
 from bot.i18n import _
 from bot.messages import Button, Incoming, Kind
 from bot.vn import divisions
@@ -26,7 +26,7 @@ Step = RegisterStep
 # ---------------------------------------------------------------- province and ward
 
 
-async def ask_province(conv: Conversation) -> None:
+async def ask_province(conv: Conversation) -> Outcome:
     """Ask the province or city (current divisions), with the biggest ones as buttons."""
     conv.goto(FLOW, Step.PROVINCE)
     popular = divisions.popular_provinces()
@@ -37,9 +37,10 @@ async def ask_province(conv: Conversation) -> None:
         ).format(name=conv.data["name"]),
         buttons=[[Button(p.name, f"reg:prov:{p.code}")] for p in popular],
     )
+    return Outcome.STAY
 
 
-async def receive_province(msg: Incoming, conv: Conversation) -> None:
+async def receive_province(msg: Incoming, conv: Conversation) -> Outcome:
     """Take a province button, or find a typed name (aliases and old names too)."""
     payload = msg.payload or ""
     raw = payload.removeprefix("reg:prov:")
@@ -49,8 +50,7 @@ async def receive_province(msg: Incoming, conv: Conversation) -> None:
             divisions.province(code)
         except KeyError:
             await wrong_answer(msg, conv, _("Please choose with the buttons below."))
-            await ask_province(conv)
-            return
+            return await ask_province(conv)
     else:
         found = divisions.find_provinces(msg.text) if msg.kind == Kind.TEXT else []
         if not found:
@@ -59,20 +59,20 @@ async def receive_province(msg: Incoming, conv: Conversation) -> None:
                 conv,
                 _("I could not find that province. Please type its name, for example “Hà Nội”."),
             )
-            return
+            return Outcome.STAY
         if len(found) > 1:
             conv.reply(
                 _("Which province or city do you mean?"),
                 buttons=[[Button(p.name, f"reg:prov:{p.code}")] for p in found],
             )
-            return
+            return Outcome.STAY
         code = found[0].code
     conv.data.pop("ward", None)
     await accept(conv, province=code)
-    await advance(conv)
+    return Outcome.NEXT
 
 
-async def ask_ward(conv: Conversation) -> None:
+async def ask_ward(conv: Conversation) -> Outcome:
     """Ask the ward (phường / xã / đặc khu); old names are understood."""
     conv.goto(FLOW, Step.WARD)
     province = divisions.province(conv.data["province"])
@@ -83,6 +83,7 @@ async def ask_ward(conv: Conversation) -> None:
             "“{folded}”. Old names from before 1/7/2025 are fine too."
         ).format(province=province.name, example=example, folded=fold(example))
     )
+    return Outcome.STAY
 
 
 def ward_text(code: int, formerly: str | None) -> str:
@@ -93,7 +94,7 @@ def ward_text(code: int, formerly: str | None) -> str:
     return ward.name
 
 
-async def receive_ward(msg: Incoming, conv: Conversation) -> None:
+async def receive_ward(msg: Incoming, conv: Conversation) -> Outcome:
     """Find the ward in the chosen province; confirm an old name; offer up to 5 matches."""
     payload = msg.payload or ""
     offered: dict[str, str | None] = conv.data.get("ward_offer", {})
@@ -102,8 +103,7 @@ async def receive_ward(msg: Incoming, conv: Conversation) -> None:
         await accept(conv, ward=int(code), formerly=offered[code])
         conv.data.pop("ward_offer", None)
         conv.reply(_("Ward: {ward}.").format(ward=ward_text(int(code), offered[code])))
-        await advance(conv)
-        return
+        return Outcome.NEXT
     found = divisions.find_wards(msg.text, conv.data["province"]) if msg.kind == Kind.TEXT else []
     if not found:
         province = divisions.province(conv.data["province"])
@@ -115,12 +115,11 @@ async def receive_ward(msg: Incoming, conv: Conversation) -> None:
                 "example “Bến Thành”, or type /huy to stop."
             ).format(province=province.name),
         )
-        return
+        return Outcome.STAY
     if len(found) == 1 and found[0].formerly is None and not found[0].guessed:
         await accept(conv, ward=found[0].code, formerly=None)
         conv.reply(_("Ward: {ward}.").format(ward=found[0].name))
-        await advance(conv)
-        return
+        return Outcome.NEXT
     conv.data["ward_offer"] = {str(w.code): w.formerly for w in found}
     question = _("Is this the ward?") if len(found) == 1 else _("Which ward do you mean?")
     conv.reply(
@@ -134,12 +133,13 @@ async def receive_ward(msg: Incoming, conv: Conversation) -> None:
             [Button(ward_text(w.code, w.formerly)[:60], f"reg:ward:{w.code}")] for w in found
         ],
     )
+    return Outcome.STAY
 
 
 # ---------------------------------------------------------------- priority group, screening
 
 
-async def ask_group(conv: Conversation) -> None:
+async def ask_group(conv: Conversation) -> Outcome:
     """List the priority groups, numbered, with number buttons."""
     conv.goto(FLOW, Step.GROUP)
     groups = priority_groups(conv.services.settings.priority_groups_file)
@@ -153,9 +153,10 @@ async def ask_group(conv: Conversation) -> None:
         + "\n".join(lines),
         buttons=[buttons[i : i + 5] for i in range(0, len(buttons), 5)],
     )
+    return Outcome.STAY
 
 
-async def receive_group(msg: Incoming, conv: Conversation) -> None:
+async def receive_group(msg: Incoming, conv: Conversation) -> Outcome:
     """Take the group button or its number typed."""
     groups = priority_groups(conv.services.settings.priority_groups_file)
     codes = [group.code for group in groups]
@@ -167,9 +168,9 @@ async def receive_group(msg: Incoming, conv: Conversation) -> None:
         await wrong_answer(
             msg, conv, _("Please choose a number from 1 to {count}.").format(count=len(codes))
         )
-        return
+        return Outcome.STAY
     await accept(conv, group=code)
-    await advance(conv)
+    return Outcome.NEXT
 
 
 def group_label(conv: Conversation, code: str) -> str:
@@ -198,7 +199,7 @@ def _screened_name(conv: Conversation) -> str:
     return str(conv.data.get("name") or conv.data.get("person_name") or _("this person"))
 
 
-async def ask_screen(conv: Conversation) -> None:
+async def ask_screen(conv: Conversation) -> Outcome:
     """Ask the next screening question (Yes / No / Not sure)."""
     conv.goto(FLOW, Step.SCREEN)
     answers = conv.data.setdefault("screen", {})
@@ -218,9 +219,10 @@ async def ask_screen(conv: Conversation) -> None:
         ),
         buttons=[[Button(_screen_label(answer), payload) for payload, answer in SCREEN_ANSWERS]],
     )
+    return Outcome.STAY
 
 
-async def receive_screen(msg: Incoming, conv: Conversation) -> None:
+async def receive_screen(msg: Incoming, conv: Conversation) -> Outcome:
     """Record Yes / No / Not sure for the current question."""
     answer = dict(SCREEN_ANSWERS).get(msg.payload or "")
     if answer is None and msg.kind == Kind.TEXT:
@@ -232,8 +234,7 @@ async def receive_screen(msg: Incoming, conv: Conversation) -> None:
             answer = ANSWER_NO
     if answer is None:
         await wrong_answer(msg, conv, _("Please answer “Yes”, “No” or “Not sure”."))
-        await ask_screen(conv)
-        return
+        return await ask_screen(conv)
     answers = dict(conv.data.get("screen", {}))
     answers[SCREENING[len(answers)][0]] = answer
     await accept(conv, screen=answers)
@@ -244,4 +245,4 @@ async def receive_screen(msg: Incoming, conv: Conversation) -> None:
                 "at the site (cần khám sàng lọc kỹ tại điểm tiêm). The booking can still go ahead."
             ).format(name=_screened_name(conv))
         )
-    await advance(conv)
+    return Outcome.NEXT

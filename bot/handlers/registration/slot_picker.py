@@ -22,21 +22,19 @@ from bot.domain.vaccines import next_dose
 from bot.handlers.menu import menu_buttons
 from bot.handlers.registration.form import (
     FLOW,
+    Mode,
+    Outcome,
     RegisterStep,
     accept,
-    advance,
+    mode_of,
     person_of_account,
     wrong_answer,
 )
+from bot.handlers.today import local_today
 from bot.i18n import TIMEZONE, _, current_locale, format_day, local_day
 from bot.messages import Button, Incoming, payload_id
 from storage import bookings, sites, vaccinations
 from storage.models import Booking, Person, Site, Slot
-
-
-def local_today(conv: Conversation) -> date:
-    """Today in Vietnam."""
-    return local_day(conv.now)
 
 
 def day_start(day: date) -> datetime:
@@ -78,7 +76,7 @@ async def _work_out_dose(conv: Conversation) -> None:
     data.update(dose=upcoming.number or len(history) + 1, earliest=upcoming.earliest.isoformat())
 
 
-async def ask_site(conv: Conversation) -> None:
+async def ask_site(conv: Conversation) -> Outcome:
     """Offer the sites with free places: the person's ward first, then the province."""
     await _work_out_dose(conv)
     data = conv.data
@@ -94,19 +92,18 @@ async def ask_site(conv: Conversation) -> None:
         if since < until
         else []
     )
-    if not found and data.get("mode") == "move":
+    if not found and mode_of(conv) is Mode.MOVE:
         conv.finish()
         conv.reply(
             _("There are no other free places at the moment; your appointment stays as it was."),
             buttons=menu_buttons(),
         )
-        return
+        return Outcome.STAY
     if not found:
         data.update(site="")
         for key in ("day", "slot"):
             data.pop(key, None)
-        await advance(conv)
-        return
+        return Outcome.NEXT
     conv.goto(FLOW, RegisterStep.SITE)
     data["site_offer"] = [row.site.id for row in found]
     lines = [_("Choose a vaccination site for dose {number}:").format(number=data["dose"])]
@@ -127,21 +124,21 @@ async def ask_site(conv: Conversation) -> None:
         "\n".join(lines),
         buttons=[[Button(row.site.name[:48], f"reg:site:{row.site.id}")] for row in found],
     )
+    return Outcome.STAY
 
 
-async def receive_site(msg: Incoming, conv: Conversation) -> None:
+async def receive_site(msg: Incoming, conv: Conversation) -> Outcome:
     """Take a site button."""
     site_id = (msg.payload or "").removeprefix("reg:site:")
     if site_id not in conv.data.get("site_offer", []):
         await wrong_answer(msg, conv, _("Please choose a site with the buttons."))
-        await ask_site(conv)
-        return
+        return await ask_site(conv)
     conv.data.pop("site_offer", None)
     await accept(conv, site=site_id)
-    await advance(conv)
+    return Outcome.NEXT
 
 
-async def ask_day(conv: Conversation) -> None:
+async def ask_day(conv: Conversation) -> Outcome:
     """Offer the days on which the chosen site has free places."""
     data = conv.data
     since, until = _window(conv)
@@ -155,8 +152,7 @@ async def ask_day(conv: Conversation) -> None:
     if not free:
         data.pop("site", None)
         conv.reply(_("Sorry, that site has just filled up. Please choose another."))
-        await advance(conv)
-        return
+        return Outcome.NEXT
     conv.goto(FLOW, RegisterStep.DAY)
     data["day_offer"] = [day.isoformat() for day in free]
     buttons = [
@@ -172,21 +168,21 @@ async def ask_day(conv: Conversation) -> None:
         _("Which day?"),
         buttons=[buttons[i : i + 2] for i in range(0, len(buttons), 2)],
     )
+    return Outcome.STAY
 
 
-async def receive_day(msg: Incoming, conv: Conversation) -> None:
+async def receive_day(msg: Incoming, conv: Conversation) -> Outcome:
     """Take a day button."""
     day = (msg.payload or "").removeprefix("reg:day:")
     if day not in conv.data.get("day_offer", []):
         await wrong_answer(msg, conv, _("Please choose a day with the buttons."))
-        await ask_day(conv)
-        return
+        return await ask_day(conv)
     conv.data.pop("day_offer", None)
     await accept(conv, day=day)
-    await advance(conv)
+    return Outcome.NEXT
 
 
-async def ask_slot(conv: Conversation) -> None:
+async def ask_slot(conv: Conversation) -> Outcome:
     """Offer the chosen day's time slots that still have places."""
     data = conv.data
     day = date.fromisoformat(data["day"])
@@ -200,8 +196,7 @@ async def ask_slot(conv: Conversation) -> None:
     if not open_slots:
         data.pop("day", None)
         conv.reply(_("Sorry, that day has just filled up. Please choose another day."))
-        await advance(conv)
-        return
+        return Outcome.NEXT
     conv.goto(FLOW, RegisterStep.SLOT)
     data["slot_offer"] = [slot.id for slot in open_slots]
     buttons = [
@@ -217,25 +212,25 @@ async def ask_slot(conv: Conversation) -> None:
         _("What time on {day}?").format(day=format_day(day)),
         buttons=[buttons[i : i + 2] for i in range(0, len(buttons), 2)],
     )
+    return Outcome.STAY
 
 
-async def receive_slot(msg: Incoming, conv: Conversation) -> None:
+async def receive_slot(msg: Incoming, conv: Conversation) -> Outcome:
     """Take a time-slot button."""
     slot_id = payload_id((msg.payload or "").removeprefix("reg:slot:"))
     if slot_id is None or slot_id not in conv.data.get("slot_offer", []):
         await wrong_answer(msg, conv, _("Please choose a time with the buttons."))
-        await ask_slot(conv)
-        return
+        return await ask_slot(conv)
     conv.data.pop("slot_offer", None)
     await accept(conv, slot=slot_id)
-    await advance(conv)
+    return Outcome.NEXT
 
 
 async def booking_lines(conv: Conversation) -> list[str]:
     """The booking part of the summary."""
     data = conv.data
     lines = []
-    if data.get("mode") == "move":
+    if mode_of(conv) is Mode.MOVE:
         current = await _own_booking(conv, int(data["move"]))
         if current is not None:
             _booking, old_slot, old_site = current
@@ -284,13 +279,13 @@ async def _own_booking(conv: Conversation, booking_id: int) -> tuple[Booking, Sl
     return (booking, slot, site) if slot and site else None
 
 
-async def _slot_taken(conv: Conversation) -> None:
+async def _slot_taken(conv: Conversation) -> Outcome:
     conv.data.pop("slot", None)
     conv.reply(_("Sorry, that time has just filled up. Please choose another time."))
-    await advance(conv)
+    return Outcome.NEXT
 
 
-async def confirm_booking(conv: Conversation, person: Person) -> None:
+async def confirm_booking(conv: Conversation, person: Person) -> Outcome:
     """Take the place and write the booking; send the code, its QR and what to bring."""
     data = conv.data
     answers = data.get("screen", {})
@@ -304,10 +299,10 @@ async def confirm_booking(conv: Conversation, person: Person) -> None:
         now=conv.now,
     )
     if booking is None:
-        await _slot_taken(conv)
-        return
+        return await _slot_taken(conv)
     conv.finish()
     await send_booking(conv, booking, person, _("Booked!"))
+    return Outcome.STAY
 
 
 async def send_booking(conv: Conversation, booking: Booking, person: Person, title: str) -> None:
@@ -343,21 +338,21 @@ async def send_booking(conv: Conversation, booking: Booking, person: Person, tit
     )
 
 
-async def confirm_move(conv: Conversation) -> None:
+async def confirm_move(conv: Conversation) -> Outcome:
     """Move the booking to the chosen slot (the old place is freed in the same transaction)."""
     current = await _own_booking(conv, int(conv.data["move"]))
     if current is None:
         conv.finish()
         conv.reply(_("This appointment can no longer be changed."), buttons=menu_buttons())
-        return
+        return Outcome.STAY
     booking, _slot, _site = current
     moved = await booking_service.move(
         conv.session, booking, slot_id=int(conv.data["slot"]), now=conv.now
     )
     if not moved:
-        await _slot_taken(conv)
-        return
+        return await _slot_taken(conv)
     person = await person_of_account(conv, booking.person_id)
     conv.finish()
     if person is not None:
         await send_booking(conv, booking, person, _("Your appointment has been moved."))
+    return Outcome.STAY
