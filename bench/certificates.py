@@ -43,7 +43,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.bot_api import TelegramChannel
 from bot.config import DEFAULT_DCC_ISSUER
 from bot.domain.booking import new_code
 from bot.domain.certificate_issuing import image_key

@@ -924,7 +924,7 @@ async def token_in_logs(report: Report, tmp: Path, clock: Clock) -> None:
                     await logs.wait_for("bot.app", "Telegram is not reachable (")
                     await emulator.wait_for_call("deleteWebhook")  # connected at last
                     front.fail("getUpdates", mode)
-                    await logs.wait_for("bot.channels.telegram.channel", "getUpdates failed")
+                    await logs.wait_for("bot.channels.telegram.bot_api", "getUpdates failed")
                     front.fail("sendMessage", mode)
                     emulator.user_command(TOKEN_CHAT, "/start")
                     await logs.wait_for("bot.workers.sender", "giving up outbox row")

@@ -53,7 +53,7 @@ import aiohttp
 from sqlalchemy import func, insert, select, text
 
 from bench.databases import on_engines
-from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.bot_api import TelegramChannel
 from bot.domain.results import read_result, read_tested_at
 from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE

@@ -22,11 +22,12 @@ from sqlalchemy.exc import DBAPIError
 from telegram.error import InvalidToken, TelegramError
 
 from bot.channels import Channel
-from bot.channels.telegram.channel import ALLOWED_UPDATES, HandleBatch, TelegramChannel
+from bot.channels.telegram.bot_api import ALLOWED_UPDATES, HandleBatch, TelegramChannel
 from bot.channels.web_chat import WebChannel
-from bot.channels.zalo.channel import PhoneOf, Template, ZaloChannel
 from bot.channels.zalo.inbox import ZaloInbox
+from bot.channels.zalo.oa_api import PhoneOf, Template, ZaloChannel
 from bot.channels.zalo.tokens import TokenKeeper
+from bot.clock import Clock, wall_clock
 from bot.config import DEFAULT_DCC_ISSUER, ConfigError, Settings
 from bot.conversation import Services
 from bot.crypto import DataProtector, load_master_key
@@ -50,7 +51,6 @@ from bot.workers.scheduler import Scheduler
 from bot.workers.sender import STOP_TIMEOUT_S, Sender
 from storage import accounts, files, inbox, jobs, outbox, samples, updates
 from storage.db import Database
-from storage.models import utcnow
 from storage.outbox import NewMessage
 
 log = logging.getLogger(__name__)
@@ -87,11 +87,11 @@ class Service:
     zalo: ZaloChannel | None = None
     zalo_tokens: TokenKeeper | None = None
     zalo_inbox: ZaloInbox | None = None
-    clock: Callable[[], datetime] = utcnow
+    clock: Clock = wall_clock
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Service:
+def build_service(settings: Settings, *, clock: Clock = wall_clock) -> Service:
     """Wire the service's parts without starting anything."""
     quiet_library_loggers()
     db = Database(settings.database_url)
@@ -177,7 +177,7 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
 
 
 def _zalo_tokens(
-    settings: Settings, db: Database, protector: DataProtector, clock: Callable[[], datetime]
+    settings: Settings, db: Database, protector: DataProtector, clock: Clock
 ) -> TokenKeeper:
     assert settings.zalo_app_id and settings.zalo_app_secret
     refresh = settings.zalo_refresh_token
@@ -193,7 +193,7 @@ def _zalo_tokens(
 
 
 def _zalo_channel(
-    settings: Settings, tokens: TokenKeeper, phone_of: PhoneOf, clock: Callable[[], datetime]
+    settings: Settings, tokens: TokenKeeper, phone_of: PhoneOf, clock: Clock
 ) -> ZaloChannel:
     return ZaloChannel(
         api_base_url=settings.zalo_api_base_url,
@@ -224,7 +224,7 @@ def _phone_lookup(db: Database, protector: DataProtector) -> PhoneOf:
 
 
 def _desk_alert(
-    db: Database, desk: ChatRef, wake: Callable[[], None], clock: Callable[[], datetime]
+    db: Database, desk: ChatRef, wake: Callable[[], None], clock: Clock
 ) -> Callable[[str], Awaitable[None]]:
     """Tell the support staff's chat something an admin must act on."""
 
@@ -315,7 +315,7 @@ async def _listen(runner: web.AppRunner, settings: Settings) -> None:
         raise ConfigError(f"cannot listen on {where} ({_reason(error)}); set HTTP_PORT") from None
 
 
-async def serve(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> None:
+async def serve(settings: Settings, *, clock: Clock = wall_clock) -> None:
     """Run the service until SIGINT or SIGTERM."""
     service = build_service(settings, clock=clock)
     stop = asyncio.Event()

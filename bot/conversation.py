@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.crypto import DataProtector
 from bot.domain.dcc.trust import Authority
@@ -39,7 +40,7 @@ class Services:
 
     settings: Settings
     protector: DataProtector
-    clock: Callable[[], datetime]
+    clock: Clock
     authority: Authority  # signs and checks certificates
     # Called after a commit that issued certificates, so their pictures are made at once.
     certificates_issued: Callable[[], None] = lambda: None

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.app import Service
-from bot.channels.zalo.channel import signature_matches
+from bot.channels.zalo.oa_api import signature_matches
 from bot.config import Settings
 from bot.domain.dcc.codec import B45_ALPHABET, PREFIX, b45encode, cbor_dumps, compress
 from bot.domain.dcc.cose import kid_of, sign_es256

@@ -20,7 +20,7 @@ from dataclasses import replace
 import pytest
 
 from bot.app import Service, build_service, running
-from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.bot_api import TelegramChannel
 from bot.channels.zalo.tokens import _Pair
 from bot.config import Settings
 from bot.workers.sender import Sender
@@ -98,7 +98,7 @@ async def test_no_token_in_logs_when_telegram_misbehaves(
         await emulator.wait_for_call("deleteWebhook")  # connected at the second try
 
         front.fail("getUpdates", mode)
-        await logs.wait_for("bot.channels.telegram.channel", "getUpdates failed")
+        await logs.wait_for("bot.channels.telegram.bot_api", "getUpdates failed")
 
         front.fail("sendMessage", mode)
         emulator.user_command(CHAT, "/start")

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import UPDATE_MEMORY, Service, build_service, running
-from bot.channels.zalo import channel as zalo
+from bot.channels.zalo import oa_api as zalo
 from bot.channels.zalo import tokens as zalo_tokens
 from bot.config import MAX_ZALO_EVENT_WINDOW_S, Settings
 from bot.domain import notices

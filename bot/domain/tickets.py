@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import payloads
 from bot.crypto import DataProtector
 from bot.domain.jobs import JobKind, Run, Verdict
 from bot.i18n import CHANNEL_NAMES, DEFAULT_LOCALE, LANGUAGE_NAMES, _, use_locale
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 DESK_LOCALE = DEFAULT_LOCALE
 WAITING = "ticket_waiting"
 MAX_ANNOUNCEMENTS = 8
-CLAIM, RATE, END = "tk:claim:", "tk:rate:", "tk:end"
+CLAIM, RATE, END = (f"{payloads.TICKET}{action}" for action in ("claim:", "rate:", "end"))
 CONTEXT_MESSAGES = 5
 CONTEXT_CHARACTERS = 160
 BOT_ACTOR = "bot"

@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
 from bot.handlers.menu import menu_buttons
-from bot.handlers.phone import PHONE_INDEX
+from bot.handlers.phone_number import PHONE_INDEX
 from bot.i18n import _, use_locale
 from bot.messages import Button, ChatRef, Incoming, Kind, Outgoing
 from bot.vn.phone import normalize_phone

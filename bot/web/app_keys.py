@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.bot_api import TelegramChannel
 from bot.channels.web_chat import WebChannel
 from bot.config import Settings
 from bot.crypto import DataProtector

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
-from datetime import datetime
 
 from aiohttp import web
 from sqlalchemy import text
 
-from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.bot_api import TelegramChannel
 from bot.channels.web_chat import WebChannel
 from bot.channels.zalo.inbox import ZaloInbox
+from bot.clock import Clock
 from bot.config import Settings
 from bot.crypto import DataProtector
 from bot.dispatch import Dispatcher
@@ -35,7 +34,6 @@ from bot.web.app_keys import (
 from bot.web.crash_handler import last_resort
 from bot.web.json_body import BadJson, read_json
 from storage.db import Database
-from storage.models import utcnow
 
 TELEGRAM_WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -57,7 +55,7 @@ def build_web_app(
     web_channel: WebChannel,
     telegram: TelegramChannel | None,
     authority: Authority,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Clock,
     zalo_inbox: ZaloInbox | None = None,
 ) -> web.Application:
     """The HTTP application: web chat, staff API, /verify, Telegram and Zalo webhooks, health."""

@@ -19,15 +19,14 @@ from __future__ import annotations
 import asyncio
 import html
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from string import Template
 from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from bot.clock import Clock
 from bot.domain.certificate_issuing import check
 from bot.domain.certificate_wording import describe_verified, problem_text, summary
 from bot.domain.dcc import DccInvalid
@@ -38,7 +37,6 @@ from bot.web.app_keys import AUTHORITY, DATABASE
 from bot.web.chat import LANG_COOKIE
 from bot.web.clients import client_key
 from bot.web.headers import page_headers
-from storage.models import utcnow
 
 MAX_PHOTO = 5 * 1024 * 1024
 MAX_TEXT = 8 * 1024  # a QR code holds at most 4,296 characters
@@ -58,7 +56,7 @@ REFUSALS = {EMPTY: 400, NOT_AN_IMAGE: 422, TOO_LARGE: 413, NO_QR_CODE: 422, TOO_
 
 CHECKS = web.AppKey("verify_checks", KeyedLimiter)
 DECODING = web.AppKey("verify_decoding", asyncio.Semaphore)
-CLOCK = web.AppKey[Callable[[], datetime]]("verify_clock")
+CLOCK = web.AppKey[Clock]("verify_clock")
 # No inline script or style: the page's style sheet is a file of ours (`STYLE_PATH`).
 _HEADERS = page_headers(style_src="'self'")
 STYLE_PATH = "/verify/style.css"
@@ -121,7 +119,7 @@ class Outcome:
     data: dict[str, Any]
 
 
-def setup(app: web.Application, *, clock: Callable[[], datetime] = utcnow) -> None:
+def setup(app: web.Application, *, clock: Clock) -> None:
     """Register `/verify` on the web application."""
     app[CHECKS] = KeyedLimiter(rate=CHECKS_PER_S, burst=CHECK_BURST)
     app[DECODING] = asyncio.Semaphore(DECODES_AT_ONCE)

@@ -9,13 +9,13 @@ redelivery we remember or too old: it is never answered twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from aiohttp import web
 
-from bot.channels.zalo.channel import SIGNATURE_HEADER, event_skew, signature_matches
 from bot.channels.zalo.inbox import ZaloInbox
+from bot.channels.zalo.oa_api import SIGNATURE_HEADER, event_skew, signature_matches
+from bot.clock import Clock
 from bot.web.app_keys import SETTINGS
 from bot.web.json_body import BadJson, loads
 
@@ -23,12 +23,12 @@ log = logging.getLogger(__name__)
 
 ZALO_WEBHOOK_PATH = "/zalo/webhook"
 ZALO_INBOX = web.AppKey("zalo_inbox", ZaloInbox)
-CLOCK = web.AppKey[Callable[[], datetime]]("zalo_clock")
+CLOCK = web.AppKey[Clock]("zalo_clock")
 _SEEN_VARIANTS = web.AppKey("zalo_signature_variants", set)
 _SUCCESS = {"error": 0, "message": "Success"}
 
 
-def setup(app: web.Application, inbox: ZaloInbox, *, clock: Callable[[], datetime]) -> None:
+def setup(app: web.Application, inbox: ZaloInbox, *, clock: Clock) -> None:
     """Add the webhook route, handing events to `inbox`; `clock` judges the events' age."""
     app[ZALO_INBOX] = inbox
     app[CLOCK] = clock

@@ -10,8 +10,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 
+from bot.clock import Clock
 from bot.domain.tickets import link_desk
 from bot.messages import ChatRef
 from storage.db import Database
@@ -32,7 +32,7 @@ class DeskLinker:
         desk: ChatRef,
         *,
         is_forum: Callable[[str], Awaitable[bool]],
-        clock: Callable[[], datetime],
+        clock: Clock,
         on_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self._db, self._desk, self._is_forum = db, desk, is_forum

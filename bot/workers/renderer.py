@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from bot.clock import Clock
 from bot.domain.certificate_issuing import RENEW_BATCH, queue_photo, renew_expired
 from bot.domain.dcc.trust import Authority
 from bot.domain.qr_image import certificate_png
@@ -37,7 +38,7 @@ class Renderer:
         db: Database,
         authority: Authority,
         *,
-        clock: Callable[[], datetime],
+        clock: Clock,
         on_queued: Callable[[], None] = lambda: None,
         fit: Callable[[Outgoing], list[Outgoing]] = lambda message: [message],
     ) -> None:

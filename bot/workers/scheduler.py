@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.jobs import JobKind, Run, Verdict, quiet_until
 from bot.idle import IdleWatch
@@ -50,7 +51,7 @@ class Scheduler:
         kinds: Mapping[str, JobKind],
         *,
         settings: Settings,
-        clock: Callable[[], datetime],
+        clock: Clock,
         on_queued: Callable[[], None] = lambda: None,
         worker: str | None = None,
     ) -> None:

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +33,7 @@ from bot.channels import (
     Unreachable,
     WaitForUser,
 )
+from bot.clock import Clock
 from bot.domain.ratelimit import TokenBucket
 from bot.idle import IdleWatch
 from bot.messages import ChatRef, Outgoing
@@ -93,7 +94,7 @@ class Sender:
         db: Database,
         channels: Mapping[str, Channel],
         *,
-        clock: Callable[[], datetime],
+        clock: Clock,
         max_attempts: int = 6,
     ) -> None:
         self._db = db

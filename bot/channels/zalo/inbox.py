@@ -17,12 +17,12 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.zalo import channel as zalo
+from bot.channels.zalo import oa_api as zalo
+from bot.clock import Clock
 from bot.idle import IdleWatch
 from bot.messages import Button, Incoming, Kind
 from storage import accounts, inbox, outbox
@@ -48,7 +48,7 @@ class ZaloInbox:
         db: Database,
         handle_batch: HandleBatch,
         *,
-        clock: Callable[[], datetime],
+        clock: Clock,
         on_released: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = db

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.crypto import DataProtector
 from storage import tokens
 from storage.db import Database
@@ -65,7 +66,7 @@ class TokenKeeper:
         app_id: str,
         app_secret: str,
         initial: tuple[str | None, str] | None,
-        clock: Callable[[], datetime],
+        clock: Clock,
         alert: Alert | None = None,
         timeout_s: float = 10.0,
     ) -> None:

@@ -22,7 +22,7 @@ from bot.domain.form_lists import SCREENING, needs_screening
 from bot.domain.identity import id_index
 from bot.domain.vaccines import next_dose
 from bot.handlers.menu import menu_buttons
-from bot.handlers.phone import PHONE_INDEX
+from bot.handlers.phone_number import PHONE_INDEX
 from bot.handlers.registration import person_fields, profile_fields, slot_picker
 from bot.handlers.registration.form import (
     FLOW,

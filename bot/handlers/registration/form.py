@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from bot import payloads
 from bot.conversation import Conversation
 from bot.i18n import _
 from bot.messages import Button, Incoming
@@ -17,7 +18,7 @@ from storage import people
 from storage.models import Person
 
 TRIES_BEFORE_HELP = 3
-BACK = "form:back"
+BACK = payloads.FORM_BACK
 FLOW = "register"
 
 

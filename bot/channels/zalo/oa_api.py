@@ -42,6 +42,7 @@ from bot.channels import (
     WaitForUser,
     fit,
 )
+from bot.clock import Clock
 from bot.i18n import TIMEZONE, _, use_locale
 from bot.messages import Button, ChatRef, Contact, Incoming, Kind, Outgoing
 from bot.vn.text import fold
@@ -296,7 +297,7 @@ class ZaloChannel:
         tokens: TokenSource,
         phone_of: PhoneOf,
         templates: Mapping[str, Template] | None = None,
-        clock: Callable[[], datetime],
+        clock: Clock,
         chat_rate_per_s: float = 1.0,
         chat_burst: int = 3,
         bulk_rate_per_s: float = 10.0,
