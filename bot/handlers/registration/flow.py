@@ -26,9 +26,11 @@ from bot.handlers.phone_number import PHONE_INDEX
 from bot.handlers.registration import person_fields, profile_fields, slot_picker
 from bot.handlers.registration.form import (
     FLOW,
+    FormState,
     Mode,
     Outcome,
     RegisterStep,
+    Relation,
     mode_of,
     person_of_account,
     wrong_answer,
@@ -119,12 +121,12 @@ async def receive_who(msg: Incoming, conv: Conversation) -> None:
     typed = fold(msg.text)
     registered = await people.people_of(conv.session, conv.owner_id)
     if payload == "reg:who:self" or typed in ("ban than", "toi", "cho toi", "myself", "me"):
-        relation = "self"
+        relation: Relation | None = Relation.SELF
     elif payload == "reg:who:other" or typed in ("nguoi than", "relative", "nguoi nha"):
-        relation = "other"
+        relation = Relation.OTHER
     else:
-        relation = ""
-    if not relation or (relation == "self" and any(p.is_holder for p in registered)):
+        relation = None
+    if relation is None or (relation is Relation.SELF and any(p.is_holder for p in registered)):
         await wrong_answer(msg, conv, _("Please choose with the buttons below."))
         await _ask_who(conv)
         return
@@ -137,7 +139,7 @@ async def receive_who(msg: Incoming, conv: Conversation) -> None:
             buttons=menu_buttons(),
         )
         return
-    mode = Mode.IDENTITY if conv.data.get("purpose") == Mode.IDENTITY else Mode.NEW
+    mode = Mode.IDENTITY if FormState.of(conv).purpose is Mode.IDENTITY else Mode.NEW
     conv.goto(FLOW, Step.NAME, mode=mode, relation=relation)
     await advance(conv)
 
@@ -200,7 +202,7 @@ async def book_for_registered(conv: Conversation, person_id: int) -> None:
 def _skipped(conv: Conversation) -> tuple[str, ...]:
     mode = mode_of(conv)
     if mode is Mode.EXISTING:
-        asked = ("group",) if conv.data.get("ask_group") else ()
+        asked = ("group",) if FormState.of(conv).ask_group else ()
         return tuple(key for key in PERSON_FIELDS if key not in asked)
     if mode is Mode.MOVE:
         return (*PERSON_FIELDS, "screen")
@@ -280,7 +282,7 @@ async def show_summary(conv: Conversation) -> None:
 async def _person_lines(conv: Conversation) -> list[str]:
     data = conv.data
     if mode_of(conv) not in (Mode.NEW, Mode.IDENTITY):
-        person = await person_of_account(conv, int(data["person"]))
+        person = await _registered(conv)
         name = person.full_name if person else "?"
         return [_("Name: {name}").format(name=name)]
     protector = conv.services.protector
@@ -388,11 +390,11 @@ async def confirm(conv: Conversation) -> None:
     person = await _store_person(conv) if mode_of(conv) is Mode.NEW else None
     if mode_of(conv) is Mode.NEW and person is None:
         return
-    person = person or await person_of_account(conv, int(data["person"]))
+    person = person or await _registered(conv)
     if person is None:
         await start_registration(Incoming(conv.chat, "", Kind.BUTTON), conv)
         return
-    if data.get("ask_group") and data.get("group"):
+    if FormState.of(conv).ask_group and data.get("group"):
         person.priority_group = data["group"]
     if data.get("site") == "":
         conv.finish()
@@ -407,6 +409,12 @@ async def confirm(conv: Conversation) -> None:
         return
     if await slot_picker.confirm_booking(conv, person) is Outcome.NEXT:
         await advance(conv)
+
+
+async def _registered(conv: Conversation) -> Person | None:
+    """The registered person the form books for, if still on this account."""
+    person_id = FormState.of(conv).person
+    return await person_of_account(conv, person_id) if person_id is not None else None
 
 
 async def _store_person(conv: Conversation) -> Person | None:
@@ -445,7 +453,7 @@ async def _store_person(conv: Conversation) -> Person | None:
             ward_code=data["ward"],
             divisions_version=divisions.DATA_VERSION,
             priority_group=data.get("group", ""),
-            is_holder=data.get("relation") == "self",
+            is_holder=FormState.of(conv).for_self,
             created_at=conv.now,
         ),
     )

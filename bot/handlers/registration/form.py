@@ -7,6 +7,7 @@ field modules never call the flow: nothing here imports what is above it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -59,10 +60,55 @@ class Mode(StrEnum):
     IDENTITY = "identity"  # the identity fields only (name to ward), for a PCR QR
 
 
+class Relation(StrEnum):
+    """Whom a new person is to the account's holder (`data["relation"]`)."""
+
+    SELF = "self"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class FormState:
+    """What steers the form, typed; the rest of `conv.data` are the answers to its fields.
+
+    The conversation row keeps it as JSON (so a restart continues at the same step); this is
+    how the code reads it.
+    """
+
+    mode: Mode | None  # None until "who" is answered
+    relation: Relation | None  # a new person: the holder or a relative
+    person: int | None  # the registered person being booked for (EXISTING, MOVE)
+    moving: int | None  # the booking being moved (MOVE)
+    ask_group: bool  # EXISTING: the priority group was never asked (registered for a QR)
+    purpose: Mode | None  # IDENTITY: started from /maqr, the QR comes at the end
+
+    @classmethod
+    def of(cls, conv: Conversation) -> FormState:
+        """The form's state in this conversation."""
+        data = conv.data
+
+        def number(key: str) -> int | None:
+            value = data.get(key)
+            return int(value) if value is not None else None
+
+        return cls(
+            mode=Mode(data["mode"]) if data.get("mode") else None,
+            relation=Relation(data["relation"]) if data.get("relation") else None,
+            person=number("person"),
+            moving=number("move"),
+            ask_group=bool(data.get("ask_group")),
+            purpose=Mode(data["purpose"]) if data.get("purpose") else None,
+        )
+
+    @property
+    def for_self(self) -> bool:
+        """Whether the person registered is the account's holder."""
+        return self.relation is Relation.SELF
+
+
 def mode_of(conv: Conversation) -> Mode | None:
     """The form's mode, None before it is chosen."""
-    mode = conv.data.get("mode")
-    return Mode(mode) if mode else None
+    return FormState.of(conv).mode
 
 
 async def accept(conv: Conversation, **answers: Any) -> None:

@@ -16,6 +16,7 @@ from bot.handlers.menu import menu_buttons
 from bot.handlers.registration.form import (
     BACK,
     FLOW,
+    FormState,
     Mode,
     Outcome,
     RegisterStep,
@@ -41,7 +42,7 @@ Step = RegisterStep
 async def ask_name(conv: Conversation) -> Outcome:
     """Ask the full name."""
     conv.goto(FLOW, Step.NAME)
-    if conv.data.get("relation") == "self":
+    if FormState.of(conv).for_self:
         text = _("What is your full name, as on your ID card? For example: Nguyễn Văn An")
     else:
         text = _(
@@ -299,7 +300,7 @@ async def ask_phone(conv: Conversation) -> Outcome:
         buttons.append(
             [Button(_("Use {phone}").format(phone=mask_phone(known)), "reg:phone:account")]
         )
-    if conv.data.get("relation") == "self":
+    if FormState.of(conv).for_self:
         text = _(
             "Your mobile number? Press “Share my phone number” below, or type it, for example "
             "0912 345 678."
@@ -310,7 +311,7 @@ async def ask_phone(conv: Conversation) -> Outcome:
             "0912 345 678."
         ).format(name=conv.data["name"])
     conv.reply(text, buttons=buttons)
-    if conv.data.get("relation") == "self":
+    if FormState.of(conv).for_self:
         conv.reply(_("Or press the button:"), request_phone=_("Share my phone number"))
     return Outcome.STAY
 

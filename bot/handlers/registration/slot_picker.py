@@ -22,6 +22,7 @@ from bot.domain.vaccines import next_dose
 from bot.handlers.menu import menu_buttons
 from bot.handlers.registration.form import (
     FLOW,
+    FormState,
     Mode,
     Outcome,
     RegisterStep,
@@ -67,11 +68,11 @@ async def _work_out_dose(conv: Conversation) -> None:
     if "dose" in data:
         return
     today = local_today(conv)
-    known = data.get("person")
+    known = FormState.of(conv).person
     if known is None:
         data.update(dose=1, earliest=today.isoformat())
         return
-    history = as_given(list(await vaccinations.history(conv.session, int(known))))
+    history = as_given(list(await vaccinations.history(conv.session, known)))
     upcoming = next_dose(history, today=today)
     data.update(dose=upcoming.number or len(history) + 1, earliest=upcoming.earliest.isoformat())
 
@@ -231,7 +232,7 @@ async def booking_lines(conv: Conversation) -> list[str]:
     data = conv.data
     lines = []
     if mode_of(conv) is Mode.MOVE:
-        current = await _own_booking(conv, int(data["move"]))
+        current = await _own_booking(conv, _moving(conv))
         if current is not None:
             _booking, old_slot, old_site = current
             lines.append(
@@ -265,6 +266,13 @@ def no_booking_text(conv: Conversation, data: dict[str, Any]) -> str:
         "There are no free places near you at the moment, so no appointment yet: please try "
         "again in a few days with /dangky."
     )
+
+
+def _moving(conv: Conversation) -> int:
+    """The booking being moved (the form is in MOVE mode)."""
+    booking_id = FormState.of(conv).moving
+    assert booking_id is not None, "MOVE mode always names its booking"
+    return booking_id
 
 
 async def _own_booking(conv: Conversation, booking_id: int) -> tuple[Booking, Slot, Site] | None:
@@ -340,7 +348,7 @@ async def send_booking(conv: Conversation, booking: Booking, person: Person, tit
 
 async def confirm_move(conv: Conversation) -> Outcome:
     """Move the booking to the chosen slot (the old place is freed in the same transaction)."""
-    current = await _own_booking(conv, int(conv.data["move"]))
+    current = await _own_booking(conv, _moving(conv))
     if current is None:
         conv.finish()
         conv.reply(_("This appointment can no longer be changed."), buttons=menu_buttons())
