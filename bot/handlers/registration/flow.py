@@ -154,35 +154,35 @@ async def book_from_button(msg: Incoming, conv: Conversation) -> None:
         await start_registration(msg, conv)
 
 
+async def _nothing_to_book(conv: Conversation, person: Person) -> str | None:
+    """Why this person has no dose to book (all given, or already booked), or None."""
+    history = as_given(list(await vaccinations.history(conv.session, person.id)))
+    upcoming = next_dose(history, today=local_today(conv))
+    if upcoming.number is None:
+        return _("{name} has received every dose of the schedule; no further dose is due.").format(
+            name=person.full_name
+        )
+    active = await bookings.active_booking(
+        conv.session, person_id=person.id, dose_number=upcoming.number
+    )
+    if active is not None:
+        return _(
+            "{name} already has a booking for dose {number} (code {code}). Type /lichhen "
+            "to see it, move it or cancel it."
+        ).format(name=person.full_name, number=upcoming.number, code=active.code)
+    return None
+
+
 async def book_for_registered(conv: Conversation, person_id: int) -> None:
     """Book the next dose of a person on the account (screening, then site and slot)."""
     person = await person_of_account(conv, person_id)
     if person is None:
         await start_registration(Incoming(conv.chat, "", Kind.BUTTON), conv)
         return
-    history = as_given(list(await vaccinations.history(conv.session, person.id)))
-    upcoming = next_dose(history, today=local_today(conv))
-    if upcoming.number is None:
+    refused = await _nothing_to_book(conv, person)
+    if refused:
         conv.finish()
-        conv.reply(
-            _("{name} has received every dose of the schedule; no further dose is due.").format(
-                name=person.full_name
-            ),
-            buttons=menu_buttons(),
-        )
-        return
-    active = await bookings.active_booking(
-        conv.session, person_id=person.id, dose_number=upcoming.number
-    )
-    if active is not None:
-        conv.finish()
-        conv.reply(
-            _(
-                "{name} already has a booking for dose {number} (code {code}). Type /lichhen "
-                "to see it, move it or cancel it."
-            ).format(name=person.full_name, number=upcoming.number, code=active.code),
-            buttons=menu_buttons(),
-        )
+        conv.reply(refused, buttons=menu_buttons())
         return
     conv.goto(
         FLOW,
@@ -417,6 +417,29 @@ async def _registered(conv: Conversation) -> Person | None:
     return await person_of_account(conv, person_id) if person_id is not None else None
 
 
+def _new_person(conv: Conversation, number: str, index: str) -> Person:
+    """The person the form describes, ID and phone sealed, for this account."""
+    data = conv.data
+    protector = conv.services.protector
+    phone = protector.open(base64.b64decode(data["phone"]))
+    return Person(
+        account_id=conv.owner_id,
+        full_name=data["name"],
+        birth_date=date.fromisoformat(data["dob"]),
+        gender=data["gender"],
+        id_sealed=protector.seal(number),
+        id_index=index,
+        phone_sealed=protector.seal(phone),
+        phone_index=protector.blind_index(PHONE_INDEX, phone),
+        province_code=data["province"],
+        ward_code=data["ward"],
+        divisions_version=divisions.DATA_VERSION,
+        priority_group=data.get("group", ""),
+        is_holder=FormState.of(conv).for_self,
+        created_at=conv.now,
+    )
+
+
 async def _store_person(conv: Conversation) -> Person | None:
     """Write the new person; None (with the citizen told why) if that is no longer possible."""
     data = conv.data
@@ -437,26 +460,7 @@ async def _store_person(conv: Conversation) -> Person | None:
             buttons=menu_buttons(),
         )
         return None
-    phone = protector.open(base64.b64decode(data["phone"]))
-    person = await people.add_person(
-        conv.session,
-        Person(
-            account_id=conv.owner_id,
-            full_name=data["name"],
-            birth_date=date.fromisoformat(data["dob"]),
-            gender=data["gender"],
-            id_sealed=protector.seal(number),
-            id_index=index,
-            phone_sealed=protector.seal(phone),
-            phone_index=protector.blind_index(PHONE_INDEX, phone),
-            province_code=data["province"],
-            ward_code=data["ward"],
-            divisions_version=divisions.DATA_VERSION,
-            priority_group=data.get("group", ""),
-            is_holder=FormState.of(conv).for_self,
-            created_at=conv.now,
-        ),
-    )
+    person = await people.add_person(conv.session, _new_person(conv, number, index))
     # From here on the form books for a registered person: if the slot has filled up in the
     # meantime, the citizen picks another time and the registration stays.
     data.update(mode=Mode.EXISTING, person=person.id)

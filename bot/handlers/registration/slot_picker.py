@@ -8,6 +8,7 @@ citizen chooses again, with everything else kept.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -36,6 +37,7 @@ from bot.i18n import TIMEZONE, _, current_locale, format_day, local_day
 from bot.messages import Button, Incoming, payload_id
 from storage import bookings, sites, vaccinations
 from storage.models import Booking, Person, Site, Slot
+from storage.sites import SiteWithPlaces
 
 
 def day_start(day: date) -> datetime:
@@ -105,6 +107,13 @@ async def ask_site(conv: Conversation) -> Outcome:
         for key in ("day", "slot"):
             data.pop(key, None)
         return Outcome.NEXT
+    _offer_sites(conv, found)
+    return Outcome.STAY
+
+
+def _offer_sites(conv: Conversation, found: Sequence[SiteWithPlaces]) -> None:
+    """The sites with free places as buttons, and from when the dose can be given."""
+    data = conv.data
     conv.goto(FLOW, RegisterStep.SITE)
     data["site_offer"] = [row.site.id for row in found]
     lines = [_("Choose a vaccination site for dose {number}:").format(number=data["dose"])]
@@ -125,7 +134,6 @@ async def ask_site(conv: Conversation) -> Outcome:
         "\n".join(lines),
         buttons=[[Button(row.site.name[:48], f"reg:site:{row.site.id}")] for row in found],
     )
-    return Outcome.STAY
 
 
 async def receive_site(msg: Incoming, conv: Conversation) -> Outcome:
