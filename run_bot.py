@@ -1,7 +1,7 @@
 """Command line: `serve` (default), `migrate`, `seed-demo` and the operator commands.
 
 The operator commands (`import-*`, `staff`, `keys`, `verify`, `certificate`, `campaign`) live
-in `bot/cli.py`; run with --help.
+in `bot/cli/`; run with --help.
 """
 
 from __future__ import annotations
@@ -9,17 +9,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable
-from datetime import datetime
 
 from bot import cli
+from bot.app import build_service, migrate, serve
+from bot.clock import Clock, wall_clock
 from bot.config import ConfigError, Settings
+from bot.crypto import generate_key
+from bot.demo import seed_demo
 from bot.logs import configure_logging
-from storage.models import utcnow
 from storage.process_lock import DatabaseInUse, hold_database
 
 
-def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] = utcnow) -> int:
+def main(argv: list[str] | None = None, *, clock: Clock = wall_clock) -> int:
     """Parse the command line, read the settings and run the chosen command.
 
     `clock` is the service's time (tests pass theirs).
@@ -35,8 +36,6 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] = utcno
     args = parser.parse_args(argv)
     args.command = args.command or "serve"
     if args.command == "keys" and args.keys_command != "init":  # needs no settings
-        from bot.crypto import generate_key
-
         print(generate_key())
         return 0
     if refused := cli.check(args):
@@ -64,10 +63,7 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] = utcno
         return 130
 
 
-async def _run(args: argparse.Namespace, settings: Settings, clock: Callable[[], datetime]) -> int:
-    from bot.app import build_service, migrate, serve
-    from bot.demo import seed_demo
-
+async def _run(args: argparse.Namespace, settings: Settings, clock: Clock) -> int:
     command = args.command
     if command == "serve":
         await serve(settings, clock=clock)

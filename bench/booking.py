@@ -5,7 +5,7 @@ created on the server at BENCH_DATABASE_URL, TEST_DATABASE_URL or 127.0.0.1:5432
 afterwards), through the project's `Database` and migrations, it seeds 20 sites x 10 slots of
 capacity 10 (2,000 places) and 3,000 people, then has 50 workers run, in the same run:
   insert   the baseline: one transaction per person doing a plain INSERT of an audit row;
-  booking  one transaction per person running `bot.services.booking.book` (conditional UPDATE of
+  booking  one transaction per person running `bot.domain.booking.book` (conditional UPDATE of
            the slot, code check, INSERT of the booking) on a slot drawn from a skewed demand
            (Zipf, s=0.7: the most popular slot gets ~210 attempts for its 10 places), so about
            half the slots fill up and nearly half the attempts are refused.
@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import event, insert, text
 
 from bench.databases import on_engines
-from bot.services import booking
+from bot.domain import booking
 from storage.db import Database
 from storage.models import Account, AuditEvent, Person, Site, Slot, table
 

@@ -21,7 +21,7 @@ figures to compare, not the absolute times):
             Interleaved (the order rotates every round), median and mean ms of each.
 Rendering is the expensive step (tens of milliseconds of pure Python per certificate, much
 more than signing or any send), which is why the service renders a certificate once, when it
-is issued (`bot.services.certificates.Renderer`), stores the picture and remembers the
+is issued (`bot.workers.renderer.Renderer`), stores the picture and remembers the
 platform's file id: every later view (/chungnhan, "My certificates") is a cached send, never a
 render. The JSON line's `first_send_ms` and `cached_send_ms` are medians; `first_vs_cached`
 is what a view would cost if it rendered and uploaded each time, relative to what it costs.
@@ -43,18 +43,19 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram.bot_api import TelegramChannel
 from bot.config import DEFAULT_DCC_ISSUER
+from bot.domain.booking import new_code
+from bot.domain.certificate_issuing import image_key
+from bot.domain.certificate_wording import caption
+from bot.domain.dcc.codec import PREFIX, CwtClaims, b45encode, compress
+from bot.domain.dcc.cose import kid_of, sign_es256
+from bot.domain.dcc.issue import sign_hc1, uvci, vaccination_payload
+from bot.domain.dcc.keys import DEFAULT_COUNTRY, Signer, create_dsc
+from bot.domain.qr_image import certificate_png, qr_png
+from bot.domain.vaccines import PRODUCTS
 from bot.i18n import use_locale
 from bot.messages import ChatRef, Outgoing
-from bot.services.booking import new_code
-from bot.services.certificates import caption, image_key
-from bot.services.dcc.codec import PREFIX, CwtClaims, b45encode, compress
-from bot.services.dcc.cose import kid_of, sign_es256
-from bot.services.dcc.issue import sign_hc1, uvci, vaccination_payload
-from bot.services.dcc.keys import DEFAULT_COUNTRY, Signer, create_dsc
-from bot.services.qr_image import certificate_png, qr_png
-from bot.services.vaccines import PRODUCTS
 from storage.models import Certificate
 from tests.fakes.telegram_api import TelegramEmulator
 

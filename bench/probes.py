@@ -57,16 +57,16 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bot.app import UPDATE_MEMORY, Service, build_service, forget_old_rows, running
 from bot.config import Settings
 from bot.crypto import generate_key
-from bot.services.dcc.keys import write_signer
-from bot.services.retention import strip_old_messages
-from bot.web.app import (
+from bot.domain.dcc.keys import write_signer
+from bot.domain.retention import strip_old_messages
+from bot.web.chat import COOKIE
+from bot.web.server import (
     WEB_ADDRESS_POST_BURST,
     WEB_ADDRESS_POSTS_PER_S,
     WEB_POST_BURST,
     WEB_SESSION_BURST,
     WEB_SESSIONS_PER_S,
 )
-from bot.web.chat import COOKIE
 from storage.models import InboundEvent, OutboxMessage, Sample, SampleResult
 from tests.conftest import Clock, make_signer
 from tests.dependencies import LOCKS, RUNTIME, advisories, floor, pins
@@ -924,10 +924,10 @@ async def token_in_logs(report: Report, tmp: Path, clock: Clock) -> None:
                     await logs.wait_for("bot.app", "Telegram is not reachable (")
                     await emulator.wait_for_call("deleteWebhook")  # connected at last
                     front.fail("getUpdates", mode)
-                    await logs.wait_for("bot.channels.telegram", "getUpdates failed")
+                    await logs.wait_for("bot.channels.telegram.bot_api", "getUpdates failed")
                     front.fail("sendMessage", mode)
                     emulator.user_command(TOKEN_CHAT, "/start")
-                    await logs.wait_for("bot.services.outbox", "giving up outbox row")
+                    await logs.wait_for("bot.workers.sender", "giving up outbox row")
                     await svc.sender.flush()
                     errors = await stored_errors(svc.db)
             finally:

@@ -53,12 +53,12 @@ import aiohttp
 from sqlalchemy import func, insert, select, text
 
 from bench.databases import on_engines
-from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram.bot_api import TelegramChannel
+from bot.domain.results import read_result, read_tested_at
 from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE
 from bot.imports import import_results
-from bot.services.outbox import Sender
-from bot.services.results import read_result, read_tested_at
+from bot.workers.sender import Sender
 from storage.db import Database
 from storage.models import (
     Account,

@@ -3,7 +3,7 @@
 On each engine (SQLite in a temporary file; PostgreSQL in a throwaway database
 `bench_scheduler` created on the server at BENCH_DATABASE_URL, TEST_DATABASE_URL or
 127.0.0.1:5432, and dropped afterwards; its figures are null if no server answers), through the
-project's `Database`, migrations and `bot.services.scheduler.Scheduler`, with a fixed clock at
+project's `Database`, migrations and `bot.workers.scheduler.Scheduler`, with a fixed clock at
 10:00 in Vietnam and quiet hours off (quiet_start == quiet_end), so every due job fires now.
 The jobs are of a bench kind registered in the `kinds` given to the Scheduler (the repo's
 JOB_KINDS is untouched): like an appointment reminder, each has its own group key and a
@@ -54,7 +54,8 @@ from sqlalchemy import Connection, event, func, insert, select, text
 
 from bench.databases import on_engines
 from bot.config import Settings
-from bot.services.scheduler import BATCH, JobKind, Run, Scheduler, Verdict
+from bot.domain.jobs import JobKind, Run, Verdict
+from bot.workers.scheduler import BATCH, Scheduler
 from storage import outbox
 from storage.db import Database
 from storage.models import Job, OutboxMessage, table

@@ -22,35 +22,36 @@ from sqlalchemy.exc import DBAPIError
 from telegram.error import InvalidToken, TelegramError
 
 from bot.channels import Channel
-from bot.channels.telegram import ALLOWED_UPDATES, HandleBatch, TelegramChannel
-from bot.channels.web import WebChannel
-from bot.channels.zalo import PhoneOf, Template, ZaloChannel
+from bot.channels.telegram.bot_api import ALLOWED_UPDATES, HandleBatch, TelegramChannel
+from bot.channels.web_chat import WebChannel
+from bot.channels.zalo.inbox import ZaloInbox
+from bot.channels.zalo.oa_api import PhoneOf, Template, ZaloChannel
+from bot.channels.zalo.tokens import TokenKeeper
+from bot.clock import Clock, wall_clock
 from bot.config import DEFAULT_DCC_ISSUER, ConfigError, Settings
 from bot.console.demo import how_to_sign_in, seed_console_demo
 from bot.conversation import Services
 from bot.crypto import DataProtector, load_master_key
 from bot.demo import seed_demo
 from bot.dispatch import Dispatcher
+from bot.domain import reminders, retention
+from bot.domain.dcc.trust import Authority, load_authority
+from bot.domain.photos import PhotoReader
+from bot.domain.tickets import Desk
 from bot.handlers.start import command_menu
 from bot.i18n import SUPPORTED, _, use_locale
 from bot.logs import quiet_library_loggers
 from bot.messages import ChatRef, Outgoing
-from bot.services import reminders, retention
-from bot.services.certificates import Renderer
-from bot.services.dcc.trust import Authority, load_authority
-from bot.services.jobs_table import JOB_KINDS
-from bot.services.outbox import STOP_TIMEOUT_S, Sender
-from bot.services.photos import PhotoReader
-from bot.services.scheduler import Scheduler
-from bot.services.tickets import Desk, DeskLinker
-from bot.services.zalo_inbox import ZaloInbox
-from bot.services.zalo_tokens import TokenKeeper
 from bot.vn import divisions
-from bot.web.app import TELEGRAM_WEBHOOK_PATH, build_web_app
-from bot.web.zalo import ZALO_WEBHOOK_PATH
+from bot.web.server import TELEGRAM_WEBHOOK_PATH, build_web_app
+from bot.web.zalo_webhook import ZALO_WEBHOOK_PATH
+from bot.workers.desk_linker import DeskLinker
+from bot.workers.jobs_table import JOB_KINDS
+from bot.workers.renderer import Renderer
+from bot.workers.scheduler import Scheduler
+from bot.workers.sender import STOP_TIMEOUT_S, Sender
 from storage import accounts, console, files, inbox, jobs, outbox, samples, updates
 from storage.db import Database
-from storage.models import utcnow
 from storage.outbox import NewMessage
 
 log = logging.getLogger(__name__)
@@ -87,11 +88,11 @@ class Service:
     zalo: ZaloChannel | None = None
     zalo_tokens: TokenKeeper | None = None
     zalo_inbox: ZaloInbox | None = None
-    clock: Callable[[], datetime] = utcnow
+    clock: Clock = wall_clock
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Service:
+def build_service(settings: Settings, *, clock: Clock = wall_clock) -> Service:
     """Wire the service's parts without starting anything."""
     quiet_library_loggers()
     db = Database(settings.database_url)
@@ -141,7 +142,7 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
     dispatcher = Dispatcher(db, services, sender, PhotoReader(fetchers))
     zalo_inbox = None
     if zalo is not None:
-        zalo_inbox = ZaloInbox(db, dispatcher, clock=clock, on_released=sender.wake)
+        zalo_inbox = ZaloInbox(db, dispatcher.handle_batch, clock=clock, on_released=sender.wake)
     if keeper is not None and settings.support_chat_id:
         desk_chat = ChatRef("telegram", settings.support_chat_id)
         keeper.alert = _desk_alert(db, desk_chat, sender.wake, clock)
@@ -178,7 +179,7 @@ def build_service(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
 
 
 def _zalo_tokens(
-    settings: Settings, db: Database, protector: DataProtector, clock: Callable[[], datetime]
+    settings: Settings, db: Database, protector: DataProtector, clock: Clock
 ) -> TokenKeeper:
     assert settings.zalo_app_id and settings.zalo_app_secret
     refresh = settings.zalo_refresh_token
@@ -194,7 +195,7 @@ def _zalo_tokens(
 
 
 def _zalo_channel(
-    settings: Settings, tokens: TokenKeeper, phone_of: PhoneOf, clock: Callable[[], datetime]
+    settings: Settings, tokens: TokenKeeper, phone_of: PhoneOf, clock: Clock
 ) -> ZaloChannel:
     return ZaloChannel(
         api_base_url=settings.zalo_api_base_url,
@@ -225,7 +226,7 @@ def _phone_lookup(db: Database, protector: DataProtector) -> PhoneOf:
 
 
 def _desk_alert(
-    db: Database, desk: ChatRef, wake: Callable[[], None], clock: Callable[[], datetime]
+    db: Database, desk: ChatRef, wake: Callable[[], None], clock: Clock
 ) -> Callable[[str], Awaitable[None]]:
     """Tell the support staff's chat something an admin must act on."""
 
@@ -323,7 +324,7 @@ async def _listen(runner: web.AppRunner, settings: Settings) -> None:
         raise ConfigError(f"cannot listen on {where} ({_reason(error)}); set HTTP_PORT") from None
 
 
-async def serve(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> None:
+async def serve(settings: Settings, *, clock: Clock = wall_clock) -> None:
     """Run the service until SIGINT or SIGTERM."""
     service = build_service(settings, clock=clock)
     stop = asyncio.Event()

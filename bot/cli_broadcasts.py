@@ -13,8 +13,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.domain import staff_operations as operations
+from bot.domain.form_lists import group_codes
 from bot.i18n import TIMEZONE, use_locale
+from bot.services import broadcasts
 from bot.vn.dates import parse_send_time
+from storage import broadcasts as store
 from storage.models import Broadcast
 
 if TYPE_CHECKING:
@@ -70,8 +73,6 @@ async def run(args: argparse.Namespace, service: Service) -> int:
 
 
 async def _create(args: argparse.Namespace, service: Service) -> int:
-    from bot.cli import group_codes
-
     now = service.clock()
     send_at = now if args.at is None else parse_send_time(args.at, now=now, tz=TIMEZONE)
     if send_at is None:
@@ -105,8 +106,6 @@ async def _create(args: argparse.Namespace, service: Service) -> int:
 
 
 async def _list(service: Service) -> int:
-    from bot.services import broadcasts
-    from storage import broadcasts as store
 
     async with service.db.read_scope() as session:
         found = await store.list_broadcasts(session, limit=50)
@@ -131,7 +130,6 @@ async def _report(broadcast_id: int, service: Service) -> int:
 
 
 async def _cancel(broadcast_id: int, service: Service) -> int:
-    from bot.services import broadcasts
 
     async with service.db.session_scope() as session:
         found, withdrawn = await broadcasts.cancel(

@@ -305,10 +305,19 @@ def _digits(env: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+# The facts each kind of notice (bot.domain.notices) gives a Zalo template, for the operator's
+# mapping in ZALO_TEMPLATES to be checked against.
+TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
+    "reminder": frozenset({"name", "site", "address", "time", "code", "dose"}),
+    "missed": frozenset({"name", "site", "time", "code", "dose"}),
+    "next_dose": frozenset({"name", "dose"}),
+    "result": frozenset({"name", "result", "tube", "time"}),
+    "invitation": frozenset({"name", "campaign"}),
+}
+
+
 def _zalo_templates(value: str) -> dict[str, tuple[str, Mapping[str, str]]]:
     """`{"reminder": {"template_id": "231677", "data": {"customer_name": "name", ...}}, ...}`."""
-    from bot.services.notices import TEMPLATE_FIELDS  # the facts each kind of notice has
-
     if not value.strip():
         return {}
     hint = (

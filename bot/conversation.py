@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.crypto import DataProtector
+from bot.domain.dcc.trust import Authority
+from bot.domain.tickets import Desk
 from bot.messages import Button, ChatRef, Incoming, Outgoing, payload_id
-from bot.services.dcc.trust import Authority
-from bot.services.tickets import Desk
 from storage.conversations import SavedState
 from storage.models import Account
 
@@ -40,7 +41,7 @@ class Services:
 
     settings: Settings
     protector: DataProtector
-    clock: Callable[[], datetime]
+    clock: Clock
     authority: Authority  # signs and checks certificates
     # Called after a commit that issued certificates, so their pictures are made at once.
     certificates_issued: Callable[[], None] = lambda: None

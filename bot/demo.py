@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.crypto import DataProtector
-from bot.handlers.phone import PHONE_INDEX
+from bot.handlers.phone_number import PHONE_INDEX
 from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE, local_day
 from storage import accounts

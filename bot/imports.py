@@ -28,14 +28,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.crypto import DataProtector
+from bot.domain import results
+from bot.domain.booking import read_code
+from bot.domain.dcc.trust import Authority
+from bot.domain.doses import DoseEntry, DoseProblem, DoseRefused, record_dose
+from bot.domain.identity import id_index
+from bot.domain.samples import read_tube_code
+from bot.domain.vaccines import BOOSTERS, PRODUCTS
 from bot.i18n import TIMEZONE, local_day
-from bot.services import results
-from bot.services.booking import read_code
-from bot.services.dcc.trust import Authority
-from bot.services.doses import DoseEntry, DoseProblem, DoseRefused, record_dose
-from bot.services.identity import id_index
-from bot.services.samples import read_tube_code
-from bot.services.vaccines import BOOSTERS, PRODUCTS
 from bot.vn import divisions
 from bot.vn.ids import IdProblem, InvalidId, parse_personal_id
 from bot.vn.phone import mask_id_number

@@ -57,9 +57,7 @@ class Incoming:
     payload: str | None = None
     contact: Contact | None = None
     photo_file_id: str | None = None
-    photo_status: str | None = (
-        None  # set once the photo was fetched and read (bot.services.photos)
-    )
+    photo_status: str | None = None  # set once the photo was fetched and read (bot.domain.photos)
     photo_texts: tuple[str, ...] = ()  # the QR codes found in the photo
     photo_bytes: bytes | None = field(default=None, repr=False)  # the photo, once fetched
     language: str | None = None

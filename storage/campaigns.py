@@ -4,7 +4,7 @@ Eligibility is one query over `people` (by the ward index) with correlated looku
 candidate's doses, bookings and invitations on their own indexes, so its cost follows the
 people of the targeted wards, never the whole tables, and nothing is looped over in Python.
 The rules it applies come in as plain values (`Eligibility`): the dose rules of
-`bot.services.vaccines` arrive as cut-off dates computed for the day.
+`bot.domain.vaccines` arrive as cut-off dates computed for the day.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class FirstDoseBefore:
 
 @dataclass(frozen=True)
 class NextDoseDue:
-    """The next dose may be given today (see `bot.services.vaccines.next_dose`).
+    """The next dose may be given today (see `bot.domain.vaccines.next_dose`).
 
     Attributes:
         primary: First dose's product -> (doses in its primary series, the latest day the

@@ -411,7 +411,7 @@ class LookupFailure(Base):
     Counted per chat (`chat_key`, a keyed hash of channel and chat id, so erasing the account
     does not reset it) and per client address (`client_key`, a keyed hash the web chat gives;
     None elsewhere), which wait longer after each failure; and per looked-up tube or ID number
-    (`target`, a keyed hash), which only raises an alarm to staff (bot.services.lookups).
+    (`target`, a keyed hash), which only raises an alarm to staff (bot.domain.lookups).
     """
 
     __tablename__ = "lookup_failures"

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bot.app import Service, build_service, running
 from bot.config import DEFAULT_DCC_ISSUER, Settings
 from bot.crypto import generate_key
-from bot.services.dcc.keys import Signer, create_csca, create_dsc, write_signer
-from bot.services.dcc.trust import Authority
+from bot.domain.dcc.keys import Signer, create_csca, create_dsc, write_signer
+from bot.domain.dcc.trust import Authority
 from storage.db import Database
 from tests.clock import Clock
 from tests.fakes.telegram_api import TelegramEmulator

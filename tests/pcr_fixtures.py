@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from bot.app import Service
+from bot.domain import qr_tokens
+from bot.domain.identity import id_index
+from bot.domain.results import record_result
+from bot.domain.samples import record_sample
 from bot.handlers.privacy import CONSENT_VERSION
-from bot.services import qr_tokens
-from bot.services.identity import id_index
-from bot.services.results import record_result
-from bot.services.samples import record_sample
 from storage.models import Account, Person
 from tests.conftest import Clock
 from tests.webchat import Browser, Citizen, payload

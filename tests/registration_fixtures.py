@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Service
+from bot.domain.doses import DoseEntry, record_dose
+from bot.domain.identity import id_index
 from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE
-from bot.services.doses import DoseEntry, record_dose
-from bot.services.identity import id_index
 from storage import accounts
 from storage.db import Database
 from storage.models import Account, Booking, Person, Site, Slot

@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from bot.app import Service
+from bot.domain import qr_tokens
+from bot.domain.identity import id_index
 from bot.i18n import TIMEZONE
-from bot.services import qr_tokens
-from bot.services.identity import id_index
 from storage import staff
 from storage.db import Database
 from storage.models import OutboxMessage, Person, Site

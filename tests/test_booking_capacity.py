@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from bot.services import booking as booking_service
+from bot.domain import booking as booking_service
 from storage import bookings
 from storage.db import Database
 from storage.models import Account, Booking, Person, Site, Slot

@@ -28,8 +28,8 @@ from bot.crypto import generate_key
 from bot.i18n import TIMEZONE
 from bot.messages import ChatRef
 from bot.services import broadcasts
-from bot.services.jobs_table import JOB_KINDS
-from bot.services.scheduler import Scheduler
+from bot.workers.jobs_table import JOB_KINDS
+from bot.workers.scheduler import Scheduler
 from run_bot import main
 from storage import staff
 from storage.broadcasts import Audience

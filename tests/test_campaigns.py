@@ -17,14 +17,14 @@ from sqlalchemy import select, update
 
 from bot.app import Service
 from bot.config import Settings
+from bot.domain.vaccines import Given, next_dose
 from bot.handlers.campaigns import read_ages
 from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE
 from bot.services import campaigns as service
 from bot.services.campaigns import NewCampaign, Targeting
-from bot.services.jobs_table import JOB_KINDS
-from bot.services.scheduler import Scheduler
-from bot.services.vaccines import Given, next_dose
+from bot.workers.jobs_table import JOB_KINDS
+from bot.workers.scheduler import Scheduler
 from run_bot import main
 from storage import campaigns as store
 from storage import jobs, staff

@@ -25,17 +25,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Service, build_service, running
 from bot.config import DEFAULT_DCC_ISSUER, ConfigError, Settings
+from bot.domain import certificate_issuing as certificates
+from bot.domain import results
+from bot.domain.dcc import DccInvalid, Problem
+from bot.domain.dcc.codec import PREFIX, b45decode, b45encode, compress, decompress
+from bot.domain.dcc.issue import sign_hc1, uvci_is_valid
+from bot.domain.dcc.keys import create_dsc
+from bot.domain.dcc.qr_reader import read_qr_texts
+from bot.domain.dcc.trust import VALUE_SETS_DIR
+from bot.domain.doses import DoseEntry, record_dose
+from bot.domain.qr_image import certificate_png, qr_png
+from bot.domain.vaccines import PRODUCTS, series_total
 from bot.i18n import TIMEZONE, format_day, local_day, use_locale
-from bot.services import certificates, results
-from bot.services.dcc import DccInvalid, Problem
-from bot.services.dcc.codec import PREFIX, b45decode, b45encode, compress, decompress
-from bot.services.dcc.issue import sign_hc1, uvci_is_valid
-from bot.services.dcc.keys import create_dsc
-from bot.services.dcc.qr_reader import read_qr_texts
-from bot.services.dcc.trust import VALUE_SETS_DIR
-from bot.services.doses import DoseEntry, record_dose
-from bot.services.qr_image import certificate_png, qr_png
-from bot.services.vaccines import PRODUCTS, series_total
+from bot.workers.renderer import Renderer
 from storage import accounts, people
 from storage.models import (
     Certificate,
@@ -599,7 +601,7 @@ async def test_a_picture_is_rendered_and_sent_once_even_by_two_workers(
             session, dose, source="chat", actor="t", staff_id=None, site_name=None,
             authority=service.authority, now=service.clock(),
         )  # fmt: skip
-    second = certificates.Renderer(service.db, service.authority, clock=service.clock)
+    second = Renderer(service.db, service.authority, clock=service.clock)
     done = await asyncio.gather(second.render_pending(), service.renderer.render_pending())
     assert sum(done) == 1
     await wait_photos(emulator, 1)
@@ -712,7 +714,7 @@ async def test_boosters_read_as_boosters_in_the_caption(
 async def test_an_expired_signer_stops_issuing_but_not_the_dose(
     settings: Settings, clock: Clock
 ) -> None:
-    from bot.services.dcc.keys import create_csca, write_signer
+    from bot.domain.dcc.keys import create_csca, write_signer
 
     short = create_dsc(
         csca=create_csca(now=clock() - timedelta(days=30)),

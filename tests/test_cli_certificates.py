@@ -17,9 +17,8 @@ from sqlalchemy import select
 from bot.app import build_service
 from bot.config import Settings
 from bot.crypto import DataProtector
-from bot.i18n import TIMEZONE
-from bot.services import certificates
-from bot.services.dcc.codec import (
+from bot.domain import certificate_issuing as certificates
+from bot.domain.dcc.codec import (
     PREFIX,
     TAG_COSE_SIGN1,
     CwtClaims,
@@ -29,11 +28,12 @@ from bot.services.dcc.codec import (
     decompress,
     unprefix,
 )
-from bot.services.dcc.cose import kid_of, parse_sign1
-from bot.services.dcc.keys import load_signer
-from bot.services.dcc.trust import Authority
-from bot.services.identity import id_index
-from bot.services.qr_image import certificate_png, qr_png
+from bot.domain.dcc.cose import kid_of, parse_sign1
+from bot.domain.dcc.keys import load_signer
+from bot.domain.dcc.trust import Authority
+from bot.domain.identity import id_index
+from bot.domain.qr_image import certificate_png, qr_png
+from bot.i18n import TIMEZONE
 from run_bot import main
 from storage.db import Database
 from storage.models import AuditEvent, Certificate, Person, Vaccination

@@ -19,8 +19,8 @@ from sqlalchemy import select, text
 
 from bot.app import Service, build_service, running
 from bot.config import Settings
+from bot.domain import retention
 from bot.messages import ChatRef, Outgoing, stripped_body
-from bot.services import retention
 from storage import inbox, outbox, tickets
 from storage.db import Database
 from storage.models import InboundEvent, OutboxMessage, Ticket

@@ -18,7 +18,7 @@ import cbor2
 import pytest
 from cryptography import x509
 
-from bot.services.dcc.codec import (
+from bot.domain.dcc.codec import (
     CLAIM_HCERT,
     HCERT_EU_DCC_V1,
     CwtClaims,
@@ -28,9 +28,9 @@ from bot.services.dcc.codec import (
     to_json_data,
     unprefix,
 )
-from bot.services.dcc.cose import find_signer, parse_sign1
-from bot.services.dcc.errors import DccInvalid
-from bot.services.dcc.verify import (
+from bot.domain.dcc.cose import find_signer, parse_sign1
+from bot.domain.dcc.errors import DccInvalid
+from bot.domain.dcc.verify import (
     check_key_usage,
     check_schema,
     check_times,

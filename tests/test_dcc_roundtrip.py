@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from bot.config import DEFAULT_DCC_ISSUER
-from bot.services.dcc.codec import (
+from bot.domain.dcc.codec import (
     PREFIX,
     CwtClaims,
     b45decode,
@@ -26,9 +26,9 @@ from bot.services.dcc.codec import (
     decompress,
     unprefix,
 )
-from bot.services.dcc.cose import ALG_ES256, HEADER_ALG, HEADER_KID, Sign1, kid_of, parse_sign1
-from bot.services.dcc.errors import DccInvalid, Problem
-from bot.services.dcc.issue import (
+from bot.domain.dcc.cose import ALG_ES256, HEADER_ALG, HEADER_KID, Sign1, kid_of, parse_sign1
+from bot.domain.dcc.errors import DccInvalid, Problem
+from bot.domain.dcc.issue import (
     luhn_mod_n,
     sign_hc1,
     transliterate,
@@ -36,7 +36,7 @@ from bot.services.dcc.issue import (
     uvci_is_valid,
     vaccination_payload,
 )
-from bot.services.dcc.keys import (
+from bot.domain.dcc.keys import (
     DEFAULT_COUNTRY,
     OID_TEST,
     Signer,
@@ -45,7 +45,7 @@ from bot.services.dcc.keys import (
     load_signer,
     write_signer,
 )
-from bot.services.dcc.verify import dcc_usages, verify
+from bot.domain.dcc.verify import dcc_usages, verify
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "dcc"
 if not DATA.is_dir():
@@ -408,7 +408,7 @@ def test_load_rejects_mismatched_key(tmp_path: Path) -> None:
 def test_a_zip_bomb_is_refused_before_it_is_inflated() -> None:
     import zlib as _zlib
 
-    from bot.services.dcc.codec import MAX_INFLATED, decompress
+    from bot.domain.dcc.codec import MAX_INFLATED, decompress
 
     bomb = _zlib.compress(b"\0" * (50 * MAX_INFLATED), 9)
     assert len(bomb) < 4_000  # small enough for a QR code

@@ -11,10 +11,10 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from bot.config import DEFAULT_DCC_ISSUER, ConfigError, Settings
-from bot.services.dcc import DccInvalid, Problem, sign_hc1, uvci, vaccination_payload
-from bot.services.dcc.keys import OID_VACCINATION, create_dsc
-from bot.services.dcc.trust import SCHEMA_PATH, VALUE_SETS_DIR, load_authority
-from bot.services.dcc.verify import dcc_usages, verify
+from bot.domain.dcc import DccInvalid, Problem, sign_hc1, uvci, vaccination_payload
+from bot.domain.dcc.keys import OID_VACCINATION, create_dsc
+from bot.domain.dcc.trust import SCHEMA_PATH, VALUE_SETS_DIR, load_authority
+from bot.domain.dcc.verify import dcc_usages, verify
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot import dispatch
 from bot.app import Service
-from bot.handlers.phone import PHONE_INDEX
+from bot.handlers.phone_number import PHONE_INDEX
 from storage import accounts, outbox
 from storage.models import OutboxMessage
 from tests.webchat import APOLOGY, CONSENT_BUTTONS, MENU, THANKS, WELCOME, Citizen

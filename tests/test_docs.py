@@ -21,7 +21,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 # A repository path in running text or a code block: bot/..., storage/..., tests/... (not a URL).
 PATH = re.compile(r"(?<![\w/.:-])((?:bot|storage|tests|bench|tools|docs)/[\w./-]*)")
-# A dotted module name in backquotes: `bot.services.booking.book`, `tests.fakes.telegram_api`.
+# A dotted module name in backquotes: `bot.domain.booking.book`, `tests.fakes.telegram_api`.
 MODULE = re.compile(r"`((?:bot|storage|tests|bench|tools)(?:\.\w+)+)`")
 NOT_MODULES = {"bot.db", "bot.db.lock"}  # the SQLite file and its process lock
 MAX_README_LINES = 250

@@ -25,16 +25,16 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.app import Service
-from bot.channels.zalo import signature_matches
+from bot.channels.zalo.oa_api import signature_matches
 from bot.config import Settings
+from bot.domain.dcc.codec import B45_ALPHABET, PREFIX, b45encode, cbor_dumps, compress
+from bot.domain.dcc.cose import kid_of, sign_es256
+from bot.domain.dcc.errors import DccInvalid
+from bot.domain.dcc.issue import sign_hc1, uvci, vaccination_payload
+from bot.domain.dcc.keys import Signer
+from bot.domain.dcc.trust import SCHEMA_PATH, VALUE_SETS_DIR
+from bot.domain.dcc.verify import verify
 from bot.i18n import TIMEZONE
-from bot.services.dcc.codec import B45_ALPHABET, PREFIX, b45encode, cbor_dumps, compress
-from bot.services.dcc.cose import kid_of, sign_es256
-from bot.services.dcc.errors import DccInvalid
-from bot.services.dcc.issue import sign_hc1, uvci, vaccination_payload
-from bot.services.dcc.keys import Signer
-from bot.services.dcc.trust import SCHEMA_PATH, VALUE_SETS_DIR
-from bot.services.dcc.verify import verify
 from bot.vn.dates import InvalidDate, parse_birth_date, parse_send_time
 from bot.vn.ids import InvalidId, parse_personal_id
 from bot.vn.phone import mask_numbers, normalize_phone

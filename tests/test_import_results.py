@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from bot import imports
 from bot.crypto import DataProtector
+from bot.domain import qr_tokens
+from bot.domain.samples import record_sample
 from bot.i18n import TIMEZONE
 from bot.imports import ImportReport, import_results
-from bot.services import qr_tokens
-from bot.services.samples import record_sample
 from run_bot import main
 from storage.db import Database
 from storage.models import AuditEvent, OutboxMessage, Person, Sample, SampleResult

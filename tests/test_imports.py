@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from bot.config import DEFAULT_DCC_ISSUER
 from bot.crypto import DataProtector
 from bot.demo import DEMO_SITES, seed_demo
+from bot.domain.booking import book
+from bot.domain.dcc.trust import Authority
+from bot.domain.identity import id_index
 from bot.imports import ImportReport, import_sites, import_slots, import_vaccinations
-from bot.services.booking import book
-from bot.services.dcc.trust import Authority
-from bot.services.identity import id_index
 from storage import bookings
 from storage.db import Database
 from storage.models import AuditEvent, Booking, OutboxMessage, Person, Site, Slot, Vaccination

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.app import Service
 from bot.config import Settings
-from bot.handlers.phone import PHONE_INDEX
+from bot.handlers.phone_number import PHONE_INDEX
 from bot.services import broadcasts
 from bot.vn.phone import normalize_phone
 from storage.broadcasts import Audience

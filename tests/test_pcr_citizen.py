@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 
 from bot.app import Service, build_service
 from bot.config import Settings
-from bot.services import lookups, qr_tokens
-from bot.services.results import record_result
-from bot.services.samples import record_sample
+from bot.domain import lookups, qr_tokens
+from bot.domain.results import record_result
+from bot.domain.samples import record_sample
 from storage.models import AuditEvent, LookupFailure, OutboxMessage, Person
 from tests.conftest import DESK, Clock
 from tests.pcr_fixtures import RELATIVE_ID, add_relative, look_up, sample_and_result, web_look_up

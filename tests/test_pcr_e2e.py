@@ -17,10 +17,10 @@ from sqlalchemy import select
 
 from bot.app import Service, build_service, running
 from bot.config import Settings
+from bot.domain import qr_tokens
 from bot.handlers import sampling
 from bot.i18n import TIMEZONE
 from bot.imports import import_results
-from bot.services import qr_tokens
 from storage import staff
 from storage.models import Person
 from tests.chat import consent, labels, press, press_all, say, say_all

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from bot.services.dcc.qr_reader import (
+from bot.domain.dcc.qr_reader import (
     MAX_PIXELS,
     ImageTooLarge,
     NotAnImage,
     certificate_text,
     read_qr_texts,
 )
-from bot.services.qr_image import certificate_png, qr_png
+from bot.domain.qr_image import certificate_png, qr_png
 from tests.dcc_data import DATA
 
 VN_SAMPLE = DATA / "dcc-quality-assurance" / "VN" / "1.3.0" / "VAC_VN.png"

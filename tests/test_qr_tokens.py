@@ -8,9 +8,9 @@ import pytest
 
 from bot.crypto import DataProtector, generate_key
 from bot.crypto import _decode_key as decode_key
-from bot.services import qr_tokens
-from bot.services.qr_tokens import TokenProblem, TokenRefused
-from bot.services.results import read_result, read_tested_at
+from bot.domain import qr_tokens
+from bot.domain.qr_tokens import TokenProblem, TokenRefused
+from bot.domain.results import read_result, read_tested_at
 
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 
@@ -70,7 +70,7 @@ def test_tested_at_is_vietnam_time_unless_an_offset_says_otherwise() -> None:
 
 
 def test_a_tube_code_has_a_digit() -> None:
-    from bot.services.samples import read_tube_code
+    from bot.domain.samples import read_tube_code
 
     assert read_tube_code(" hcm-0042 ") == "HCM-0042"
     assert read_tube_code("XONG") is None and read_tube_code("HUY1") == "HUY1"

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from bot.app import Service, build_service
 from bot.config import ConfigError, Settings
 from bot.crypto import DataProtector
-from bot.services.forms import priority_groups
-from bot.services.identity import id_index
+from bot.domain.form_lists import priority_groups
+from bot.domain.identity import id_index
 from storage.models import Account, Booking, OutboxMessage, Person, Slot, Ticket
 from tests.conftest import Clock
 from tests.registration_fixtures import (

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from bot.app import Service, build_service, running
 from bot.config import Settings
-from bot.services.ratelimit import KeyedLimiter
-from bot.web.keys import POSTING
+from bot.domain.ratelimit import KeyedLimiter
+from bot.web.app_keys import POSTING
 from storage.models import Booking, Person
 from tests.chat import consent, labels, press_all, say_all
 from tests.conftest import Clock

@@ -14,10 +14,10 @@ from bot.app import Service, build_service, running
 from bot.config import Settings
 from bot.crypto import DataProtector, generate_key
 from bot.crypto import _decode_key as decode_key
+from bot.domain import qr_tokens
+from bot.domain.samples import SampleProblem
 from bot.handlers import sampling
 from bot.i18n import use_locale
-from bot.services import qr_tokens
-from bot.services.samples import SampleProblem
 from storage import accounts, staff
 from storage.models import Sample, SampleMember, StaffMember
 from tests.chat import Message, consent, say_all, settle

@@ -15,11 +15,12 @@ from sqlalchemy import delete, func, select
 
 from bot.app import Service
 from bot.config import Settings
+from bot.domain import booking as booking_service
+from bot.domain import reminders
+from bot.domain.jobs import JobKind, Run, Verdict, quiet_until
 from bot.i18n import TIMEZONE
-from bot.services import booking as booking_service
-from bot.services import reminders
-from bot.services.jobs_table import JOB_KINDS
-from bot.services.scheduler import LEASE, JobKind, Run, Scheduler, Verdict, quiet_until
+from bot.workers.jobs_table import JOB_KINDS
+from bot.workers.scheduler import LEASE, Scheduler
 from storage import jobs, outbox
 from storage.db import Database
 from storage.jobs import NewJob

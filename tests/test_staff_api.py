@@ -14,8 +14,8 @@ from sqlalchemy import event, func, select
 from bot.app import Service
 from bot.crypto import DataProtector, generate_key
 from bot.crypto import _decode_key as decode_key
+from bot.domain import qr_tokens
 from bot.i18n import _, use_locale
-from bot.services import qr_tokens
 from storage.models import AuditEvent, Sample, SampleResult
 from tests.staff_api import (
     LAB,

@@ -19,8 +19,8 @@ from bot.domain.staff_operations import Confirmed, Draft, Kind, Problem, Progres
 from bot.i18n import use_locale
 from bot.messages import ChatRef, Outgoing
 from bot.services import broadcasts
-from bot.services.jobs_table import JOB_KINDS
-from bot.services.scheduler import Scheduler
+from bot.workers.jobs_table import JOB_KINDS
+from bot.workers.scheduler import Scheduler
 from storage.models import AuditEvent
 from tests.audiences import add_citizens
 from tests.clock import START, Clock

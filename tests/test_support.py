@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from bot.app import Service, build_service, running
 from bot.config import Settings
-from bot.services.jobs_table import JOB_KINDS
-from bot.services.scheduler import Scheduler
+from bot.workers.jobs_table import JOB_KINDS
+from bot.workers.scheduler import Scheduler
 from storage import staff
 from storage.models import AuditEvent, OutboxMessage, Ticket
 from tests.chat import callback_data, consent, labels, press, say

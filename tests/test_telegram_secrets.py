@@ -20,10 +20,10 @@ from dataclasses import replace
 import pytest
 
 from bot.app import Service, build_service, running
-from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram.bot_api import TelegramChannel
+from bot.channels.zalo.tokens import _Pair
 from bot.config import Settings
-from bot.services.outbox import Sender
-from bot.services.zalo_tokens import _Pair
+from bot.workers.sender import Sender
 from storage import outbox
 from storage.db import Database
 from tests.conftest import Clock
@@ -98,16 +98,16 @@ async def test_no_token_in_logs_when_telegram_misbehaves(
         await emulator.wait_for_call("deleteWebhook")  # connected at the second try
 
         front.fail("getUpdates", mode)
-        await logs.wait_for("bot.channels.telegram", "getUpdates failed")
+        await logs.wait_for("bot.channels.telegram.bot_api", "getUpdates failed")
 
         front.fail("sendMessage", mode)
         emulator.user_command(CHAT, "/start")
-        await logs.wait_for("bot.services.outbox", "giving up outbox row")
+        await logs.wait_for("bot.workers.sender", "giving up outbox row")
 
         if mode != "garbage":  # a file may hold any bytes: that one is read as a picture
             front.fail("file", mode, times=2)  # aiohttp asks again once on a dropped connection
             emulator.user_photo(CHAT, png())
-            await logs.wait_for("bot.services.photos", "could not fetch a photo")
+            await logs.wait_for("bot.domain.photos", "could not fetch a photo")
         await service.sender.flush()
         stored = await stored_errors(service.db)
 
@@ -138,7 +138,7 @@ async def test_no_token_in_logs_when_telegram_refuses_connections(
             message = outbox.NewMessage("telegram", str(CHAT), {"text": "Nhắc lịch tiêm"})
             await outbox.enqueue(session, [message], now=clock())
         service.sender.wake()
-        await logs.wait_for("bot.services.outbox", "giving up outbox row")
+        await logs.wait_for("bot.workers.sender", "giving up outbox row")
         await service.sender.flush()
         stored = await stored_errors(service.db)
     assert [error.split(":")[:3] for error in stored] == [
@@ -166,7 +166,7 @@ async def test_no_token_in_logs_when_telegram_never_answers(
             message = outbox.NewMessage("telegram", str(CHAT), {"text": "Nhắc lịch tiêm"})
             await outbox.enqueue(session, [message], now=clock())
         sender.wake()
-        await logs.wait_for("bot.services.outbox", "giving up outbox row")
+        await logs.wait_for("bot.workers.sender", "giving up outbox row")
         await sender.flush()
     finally:
         worker.cancel()

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot.services.booking import ALPHABET, new_code, read_code
-from bot.services.vaccines import Given, allowed, next_dose
+from bot.domain.booking import ALPHABET, new_code, read_code
+from bot.domain.vaccines import Given, allowed, next_dose
 
 TODAY = date(2026, 12, 1)
 

@@ -20,12 +20,13 @@ from PIL import Image
 
 from bot.app import Service
 from bot.config import Settings
+from bot.domain import certificate_issuing as certificates
+from bot.domain import certificate_wording as wording
+from bot.domain.dcc import Problem, sign_hc1, uvci, vaccination_payload
+from bot.domain.dcc.keys import create_dsc
+from bot.domain.qr_image import certificate_png, qr_png
 from bot.i18n import use_locale
-from bot.services import certificates
-from bot.services.dcc import Problem, sign_hc1, uvci, vaccination_payload
-from bot.services.dcc.keys import create_dsc
-from bot.services.qr_image import certificate_png, qr_png
-from bot.web.verify import CHECK_BURST, MAX_PHOTO
+from bot.web.verify_page import CHECK_BURST, MAX_PHOTO
 from storage.models import Certificate
 from tests.conftest import Clock
 from tests.test_cli_certificates import issue_certificate, tampered
@@ -64,7 +65,7 @@ async def summary_of(svc: Service, text: str, clock: Clock, locale: str = "vi") 
     async with svc.db.read_scope() as session:
         verified = await certificates.check(session, svc.authority, text, now=clock())
     with use_locale(locale):
-        return html.escape(certificates.summary(verified))
+        return html.escape(wording.summary(verified))
 
 
 def chunk(kind: bytes, body: bytes) -> bytes:
@@ -73,7 +74,7 @@ def chunk(kind: bytes, body: bytes) -> bytes:
 
 def problem_of(problem: Problem, locale: str = "vi") -> str:
     with use_locale(locale):
-        return html.escape(certificates.problem_text(problem))
+        return html.escape(wording.problem_text(problem))
 
 
 # --- the form -----------------------------------------------------------------------------------
@@ -180,7 +181,7 @@ async def test_a_revoked_certificate_is_not_valid(
         )
     response = await client.post("/verify?format=json", data=form(certificate.hc1))
     with use_locale("vi"):
-        message = certificates.problem_text(Problem.REVOKED)
+        message = wording.problem_text(Problem.REVOKED)
     assert response.status == 200
     assert await response.json() == {"valid": False, "reason": "revoked", "message": message}
 

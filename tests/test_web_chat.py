@@ -17,11 +17,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.app import Service, build_service, forget_old_rows
-from bot.channels.web import WebChannel
+from bot.channels.web_chat import WebChannel
 from bot.config import Settings
-from bot.web.app import WEB_ADDRESS_POST_BURST, WEB_POST_BURST, WEB_SESSION_BURST
+from bot.web.app_keys import DATABASE
 from bot.web.chat import COOKIE, MAX_WAIT_S, PLAIN_COOKIE
-from bot.web.keys import DATABASE
+from bot.web.server import WEB_ADDRESS_POST_BURST, WEB_POST_BURST, WEB_SESSION_BURST
 from storage import accounts, outbox
 from storage.models import Account, ConsentEvent, ConversationRow, OutboxMessage
 from storage.outbox import NewMessage

@@ -9,8 +9,8 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from bot.config import ConfigError, Settings
+from bot.web.app_keys import SETTINGS
 from bot.web.clients import client_address, client_key, is_loopback_host, is_same_origin, scheme
-from bot.web.keys import SETTINGS
 
 PROXY = "127.0.0.1"
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.channels import zalo
+from bot.channels.zalo import oa_api as zalo
 from bot.config import ConfigError, Settings
 from bot.i18n import TIMEZONE
 from bot.messages import Button, ChatRef, Kind, Outgoing

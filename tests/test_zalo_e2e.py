@@ -16,11 +16,12 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import UPDATE_MEMORY, Service, build_service, running
-from bot.channels import zalo
+from bot.channels.zalo import oa_api as zalo
+from bot.channels.zalo import tokens as zalo_tokens
 from bot.config import MAX_ZALO_EVENT_WINDOW_S, Settings
+from bot.domain import notices
 from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE
-from bot.services import notices, zalo_tokens
 from storage import outbox, updates
 from storage.models import Account, Booking, InboundEvent, OutboxMessage, Person, PlatformToken
 from tests.conftest import ZALO_TEMPLATE as TEMPLATE
@@ -120,7 +121,7 @@ async def test_wrong_or_missing_signatures_are_refused_and_nothing_kept(
         assert await session.scalar(select(func.count()).select_from(InboundEvent)) == 0
         zalo = select(func.count()).select_from(Account).where(Account.channel == "zalo")
         assert await session.scalar(zalo) == 0
-    with caplog.at_level("INFO", logger="bot.web.zalo"):
+    with caplog.at_level("INFO", logger="bot.web.zalo_webhook"):
         assert await zemu.follow(USER, sign="oa_id") == 200  # some OAs sign with the OA id
         await zemu.wait_for_sent(USER, 1)
     assert "Zalo webhook signatures use the oa_id" in caplog.text
@@ -156,7 +157,7 @@ async def test_events_outside_the_time_window_are_dropped_unstored(
     window = timedelta(seconds=service.settings.zalo_event_window_s)
     assert window == timedelta(minutes=5)  # the default
     late = [timedelta(days=-400), timedelta(days=400), -window - SECOND, window + SECOND]
-    with caplog.at_level("INFO", logger="bot.web.zalo"):
+    with caplog.at_level("INFO", logger="bot.web.zalo_webhook"):
         for skew in late:
             assert await zemu.user_text(USER, "/start 0912345678", at=clock() + skew) == 200
     assert await stored_events(service) == 0  # stored before the answer, if at all
@@ -301,7 +302,7 @@ async def zalo_account(service: Service, *, phone: str | None = "0912345678") ->
 
 
 async def remind(service: Service, account: Account) -> None:
-    """The appointment reminder's notice, as `bot.services.reminders` writes it."""
+    """The appointment reminder's notice, as `bot.domain.reminders` writes it."""
 
     def facts() -> tuple[str, dict[str, str]]:
         return "reminder", {"name": "Lê Văn Tám", "time": "07:30 04/12/2026", "site": "Trạm Y tế"}

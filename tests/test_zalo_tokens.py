@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
+from bot.channels.zalo.tokens import TokenKeeper, TokenRefreshFailed
 from bot.crypto import DataProtector
-from bot.services.zalo_tokens import TokenKeeper, TokenRefreshFailed
 from storage.db import Database
 from tests.conftest import Clock
 from tests.fakes.zalo_api import ZaloEmulator

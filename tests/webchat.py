@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from bot.app import Service
-from bot.channels.web import to_incoming
+from bot.channels.web_chat import to_incoming
 from bot.crypto import DataProtector, generate_key
 from bot.messages import Incoming
 from bot.web.chat import COOKIE

@@ -6,8 +6,8 @@ from aiohttp import web
 
 from bot.console import gate, pages, render, staff_pages
 from bot.console.gate import CONSOLE, Console
-from bot.services.ratelimit import KeyedLimiter
-from bot.web.keys import SETTINGS
+from bot.domain.ratelimit import KeyedLimiter
+from bot.web.app_keys import SETTINGS
 
 PREFIX = "/console"
 # Sign-in links a name or an address may ask for: three at once, then one a minute.

@@ -23,8 +23,8 @@ from bot.console.gate import (
 )
 from bot.console.keys import SESSION_TOKEN, STAFF
 from bot.console.passwords import hash_password, problem
+from bot.domain.ratelimit import KeyedLimiter
 from bot.i18n import N_
-from bot.services.ratelimit import KeyedLimiter
 from bot.vn import divisions
 from bot.web.clients import client_key
 from storage import console as store

@@ -2,7 +2,7 @@
 
 Failed password sign-ins are counted per sign-in name and per client address (keyed hashes,
 so the names tried and the addresses are not stored), and each then waits longer before the
-next try, as failed result lookups do (bot.services.lookups.wait_after: three free tries, then
+next try, as failed result lookups do (bot.domain.lookups.wait_after: three free tries, then
 one minute, doubling up to four hours). While a wait runs, no password is checked at all, the
 right one included. A name without an account fails exactly as a wrong password does.
 """
@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.console.access import Staff
 from bot.console.gate import Console
 from bot.console.passwords import check_password
+from bot.domain.lookups import MEMORY, wait_after
 from bot.i18n import _, use_locale
 from bot.messages import ChatRef, Outgoing
-from bot.services.lookups import MEMORY, wait_after
 from bot.web.clients import hashed_client_key
 from storage import console as store
 from storage import outbox, staff

@@ -11,12 +11,13 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
-from bot.handlers import registration, slot_picker
-from bot.handlers.form import person_of_account
+from bot.domain import booking as booking_service
+from bot.handlers import registration
 from bot.handlers.menu import menu_buttons
+from bot.handlers.registration import slot_picker
+from bot.handlers.registration.form import Mode, person_of_account
 from bot.i18n import _
 from bot.messages import Button, Incoming, payload_id
-from bot.services import booking as booking_service
 from bot.vn.intents import Intent, is_answer
 from storage import bookings, people, vaccinations
 from storage.models import Booking, Person, Site, Slot
@@ -40,6 +41,30 @@ def status_text(active: Booking | None, doses: int) -> str:
     if not steps:
         steps.append(_("registered, no appointment yet"))
     return "; ".join(steps)
+
+
+def _booking_lines(booking: Booking, slot: Slot, site: Site) -> list[str]:
+    """An active appointment under its person: code, place, time, the screening note."""
+    lines = [
+        _("   Code {code}: {site}, {address}, {when}").format(
+            code=booking.code,
+            site=site.name,
+            address=site.address,
+            when=slot_picker.slot_moment(slot),
+        )
+    ]
+    if booking.needs_screening:
+        lines.append("   " + _("needs a closer check at the site (cần khám sàng lọc kỹ)"))
+    return lines
+
+
+def _booking_buttons(booking: Booking) -> list[Button]:
+    """Move, cancel, the QR again: one row per active appointment."""
+    return [
+        Button(_("Move {code}").format(code=booking.code), f"appt:move:{booking.id}"),
+        Button(_("Cancel {code}").format(code=booking.code), f"appt:cancel:{booking.id}"),
+        Button(_("QR {code}").format(code=booking.code), f"appt:qr:{booking.id}"),
+    ]
 
 
 async def show_appointments(msg: Incoming, conv: Conversation) -> None:
@@ -71,26 +96,9 @@ async def show_appointments(msg: Incoming, conv: Conversation) -> None:
                 status=status_text(current[0] if current else None, len(doses[person.id])),
             )
         )
-        if current is None:
-            continue
-        booking, slot, site = current
-        lines.append(
-            _("   Code {code}: {site}, {address}, {when}").format(
-                code=booking.code,
-                site=site.name,
-                address=site.address,
-                when=slot_picker.slot_moment(slot),
-            )
-        )
-        if booking.needs_screening:
-            lines.append("   " + _("needs a closer check at the site (cần khám sàng lọc kỹ)"))
-        buttons.append(
-            [
-                Button(_("Move {code}").format(code=booking.code), f"appt:move:{booking.id}"),
-                Button(_("Cancel {code}").format(code=booking.code), f"appt:cancel:{booking.id}"),
-                Button(_("QR {code}").format(code=booking.code), f"appt:qr:{booking.id}"),
-            ]
-        )
+        if current is not None:
+            lines += _booking_lines(*current)
+            buttons.append(_booking_buttons(current[0]))
     conv.finish()
     conv.reply("\n".join(lines), buttons=[*buttons, *menu_buttons()])
 
@@ -114,18 +122,7 @@ async def receive_choice(msg: Incoming, conv: Conversation) -> None:
         return
     booking, person = found
     if payload.startswith("appt:coming:"):
-        booking.confirmed_at = conv.now
-        slot = await conv.session.get(Slot, booking.slot_id)
-        conv.finish()
-        conv.reply(
-            _(
-                "Thank you! We look forward to seeing {name} on {when}. Appointment code: {code}."
-            ).format(
-                when=slot_picker.slot_moment(slot) if slot else "-",
-                code=booking.code,
-                name=person.full_name,
-            )
-        )
+        await _coming(conv, booking, person)
     elif payload.startswith("appt:qr:"):
         conv.finish()
         await slot_picker.send_booking(conv, booking, person, _("Your appointment:"))
@@ -143,17 +140,38 @@ async def receive_choice(msg: Incoming, conv: Conversation) -> None:
             ],
         )
     else:
-        conv.finish()
-        conv.goto(
-            registration.FLOW,
-            registration.Step.SITE,
-            mode="move",
-            move=booking.id,
-            person=person.id,
-            province=person.province_code,
-            ward=person.ward_code,
+        await _move(conv, booking, person)
+
+
+async def _coming(conv: Conversation, booking: Booking, person: Person) -> None:
+    """The citizen will come: noted on the booking, and thanked."""
+    booking.confirmed_at = conv.now
+    slot = await conv.session.get(Slot, booking.slot_id)
+    conv.finish()
+    conv.reply(
+        _(
+            "Thank you! We look forward to seeing {name} on {when}. Appointment code: {code}."
+        ).format(
+            when=slot_picker.slot_moment(slot) if slot else "-",
+            code=booking.code,
+            name=person.full_name,
         )
-        await registration.advance(conv)
+    )
+
+
+async def _move(conv: Conversation, booking: Booking, person: Person) -> None:
+    """Move: the registration form in MOVE mode, from the site on."""
+    conv.finish()
+    conv.goto(
+        registration.FLOW,
+        registration.Step.SITE,
+        mode=Mode.MOVE,
+        move=booking.id,
+        person=person.id,
+        province=person.province_code,
+        ward=person.ward_code,
+    )
+    await registration.advance(conv)
 
 
 async def receive_cancel(msg: Incoming, conv: Conversation) -> None:

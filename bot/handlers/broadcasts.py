@@ -27,6 +27,7 @@ from typing import Any
 
 from bot.conversation import Conversation, Handler
 from bot.domain import staff_operations as operations
+from bot.domain.photos import PhotoStatus
 from bot.domain.staff_operations import Picture
 from bot.handlers import start
 from bot.handlers.targeting import (
@@ -49,7 +50,6 @@ from bot.i18n import N_, TIMEZONE, _, format_count, format_moment
 from bot.messages import Button, Incoming, Kind, payload_id
 from bot.services import broadcasts as service
 from bot.services.broadcasts import STOP
-from bot.services.photos import PhotoStatus
 from bot.vn import divisions
 from bot.vn.dates import parse_send_time
 from bot.vn.text import fold

@@ -30,8 +30,7 @@ from bot.conversation import Conversation, Handler
 from bot.domain import staff_operations as operations
 from bot.domain.staff_operations import campaign_status
 from bot.handlers import registration, start
-from bot.handlers.form import person_of_account
-from bot.handlers.slot_picker import local_today
+from bot.handlers.registration.form import person_of_account
 from bot.handlers.targeting import (
     Scope,
     ask,
@@ -48,6 +47,7 @@ from bot.handlers.targeting import (
     ward_name,
     ward_scope,
 )
+from bot.handlers.today import local_today
 from bot.i18n import N_, _, format_moment
 from bot.messages import Button, Incoming, Kind, payload_id
 from bot.services import campaigns as service

@@ -2,11 +2,11 @@
 
 `/chungnhan` lists the certificates in force of everyone on the account, with a button to
 re-send each (by the platform's file id: no new picture, no new upload). An expired one is
-renewed there and then (the hourly sweep in `certificates.Renderer` would do it too). Buttons:
+renewed there and then (the hourly sweep in `bot.workers.renderer` would do it too). Buttons:
     cert:send:<certificate id>             re-send a certificate
     cert:test:<sample id>:<person id>      the test certificate of a negative result
 A photo sent to the bot is read for QR codes (before the event's transaction, see
-`bot.services.photos`) and any certificate in it is verified.
+`bot.domain.photos`) and any certificate in it is verified.
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ from __future__ import annotations
 import logging
 
 from bot.conversation import Conversation
+from bot.domain import certificate_issuing as certificates
+from bot.domain import certificate_wording as wording
+from bot.domain.dcc import DccInvalid, Problem
+from bot.domain.dcc.qr_reader import certificate_text
+from bot.domain.photos import MAX_PHOTO_BYTES, PhotoStatus
+from bot.domain.results import NEGATIVE
 from bot.handlers.menu import kept_note, menu_buttons
 from bot.i18n import _, format_day, local_day
 from bot.messages import Button, Incoming, payload_id
-from bot.services import certificates
-from bot.services.dcc import DccInvalid, Problem
-from bot.services.dcc.qr_reader import certificate_text
-from bot.services.photos import MAX_PHOTO_BYTES, PhotoStatus
-from bot.services.results import NEGATIVE
 from storage import certificates as stored
 from storage import people, samples
 from storage.models import Certificate, Person, Sample
@@ -93,7 +94,7 @@ def _describe(certificate: Certificate, person: Person, conv: Conversation) -> s
     if certificate.kind == "v":
         entry = payload["v"][0]
         what = _("vaccination, {dose}, {product}").format(
-            dose=certificates.dose_text(entry), product=certificates.product_label(entry["mp"])
+            dose=wording.dose_text(entry), product=wording.product_label(entry["mp"])
         )
     else:
         what = _("negative PCR test")
@@ -213,10 +214,8 @@ async def _photo_verdict(msg: Incoming, conv: Conversation) -> str:
             conv.session, conv.services.authority, text, now=conv.now
         )
     except DccInvalid as error:
-        verdict = (
-            _("This certificate is NOT valid.") + " " + certificates.problem_text(error.reason)
-        )
+        verdict = _("This certificate is NOT valid.") + " " + wording.problem_text(error.reason)
         if error.reason == Problem.PREFIX:
-            verdict = certificates.problem_text(error.reason)
+            verdict = wording.problem_text(error.reason)
         return verdict
-    return certificates.summary(verified)
+    return wording.summary(verified)

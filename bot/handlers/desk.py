@@ -20,11 +20,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation import Services
+from bot.domain import tickets
+from bot.domain.tickets import CLAIM, DESK_LOCALE
 from bot.handlers import support
 from bot.i18n import _, use_locale
 from bot.messages import Button, ChatRef, Incoming, Kind, Outgoing, payload_id
-from bot.services import tickets
-from bot.services.tickets import CLAIM, DESK_LOCALE
 from storage import accounts, staff
 from storage import tickets as store
 from storage.models import Account, StaffMember, Ticket

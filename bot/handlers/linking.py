@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
 from bot.handlers.menu import menu_buttons
-from bot.handlers.phone import PHONE_INDEX
+from bot.handlers.phone_number import PHONE_INDEX
 from bot.i18n import _, use_locale
 from bot.messages import Button, ChatRef, Incoming, Kind, Outgoing
 from bot.vn.phone import normalize_phone
@@ -88,6 +88,43 @@ def _show_links(conv: Conversation, chats: list[Account]) -> None:
     )
 
 
+async def _offer_code(conv: Conversation, target: Account | None) -> None:
+    """Send a fresh code to the other chat, if any; wait for it here either way (same words)."""
+    code = f"{secrets.randbelow(10**6):06d}"
+    if target is not None:
+        await _send_code(conv, target, code)
+    expires = conv.now + CODE_LIFETIME
+    conv.goto(
+        FLOW,
+        Step.CODE,
+        target=target.id if target else None,
+        code=conv.services.protector.blind_index(
+            _CODE_INDEX, f"{target.id if target else 0}:{code}"
+        ),
+        expires=expires.isoformat(),
+        tries=0,
+    )
+
+
+async def _may_ask_code(conv: Conversation, phone: str) -> bool:
+    """Whether this chat and this number are still under today's limit of codes; counts one.
+
+    Counted like failed result lookups: per chat and per number, whatever the outcome.
+    """
+    protector = conv.services.protector
+    chat_key = protector.blind_index(_CODES_CHAT, f"{conv.chat.channel}:{conv.chat.chat_id}")
+    number_key = protector.blind_index(_CODES_NUMBER, phone)
+    since = conv.now - CODES_WINDOW
+    asked = await samples.failed_lookups_since(conv.session, since=since, chat_key=chat_key)
+    aimed = await samples.failed_lookups_since(conv.session, since=since, target=number_key)
+    if len(asked) >= MAX_CODES or len(aimed) >= MAX_CODES:
+        return False
+    await samples.record_failed_lookup(
+        conv.session, chat_key=chat_key, target=number_key, now=conv.now
+    )
+    return True
+
+
 async def receive_phone(msg: Incoming, conv: Conversation) -> None:
     """Send a code to the other chat with this number on record (if there is one)."""
     typed = msg.contact.phone if msg.contact else msg.text if msg.kind == Kind.TEXT else ""
@@ -100,13 +137,7 @@ async def receive_phone(msg: Incoming, conv: Conversation) -> None:
             )
         )
         return
-    protector = conv.services.protector
-    chat_key = protector.blind_index(_CODES_CHAT, f"{conv.chat.channel}:{conv.chat.chat_id}")
-    number_key = protector.blind_index(_CODES_NUMBER, phone)
-    since = conv.now - CODES_WINDOW
-    asked = await samples.failed_lookups_since(conv.session, since=since, chat_key=chat_key)
-    aimed = await samples.failed_lookups_since(conv.session, since=since, target=number_key)
-    if len(asked) >= MAX_CODES or len(aimed) >= MAX_CODES:
+    if not await _may_ask_code(conv, phone):
         conv.finish()
         conv.reply(
             _(
@@ -115,28 +146,14 @@ async def receive_phone(msg: Incoming, conv: Conversation) -> None:
             )
         )
         return
-    # Counted like failed result lookups: per chat and per number, whatever the outcome.
-    await samples.record_failed_lookup(
-        conv.session, chat_key=chat_key, target=number_key, now=conv.now
-    )
+    protector = conv.services.protector
     found = await accounts.holders_by_phone(
         conv.session,
         phone_index=protector.blind_index(PHONE_INDEX, phone),
         channels=[c for c in MESSENGERS if c != conv.chat.channel],
     )
     target = next((a for a in found if a.id != conv.account.id), None)
-    code = f"{secrets.randbelow(10**6):06d}"
-    if target is not None:
-        await _send_code(conv, target, code)
-    expires = conv.now + CODE_LIFETIME
-    conv.goto(
-        FLOW,
-        Step.CODE,
-        target=target.id if target else None,
-        code=protector.blind_index(_CODE_INDEX, f"{target.id if target else 0}:{code}"),
-        expires=expires.isoformat(),
-        tries=0,
-    )
+    await _offer_code(conv, target)
     conv.reply(
         _(
             "If this number is on record with your other chat, we have just sent a six-digit "

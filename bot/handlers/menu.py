@@ -7,7 +7,8 @@ from bot.i18n import N_, _
 from bot.messages import Button, Incoming
 from bot.vn.intents import Intent, match_intent
 
-# Menu entries: payload -> label. The dispatcher runs each entry's flow (bot.dispatch.MENU_FLOWS).
+# Menu entries: payload -> label. The dispatcher runs each entry's flow
+# (bot.dispatch.routes.MENU_FLOWS).
 MENU = {
     "menu:register": N_("Register for vaccination"),
     "menu:results": N_("Test results"),

@@ -9,7 +9,7 @@ Flow `lookup` (`/tracuu`): a relative's result by tube code or ID number, plus d
     DOB    -> the date of birth; the answer never says whether a tube or an ID exists unless the
               date of birth matches. A chat (and, on the web, a network) that keeps failing waits
               longer after each failure; the tube or ID number is never locked, but staff are
-              alerted when many chats fail against it (bot.services.lookups).
+              alerted when many chats fail against it (bot.domain.lookups).
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
+from bot.domain import lookups
+from bot.domain.identity import id_index
+from bot.domain.results import NEGATIVE, certificate_button, result_text
+from bot.domain.samples import read_tube_code
 from bot.handlers import registration
 from bot.handlers.menu import menu_buttons
+from bot.handlers.sampling_qr import send_qr
 from bot.i18n import _, format_moment, local_day
 from bot.messages import Button, Incoming
-from bot.services import lookups, qr_tokens
-from bot.services.identity import id_index
-from bot.services.qr_image import qr_png
-from bot.services.results import NEGATIVE, certificate_button, result_text
-from bot.services.samples import read_tube_code
 from bot.vn.dates import InvalidDate, parse_birth_date
 from bot.vn.ids import InvalidId, parse_personal_id
 from bot.vn.phone import mask_id_number
@@ -54,23 +54,6 @@ async def show_qr(msg: Incoming, conv: Conversation) -> None:
         return
     conv.finish()
     await send_qr(conv, registered)
-
-
-async def send_qr(conv: Conversation, registered: list[Person]) -> None:
-    """One QR image per person, with who it is for and until when it is valid."""
-    for person in registered:
-        token = qr_tokens.issue(conv.services.protector, person.id, now=conv.now)
-        conv.reply(
-            _(
-                "PCR sampling QR for {name}, valid until {moment}. Show it at the sampling site; "
-                "it contains no personal data. Type /maqr for a new one at any time."
-            ).format(name=person.full_name, moment=format_moment(conv.now + qr_tokens.VALID_FOR)),
-            image=qr_png(token, box_size=8),
-        )
-    conv.reply(
-        _("Results will arrive in this chat as soon as the lab sends them."),
-        buttons=[[Button(_("A QR for someone else"), "menu:qr_add")], *menu_buttons()],
-    )
 
 
 async def add_person_for_qr(msg: Incoming, conv: Conversation) -> None:

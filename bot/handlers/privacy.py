@@ -12,10 +12,10 @@ from collections import Counter
 from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
+from bot.domain import erasure, tickets
 from bot.handlers.menu import menu_buttons
 from bot.i18n import CHANNEL_NAMES, LANGUAGE_NAMES, _, format_day, format_moment
 from bot.messages import Button, Incoming
-from bot.services import erasure, tickets
 from bot.vn.intents import Intent, is_answer
 from bot.vn.phone import mask_id_number, mask_phone
 from storage import accounts, certificates, people

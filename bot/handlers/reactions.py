@@ -9,7 +9,7 @@ it resumes when the report is done.
 
 Flow `reaction`: which dose (the account's recent doses, or none), what, since when, how severe.
 The report is stored with the dose, its site and product (storage.reactions), and opens an
-urgent support ticket (bot.services.tickets) so staff see it; a severe one, or one about a
+urgent support ticket (bot.domain.tickets) so staff see it; a severe one, or one about a
 danger sign, is answered with the 115 advice again. Wording and sources: docs/safety.md.
 """
 
@@ -19,13 +19,13 @@ from datetime import timedelta
 from typing import Any
 
 from bot.conversation import Conversation
+from bot.domain import tickets
+from bot.domain.tickets import DESK_LOCALE, END
+from bot.domain.vaccines import PRODUCTS
 from bot.handlers import registration, support
 from bot.handlers.menu import kept_note, menu_buttons
 from bot.i18n import N_, _, use_locale
 from bot.messages import Button, Incoming, Kind, payload_id
-from bot.services import tickets
-from bot.services.tickets import DESK_LOCALE, END
-from bot.services.vaccines import PRODUCTS
 from bot.vn.symptoms import Concern, classify
 from bot.vn.text import clean_text, fold
 from storage import reactions, sites

@@ -20,18 +20,18 @@ import re
 from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
-from bot.handlers import start
-from bot.handlers.roles import role_held
-from bot.i18n import _
-from bot.messages import Button, Incoming, Kind
-from bot.services import qr_tokens
-from bot.services.samples import (
+from bot.domain import qr_tokens
+from bot.domain.samples import (
     MAX_POOL,
     SampleProblem,
     check_token,
     read_tube_code,
     record_sample,
 )
+from bot.handlers import start
+from bot.handlers.roles import role_held
+from bot.i18n import _
+from bot.messages import Button, Incoming, Kind
 from bot.vn.text import fold
 from storage import samples, staff
 from storage.models import Person, StaffMember
@@ -206,6 +206,22 @@ async def _summary(conv: Conversation) -> str:
     return "\n".join([head, *listed])
 
 
+def _recorded(conv: Conversation, tube: str, *, pooled: bool, count: int) -> None:
+    """The tube is recorded: say so, and wait for the next tube."""
+    conv.goto(FLOW, Step.TUBE)
+    conv.data = {}
+    text = (
+        _("Recorded tube {tube} with {count} people (pooled). Each of them has been told.")
+        if pooled
+        else _("Recorded tube {tube} with {count} person. The person has been told.")
+    )
+    conv.reply(
+        text.format(tube=tube, count=count)
+        + "\n"
+        + _("Send the next tube code, or /huy to finish.")
+    )
+
+
 async def _record(msg: Incoming, conv: Conversation) -> None:
     """Done: record the tube, tell each person, and wait for the next tube."""
     member = await _sampler(msg, conv)
@@ -227,18 +243,7 @@ async def _record(msg: Incoming, conv: Conversation) -> None:
         now=conv.now,
     )
     if outcome.created and outcome.sample is not None:
-        conv.goto(FLOW, Step.TUBE)
-        conv.data = {}
-        text = (
-            _("Recorded tube {tube} with {count} people (pooled). Each of them has been told.")
-            if outcome.sample.pooled
-            else _("Recorded tube {tube} with {count} person. The person has been told.")
-        )
-        conv.reply(
-            text.format(tube=tube, count=len(outcome.people))
-            + "\n"
-            + _("Send the next tube code, or /huy to finish.")
-        )
+        _recorded(conv, tube, pooled=outcome.sample.pooled, count=len(outcome.people))
         return
     if any(problem is SampleProblem.TUBE_TAKEN for _index, problem in outcome.problems):
         conv.goto(FLOW, Step.TUBE)

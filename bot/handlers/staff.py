@@ -15,17 +15,18 @@ import re
 from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
+from bot.domain.booking import read_code
+from bot.domain.doses import DoseEntry, DoseRefused, as_given, record_dose
+from bot.domain.vaccines import PRODUCTS, next_dose
 from bot.handlers import start
+from bot.handlers.registration.slot_picker import slot_moment
 from bot.handlers.roles import role_held
-from bot.handlers.slot_picker import local_today, slot_moment
+from bot.handlers.today import local_today
 from bot.i18n import _, format_day
 from bot.messages import Button, Incoming
-from bot.services.booking import read_code
-from bot.services.doses import DoseEntry, DoseRefused, as_given, record_dose
-from bot.services.vaccines import PRODUCTS, next_dose
 from bot.vn.phone import mask_id_number
 from storage import bookings, staff, vaccinations
-from storage.models import Booking, StaffMember
+from storage.models import Booking, Person, Site, Slot, StaffMember
 
 FLOW = "dose"
 ROLE = "site_staff"
@@ -76,21 +77,31 @@ async def receive_code(msg: Incoming, conv: Conversation) -> None:
         )
         return
     booking, person, slot, site = found
-    if site.id not in member.sites:  # no site in scope means no site at all
-        conv.reply(
-            _("Booking {code} is for another site ({site}); it cannot be recorded here.").format(
-                code=booking.code, site=site.name
-            )
-        )
+    problem = _not_recordable(booking, site, member)
+    if problem:
+        conv.reply(problem)
         return
+    _show_booking(conv, booking, person, slot)
+
+
+def _not_recordable(booking: Booking, site: Site, member: StaffMember) -> str | None:
+    """Why a dose cannot be recorded against this booking here, or None."""
+    if site.id not in member.sites:  # no site in scope means no site at all
+        return _(
+            "Booking {code} is for another site ({site}); it cannot be recorded here."
+        ).format(code=booking.code, site=site.name)
     if booking.status not in (bookings.ACTIVE, bookings.MISSED):  # missed: a late arrival
         text = (
             _("Booking {code} was already attended; its dose is recorded.")
             if booking.status == bookings.ATTENDED
             else _("Booking {code} was cancelled; there is nothing to record.")
         )
-        conv.reply(text.format(code=booking.code))
-        return
+        return text.format(code=booking.code)
+    return None
+
+
+def _show_booking(conv: Conversation, booking: Booking, person: Person, slot: Slot) -> None:
+    """Who the booking is for, and the question whether they are the person present."""
     number = mask_id_number(conv.services.protector.open(person.id_sealed))
     lines = [
         _("Booking {code}: {name}, born {year}, ID {number}.").format(
@@ -179,18 +190,24 @@ async def receive_lot(msg: Incoming, conv: Conversation) -> None:
         return
     booking, person, _slot, site = lookup
     product = str(conv.data["product"])
+    entry = DoseEntry(
+        person=person,
+        dose_number=booking.dose_number,
+        product=product,
+        lot=lot,
+        given_on=local_today(conv),
+        site_id=site.id,
+        booking=booking,
+    )
+    await _record(conv, entry, member, site)
+
+
+async def _record(conv: Conversation, entry: DoseEntry, member: StaffMember, site: Site) -> None:
+    """Record the dose in this event's transaction and tell the staff member what happened."""
     try:
         recorded = await record_dose(
             conv.session,
-            DoseEntry(
-                person=person,
-                dose_number=booking.dose_number,
-                product=product,
-                lot=lot,
-                given_on=local_today(conv),
-                site_id=site.id,
-                booking=booking,
-            ),
+            entry,
             source="chat",
             actor=staff.actor_label(member),
             staff_id=member.id,
@@ -203,13 +220,11 @@ async def receive_lot(msg: Incoming, conv: Conversation) -> None:
         conv.reply(
             _(
                 "Dose {dose} of this person is already recorded differently; nothing changed."
-            ).format(dose=booking.dose_number)
+            ).format(dose=entry.dose_number)
         )
         return
     conv.goto(FLOW, Step.CODE)
     conv.data = {}
-    if recorded:
-        conv.after_commit.append(conv.services.certificates_issued)
     if not recorded:
         conv.reply(
             _("This dose was already recorded with the same details; nothing changed.")
@@ -217,17 +232,19 @@ async def receive_lot(msg: Incoming, conv: Conversation) -> None:
             + _("Send the next booking code, or /huy to finish.")
         )
         return
-    conv.reply(
-        _(
-            "Recorded: {name}, dose {dose}, {product}, lot {lot}. The citizen has been told."
-        ).format(
-            name=person.full_name,
-            dose=booking.dose_number,
-            product=PRODUCTS[product].label,
-            lot=lot,
-        )
-        + "\n"
-        + _("Send the next booking code, or /huy to finish.")
+    conv.after_commit.append(conv.services.certificates_issued)
+    conv.reply(_recorded_text(entry) + "\n" + _("Send the next booking code, or /huy to finish."))
+
+
+def _recorded_text(entry: DoseEntry) -> str:
+    """What the staff member is told of a dose just recorded."""
+    return _(
+        "Recorded: {name}, dose {dose}, {product}, lot {lot}. The citizen has been told."
+    ).format(
+        name=entry.person.full_name,
+        dose=entry.dose_number,
+        product=PRODUCTS[entry.product].label,
+        lot=entry.lot,
     )
 
 

@@ -12,11 +12,11 @@ from 1 to 5 (`tk:rate:<ticket>:<n>`, valid from any message, only on the ticket'
 from __future__ import annotations
 
 from bot.conversation import Conversation
+from bot.domain import tickets
+from bot.domain.tickets import DESK_LOCALE, END, RATE
 from bot.handlers.menu import kept_note, menu_buttons
 from bot.i18n import N_, _, use_locale
 from bot.messages import Button, ChatRef, Incoming, Kind, Outgoing, payload_id
-from bot.services import tickets
-from bot.services.tickets import DESK_LOCALE, END, RATE
 from storage import tickets as store
 from storage.models import Account, Ticket
 from storage.tickets import OPEN

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 
 from bot.conversation import Conversation
 from bot.domain import staff_operations as operations
+from bot.domain.form_lists import PriorityGroup, priority_groups
 from bot.domain.staff_operations import Confirmed, Draft, Problem, Reason, Scope, ward_name
 from bot.handlers import start
 from bot.handlers.roles import role_held
 from bot.i18n import _
 from bot.messages import Button, Incoming
-from bot.services.forms import PriorityGroup, priority_groups
 from bot.vn import divisions
 from storage import staff
 from storage.models import Broadcast, Campaign, StaffMember

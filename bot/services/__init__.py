@@ -1,1 +1,1 @@
-"""Domain services: plain async functions and the outbox sender."""
+"""Staff operations: ward announcements and invitation campaigns."""

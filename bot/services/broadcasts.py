@@ -27,9 +27,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.jobs import JobKind, Run, Verdict
 from bot.i18n import DEFAULT_LOCALE, _, format_count, format_moment, use_locale
 from bot.messages import Button, ChatRef, Outgoing
-from bot.services.scheduler import JobKind, Run, Verdict
 from bot.vn import divisions
 from storage import accounts, jobs, outbox, staff
 from storage import broadcasts as store

@@ -2,7 +2,7 @@
 
 A campaign targets wards, priority groups (none listed: all), an age range on the day of each
 wave and a dose status: `none` (no dose yet), `due` (the next dose may be given today, by
-`bot.services.vaccines.next_dose`; people with no dose count as due for dose 1) or
+`bot.domain.vaccines.next_dose`; people with no dose count as due for dose 1) or
 `dose1_older_than:<weeks>` (exactly one dose, given at least that many weeks ago).
 
 Waves are scheduler jobs (`campaign_wave`, group `campaign:<id>`), so they are durable, fired
@@ -32,12 +32,12 @@ from functools import partial
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.domain import notices
+from bot.domain.form_lists import priority_groups
+from bot.domain.jobs import JobKind, Run, Verdict, local_time, quiet_until
+from bot.domain.vaccines import BOOSTER_AFTER_DAYS, BOOSTERS, PRODUCTS
 from bot.i18n import TIMEZONE, _, current_locale, local_day
 from bot.messages import Button
-from bot.services import notices
-from bot.services.forms import priority_groups
-from bot.services.scheduler import JobKind, Run, Verdict, local_time, quiet_until
-from bot.services.vaccines import BOOSTER_AFTER_DAYS, BOOSTERS, PRODUCTS
 from bot.vn import divisions
 from storage import campaigns as store
 from storage import jobs, outbox, staff

@@ -377,7 +377,7 @@ def _without_type(folded: str, kind: str) -> str:
 @functools.cache
 def _index() -> _Index:
     """Build the whole index (once): current names, aliases, old names, old districts."""
-    from vietnam_provinces.legacy import District as LegacyDistrict
+    from vietnam_provinces.legacy import District as LegacyDistrict  # noqa: PLC0415 (its tables load on import: only once the index is built)
 
     folded = functools.cache(fold)  # many old names repeat ("Phường 1", "Xã Tân Hòa")
     index = _Index()
@@ -391,7 +391,7 @@ def _index() -> _Index:
 
 
 def _add_provinces(index: _Index) -> None:
-    from vietnam_provinces import Province
+    from vietnam_provinces import Province  # noqa: PLC0415 (its tables load on import: only once the index is built)
 
     for item in Province.iter_all():
         ref = ProvinceRef(int(item.code), item.name)
@@ -405,7 +405,7 @@ def _add_provinces(index: _Index) -> None:
 
 def _add_wards(index: _Index, folded: Callable[[str], str]) -> dict[int, _Successors]:
     """Index the current wards; return each old ward code with the current wards it went to."""
-    from vietnam_provinces import Ward
+    from vietnam_provinces import Ward  # noqa: PLC0415 (its tables load on import: only once the index is built)
 
     successors: dict[int, _Successors] = {}
     for item in sorted(Ward.iter_all(), key=lambda found: int(found.code)):
@@ -473,7 +473,7 @@ def _add_old_districts(
 
 def _add_old_provinces(index: _Index, province_shares: dict[int, dict[int, int]]) -> None:
     """Index the old province names, built from where their old wards went."""
-    from vietnam_provinces.legacy import Province as LegacyProvince
+    from vietnam_provinces.legacy import Province as LegacyProvince  # noqa: PLC0415 (its tables load on import: only once the index is built)
 
     for item in sorted(LegacyProvince.iter_all(), key=lambda found: int(found.code)):
         key = _strip_prefix(fold(item.name), _PROVINCE_TYPES)[1]

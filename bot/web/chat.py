@@ -20,12 +20,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.channels import web as web_channel
+from bot.channels import web_chat as web_channel
 from bot.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED, _, current_locale, use_locale
-from bot.web.clients import client_key, hashed_client_key, is_loopback_host, is_same_origin, scheme
-from bot.web.headers import page_headers
-from bot.web.json_body import BadJson, read_json
-from bot.web.keys import (
+from bot.web.app_keys import (
     DATABASE,
     DISPATCHER,
     NEW_SESSIONS,
@@ -35,6 +32,9 @@ from bot.web.keys import (
     SETTINGS,
     WEB_CHANNEL,
 )
+from bot.web.clients import client_key, hashed_client_key, is_loopback_host, is_same_origin, scheme
+from bot.web.headers import page_headers
+from bot.web.json_body import BadJson, read_json
 from storage import outbox
 
 COOKIE = "__Host-chat_session"
@@ -211,7 +211,7 @@ async def post_message(request: web.Request) -> web.Response:
         raise _refusal(web.HTTPBadRequest, "body must be JSON") from None
     except web_channel.BadWebMessage as error:
         raise _refusal(web.HTTPBadRequest, str(error)) from None
-    # The client's network, as a keyed hash: the result lookup's waits (bot.services.lookups).
+    # The client's network, as a keyed hash: the result lookup's waits (bot.domain.lookups).
     incoming = replace(incoming, client_key=hashed_client_key(request, app[PROTECTOR]))
     await app[DISPATCHER].handle(incoming)
     return web.json_response({"ok": True})

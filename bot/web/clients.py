@@ -14,7 +14,7 @@ from yarl import URL
 
 from bot.config import Network
 from bot.crypto import DataProtector
-from bot.web.keys import SETTINGS
+from bot.web.app_keys import SETTINGS
 
 CLIENT_KIND = "web-client"  # blind-index kind of client networks
 IPV6_PREFIX = 64  # one subscriber's share of IPv6 addresses: limited as one client

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-MAX_BYTES = 256 * 1024  # as the web application's own limit (bot.web.app.MAX_BODY)
+MAX_BYTES = 256 * 1024  # as the web application's own limit (bot.web.server.MAX_BODY)
 MAX_DEPTH = 32  # objects and arrays inside each other; our bodies use 4 at most
 MAX_INT_DIGITS = 20  # a Zalo user id has 19; nothing we read is longer
 MAX_FLOAT_LENGTH = 32

@@ -19,21 +19,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
-from bot.services import results
-from bot.services.samples import MAX_POOL, SampleProblem, read_tube_code, record_sample
+from bot.clock import Clock
+from bot.domain import results
+from bot.domain.samples import MAX_POOL, SampleProblem, read_tube_code, record_sample
+from bot.web.app_keys import DATABASE, PROTECTOR
 from bot.web.json_body import BadJson, read_json
-from bot.web.keys import DATABASE, PROTECTOR
 from storage import staff
-from storage.models import StaffMember, utcnow
+from storage.models import StaffMember
 
-CLOCK = web.AppKey[Callable[[], datetime]]("staff_api_clock")
+CLOCK = web.AppKey[Clock]("staff_api_clock")
 MAX_RESULTS = 1000  # rows per call; a lab sends more in several calls
 _BEARER = re.compile(r"^Bearer +([A-Za-z0-9_-]{20,128})$", re.IGNORECASE)
 _MAX_TOKEN_TEXT = 200
@@ -42,7 +42,7 @@ _ATTEMPTS = 2  # a concurrent retry of the same tube can collide once; then it i
 routes = web.RouteTableDef()
 
 
-def setup(app: web.Application, *, clock: Callable[[], datetime] = utcnow) -> None:
+def setup(app: web.Application, *, clock: Clock) -> None:
     """Register the staff API on the web application."""
     app[CLOCK] = clock
     app.add_routes(routes)

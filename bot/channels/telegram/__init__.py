@@ -1,0 +1,1 @@
+"""Telegram: the channel and its aiohttp transport for python-telegram-bot."""

@@ -1,0 +1,1 @@
+"""Zalo Official Account: the channel, its webhook inbox and its access token."""

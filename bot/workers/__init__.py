@@ -1,0 +1,1 @@
+"""Workers: the long-running loops (sender, scheduler, certificate renderer, desk linker)."""
