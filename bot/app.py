@@ -29,7 +29,7 @@ from bot.channels.zalo.oa_api import PhoneOf, Template, ZaloChannel
 from bot.channels.zalo.tokens import TokenKeeper
 from bot.clock import Clock, wall_clock
 from bot.config import DEFAULT_DCC_ISSUER, ConfigError, Settings
-from bot.console.demo import how_to_sign_in, seed_console_demo
+from bot.console.demo_staff import how_to_sign_in, seed_console_demo
 from bot.conversation import Services
 from bot.crypto import DataProtector, load_master_key
 from bot.demo import seed_demo

@@ -12,10 +12,10 @@ import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot.domain import broadcast_batches as broadcasts
 from bot.domain import staff_operations as operations
 from bot.domain.form_lists import group_codes
 from bot.i18n import TIMEZONE, use_locale
-from bot.services import broadcasts
 from bot.vn.dates import parse_send_time
 from storage import broadcasts as store
 from storage.models import Broadcast

@@ -34,22 +34,19 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bot.messages", "bot.payloads", "bot.vn", "bot.channels"),
     # rules over a session; CSV imports are rules over a file
     ("bot.domain", "bot.imports"),
-    # staff operations and the conversation facade, over the rules
-    ("bot.services", "bot.conversation"),
+    # the conversation facade, over the rules
+    ("bot.conversation",),
     # long-running loops and the platforms
     ("bot.workers", "bot.channels.telegram", "bot.channels.zalo", "bot.channels.web_chat"),
     ("bot.handlers",),
     ("bot.dispatch",),
-    ("bot.web", "bot.demo"),
+    ("bot.web", "bot.console", "bot.demo"),
     ("bot.app",),
     ("bot.cli", "bot.cli_broadcasts"),
 )
 
-# Modules that share a name while item 3 of issue 15 moves the staff operations together.
-SHARED_NAMES = {
-    "broadcasts": "bot/services and bot/handlers until the staff operations move (issue 15)",
-    "campaigns": "bot/services and bot/handlers until the staff operations move (issue 15)",
-}
+# Modules that may share a name, each with its reason (none today).
+SHARED_NAMES: dict[str, str] = {}
 
 # Where the wall clock may be read: the production clock itself, and storage's column defaults
 # (a row written without a time: the schema's own default, not a rule).
@@ -63,7 +60,6 @@ LONG_FUNCTIONS = {
     "bot/config.py:from_env": "one line per setting, in the order of docs/operations.md",
     "bot/cli/arguments.py:add_commands": "argparse declarations, one per option",
     "bot/cli/arguments.py:_add_campaign_commands": "argparse declarations, one per option",
-    "bot/cli/staff_members.py:add": "one transaction: checks, the role, its key, the audit line",
     "bot/domain/doses.py:record_dose": "one transaction's steps in order (record, booking, "
     "audit, certificate, notice, next-dose reminder)",
     "bot/domain/samples.py:record_sample": "one transaction's checks and writes in order",
@@ -85,6 +81,7 @@ LONG_FUNCTIONS = {
     "bot/imports.py:import_vaccinations": "a CSV import: parse, check, write, report per line",
     "bot/imports.py:import_results": "a CSV import: parse, check, write, report per line",
     "bot/imports.py:import_slots": "a CSV import: parse, check, write, report per line",
+    "bot/imports.py:import_sites": "a CSV import: parse, check, write, report per line",
     "bot/imports.py:one": "a CSV line's columns checked in order",
     "bot/web/staff_api.py:post_results": "a JSON request's fields checked in order, one answer "
     "per problem (docs/staff-api.md)",
@@ -101,8 +98,6 @@ LONG_FUNCTIONS = {
     "bot/workers/sender.py:_write_outcomes": "one statement per outcome kind, in one transaction",
     "bot/dispatch/unit_of_work.py:_process": "the unit of work's steps in order (see its "
     "docstring)",
-    "bot/handlers/campaigns.py:receive_preview": "moves with the staff operations (issue 15)",
-    "bot/services/broadcasts.py:create": "moves with the staff operations (issue 15)",
     "storage/campaigns.py:report": "one SQL report, its columns in the order printed",
     "storage/campaigns.py:_query": "one SQL rule (tests/test_campaigns.py checks it against "
     "the Python rule)",

@@ -25,9 +25,9 @@ from sqlalchemy import func, select
 from bot.app import Service, build_service, running
 from bot.config import Settings
 from bot.crypto import generate_key
+from bot.domain import broadcast_batches as broadcasts
 from bot.i18n import TIMEZONE
 from bot.messages import ChatRef
-from bot.services import broadcasts
 from bot.workers.jobs_table import JOB_KINDS
 from bot.workers.scheduler import Scheduler
 from run_bot import main

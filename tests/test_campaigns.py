@@ -17,12 +17,12 @@ from sqlalchemy import select, update
 
 from bot.app import Service
 from bot.config import Settings
+from bot.domain import campaign_waves as service
+from bot.domain.campaign_waves import NewCampaign, Targeting
 from bot.domain.vaccines import Given, next_dose
 from bot.handlers.campaigns import read_ages
 from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE
-from bot.services import campaigns as service
-from bot.services.campaigns import NewCampaign, Targeting
 from bot.workers.jobs_table import JOB_KINDS
 from bot.workers.scheduler import Scheduler
 from run_bot import main

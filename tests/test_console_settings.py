@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from bot.config import ConfigError, Settings
-from bot.console.demo import how_to_sign_in, seed_console_demo
+from bot.console.demo_staff import how_to_sign_in, seed_console_demo
 from storage.db import Database
 from tests.clock import Clock
 

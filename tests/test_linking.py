@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from bot.app import Service
 from bot.config import Settings
+from bot.domain import broadcast_batches as broadcasts
 from bot.handlers.phone_number import PHONE_INDEX
-from bot.services import broadcasts
 from bot.vn.phone import normalize_phone
 from storage.broadcasts import Audience
 from storage.models import Account, Person

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Service
+from bot.domain import broadcast_batches as broadcasts
 from bot.domain import staff_operations as operations
 from bot.domain.staff_operations import Confirmed, Draft, Kind, Problem, Progress, Reason, Report
 from bot.i18n import use_locale
 from bot.messages import ChatRef, Outgoing
-from bot.services import broadcasts
 from bot.workers.jobs_table import JOB_KINDS
 from bot.workers.scheduler import Scheduler
 from storage.models import AuditEvent

@@ -7,8 +7,8 @@ from datetime import date
 from pathlib import Path
 
 from bot import cli_broadcasts
+from bot.domain.campaign_waves import CampaignError, parse_dose_status
 from bot.domain.certificate_issuing import MAX_REASON
-from bot.services.campaigns import CampaignError, parse_dose_status
 from storage import staff
 
 IMPORTS = ("import-sites", "import-slots", "import-vaccinations", "import-results")

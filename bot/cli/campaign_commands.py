@@ -7,9 +7,9 @@ import sys
 from typing import TYPE_CHECKING
 
 from bot.cli.arguments import CLI_ACTOR
+from bot.domain import campaign_waves as campaigns
 from bot.domain.form_lists import group_codes
 from bot.i18n import TIMEZONE, local_day
-from bot.services import campaigns
 from bot.vn import divisions
 from storage import campaigns as store
 from storage.models import Campaign

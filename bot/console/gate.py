@@ -21,7 +21,7 @@ from aiohttp.typedefs import Handler
 from bot.config import Settings
 from bot.console import render
 from bot.console.access import Staff
-from bot.console.keys import CSRF, FORM, SESSION_TOKEN, STAFF
+from bot.console.request_keys import CSRF, FORM, SESSION_TOKEN, STAFF
 from bot.crypto import DataProtector
 from bot.i18n import N_
 from bot.web.clients import is_loopback_host, scheme

@@ -21,8 +21,8 @@ from bot.console.gate import (
     set_cookie,
     staff_of,
 )
-from bot.console.keys import SESSION_TOKEN, STAFF
 from bot.console.passwords import hash_password, problem
+from bot.console.request_keys import SESSION_TOKEN, STAFF
 from bot.domain.ratelimit import KeyedLimiter
 from bot.i18n import N_
 from bot.vn import divisions

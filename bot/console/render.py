@@ -14,7 +14,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.console.keys import CSRF, STAFF
+from bot.console.request_keys import CSRF, STAFF
 from bot.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED, _, use_locale
 from bot.web.headers import page_headers
 

@@ -123,12 +123,7 @@ async def send_link(console: Console, login: str, *, locale: str) -> bool:
             now=now,
             lasts=timedelta(minutes=minutes),
         )
-        link = f"{console.settings.console_base}/link/{token}"
-        with use_locale(locale):
-            text = _(
-                "Your sign-in link for the staff console (it works once, within {minutes} "
-                "minutes): {link}\nIf you did not ask for it, ignore this message."
-            ).format(minutes=int(minutes), link=link)
+        text = _link_text(f"{console.settings.console_base}/link/{token}", minutes, locale)
         body = Outgoing(ChatRef(account.channel, account.user_id), text).to_body()
         await outbox.enqueue(
             session, [NewMessage(account.channel, account.user_id, body)], now=now
@@ -143,3 +138,12 @@ async def send_link(console: Console, login: str, *, locale: str) -> bool:
         )
     console.outbox_written()
     return True
+
+
+def _link_text(link: str, minutes: float, locale: str) -> str:
+    """The chat message that carries a sign-in link, in the staff member's language."""
+    with use_locale(locale):
+        return _(
+            "Your sign-in link for the staff console (it works once, within {minutes} "
+            "minutes): {link}\nIf you did not ask for it, ignore this message."
+        ).format(minutes=int(minutes), link=link)

@@ -150,14 +150,10 @@ async def _create(
 ) -> tuple[list[str], str | None]:
     """Write the staff role, the account and its set-password link (problems, or the link)."""
     sites = [s.strip() for s in values["sites"].split(",") if s.strip()]
-    for site_id in sites:
-        if await session.get(Site, site_id) is None:
-            return ["sites"], None
-    if await store.account_by_login(session, values["login"]) is not None:
-        return ["login_taken"], None
     channel, user_id = values["channel"] or "console", values["chat_id"] or values["login"]
-    if await store.account_of(session, channel=channel, user_id=user_id) is not None:
-        return ["taken"], None
+    problem = await _taken(session, sites, values["login"], channel, user_id)
+    if problem is not None:
+        return [problem], None
     now = console.clock()
     member = await staff_store.add_staff(
         session,
@@ -188,6 +184,20 @@ async def _create(
         detail={"role": member.role, "wards": member.wards, "sites": member.sites, "web": True},
     )
     return [], f"{console.settings.console_base}/password/{token}"
+
+
+async def _taken(
+    session: AsyncSession, sites: list[str], login: str, channel: str, user_id: str
+) -> str | None:
+    """Why a new staff member cannot be written: an unknown site, a name or chat in use."""
+    for site_id in sites:
+        if await session.get(Site, site_id) is None:
+            return "sites"
+    if await store.account_by_login(session, login) is not None:
+        return "login_taken"
+    if await store.account_of(session, channel=channel, user_id=user_id) is not None:
+        return "taken"
+    return None
 
 
 @routes.get("/wards/{code}", name="ward")

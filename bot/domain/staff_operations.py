@@ -6,7 +6,7 @@ for what it shares, and the staff console tomorrow. Each step takes the staff me
 scope (None: any ward, as for an admin) and answers a draft that cannot go ahead with a
 `Problem` value, never an exception. What differs between the kinds lives in one small class
 each (`Operation`), found through the `OPERATIONS` table; creating, auditing and sending stay
-with `bot.services.broadcasts` and `bot.services.campaigns`.
+with `bot.domain.broadcast_batches` and `bot.domain.campaign_waves`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.domain import broadcast_batches as broadcasts
+from bot.domain import campaign_waves as campaigns
 from bot.i18n import _, format_moment, local_day
 from bot.messages import ChatRef, Outgoing
-from bot.services import broadcasts, campaigns
 from bot.vn import divisions
 from storage import broadcasts as broadcast_store
 from storage import campaigns as campaign_store
@@ -199,7 +200,7 @@ class Operation(Protocol):
 
 
 class _Broadcasts:
-    """Ward announcements (`bot.services.broadcasts`)."""
+    """Ward announcements (`bot.domain.broadcast_batches`)."""
 
     @staticmethod
     def draft(draft: Draft, *, now: datetime) -> broadcasts.Draft:
@@ -265,7 +266,7 @@ class _Broadcasts:
 
 
 class _Campaigns:
-    """Invitation campaigns (`bot.services.campaigns`)."""
+    """Invitation campaigns (`bot.domain.campaign_waves`)."""
 
     @staticmethod
     def new(draft: Draft, *, now: datetime) -> campaigns.NewCampaign:

@@ -26,7 +26,9 @@ from enum import StrEnum
 from typing import Any
 
 from bot.conversation import Conversation, Handler
+from bot.domain import broadcast_batches as service
 from bot.domain import staff_operations as operations
+from bot.domain.broadcast_batches import STOP
 from bot.domain.photos import PhotoStatus
 from bot.domain.staff_operations import Picture
 from bot.handlers import start
@@ -48,8 +50,6 @@ from bot.handlers.targeting import (
 )
 from bot.i18n import N_, TIMEZONE, _, format_count, format_moment
 from bot.messages import Button, Incoming, Kind, payload_id
-from bot.services import broadcasts as service
-from bot.services.broadcasts import STOP
 from bot.vn import divisions
 from bot.vn.dates import parse_send_time
 from bot.vn.text import fold

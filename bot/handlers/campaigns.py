@@ -27,7 +27,9 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
+from bot.domain import campaign_waves as service
 from bot.domain import staff_operations as operations
+from bot.domain.campaign_waves import CampaignError
 from bot.domain.staff_operations import campaign_status
 from bot.handlers import registration, start
 from bot.handlers.registration.form import person_of_account
@@ -50,8 +52,6 @@ from bot.handlers.targeting import (
 from bot.handlers.today import local_today
 from bot.i18n import N_, _, format_moment
 from bot.messages import Button, Incoming, Kind, payload_id
-from bot.services import campaigns as service
-from bot.services.campaigns import CampaignError
 from bot.vn.text import fold
 from storage import campaigns as store
 from storage import staff

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bot.domain import broadcast_batches as broadcasts
+from bot.domain import campaign_waves as campaigns
 from bot.domain import reminders, tickets
 from bot.domain.jobs import JobKind
-from bot.services import broadcasts, campaigns
 
 JOB_KINDS: Mapping[str, JobKind] = {
     **reminders.KINDS,

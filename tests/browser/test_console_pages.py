@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page
 
 from bot.app import Service, build_service, running
 from bot.config import Settings
-from bot.console.demo import DEMO_PASSWORD
+from bot.console.demo_staff import DEMO_PASSWORD
 from tests.conftest import Clock
 
 SHOTS = os.environ.get("CONSOLE_SCREENSHOTS")

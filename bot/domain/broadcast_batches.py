@@ -170,8 +170,33 @@ async def create(session: AsyncSession, draft: Draft, *, actor: str, now: dateti
         BroadcastError: the draft cannot be sent (see `check`).
     """
     check(draft, now=now)
+    broadcast = _new_broadcast(draft, actor=actor, now=now)
+    session.add(broadcast)
+    await session.flush()
+    first = NewJob(RUN, broadcast.send_at, {"broadcast": broadcast.id}, group_of(broadcast.id))
+    await jobs.schedule(session, [first], now=now)
+    await staff.audit(
+        session,
+        actor=actor,
+        action="broadcast_sent",
+        subject=f"broadcast:{broadcast.id}",
+        now=now,
+        detail={
+            "wards": broadcast.wards,
+            "province": broadcast.province_code,
+            "groups": broadcast.groups,
+            "send_at": broadcast.send_at.isoformat(),
+            "picture": bool(draft.image or draft.image_file_id),
+            "recipients_now": await store.count_recipients(session, draft.audience),
+        },
+    )
+    return broadcast
+
+
+def _new_broadcast(draft: Draft, *, actor: str, now: datetime) -> Broadcast:
+    """The broadcast row of a checked draft, scheduled at `send_at` (never before now)."""
     audience = draft.audience
-    broadcast = Broadcast(
+    return Broadcast(
         created_by=actor[:120],
         staff_channel=draft.staff_chat.channel if draft.staff_chat else None,
         staff_chat_id=draft.staff_chat.chat_id if draft.staff_chat else None,
@@ -190,26 +215,6 @@ async def create(session: AsyncSession, draft: Draft, *, actor: str, now: dateti
         exhausted=False,
         created_at=now,
     )
-    session.add(broadcast)
-    await session.flush()
-    first = NewJob(RUN, broadcast.send_at, {"broadcast": broadcast.id}, group_of(broadcast.id))
-    await jobs.schedule(session, [first], now=now)
-    await staff.audit(
-        session,
-        actor=actor,
-        action="broadcast_sent",
-        subject=f"broadcast:{broadcast.id}",
-        now=now,
-        detail={
-            "wards": broadcast.wards,
-            "province": broadcast.province_code,
-            "groups": broadcast.groups,
-            "send_at": broadcast.send_at.isoformat(),
-            "picture": bool(draft.image or draft.image_file_id),
-            "recipients_now": await store.count_recipients(session, audience),
-        },
-    )
-    return broadcast
 
 
 async def cancel(

@@ -1,1 +1,0 @@
-"""Staff operations: ward announcements and invitation campaigns."""
