@@ -36,6 +36,7 @@ from bot.demo import seed_demo
 from bot.dispatch import Dispatcher
 from bot.domain import reminders, retention
 from bot.domain.dcc.trust import Authority, load_authority
+from bot.domain.immunisation.schedule import ScheduleError, load_schedule
 from bot.domain.photos import PhotoReader
 from bot.domain.tickets import Desk
 from bot.handlers.start import command_menu
@@ -93,8 +94,16 @@ class Service:
 
 
 def build_service(settings: Settings, *, clock: Clock = wall_clock) -> Service:
-    """Wire the service's parts without starting anything."""
+    """Wire the service's parts without starting anything.
+
+    Raises:
+        ConfigError: a data file the rules need (the children's schedule) is broken.
+    """
     quiet_library_loggers()
+    try:
+        load_schedule()  # validated now rather than at a parent's first question (cached)
+    except ScheduleError as error:
+        raise ConfigError(f"the immunisation schedule: {error}") from None
     db = Database(settings.database_url)
     protector = DataProtector(load_master_key(settings))
     web_channel = WebChannel()
