@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import stat
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -89,11 +90,23 @@ def tampered(text: str) -> str:
     return PREFIX + b45encode(compress(cbor2.dumps(cbor2.CBORTag(TAG_COSE_SIGN1, parts))))
 
 
+# One clock per test for issuing and for the command line: with a clock each, a slow migration
+# could put "issued at" after the command line's "now".
+_CLOCK: list[Clock] = []
+
+
+@pytest.fixture(autouse=True)
+def one_clock() -> Iterator[None]:
+    _CLOCK[:] = [Clock()]
+    yield
+    _CLOCK.clear()
+
+
 def _issue() -> Certificate:
     """Issue a certificate with the signer the command line will load (test keys in VAR_DIR)."""
 
     async def issue() -> Certificate:
-        service = build_service(Settings.from_env(), clock=Clock())
+        service = build_service(Settings.from_env(), clock=_CLOCK[0])
         try:
             await service.db.migrate()
             return await issue_certificate(
@@ -119,7 +132,7 @@ def _audit(db_url: str) -> list[tuple[str, str, dict]]:
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv), clock=Clock())
+    code = main(list(argv), clock=_CLOCK[0])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -186,7 +186,9 @@ async def test_refused_qrs_are_explained_and_a_tube_can_be_dropped(
 
 async def _staff_id(service: Service) -> int:
     async with service.db.read_scope() as session:
-        member = await session.scalar(select(StaffMember))
+        member = await session.scalar(
+            select(StaffMember).where(StaffMember.user_id == str(STAFF_CHAT))
+        )
         assert member is not None
         return member.id
 
