@@ -99,6 +99,10 @@ async def _member(msg: Incoming, turn: DeskTurn) -> StaffMember | None:
     return next((m for role in DESK_ROLES for m in held if m.role == role), None)
 
 
+def _holder(member: StaffMember) -> str:
+    return tickets.holder_key(member.channel, member.user_id)
+
+
 def _name(member: StaffMember) -> str:
     return member.name or _("staff member {id}").format(id=member.user_id)
 
@@ -145,7 +149,9 @@ async def _list(msg: Incoming, turn: DeskTurn, member: StaffMember | None) -> No
 async def _claim(msg: Incoming, turn: DeskTurn, ticket: Ticket, member: StaffMember) -> None:
     if ticket.status != OPEN:
         turn.reply(msg, _("Ticket #{id} is already closed.").format(id=ticket.id))
-    elif await tickets.claim(turn.session, ticket, actor=staff.actor_label(member), now=turn.now):
+    elif await tickets.claim(
+        turn.session, ticket, actor=staff.actor_label(member), holder=_holder(member), now=turn.now
+    ):
         turn.reply(msg, _("✅ {name} took ticket #{id}.").format(name=_name(member), id=ticket.id))
     else:
         turn.reply(
@@ -181,10 +187,12 @@ async def _answer(msg: Incoming, turn: DeskTurn, ticket: Ticket, member: StaffMe
         return
     actor = staff.actor_label(member)
     if ticket.claimed_by is None and await tickets.claim(
-        turn.session, ticket, actor=actor, now=turn.now
+        turn.session, ticket, actor=actor, holder=_holder(member), now=turn.now
     ):
         turn.reply(msg, _("✅ {name} took ticket #{id}.").format(name=_name(member), id=ticket.id))
     turn.send(message, account)
+    words = msg.text.strip() or _("(photo)")
+    await tickets.answered(turn.session, ticket, author=_name(member), text=words, now=turn.now)
     await staff.audit(
         turn.session,
         actor=actor,

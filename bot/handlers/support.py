@@ -30,7 +30,6 @@ FLOW_NAMES = {
     "phone": N_("phone number"),
     "privacy": N_("data and consent"),
 }
-HOTLINE = "1900 9095"  # the Ministry of Health's hotline
 
 
 def _reason(msg: Incoming, conv: Conversation) -> str:
@@ -50,16 +49,7 @@ def _reason(msg: Incoming, conv: Conversation) -> str:
 
 async def open_ticket(msg: Incoming, conv: Conversation) -> None:
     """Open a ticket with its reason and context; say that a staff member will answer here."""
-    desk = conv.services.desk
-    if desk is None:
-        conv.reply(
-            _(
-                "Support staff cannot be reached through the chat yet. For urgent help, please "
-                "call the Ministry of Health hotline {hotline}."
-            ).format(hotline=HOTLINE)
-            + kept_note(conv)
-        )
-        return
+    desk = conv.services.desk  # None: the ticket is in the console's inbox alone
     session, account = conv.session, conv.account
     typed = msg.text if msg.kind == Kind.TEXT else ""
     with use_locale(DESK_LOCALE):
@@ -73,6 +63,7 @@ async def open_ticket(msg: Incoming, conv: Conversation) -> None:
         context=context,
         desk=desk,
         now=conv.now,
+        typed=typed,
     )
     conv.ticket_id = ticket.id
     conv.after_commit.append(conv.services.desk_woken)
@@ -81,7 +72,8 @@ async def open_ticket(msg: Incoming, conv: Conversation) -> None:
             "I have asked a support staff member to help you (request #{id}). Please describe "
             "your problem here: they will answer in this chat, usually within 15 minutes in "
             "office hours. Until then the bot waits; press “End” when you are done."
-        ).format(id=ticket.id),
+        ).format(id=ticket.id)
+        + kept_note(conv),
         buttons=[[Button(_("End the conversation"), END)]],
     )
 
@@ -118,6 +110,14 @@ async def relay(msg: Incoming, conv: Conversation) -> None:
         conv.reply(_("Support staff can read text and photos only. Please type your message."))
         return
     await tickets.to_desk(conv.session, ticket, message, now=conv.now)
+    await store.add_entry(
+        conv.session,
+        ticket.id,
+        kind=store.CITIZEN,
+        author=CITIZEN_ACTOR,
+        text=msg.text.strip() or _("(photo)"),
+        now=conv.now,
+    )
     conv.after_commit.append(conv.services.outbox_written)
 
 
