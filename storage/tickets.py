@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -258,14 +258,14 @@ async def page_of(
     *,
     folder: str,
     holder: str,
-    wards: Sequence[int] | None,
+    wards: Collection[int] | None,
     before: int | None,
     size: int,
 ) -> list[Ticket]:
     """One page of a folder, newest first, by keyset (ids below `before`); `wards` None: all."""
     statement = _folder(select(Ticket), folder, holder)
     if wards is not None:
-        statement = statement.where(Ticket.ward_code.in_(list(wards)))
+        statement = statement.where(Ticket.ward_code.in_(sorted(wards)))
     if before is not None:
         statement = statement.where(Ticket.id < before)
     result = await session.scalars(statement.order_by(Ticket.id.desc()).limit(size))
@@ -273,12 +273,12 @@ async def page_of(
 
 
 async def count_in(
-    session: AsyncSession, *, folder: str, holder: str, wards: Sequence[int] | None
+    session: AsyncSession, *, folder: str, holder: str, wards: Collection[int] | None
 ) -> int:
     """How many tickets a folder holds."""
     statement = _folder(select(func.count()).select_from(Ticket), folder, holder)
     if wards is not None:
-        statement = statement.where(Ticket.ward_code.in_(list(wards)))
+        statement = statement.where(Ticket.ward_code.in_(sorted(wards)))
     return int(await session.scalar(statement) or 0)
 
 
