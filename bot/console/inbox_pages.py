@@ -17,7 +17,6 @@ from bot.console import inbox_data as data
 from bot.console import render
 from bot.console.access import Staff
 from bot.console.gate import CONSOLE, form_of, redirect, refusal, require, staff_of
-from bot.handlers.support import closed_by_staff
 from bot.i18n import N_
 from bot.services import tickets
 from storage import accounts, outbox
@@ -268,7 +267,7 @@ async def _tell_closed(session: AsyncSession, ticket: Ticket, *, now: Any) -> No
     if account is None:
         return
     kept = await accounts.flow_of(session, account.id) is not None
-    message = closed_by_staff(ticket, account, kept=kept)
+    message = tickets.closed_by_staff(ticket, account, kept=kept)
     row = outbox.NewMessage(
         message.chat.channel, message.chat.chat_id, message.to_body(), account.id
     )

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation import Services
-from bot.handlers import support
 from bot.i18n import _, use_locale
 from bot.messages import Button, ChatRef, Incoming, Kind, Outgoing, payload_id
 from bot.services import tickets
@@ -233,4 +232,4 @@ async def _close(msg: Incoming, turn: DeskTurn, ticket: Ticket, member: StaffMem
     found = await _citizen(turn, ticket)
     if found is not None:
         account, kept = found
-        turn.send(support.closed_by_staff(ticket, account, kept=kept), account)
+        turn.send(tickets.closed_by_staff(ticket, account, kept=kept), account)

@@ -18,7 +18,6 @@ from bot.messages import Button, ChatRef, Incoming, Kind, Outgoing, payload_id
 from bot.services import tickets
 from bot.services.tickets import DESK_LOCALE, END, RATE
 from storage import tickets as store
-from storage.models import Account, Ticket
 from storage.tickets import OPEN
 
 CITIZEN_ACTOR = "citizen"
@@ -135,25 +134,7 @@ async def end_ticket(msg: Incoming, conv: Conversation) -> None:
     if ticket.claimed_by is None:
         conv.reply(ended + kept_note(conv), buttons=[] if conv.flow else menu_buttons())
         return
-    conv.send(closing(ticket, conv.chat, first=ended, kept=conv.flow is not None))
-
-
-def closing(ticket: Ticket, chat: ChatRef, *, first: str, kept: bool) -> Outgoing:
-    """The message a citizen gets when a ticket closes: `first`, then the rating question."""
-    text = (
-        first + " " + _("How was the help you got? Please rate it from 1 (poor) to 5 (very good).")
-    )
-    if kept:
-        text += " " + _("What you entered is kept: answer the last question to go on.")
-    rating = tuple(Button(str(n), f"{RATE}{ticket.id}:{n}") for n in range(1, 6))
-    return Outgoing(chat, text, buttons=(rating,))
-
-
-def closed_by_staff(ticket: Ticket, account: Account, *, kept: bool) -> Outgoing:
-    """What the citizen is told when staff close the ticket, in their language."""
-    with use_locale(account.locale):
-        first = _("The support staff member has closed this conversation. Thank you for writing.")
-        return closing(ticket, ChatRef(account.channel, account.chat_id), first=first, kept=kept)
+    conv.send(tickets.closing(ticket, conv.chat, first=ended, kept=conv.flow is not None))
 
 
 async def rate(msg: Incoming, conv: Conversation) -> None:

@@ -531,6 +531,24 @@ async def close_for_account(
         await close(session, ticket, actor=f"citizen ({why})", note=None, now=now)
 
 
+def closing(ticket: Ticket, chat: ChatRef, *, first: str, kept: bool) -> Outgoing:
+    """The message a citizen gets when a ticket closes: `first`, then the rating question."""
+    text = (
+        first + " " + _("How was the help you got? Please rate it from 1 (poor) to 5 (very good).")
+    )
+    if kept:
+        text += " " + _("What you entered is kept: answer the last question to go on.")
+    rating = tuple(Button(str(n), f"{RATE}{ticket.id}:{n}") for n in range(1, 6))
+    return Outgoing(chat, text, buttons=(rating,))
+
+
+def closed_by_staff(ticket: Ticket, account: Account, *, kept: bool) -> Outgoing:
+    """What the citizen is told when staff close the ticket, in their language."""
+    with use_locale(account.locale):
+        first = _("The support staff member has closed this conversation. Thank you for writing.")
+        return closing(ticket, ChatRef(account.channel, account.chat_id), first=first, kept=kept)
+
+
 # ---------------------------------------------------------------- re-announcement
 
 
