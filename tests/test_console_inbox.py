@@ -17,19 +17,18 @@ from sqlalchemy import insert, select
 
 from bot.app import Service, build_service, running
 from bot.config import Settings
-from bot.crypto import DataProtector
 from storage import staff
-from storage.models import Account, AuditEvent, OutboxMessage, Person, Ticket, TicketEntry
+from storage.models import AuditEvent, OutboxMessage, Ticket
 from tests.chat import consent, say
 from tests.clock import Clock
 from tests.console import StaffBrowser, add_sites, add_staff
 from tests.fakes.telegram_api import TelegramEmulator
+from tests.inbox import OTHER_WARD, WARD, add_ticket
 from tests.quiet import quiet
 from tests.remote import Remote
 
 FORBIDDEN = "Ngoài phạm vi của bạn"
 CHAT = 6101
-WARD, OTHER_WARD = 26743, 26740
 # login -> (role, wards, sites)
 STAFF = {
     "admin": ("admin", (), ()),
@@ -39,59 +38,6 @@ STAFF = {
     "site": ("site_staff", (), ("hcm-benthanh",)),
     "lab": ("lab", (), ("hcm-saigon",)),
 }
-
-
-async def add_ticket(
-    svc: Service,
-    *,
-    name: str = "Nguyễn Văn An",
-    text: str = "Tôi cần giúp",
-    ward: int | None = WARD,
-    chat_id: str = "5001",
-    channel: str = "telegram",
-    status: str = "open",
-) -> int:
-    """A citizen with one registered person and an open ticket (no desk): the ticket's id."""
-    protector: DataProtector = svc.protector
-    async with svc.db.session_scope() as session:
-        now = svc.clock()
-        account = Account(channel=channel, chat_id=chat_id, locale="vi", created_at=now)
-        account.consent_version, account.consented_at = "2026-11", now
-        session.add(account)
-        await session.flush()
-        if ward is not None:
-            session.add(
-                Person(
-                    account_id=account.id,
-                    full_name=name,
-                    birth_date=now.date().replace(year=1990),
-                    gender="male",
-                    id_sealed=protector.seal("079190012345"),
-                    id_index=f"idx-{chat_id}",
-                    province_code=79,
-                    ward_code=ward,
-                    divisions_version="2025-07",
-                    priority_group="general",
-                    is_holder=True,
-                )
-            )
-        ticket = Ticket(
-            account_id=account.id,
-            status=status,
-            reason="Nhắn tin xin hỗ trợ",
-            opened_at=now,
-            desk_channel="",
-            desk_chat_id="",
-            ward_code=ward,
-        )
-        session.add(ticket)
-        await session.flush()
-        session.add(
-            TicketEntry(
-                ticket_id=ticket.id, kind="citizen", author="citizen", text=text, created_at=now
-            )
-        )
-        return ticket.id
 
 
 @pytest.fixture

@@ -6,9 +6,11 @@ ends with a redirect to the ticket (POST, then GET). Scope: `bot.console.inbox_d
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +19,7 @@ from bot.console import inbox_data as data
 from bot.console import render
 from bot.console.access import Staff
 from bot.console.gate import CONSOLE, form_of, redirect, refusal, require, staff_of
-from bot.i18n import N_
+from bot.i18n import N_, TIMEZONE, _
 from bot.services import tickets
 from storage import accounts, outbox
 from storage import staff as staff_store
@@ -48,6 +50,28 @@ ERASED = (
     N_("Nothing was sent: this citizen's account no longer exists."),
 )
 NOT_FOUND = (N_("No such ticket"), N_("There is no ticket with this number."))
+
+
+def setup(app: web.Application) -> None:
+    """The inbox's template filters: `moment|local("%d/%m %H:%M")` (Vietnam's time), `|person`."""
+    filters = aiohttp_jinja2.get_env(app).filters
+    filters["local"], filters["person"] = local, person
+
+
+_ACTOR = re.compile(r"^[a-z]+:\S+ (?P<name>.+) \([^()]*\)$")
+
+
+def person(actor: str | None) -> str:
+    """A staff member's name out of an audit actor (`telegram:777 Chị Lan (support)`)."""
+    if (actor or "").startswith("citizen"):
+        return _("Citizen")
+    found = _ACTOR.match(actor or "")
+    return found.group("name") if found else actor or ""
+
+
+def local(moment: datetime, pattern: str = "%d/%m/%Y %H:%M") -> str:
+    """A moment as Vietnam's clocks show it."""
+    return moment.astimezone(TIMEZONE).strftime(pattern)
 
 
 def _target(request: web.Request) -> timedelta:

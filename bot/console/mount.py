@@ -32,6 +32,7 @@ def setup(app: web.Application, console: Console) -> None:
     inbox_events.setup(sub)
     sub.add_routes(inbox_events.routes)  # before /inbox/{ticket}
     sub.add_routes(inbox_pages.routes)
+    inbox_pages.setup(sub)
     sub.router.add_get("/static/console.css", style, name="style")
     sub.router.add_get("/static/inbox.js", script, name="script")
     app.router.add_get(PREFIX, to_home)
