@@ -16,16 +16,22 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import insert, select
 
 from bot.app import Service, build_service, running
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from storage import staff
 from storage.models import AuditEvent, OutboxMessage, Ticket
 from tests.chat import consent, say
 from tests.clock import Clock
 from tests.console import StaffBrowser, add_sites, add_staff
 from tests.fakes.telegram_api import TelegramEmulator
+from tests.fakes.zalo_api import ZaloEmulator
 from tests.inbox import OTHER_WARD, WARD, add_ticket
 from tests.quiet import quiet
 from tests.remote import Remote
+from tests.test_zalo_e2e import USER as ZALO_USER
+from tests.test_zalo_e2e import consent as zalo_consent
+from tests.test_zalo_e2e import say as zalo_say
+from tests.test_zalo_e2e import serving as zalo_serving
+from tests.webchat import Citizen
 
 FORBIDDEN = "Ngoài phạm vi của bạn"
 CHAT = 6101
@@ -355,3 +361,64 @@ async def test_answered_in_one_place_shows_in_the_other(
     await quiet(svc, emulator)
     await browser.get("/console/inbox/1")
     assert "Từ Telegram" in browser.page and "Anh Tú" in browser.page
+
+
+# ---------------------------------------------------------------- web chat and Zalo, no desk
+
+
+async def test_support_from_the_web_chat_reaches_the_console(
+    settings: Settings, clock: Clock
+) -> None:
+    svc = build_service(settings, clock=clock)
+    async with running(svc) as runner:
+        await add_staff(svc, "support", "support", name="Chị Hoa")
+        citizen = Citizen(svc, "web-citizen")
+        await citizen.consent()
+        (opened,) = await citizen.press("Hỗ trợ")
+        assert opened.startswith("Tôi đã nhờ nhân viên hỗ trợ giúp bạn (yêu cầu số 1).")
+        assert await citizen.say("Cho tôi hỏi về mũi 3") == []  # for staff, not the bot
+        (host, port) = next(a for a in runner.addresses if len(a) == 2)
+        async with Remote(f"http://{host}:{port}") as client:
+            browser = StaffBrowser(client)
+            assert await browser.sign_in("support") == 303
+            await browser.get("/console/inbox")
+            assert "Cho tôi hỏi về mũi 3" in browser.page
+            await browser.get("/console/inbox/1")
+            reply = "Mũi 3 cách mũi 2 sáu tháng."
+            assert await browser.post("/console/inbox/1/reply", text=reply) == 303
+        await quiet(svc)
+        texts = [body["text"] for body in await citizen.replies()]
+    assert texts == ["💬 Nhân viên hỗ trợ: Mũi 3 cách mũi 2 sáu tháng."]
+
+
+async def test_support_from_zalo_reaches_the_console(
+    zalo_settings: Settings, clock: Clock, zemu: ZaloEmulator
+) -> None:
+    async with zalo_serving(zalo_settings, clock, zemu) as svc:
+        await add_staff(svc, "support", "support", name="Chị Hoa")
+        await zalo_consent(svc, zemu)
+        (opened,) = await zalo_say(svc, zemu, "Hỗ trợ")
+        assert opened["text"].startswith("Tôi đã nhờ nhân viên hỗ trợ giúp bạn (yêu cầu số 1).")
+        async with TestClient(TestServer(svc.web_app)) as client:
+            browser = await signed_in(client, "support")
+            await browser.get("/console/inbox")
+            assert 'href="/console/inbox/1"' in browser.page
+            await browser.get("/console/inbox/1")
+            assert "zalo" in browser.page
+            before = len(zemu.sent(ZALO_USER))
+            assert await browser.post("/console/inbox/1/reply", text="Chào bạn") == 303
+        await zemu.wait_for_sent(ZALO_USER, before + 1)
+        assert zemu.sent(ZALO_USER)[-1]["text"] == "💬 Nhân viên hỗ trợ: Chào bạn"
+
+
+@pytest.mark.parametrize(("value", "expected"), [("45", 45.0), (None, 30.0)])
+def test_the_first_response_target_is_read(value: str | None, expected: float) -> None:
+    env = {"CONSOLE_FIRST_RESPONSE_MINUTES": value} if value else {}
+    assert Settings.from_env(env).console_first_response_minutes == expected
+
+
+@pytest.mark.parametrize("value", ["0", "soon", "-5", "nan", "99999"])
+def test_a_bad_first_response_target_names_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"CONSOLE_FIRST_RESPONSE_MINUTES": value})
+    assert str(raised.value).startswith("CONSOLE_FIRST_RESPONSE_MINUTES")
