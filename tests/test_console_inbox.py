@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from bot.app import Service, build_service, running
 from bot.config import ConfigError, Settings
 from storage import staff
+from storage import tickets as tickets_store
 from storage.models import AuditEvent, OutboxMessage, Ticket
 from tests.chat import consent, say
 from tests.clock import Clock
@@ -109,9 +110,15 @@ async def test_ward_staff_see_only_their_wards_tickets(svc: Service, client: Tes
 
 async def test_folders_claim_and_assign(svc: Service, client: TestClient) -> None:
     first = await add_ticket(svc, name="Trần Thị Bình")
+    late = await add_ticket(svc, name="Đỗ Văn Muộn", chat_id="5009", ago=timedelta(minutes=31))
     browser = await signed_in(client, "support")
     await browser.get("/console/inbox")
     assert "Trần Thị Bình" in browser.page  # unassigned
+    # past the first-response target (30 minutes by default): marked, in the list and the page
+    assert browser.page.count('class="breach"') == 1 and "Quá hạn" in browser.page
+    assert f'<tr class="breach">\n<td><a href="/console/inbox/{late}">' in browser.page
+    await browser.get(f"/console/inbox/{late}")
+    assert "chậm hơn 30 phút" in browser.page
     await browser.get(f"/console/inbox/{first}")
     assert await browser.post(f"/console/inbox/{first}/claim") == 303
     await browser.get("/console/inbox")
@@ -157,6 +164,14 @@ async def test_note_stays_inside_and_close_with_reason(svc: Service, client: Tes
     assert told.body["text"].startswith("Nhân viên hỗ trợ đã kết thúc cuộc trò chuyện.")
     await browser.get(f"/console/inbox/{number}")
     assert "Trùng lặp" in browser.page
+    async with svc.db.session_scope() as session:  # the citizen rates the help
+        assert await tickets_store.rate(
+            session, number, account_id=ticket.account_id or 0, rating=4, now=svc.clock()
+        )
+    await browser.get(f"/console/inbox/{number}")
+    assert "★★★★☆ 4/5" in browser.page
+    await browser.get("/console/inbox?folder=all")
+    assert "★4" in browser.page
     # a reply to a closed ticket is refused, nothing sent
     await browser.get("/console/inbox")
     assert await browser.post(f"/console/inbox/{number}/reply", text="muộn") == 409
