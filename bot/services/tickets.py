@@ -1,4 +1,11 @@
-"""Support tickets: a citizen's conversation with a human, relayed through the staff desk.
+"""Support tickets: a citizen's conversation with a human, on the staff desk and in the console.
+
+Claiming, assigning, answering, internal notes and closing are functions here, used by the desk
+(`bot.handlers.desk`) and the console's inbox (`bot.console.inbox_pages`) alike, so both keep
+one set of rules and audit events; what is said on either side is kept as the ticket's
+conversation (`ticket_entries`), so each place shows the other's answers. With no desk
+configured (`SUPPORT_CHAT_ID` unset) a ticket lives in the console alone: nothing is written
+for a desk and no re-announcement is scheduled.
 
 The desk is one Telegram supergroup (`SUPPORT_CHAT_ID`). Each ticket gets a forum topic there
 when the group has topics enabled, else a thread of replies under its header message. Opening
