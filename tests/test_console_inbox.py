@@ -20,7 +20,7 @@ from bot.config import ConfigError, Settings
 from storage import staff
 from storage import tickets as tickets_store
 from storage.models import AuditEvent, OutboxMessage, Ticket
-from tests.chat import consent, say
+from tests.chat import consent, press, say
 from tests.clock import Clock
 from tests.console import StaffBrowser, add_sites, add_staff
 from tests.fakes.telegram_api import TelegramEmulator
@@ -288,6 +288,9 @@ async def test_support_without_a_desk_reaches_the_console_and_the_reply_the_citi
     assert answer["text"] == "💬 Nhân viên hỗ trợ: Chào bạn, tôi giúp ngay."
     await browser.get("/console/inbox/1")
     assert "Chào bạn, tôi giúp ngay." in browser.page and "Chị Hoa" in browser.page
+    assert await browser.get("/console/inbox/1?lang=en") == 200
+    assert "Reply to the citizen" in browser.page and "Support inbox" in browser.page
+    assert await browser.get("/console/inbox?lang=vi") == 200
     assert await browser.post("/console/inbox/1/note", text="chỉ nội bộ") == 303
     await quiet(svc, emulator)
     assert len(emulator.sent(CHAT)) == before + 1  # the note was not sent
@@ -295,6 +298,15 @@ async def test_support_without_a_desk_reaches_the_console_and_the_reply_the_citi
         ticket = await session.get(Ticket, 1)
     assert ticket is not None and ticket.first_response_at is not None
     assert ticket.claimed_by and ticket.claimed_by.startswith("console:support Chị Hoa")
+    await browser.get("/console/inbox/1")
+    before = len(emulator.sent(CHAT))
+    assert await browser.post("/console/inbox/1/close", reason="answered") == 303
+    closing = (await emulator.wait_for_sent(CHAT, before + 1))[-1]
+    assert closing["text"].startswith("Nhân viên hỗ trợ đã kết thúc cuộc trò chuyện.")
+    thanks = await press(emulator, CHAT, closing, "5")
+    assert thanks["text"] == "Cảm ơn bạn đã đánh giá!"
+    await browser.get("/console/inbox/1")
+    assert "★★★★★ 5/5" in browser.page and "Người dân đánh giá sự hỗ trợ 5/5" in browser.page
 
 
 async def test_live_updates_stream_and_end_at_shutdown(

@@ -152,5 +152,13 @@ async def rate(msg: Incoming, conv: Conversation) -> None:
     with use_locale(DESK_LOCALE):
         note = _("⭐ The citizen rated ticket #{id}: {stars}/5").format(id=ticket.id, stars=stars)
     await tickets.to_desk(conv.session, ticket, tickets.desk_note(ticket, note), now=conv.now)
+    await store.add_entry(  # the console's open pages show the rating at once
+        conv.session,
+        ticket.id,
+        kind=store.EVENT,
+        author=CITIZEN_ACTOR,
+        text=f"rated: {stars}",
+        now=conv.now,
+    )
     conv.after_commit.append(conv.services.outbox_written)
     conv.reply(_("Thank you for your rating!") + kept_note(conv))
