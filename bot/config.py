@@ -92,6 +92,7 @@ class Settings:
     console_link_minutes: float = 15.0  # a one-time sign-in link sent to a staff member's chat
     console_password_link_hours: float = 72.0  # a set-password link
     console_url: str | None = None  # how staff reach the console, for links (default: HTTP_*)
+    console_first_response_minutes: float = 30.0  # the inbox highlights tickets unanswered longer
 
     @property
     def zalo_enabled(self) -> bool:
@@ -216,6 +217,9 @@ class Settings:
                 env, "CONSOLE_PASSWORD_LINK_HOURS", 72.0, low=0.1, high=24 * 30
             ),
             console_url=_console_url(env.get("CONSOLE_URL") or None),
+            console_first_response_minutes=_number(
+                env, "CONSOLE_FIRST_RESPONSE_MINUTES", 30.0, low=1, high=7 * 24 * 60
+            ),
         )
         settings.check()
         return settings

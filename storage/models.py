@@ -641,6 +641,9 @@ class Ticket(Base):
         ),
         Index("ix_tickets_status", "status", "opened_at"),
         Index("ix_tickets_desk_thread", "desk_chat_id", "desk_thread"),
+        Index("ix_tickets_holder", "holder", "status", "id"),
+        Index("ix_tickets_ward_code", "ward_code", "status", "id"),
+        Index("ix_tickets_status_id", "status", "id"),
         {"sqlite_autoincrement": True},
     )
 
@@ -663,6 +666,46 @@ class Ticket(Base):
     desk_mode: Mapped[str | None] = mapped_column(String(8))
     desk_thread: Mapped[str | None] = mapped_column(String(64))
     anchor_outbox_id: Mapped[int | None] = mapped_column(Integer)
+    # The console's inbox: who holds it ("channel:user_id"), the citizen's ward (for ward staff),
+    # why it closed, and when staff first answered. `desk_chat_id` is "" with no Telegram desk.
+    holder: Mapped[str | None] = mapped_column(String(80))
+    ward_code: Mapped[int | None] = mapped_column(Integer)
+    close_reason: Mapped[str | None] = mapped_column(String(16))
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TicketEntry(Base):
+    """One line of a ticket's conversation as the console shows it.
+
+    `kind`: `citizen` (what they wrote), `staff` (an answer sent to them), `note` (internal, never
+    sent) or `event` (claimed, assigned, closed). The text is dropped when the citizen is erased.
+    """
+
+    __tablename__ = "ticket_entries"
+    __table_args__ = (
+        Index("ix_ticket_entries_ticket", "ticket_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))
+    author: Mapped[str] = mapped_column(String(120))
+    text: Mapped[str | None] = mapped_column(String(4000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CannedResponse(Base):
+    """A ready answer admins keep for the inbox, with {name}, {booking_code}, {site} filled in."""
+
+    __tablename__ = "canned_responses"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own spelling
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(80), unique=True)
+    body: Mapped[str] = mapped_column(String(2000))
+    updated_by: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class TicketMessage(Base):

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import supports_row_locks
-from storage.models import OutboxMessage, Ticket, TicketMessage
+from storage.models import CannedResponse, OutboxMessage, Ticket, TicketEntry, TicketMessage
 
 OPEN, CLOSED = "open", "closed"
 TOPIC, REPLY = "topic", "reply"  # how the desk shows a ticket: a forum topic, a reply thread
@@ -120,25 +120,52 @@ async def link_messages(
     await session.flush()
 
 
-async def claim(session: AsyncSession, ticket_id: int, *, actor: str, now: datetime) -> bool:
+async def claim(
+    session: AsyncSession, ticket_id: int, *, actor: str, holder: str | None, now: datetime
+) -> bool:
     """Give an open, unclaimed ticket to `actor`; False if someone has it already."""
     result = await session.execute(
         update(Ticket)
         .where(Ticket.id == ticket_id, Ticket.status == OPEN, Ticket.claimed_by.is_(None))
-        .values(claimed_by=actor[:120], claimed_at=now)
+        .values(claimed_by=actor[:120], claimed_at=now, holder=holder)
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def assign(
+    session: AsyncSession, ticket_id: int, *, label: str, holder: str, now: datetime
+) -> bool:
+    """Give an open ticket to someone, taken or not; False if it is closed."""
+    result = await session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.status == OPEN)
+        .values(claimed_by=label[:120], claimed_at=now, holder=holder)
         .execution_options(synchronize_session="fetch")
     )
     return bool(getattr(result, "rowcount", 0))
 
 
 async def close(
-    session: AsyncSession, ticket_id: int, *, actor: str, note: str | None, now: datetime
+    session: AsyncSession,
+    ticket_id: int,
+    *,
+    actor: str,
+    note: str | None,
+    now: datetime,
+    reason: str | None = None,
 ) -> bool:
     """Close an open ticket; False if it was closed already."""
     result = await session.execute(
         update(Ticket)
         .where(Ticket.id == ticket_id, Ticket.status == OPEN)
-        .values(status=CLOSED, closed_by=actor[:120], close_note=note, closed_at=now)
+        .values(
+            status=CLOSED,
+            closed_by=actor[:120],
+            close_note=note,
+            close_reason=reason,
+            closed_at=now,
+        )
         .execution_options(synchronize_session="fetch")
     )
     return bool(getattr(result, "rowcount", 0))
@@ -172,6 +199,9 @@ async def forget_citizen(session: AsyncSession, account_ids: Sequence[int]) -> l
     await session.execute(
         update(TicketMessage).where(TicketMessage.ticket_id.in_(ticket_ids)).values(body=None)
     )
+    await session.execute(
+        update(TicketEntry).where(TicketEntry.ticket_id.in_(ticket_ids)).values(text=None)
+    )
     await session.execute(update(Ticket).where(Ticket.id.in_(ticket_ids)).values(close_note=None))
     relayed = await session.scalars(
         select(TicketMessage.desk_outbox_id).where(
@@ -184,3 +214,83 @@ async def forget_citizen(session: AsyncSession, account_ids: Sequence[int]) -> l
         )
     )
     return sorted({row for row in (*relayed, *anchors) if row is not None})
+
+
+# ---------------------------------------------------------------- the console's inbox
+
+CITIZEN, STAFF, NOTE, EVENT = "citizen", "staff", "note", "event"  # kinds of ticket entries
+UNASSIGNED, MINE, ALL = "unassigned", "mine", "all"  # the inbox's folders
+
+
+async def add_entry(
+    session: AsyncSession, ticket_id: int, *, kind: str, author: str, text: str, now: datetime
+) -> TicketEntry:
+    """Add a line to a ticket's conversation (as the console shows it)."""
+    entry = TicketEntry(
+        ticket_id=ticket_id, kind=kind, author=author[:120], text=text[:4000], created_at=now
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def entries(session: AsyncSession, ticket_id: int, *, limit: int = 200) -> list[TicketEntry]:
+    """A ticket's last `limit` conversation lines, oldest first."""
+    result = await session.scalars(
+        select(TicketEntry)
+        .where(TicketEntry.ticket_id == ticket_id)
+        .order_by(TicketEntry.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(result.all()))
+
+
+def _folder(statement: Select[Any], folder: str, holder: str) -> Select[Any]:
+    if folder == UNASSIGNED:
+        return statement.where(Ticket.status == OPEN, Ticket.holder.is_(None))
+    if folder == MINE:
+        return statement.where(Ticket.status == OPEN, Ticket.holder == holder)
+    return statement
+
+
+async def page_of(
+    session: AsyncSession,
+    *,
+    folder: str,
+    holder: str,
+    wards: Collection[int] | None,
+    before: int | None,
+    size: int,
+) -> list[Ticket]:
+    """One page of a folder, newest first, by keyset (ids below `before`); `wards` None: all."""
+    statement = _folder(select(Ticket), folder, holder)
+    if wards is not None:
+        statement = statement.where(Ticket.ward_code.in_(sorted(wards)))
+    if before is not None:
+        statement = statement.where(Ticket.id < before)
+    result = await session.scalars(statement.order_by(Ticket.id.desc()).limit(size))
+    return list(result.all())
+
+
+async def count_in(
+    session: AsyncSession, *, folder: str, holder: str, wards: Collection[int] | None
+) -> int:
+    """How many tickets a folder holds."""
+    statement = _folder(select(func.count()).select_from(Ticket), folder, holder)
+    if wards is not None:
+        statement = statement.where(Ticket.ward_code.in_(sorted(wards)))
+    return int(await session.scalar(statement) or 0)
+
+
+async def latest_change(session: AsyncSession) -> tuple[int, int]:
+    """The newest ticket id and the newest entry id: the inbox's live updates watch these."""
+    ticket = await session.scalar(select(func.max(Ticket.id)))
+    entry = await session.scalar(select(func.max(TicketEntry.id)))
+    return int(ticket or 0), int(entry or 0)
+
+
+async def canned(session: AsyncSession) -> list[CannedResponse]:
+    """The canned responses, by title."""
+    return list(
+        (await session.scalars(select(CannedResponse).order_by(CannedResponse.title))).all()
+    )

@@ -311,9 +311,11 @@ async def test_a_refused_id_number_gets_one_answer_whoever_holds_it(
     for word in ("Telegram", "Zalo", "web", "đã được đăng ký", "tài khoản khác", "hồ sơ", "lúc"):
         assert word not in REFUSED
     assert not any(ch.isdigit() for ch in REFUSED)
-    # "Hỗ trợ" opens the support flow (no desk here: the hotline) and the form is kept.
+    # "Hỗ trợ" opens a ticket (no desk here: the console's inbox) and the form is kept.
     texts = await citizen.press("Hỗ trợ")
-    assert "1900 9095" in texts[0] and "vẫn được giữ" in texts[0]
+    assert texts[0].startswith("Tôi đã nhờ nhân viên hỗ trợ giúp bạn")
+    texts = await citizen.press("Kết thúc")
+    assert "vẫn được giữ" in texts[0]
     summary = await citizen.say("079158000126")  # another number: the form goes on
     assert "0791******26" in summary[-1] and citizen.buttons() == ["Xác nhận", "Sửa"]
     await citizen.press("Xác nhận")
@@ -622,7 +624,9 @@ async def test_support_button_mid_form_keeps_what_was_entered(citizen: Citizen) 
     await citizen.say("Nguyễn Văn An")
     for _ in range(3):
         await citizen.say("abc")
-    texts = await citizen.press("Gặp nhân viên hỗ trợ")
+    texts = await citizen.press("Gặp nhân viên hỗ trợ")  # a ticket for the console's inbox
+    assert "vẫn được giữ" in texts[0]
+    texts = await citizen.press("Kết thúc")
     assert "vẫn được giữ" in texts[0]
     texts = await citizen.say("02/01/1990")
     assert "Thứ Ba, 02/01/1990" in texts[0]

@@ -133,7 +133,7 @@ async def test_start_then_consent_with_buttons(client: TestClient) -> None:
     (menu,) = await browser.say(payload=payload(welcome, "Tôi đồng ý"))
     assert (menu["text"], labels(menu)) == (THANKS, MENU)
     (entry,) = await browser.say(payload=payload(menu, "Hỗ trợ"))
-    assert entry["text"].startswith("Hiện chưa thể kết nối với nhân viên hỗ trợ")
+    assert entry["text"].startswith("Tôi đã nhờ nhân viên hỗ trợ giúp bạn")  # the console's inbox
     browser.after = 0
     assert [m["id"] for m in await browser.read()] == sorted(
         [welcome["id"], menu["id"], entry["id"]]

@@ -72,3 +72,17 @@ class Staff:
     def may_manage_staff(self) -> bool:
         """The staff list and creating staff: admins only (as `run_bot.py staff`)."""
         return self.is_admin
+
+    def may_see_inbox(self) -> bool:
+        """The support inbox: admins, support agents (every ticket), ward staff (their wards')."""
+        return any(role in self.roles for role in (ADMIN, SUPPORT, WARD_STAFF))
+
+    def ticket_wards(self) -> frozenset[int] | None:
+        """The wards whose tickets the person sees; None: every ticket (admins, support).
+
+        A ticket's ward is the ward of the citizen's first registered person; a ticket of a
+        citizen who registered nobody has no ward and is seen by admins and support agents only.
+        """
+        if self.is_admin or SUPPORT in self.roles:
+            return None
+        return self.wards

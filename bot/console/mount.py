@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.console import gate, pages, render, staff_pages
+from bot.console import gate, inbox_events, inbox_pages, pages, render, staff_pages
 from bot.console.gate import CONSOLE, Console
 from bot.domain.ratelimit import KeyedLimiter
 from bot.web.app_keys import SETTINGS
@@ -13,6 +13,7 @@ PREFIX = "/console"
 # Sign-in links a name or an address may ask for: three at once, then one a minute.
 LINKS_PER_S, LINK_BURST = 1 / 60, 3
 _STYLE = (render.STATIC / "console.css").read_bytes()
+_SCRIPT = (render.STATIC / "inbox.js").read_bytes()
 
 
 def setup(app: web.Application, console: Console) -> None:
@@ -28,7 +29,12 @@ def setup(app: web.Application, console: Console) -> None:
     render.setup(sub)
     sub.add_routes(pages.routes)
     sub.add_routes(staff_pages.routes)
+    inbox_events.setup(sub)
+    sub.add_routes(inbox_events.routes)  # before /inbox/{ticket}
+    sub.add_routes(inbox_pages.routes)
+    inbox_pages.setup(sub)
     sub.router.add_get("/static/console.css", style, name="style")
+    sub.router.add_get("/static/inbox.js", script, name="script")
     app.router.add_get(PREFIX, to_home)
     app.add_subapp(PREFIX, sub)
 
@@ -42,4 +48,13 @@ async def style(request: web.Request) -> web.Response:
     """The console's one style sheet."""
     return web.Response(
         body=_STYLE, content_type="text/css", headers={"Cache-Control": "max-age=3600"}
+    )
+
+
+async def script(request: web.Request) -> web.Response:
+    """The inbox's one script (live updates)."""
+    return web.Response(
+        body=_SCRIPT,
+        content_type="text/javascript",
+        headers={"Cache-Control": "max-age=3600"},
     )

@@ -23,6 +23,10 @@ STATIC = Path(__file__).parent / "static"
 LANG_COOKIE = "console_lang"
 # No script at all; the one style sheet is ours. Forms post only to us.
 HEADERS = page_headers(style_src="'self'") | {"Cache-Control": "no-store"}
+# The inbox's pages add their one script of ours (live updates); they work without it too.
+SCRIPT_HEADERS = page_headers(style_src="'self'", script_src="'self'", connect_src="'self'") | {
+    "Cache-Control": "no-store"
+}
 
 
 def setup(app: web.Application) -> None:
@@ -51,9 +55,17 @@ def locale_of(request: web.Request) -> str:
 
 
 def page(
-    request: web.Request, template: str, context: dict[str, Any], *, status: int = 200
+    request: web.Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+    script: bool = False,
 ) -> web.Response:
-    """Render `template` in the request's language, with the console's headers."""
+    """Render `template` in the request's language, with the console's headers.
+
+    `script`: the page loads a script of ours (the policy allows our own scripts only).
+    """
     locale = locale_of(request)
     other = "en" if locale == "vi" else "vi"
     values = {
@@ -66,7 +78,7 @@ def page(
     }
     with use_locale(locale):
         response = aiohttp_jinja2.render_template(template, request, values, status=status)
-    response.headers.update(HEADERS)
+    response.headers.update(SCRIPT_HEADERS if script else HEADERS)
     if request.query.get("lang") in SUPPORTED:
         response.set_cookie(
             LANG_COOKIE, locale, samesite="Strict", httponly=True, max_age=365 * 24 * 3600

@@ -1,4 +1,11 @@
-"""Support tickets: a citizen's conversation with a human, relayed through the staff desk.
+"""Support tickets: a citizen's conversation with a human, on the staff desk and in the console.
+
+Claiming, assigning, answering, internal notes and closing are functions here, used by the desk
+(`bot.handlers.desk`) and the console's inbox (`bot.console.inbox_pages`) alike, so both keep
+one set of rules and audit events; what is said on either side is kept as the ticket's
+conversation (`ticket_entries`), so each place shows the other's answers. With no desk
+configured (`SUPPORT_CHAT_ID` unset) a ticket lives in the console alone: nothing is written
+for a desk and no re-announcement is scheduled.
 
 The desk is one Telegram supergroup (`SUPPORT_CHAT_ID`). Each ticket gets a forum topic there
 when the group has topics enabled, else a thread of replies under its header message. Opening
@@ -128,10 +135,16 @@ async def open_ticket(
     reason: str,
     who: str,
     context: Sequence[str],
-    desk: Desk,
+    desk: Desk | None,
     now: datetime,
+    typed: str = "",
 ) -> Ticket:
-    """Open a ticket: its header waits for the desk thread; its re-announcement is scheduled."""
+    """Open a ticket, shown in the console's inbox.
+
+    With a desk, its header waits for the desk thread and its re-announcement is scheduled;
+    without one, the console alone has it.
+    """
+    registered = await people.people_of(session, account.holder_id or account.id)
     ticket = await store.add_ticket(
         session,
         Ticket(
@@ -139,10 +152,38 @@ async def open_ticket(
             status=OPEN,
             reason=reason[:200],
             opened_at=now,
-            desk_channel=desk.chat.channel,
-            desk_chat_id=desk.chat.chat_id,
+            desk_channel=desk.chat.channel if desk else "",
+            desk_chat_id=desk.chat.chat_id if desk else "",
+            ward_code=next((p.ward_code for p in registered if p.ward_code), None),
         ),
     )
+    if typed.strip():
+        await store.add_entry(
+            session, ticket.id, kind=store.CITIZEN, author="citizen", text=typed.strip(), now=now
+        )
+    if desk is not None:
+        await _to_desk_first(session, ticket, who, context, desk, now=now)
+    await staff.audit(
+        session,
+        actor=BOT_ACTOR,
+        action="ticket_opened",
+        subject=f"ticket:{ticket.id}",
+        now=now,
+        detail={"account": account.id, "reason": ticket.reason},
+    )
+    return ticket
+
+
+async def _to_desk_first(
+    session: AsyncSession,
+    ticket: Ticket,
+    who: str,
+    context: Sequence[str],
+    desk: Desk,
+    *,
+    now: datetime,
+) -> None:
+    """The ticket's header, waiting for its desk thread, and its first re-announcement."""
     with use_locale(DESK_LOCALE):
         parts = [
             _("🆕 Support ticket #{id}").format(id=ticket.id),
@@ -163,15 +204,6 @@ async def open_ticket(
         WAITING, now + desk.claim_after, {"ticket": ticket.id, "round": 1}, group_of(ticket.id)
     )
     await jobs.schedule(session, [announce], now=now)
-    await staff.audit(
-        session,
-        actor=BOT_ACTOR,
-        action="ticket_opened",
-        subject=f"ticket:{ticket.id}",
-        now=now,
-        detail={"account": account.id, "reason": ticket.reason},
-    )
-    return ticket
 
 
 def _claim_button(ticket_id: int) -> Button:
@@ -191,7 +223,12 @@ def placed(ticket: Ticket, message: Outgoing) -> Outgoing:
 async def to_desk(
     session: AsyncSession, ticket: Ticket, message: Outgoing, *, now: datetime
 ) -> None:
-    """Write a message into the ticket's desk thread, or keep it until the thread exists."""
+    """Write a message into the ticket's desk thread, or keep it until the thread exists.
+
+    A ticket opened with no desk configured lives in the console alone: nothing is written.
+    """
+    if not ticket.desk_chat_id:
+        return
     if ticket.desk_thread is None:
         await store.add_waiting(session, ticket.id, message.to_body(), now)
         return
@@ -282,31 +319,154 @@ async def _flush(session: AsyncSession, ticket: Ticket, *, now: datetime) -> Non
 # ---------------------------------------------------------------- claiming and closing
 
 
-async def claim(session: AsyncSession, ticket: Ticket, *, actor: str, now: datetime) -> bool:
+def holder_key(channel: str, user_id: str) -> str:
+    """Who holds a ticket, whichever place they work in (desk or console): their chat identity."""
+    return f"{channel}:{user_id}"[:80]
+
+
+async def claim(
+    session: AsyncSession,
+    ticket: Ticket,
+    *,
+    actor: str,
+    now: datetime,
+    holder: str | None = None,
+) -> bool:
     """Give the ticket to `actor` if nobody has it (audited); False if taken or closed."""
-    if not await store.claim(session, ticket.id, actor=actor, now=now):
+    if not await store.claim(session, ticket.id, actor=actor, holder=holder, now=now):
         return False
     await jobs.cancel_group(session, group_of(ticket.id), now=now)
     await staff.audit(
         session, actor=actor, action="ticket_claimed", subject=f"ticket:{ticket.id}", now=now
     )
+    await store.add_entry(
+        session, ticket.id, kind=store.EVENT, author=actor, text="claimed", now=now
+    )
     return True
 
 
-async def close(
-    session: AsyncSession, ticket: Ticket, *, actor: str, note: str | None, now: datetime
+async def assign(
+    session: AsyncSession,
+    ticket: Ticket,
+    *,
+    actor: str,
+    to_label: str,
+    to_holder: str,
+    now: datetime,
 ) -> bool:
-    """Close an open ticket (audited, the desk told); False if it was closed already."""
-    if not await store.close(session, ticket.id, actor=actor, note=note, now=now):
+    """Give an open ticket to a staff member, taken or not (audited, the desk told)."""
+    if not await store.assign(session, ticket.id, label=to_label, holder=to_holder, now=now):
         return False
     await jobs.cancel_group(session, group_of(ticket.id), now=now)
+    await staff.audit(
+        session,
+        actor=actor,
+        action="ticket_assigned",
+        subject=f"ticket:{ticket.id}",
+        now=now,
+        detail={"to": to_label},
+    )
+    await store.add_entry(
+        session, ticket.id, kind=store.EVENT, author=actor, text=f"assigned: {to_label}", now=now
+    )
+    with use_locale(DESK_LOCALE):
+        text = _("👉 Ticket #{id} is now with {holder}.").format(id=ticket.id, holder=to_label)
+    await to_desk(session, ticket, desk_note(ticket, text), now=now)
+    return True
+
+
+async def answered(
+    session: AsyncSession, ticket: Ticket, *, author: str, text: str, now: datetime
+) -> None:
+    """Record a staff answer (from the desk or the console) in the ticket's conversation."""
+    await store.add_entry(session, ticket.id, kind=store.STAFF, author=author, text=text, now=now)
+    if ticket.first_response_at is None:
+        ticket.first_response_at = now
+
+
+def staff_words(account: Account, text: str) -> Outgoing:
+    """A staff member's words as the citizen reads them, in their language."""
+    with use_locale(account.locale):
+        words = _("💬 Support staff: {text}").format(text=text.strip())
+    return Outgoing(ChatRef(account.channel, account.chat_id), words)
+
+
+async def reply(
+    session: AsyncSession,
+    ticket: Ticket,
+    account: Account,
+    *,
+    actor: str,
+    holder: str,
+    name: str,
+    text: str,
+    now: datetime,
+) -> None:
+    """Answer the citizen from the console, through the outbox on their channel.
+
+    The sender paces it as any message; it is recorded, audited and shown on the desk. The
+    first answer claims an unclaimed ticket.
+    """
+    if ticket.claimed_by is None:
+        await claim(session, ticket, actor=actor, holder=holder, now=now)
+    message = staff_words(account, text)
+    row = outbox.NewMessage(
+        message.chat.channel, message.chat.chat_id, message.to_body(), account.id
+    )
+    await outbox.enqueue(session, [row], now=now)
+    await answered(session, ticket, author=name, text=text, now=now)
+    await staff.audit(
+        session,
+        actor=actor,
+        action="ticket_replied",
+        subject=f"ticket:{ticket.id}",
+        now=now,
+        detail={"from": "console"},
+    )
+    with use_locale(DESK_LOCALE):
+        line = _("💬 {name} (console): {text}").format(name=name, text=text)
+    await to_desk(session, ticket, desk_note(ticket, line), now=now)
+
+
+async def note(
+    session: AsyncSession, ticket: Ticket, *, actor: str, name: str, text: str, now: datetime
+) -> None:
+    """An internal note: for staff only (the console and the desk), never sent to the citizen."""
+    await store.add_entry(session, ticket.id, kind=store.NOTE, author=name, text=text, now=now)
+    await staff.audit(
+        session, actor=actor, action="ticket_noted", subject=f"ticket:{ticket.id}", now=now
+    )
+    with use_locale(DESK_LOCALE):
+        line = _("📝 Note by {name} (not sent to the citizen): {text}").format(
+            name=name, text=text
+        )
+    await to_desk(session, ticket, desk_note(ticket, line), now=now)
+
+
+async def close(
+    session: AsyncSession,
+    ticket: Ticket,
+    *,
+    actor: str,
+    note: str | None,
+    now: datetime,
+    reason: str | None = None,
+) -> bool:
+    """Close an open ticket (audited, the desk told); False if it was closed already."""
+    if not await store.close(session, ticket.id, actor=actor, note=note, reason=reason, now=now):
+        return False
+    await jobs.cancel_group(session, group_of(ticket.id), now=now)
+    detail = {key: value for key, value in (("note", note), ("reason", reason)) if value}
     await staff.audit(
         session,
         actor=actor,
         action="ticket_closed",
         subject=f"ticket:{ticket.id}",
         now=now,
-        detail={"note": note} if note else {},
+        detail=detail,
+    )
+    await store.add_entry(
+        session, ticket.id, kind=store.EVENT, author=actor, text=f"closed: {reason or ''}", now=now
     )
     with use_locale(DESK_LOCALE):
         text = (
@@ -325,6 +485,24 @@ async def close_for_account(
     ticket = await store.open_ticket_of(session, account.id)
     if ticket is not None:
         await close(session, ticket, actor=f"citizen ({why})", note=None, now=now)
+
+
+def closing(ticket: Ticket, chat: ChatRef, *, first: str, kept: bool) -> Outgoing:
+    """The message a citizen gets when a ticket closes: `first`, then the rating question."""
+    text = (
+        first + " " + _("How was the help you got? Please rate it from 1 (poor) to 5 (very good).")
+    )
+    if kept:
+        text += " " + _("What you entered is kept: answer the last question to go on.")
+    rating = tuple(Button(str(n), f"{RATE}{ticket.id}:{n}") for n in range(1, 6))
+    return Outgoing(chat, text, buttons=(rating,))
+
+
+def closed_by_staff(ticket: Ticket, account: Account, *, kept: bool) -> Outgoing:
+    """What the citizen is told when staff close the ticket, in their language."""
+    with use_locale(account.locale):
+        first = _("The support staff member has closed this conversation. Thank you for writing.")
+        return closing(ticket, ChatRef(account.channel, account.chat_id), first=first, kept=kept)
 
 
 # ---------------------------------------------------------------- re-announcement

@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.conversation import Services
 from bot.domain import tickets
 from bot.domain.tickets import CLAIM, DESK_LOCALE
-from bot.handlers import support
 from bot.i18n import _, use_locale
 from bot.messages import Button, ChatRef, Incoming, Kind, Outgoing, payload_id
 from storage import accounts, staff
@@ -99,6 +98,10 @@ async def _member(msg: Incoming, turn: DeskTurn) -> StaffMember | None:
     return next((m for role in DESK_ROLES for m in held if m.role == role), None)
 
 
+def _holder(member: StaffMember) -> str:
+    return tickets.holder_key(member.channel, member.user_id)
+
+
 def _name(member: StaffMember) -> str:
     return member.name or _("staff member {id}").format(id=member.user_id)
 
@@ -145,7 +148,9 @@ async def _list(msg: Incoming, turn: DeskTurn, member: StaffMember | None) -> No
 async def _claim(msg: Incoming, turn: DeskTurn, ticket: Ticket, member: StaffMember) -> None:
     if ticket.status != OPEN:
         turn.reply(msg, _("Ticket #{id} is already closed.").format(id=ticket.id))
-    elif await tickets.claim(turn.session, ticket, actor=staff.actor_label(member), now=turn.now):
+    elif await tickets.claim(
+        turn.session, ticket, actor=staff.actor_label(member), holder=_holder(member), now=turn.now
+    ):
         turn.reply(msg, _("✅ {name} took ticket #{id}.").format(name=_name(member), id=ticket.id))
     else:
         turn.reply(
@@ -181,10 +186,12 @@ async def _answer(msg: Incoming, turn: DeskTurn, ticket: Ticket, member: StaffMe
         return
     actor = staff.actor_label(member)
     if ticket.claimed_by is None and await tickets.claim(
-        turn.session, ticket, actor=actor, now=turn.now
+        turn.session, ticket, actor=actor, holder=_holder(member), now=turn.now
     ):
         turn.reply(msg, _("✅ {name} took ticket #{id}.").format(name=_name(member), id=ticket.id))
     turn.send(message, account)
+    words = msg.text.strip() or _("(photo)")
+    await tickets.answered(turn.session, ticket, author=_name(member), text=words, now=turn.now)
     await staff.audit(
         turn.session,
         actor=actor,
@@ -225,4 +232,4 @@ async def _close(msg: Incoming, turn: DeskTurn, ticket: Ticket, member: StaffMem
     found = await _citizen(turn, ticket)
     if found is not None:
         account, kept = found
-        turn.send(support.closed_by_staff(ticket, account, kept=kept), account)
+        turn.send(tickets.closed_by_staff(ticket, account, kept=kept), account)

@@ -307,12 +307,8 @@ def _details(report: Reaction, dose: Vaccination | None) -> str:
 async def _open_ticket(
     conv: Conversation, report: Reaction, site: Site | None, dose: Vaccination | None
 ) -> str:
-    """Open the urgent ticket (or add to the one open); what to tell the citizen."""
-    desk = conv.services.desk
-    if desk is None:
-        return _(
-            "The staff will see it. For help now, call the Ministry of Health hotline {hotline}."
-        ).format(hotline=support.HOTLINE)
+    """Open the urgent ticket (desk and console, or console alone); what to tell the citizen."""
+    desk = conv.services.desk  # None: the ticket is in the console's inbox alone
     session, account = conv.session, conv.account
     with use_locale(DESK_LOCALE):
         who = await tickets.describe_citizen(session, account, conv.services.protector)

@@ -18,7 +18,7 @@ from bot.handlers.menu import kept_note, menu_buttons
 from bot.i18n import N_, _, use_locale
 from bot.messages import Button, ChatRef, Incoming, Kind, Outgoing, payload_id
 from storage import tickets as store
-from storage.models import Account, Ticket
+from storage.models import Ticket
 from storage.tickets import OPEN
 
 CITIZEN_ACTOR = "citizen"
@@ -30,7 +30,6 @@ FLOW_NAMES = {
     "phone": N_("phone number"),
     "privacy": N_("data and consent"),
 }
-HOTLINE = "1900 9095"  # the Ministry of Health's hotline
 
 
 def _reason(msg: Incoming, conv: Conversation) -> str:
@@ -50,16 +49,7 @@ def _reason(msg: Incoming, conv: Conversation) -> str:
 
 async def open_ticket(msg: Incoming, conv: Conversation) -> None:
     """Open a ticket with its reason and context; say that a staff member will answer here."""
-    desk = conv.services.desk
-    if desk is None:
-        conv.reply(
-            _(
-                "Support staff cannot be reached through the chat yet. For urgent help, please "
-                "call the Ministry of Health hotline {hotline}."
-            ).format(hotline=HOTLINE)
-            + kept_note(conv)
-        )
-        return
+    desk = conv.services.desk  # None: the ticket is in the console's inbox alone
     session, account = conv.session, conv.account
     typed = msg.text if msg.kind == Kind.TEXT else ""
     with use_locale(DESK_LOCALE):
@@ -73,6 +63,7 @@ async def open_ticket(msg: Incoming, conv: Conversation) -> None:
         context=context,
         desk=desk,
         now=conv.now,
+        typed=typed,
     )
     conv.ticket_id = ticket.id
     conv.after_commit.append(conv.services.desk_woken)
@@ -81,7 +72,8 @@ async def open_ticket(msg: Incoming, conv: Conversation) -> None:
             "I have asked a support staff member to help you (request #{id}). Please describe "
             "your problem here: they will answer in this chat, usually within 15 minutes in "
             "office hours. Until then the bot waits; press “End” when you are done."
-        ).format(id=ticket.id),
+        ).format(id=ticket.id)
+        + kept_note(conv),
         buttons=[[Button(_("End the conversation"), END)]],
     )
 
@@ -96,16 +88,39 @@ async def relay(msg: Incoming, conv: Conversation) -> None:
         conv.ticket_id = None
         conv.reply(_("Your conversation with support staff has ended."), buttons=menu_buttons())
         return
+    message = _desk_copy(msg, ticket)
+    if message is None:
+        _not_relayed(msg, conv)
+        return
+    await tickets.to_desk(conv.session, ticket, message, now=conv.now)
+    await store.add_entry(
+        conv.session,
+        ticket.id,
+        kind=store.CITIZEN,
+        author=CITIZEN_ACTOR,
+        text=msg.text.strip() or _("(photo)"),
+        now=conv.now,
+    )
+    conv.after_commit.append(conv.services.outbox_written)
+
+
+def _desk_copy(msg: Incoming, ticket: Ticket) -> Outgoing | None:
+    """The citizen's text or photo as the desk sees it; None for what is not relayed."""
     desk = ChatRef(ticket.desk_channel, ticket.desk_chat_id)
     with use_locale(DESK_LOCALE):
         label = _("👤 #{id}:").format(id=ticket.id)
     if msg.kind == Kind.TEXT:
-        message = Outgoing(desk, f"{label} {msg.text.strip()}")
-    elif msg.kind == Kind.PHOTO and msg.photo_file_id and msg.chat.channel == desk.channel:
-        message = Outgoing(desk, f"{label} {msg.text}".strip(), image_file_id=msg.photo_file_id)
-    elif msg.kind == Kind.PHOTO and msg.photo_bytes:
-        message = Outgoing(desk, f"{label} {msg.text}".strip(), image=msg.photo_bytes)
-    elif msg.kind in (Kind.COMMAND, Kind.BUTTON):
+        return Outgoing(desk, f"{label} {msg.text.strip()}")
+    if msg.kind == Kind.PHOTO and msg.photo_file_id and msg.chat.channel == desk.channel:
+        return Outgoing(desk, f"{label} {msg.text}".strip(), image_file_id=msg.photo_file_id)
+    if msg.kind == Kind.PHOTO and msg.photo_bytes:
+        return Outgoing(desk, f"{label} {msg.text}".strip(), image=msg.photo_bytes)
+    return None
+
+
+def _not_relayed(msg: Incoming, conv: Conversation) -> None:
+    """Answer a command or button (the citizen is talking with staff), or an unreadable kind."""
+    if msg.kind in (Kind.COMMAND, Kind.BUTTON):
         conv.reply(
             _(
                 "You are talking with a support staff member: type your message for them, or "
@@ -114,11 +129,7 @@ async def relay(msg: Incoming, conv: Conversation) -> None:
             buttons=[[Button(_("End the conversation"), END)]],
         )
         return
-    else:
-        conv.reply(_("Support staff can read text and photos only. Please type your message."))
-        return
-    await tickets.to_desk(conv.session, ticket, message, now=conv.now)
-    conv.after_commit.append(conv.services.outbox_written)
+    conv.reply(_("Support staff can read text and photos only. Please type your message."))
 
 
 async def end_ticket(msg: Incoming, conv: Conversation) -> None:
@@ -135,25 +146,7 @@ async def end_ticket(msg: Incoming, conv: Conversation) -> None:
     if ticket.claimed_by is None:
         conv.reply(ended + kept_note(conv), buttons=[] if conv.flow else menu_buttons())
         return
-    conv.send(closing(ticket, conv.chat, first=ended, kept=conv.flow is not None))
-
-
-def closing(ticket: Ticket, chat: ChatRef, *, first: str, kept: bool) -> Outgoing:
-    """The message a citizen gets when a ticket closes: `first`, then the rating question."""
-    text = (
-        first + " " + _("How was the help you got? Please rate it from 1 (poor) to 5 (very good).")
-    )
-    if kept:
-        text += " " + _("What you entered is kept: answer the last question to go on.")
-    rating = tuple(Button(str(n), f"{RATE}{ticket.id}:{n}") for n in range(1, 6))
-    return Outgoing(chat, text, buttons=(rating,))
-
-
-def closed_by_staff(ticket: Ticket, account: Account, *, kept: bool) -> Outgoing:
-    """What the citizen is told when staff close the ticket, in their language."""
-    with use_locale(account.locale):
-        first = _("The support staff member has closed this conversation. Thank you for writing.")
-        return closing(ticket, ChatRef(account.channel, account.chat_id), first=first, kept=kept)
+    conv.send(tickets.closing(ticket, conv.chat, first=ended, kept=conv.flow is not None))
 
 
 async def rate(msg: Incoming, conv: Conversation) -> None:
@@ -171,5 +164,13 @@ async def rate(msg: Incoming, conv: Conversation) -> None:
     with use_locale(DESK_LOCALE):
         note = _("⭐ The citizen rated ticket #{id}: {stars}/5").format(id=ticket.id, stars=stars)
     await tickets.to_desk(conv.session, ticket, tickets.desk_note(ticket, note), now=conv.now)
+    await store.add_entry(  # the console's open pages show the rating at once
+        conv.session,
+        ticket.id,
+        kind=store.EVENT,
+        author=CITIZEN_ACTOR,
+        text=f"rated: {stars}",
+        now=conv.now,
+    )
     conv.after_commit.append(conv.services.outbox_written)
     conv.reply(_("Thank you for your rating!") + kept_note(conv))
