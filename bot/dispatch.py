@@ -26,6 +26,7 @@ from bot.handlers import (
     broadcasts,
     campaigns,
     certificates,
+    children,
     desk,
     form,
     linking,
@@ -226,6 +227,7 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
     ("rating button", lambda m, c: (m.payload or "").startswith(support.RATE), support.rate),
     ("link button", lambda m, c: (m.payload or "").startswith("link:"), linking.receive_button),
     ("ticket button", lambda m, c: (m.payload or "").startswith("tk:"), support.relay),
+    ("children's immunisation", children.takes, children.handle),
     ("command", lambda m, c: m.command is not None, run_command),
     ("menu button", lambda m, c: m.payload in menu.ENTRIES, open_menu),
     (
