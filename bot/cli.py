@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot import cli_broadcasts
+from bot import cli_broadcasts, cli_children
 from bot.config import DEFAULT_DCC_ISSUER, Settings
 from bot.console.passwords import login_problem, password_link
 from bot.i18n import TIMEZONE, local_day
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 IMPORTS = ("import-sites", "import-slots", "import-vaccinations", "import-results")
 # the commands `run` does
-COMMANDS = (*IMPORTS, "staff", "verify", "certificate", "campaign", "broadcast")
+COMMANDS = (*IMPORTS, "staff", "verify", "certificate", "campaign", "broadcast", "children")
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 CHANNELS = ("telegram", "web")
 CLI_ACTOR = "cli"
@@ -110,6 +110,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _add_certificate_commands(commands)
     _add_campaign_commands(commands)
     cli_broadcasts.add_commands(commands)
+    cli_children.add_commands(commands)
 
 
 def _add_certificate_commands(
@@ -294,6 +295,8 @@ async def run(args: argparse.Namespace, service: Service) -> int:
         return await _campaign(args, service)
     if args.command == "broadcast":
         return await cli_broadcasts.run(args, service)
+    if args.command == "children":
+        return await cli_children.run(args, service)
     if args.staff_command == "add":
         return await _staff_add(args, service)
     if args.staff_command == "remove":

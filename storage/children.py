@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Child, ChildDose
+from storage.models import Child, ChildDose, table
 
 REPORTED = "reported"  # entered by a parent, not confirmed by a site
 GIVEN = "given"  # recorded or confirmed by a vaccination site
@@ -151,3 +152,34 @@ async def doses_of_children(
         for dose in result:
             found[dose.child_id].append(dose)
     return found
+
+
+async def area_rows(
+    session: AsyncSession, ward_code: int | None, *, born_after: date
+) -> tuple[Sequence[Any], Sequence[Any]]:
+    """The children of a ward (every ward: None) born after `born_after`, and their doses.
+
+    Plain rows (Core, no ORM objects): `(id, full_name, birth_date)` by birth date, and
+    `(child_id, vaccine, dose_number, given_on, status)`; for due lists over many children.
+    """
+    kids, doses = table(Child), table(ChildDose)
+    where = [kids.c.birth_date > born_after]
+    if ward_code is not None:
+        where.append(kids.c.ward_code == ward_code)
+    found = await session.execute(
+        select(kids.c.id, kids.c.full_name, kids.c.birth_date)
+        .where(*where)
+        .order_by(kids.c.birth_date, kids.c.id)
+    )
+    given = await session.execute(
+        select(
+            doses.c.child_id,
+            doses.c.vaccine,
+            doses.c.dose_number,
+            doses.c.given_on,
+            doses.c.status,
+        )
+        .join(kids, kids.c.id == doses.c.child_id)
+        .where(*where)
+    )
+    return found.all(), given.all()

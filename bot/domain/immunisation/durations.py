@@ -41,9 +41,10 @@ class Duration:
 
     def after(self, day: date) -> date:
         """The day this long after `day`, by the month rule of this module."""
-        return add_months(day, self.years * 12 + self.months) + timedelta(
-            weeks=self.weeks, days=self.days
-        )
+        moved = add_months(day, self.years * 12 + self.months)
+        if self.weeks or self.days:  # skipping a zero timedelta: the due lists call this a lot
+            moved += timedelta(days=7 * self.weeks + self.days)
+        return moved
 
     def __str__(self) -> str:
         parts = ((self.years, "Y"), (self.months, "M"), (self.weeks, "W"), (self.days, "D"))
@@ -52,8 +53,12 @@ class Duration:
 
 def add_months(day: date, months: int) -> date:
     """`day` moved by whole months, onto the last day of the month when the day is missing."""
+    if not months:
+        return day
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)
+    if day.day <= 28:  # every month has this day: no need to look the month's length up
+        return date(year, month + 1, day.day)
     last = calendar.monthrange(year, month + 1)[1]
     return date(year, month + 1, min(day.day, last))
 
