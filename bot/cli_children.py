@@ -35,9 +35,22 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     cover.add_argument("--ward", type=int, required=True, metavar="CODE", help="a ward code")
 
 
-async def load_rows(session: AsyncSession, ward: int | None, today: date) -> list[lists.ChildRow]:
-    """The children of a ward (every ward: None) with their records, for the due list."""
-    found, given = await children.area_rows(session, ward, born_after=lists.oldest_birth(today))
+async def load_rows(
+    session: AsyncSession,
+    ward: int | None,
+    today: date,
+    *,
+    born_after: date | None = None,
+    born_before: date | None = None,
+) -> list[lists.ChildRow]:
+    """The children of a ward (every ward: None) with their records, for the due list.
+
+    Everyone under the registry's age limit, or those born in (`born_after`, `born_before`).
+    """
+    oldest = max(born_after or lists.oldest_birth(today), lists.oldest_birth(today))
+    found, given = await children.area_rows(
+        session, ward, born_after=oldest, born_before=born_before
+    )
     records: dict[int, list[DoseRecord]] = {}
     for child_id, vaccine, number, given_on, status in given:
         records.setdefault(child_id, []).append(

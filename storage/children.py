@@ -155,15 +155,23 @@ async def doses_of_children(
 
 
 async def area_rows(
-    session: AsyncSession, ward_code: int | None, *, born_after: date
+    session: AsyncSession,
+    ward_code: int | None,
+    *,
+    born_after: date,
+    born_before: date | None = None,
 ) -> tuple[Sequence[Any], Sequence[Any]]:
     """The children of a ward (every ward: None) born after `born_after`, and their doses.
+
+    With `born_before`, only those born before that day too (a city is read a window at a time).
 
     Plain rows (Core, no ORM objects): `(id, full_name, birth_date)` by birth date, and
     `(child_id, vaccine, dose_number, given_on, status)`; for due lists over many children.
     """
     kids, doses = table(Child), table(ChildDose)
     where = [kids.c.birth_date > born_after]
+    if born_before is not None:
+        where.append(kids.c.birth_date < born_before)
     if ward_code is not None:
         where.append(kids.c.ward_code == ward_code)
     found = await session.execute(

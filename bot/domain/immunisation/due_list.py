@@ -103,6 +103,11 @@ def due_list(
         )
         if doses:
             entries.append(DueEntry(row, doses))
+    return ordered(entries)
+
+
+def ordered(entries: Iterable[DueEntry]) -> list[DueEntry]:
+    """Due entries as the list shows them: overdue first, then by day, name and id."""
     return sorted(entries, key=lambda e: (not e.overdue, e.first_day, e.child.name, e.child.id))
 
 
