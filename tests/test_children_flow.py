@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import date
 
 import pytest
 from sqlalchemy import select
 
 from bot.app import Service, build_service, running
 from bot.config import Settings
-from storage.models import Child, ChildDose
+from storage.models import Account, Child, ChildDose, Person
 from tests.chat import consent, labels, press_all, say_all
 from tests.clock import Clock
 from tests.fakes.telegram_api import TelegramEmulator
@@ -117,3 +118,47 @@ async def test_older_children_need_their_id_and_the_schedule_has_an_age_limit(
     assert parent.last and not parent.last[-1].get("buttons")
     texts = await parent.say("079222000111")
     assert any("phường/xã" in t for t in texts)
+
+
+async def test_a_registered_parent_s_ward_is_the_child_s_and_back_re_asks(svc: Service) -> None:
+    parent = Citizen(svc, "parent-3")
+    await parent.consent()
+    async with svc.db.session_scope() as session:
+        account = await session.scalar(select(Account).where(Account.chat_id == "parent-3"))
+        assert account is not None
+        person = Person(
+            account_id=account.id,
+            full_name="Lê Văn Bố",
+            birth_date=date(1990, 1, 2),
+            gender="male",
+            id_sealed=b"x",
+            id_index="parent-3",
+            province_code=79,
+            ward_code=26740,
+            divisions_version="x",
+            priority_group="",
+            is_holder=True,
+            created_at=svc.clock(),
+        )
+        session.add(person)
+        await session.flush()
+        parent_id = person.id
+    await parent.say("Thêm con")
+    for _ in range(3):
+        texts = await parent.say("123")
+    assert any(
+        "Quay lại" in label for body in parent.last for row in body["buttons"] for label, _p in row
+    )
+    texts = await parent.press("Quay lại")
+    assert any("Họ tên đầy đủ của bé" in t for t in texts)
+    await parent.say("Lê Bé Ba")
+    await parent.say("01/11/2026")
+    await parent.press("Nam")
+    texts = await parent.press("Chưa có số")
+    assert any("Đã đăng ký cho bé Lê Bé Ba (Phường Sài Gòn)" in t for t in texts), texts
+    async with svc.db.read_scope() as session:
+        child = await session.scalar(select(Child))
+    assert child is not None and child.parent_person_id == parent_id and child.ward_code == 26740
+    texts = await parent.say("/huy")
+    assert await parent.say("sổ tiêm")
+    assert any("Lê Bé Ba" in t for t in await parent.last_texts())
