@@ -9,7 +9,7 @@ them in the measured ward, the rest over 200 other wards), born over the last 17
 each with the doses of the national schedule given at its recommended age (never before the
 minimum interval after the previous dose) plus 0-20 days, a
 series stopping at its first missed dose (8% a dose), 70% confirmed by a site (`given`), the
-rest `reported`: about 16 dose rows a child. Seeding is bulk (COPY on PostgreSQL, executemany
+rest `reported`: about 17 dose rows a child. Seeding is bulk (COPY on PostgreSQL, executemany
 on SQLite), untimed, followed by ANALYZE.
   select  the baseline: the plain SELECTs of the same rows (`storage.children.area_rows`: the
           children under 16 of the ward, or of the city a one-year birth-date window at a time,
