@@ -19,6 +19,7 @@ BROADCAST = "bc:"  # bc:stop|rep:<id>: staff's running ward announcement
 LINK = "link:"  # link:here|last: /lienket, which chat keeps the records
 TICKET = "tk:"  # tk:claim|rate|end: support tickets (bot.domain.tickets)
 MENU = "menu:"  # menu:<entry>: the main menu (bot.handlers.menu)
+CHILD = "child:"  # child:<step>: a parent adding a child (bot.handlers.children)
 
 # Read by the step that offered them.
 REGISTRATION = "reg:"  # the registration form (bot.handlers.registration)
@@ -31,5 +32,18 @@ DOSE = "dose:"  # dose:yes|no|p:<product>: staff recording a dose (/tiem)
 SAMPLING = "smp:"  # smp:done|drop: a sampler's tube (/laymau)
 BROADCAST_DRAFT = "nb:"  # a ward announcement being written (/thongbao)
 CAMPAIGN_DRAFT = "cd:"  # an invitation campaign being set up (/chiendich)
+# rx:dose|what|when|sev: a reaction report's steps (bot.handlers.reactions); its opening
+# button, rx:report, is routed whatever the step (and kept by any form, see conversation.py).
+REACTION = "rx:"
 
-ROUTED = (LANGUAGE, APPOINTMENT, BOOK, CERTIFICATE, CAMPAIGN, BROADCAST, LINK, TICKET)
+ROUTED = (
+    LANGUAGE,
+    APPOINTMENT,
+    BOOK,
+    CERTIFICATE,
+    CAMPAIGN,
+    BROADCAST,
+    LINK,
+    TICKET,
+    CHILD,
+)

@@ -864,3 +864,63 @@ class Reaction(Base):
     severity: Mapped[str] = mapped_column(String(12))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Child(Base):
+    """A child a parent registered for the national immunisation schedule (issue 21).
+
+    The personal ID number (issued with the birth registration) is sealed with a unique blind
+    index, like adults'; a newborn without one yet is registered by birth date and the parent's
+    account (and person, when the parent is registered), and gets the number later.
+    """
+
+    __tablename__ = "children"
+    __table_args__ = (
+        # Due lists and coverage walk one ward's children by birth date.
+        Index("ix_children_ward_birth", "ward_code", "birth_date"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # NULL once the parent's account is erased (the immunisation record is kept).
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), index=True
+    )
+    parent_person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL")
+    )
+    full_name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[date] = mapped_column(Date)
+    gender: Mapped[str] = mapped_column(String(8))
+    id_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    id_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    ward_code: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChildDose(Base):
+    """A dose of the children's schedule: reported by a parent, or given (confirmed) by a site.
+
+    `vaccine` is a code of `bot/domain/immunisation/schedule_vn.json`. A parent who does not
+    remember the day reports the dose with `date_approximate` set and `given_on` the day the
+    schedule recommends it (see docs/architecture.md).
+    """
+
+    __tablename__ = "child_doses"
+    __table_args__ = (
+        UniqueConstraint("child_id", "vaccine", "dose_number"),
+        CheckConstraint("status IN ('reported', 'given')", name="status"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"))
+    vaccine: Mapped[str] = mapped_column(String(32))
+    dose_number: Mapped[int] = mapped_column(Integer)
+    given_on: Mapped[date] = mapped_column(Date)
+    date_approximate: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(12), default="reported")
+    site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -42,7 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bot.dispatch",),
     ("bot.web", "bot.console", "bot.demo"),
     ("bot.app",),
-    ("bot.cli", "bot.cli_broadcasts"),
+    ("bot.cli",),
 )
 
 # Modules that may share a name, each with its reason (none today).
@@ -245,6 +245,7 @@ OLD_BUTTONS = [
     ("link:", None, "link button"),
     ("tk:", None, "ticket button"),
     ("tk:rate:", None, "rating button"),
+    ("child:", None, "children's immunisation"),
     ("nb:", broadcasts.FLOW, "flow step"),
     ("cd:", campaigns.FLOW, "flow step"),
     ("reg:", "register", "flow step"),

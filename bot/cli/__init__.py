@@ -6,8 +6,8 @@ transaction. Exit codes: 0 done (a valid certificate), 1 done with problems (an 
 certificate, nothing to remove or revoke), 2 refused.
 
 One module per group of commands: arguments (declared and checked), import_commands,
-staff_members, signing (keys, verify, certificate), campaign_commands; bot/cli_broadcasts.py
-holds `broadcast`.
+staff_members, signing (keys, verify, certificate), campaign_commands, broadcast_commands,
+children_commands (due lists and coverage), reactions_report.
 """
 
 from __future__ import annotations
@@ -15,8 +15,15 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from bot import cli_broadcasts
-from bot.cli import campaign_commands, import_commands, reactions_report, signing, staff_members
+from bot.cli import (
+    broadcast_commands,
+    campaign_commands,
+    children_commands,
+    import_commands,
+    reactions_report,
+    signing,
+    staff_members,
+)
 from bot.cli.arguments import COMMANDS, IMPORTS, add_commands, check
 from bot.cli.signing import init_signer
 
@@ -37,7 +44,9 @@ async def run(args: argparse.Namespace, service: Service) -> int:
     if args.command == "campaign":
         return await campaign_commands.run(args, service)
     if args.command == "broadcast":
-        return await cli_broadcasts.run(args, service)
+        return await broadcast_commands.run(args, service)
+    if args.command == "children":
+        return await children_commands.run(args, service)
     if args.command == "reactions":
         return await reactions_report.run(args.since, service)
     if args.staff_command == "add":

@@ -6,7 +6,7 @@ import argparse
 from datetime import date
 from pathlib import Path
 
-from bot import cli_broadcasts
+from bot.cli import broadcast_commands, children_commands
 from bot.domain.campaign_waves import CampaignError, parse_dose_status
 from bot.domain.certificate_issuing import MAX_REASON
 from storage import staff
@@ -15,7 +15,16 @@ IMPORTS = ("import-sites", "import-slots", "import-vaccinations", "import-result
 
 
 # the commands `run` does
-COMMANDS = (*IMPORTS, "staff", "verify", "certificate", "campaign", "broadcast", "reactions")
+COMMANDS = (
+    *IMPORTS,
+    "staff",
+    "verify",
+    "certificate",
+    "campaign",
+    "broadcast",
+    "reactions",
+    "children",
+)
 
 
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
@@ -108,7 +117,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     remove.add_argument("--role", choices=staff.ROLES, help="only this role (default: all)")
     _add_certificate_commands(commands)
     _add_campaign_commands(commands)
-    cli_broadcasts.add_commands(commands)
+    broadcast_commands.add_commands(commands)
+    children_commands.add_commands(commands)
 
 
 def _add_certificate_commands(

@@ -15,6 +15,7 @@ from bot.handlers import (
     broadcasts,
     campaigns,
     certificates,
+    children,
     linking,
     menu,
     pcr,
@@ -229,6 +230,7 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
         linking.receive_button,
     ),
     ("ticket button", _pressed(payloads.TICKET), support.relay),
+    ("children's immunisation", children.takes, children.handle),
     ("command", lambda m, c: m.command is not None, run_command),
     ("menu button", lambda m, c: m.payload in menu.ENTRIES, open_menu),
     (

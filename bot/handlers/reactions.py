@@ -26,13 +26,14 @@ from bot.handlers import registration, support
 from bot.handlers.menu import kept_note, menu_buttons
 from bot.i18n import N_, _, use_locale
 from bot.messages import Button, Incoming, Kind, payload_id
+from bot.payloads import REACTION
 from bot.vn.symptoms import Concern, classify
 from bot.vn.text import clean_text, fold
 from storage import reactions, sites
 from storage.models import Person, Reaction, Site, Vaccination
 
 FLOW = "reaction"
-REPORT = "rx:report"
+REPORT = f"{REACTION}report"
 EMERGENCY = "115"
 RECENT_DAYS = 42  # doses offered in a report, and whose site's phone is given
 NOTE_LIMIT = 500
@@ -153,9 +154,10 @@ async def start_report(msg: Incoming, conv: Conversation) -> None:
         await _ask_what(conv)
         return
     buttons = [
-        [Button(_dose_label(dose, person)[:60], f"rx:dose:{dose.id}")] for dose, person in doses
+        [Button(_dose_label(dose, person)[:60], f"{REACTION}dose:{dose.id}")]
+        for dose, person in doses
     ]
-    buttons.append([Button(_("Another vaccination"), "rx:dose:none")])
+    buttons.append([Button(_("Another vaccination"), f"{REACTION}dose:none")])
     conv.reply(_("After which vaccination did it begin?"), buttons=buttons)
 
 
@@ -168,7 +170,7 @@ def _dose_label(dose: Vaccination, person: Person) -> str:
 
 async def receive_dose(msg: Incoming, conv: Conversation) -> None:
     """Take the dose button (or "another vaccination")."""
-    choice = (msg.payload or "").removeprefix("rx:dose:")
+    choice = (msg.payload or "").removeprefix(f"{REACTION}dose:")
     if choice != "none":
         dose_id = payload_id(choice)
         mine = {dose.id for dose, _person in await _recent(conv)}
@@ -181,13 +183,13 @@ async def receive_dose(msg: Incoming, conv: Conversation) -> None:
 
 async def _ask_what(conv: Conversation) -> None:
     conv.goto(FLOW, Step.WHAT)
-    buttons = [[Button(_(label), f"rx:what:{code}")] for code, label in SYMPTOMS]
+    buttons = [[Button(_(label), f"{REACTION}what:{code}")] for code, label in SYMPTOMS]
     conv.reply(_("What happened? Choose below, or describe it in a few words."), buttons=buttons)
 
 
 async def receive_what(msg: Incoming, conv: Conversation) -> None:
     """Take a symptom button, or a description typed."""
-    code = (msg.payload or "").removeprefix("rx:what:")
+    code = (msg.payload or "").removeprefix(f"{REACTION}what:")
     if code in dict(SYMPTOMS):
         conv.data["symptoms"] = [code]
     elif msg.kind == Kind.TEXT and msg.text.strip():
@@ -199,13 +201,13 @@ async def receive_what(msg: Incoming, conv: Conversation) -> None:
     conv.goto(FLOW, Step.WHEN)
     conv.reply(
         _("When did it start?"),
-        buttons=[[Button(_(label), f"rx:when:{code}") for code, label in STARTED]],
+        buttons=[[Button(_(label), f"{REACTION}when:{code}") for code, label in STARTED]],
     )
 
 
 async def receive_when(msg: Incoming, conv: Conversation) -> None:
     """Take today / yesterday / earlier."""
-    code = (msg.payload or "").removeprefix("rx:when:")
+    code = (msg.payload or "").removeprefix(f"{REACTION}when:")
     code = code if code in dict(STARTED) else _WHEN_WORDS.get(fold(msg.text), "")
     if not code:
         conv.reply(_("Please choose one of the buttons above."))
@@ -213,13 +215,13 @@ async def receive_when(msg: Incoming, conv: Conversation) -> None:
     conv.goto(FLOW, Step.SEVERITY, started=code)
     conv.reply(
         _("How severe is it?"),
-        buttons=[[Button(_(label), f"rx:sev:{code}")] for code, label in SEVERITY],
+        buttons=[[Button(_(label), f"{REACTION}sev:{code}")] for code, label in SEVERITY],
     )
 
 
 async def receive_severity(msg: Incoming, conv: Conversation) -> None:
     """Take the severity, store the report, tell the staff, and go back to what was kept."""
-    severity = (msg.payload or "").removeprefix("rx:sev:")
+    severity = (msg.payload or "").removeprefix(f"{REACTION}sev:")
     if severity not in dict(SEVERITY):
         conv.reply(_("Please choose one of the buttons above."))
         return

@@ -27,6 +27,8 @@ class Intent(StrEnum):
     LANGUAGE = "language"
     VIEW_DATA = "view_data"
     DELETE_DATA = "delete_data"
+    ADD_CHILD = "add_child"  # register a child for the children's schedule
+    CHILD_RECORD = "child_record"  # the children's immunisation record (sổ tiêm)
     YES = "yes"
     NO = "no"
 
@@ -70,6 +72,15 @@ PHRASES: dict[Intent, tuple[str, ...]] = {
     Intent.LANGUAGE: ("ngon ngu", "language", "tieng anh", "english", "tieng viet"),
     Intent.VIEW_DATA: ("xem du lieu", "du lieu cua toi", "my data"),
     Intent.DELETE_DATA: ("xoa du lieu", "xoa tai khoan", "delete my data"),
+    Intent.ADD_CHILD: (
+        "them con", "them be", "dang ky cho con", "dang ki cho con", "dk cho con",
+        "dang ky tiem cho con", "dang ki tiem cho con", "dk tiem cho con", "tiem cho con",
+        "tiem chung cho con", "add a child", "add child", "register my child",
+    ),
+    Intent.CHILD_RECORD: (
+        "so tiem", "so tiem chung", "so tiem cua con", "lich tiem cua con", "so tiem cho con",
+        "vaccination record", "child record",
+    ),
     # Typed without diacritics, "dung" could be đúng (right), dừng (stop) or đừng (don't), and
     # "da" dạ or đã: too ambiguous to confirm anything, so they are not answers.
     Intent.YES: ("co", "dong y", "ok", "oke", "yes", "uh", "vang", "chuan", "dung roi"),

@@ -13,6 +13,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 _ISO = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
 
@@ -41,19 +42,28 @@ class Duration:
 
     def after(self, day: date) -> date:
         """The day this long after `day`, by the month rule of this module."""
-        return add_months(day, self.years * 12 + self.months) + timedelta(
-            weeks=self.weeks, days=self.days
-        )
+        return _after(self.years * 12 + self.months, 7 * self.weeks + self.days, day)
 
     def __str__(self) -> str:
         parts = ((self.years, "Y"), (self.months, "M"), (self.weeks, "W"), (self.days, "D"))
         return "P" + ("".join(f"{n}{unit}" for n, unit in parts if n) or "0D")
 
 
+@lru_cache(maxsize=1 << 18)
+def _after(months: int, days: int, day: date) -> date:
+    """Cached: a due list over a city asks the same few ages of the same birth dates often."""
+    moved = add_months(day, months)
+    return moved + timedelta(days=days) if days else moved
+
+
 def add_months(day: date, months: int) -> date:
     """`day` moved by whole months, onto the last day of the month when the day is missing."""
+    if not months:
+        return day
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)
+    if day.day <= 28:  # every month has this day: no need to look the month's length up
+        return date(year, month + 1, day.day)
     last = calendar.monthrange(year, month + 1)[1]
     return date(year, month + 1, min(day.day, last))
 

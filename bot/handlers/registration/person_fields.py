@@ -118,7 +118,7 @@ async def receive_dob(msg: Incoming, conv: Conversation) -> Outcome:
 
 
 GENDER_BUTTONS = (("reg:gender:male", Gender.MALE), ("reg:gender:female", Gender.FEMALE))
-_GENDER_WORDS = {
+GENDER_WORDS = {
     "nam": Gender.MALE, "male": Gender.MALE, "m": Gender.MALE, "trai": Gender.MALE,
     "nu": Gender.FEMALE, "female": Gender.FEMALE, "f": Gender.FEMALE, "gai": Gender.FEMALE,
 }  # fmt: skip
@@ -141,7 +141,7 @@ async def ask_gender(conv: Conversation) -> Outcome:
 
 async def receive_gender(msg: Incoming, conv: Conversation) -> Outcome:
     """Take the button, or "nam"/"nữ" typed."""
-    gender = dict(GENDER_BUTTONS).get(msg.payload or "") or _GENDER_WORDS.get(fold(msg.text))
+    gender = dict(GENDER_BUTTONS).get(msg.payload or "") or GENDER_WORDS.get(fold(msg.text))
     if gender is None:
         await wrong_answer(msg, conv, _("Please press “Male” or “Female”."))
         return await ask_gender(conv)
@@ -164,7 +164,8 @@ async def ask_id(conv: Conversation) -> Outcome:
     return Outcome.STAY
 
 
-def _id_problem_text(problem: IdProblem, typed: str) -> str:
+def id_problem_text(problem: IdProblem, typed: str) -> str:
+    """What to tell someone whose typed ID number has this problem (adults' and children's)."""
     digits = "".join(ch for ch in typed if ch.isdigit())
     return {
         IdProblem.NOT_DIGITS: _("An ID number has only digits."),
@@ -192,7 +193,7 @@ async def receive_id(msg: Incoming, conv: Conversation) -> Outcome:
         await wrong_answer(
             msg,
             conv,
-            _id_problem_text(refused.problem, msg.text)
+            id_problem_text(refused.problem, msg.text)
             + " "
             + _("Please type the 12 digits, for example 079 190 012 345."),
         )

@@ -1,0 +1,105 @@
+"""`run_bot.py children due|coverage --ward CODE`: the ward's due list and coverage (issue 21).
+
+Read-only. Names are masked (initials) as in all staff output; a child is found by its number
+(`#id`) and birth date. Exit codes: 0 done, 2 an unknown ward.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from typing import TYPE_CHECKING
+
+from bot.domain.immunisation import due_list as lists
+from bot.domain.immunisation.rules import DoseRecord, DoseStatus
+from bot.domain.immunisation.schedule import load_schedule
+from bot.i18n import local_day
+from bot.vn import divisions
+from storage import children
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.app import Service
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Declare `children` and its actions."""
+    parser = commands.add_parser("children", help="children's immunisation: due list, coverage")
+    actions = parser.add_subparsers(dest="children_command", metavar="ACTION", required=True)
+    due = actions.add_parser("due", help="children to vaccinate in a ward in the coming days")
+    due.add_argument("--ward", type=int, required=True, metavar="CODE", help="a ward code")
+    due.add_argument("--days", type=int, default=7, help="how many days ahead (default 7)")
+    cover = actions.add_parser("coverage", help="coverage per vaccine dose in a ward")
+    cover.add_argument("--ward", type=int, required=True, metavar="CODE", help="a ward code")
+
+
+async def load_rows(
+    session: AsyncSession,
+    ward: int | None,
+    today: date,
+    *,
+    born_after: date | None = None,
+    born_before: date | None = None,
+) -> list[lists.ChildRow]:
+    """The children of a ward (every ward: None) with their records, for the due list.
+
+    Everyone under the registry's age limit, or those born in (`born_after`, `born_before`).
+    """
+    oldest = max(born_after or lists.oldest_birth(today), lists.oldest_birth(today))
+    found, given = await children.area_rows(
+        session, ward, born_after=oldest, born_before=born_before
+    )
+    records: dict[int, list[DoseRecord]] = {}
+    for child_id, vaccine, number, given_on, status in given:
+        records.setdefault(child_id, []).append(
+            DoseRecord(vaccine, number, given_on, DoseStatus(status))
+        )
+    return [
+        lists.ChildRow(child_id, name, born, tuple(records.get(child_id, ())))
+        for child_id, name, born in found
+    ]
+
+
+async def run(args: argparse.Namespace, service: Service) -> int:
+    """Run a `children` action; the exit code."""
+    try:
+        ward = divisions.ward(args.ward)
+    except KeyError:
+        print(f"error: no ward with code {args.ward}", file=sys.stderr)
+        return 2
+    if args.children_command == "due" and not 0 <= args.days <= 366:
+        print("error: --days is 0 to 366", file=sys.stderr)
+        return 2
+    today = local_day(service.clock())
+    async with service.db.read_scope() as session:
+        rows = await load_rows(session, ward.code, today)
+    if args.children_command == "due":
+        print_due(ward.name, rows, today=today, days=args.days)
+    else:
+        print_coverage(ward.name, rows, today=today)
+    return 0
+
+
+def print_due(ward: str, rows: list[lists.ChildRow], *, today: date, days: int) -> None:
+    """Print the due list: one line per child, its doses with their state and day."""
+    found = lists.due_list(load_schedule(), rows, today=today, days=days)
+    print(f"Due list for {ward}, {today:%d/%m/%Y} + {days} days: {len(found)} children")
+    for entry in found:
+        child = entry.child
+        doses = "; ".join(
+            f"{d.dose.name_en} ({d.state.value}, due {d.due_on:%d/%m/%Y})" for d in entry.doses
+        )
+        print(f"#{child.id} {lists.mask_name(child.name)} born {child.born:%d/%m/%Y}: {doses}")
+
+
+def print_coverage(ward: str, rows: list[lists.ChildRow], *, today: date) -> None:
+    """Print coverage per dose: eligible, covered (and %), confirmed by a site."""
+    print(f"Coverage in {ward} on {today:%d/%m/%Y}: {len(rows)} children")
+    print("vaccine      dose  eligible  covered      %  confirmed")
+    for line in lists.coverage(load_schedule(), rows, today=today):
+        print(
+            f"{line.dose.vaccine:<12} {line.dose.number:>4}  {line.eligible:>8}  "
+            f"{line.covered:>7}  {line.percent:>5.1f}  {line.confirmed:>9}"
+        )
