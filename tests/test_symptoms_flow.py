@@ -272,3 +272,27 @@ async def test_with_staff_on_the_line_the_guidance_comes_and_staff_read_it(
     async with desk_svc.db.read_scope() as session:
         held = [m.body for m in await session.scalars(select(TicketMessage)) if m.body]
     assert relayed or any("con toi kho tho qua" in (b.get("text") or "") for b in held)
+
+
+async def test_a_screening_answer_that_says_wait_is_never_booked_through_a_change(
+    citizen: Citizen, svc: Service
+) -> None:
+    await citizen.say("/dangky")
+    await citizen.press("Người thân")
+    for text in ("Tran Van Binh", "2/1/90"):
+        await citizen.say(text)
+    await citizen.press("Nam")
+    for text in ("079 090 012 346", "0912 345 678", "tphcm", "ben thanh"):
+        await citizen.say(text)
+    await citizen.press("5")
+    await citizen.say("khong")
+    await citizen.say("khong")
+    await citizen.say("Có")  # ill right now: wait until well
+    await citizen.press("Sửa")
+    await citizen.press("Tỉnh và phường/xã")  # a change that forgets the (empty) site
+    await citizen.say("tphcm")
+    await citizen.say("ben thanh")
+    assert citizen.buttons() == ["Xác nhận", "Sửa"]  # straight back to the summary: no site
+    (done,) = await citizen.press("Xác nhận")
+    assert "Đặt lịch thành công" not in done and "Tran Van Binh" in done
+    assert await count(svc, Booking) == 0 and await count(svc, Person) == 1

@@ -225,8 +225,8 @@ async def advance(conv: Conversation) -> None:
                     await advance(conv)
                 return
             continue
-        if key in BOOKING_FIELDS and data.get("site") == "":
-            continue  # no free places: the registration is saved without a booking
+        if key in BOOKING_FIELDS and profile_fields.without_booking(data):
+            continue  # no free places, or wait: the registration is saved without a booking
         if key not in data:
             if await ask(conv) is Outcome.NEXT:
                 await advance(conv)  # the field settled itself (no free place): go on
@@ -350,7 +350,7 @@ async def receive_summary(msg: Incoming, conv: Conversation) -> None:
     if msg.payload == "reg:edit" or fold(msg.text) in ("sua", "change", "edit"):
         conv.goto(FLOW, Step.EDIT)
         fields = [f for f, _keys in EDITABLE if f not in _skipped(conv)]
-        if conv.data.get("site") == "":
+        if profile_fields.without_booking(conv.data):
             fields = [f for f in fields if f not in ("site", "day")]
         buttons = [Button(_edit_label(f), f"reg:change:{f}") for f in fields]
         conv.reply(
@@ -397,7 +397,7 @@ async def confirm(conv: Conversation) -> None:
         return
     if FormState.of(conv).ask_group and data.get("group"):
         person.priority_group = data["group"]
-    if data.get("site") == "":
+    if profile_fields.without_booking(data):
         conv.finish()
         conv.reply(
             _("{name} is registered.").format(name=person.full_name)

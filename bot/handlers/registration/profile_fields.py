@@ -310,6 +310,14 @@ def _defer(conv: Conversation, key: str) -> Outcome:
     return Outcome.NEXT
 
 
+def without_booking(data: dict[str, Any]) -> bool:
+    """Whether the form ends without an appointment: no free place, or screening says wait.
+
+    Read from the answers themselves, so no later change (another ward, say) books anyway.
+    """
+    return data.get("site") == "" or screening.deferring(data.get("screen", {})) is not None
+
+
 def deferred_text(data: dict[str, Any]) -> str | None:
     """Why no appointment is made after the screening answers in a form's `data`, or None."""
     key = screening.deferring(data.get("screen", {}))

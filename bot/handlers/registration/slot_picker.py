@@ -32,7 +32,7 @@ from bot.handlers.registration.form import (
     person_of_account,
     wrong_answer,
 )
-from bot.handlers.registration.profile_fields import deferred_text
+from bot.handlers.registration.profile_fields import deferred_text, without_booking
 from bot.handlers.today import local_today
 from bot.i18n import TIMEZONE, _, current_locale, format_day, local_day
 from bot.messages import Button, Incoming, payload_id
@@ -249,7 +249,7 @@ async def booking_lines(conv: Conversation) -> list[str]:
                     site=old_site.name, when=slot_moment(old_slot)
                 )
             )
-    if data.get("site") == "":
+    if without_booking(data):
         lines.append(no_booking_text(conv, data))
         return lines
     site = await sites.get_site(conv.session, data["site"])
