@@ -92,6 +92,7 @@ class Settings:
     console_link_minutes: float = 15.0  # a one-time sign-in link sent to a staff member's chat
     console_password_link_hours: float = 72.0  # a set-password link
     console_url: str | None = None  # how staff reach the console, for links (default: HTTP_*)
+    console_dashboard_refresh_s: float = 30.0  # the live dashboard refreshes at least this often
 
     @property
     def zalo_enabled(self) -> bool:
@@ -216,6 +217,9 @@ class Settings:
                 env, "CONSOLE_PASSWORD_LINK_HOURS", 72.0, low=0.1, high=24 * 30
             ),
             console_url=_console_url(env.get("CONSOLE_URL") or None),
+            console_dashboard_refresh_s=_number(
+                env, "CONSOLE_DASHBOARD_REFRESH_S", 30.0, low=1, high=3600
+            ),
         )
         settings.check()
         return settings

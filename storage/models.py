@@ -158,6 +158,7 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "status", "not_before"),
+        Index("ix_outbox_sent", "sent_at"),  # the dashboard's send rate
         Index("ix_outbox_chat", "channel", "chat_id", "id"),
         Index(  # the rows still to strip, oldest first
             "ix_outbox_unstripped",
@@ -202,6 +203,9 @@ class Person(Base):
         # Broadcasts walk an area's people in account order, a batch at a time.
         Index("ix_people_ward_account", "ward_code", "account_id"),
         Index("ix_people_province_account", "province_code", "account_id"),
+        # The console's dashboard counts registrations per day, city-wide and per ward.
+        Index("ix_people_created", "created_at"),
+        Index("ix_people_ward_created", "ward_code", "created_at"),
         {"sqlite_autoincrement": True},
     )
 
@@ -292,6 +296,8 @@ class Vaccination(Base):
     __tablename__ = "vaccinations"
     __table_args__ = (
         UniqueConstraint("person_id", "dose_number"),
+        Index("ix_vaccinations_site_given", "site_id", "given_on"),  # the dashboard's doses
+        Index("ix_vaccinations_given", "given_on"),
         {"sqlite_autoincrement": True},
     )
 
@@ -354,7 +360,11 @@ class Sample(Base):
     """
 
     __tablename__ = "samples"
-    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own spelling
+    __table_args__ = (
+        Index("ix_samples_site_taken", "site_id", "taken_at"),  # the dashboard's samples
+        Index("ix_samples_taken", "taken_at"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tube_code: Mapped[str] = mapped_column(String(40), unique=True)
@@ -382,6 +392,7 @@ class SampleMember(Base):
     )
     token_id: Mapped[str] = mapped_column(String(32), unique=True)  # a token is used once
     notified_version: Mapped[int] = mapped_column(Integer, default=0)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # told the latest result
 
 
 class SampleResult(Base):

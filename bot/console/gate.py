@@ -167,7 +167,7 @@ async def _csrf_ok(request: web.Request, candidates: list[str]) -> bool:
 async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Sessions, CSRF and refusals around every console route."""
     console = request.app[CONSOLE]
-    if request.match_info.route.name in (None, "style"):
+    if request.match_info.route.name in (None, "style", "script"):
         return await handler(request)
     token = read_cookie(request, SESSION_COOKIE)
     staff = await _who(request, console, token) if token else None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.console import gate, pages, render, staff_pages
+from bot.console import dashboard_pages, gate, pages, render, staff_pages
 from bot.console.gate import CONSOLE, Console
+from bot.console.live import Changes
 from bot.services.ratelimit import KeyedLimiter
 from bot.web.keys import SETTINGS
 
@@ -13,6 +14,7 @@ PREFIX = "/console"
 # Sign-in links a name or an address may ask for: three at once, then one a minute.
 LINKS_PER_S, LINK_BURST = 1 / 60, 3
 _STYLE = (render.STATIC / "console.css").read_bytes()
+_SCRIPT = (render.STATIC / "dashboard.js").read_bytes()
 
 
 def setup(app: web.Application, console: Console) -> None:
@@ -28,7 +30,19 @@ def setup(app: web.Application, console: Console) -> None:
     render.setup(sub)
     sub.add_routes(pages.routes)
     sub.add_routes(staff_pages.routes)
+    sub.add_routes(dashboard_pages.routes)
     sub.router.add_get("/static/console.css", style, name="style")
+    sub.router.add_get("/static/dashboard.js", script, name="script")
+    changes = sub[dashboard_pages.CHANGES] = Changes()
+
+    async def listen(_: web.Application) -> None:
+        changes.attach(console.db.engine)
+
+    async def stop_streams(_: web.Application) -> None:
+        changes.close()  # open dashboard streams end now, not at the shutdown timeout
+
+    sub.on_startup.append(listen)
+    sub.on_shutdown.append(stop_streams)
     app.router.add_get(PREFIX, to_home)
     app.add_subapp(PREFIX, sub)
 
@@ -42,4 +56,11 @@ async def style(request: web.Request) -> web.Response:
     """The console's one style sheet."""
     return web.Response(
         body=_STYLE, content_type="text/css", headers={"Cache-Control": "max-age=3600"}
+    )
+
+
+async def script(request: web.Request) -> web.Response:
+    """The live dashboard's one script."""
+    return web.Response(
+        body=_SCRIPT, content_type="text/javascript", headers={"Cache-Control": "max-age=3600"}
     )

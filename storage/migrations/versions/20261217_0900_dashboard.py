@@ -1,0 +1,42 @@
+"""dashboard: when each sample member was told, and indexes for the console's live figures
+
+Revision ID: 0015
+Revises: 0013
+Create Date: 2026-12-17 09:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0015"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+INDEXES = (
+    ("ix_people_created", "people", ["created_at"]),
+    ("ix_people_ward_created", "people", ["ward_code", "created_at"]),
+    ("ix_vaccinations_site_given", "vaccinations", ["site_id", "given_on"]),
+    ("ix_vaccinations_given", "vaccinations", ["given_on"]),
+    ("ix_samples_site_taken", "samples", ["site_id", "taken_at"]),
+    ("ix_samples_taken", "samples", ["taken_at"]),
+    ("ix_outbox_sent", "outbox", ["sent_at"]),
+)
+
+
+def upgrade() -> None:
+    """Add `sample_members.notified_at` and the dashboard's indexes."""
+    with op.batch_alter_table("sample_members") as batch:
+        batch.add_column(sa.Column("notified_at", sa.DateTime(timezone=True), nullable=True))
+    for name, table, columns in INDEXES:
+        op.create_index(name, table, columns)
+
+
+def downgrade() -> None:
+    """Drop them again."""
+    for name, table, _columns in reversed(INDEXES):
+        op.drop_index(name, table_name=table)
+    with op.batch_alter_table("sample_members") as batch:
+        batch.drop_column("notified_at")
