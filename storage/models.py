@@ -250,6 +250,7 @@ class Slot(Base):
     __table_args__ = (
         UniqueConstraint("site_id", "starts_at"),
         CheckConstraint("booked >= 0 AND booked <= capacity", name="places"),
+        Index("ix_slots_starts", "starts_at"),  # the dashboard's places per day, city-wide
         {"sqlite_autoincrement": True},
     )
 
@@ -274,6 +275,7 @@ class Booking(Base):
             sqlite_where=text("status = 'booked'"),
             postgresql_where=text("status = 'booked'"),
         ),
+        Index("ix_bookings_slot_status", "slot_id", "status"),  # the dashboard's no-shows
         {"sqlite_autoincrement": True},
     )
 

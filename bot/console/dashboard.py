@@ -9,11 +9,24 @@ Vietnam's (UTC+7): a day's bounds are worked out here and compared with the stor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console.access import Staff
@@ -29,6 +42,7 @@ from storage.models import (
     Site,
     Slot,
     Ticket,
+    UTCDateTime,
     Vaccination,
 )
 
@@ -146,17 +160,6 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time(), TIMEZONE).astimezone(UTC)
 
 
-def _days(first: date, count: int) -> list[tuple[date, datetime, datetime]]:
-    return [
-        (
-            first + timedelta(days=i),
-            day_start(first + timedelta(days=i)),
-            day_start(first + timedelta(days=i + 1)),
-        )
-        for i in range(count)
-    ]
-
-
 def _seconds(session: AsyncSession, later: Any, earlier: Any) -> ColumnElement[Any]:
     """`later - earlier` in seconds, spelt for the session's engine."""
     if dialect_of(session) == "postgresql":
@@ -168,36 +171,50 @@ def _count_when(condition: ColumnElement[bool], value: Any = 1) -> ColumnElement
     return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
 
+def _day_index(session: AsyncSession, moment: Any, first: datetime) -> ColumnElement[Any]:
+    """Which day since `first` (a day's start) `moment` falls on: 0, 1, 2..."""
+    seconds = _seconds(session, moment, literal(first, UTCDateTime()))
+    if dialect_of(session) == "postgresql":
+        return cast(func.floor(seconds / 86400), Integer)
+    return cast(seconds / 86400, Integer)  # not negative: truncation is the floor
+
+
+async def _per_day(
+    session: AsyncSession, moment: Any, first: date, days: int, sums: Sequence[Any], where: Any
+) -> list[list[int]]:
+    """`sums` per Vietnamese day from `first` for `days` days (zeros where nothing happened)."""
+    start, end = day_start(first), day_start(first + timedelta(days=days))
+    index = _day_index(session, moment, start).label("day")
+    statement = (
+        select(index, *(func.coalesce(func.sum(value), 0) for value in sums))
+        .where(moment >= start, moment < end, where)
+        .group_by(index)
+    )
+    found = [[0] * len(sums) for _ in range(days)]
+    for day, *values in (await session.execute(statement)).all():
+        if 0 <= day < days:  # a moment a hair before midnight cannot round out of range
+            found[day] = [int(v) for v in values]
+    return found
+
+
 async def registrations(
     session: AsyncSession, scope: Scope, now: datetime
 ) -> list[tuple[date, int]] | None:
     """People registered on each of the last 7 days (today last); None without people."""
     if not scope.has_people:
         return None
-    days = _days(local_day(now) - timedelta(days=REGISTRATION_DAYS - 1), REGISTRATION_DAYS)
-    created = Person.created_at
-    statement = select(*(_count_when(and_(created >= a, created < b)) for _, a, b in days)).where(
-        created >= days[0][1], created < days[-1][2], scope.person_filter(Person.ward_code)
-    )
-    counts = (await session.execute(statement)).one()
-    return [(day, int(n)) for (day, _, _), n in zip(days, counts, strict=True)]
+    first = local_day(now) - timedelta(days=REGISTRATION_DAYS - 1)
+    where = scope.person_filter(Person.ward_code)
+    rows = await _per_day(session, Person.created_at, first, REGISTRATION_DAYS, [1], where)
+    return [(first + timedelta(days=i), row[0]) for i, row in enumerate(rows)]
 
 
 async def bookings(session: AsyncSession, scope: Scope, now: datetime) -> list[DayLoad]:
     """Places booked and offered on each of the next 14 days, today first."""
-    days = _days(local_day(now), BOOKING_DAYS)
-    starts = Slot.starts_at
-    columns = []
-    for _, a, b in days:
-        within = and_(starts >= a, starts < b)
-        columns += [_count_when(within, Slot.booked), _count_when(within, Slot.capacity)]
-    statement = select(*columns).where(
-        starts >= days[0][1], starts < days[-1][2], scope.site_filter(Slot.site_id)
-    )
-    row = (await session.execute(statement)).one()
-    return [
-        DayLoad(day, int(row[2 * i]), int(row[2 * i + 1])) for i, (day, _, _) in enumerate(days)
-    ]
+    first, where = local_day(now), scope.site_filter(Slot.site_id)
+    sums = [Slot.booked, Slot.capacity]
+    rows = await _per_day(session, Slot.starts_at, first, BOOKING_DAYS, sums, where)
+    return [DayLoad(first + timedelta(days=i), *row) for i, row in enumerate(rows)]
 
 
 async def no_shows(session: AsyncSession, scope: Scope, now: datetime) -> tuple[int, int]:

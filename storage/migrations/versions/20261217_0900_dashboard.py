@@ -23,6 +23,8 @@ INDEXES = (
     ("ix_samples_site_taken", "samples", ["site_id", "taken_at"]),
     ("ix_samples_taken", "samples", ["taken_at"]),
     ("ix_outbox_sent", "outbox", ["sent_at"]),
+    ("ix_slots_starts", "slots", ["starts_at"]),
+    ("ix_bookings_slot_status", "bookings", ["slot_id", "status"]),
 )
 
 
