@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PO := $(wildcard bot/i18n/locales/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test lint lock i18n i18n-extract bench bench-booking bench-results bench-certificates bench-scheduler bench-broadcast probes clean
+.PHONY: run test lint lock i18n i18n-extract bench bench-booking bench-results bench-certificates bench-scheduler bench-broadcast bench-console probes clean
 
 run: $(STAMP) $(MO)  ## run the whole service on embedded defaults (SQLite, web chat on :8080)
 	$(BIN)/python run_bot.py serve
@@ -36,6 +36,9 @@ bench-scheduler: $(STAMP)  ## scheduler ticks with 10k vs 1M jobs, SQLite and Po
 
 bench-broadcast: $(STAMP) $(MO)  ## 100,000-recipient broadcast at 1000/s and 30/s, restarts
 	$(BIN)/python -m bench.broadcast
+
+bench-console: $(STAMP)  ## the staff dashboard's refresh at 1M bookings, one ward vs the city, vs COUNT(*)
+	$(BIN)/python -m bench.console
 
 probes: $(STAMP) $(MO)  ## security probes: the review's attacks replayed and counted (docs/security.md)
 	$(BIN)/python -m bench.probes

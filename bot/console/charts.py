@@ -29,15 +29,20 @@ def _scale(top: int) -> float:
 
 
 def capacity_bars(
-    days: Sequence[tuple[str, int, int]], *, title: str, desc: str, href: Sequence[str] = ()
+    days: Sequence[tuple[str, int, int]],
+    *,
+    title: str,
+    desc: str,
+    href: Sequence[str] = (),
+    values: bool = False,
 ) -> Markup:
     """One column per day: the places offered in light, the places booked over them.
 
     `days` is (label, booked, capacity); a full day's bar is drawn in the `full` class. With
-    `href`, each column links to its day's list.
+    `href`, each column links to its day's list; with `values`, its number is written on top.
     """
     top = max((max(b, c) for _, b, c in days), default=0)
-    scale, step = _scale(top), WIDTH / max(len(days), 1)
+    scale, step = _scale(top) * (0.88 if values else 1), WIDTH / max(len(days), 1)
     base = HEIGHT - PAD_BOTTOM
     parts = []
     for i, (label, booked, capacity) in enumerate(days):
@@ -51,6 +56,11 @@ def capacity_bars(
             f'<text class="tick" x="{x + w / 2:.1f}" y="{HEIGHT - 6}" '
             f'text-anchor="middle">{escape(label)}</text>'
         )
+        if values:
+            column += (
+                f'<text class="value" x="{x + w / 2:.1f}" y="{base - booked * scale - 4:.1f}" '
+                f'text-anchor="middle">{booked}</text>'
+            )
         if i < len(href):
             column = f'<a href="{escape(href[i])}">{column}</a>'
         parts.append(column)

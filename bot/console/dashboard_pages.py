@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from bot.console import charts, dashboard_lists, render
 from bot.console.dashboard import Figures, Scope, figures, local_day
@@ -53,13 +54,9 @@ def _duration(seconds: float | None) -> str:
 
 def view(found: Figures) -> dict[str, Any]:
     """What the figures fragment shows, charts drawn (call inside the request's locale)."""
-    loads = [(d.day.strftime("%d/%m"), d.booked, d.capacity) for d in found.bookings]
-    booked, offered = (
-        sum(d.booked for d in found.bookings),
-        sum(d.capacity for d in found.bookings),
-    )
+    booked = sum(d.booked for d in found.bookings)
+    offered = sum(d.capacity for d in found.bookings)
     rate = found.no_show_rate
-    week = [n for _, n in found.registrations or []]
     return {
         "f": found,
         "at": found.at.astimezone(TIMEZONE).strftime("%H:%M:%S"),
@@ -69,8 +66,18 @@ def view(found: Figures) -> dict[str, Any]:
         "to_result": _duration(found.to_result_s),
         "to_told": _duration(found.to_told_s),
         "first_response": _duration(found.first_response_s),
+        **_charts(found, booked, offered),
+    }
+
+
+def _charts(found: Figures, booked: int, offered: int) -> dict[str, Markup]:
+    """The fragment's pictures, each with its title and a description of its numbers."""
+    week = found.registrations or []
+    week_title = _("Registrations per day, last 7 days")
+    week_desc = ", ".join(f"{day.strftime('%d/%m')}: {n}" for day, n in week)
+    return {
         "bookings_chart": charts.capacity_bars(
-            loads,
+            [(d.day.strftime("%d/%m"), d.booked, d.capacity) for d in found.bookings],
             title=_("Places booked against places offered, next 14 days"),
             desc=_("%(booked)s of %(offered)s places booked")
             % {"booked": booked, "offered": offered},
@@ -81,10 +88,14 @@ def view(found: Figures) -> dict[str, Any]:
             title=_("Doses given by product, last 30 days"),
             desc=", ".join(f"{p}: {n}" for p, n in found.doses) or _("No dose yet."),
         ),
+        "registrations_bars": charts.capacity_bars(
+            [(day.strftime("%d/%m"), n, 0) for day, n in week],
+            title=week_title,
+            desc=week_desc,
+            values=True,
+        ),
         "registrations_chart": charts.sparkline(
-            week,
-            title=_("Registrations per day, last 7 days"),
-            desc=", ".join(str(n) for n in week),
+            [n for _, n in week], title=week_title, desc=week_desc
         ),
     }
 
