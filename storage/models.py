@@ -298,8 +298,9 @@ class Vaccination(Base):
     __tablename__ = "vaccinations"
     __table_args__ = (
         UniqueConstraint("person_id", "dose_number"),
-        Index("ix_vaccinations_site_given", "site_id", "given_on"),  # the dashboard's doses
-        Index("ix_vaccinations_given", "given_on"),
+        # The dashboard's doses by product: read from the index alone.
+        Index("ix_vaccinations_site_given", "site_id", "given_on", "product"),
+        Index("ix_vaccinations_given", "given_on", "product"),
         {"sqlite_autoincrement": True},
     )
 

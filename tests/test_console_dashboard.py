@@ -17,7 +17,10 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import Service
+from bot.config import ConfigError, Settings
+from bot.console import charts
 from bot.console.dashboard import Scope, figures, local_day
+from bot.console.dashboard_pages import sse
 from bot.i18n import TIMEZONE
 from bot.services import booking
 from storage.models import (
@@ -377,3 +380,20 @@ async def test_an_open_stream_does_not_hold_up_the_shutdown(
     await asyncio.wait_for(client.server.close(), 5)
     assert await asyncio.wait_for(response.content.read(), 5) == b""  # ended, not cut
     await client.close()
+
+
+def test_charts_escape_their_text_and_draw_empty_figures() -> None:
+    drawn = charts.capacity_bars([("<b>", 3, 2)], title="A & B", desc="d", href=["/x?a=1&b=2"])
+    assert "<title>A &amp; B</title>" in drawn and "&lt;b&gt;" in drawn
+    assert 'class="full"' in drawn and 'href="/x?a=1&amp;b=2"' in drawn
+    assert "<svg" in charts.bars([], title="t", desc="d")
+    assert "<svg" in charts.sparkline([], title="t", desc="d")
+    assert sse("<p>\n</p>") == b"event: figures\ndata: <p>\ndata: </p>\n\n"
+
+
+def test_the_refresh_setting_is_read_and_checked() -> None:
+    assert Settings.from_env({}).console_dashboard_refresh_s == 30.0
+    assert Settings.from_env({"CONSOLE_DASHBOARD_REFRESH_S": "5"}).console_dashboard_refresh_s == 5
+    for wrong in ("0", "x", "7200"):
+        with pytest.raises(ConfigError, match="CONSOLE_DASHBOARD_REFRESH_S"):
+            Settings.from_env({"CONSOLE_DASHBOARD_REFRESH_S": wrong})

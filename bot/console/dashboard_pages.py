@@ -27,6 +27,8 @@ from storage import console as store
 
 routes = web.RouteTableDef()
 CHANGES = web.AppKey("console_changes", Changes)
+CACHE = web.AppKey("console_figures", dict[Scope, tuple[int, float, Figures]])
+MAX_CACHED = 1000  # scopes (a scope is an admin, a set of wards or a set of sites)
 MIN_GAP_S = 1.0  # a busy outbox must not make a stream recompute many times a second
 HEADERS = page_headers(style_src="'self'", script_src="'self'", connect_src="'self'") | {
     "Cache-Control": "no-store"
@@ -100,9 +102,27 @@ def _charts(found: Figures, booked: int, offered: int) -> dict[str, Markup]:
     }
 
 
-async def _compute(console: Console, scope: Scope) -> Figures:
+async def _compute(request: web.Request, scope: Scope) -> Figures:
+    """The scope's figures, shared by every page and stream of that scope.
+
+    They are reused until they may have changed (a write was committed) or
+    `CONSOLE_DASHBOARD_REFRESH_S` has passed.
+    """
+    console, changes, cache = request.app[CONSOLE], request.app[CHANGES], request.app[CACHE]
+    version, moment = changes.version, asyncio.get_running_loop().time()
+    hit = cache.get(scope)
+    if (
+        hit
+        and hit[0] == version
+        and moment - hit[1] < console.settings.console_dashboard_refresh_s
+    ):
+        return hit[2]
     async with console.db.read_scope() as session:
-        return await figures(session, scope, console.clock())
+        found = await figures(session, scope, console.clock())
+    if len(cache) >= MAX_CACHED:
+        cache.clear()
+    cache[scope] = (version, moment, found)
+    return found
 
 
 def _fragment(request: web.Request, found: Figures) -> str:
@@ -115,7 +135,7 @@ def _fragment(request: web.Request, found: Figures) -> str:
 async def dashboard(request: web.Request) -> web.Response:
     """The dashboard page, figures included (the script keeps them live)."""
     scope = scope_of(request)
-    found = await _compute(request.app[CONSOLE], scope)
+    found = await _compute(request, scope)
     response = render.page(request, "dashboard.html", {"figures": _fragment(request, found)})
     response.headers.update(HEADERS)
     return response
@@ -146,7 +166,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.write(b"retry: 5000\n\n")
         while not changes.closed and await _signed_in(console, token):
             seen = changes.version
-            await response.write(sse(_fragment(request, await _compute(console, scope))))
+            await response.write(sse(_fragment(request, await _compute(request, scope))))
             await changes.wait(seen, refresh)
             await changes.stopping(MIN_GAP_S)
     except (ConnectionResetError, asyncio.CancelledError):

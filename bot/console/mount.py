@@ -34,6 +34,7 @@ def setup(app: web.Application, console: Console) -> None:
     sub.router.add_get("/static/console.css", style, name="style")
     sub.router.add_get("/static/dashboard.js", script, name="script")
     changes = sub[dashboard_pages.CHANGES] = Changes()
+    sub[dashboard_pages.CACHE] = {}
 
     async def listen(_: web.Application) -> None:
         changes.attach(console.db.engine)

@@ -18,8 +18,8 @@ depends_on = None
 INDEXES = (
     ("ix_people_created", "people", ["created_at"]),
     ("ix_people_ward_created", "people", ["ward_code", "created_at"]),
-    ("ix_vaccinations_site_given", "vaccinations", ["site_id", "given_on"]),
-    ("ix_vaccinations_given", "vaccinations", ["given_on"]),
+    ("ix_vaccinations_site_given", "vaccinations", ["site_id", "given_on", "product"]),
+    ("ix_vaccinations_given", "vaccinations", ["given_on", "product"]),
     ("ix_samples_site_taken", "samples", ["site_id", "taken_at"]),
     ("ix_samples_taken", "samples", ["taken_at"]),
     ("ix_outbox_sent", "outbox", ["sent_at"]),
