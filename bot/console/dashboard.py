@@ -311,11 +311,13 @@ async def tickets(
 async def outbox(session: AsyncSession, scope: Scope, now: datetime) -> list[ChannelLoad] | None:
     """Per channel: messages waiting to be sent, and sent in the last hour (admins only).
 
-    Two statements, so that each walks its own index (`ix_outbox_due`, `ix_outbox_sent`).
+    Two statements, so that each walks its own index (`ix_outbox_due`, `ix_outbox_sent`). The
+    channel is grouped as `channel || ''`: grouped bare, SQLite's planner would rather walk all
+    of `ix_outbox_chat` (channel first) to skip a sort, 40 times slower at 100k messages.
     """
     if not scope.city:
         return None
-    channel, counted = OutboxMessage.channel, func.count()
+    channel, counted = OutboxMessage.channel.concat("").label("channel"), func.count()
     waiting = select(channel, counted).where(OutboxMessage.status.in_(UNSENT)).group_by(channel)
     sent = select(channel, counted).where(OutboxMessage.sent_at >= now - SEND_RATE)
     found: dict[str, list[int]] = {}
