@@ -397,3 +397,39 @@ def test_the_refresh_setting_is_read_and_checked() -> None:
     for wrong in ("0", "x", "7200"):
         with pytest.raises(ConfigError, match="CONSOLE_DASHBOARD_REFRESH_S"):
             Settings.from_env({"CONSOLE_DASHBOARD_REFRESH_S": wrong})
+
+
+DASHBOARD_ROUTES = (
+    "/console/dashboard",
+    f"/console/dashboard/bookings/{TODAY.isoformat()}",
+    "/console/dashboard/pending",
+    "/console/dashboard/tickets",
+)
+
+
+@pytest.mark.parametrize(
+    ("login", "role", "sites", "allowed"),
+    [
+        ("admin", "admin", (), set(DASHBOARD_ROUTES)),
+        ("ward", "ward_staff", (), set(DASHBOARD_ROUTES)),
+        ("support", "support", (), set()),
+        ("site", "site_staff", (SG_SITE,), set(DASHBOARD_ROUTES) - {"/console/dashboard/tickets"}),
+    ],
+)
+async def test_every_dashboard_route_for_every_role(
+    svc: Service,
+    seeded: dict[str, int],
+    login: str,
+    role: str,
+    sites: tuple[str, ...],
+    allowed: set[str],
+) -> None:
+    await add_staff(svc, login, role, wards=(BT,) if role == "ward_staff" else (), sites=sites)
+    async with TestClient(TestServer(svc.web_app)) as client:
+        browser = StaffBrowser(client)
+        await browser.sign_in(login)
+        for path in DASHBOARD_ROUTES:
+            assert await browser.get(path) == (200 if path in allowed else 403), path
+        if login == "site":  # a site's staff: their site's bookings, not the other ward's
+            await browser.get(DASHBOARD_ROUTES[1])
+            assert "SGTODAY1" in browser.page and "BTTODAY1" not in browser.page

@@ -168,7 +168,11 @@ async def book_one(svc: Service) -> None:
         await session.flush()
         slot = await session.scalar(
             select(Slot)
-            .where(Slot.starts_at > now + LEAD_TIME, Slot.booked < Slot.capacity)
+            .where(
+                Slot.site_id == "hcm-benthanh",  # in the ward officer's ward
+                Slot.starts_at > now + LEAD_TIME,
+                Slot.booked < Slot.capacity,
+            )
             .order_by(Slot.starts_at)
         )
         assert slot is not None
