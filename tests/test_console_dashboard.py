@@ -300,6 +300,9 @@ async def test_a_ward_officer_sees_their_ward_only(client: TestClient) -> None:
     assert await browser.get("/console/dashboard/tickets") == 200
     assert "0912 345 678" not in browser.page and "Sài Gòn" not in browser.page
     assert await browser.get("/console/dashboard/bookings/not-a-day?page=x") == 200
+    assert await browser.get("/console/dashboard/missed") == 200
+    assert "BTPAST02" in browser.page and "BTPAST01" not in browser.page
+    assert "SGPAST01" not in browser.page
 
 
 async def test_the_admin_sees_the_city_and_support_has_no_dashboard(client: TestClient) -> None:
@@ -404,6 +407,7 @@ DASHBOARD_ROUTES = (
     f"/console/dashboard/bookings/{TODAY.isoformat()}",
     "/console/dashboard/pending",
     "/console/dashboard/tickets",
+    "/console/dashboard/missed",
 )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.console.dashboard import Scope, day_start, ticket_filter
+from bot.console.dashboard import LOOKBACK, Scope, day_start, ticket_filter
 from bot.i18n import N_, TIMEZONE, _
 from bot.vn.phone import mask_numbers
 from storage.models import Booking, Person, Sample, Site, Slot, Ticket
@@ -54,29 +54,37 @@ async def _page(session: AsyncSession, statement: Any, number: int) -> list[Any]
 
 async def bookings_of_day(session: AsyncSession, scope: Scope, day: date, number: int) -> Page:
     """Bookings at the scope's sites on a Vietnamese day, by time."""
+    within = (Slot.starts_at >= day_start(day), Slot.starts_at < day_start(day + timedelta(1)))
+    return await _bookings(session, scope, number, "%H:%M", *within)
+
+
+async def missed(session: AsyncSession, scope: Scope, now: datetime, number: int) -> Page:
+    """Appointments of the last 30 days missed at the scope's sites, latest first."""
+    within = (Slot.starts_at >= now - LOOKBACK, Slot.starts_at < now, Booking.status == "missed")
+    return await _bookings(session, scope, number, "%d/%m %H:%M", *within, latest_first=True)
+
+
+async def _bookings(
+    session: AsyncSession,
+    scope: Scope,
+    number: int,
+    pattern: str,
+    *conditions: Any,
+    latest_first: bool = False,
+) -> Page:
     statement = (
-        select(
-            Slot.starts_at,
-            Booking.code,
-            Person.full_name,
-            Site.name,
-            Booking.status,
-            Booking.dose_number,
-        )
+        select(Slot.starts_at, Booking.code, Person.full_name, Site.name, Booking.status)
+        .add_columns(Booking.dose_number)
         .join(Slot, Slot.id == Booking.slot_id)
         .join(Site, Site.id == Slot.site_id)
         .join(Person, Person.id == Booking.person_id)
-        .where(
-            Slot.starts_at >= day_start(day),
-            Slot.starts_at < day_start(day + timedelta(days=1)),
-            scope.site_filter(Slot.site_id),
-        )
-        .order_by(Slot.starts_at, Booking.id)
+        .where(*conditions, scope.site_filter(Slot.site_id))
+        .order_by(Slot.starts_at.desc() if latest_first else Slot.starts_at, Booking.id)
     )
     found = await _page(session, statement, number)
     rows = [
         (
-            _local(start, "%H:%M"),
+            _local(start, pattern),
             str(code),
             mask_name(str(name)),
             str(site),

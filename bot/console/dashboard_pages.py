@@ -202,6 +202,18 @@ async def bookings_of_day(request: web.Request) -> web.Response:
     return _list(request, title, "bookings", rows)
 
 
+@routes.get("/dashboard/missed", name="dashboard_missed")
+async def missed_appointments(request: web.Request) -> web.Response:
+    """The appointments of the last 30 days missed in the scope, latest first."""
+    scope, console = scope_of(request), request.app[CONSOLE]
+    with use_locale(render.locale_of(request)):
+        async with console.db.read_scope() as session:
+            now, number = console.clock(), _page_number(request)
+            rows = await dashboard_lists.missed(session, scope, now, number)
+        title = _("Missed appointments, last 30 days")
+    return _list(request, title, "bookings", rows)
+
+
 @routes.get("/dashboard/pending", name="dashboard_pending")
 async def pending_results(request: web.Request) -> web.Response:
     """The samples in the scope still without a result, oldest first."""
