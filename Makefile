@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PO := $(wildcard bot/i18n/locales/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test lint lock i18n i18n-extract bench bench-booking bench-results bench-certificates bench-scheduler bench-broadcast bench-children probes clean
+.PHONY: run test lint lock i18n i18n-extract bench bench-booking bench-results bench-certificates bench-scheduler bench-broadcast bench-children bench-console probes clean
 
 run: $(STAMP) $(MO)  ## run the whole service on embedded defaults (SQLite, web chat on :8080)
 	$(BIN)/python run_bot.py serve
@@ -39,6 +39,9 @@ bench-broadcast: $(STAMP) $(MO)  ## 100,000-recipient broadcast at 1000/s and 30
 
 bench-children: $(STAMP)  ## children's due lists, a ward of 5,000 and a city of 1M, vs a plain SELECT
 	$(BIN)/python -m bench.children
+
+bench-console: $(STAMP)  ## the staff dashboard's refresh at 1M bookings, one ward vs the city, vs COUNT(*)
+	$(BIN)/python -m bench.console
 
 probes: $(STAMP) $(MO)  ## security probes: the review's attacks replayed and counted (docs/security.md)
 	$(BIN)/python -m bench.probes

@@ -93,6 +93,7 @@ class Settings:
     console_password_link_hours: float = 72.0  # a set-password link
     console_url: str | None = None  # how staff reach the console, for links (default: HTTP_*)
     console_first_response_minutes: float = 30.0  # the inbox highlights tickets unanswered longer
+    console_dashboard_refresh_s: float = 30.0  # the live dashboard refreshes at least this often
 
     @property
     def zalo_enabled(self) -> bool:
@@ -219,6 +220,9 @@ class Settings:
             console_url=_console_url(env.get("CONSOLE_URL") or None),
             console_first_response_minutes=_number(
                 env, "CONSOLE_FIRST_RESPONSE_MINUTES", 30.0, low=1, high=7 * 24 * 60
+            ),
+            console_dashboard_refresh_s=_number(
+                env, "CONSOLE_DASHBOARD_REFRESH_S", 30.0, low=1, high=3600
             ),
         )
         settings.check()

@@ -1,7 +1,7 @@
 """Children registered by their parents, and their routine immunisation doses.
 
 Like every storage module, nothing here commits: the caller's unit of work does. ID numbers
-arrive sealed with their blind index (bot.services.identity), never in clear.
+arrive sealed with their blind index (bot.domain.identity), never in clear.
 """
 
 from __future__ import annotations

@@ -158,6 +158,7 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "status", "not_before"),
+        Index("ix_outbox_sent", "sent_at"),  # the dashboard's send rate
         Index("ix_outbox_chat", "channel", "chat_id", "id"),
         Index(  # the rows still to strip, oldest first
             "ix_outbox_unstripped",
@@ -202,6 +203,9 @@ class Person(Base):
         # Broadcasts walk an area's people in account order, a batch at a time.
         Index("ix_people_ward_account", "ward_code", "account_id"),
         Index("ix_people_province_account", "province_code", "account_id"),
+        # The console's dashboard counts registrations per day, city-wide and per ward.
+        Index("ix_people_created", "created_at"),
+        Index("ix_people_ward_created", "ward_code", "created_at"),
         {"sqlite_autoincrement": True},
     )
 
@@ -247,6 +251,7 @@ class Slot(Base):
     __table_args__ = (
         UniqueConstraint("site_id", "starts_at"),
         CheckConstraint("booked >= 0 AND booked <= capacity", name="places"),
+        Index("ix_slots_starts", "starts_at"),  # the dashboard's places per day, city-wide
         {"sqlite_autoincrement": True},
     )
 
@@ -271,6 +276,7 @@ class Booking(Base):
             sqlite_where=text("status = 'booked'"),
             postgresql_where=text("status = 'booked'"),
         ),
+        Index("ix_bookings_slot_status", "slot_id", "status"),  # the dashboard's no-shows
         {"sqlite_autoincrement": True},
     )
 
@@ -293,6 +299,9 @@ class Vaccination(Base):
     __tablename__ = "vaccinations"
     __table_args__ = (
         UniqueConstraint("person_id", "dose_number"),
+        # The dashboard's doses by product: read from the index alone.
+        Index("ix_vaccinations_site_given", "site_id", "given_on", "product"),
+        Index("ix_vaccinations_given", "given_on", "product"),
         {"sqlite_autoincrement": True},
     )
 
@@ -355,7 +364,11 @@ class Sample(Base):
     """
 
     __tablename__ = "samples"
-    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own spelling
+    __table_args__ = (
+        Index("ix_samples_site_taken", "site_id", "taken_at"),  # the dashboard's samples
+        Index("ix_samples_taken", "taken_at"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tube_code: Mapped[str] = mapped_column(String(40), unique=True)
@@ -383,6 +396,7 @@ class SampleMember(Base):
     )
     token_id: Mapped[str] = mapped_column(String(32), unique=True)  # a token is used once
     notified_version: Mapped[int] = mapped_column(Integer, default=0)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # told the latest result
 
 
 class SampleResult(Base):

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.console import gate, inbox_events, inbox_pages, pages, render, staff_pages
+from bot.console import (
+    dashboard_pages,
+    gate,
+    inbox_events,
+    inbox_pages,
+    pages,
+    render,
+    staff_pages,
+)
 from bot.console.gate import CONSOLE, Console
+from bot.console.live import Changes
 from bot.domain.ratelimit import KeyedLimiter
 from bot.web.app_keys import SETTINGS
 
@@ -13,7 +22,8 @@ PREFIX = "/console"
 # Sign-in links a name or an address may ask for: three at once, then one a minute.
 LINKS_PER_S, LINK_BURST = 1 / 60, 3
 _STYLE = (render.STATIC / "console.css").read_bytes()
-_SCRIPT = (render.STATIC / "inbox.js").read_bytes()
+# Our own scripts, each for the pages that stay live (they work without them too).
+_SCRIPTS = {name: (render.STATIC / name).read_bytes() for name in ("inbox.js", "dashboard.js")}
 
 
 def setup(app: web.Application, console: Console) -> None:
@@ -33,10 +43,27 @@ def setup(app: web.Application, console: Console) -> None:
     sub.add_routes(inbox_events.routes)  # before /inbox/{ticket}
     sub.add_routes(inbox_pages.routes)
     inbox_pages.setup(sub)
+    sub.add_routes(dashboard_pages.routes)
+    _watch_changes(sub, console)
     sub.router.add_get("/static/console.css", style, name="style")
-    sub.router.add_get("/static/inbox.js", script, name="script")
+    sub.router.add_get("/static/{name:(inbox|dashboard)\\.js}", script, name="script")
     app.router.add_get(PREFIX, to_home)
     app.add_subapp(PREFIX, sub)
+
+
+def _watch_changes(sub: web.Application, console: Console) -> None:
+    """The dashboard's change listener on the database engine, and its streams' end."""
+    changes = sub[dashboard_pages.CHANGES] = Changes()
+    sub[dashboard_pages.CACHE] = {}
+
+    async def listen(_: web.Application) -> None:
+        changes.attach(console.db.engine)
+
+    async def stop_streams(_: web.Application) -> None:
+        changes.close()  # open dashboard streams end now, not at the shutdown timeout
+
+    sub.on_startup.append(listen)
+    sub.on_shutdown.append(stop_streams)
 
 
 async def to_home(request: web.Request) -> web.Response:
@@ -52,9 +79,9 @@ async def style(request: web.Request) -> web.Response:
 
 
 async def script(request: web.Request) -> web.Response:
-    """The inbox's one script (live updates)."""
+    """One of our scripts (the inbox's or the dashboard's live updates)."""
     return web.Response(
-        body=_SCRIPT,
+        body=_SCRIPTS[request.match_info["name"]],
         content_type="text/javascript",
         headers={"Cache-Control": "max-age=3600"},
     )

@@ -189,6 +189,7 @@ async def _tell_members(
         member.notified_version = sample.result_version
         if not tell:
             continue
+        member.notified_at = now  # the dashboard's turnaround: result -> citizen told
 
         def compose(person: Person = person) -> str:
             text = result_text(sample, person, site) + certificate_offer(sample)
