@@ -9,7 +9,8 @@ others are read by the step that offered them (a stale one is answered as an old
 
 from __future__ import annotations
 
-# Routed whatever the chat's step: these buttons stay valid after the conversation moved on.
+# Routed by their family whatever the chat's step. Those in conversation.GLOBAL_PAYLOADS also
+# stay valid after the conversation moved on; link: and child: buttons expire like a form's.
 LANGUAGE = "lang:"  # lang:<code>: the chat's language
 APPOINTMENT = "appt:"  # appt:<action>:<booking id>: /lichhen
 BOOK = "book:"  # book:<person id>: book a registered person (reminders, invitations)

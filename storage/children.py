@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Child, ChildDose, table
@@ -40,6 +40,30 @@ async def count_children(session: AsyncSession, account_id: int) -> int:
         select(func.count()).select_from(Child).where(Child.account_id == account_id)
     )
     return int(count or 0)
+
+
+async def erase_for_account(session: AsyncSession, account_id: int) -> None:
+    """What erasing a parent's account does to the children it registered.
+
+    What the parent entered goes: children without a dose a site confirmed are deleted with
+    their reported doses; the others are kept for the medical record (as adults with a dose
+    are), detached from the account and the parent, with only the doses a site gave.
+    """
+    registered = select(Child.id).where(Child.account_id == account_id)
+    confirmed = select(ChildDose.child_id).where(
+        ChildDose.child_id.in_(registered), ChildDose.status == GIVEN
+    )
+    await session.execute(
+        delete(ChildDose).where(ChildDose.child_id.in_(registered), ChildDose.status == REPORTED)
+    )
+    await session.execute(
+        delete(Child).where(Child.account_id == account_id, Child.id.not_in(confirmed))
+    )
+    await session.execute(
+        update(Child)
+        .where(Child.account_id == account_id)
+        .values(account_id=None, parent_person_id=None)
+    )
 
 
 async def get_child(session: AsyncSession, child_id: int) -> Child | None:

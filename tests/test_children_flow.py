@@ -162,3 +162,24 @@ async def test_a_registered_parent_s_ward_is_the_child_s_and_back_re_asks(svc: S
     texts = await parent.say("/huy")
     assert await parent.say("sổ tiêm")
     assert any("Lê Bé Ba" in t for t in await parent.last_texts())
+
+
+async def test_an_id_number_held_elsewhere_gets_the_one_answer(svc: Service) -> None:
+    first, second = Citizen(svc, "parent-a"), Citizen(svc, "parent-b")
+    for parent in (first, second):
+        await parent.consent()
+        await parent.say("/themcon")
+        await parent.say("Phạm Gia Huy")
+        await parent.say("01/01/2022")
+        await parent.press("Nam")
+    await first.say("079222000111")
+    await first.say("Sài Gòn, Hồ Chí Minh")
+    texts = await second.say("079222000111")  # the same number, another account
+    assert any("không thể đăng ký tại đây" in t for t in texts), texts
+    assert not any("đã được đăng ký" in t or "Phạm Gia Huy" in t for t in texts)
+    texts = await first.say("/themcon")  # the holder's own account is told plainly
+    for text in ("Phạm Gia Huy", "01/01/2022"):
+        await first.say(text)
+    await first.press("Nam")
+    texts = await first.say("079222000111")
+    assert any("Phạm Gia Huy" in t and "đã được đăng ký" in t for t in texts), texts

@@ -9,6 +9,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.crypto import DataProtector, generate_key
+from bot.domain.erasure import erase_citizen
 from bot.domain.identity import id_index
 from storage import accounts, children
 from storage.db import Database
@@ -169,3 +170,31 @@ async def test_ward_children_by_birth_date(database: Database) -> None:
         young = await children.ward_children(session, 26743, born_after=date(2024, 1, 1))
     assert [c.full_name for c in everyone] == ["Bé Một", "Bé Hai"]
     assert [c.full_name for c in young] == ["Bé Hai"]
+
+
+async def test_erasing_the_parent_keeps_only_what_a_site_gave(database: Database) -> None:
+    account_id = await _account(database)
+    async with database.session_scope() as session:
+        session.add(Site(id="s1", name="TYT", address="x", province_code=79, ward_code=26743))
+        kept = await children.add_child(session, _child(account_id, "Lê Minh An", number=NUMBER))
+        gone = await children.add_child(session, _child(account_id, "Lê Bé Hai"))
+        for child, status in ((kept, children.GIVEN), (kept, children.REPORTED), (gone, "")):
+            await children.add_dose(
+                session,
+                child_id=child.id,
+                vaccine="bcg" if status == children.GIVEN else "hepb",
+                dose_number=1,
+                given_on=date(2026, 5, 4),
+                now=NOW,
+                status=status or children.REPORTED,
+                site_id="s1" if status == children.GIVEN else None,
+            )
+        kept_id, gone_id = kept.id, gone.id
+    async with database.session_scope() as session:
+        await erase_citizen(session, account_id, now=NOW)
+    async with database.read_scope() as session:
+        left = (await session.scalars(select(Child))).all()
+        doses = (await session.scalars(select(ChildDose))).all()
+    assert [(c.id, c.account_id, c.parent_person_id) for c in left] == [(kept_id, None, None)]
+    assert [(d.child_id, d.vaccine, d.status) for d in doses] == [(kept_id, "bcg", "given")]
+    assert gone_id not in {d.child_id for d in doses}

@@ -10,7 +10,16 @@ from sqlalchemy import func, select, update
 from bot.app import Service
 from bot.cli import reactions_report
 from storage import reactions
-from storage.models import Booking, OutboxMessage, Person, Reaction, Site, Ticket, TicketMessage
+from storage.models import (
+    Booking,
+    OutboxMessage,
+    Person,
+    Reaction,
+    Site,
+    Ticket,
+    TicketEntry,
+    TicketMessage,
+)
 from tests.chat import consent, labels, say
 from tests.conftest import Clock
 from tests.fakes.telegram_api import TelegramEmulator
@@ -94,7 +103,12 @@ async def test_a_report_mid_registration_resumes_the_form(citizen: Citizen, svc:
         report = await session.scalar(select(Reaction))
     assert report is not None and report.vaccination_id is None and report.site_id is None
     assert report.note == "nổi mẩn khắp tay" and report.started == "yesterday"
-    assert report.ticket_id is not None  # the console's inbox has it
+    assert report.ticket_id is not None  # the console's inbox has it, with the report as a note
+    async with svc.db.read_scope() as session:
+        notes = (
+            await session.scalars(select(TicketEntry.text).where(TicketEntry.kind == "note"))
+        ).all()
+    assert len(notes) == 1 and "nổi mẩn khắp tay" in notes[0]
 
 
 async def test_report_kept_with_the_dose_opens_a_ticket_and_is_counted(
@@ -296,3 +310,15 @@ async def test_a_screening_answer_that_says_wait_is_never_booked_through_a_chang
     (done,) = await citizen.press("Xác nhận")
     assert "Đặt lịch thành công" not in done and "Tran Van Binh" in done
     assert await count(svc, Booking) == 0 and await count(svc, Person) == 1
+
+
+async def test_a_name_that_reads_like_a_symptom_is_a_name_at_the_name_step(
+    citizen: Citizen,
+) -> None:
+    await citizen.say("dang ky tiem")
+    await citizen.press("Bản thân tôi")
+    texts = await citizen.say("Nguyễn Thị Xỉu")  # a faint elsewhere; a name here
+    assert not any("115" in t for t in texts)
+    assert any("ngày sinh" in t.lower() for t in texts), texts
+    (answer,) = await citizen.say("tiem xong bi xiu")  # at the next step, a faint again
+    assert "115" in answer

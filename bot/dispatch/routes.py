@@ -102,6 +102,8 @@ COMMANDS: Mapping[str, Handler] = {
 NOT_SYMPTOMS = frozenset(
     {reactions.FLOW, staff.FLOW, sampling.FLOW, campaigns.FLOW, broadcasts.FLOW}
 )
+# Steps that ask for a name, where words such as "Xỉu" or "Sốt" are part of it.
+NAME_STEPS = frozenset({(form.FLOW, form.RegisterStep.NAME), (children.FLOW, children.Step.NAME)})
 # Commands that collect no personal data, so they work before consent.
 # Rights and settings that concern no personal data: they work before consent and while a
 # support ticket is open.
@@ -170,6 +172,16 @@ def _with_staff(msg: Incoming, conv: Conversation) -> bool:
     )
 
 
+def _about_symptoms(msg: Incoming, conv: Conversation) -> bool:
+    """Whether a message is about the sender's health, where typed text may be that at all.
+
+    A name step is left alone: "Nguyễn Thị Xỉu" is a name there, not a faint.
+    """
+    if conv.flow in NOT_SYMPTOMS or (conv.flow, conv.step) in NAME_STEPS:
+        return False
+    return reactions.is_about_symptoms(msg)
+
+
 def _pressed(prefix: str) -> Callable[[Incoming, Conversation], bool]:
     """A route rule: the update is a button of this family (bot.payloads)."""
     return lambda msg, conv: (msg.payload or "").startswith(prefix)
@@ -183,7 +195,7 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
     ("too long", lambda m, c: len(m.text) > start.MAX_TEXT, start.too_long),
     (
         "symptoms first, from any state",
-        lambda m, c: c.flow not in NOT_SYMPTOMS and reactions.is_about_symptoms(m),
+        _about_symptoms,
         reactions.guide,
     ),
     ("talking with support staff", _with_staff, support.relay),

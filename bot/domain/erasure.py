@@ -3,7 +3,9 @@
 A citizen is an account with the chats linked to it. Their accounts go with their
 conversations, consent records and every message to their chats (sent or not); the people they
 registered go with their bookings, unless a dose or a sample is on record (then the person is
-kept for the medical record, detached and without a phone number). What they wrote to support
+kept for the medical record, detached and without a phone number); so do the children they
+registered, with the doses they reported (a child with a dose a site gave is kept, detached,
+with those doses only). What they wrote to support
 staff is stripped from the desk's messages and their tickets, which are closed (the desk is
 told why). On SQLite, `secure_delete` zeroes what was deleted, so once the WAL is checkpointed
 none of it is left in the files either.
@@ -18,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import tickets
 from bot.domain.certificate_issuing import image_key
 from bot.messages import stripped_body
-from storage import accounts, certificates, media, outbox, people
+from storage import accounts, certificates, children, media, outbox, people
 from storage import tickets as ticket_store
 
 WHY = "data deleted"  # what the desk's audit trail says closed the tickets
@@ -39,6 +41,7 @@ async def erase_citizen(session: AsyncSession, holder_id: int, *, now: datetime)
     registered = [person.id for person in await people.people_of(session, holder_id)]
     held = await certificates.of_people(session, registered)
     await media.forget(session, [image_key(certificate.id) for certificate in held])
+    await children.erase_for_account(session, holder_id)  # before the parents they point to
     await people.erase_for_account(session, holder_id, now=now)
     await accounts.delete_account(session, account_id=holder_id)
     return withdrawn

@@ -32,6 +32,7 @@ from bot.handlers.registration.person_fields import (
     GENDER_BUTTONS,
     GENDER_WORDS,
     id_problem_text,
+    refuse_id,
 )
 from bot.i18n import _, current_locale, format_day, local_day
 from bot.messages import Button, Incoming, Kind
@@ -276,15 +277,17 @@ async def receive_id(msg: Incoming, conv: Conversation) -> None:
         await wrong_answer(msg, conv, _disagreement_text(problems))
         return
     protector = conv.services.protector
-    if await children.find_by_id_index(conv.session, id_index(protector, pid.number)):
+    index = id_index(protector, pid.number)
+    held = await children.find_by_id_index(conv.session, index)
+    if held is not None and held.account_id == conv.account.id:
         await wrong_answer(
             msg,
             conv,
-            _(
-                "A child with this ID number is already registered. Please check the number, "
-                "or /hotro if you think this is a mistake."
-            ),
+            _("{name} is already registered on this account.").format(name=held.full_name),
         )
+        return
+    if held is not None or await people.find_by_id_index(conv.session, index) is not None:
+        refuse_id(conv)  # the one answer, whoever holds the number: no oracle for strangers
         return
     sealed = base64.b64encode(protector.seal(pid.number)).decode()
     await accept(conv, idn=sealed)

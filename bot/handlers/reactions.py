@@ -30,6 +30,7 @@ from bot.payloads import REACTION
 from bot.vn.symptoms import Concern, classify
 from bot.vn.text import clean_text, fold
 from storage import reactions, sites
+from storage import tickets as ticket_store
 from storage.models import Person, Reaction, Site, Vaccination
 
 FLOW = "reaction"
@@ -314,13 +315,23 @@ async def _open_ticket(
     session, account = conv.session, conv.account
     with use_locale(DESK_LOCALE):
         who = await tickets.describe_citizen(session, account, conv.services.protector)
+        details = _details(report, dose)
     ticket = await tickets.open_ticket(
         session,
         account=account,
         reason=_reason(report, site),
         who=who,
-        context=_details(report, dose).split("\n"),
+        context=details.split("\n"),
         desk=desk,
+        now=conv.now,
+    )
+    # The console shows the report itself too, as a note staff see and the citizen does not.
+    await ticket_store.add_entry(
+        session,
+        ticket.id,
+        kind=ticket_store.NOTE,
+        author=tickets.BOT_ACTOR,
+        text=details,
         now=conv.now,
     )
     report.ticket_id = ticket.id
