@@ -262,6 +262,7 @@ class _Chat:
 
     def __init__(self, flow: str | None) -> None:
         self.flow = flow
+        self.step = None
 
 
 def test_old_button_prefixes_still_route() -> None:
