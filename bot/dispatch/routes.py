@@ -122,6 +122,8 @@ INTENTS: Mapping[Intent, Handler] = {
     Intent.LANGUAGE: start.ask_language,
     Intent.VIEW_DATA: privacy.show_my_data,
     Intent.DELETE_DATA: privacy.ask_erase,
+    Intent.ADD_CHILD: children.start_add,
+    Intent.CHILD_RECORD: children.show_children,
 }
 
 

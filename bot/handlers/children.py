@@ -40,7 +40,6 @@ from bot.payloads import CHILD
 from bot.vn import divisions
 from bot.vn.dates import DateProblem, InvalidDate, parse_birth_date
 from bot.vn.ids import Gender, IdProblem, InvalidId, disagreements, parse_personal_id
-from bot.vn.intents import Intent, match_intent
 from bot.vn.names import InvalidName, NameProblem, parse_full_name
 from bot.vn.text import fold
 from storage import children, people
@@ -68,14 +67,13 @@ class Step(StrEnum):
 
 
 def takes(msg: Incoming, conv: Conversation) -> bool:
-    """Whether this update is the children flow's: its buttons, command, steps or intents."""
+    """Whether this update is the children flow's: its buttons, command or steps.
+
+    Typed "thêm con" / "sổ tiêm" outside a flow are intents (bot.dispatch.routes.INTENTS).
+    """
     if (msg.payload or "").startswith(CHILD) or msg.command in COMMANDS:
         return True
-    if conv.flow == FLOW:
-        return msg.command is None and msg.payload not in menu.ENTRIES
-    if conv.flow is not None or msg.kind != Kind.TEXT or msg.command is not None:
-        return False
-    return match_intent(msg.text) in (Intent.ADD_CHILD, Intent.CHILD_RECORD)
+    return conv.flow == FLOW and msg.command is None and msg.payload not in menu.ENTRIES
 
 
 async def handle(msg: Incoming, conv: Conversation) -> None:
@@ -85,9 +83,6 @@ async def handle(msg: Incoming, conv: Conversation) -> None:
             await ASK[Step(conv.step)](conv)
             return
         await STEPS[Step(conv.step)](msg, conv)
-        return
-    if msg.kind == Kind.TEXT and match_intent(msg.text) == Intent.CHILD_RECORD:
-        await show_children(msg, conv)
         return
     await start_add(msg, conv)
 

@@ -94,10 +94,26 @@ def _typed_words(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFC", text).lower())
 
 
-def _spans(words: list[str], phrase: str) -> list[int]:
-    """Where `phrase` (folded words) starts in `words`."""
-    parts = phrase.split()
-    return [i for i in range(len(words) - len(parts) + 1) if words[i : i + len(parts)] == parts]
+Phrases = dict[str, tuple[tuple[str, ...], ...]]
+
+
+def _by_first_word(phrases: tuple[str, ...]) -> Phrases:
+    """The phrases split into words, filed under their first word (one look-up per word)."""
+    index: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in phrases:
+        parts = tuple(phrase.split())
+        index.setdefault(parts[0], []).append(parts)
+    return {first: tuple(found) for first, found in index.items()}
+
+
+def _spans(words: list[str], phrases: Phrases) -> list[tuple[int, int]]:
+    """Where each of `phrases` (folded words) starts in `words`, with its length in words."""
+    found = []
+    for start, word in enumerate(words):
+        for parts in phrases.get(word, ()):
+            if tuple(words[start : start + len(parts)]) == parts:
+                found.append((start, len(parts)))
+    return found
 
 
 def _as_typed(typed: list[str], start: int, length: int, words: list[str]) -> bool:
@@ -117,25 +133,26 @@ def _negated(words: list[str], start: int) -> bool:
     return len(before) == 2 and before[0] in NEGATIONS and before[1] in _LINKS
 
 
-def _found(words: list[str], typed: list[str], phrases: tuple[str, ...]) -> bool:
-    for phrase in phrases:
-        length = len(phrase.split())
-        for start in _spans(words, phrase):
-            if _negated(words, start):
-                continue
-            if _as_typed(typed, start, length, words):
-                return True
+def _found(words: list[str], typed: list[str], phrases: Phrases) -> bool:
+    for start, length in _spans(words, phrases):
+        if _negated(words, start):
+            continue
+        if _as_typed(typed, start, length, words):
+            return True
     return False
 
 
 def _masked(words: list[str]) -> list[str]:
     """`words` with every look-alike phrase (NOT_MEANT) blanked out."""
     kept = list(words)
-    for phrase in NOT_MEANT:
-        length = len(phrase.split())
-        for start in _spans(words, phrase):
-            kept[start : start + length] = ["_"] * length
+    for start, length in _spans(words, _NOT_MEANT):
+        kept[start : start + length] = ["_"] * length
     return kept
+
+
+_DANGER, _MILD, _REACTION, _NOT_MEANT = (
+    _by_first_word(phrases) for phrases in (DANGER, MILD, REACTION, NOT_MEANT)
+)
 
 
 def classify(text: str) -> Concern | None:
@@ -148,10 +165,12 @@ def classify(text: str) -> Concern | None:
     if len(typed) != len(words):  # folding changed the word count: compare folded only
         typed = words
     words = _masked(words)
-    if _found(words, typed, DANGER) or (_FEVER_WORD.search(folded) and _HIGH_FEVER.search(folded)):
+    if _found(words, typed, _DANGER) or (
+        _FEVER_WORD.search(folded) and _HIGH_FEVER.search(folded)
+    ):
         return Concern.DANGER
-    if _found(words, typed, MILD):
+    if _found(words, typed, _MILD):
         return Concern.MILD
-    if _found(words, typed, REACTION):
+    if _found(words, typed, _REACTION):
         return Concern.REACTION
     return None
