@@ -18,7 +18,7 @@ from tests.fakes.zalo_api import ZaloEmulator
 
 @pytest.fixture
 async def zemu() -> AsyncIterator[ZaloEmulator]:
-    async with ZaloEmulator() as emu:
+    async with ZaloEmulator(clock=Clock()) as emu:
         yield emu
 
 

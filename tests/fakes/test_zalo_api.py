@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.clock import Clock
 from tests.fakes.zalo_api import ZaloEmulator
 
 JSON = dict[str, Any]
@@ -60,7 +61,7 @@ class Receiver:
 
 @pytest.fixture
 async def emu() -> AsyncIterator[ZaloEmulator]:
-    async with ZaloEmulator() as emulator:
+    async with ZaloEmulator(clock=Clock()) as emulator:
         yield emulator
 
 

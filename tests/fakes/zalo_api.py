@@ -30,7 +30,7 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -227,8 +227,8 @@ class ZaloEmulator:
         access_token: The first access token accepted.
         refresh_token: The first (single-use) refresh token.
         port: TCP port to listen on; 0 picks a free one.
-        clock: Zalo's clock (UTC), which stamps events; the wall clock by default. Give it the
-            bot's clock in tests, whose clock is not the wall's.
+        clock: Zalo's clock (UTC), which stamps events: the bot's clock in tests (a fixed start),
+            the wall clock only where the bot under test runs on it (bench/inbound.py).
 
     Attributes:
         webhook_url: Where webhook events are POSTed (the bot's ``/zalo/webhook``).
@@ -257,10 +257,10 @@ class ZaloEmulator:
         access_token: str = "AT-1",
         refresh_token: str = "RT-1",
         port: int = 0,
-        clock: Callable[[], datetime] | None = None,
+        clock: Callable[[], datetime],
     ) -> None:
         self.app_id, self.oa_id = app_id, oa_id
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock
         self.oa_secret_key, self.app_secret = oa_secret_key, app_secret
         self.access_token, self.refresh_token = access_token, refresh_token
         self.webhook_url: str | None = None
