@@ -31,7 +31,9 @@ from bot.handlers.registration.form import BACK, accept, wrong_answer
 from bot.handlers.registration.person_fields import (
     GENDER_BUTTONS,
     GENDER_WORDS,
+    date_problem_text,
     id_problem_text,
+    name_problem_text,
     refuse_id,
 )
 from bot.i18n import _, current_locale, format_day, local_day
@@ -40,7 +42,7 @@ from bot.payloads import CHILD
 from bot.vn import divisions
 from bot.vn.dates import DateProblem, InvalidDate, parse_birth_date
 from bot.vn.ids import Gender, IdProblem, InvalidId, disagreements, parse_personal_id
-from bot.vn.names import InvalidName, NameProblem, parse_full_name
+from bot.vn.names import InvalidName, parse_full_name
 from bot.vn.text import fold
 from storage import children, people
 from storage.models import Child, ChildDose
@@ -147,11 +149,7 @@ async def receive_name(msg: Incoming, conv: Conversation) -> None:
     try:
         name = parse_full_name(msg.text)
     except InvalidName as refused:
-        reason = {
-            NameProblem.TOO_SHORT: _("That name is too short."),
-            NameProblem.TOO_LONG: _("That name is too long (at most 80 letters)."),
-            NameProblem.NOT_LETTERS: _("A name can only have letters and spaces."),
-        }[refused.problem]
+        reason = name_problem_text(refused.problem)
         await wrong_answer(
             msg, conv, reason + " " + _("Please type the child's full name, e.g. Lê Minh An")
         )
@@ -176,12 +174,7 @@ async def receive_dob(msg: Incoming, conv: Conversation) -> None:
     try:
         born = parse_birth_date(msg.text, today=today)
     except InvalidDate as refused:
-        reason = {
-            DateProblem.FORMAT: _("I could not read that date."),
-            DateProblem.NO_SUCH_DAY: _("That day does not exist."),
-            DateProblem.FUTURE: _("That date is in the future."),
-            DateProblem.TOO_OLD: _("That would be more than 120 years ago."),
-        }[refused.problem]
+        reason = date_problem_text(refused.problem)
         await wrong_answer(
             msg, conv, reason + " " + _("Please type the date as day/month/year, e.g. 04/05/2026.")
         )

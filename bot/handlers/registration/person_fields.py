@@ -52,16 +52,21 @@ async def ask_name(conv: Conversation) -> Outcome:
     return Outcome.STAY
 
 
+def name_problem_text(problem: NameProblem) -> str:
+    """What is wrong with a typed name (adults' and children's)."""
+    return {
+        NameProblem.TOO_SHORT: _("That name is too short."),
+        NameProblem.TOO_LONG: _("That name is too long (at most 80 letters)."),
+        NameProblem.NOT_LETTERS: _("A name can only have letters and spaces."),
+    }[problem]
+
+
 async def receive_name(msg: Incoming, conv: Conversation) -> Outcome:
     """Check the name: 2-80 letters, no digits or emoji."""
     try:
         name = parse_full_name(msg.text)
     except InvalidName as refused:
-        reason = {
-            NameProblem.TOO_SHORT: _("That name is too short."),
-            NameProblem.TOO_LONG: _("That name is too long (at most 80 letters)."),
-            NameProblem.NOT_LETTERS: _("A name can only have letters and spaces."),
-        }[refused.problem]
+        reason = name_problem_text(refused.problem)
         await wrong_answer(
             msg, conv, reason + " " + _("Please type the full name, for example: Nguyễn Văn An")
         )
@@ -82,18 +87,23 @@ async def ask_dob(conv: Conversation) -> Outcome:
     return Outcome.STAY
 
 
+def date_problem_text(problem: DateProblem) -> str:
+    """What is wrong with a typed birth date (adults' and children's)."""
+    return {
+        DateProblem.FORMAT: _("I could not read that date."),
+        DateProblem.NO_SUCH_DAY: _("That day does not exist."),
+        DateProblem.FUTURE: _("That date is in the future."),
+        DateProblem.TOO_OLD: _("That would be more than 120 years ago."),
+    }[problem]
+
+
 async def receive_dob(msg: Incoming, conv: Conversation) -> Outcome:
     """Read the date, refuse impossible or under-age ones, and confirm it in words."""
     today = local_today(conv)
     try:
         born = parse_birth_date(msg.text, today=today)
     except InvalidDate as refused:
-        reason = {
-            DateProblem.FORMAT: _("I could not read that date."),
-            DateProblem.NO_SUCH_DAY: _("That day does not exist."),
-            DateProblem.FUTURE: _("That date is in the future."),
-            DateProblem.TOO_OLD: _("That would be more than 120 years ago."),
-        }[refused.problem]
+        reason = date_problem_text(refused.problem)
         await wrong_answer(
             msg,
             conv,
