@@ -73,6 +73,10 @@ class Staff:
         """The staff list and creating staff: admins only (as `run_bot.py staff`)."""
         return self.is_admin
 
+    def may_see_audit(self) -> bool:
+        """The audit log and its export: admins only (it names every staff member's actions)."""
+        return self.is_admin
+
     def may_see_inbox(self) -> bool:
         """The support inbox: admins, support agents (every ticket), ward staff (their wards')."""
         return any(role in self.roles for role in (ADMIN, SUPPORT, WARD_STAFF))

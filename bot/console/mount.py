@@ -5,12 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.console import (
+    audit_pages,
     dashboard_pages,
     gate,
     inbox_events,
     inbox_pages,
     pages,
     render,
+    staff_edit,
     staff_pages,
 )
 from bot.console.gate import CONSOLE, Console
@@ -39,6 +41,8 @@ def setup(app: web.Application, console: Console) -> None:
     render.setup(sub)
     sub.add_routes(pages.routes)
     sub.add_routes(staff_pages.routes)
+    sub.add_routes(audit_pages.routes)
+    sub.add_routes(staff_edit.routes)
     inbox_events.setup(sub)
     sub.add_routes(inbox_events.routes)  # before /inbox/{ticket}
     sub.add_routes(inbox_pages.routes)

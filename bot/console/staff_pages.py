@@ -14,7 +14,7 @@ from bot.console.access import ADMIN, SITE_STAFF, SUPPORT, WARD_STAFF
 from bot.console.gate import CONSOLE, Console, form_of, require, staff_of
 from bot.console.pages import ROLE_NAMES, ward_name
 from bot.console.passwords import LOGIN
-from bot.i18n import N_
+from bot.i18n import N_, _
 from bot.vn import divisions
 from storage import console as store
 from storage import staff as staff_store
@@ -49,6 +49,7 @@ async def staff_list(request: web.Request) -> web.Response:
         logins = {(a.channel, a.user_id): a.login for a in await store.list_accounts(session)}
     rows = [
         {
+            "id": m.id,
             "name": m.name or "",
             "role": ROLE_NAMES.get(m.role, m.role),
             "wards": ", ".join(f"{w} {ward_name(w)}" for w in m.wards),
@@ -58,7 +59,8 @@ async def staff_list(request: web.Request) -> web.Response:
         }
         for m in members
     ]
-    return render.page(request, "staff.html", {"rows": rows})
+    done = _("The role was taken away.") if request.query.get("done") == "removed" else None
+    return render.page(request, "staff.html", {"rows": rows, "done": done})
 
 
 def _form_page(
@@ -86,7 +88,8 @@ async def staff_new(request: web.Request) -> web.Response:
     return _form_page(request, {}, [])
 
 
-def _numbers(text: str) -> list[int] | None:
+def ward_numbers(text: str) -> list[int] | None:
+    """Ward codes typed as `26743, 26740`; None if any part is not a number."""
     parts = [p.strip() for p in text.split(",") if p.strip()]
     return [int(p) for p in parts] if all(p.isdigit() and len(p) < 9 for p in parts) else None
 
@@ -100,8 +103,8 @@ def _problems(values: dict[str, str]) -> list[str]:
         found.append("name")
     if values["role"] not in CONSOLE_ROLES:
         found.append("role")
-    wards = _numbers(values["wards"])
-    if wards is None or not all(_is_ward(w) for w in wards):
+    wards = ward_numbers(values["wards"])
+    if wards is None or not all(is_ward(w) for w in wards):
         found.append("wards")
     if (values["role"] == WARD_STAFF and not wards) or (
         values["role"] == SITE_STAFF and not values["sites"].strip()
@@ -117,7 +120,8 @@ def _problems(values: dict[str, str]) -> list[str]:
     return found
 
 
-def _is_ward(code: int) -> bool:
+def is_ward(code: int) -> bool:
+    """Whether `code` is a current ward's code."""
     try:
         divisions.ward(code)
     except KeyError:
@@ -161,7 +165,7 @@ async def _create(
         user_id=user_id,
         role=values["role"],
         name=values["name"],
-        wards=_numbers(values["wards"]) or [],
+        wards=ward_numbers(values["wards"]) or [],
         sites=sites,
         now=now,
     )
