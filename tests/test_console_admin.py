@@ -230,3 +230,37 @@ async def test_a_role_is_taken_away_but_never_ones_own_admin(
     assert await admin.get(f"/console/staff/{lan}") == 403  # gone
     assert await admin.get("/console/staff/99999999999999") == 403
     assert [e.action for e in await trail(svc)].count("staff_removed") == 1
+
+
+async def test_an_admin_gives_the_same_person_another_role(
+    client: TestClient, svc: Service
+) -> None:
+    lan = await member_id(svc, "lan")
+    admin = StaffBrowser(client)
+    await admin.sign_in("admin")
+    await admin.get(f"/console/staff/{lan}")
+    assert await admin.post(f"/console/staff/{lan}/roles", role="ward_staff", wards="26740") == 422
+    assert "đã có vai trò này" in admin.page
+    for fields in (
+        {"role": "sampler"},
+        {"role": "site_staff"},
+        {"role": "site_staff", "sites": "x"},
+    ):
+        assert await admin.post(f"/console/staff/{lan}/roles", **fields) == 422, fields
+    assert (
+        await admin.post(f"/console/staff/{lan}/roles", role="site_staff", sites="hcm-saigon")
+        == 303
+    )
+    assert admin.location.endswith("?done=added")
+    async with svc.db.read_scope() as session:
+        roles = await staff_store.roles_of(session, channel="console", user_id="lan")
+    assert sorted((r.role, tuple(r.sites)) for r in roles) == [
+        ("site_staff", ("hcm-saigon",)),
+        ("ward_staff", ()),
+    ]
+    officer = StaffBrowser(client)
+    await officer.sign_in("lan")
+    assert await officer.get("/console/sites/hcm-saigon") == 200  # both roles' scope, together
+    assert await officer.get("/console/wards/26743") == 200
+    added = [e for e in await trail(svc) if e.action == "staff_added"]
+    assert len(added) == 1 and added[0].detail["role"] == "site_staff"

@@ -18,7 +18,7 @@ from bot.console import render
 from bot.console.access import ADMIN, SITE_ROLES, WARD_STAFF, Staff
 from bot.console.gate import CONSOLE, Console, form_of, redirect, require, staff_of
 from bot.console.pages import ROLE_NAMES, ward_name
-from bot.console.staff_pages import is_ward, ward_numbers
+from bot.console.staff_pages import CONSOLE_ROLES, is_ward, ward_numbers
 from bot.i18n import N_
 from storage import console as store
 from storage import staff as staff_store
@@ -31,11 +31,14 @@ PROBLEMS = {
     "sites": N_("Site codes must be sites that exist, separated by commas."),
     "scope": N_("A ward officer needs at least one ward, and site staff at least one site."),
     "own_admin": N_("You cannot take the administrator role away from yourself."),
+    "role": N_("Please choose one of the roles listed."),
+    "held": N_("This person already holds this role; change its scope on its own page."),
     "no_account": N_("This person has no console account; add one from the staff page."),
 }
 DONE = {
     "saved": N_("Saved."),
     "removed": N_("The role was taken away."),
+    "added": N_("The role was added."),
 }
 
 
@@ -80,6 +83,14 @@ async def _edit_page(
         "problems": [PROBLEMS[p] for p in problems],
         "done": DONE.get(request.query.get("done", "")),
         "shown_once": shown_once,
+        "others": [
+            (other.id, ROLE_NAMES.get(other.role, other.role))
+            for other in await staff_store.roles_of(
+                session, channel=member.channel, user_id=member.user_id
+            )
+            if other.id != member.id
+        ],
+        "roles": [(role, ROLE_NAMES[role]) for role in CONSOLE_ROLES],
     }
     return render.page(request, "staff_edit.html", context, status=status)
 
@@ -92,11 +103,11 @@ async def staff_member(request: web.Request) -> web.Response:
         return await _edit_page(request, session, member)
 
 
-async def _scope_problems(
-    session: AsyncSession, member: StaffMember, values: dict[str, str]
-) -> list[str]:
+async def _scope_problems(session: AsyncSession, role: str, values: dict[str, str]) -> list[str]:
+    """What is wrong with a role's name (if given), wards and sites."""
     found = []
-    if not 1 <= len(values["name"]) <= 120 or not values["name"].isprintable():
+    name = values.get("name")
+    if name is not None and (not 1 <= len(name) <= 120 or not name.isprintable()):
         found.append("name")
     wards = ward_numbers(values["wards"])
     if wards is None or not all(is_ward(w) for w in wards):
@@ -106,7 +117,7 @@ async def _scope_problems(
         if await session.get(Site, site[:32]) is None:
             found.append("sites")
             break
-    if (member.role == WARD_STAFF and not wards) or (member.role in SITE_ROLES and not sites):
+    if (role == WARD_STAFF and not wards) or (role in SITE_ROLES and not sites):
         found.append("scope")
     return found
 
@@ -119,7 +130,7 @@ async def staff_member_save(request: web.Request) -> web.Response:
     values = {key: " ".join(form.get(key, "").split())[:300] for key in ("name", "wards", "sites")}
     async with console.db.session_scope() as session:
         member = await _member(request, session)
-        problems = await _scope_problems(session, member, values)
+        problems = await _scope_problems(session, member.role, values)
         if problems:
             return await _edit_page(request, session, member, problems=tuple(problems), status=422)
         before = {"wards": list(member.wards), "sites": list(member.sites)}
@@ -233,3 +244,39 @@ async def staff_member_key(request: web.Request) -> web.Response:
             "value": key,
         }
         return await _edit_page(request, session, member, shown_once=shown)
+
+
+@routes.post("/staff/{member:\\d+}/roles", name="staff_member_role_add")
+async def staff_member_role_add(request: web.Request) -> web.Response:
+    """Give the same person another role, with its own wards and sites (audited)."""
+    who, console = staff_of(request), request.app[CONSOLE]
+    form = form_of(request)
+    values = {key: " ".join(form.get(key, "").split())[:300] for key in ("role", "wards", "sites")}
+    async with console.db.session_scope() as session:
+        member = await _member(request, session)
+        held = await staff_store.roles_of(session, channel=member.channel, user_id=member.user_id)
+        role = values.pop("role")
+        problems = ["role"] if role not in CONSOLE_ROLES else []
+        problems += ["held"] if any(other.role == role for other in held) else []
+        problems += await _scope_problems(session, role, values)
+        if problems:
+            return await _edit_page(request, session, member, problems=tuple(problems), status=422)
+        added = await staff_store.add_staff(
+            session,
+            channel=member.channel,
+            user_id=member.user_id,
+            role=role,
+            name=member.name,
+            wards=ward_numbers(values["wards"]) or [],
+            sites=[s.strip() for s in values["sites"].split(",") if s.strip()],
+            now=console.clock(),
+        )
+        await staff_store.audit(
+            session,
+            actor=who.actor,
+            action="staff_added",
+            subject=_subject(member),
+            now=console.clock(),
+            detail={"role": role, "wards": added.wards, "sites": added.sites, "web": True},
+        )
+    return redirect(f"/console/staff/{added.id}?done=added")
