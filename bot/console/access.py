@@ -69,6 +69,18 @@ class Staff:
         """A site's page: admins, ward staff of its ward, and staff of that site."""
         return self.is_admin or site.ward_code in self.wards or site.id in self.sites
 
+    def may_manage_site(self, site: Site) -> bool:
+        """A site's details, slots and days: admins, its ward's officers and its site staff."""
+        return (
+            self.is_admin
+            or site.ward_code in self.wards
+            or (SITE_STAFF in self.roles and site.id in self.sites)
+        )
+
+    def may_add_site(self, ward: int) -> bool:
+        """A new site in a ward: admins and that ward's officers."""
+        return self.is_admin or ward in self.wards
+
     def may_manage_staff(self) -> bool:
         """The staff list and creating staff: admins only (as `run_bot.py staff`)."""
         return self.is_admin

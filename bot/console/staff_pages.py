@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console import render
@@ -18,7 +18,7 @@ from bot.i18n import N_, _
 from bot.vn import divisions
 from storage import console as store
 from storage import staff as staff_store
-from storage.models import Site, Slot
+from storage.models import Site
 
 routes = web.RouteTableDef()
 # Roles an admin grants here; sampler and lab take an API key (`run_bot.py staff add`).
@@ -217,34 +217,3 @@ async def ward_page(request: web.Request) -> web.Response:
         ).all()
     context = {"code": int(code), "name": ward_name(int(code)), "sites": sites}
     return render.page(request, "ward.html", context)
-
-
-@routes.get("/sites/{site_id}", name="site")
-async def site_page(request: web.Request) -> web.Response:
-    """A site's page: its places and bookings of the next two weeks (staff whose scope has it)."""
-    console = request.app[CONSOLE]
-    async with console.db.read_scope() as session:
-        site = await session.get(Site, request.match_info["site_id"][:32])
-        require(site is not None and staff_of(request).may_see_site(site))
-        assert site is not None
-        now = console.clock()
-        capacity, booked = (
-            await session.execute(
-                select(
-                    func.coalesce(func.sum(Slot.capacity), 0),
-                    func.coalesce(func.sum(Slot.booked), 0),
-                ).where(
-                    Slot.site_id == site.id,
-                    Slot.starts_at >= now,
-                    Slot.starts_at < now + timedelta(days=SITE_DAYS),
-                )
-            )
-        ).one()
-    context = {
-        "site": site,
-        "ward": ward_name(site.ward_code),
-        "capacity": int(capacity),
-        "booked": int(booked),
-        "days": SITE_DAYS,
-    }
-    return render.page(request, "site.html", context)
