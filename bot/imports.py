@@ -58,7 +58,7 @@ RESULTS_ACTOR = "cli:import-results"
 MAX_CAPACITY = 10_000
 MAX_DOSE = max(p.primary_doses for p in PRODUCTS.values()) + BOOSTERS
 
-_SITE_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+SITE_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")  # a site's code (also the console's site form)
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
 _VN_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 _TIME = re.compile(r"([0-9]{1,2}):([0-9]{2})")
@@ -137,7 +137,7 @@ async def import_sites(session: AsyncSession, source: Path | bytes | str) -> Imp
 
     async def one(row: Row) -> Outcome:
         site_id = row["site_id"]
-        if not _SITE_ID.fullmatch(site_id):
+        if not SITE_ID.fullmatch(site_id):
             raise RowProblem("site_id must be 1 to 32 letters, digits, '_' or '-'")
         _once(first_seen, site_id, row.line, f"site {site_id}")
         name = _text(row, "name", 200)
@@ -518,7 +518,7 @@ def _int(row: Row, column: str, *, low: int | None = None, high: int | None = No
     return number
 
 
-_SITE_PHONE = re.compile(r"\+?[0-9][0-9 .]{2,18}")
+SITE_PHONE = re.compile(r"\+?[0-9][0-9 .]{2,18}")  # as the console's site form checks it
 
 
 def _site_phone(row: Row) -> str | None:
@@ -526,7 +526,7 @@ def _site_phone(row: Row) -> str | None:
     value = row["phone"].strip()
     if not value:
         return None
-    if not _SITE_PHONE.fullmatch(value):
+    if not SITE_PHONE.fullmatch(value):
         raise RowProblem(f"phone must be 3 to 20 digits, spaces or dots, not {value!r}")
     return value
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bot.app import Service
 from bot.domain import booking as booking_service
 from bot.i18n import local_day
-from storage.models import AuditEvent, Booking, Person, Slot
+from storage.models import AuditEvent, Booking, Person, Site, Slot
 from tests.console import StaffBrowser, add_staff
 from tests.fakes.telegram_api import TelegramEmulator
 from tests.registration_fixtures import BEN_THANH, OTHER_SITE, SITE, add_sites, consenting_account
@@ -233,3 +233,66 @@ async def test_a_closed_day_tells_the_booked_citizen_over_telegram(
     assert all(s.capacity == 20 for s in slots if local_day(s.starts_at) != day)
     (audit,) = [e for e in await actions(service) if e.action == "site_day_closed"]
     assert audit.detail == {"day": day.isoformat(), "cancelled": 2, "told": 1}
+
+
+async def test_a_ward_officer_adds_and_edits_a_site_in_their_ward(
+    client: TestClient, svc: Service
+) -> None:
+    officer = StaffBrowser(client)
+    await officer.sign_in("ward")
+    await officer.get(f"/console/wards/{BEN_THANH}")
+    assert f'href="/console/sites/new?ward={BEN_THANH}"' in officer.page
+    await officer.get(f"/console/sites/new?ward={BEN_THANH}")
+    good = {
+        "code": "BT-02",
+        "name": "Điểm tiêm <b>Chợ</b>",
+        "address": "1 Lê Lợi",
+        "ward": str(BEN_THANH),
+        "active": "1",
+    }
+    for wrong in (
+        {"code": "bad code!"},
+        {"code": SITE},
+        {"ward": "26740"},
+        {"ward": "x"},
+        {"phone": "call me"},
+        {"name": ""},
+    ):
+        assert await officer.post("/console/sites", **{**good, **wrong}) == 422, wrong
+        assert 'role="alert"' in officer.page
+    assert await officer.post("/console/sites", **good, phone="028 3829 1234") == 303
+    assert officer.location == "/console/sites/BT-02"
+    await officer.get("/console/sites/BT-02")
+    assert "&lt;b&gt;Chợ&lt;/b&gt;" in officer.page and "<b>Chợ</b>" not in officer.page
+    await officer.get("/console/sites/BT-02/edit")
+    assert await officer.post("/console/sites/BT-02/edit", **{**good, "ward": "26740"}) == 422
+    assert (
+        await officer.post(
+            "/console/sites/BT-02/edit",
+            **{**good, "name": "Điểm tiêm Chợ", "active": "", "phone": "028 3829 1234"},
+        )
+        == 303
+    )
+    async with svc.db.read_scope() as session:
+        site = await session.get(Site, "BT-02")
+    assert site is not None
+    assert (site.name, site.province_code, site.ward_code, site.active, site.phone) == (
+        "Điểm tiêm Chợ",
+        79,
+        BEN_THANH,
+        False,
+        "028 3829 1234",
+    )
+    assert [e.action for e in await actions(svc) if e.subject == "site:BT-02"] == [
+        "site_added",
+        "site_changed",
+    ]
+    desk = StaffBrowser(client)
+    await desk.sign_in("desk")
+    assert await desk.get("/console/sites/new") == 403  # site staff do not add sites
+    assert await desk.get(f"/console/sites/{SITE}/edit") == 403
+    other = StaffBrowser(client)
+    await other.sign_in("other")
+    assert await other.get("/console/sites/BT-02/edit") == 403
+    assert await other.get(f"/console/sites/new?ward={BEN_THANH}") == 200
+    assert f'value="{BEN_THANH}"' not in other.page  # not their ward: not filled in

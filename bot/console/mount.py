@@ -12,6 +12,7 @@ from bot.console import (
     inbox_pages,
     pages,
     render,
+    site_form,
     site_pages,
     staff_edit,
     staff_pages,
@@ -44,6 +45,7 @@ def setup(app: web.Application, console: Console) -> None:
     sub.add_routes(staff_pages.routes)
     sub.add_routes(audit_pages.routes)
     sub.add_routes(staff_edit.routes)
+    sub.add_routes(site_form.routes)  # before /sites/{site_id}
     sub.add_routes(site_pages.routes)
     inbox_events.setup(sub)
     sub.add_routes(inbox_events.routes)  # before /inbox/{ticket}

@@ -128,6 +128,7 @@ def _site_view(
         "booked": sum(d["booked"] for d in days),
         "period": SITE_DAYS,
         "manage": staff_of(request).may_manage_site(site),
+        "edit": staff_of(request).may_add_site(site.ward_code),
         "weekdays": list(enumerate(WEEKDAYS)),
         "problems": [PATTERN_PROBLEMS[p] for p in problems or []],
         "values": values or _pattern_defaults(today),
