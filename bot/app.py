@@ -166,6 +166,7 @@ def build_service(settings: Settings, *, clock: Clock = wall_clock) -> Service:
         clock=clock,
         zalo_inbox=zalo_inbox,
         outbox_written=sender.wake,
+        outbox_withdrawn=sender.withdraw,
     )
     return Service(
         settings,

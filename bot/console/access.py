@@ -81,6 +81,10 @@ class Staff:
         """A new site in a ward: admins and that ward's officers."""
         return self.is_admin or ward in self.wards
 
+    def may_broadcast(self) -> bool:
+        """Ward announcements: admins (any ward or province) and ward officers (their wards)."""
+        return self.is_admin or WARD_STAFF in self.roles
+
     def may_manage_staff(self) -> bool:
         """The staff list and creating staff: admins only (as `run_bot.py staff`)."""
         return self.is_admin

@@ -46,6 +46,8 @@ class Console:
     protector: DataProtector
     clock: Callable[[], datetime]
     outbox_written: Callable[[], None] = field(default=lambda: None)
+    # Outbox rows taken back (an announcement stopped): the sender forgets any it holds.
+    outbox_withdrawn: Callable[[set[int]], None] = field(default=lambda _ids: None)
 
     @property
     def idle(self) -> timedelta:

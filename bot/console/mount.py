@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.console import (
+    announcement_pages,
     audit_pages,
     dashboard_pages,
     gate,
@@ -45,6 +46,7 @@ def setup(app: web.Application, console: Console) -> None:
     sub.add_routes(staff_pages.routes)
     sub.add_routes(audit_pages.routes)
     sub.add_routes(staff_edit.routes)
+    sub.add_routes(announcement_pages.routes)
     sub.add_routes(site_form.routes)  # before /sites/{site_id}
     sub.add_routes(site_pages.routes)
     inbox_events.setup(sub)

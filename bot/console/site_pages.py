@@ -306,6 +306,7 @@ async def site_day_close(request: web.Request) -> web.Response:
             problem: tuple[str, dict[str, Any]] = (CLOSE_UNCONFIRMED, {})
             return await _day_view(request, session, site, day, problem=problem, status=422)
         closed = await site_days.close_day(session, site, day, actor=who.actor, now=now)
+    console.outbox_written()
     return redirect(
         f"/console/sites/{site.id}/days/{day.isoformat()}"
         f"?cancelled={closed.cancelled}&told={closed.told}"

@@ -61,6 +61,7 @@ def build_web_app(
     clock: Clock,
     zalo_inbox: ZaloInbox | None = None,
     outbox_written: Callable[[], None] = lambda: None,
+    outbox_withdrawn: Callable[[set[int]], None] = lambda _ids: None,
 ) -> web.Application:
     """The HTTP application: web chat, staff API, /verify, the staff console, webhooks, health."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[last_resort])
@@ -92,7 +93,7 @@ def build_web_app(
         app.router.add_post(TELEGRAM_WEBHOOK_PATH, telegram_webhook)
     if zalo_inbox is not None:
         zalo.setup(app, zalo_inbox, clock=clock)
-    console.setup(app, Console(settings, db, protector, clock, outbox_written))
+    console.setup(app, Console(settings, db, protector, clock, outbox_written, outbox_withdrawn))
     return app
 
 

@@ -1,0 +1,163 @@
+"""Ward announcements from the console: compose, preview, send, follow, stop; scope; delivery."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from bot.app import Service
+from bot.i18n import TIMEZONE
+from storage.models import AuditEvent, Broadcast, Person
+from tests.console import StaffBrowser, add_staff
+from tests.fakes.telegram_api import TelegramEmulator
+from tests.registration_fixtures import BEN_THANH, consenting_account
+
+SAI_GON = 26740
+CHATS = (6001, 6002)
+
+
+async def residents(svc: Service, ward: int, chats: tuple[int, ...]) -> None:
+    """One consenting Telegram citizen in `ward` per chat."""
+    async with svc.db.session_scope() as session:
+        for chat in chats:
+            account = await consenting_account(
+                session, str(chat), channel="telegram", now=svc.clock()
+            )
+            session.add(
+                Person(
+                    account_id=account.id,
+                    full_name=f"Người {chat}",
+                    birth_date=date(1970, 1, 1),
+                    gender="male",
+                    id_sealed=b"x",
+                    id_index=f"index-{chat}",
+                    province_code=79,
+                    ward_code=ward,
+                    divisions_version="test",
+                    priority_group="nq21-5",
+                )
+            )
+
+
+async def staff(svc: Service) -> None:
+    await add_staff(svc, "ward", "ward_staff", name="Chị Lan", wards=(BEN_THANH,))
+    await add_staff(svc, "other", "ward_staff", name="Anh Tư", wards=(SAI_GON,))
+    await add_staff(svc, "support", "support", name="Chị Hoa")
+    await add_staff(svc, "admin", "admin", name="Anh Quản")
+
+
+@pytest.fixture
+async def client(svc: Service) -> AsyncIterator[TestClient]:
+    await staff(svc)
+    await residents(svc, BEN_THANH, CHATS)
+    async with TestClient(TestServer(svc.web_app)) as client:
+        yield client
+
+
+async def audit(svc: Service) -> list[str]:
+    async with svc.db.read_scope() as session:
+        return list(
+            (await session.scalars(select(AuditEvent.action).order_by(AuditEvent.id))).all()
+        )
+
+
+async def test_compose_preview_schedule_and_stop(client: TestClient, svc: Service) -> None:
+    officer = StaffBrowser(client)
+    await officer.sign_in("ward")
+    assert await officer.get("/console/announcements/new") == 200
+    assert f'name="w_{BEN_THANH}"' in officer.page and "ward_codes" not in officer.page
+    ward = {f"w_{BEN_THANH}": "1"}
+    assert await officer.post("/console/announcements/preview", text="", **ward) == 422
+    assert "1 đến 1.000 ký tự" in officer.page
+    assert await officer.post("/console/announcements/preview", text="x" * 1001, **ward) == 422
+    assert await officer.post("/console/announcements/preview", text="Chào") == 422
+    assert (
+        await officer.post("/console/announcements/preview", text="Chào", **{f"w_{SAI_GON}": "1"})
+        == 422
+    )
+    assert "ngoài phạm vi của bạn" in officer.page
+    for when in ("next tuesday", "2031-01-01T08:00"):
+        assert (
+            await officer.post("/console/announcements/preview", text="Chào", send_at=when, **ward)
+            == 422
+        )
+    text = "Thứ Bảy này phường tiêm mũi nhắc lại tại <b>nhà văn hóa</b>."
+    later = (svc.clock() + timedelta(days=2)).astimezone(TIMEZONE).strftime("%Y-%m-%dT%H:%M")
+    assert (
+        await officer.post("/console/announcements/preview", text=text, send_at=later, **ward)
+        == 200
+    )
+    assert "2 người sẽ nhận được" in officer.page
+    assert officer.page.count("📢 Thông báo tới bà con Phường Bến Thành") == 2  # Telegram, Zalo
+    assert "&lt;b&gt;nhà văn hóa&lt;/b&gt;" in officer.page and "<b>nhà" not in officer.page
+    assert await audit(svc) == ["console_sign_in"]  # the preview wrote nothing
+    assert await officer.post("/console/announcements", text=text, send_at=later, **ward) == 303
+    number = int(officer.location.rsplit("/", 1)[1])
+    await officer.get(officer.location)
+    assert "Đã lên lịch" in officer.page and 'http-equiv="refresh"' in officer.page
+    assert "<svg" in officer.page
+    assert await officer.post(f"/console/announcements/{number}/stop") == 303
+    await officer.get(f"/console/announcements/{number}")
+    assert "Đã dừng" in officer.page and 'http-equiv="refresh"' not in officer.page
+    async with svc.db.read_scope() as session:
+        stored = await session.get(Broadcast, number)
+    assert stored is not None and stored.status == "cancelled" and stored.wards == [BEN_THANH]
+    assert await audit(svc) == ["console_sign_in", "broadcast_sent", "broadcast_cancelled"]
+    other = StaffBrowser(client)
+    await other.sign_in("other")
+    assert await other.get(f"/console/announcements/{number}") == 403
+    await other.get("/console/announcements")
+    assert f"/console/announcements/{number}" not in other.page
+    for path in (
+        "/console/announcements",
+        "/console/announcements/new",
+        "/console/announcements/x",
+    ):
+        helper = StaffBrowser(client)
+        await helper.sign_in("support")
+        assert await helper.get(path) == 403, path
+
+
+async def test_an_admin_types_ward_codes(client: TestClient) -> None:
+    admin = StaffBrowser(client)
+    await admin.sign_in("admin")
+    await admin.get("/console/announcements/new")
+    assert 'name="ward_codes"' in admin.page
+    assert (
+        await admin.post("/console/announcements/preview", text="Chào", ward_codes="99999") == 422
+    )
+    assert "Mã phường là số của các phường hiện hành" in admin.page
+    assert (
+        await admin.post(
+            "/console/announcements/preview", text="Chào", ward_codes=f"{BEN_THANH}, {SAI_GON}"
+        )
+        == 200
+    )
+    assert "2 người sẽ nhận được" in admin.page
+
+
+async def test_sent_now_reaches_the_residents_over_telegram(
+    service: Service, emulator: TelegramEmulator
+) -> None:
+    await staff(service)
+    await residents(service, BEN_THANH, CHATS)
+    await residents(service, SAI_GON, (6003,))
+    async with TestClient(TestServer(service.web_app)) as client:
+        officer = StaffBrowser(client)
+        await officer.sign_in("ward")
+        await officer.get("/console/announcements/new")
+        text = "Tối nay trạm y tế mở cửa đến 21 giờ."
+        assert (
+            await officer.post("/console/announcements", text=text, **{f"w_{BEN_THANH}": "1"})
+            == 303
+        )
+        for chat in CHATS:
+            (received,) = await emulator.wait_for_sent(chat, 1)
+            assert text in received["text"] and "Phường Bến Thành" in received["text"]
+        await officer.get(officer.location)
+        assert "Đã gửi: 2" in officer.page or "Đang gửi" in officer.page
+    assert emulator.sent(6003) == []  # another ward's resident
