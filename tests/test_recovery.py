@@ -267,8 +267,15 @@ async def test_staff_move_gives_the_person_to_the_ticket_chat_once_audited(svc: 
             .order_by(OutboxMessage.id.desc())
             .limit(1)
         )
+        code, left = await session.scalars(  # the code asked for, then the move
+            select(OutboxMessage)
+            .where(OutboxMessage.chat_id == "tg-old")
+            .order_by(OutboxMessage.id)
+        )
     assert told is not None
     assert told.body["text"].startswith("Nhân viên hỗ trợ đã kiểm tra số định danh của bạn")
+    assert code.body["text"].startswith(CODE_TEXT)
+    assert left.body["text"].startswith("Theo yêu cầu của chủ số định danh của Lê Văn Cư")
 
 
 async def test_a_web_chat_links_to_telegram_with_lienket(

@@ -183,6 +183,7 @@ async def move(session: AsyncSession, ticket: Ticket, *, actor: str, now: dateti
     if person.account_id == owner:
         return Moved.ALREADY
     before = person.account_id
+    await _tell_old_chat(session, before, person, now=now)
     await people.move_person(session, person, to_account=owner)
     await staff.audit(
         session,
@@ -204,3 +205,19 @@ async def move(session: AsyncSession, ticket: Ticket, *, actor: str, now: dateti
     row = NewMessage(chat.channel, chat.chat_id, message.to_body(), chat.id)
     await outbox.enqueue(session, [row], now=now)
     return Moved.MOVED
+
+
+async def _tell_old_chat(
+    session: AsyncSession, account_id: int | None, person: Person, *, now: datetime
+) -> None:
+    """Tell the account the person leaves (if we may write to it) where they went, and why."""
+    account = await session.get(Account, account_id) if account_id else None
+
+    def compose() -> str:
+        return _(
+            "At the request of the holder of the ID number of {name}, checked by a support "
+            "staff member, their records have moved to another chat and no longer show here. "
+            "If this is a mistake, please choose “Support”."
+        ).format(name=person.full_name)
+
+    await notices.tell(session, account, compose, now=now, bulk=False)
