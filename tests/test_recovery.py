@@ -9,21 +9,26 @@ tests/browser/test_console_recovery.py). A stranger learns nothing more than bef
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 from sqlalchemy import select
 
 from bot.app import Service
+from bot.config import Settings
 from bot.domain import account_recovery
 from bot.domain.identity import id_index
 from storage.models import Account, AuditEvent, OutboxMessage, Person, Ticket, TicketEntry
 from tests.chat import consent as telegram_consent
 from tests.conftest import Clock
 from tests.fakes.telegram_api import TelegramEmulator
+from tests.fakes.zalo_api import ZaloEmulator
 from tests.quiet import quiet
 from tests.registration_fixtures import REFUSED, add_holder, consenting_account
 from tests.test_linking import CHAT as LINK_CHAT
 from tests.test_linking import PHONE, telegram_citizen
+from tests.test_zalo_e2e import USER as ZALO_USER
+from tests.test_zalo_e2e import serving, zalo_account
 from tests.webchat import MENU, Citizen
 
 CHAT = 5252
@@ -299,3 +304,39 @@ async def test_a_web_chat_links_to_telegram_with_lienket(
     async with service.db.read_scope() as session:
         browser = await session.scalar(select(Account).where(Account.chat_id == "linking-browser"))
     assert browser is not None and browser.holder_id is not None
+
+
+async def test_a_zalo_chat_outside_its_window_gets_the_code_by_template(
+    zalo_settings: Settings, clock: Clock, zemu: ZaloEmulator
+) -> None:
+    templates = {**zalo_settings.zalo_templates, "recovery_code": ("tpl-recover", {"otp": "code"})}
+    zemu.add_template("tpl-recover", ["otp"])
+    async with serving(replace(zalo_settings, zalo_templates=templates), clock, zemu) as service:
+        account = await zalo_account(service)
+        protector = service.protector
+        async with service.db.session_scope() as session:
+            session.add(
+                Person(
+                    account_id=account.id,
+                    full_name="Lê Văn Cư",
+                    birth_date=date(1958, 3, 15),
+                    gender="male",
+                    id_sealed=protector.seal(NUMBER),
+                    id_index=id_index(protector, NUMBER),
+                    province_code=79,
+                    ward_code=26743,
+                    divisions_version="x",
+                    priority_group="",
+                )
+            )
+        zemu.add_follower(ZALO_USER)
+        zemu.expire_window(ZALO_USER)
+        web = Citizen(service, "browser")
+        await web.consent()
+        await type_own_id(web)
+        (sent,) = await web.press(MINE)
+        assert sent.startswith(SENT)
+        (template,) = await zemu.wait_for_templates(1)
+        assert template["phone"] == "84912345678" and template["template_id"] == "tpl-recover"
+        (done,) = await web.say(template["template_data"]["otp"])
+        assert done.startswith("Xong: hồ sơ của Lê Văn Cư")
