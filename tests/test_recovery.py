@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.app import Service
@@ -21,8 +22,10 @@ from bot.domain.identity import id_index
 from storage.models import Account, AuditEvent, OutboxMessage, Person, Ticket, TicketEntry
 from tests.chat import consent as telegram_consent
 from tests.conftest import Clock
+from tests.console import StaffBrowser, add_sites, add_staff
 from tests.fakes.telegram_api import TelegramEmulator
 from tests.fakes.zalo_api import ZaloEmulator
+from tests.inbox import add_ticket
 from tests.quiet import quiet
 from tests.registration_fixtures import REFUSED, add_holder, consenting_account
 from tests.test_linking import CHAT as LINK_CHAT
@@ -340,3 +343,48 @@ async def test_a_zalo_chat_outside_its_window_gets_the_code_by_template(
         assert template["phone"] == "84912345678" and template["template_id"] == "tpl-recover"
         (done,) = await web.say(template["template_data"]["otp"])
         assert done.startswith("Xong: hồ sơ của Lê Văn Cư")
+
+
+async def test_the_console_move_is_for_the_ticket_scope_with_csrf(svc: Service) -> None:
+    await add_holder(svc, NUMBER, chat_id="tg-old")
+    web = Citizen(svc, "browser")
+    await web.consent()
+    await type_own_id(web)
+    await web.press(MINE)
+    await web.press("Tôi không nhận được mã")
+    plain = await add_ticket(svc, chat_id="5009")  # an ordinary ticket names nobody
+    await add_sites(svc)
+    for login, role in (("site", "site_staff"), ("support", "support")):
+        await add_staff(svc, login, role, sites=("hcm-benthanh",) if role == "site_staff" else ())
+    async with TestClient(TestServer(svc.web_app)) as client:
+        site = StaffBrowser(client)
+        assert await site.sign_in("site") == 303
+        await site.get("/console/")
+        assert await site.post("/console/inbox/1/recover") == 403
+        support = StaffBrowser(client)
+        assert await support.sign_in("support") == 303
+        assert await support.get("/console/inbox/1") == 200
+        assert "Đã xác minh: chuyển về cuộc trò chuyện này" in support.page
+        assert NUMBER not in support.page and "0791******23" in support.page
+        assert await support.post("/console/inbox/1/recover", csrf="forged") == 403
+        async with svc.db.read_scope() as session:
+            person = await session.scalar(select(Person))
+        assert person is not None and person.account_id != (await web_account(svc)).id
+        await support.get(f"/console/inbox/{plain}")
+        assert "Đã xác minh" not in support.page
+        assert await support.post(f"/console/inbox/{plain}/recover") == 409
+        assert "Không phải trường hợp lấy lại tài khoản" in support.page
+        await support.get("/console/inbox/1")
+        assert await support.post("/console/inbox/1/recover") == 303
+        assert await support.get("/console/inbox/1") == 200
+        assert "Đã chuyển về cuộc trò chuyện này" in support.page
+    async with svc.db.read_scope() as session:
+        person = await session.scalar(select(Person).where(Person.full_name == "Lê Văn Cư"))
+    assert person is not None and person.account_id == (await web_account(svc)).id
+
+
+async def web_account(svc: Service) -> Account:
+    async with svc.db.read_scope() as session:
+        found = await session.scalar(select(Account).where(Account.chat_id == "browser"))
+    assert found is not None
+    return found

@@ -50,6 +50,10 @@ ERASED = (
     N_("Nothing was sent: this citizen's account no longer exists."),
 )
 NOT_FOUND = (N_("No such ticket"), N_("There is no ticket with this number."))
+NOT_A_CASE = (
+    N_("Not a recovery case"),
+    N_("Nothing was moved: this ticket names no person, or that person no longer exists."),
+)
 
 
 def setup(app: web.Application) -> None:
@@ -276,9 +280,11 @@ async def recover(request: web.Request) -> web.Response:
             return refusal(request, *NOT_FOUND, status=404)
         if ticket.status != store.OPEN:
             return refusal(request, *CLOSED_ALREADY, status=409)
+        if ticket.account_id is None:
+            return refusal(request, *ERASED, status=409)
         done = await account_recovery.move(session, ticket, actor=who.actor, now=console.clock())
         if done == account_recovery.Moved.GONE:
-            return refusal(request, *ERASED, status=409)
+            return refusal(request, *NOT_A_CASE, status=409)
     console.outbox_written()
     return _back(ticket.id)
 
