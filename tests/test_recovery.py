@@ -138,6 +138,8 @@ async def test_no_chat_to_reach_gets_the_same_answer_and_wrong_codes_open_a_case
             select(OutboxMessage).where(OutboxMessage.chat_id != "stranger-or-owner")
         )
         assert list(others) == []
+    (asked,) = await audit(svc, account_recovery.CODE_SENT)  # staff can see it went nowhere
+    assert asked.detail["chats"] == 0
     assert (await web.say("123456"))[0].startswith("Mã chưa đúng.")
     assert (await web.say("654321"))[0].startswith("Mã chưa đúng.")
     (case,) = await web.say("111111")  # the last try: staff check instead

@@ -41,7 +41,8 @@ WINDOW = timedelta(days=1)
 MAX_TRIES = 3  # wrong codes before the case goes to staff
 CODE_INDEX = "recover-code"  # blind-index kinds: the code, the asking chat, the ID number
 _CHAT_INDEX, _ID_INDEX = "recover-chat", "recover-id"
-LINKED, MOVED = "recovery_linked", "recovery_moved"  # audit actions
+# audit actions
+CODE_SENT, LINKED, MOVED = "recovery_code_sent", "recovery_linked", "recovery_moved"
 MOVED_ENTRY = "recovered"  # the ticket entry of a move (the console shows it)
 TEMPLATE = "recovery_code"  # kind of the Zalo template (bot.config.TEMPLATE_FIELDS)
 
@@ -71,15 +72,25 @@ async def may_send_code(
     return True
 
 
-async def send_code(session: AsyncSession, person: Person, code: str, *, now: datetime) -> int:
+async def send_code(
+    session: AsyncSession, asking: Account, person: Person, code: str, *, now: datetime
+) -> int:
     """Queue the code to every chat of the person's account we may write to; how many.
 
-    The number is for tests and the audit log, never for the asking citizen.
+    The number is for the audit log, never for the asking citizen.
     """
     chats = await accounts.linked_chats(session, person.account_id) if person.account_id else []
     rows = [_code_row(chat, person, code) for chat in chats if notices.can_tell(chat)]
     if rows:
         await outbox.enqueue(session, rows, now=now)
+    await staff.audit(
+        session,
+        actor=f"citizen:{asking.channel}",
+        action=CODE_SENT,
+        subject=f"person:{person.id}",
+        now=now,
+        detail={"chats": len(rows), "asked_from": asking.id},
+    )
     return len(rows)
 
 

@@ -97,7 +97,7 @@ async def _send_code(conv: Conversation, held: str, person: Person) -> None:
         await _open_case(conv, person)
         return
     code = f"{secrets.randbelow(10**6):06d}"
-    if await recovery.send_code(conv.session, person, code, now=conv.now):
+    if await recovery.send_code(conv.session, conv.account, person, code, now=conv.now):
         conv.after_commit.append(conv.services.outbox_written)
     minutes = conv.services.settings.recovery_code_minutes
     expires = conv.now + timedelta(minutes=minutes)
