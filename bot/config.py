@@ -71,6 +71,7 @@ class Settings:
     quiet_end: time = time(7, 0)  # ... until here (Vietnam time)
     support_chat_id: str | None = None  # the Telegram group where support staff answer
     support_claim_minutes: float = 15.0  # an unclaimed ticket is announced again after this
+    recovery_code_minutes: float = 15.0  # a code proving "this ID number is mine" lasts this
     zalo_app_id: str | None = None
     zalo_oa_id: str | None = None  # some signatures start with the OA id instead of the app id
     zalo_oa_secret_key: str | None = field(default=None, repr=False)
@@ -186,6 +187,7 @@ class Settings:
             **_quiet_hours(env.get("QUIET_HOURS") or "21:00-07:00"),
             support_chat_id=_chat_id(env, "SUPPORT_CHAT_ID"),
             support_claim_minutes=_number(env, "SUPPORT_CLAIM_MINUTES", 15.0, low=1, high=24 * 60),
+            recovery_code_minutes=_number(env, "RECOVERY_CODE_MINUTES", 15.0, low=1, high=24 * 60),
             zalo_app_id=_digits(env, "ZALO_APP_ID"),
             zalo_oa_id=_digits(env, "ZALO_OA_ID"),
             zalo_oa_secret_key=env.get("ZALO_OA_SECRET_KEY") or None,
@@ -321,6 +323,7 @@ TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
     "next_dose": frozenset({"name", "dose"}),
     "result": frozenset({"name", "result", "tube", "time"}),
     "invitation": frozenset({"name", "campaign"}),
+    "recovery_code": frozenset({"code"}),
 }
 
 

@@ -686,6 +686,11 @@ class Ticket(Base):
     ward_code: Mapped[int | None] = mapped_column(Integer)
     close_reason: Mapped[str | None] = mapped_column(String(16))
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A recovery case ("this ID number is mine", bot.domain.account_recovery): the person the
+    # citizen says is theirs, whom staff may move to the ticket's chat once they have checked.
+    recovery_person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL")
+    )
 
 
 class TicketEntry(Base):

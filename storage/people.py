@@ -9,7 +9,15 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.bookings import ACTIVE, CANCELLED, release_place
-from storage.models import Account, Booking, Person, SampleMember, Vaccination
+from storage.models import (
+    Account,
+    Booking,
+    CampaignInvitation,
+    Child,
+    Person,
+    SampleMember,
+    Vaccination,
+)
 
 
 async def people_of(session: AsyncSession, account_id: int) -> Sequence[Person]:
@@ -48,6 +56,20 @@ async def find_by_id_index(
         )
     ).first()
     return (row[0], row[1]) if row else None
+
+
+async def move_person(session: AsyncSession, person: Person, *, to_account: int) -> None:
+    """Give a person, their children and invitations to another account (a recovery case)."""
+    await session.execute(
+        update(Child).where(Child.parent_person_id == person.id).values(account_id=to_account)
+    )
+    await session.execute(
+        update(CampaignInvitation)
+        .where(CampaignInvitation.person_id == person.id)
+        .values(account_id=to_account)
+    )
+    person.account_id = to_account
+    await session.flush()
 
 
 async def add_person(session: AsyncSession, person: Person) -> Person:

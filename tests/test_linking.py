@@ -70,7 +70,7 @@ async def test_a_zalo_chat_linked_to_telegram_shares_the_records(
     await consent(service, zemu)
     (ask,) = await say(service, zemu, "/lienket")  # a "share your number" card with the question
     assert ask["kind"] == "request_user_info"
-    assert ask["elements"][0]["subtitle"].startswith("Bạn có thể dùng dịch vụ trên cả Telegram")
+    assert ask["elements"][0]["subtitle"].startswith("Bạn có thể dùng dịch vụ trên Telegram, Zalo")
     before = len(emulator.sent(CHAT))
     (sent,) = await say(service, zemu, "0903 111 222")
     assert sent["text"].startswith("Nếu số này đã được lưu ở cuộc trò chuyện kia")

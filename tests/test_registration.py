@@ -279,7 +279,7 @@ async def test_the_same_person_cannot_be_registered_twice(citizen: Citizen, svc)
     texts = await other.say("079090012345")
     # On purpose (issue 14, item 10): neither the other account, its channel nor its phone.
     assert texts == [REFUSED]
-    assert other.buttons() == ["Hỗ trợ", "Quay lại"]
+    assert other.buttons() == ["Đây là số của tôi", "Hỗ trợ", "Quay lại"]
     assert await count(svc, Person) == 1
 
 
@@ -307,7 +307,7 @@ async def test_a_refused_id_number_gets_one_answer_whoever_holds_it(
     await add_holder(svc, "079158000125", chat_id="tg-2")  # taken while the form was filled in
     answers.append((await book_first(citizen))[:1])
     assert answers == [[REFUSED]] * 3
-    assert citizen.buttons() == ["Hỗ trợ", "Quay lại"]
+    assert citizen.buttons() == ["Đây là số của tôi", "Hỗ trợ", "Quay lại"]
     for word in ("Telegram", "Zalo", "web", "đã được đăng ký", "tài khoản khác", "hồ sơ", "lúc"):
         assert word not in REFUSED
     assert not any(ch.isdigit() for ch in REFUSED)
@@ -474,7 +474,7 @@ async def test_erasing_the_account_frees_places_and_keeps_dose_records(
     await again.press("Nam")
     texts = await again.say("079090012345")
     assert texts == [REFUSED]  # on purpose (issue 14, item 10): the one answer for all refusals
-    assert again.buttons() == ["Hỗ trợ", "Quay lại"]
+    assert again.buttons() == ["Đây là số của tôi", "Hỗ trợ", "Quay lại"]
     async with svc.db.read_scope() as session:
         assert await session.scalar(select(func.count()).select_from(Person)) == 1
 

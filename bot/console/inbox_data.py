@@ -209,3 +209,46 @@ async def assignees(session: AsyncSession) -> list[tuple[str, str]]:
         key = holder_key(member.channel, member.user_id)
         seen.setdefault(key, member.name or key)
     return list(seen.items())
+
+
+@dataclass
+class Claimed:
+    """The person a recovery ticket's citizen says is theirs, for staff to check."""
+
+    name: str
+    born: str
+    id: str
+    phone: str
+    ward: str
+    chats: list[str]  # the channels of the account holding them now (none: kept alone)
+    moved: bool  # on the citizen's account already
+
+
+async def claimed_of(
+    session: AsyncSession, ticket: Ticket, account: Account | None, protector: DataProtector
+) -> Claimed | None:
+    """The person of a recovery ticket (`recovery_person_id`), masked; None for other tickets."""
+    person = (
+        await session.get(Person, ticket.recovery_person_id) if ticket.recovery_person_id else None
+    )
+    if person is None:
+        return None
+    chats: list[str] = []
+    if person.account_id is not None:
+        chats = sorted(
+            await session.scalars(
+                select(Account.channel).where(
+                    (Account.id == person.account_id) | (Account.holder_id == person.account_id)
+                )
+            )
+        )
+    owner = (account.holder_id or account.id) if account else None
+    return Claimed(
+        name=person.full_name,
+        born=f"{person.birth_date:%d/%m/%Y}",
+        id=mask_id_number(protector.open(person.id_sealed)),
+        phone=mask_phone(protector.open(person.phone_sealed)) if person.phone_sealed else "",
+        ward=str(person.ward_code),
+        chats=chats,
+        moved=owner is not None and person.account_id == owner,
+    )

@@ -19,7 +19,7 @@ from bot.console import inbox_data as data
 from bot.console import render
 from bot.console.access import Staff
 from bot.console.gate import CONSOLE, form_of, redirect, refusal, require, staff_of
-from bot.domain import tickets
+from bot.domain import account_recovery, tickets
 from bot.i18n import N_, TIMEZONE, _
 from storage import accounts, outbox
 from storage import staff as staff_store
@@ -50,6 +50,10 @@ ERASED = (
     N_("Nothing was sent: this citizen's account no longer exists."),
 )
 NOT_FOUND = (N_("No such ticket"), N_("There is no ticket with this number."))
+NOT_A_CASE = (
+    N_("Not a recovery case"),
+    N_("Nothing was moved: this ticket names no person, or that person no longer exists."),
+)
 
 
 def setup(app: web.Application) -> None:
@@ -141,6 +145,7 @@ async def ticket_page(request: web.Request) -> web.Response:
             return refusal(request, *NOT_FOUND, status=404)
         account = await session.get(Account, ticket.account_id) if ticket.account_id else None
         citizen = await data.citizen_of(session, account, console.protector)
+        claimed = await data.claimed_of(session, ticket, account, console.protector)
         entries = await store.entries(session, ticket.id)
         canned = await store.canned(session)
         people = await data.assignees(session)
@@ -148,6 +153,7 @@ async def ticket_page(request: web.Request) -> web.Response:
     context: dict[str, Any] = {
         "ticket": ticket,
         "citizen": citizen,
+        "claimed": claimed,
         "entries": entries,
         "canned": canned,
         "draft": data.fill(chosen, citizen) if chosen else "",
@@ -258,6 +264,27 @@ async def note(request: web.Request) -> web.Response:
                 text=text,
                 now=console.clock(),
             )
+    console.outbox_written()
+    return _back(ticket.id)
+
+
+@routes.post("/inbox/{ticket}/recover", name="ticket_recover")
+async def recover(request: web.Request) -> web.Response:
+    """A recovery case checked: move the person to the ticket's chat (audited, citizen told)."""
+    who = staff_of(request)
+    require(who.may_see_inbox())
+    console = request.app[CONSOLE]
+    async with console.db.session_scope() as session:
+        ticket = await _ticket(session, request, who)
+        if ticket is None:
+            return refusal(request, *NOT_FOUND, status=404)
+        if ticket.status != store.OPEN:
+            return refusal(request, *CLOSED_ALREADY, status=409)
+        if ticket.account_id is None:
+            return refusal(request, *ERASED, status=409)
+        done = await account_recovery.move(session, ticket, actor=who.actor, now=console.clock())
+        if done == account_recovery.Moved.GONE:
+            return refusal(request, *NOT_A_CASE, status=409)
     console.outbox_written()
     return _back(ticket.id)
 

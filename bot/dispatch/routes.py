@@ -22,6 +22,7 @@ from bot.handlers import (
     phone_number,
     privacy,
     reactions,
+    recovery,
     registration,
     sampling,
     staff,
@@ -43,6 +44,7 @@ FLOWS: Mapping[str, Mapping[str, Handler]] = {
     campaigns.FLOW: campaigns.STEPS,
     broadcasts.FLOW: broadcasts.STEPS,
     linking.FLOW: linking.STEPS,
+    recovery.FLOW: recovery.STEPS,
     reactions.FLOW: reactions.STEPS,
 }
 # What each main-menu entry (and the entries reached from other messages) opens.
@@ -244,6 +246,7 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
         linking.receive_button,
     ),
     ("ticket button", _pressed(payloads.TICKET), support.relay),
+    ("ID recovery button", _pressed(payloads.RECOVER), recovery.receive_button),
     ("children's immunisation", children.takes, children.handle),
     ("command", lambda m, c: m.command is not None, run_command),
     ("menu button", lambda m, c: m.payload in menu.ENTRIES, open_menu),

@@ -1,5 +1,8 @@
 """One citizen, several chats: link this chat to the one on another channel (`/lienket`).
 
+Telegram, Zalo and the web chat link alike: a web chat (a browser's cookie) linked to an app
+keeps its records when the cookie is lost.
+
 Flow `link`:
     PHONE -> the phone number on record with the other chat (typed or shared); a six-digit
              code goes to that chat. The answer is the same whether or not the number is
@@ -32,7 +35,7 @@ FLOW = "link"
 CODE_LIFETIME = timedelta(minutes=10)
 MAX_TRIES = 5
 HERE, LAST = "link:here", "link:last"
-MESSENGERS = ("telegram", "zalo")  # the apps a citizen links (a browser's chat is not one)
+MESSENGERS = ("telegram", "zalo", "web")  # the channels whose chats a citizen links
 _CODE_INDEX = "link-code"  # blind-index kind of the codes kept in the conversation
 _CODES_CHAT, _CODES_NUMBER = "link-chat", "link-number"  # blind-index kinds of code requests
 MAX_CODES = 3  # codes a chat may ask for, and a number may be sent, in `CODES_WINDOW`
@@ -48,14 +51,11 @@ class Step(StrEnum):
 
 def channel_name(channel: str) -> str:
     """A channel as citizens call it."""
-    return {"telegram": "Telegram", "zalo": "Zalo"}.get(channel, _("the web chat"))
+    return {"telegram": "Telegram", "zalo": "Zalo"}.get(channel, _("web"))
 
 
 async def start_linking(msg: Incoming, conv: Conversation) -> None:
     """/lienket: the linked chats and where messages go, or the start of a new link."""
-    if conv.chat.channel not in MESSENGERS:
-        conv.reply(_("Linking is for the Telegram and Zalo apps; this chat cannot be linked."))
-        return
     chats = await accounts.linked_chats(conv.session, conv.owner_id)
     if len(chats) > 1:
         _show_links(conv, chats)
@@ -63,8 +63,8 @@ async def start_linking(msg: Incoming, conv: Conversation) -> None:
     conv.goto(FLOW, Step.PHONE)
     conv.reply(
         _(
-            "You can use this service on both Telegram and Zalo with the same records. Please "
-            "type the phone number you registered with on the other app, for example "
+            "You can use this service on Telegram, Zalo and the web chat with the same records. "
+            "Please type the phone number you registered with in the other chat, for example "
             "0912 345 678. We will send a code there to make sure it is you."
         ),
         request_phone=_("Share my phone number"),

@@ -449,7 +449,7 @@ async def _store_person(conv: Conversation) -> Person | None:
     index = id_index(protector, number)
     if await people.find_by_id_index(conv.session, index) is not None:
         conv.data.pop("idn", None)
-        person_fields.refuse_id(conv)
+        person_fields.refuse_id(conv, number)
         await advance(conv)
         return None
     if await people.count_people(conv.session, conv.owner_id) >= MAX_PEOPLE:

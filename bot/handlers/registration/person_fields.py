@@ -12,6 +12,7 @@ from datetime import date
 
 from bot.conversation import Conversation
 from bot.domain.identity import id_index
+from bot.handlers import recovery
 from bot.handlers.menu import menu_buttons
 from bot.handlers.registration.form import (
     BACK,
@@ -223,27 +224,33 @@ async def receive_id(msg: Incoming, conv: Conversation) -> Outcome:
         )
         return Outcome.STAY
     if found is not None:
-        refuse_id(conv)
+        refuse_id(conv, pid.number)
         return Outcome.STAY
     await accept(conv, idn=base64.b64encode(protector.seal(pid.number)).decode())
     return Outcome.NEXT
 
 
-def refuse_id(conv: Conversation) -> None:
+def refuse_id(conv: Conversation, number: str | None = None) -> None:
     """The one answer for an ID number this account cannot register, whoever holds it.
 
     Held by another account, kept for a medical record after its account was erased, or taken
     while the form was being filled in: the answer is the same, and says nothing of where or by
     whom, so typing numbers tells a stranger nothing. The citizen can type another number, go
-    back, or ask support staff (the ID number alone proves nothing: staff check).
+    back, say it is theirs (with `number`, a person's: a code to the chats it was registered
+    from, or staff check; bot.handlers.recovery), or ask support staff.
     """
+    mine = [recovery.hold(conv, number)] if number else []
     conv.reply(
         _(
             "This ID number cannot be registered here. If it is yours or a family member's, "
             "please choose “Support” and a staff member will help you. You can also type a "
             "different ID number."
         ),
-        buttons=[[Button(_("Support"), "menu:support")], [Button(_("Back"), BACK)]],
+        buttons=[
+            *([mine] if mine else []),
+            [Button(_("Support"), "menu:support")],
+            [Button(_("Back"), BACK)],
+        ],
     )
 
 
