@@ -1,8 +1,8 @@
 """recovery: a support ticket may name the person a citizen says is theirs
 
-Revision ID: 0019
+Revision ID: 0018
 Revises: 0017
-Create Date: 2026-12-22 09:00:00
+Create Date: 2026-12-21 09:00:00
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019"
+revision = "0018"
 down_revision = "0017"
 branch_labels = None
 depends_on = None
