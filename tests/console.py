@@ -8,16 +8,20 @@ posting the page's form does.
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from functools import cache
 from http.cookies import SimpleCookie
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
+from sqlalchemy import select
 
 from bot.app import Service
+from bot.domain import booking as booking_service
 from storage import console, staff
-from storage.models import Site
+from storage.models import Person, Site, Slot
+from tests.registration_fixtures import consenting_account
 from tests.remote import Remote
 
 PASSWORD = "correct horse battery"
@@ -136,3 +140,47 @@ class StaffBrowser:
         if self.status == 303:
             return 303
         return await self.post("/console/sign-in", login=login, password=password)
+
+
+async def book_resident(
+    svc: Service, site: str, *, chat: int | None, name: str = "Trần Thị Bình"
+) -> int:
+    """A Bến Thành resident (on a Telegram chat, or none) booked on `site`'s next slot."""
+    async with svc.db.session_scope() as session:
+        account = (
+            await consenting_account(session, str(chat), channel="telegram", now=svc.clock())
+            if chat
+            else None
+        )
+        person = Person(
+            account_id=account.id if account else None,
+            full_name=name,
+            birth_date=date(1980, 5, 4),
+            gender="female",
+            id_sealed=b"x",
+            id_index=f"index-{name}",
+            province_code=79,
+            ward_code=26743,
+            divisions_version="test",
+            priority_group="nq21-5",
+        )
+        session.add(person)
+        await session.flush()
+        first = await session.scalar(
+            select(Slot.id)
+            .where(Slot.site_id == site, Slot.starts_at > svc.clock() + timedelta(hours=1))
+            .order_by(Slot.starts_at)
+            .limit(1)
+        )
+        assert first is not None
+        made = await booking_service.book(
+            session,
+            person_id=person.id,
+            slot_id=first,
+            dose_number=1,
+            screening={},
+            needs_screening=False,
+            now=svc.clock(),
+        )
+        assert made is not None
+        return person.id

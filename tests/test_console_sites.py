@@ -10,12 +10,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from bot.app import Service
-from bot.domain import booking as booking_service
 from bot.i18n import local_day
-from storage.models import AuditEvent, Booking, Person, Site, Slot
-from tests.console import StaffBrowser, add_staff
+from storage.models import AuditEvent, Booking, Site, Slot
+from tests.console import StaffBrowser, add_staff, book_resident
 from tests.fakes.telegram_api import TelegramEmulator
-from tests.registration_fixtures import BEN_THANH, OTHER_SITE, SITE, add_sites, consenting_account
+from tests.registration_fixtures import BEN_THANH, OTHER_SITE, SITE, add_sites
 
 CHAT = 5001
 WEEKDAYS = {f"wd{n}": "1" for n in range(5)}  # Monday to Friday
@@ -127,7 +126,7 @@ async def test_scope_of_site_pages(client: TestClient, svc: Service) -> None:
 
 
 async def test_places_never_below_bookings(client: TestClient, svc: Service) -> None:
-    person = await book_a_person(svc, chat=None)
+    person = await book_resident(svc, SITE, chat=None)
     async with svc.db.read_scope() as session:
         booking = await session.scalar(select(Booking).where(Booking.person_id == person))
         assert booking is not None
@@ -151,52 +150,13 @@ async def test_places_never_below_bookings(client: TestClient, svc: Service) -> 
     assert len(audit) == 1 and audit[0].detail["before"] == 20
 
 
-async def book_a_person(svc: Service, *, chat: int | None, name: str = "Trần Thị Bình") -> int:
-    """A consenting Telegram citizen (or nobody's) booked on the first slot of the site."""
-    async with svc.db.session_scope() as session:
-        account = (
-            await consenting_account(session, str(chat), channel="telegram", now=svc.clock())
-            if chat
-            else None
-        )
-        person = Person(
-            account_id=account.id if account else None,
-            full_name=name,
-            birth_date=date(1980, 5, 4),
-            gender="female",
-            id_sealed=b"x",
-            id_index=f"index-{name}",
-            province_code=79,
-            ward_code=BEN_THANH,
-            divisions_version="test",
-            priority_group="nq21-5",
-        )
-        session.add(person)
-        await session.flush()
-        first = await session.scalar(
-            select(Slot.id).where(Slot.site_id == SITE).order_by(Slot.starts_at).limit(1)
-        )
-        assert first is not None
-        made = await booking_service.book(
-            session,
-            person_id=person.id,
-            slot_id=first,
-            dose_number=1,
-            screening={},
-            needs_screening=False,
-            now=svc.clock(),
-        )
-        assert made is not None
-        return person.id
-
-
 async def test_a_closed_day_tells_the_booked_citizen_over_telegram(
     service: Service, emulator: TelegramEmulator
 ) -> None:
     await add_sites(service.db, service.clock())
     await staff_of_site(service)
-    person = await book_a_person(service, chat=CHAT)
-    await book_a_person(service, chat=None, name="Lê Văn Cường")  # registered at the desk
+    person = await book_resident(service, SITE, chat=CHAT)
+    await book_resident(service, SITE, chat=None, name="Lê Văn Cường")  # registered at the desk
     async with service.db.read_scope() as session:
         booking = await session.scalar(select(Booking).where(Booking.person_id == person))
         assert booking is not None
