@@ -167,6 +167,7 @@ def build_service(settings: Settings, *, clock: Clock = wall_clock) -> Service:
         zalo_inbox=zalo_inbox,
         outbox_written=sender.wake,
         outbox_withdrawn=sender.withdraw,
+        certificates_issued=renderer.wake,
     )
     return Service(
         settings,

@@ -157,7 +157,7 @@ async def book_resident(
             full_name=name,
             birth_date=date(1980, 5, 4),
             gender="female",
-            id_sealed=b"x",
+            id_sealed=svc.protector.seal("079180001234"),
             id_index=f"index-{name}",
             province_code=79,
             ward_code=26743,

@@ -81,6 +81,15 @@ class Staff:
         """A new site in a ward: admins and that ward's officers."""
         return self.is_admin or ward in self.wards
 
+    @property
+    def desk_sites(self) -> frozenset[str]:
+        """The sites whose dose desk the person works at (site staff's own sites)."""
+        return self.sites if SITE_STAFF in self.roles else frozenset()
+
+    def may_record_doses(self, site: Site) -> bool:
+        """A site's dose desk: its site staff, and admins."""
+        return self.is_admin or site.id in self.desk_sites
+
     def may_broadcast(self) -> bool:
         """Ward announcements: admins (any ward or province) and ward officers (their wards)."""
         return self.is_admin or WARD_STAFF in self.roles

@@ -23,6 +23,7 @@ from bot.console import render
 from bot.console.access import Staff
 from bot.console.request_keys import CSRF, FORM, SESSION_TOKEN, STAFF
 from bot.crypto import DataProtector
+from bot.domain.dcc.trust import Authority
 from bot.i18n import N_
 from bot.web.clients import is_loopback_host, scheme
 from storage import console as store
@@ -48,6 +49,8 @@ class Console:
     outbox_written: Callable[[], None] = field(default=lambda: None)
     # Outbox rows taken back (an announcement stopped): the sender forgets any it holds.
     outbox_withdrawn: Callable[[set[int]], None] = field(default=lambda _ids: None)
+    authority: Authority | None = None  # signs the certificate of a dose recorded at the desk
+    certificates_issued: Callable[[], None] = field(default=lambda: None)
 
     @property
     def idle(self) -> timedelta:

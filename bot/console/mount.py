@@ -8,6 +8,7 @@ from bot.console import (
     announcement_pages,
     audit_pages,
     dashboard_pages,
+    desk_pages,
     gate,
     inbox_events,
     inbox_pages,
@@ -28,7 +29,9 @@ PREFIX = "/console"
 LINKS_PER_S, LINK_BURST = 1 / 60, 3
 _STYLE = (render.STATIC / "console.css").read_bytes()
 # Our own scripts, each for the pages that stay live (they work without them too).
-_SCRIPTS = {name: (render.STATIC / name).read_bytes() for name in ("inbox.js", "dashboard.js")}
+_SCRIPTS = {
+    name: (render.STATIC / name).read_bytes() for name in ("inbox.js", "dashboard.js", "desk.js")
+}
 
 
 def setup(app: web.Application, console: Console) -> None:
@@ -47,6 +50,7 @@ def setup(app: web.Application, console: Console) -> None:
     sub.add_routes(audit_pages.routes)
     sub.add_routes(staff_edit.routes)
     sub.add_routes(announcement_pages.routes)
+    sub.add_routes(desk_pages.routes)
     sub.add_routes(site_form.routes)  # before /sites/{site_id}
     sub.add_routes(site_pages.routes)
     inbox_events.setup(sub)
@@ -56,7 +60,7 @@ def setup(app: web.Application, console: Console) -> None:
     sub.add_routes(dashboard_pages.routes)
     _watch_changes(sub, console)
     sub.router.add_get("/static/console.css", style, name="style")
-    sub.router.add_get("/static/{name:(inbox|dashboard)\\.js}", script, name="script")
+    sub.router.add_get("/static/{name:(inbox|dashboard|desk)\\.js}", script, name="script")
     app.router.add_get(PREFIX, to_home)
     app.add_subapp(PREFIX, sub)
 

@@ -62,6 +62,7 @@ def build_web_app(
     zalo_inbox: ZaloInbox | None = None,
     outbox_written: Callable[[], None] = lambda: None,
     outbox_withdrawn: Callable[[set[int]], None] = lambda _ids: None,
+    certificates_issued: Callable[[], None] = lambda: None,
 ) -> web.Application:
     """The HTTP application: web chat, staff API, /verify, the staff console, webhooks, health."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[last_resort])
@@ -93,7 +94,19 @@ def build_web_app(
         app.router.add_post(TELEGRAM_WEBHOOK_PATH, telegram_webhook)
     if zalo_inbox is not None:
         zalo.setup(app, zalo_inbox, clock=clock)
-    console.setup(app, Console(settings, db, protector, clock, outbox_written, outbox_withdrawn))
+    console.setup(
+        app,
+        Console(
+            settings,
+            db,
+            protector,
+            clock,
+            outbox_written,
+            outbox_withdrawn,
+            authority=authority,
+            certificates_issued=certificates_issued,
+        ),
+    )
     return app
 
 
