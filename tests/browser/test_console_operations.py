@@ -1,5 +1,6 @@
-"""The console's operations in Chromium: a day closed at a site and an announcement sent, each
-received by a citizen over the Telegram emulator.
+"""The console's operations in Chromium, each received by a citizen over the Telegram emulator.
+
+A day closed at a site, an announcement sent, a dose recorded from a photo of the booking QR.
 
 With `CONSOLE_SCREENSHOTS=docs/screenshots` the pages are saved there (docs/console.md).
 """
@@ -7,6 +8,7 @@ With `CONSOLE_SCREENSHOTS=docs/screenshots` the pages are saved there (docs/cons
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser
@@ -14,6 +16,7 @@ from sqlalchemy import select
 
 from bot.app import Service, build_service, running
 from bot.config import Settings
+from bot.domain.booking import code_qr
 from bot.i18n import local_day
 from storage.models import Booking, Slot
 from tests.browser.test_console_pages import OFFICE, PHONE, open_page, shot, sign_in_by_keyboard
@@ -90,4 +93,35 @@ async def test_an_announcement_is_previewed_sent_and_reported(
     # the page reloads itself while sending (every 5 s), until the report is final
     await page.get_by_text("Đã gửi: 1", exact=True).wait_for(timeout=20_000)
     await shot(page, f"console-announcement-report-{suffix}")
+    assert problems == []
+
+
+async def test_a_dose_is_recorded_from_a_photo_of_the_qr_and_the_certificate_sent(
+    chromium: Browser,
+    served: tuple[Service, str],
+    emulator: TelegramEmulator,
+    tmp_path: Path,
+) -> None:
+    svc, base = served
+    person = await book_resident(svc, "hcm-benthanh", chat=CHAT)
+    async with svc.db.read_scope() as session:
+        booking = await session.scalar(select(Booking).where(Booking.person_id == person))
+    assert booking is not None
+    photo = tmp_path / "qr.png"
+    photo.write_bytes(code_qr(booking.code))
+    page, problems = await open_page(chromium, OFFICE)
+    await sign_in_by_keyboard(page, base, "desk")
+    await page.get_by_role("link", name="Bàn tiêm", exact=True).click()
+    await page.get_by_role("heading", name="Bàn tiêm · Trạm Y tế phường Bến Thành").wait_for()
+    await shot(page, "console-desk-office")
+    await page.get_by_label("Hoặc ảnh chụp mã QR đặt lịch").set_input_files(str(photo))
+    await page.get_by_role("button", name="Đọc ảnh").click()
+    await page.get_by_role("heading", name="Trần Thị Bình").wait_for()
+    await page.get_by_label("Vắc xin đã tiêm").select_option("pfizer")
+    await page.get_by_label("Số lô (in trên lọ vắc xin)").fill("FK1234")
+    await shot(page, "console-desk-booking-office")
+    await page.get_by_role("button", name="Ghi nhận mũi tiêm").click()
+    await page.get_by_text("Đã ghi nhận mũi tiêm. Người dân đã được báo").wait_for()
+    sent = await emulator.wait_for_sent(CHAT, 2, timeout=15)
+    assert "Trần Thị Bình" in sent[0]["text"] and sent[1]["method"] == "sendPhoto"
     assert problems == []
