@@ -122,7 +122,8 @@ EVERYDAY: dict[Intent, tuple[str, ...]] = {
     Intent.CERTIFICATE: (
         "gcn tiem", "cn tiem", "giay xac nhan", "xac nhan tiem", "giay xac nhan tiem",
         "giay xac nhan da tiem", "lay giay xac nhan", "giay chung nhan tiem",
-        "chung nhan tiem chung", "chung nhan da tiem", "ho chieu vacxin", "the xanh", "vaccine certificate",
+        "chung nhan tiem chung", "chung nhan da tiem", "ho chieu vacxin", "the xanh",
+        "vaccine certificate",
         "vaccination certificate", "proof of vaccination", "gcn tiem chung", "xac nhan da tiem",
     ),
     Intent.APPOINTMENTS: (
