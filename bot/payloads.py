@@ -21,6 +21,7 @@ LINK = "link:"  # link:here|last: /lienket, which chat keeps the records
 TICKET = "tk:"  # tk:claim|rate|end: support tickets (bot.domain.tickets)
 MENU = "menu:"  # menu:<entry>: the main menu (bot.handlers.menu)
 CHILD = "child:"  # child:<step>: a parent adding a child (bot.handlers.children)
+FIX = "fix:"  # fix:start: report a wrong dose record, under a "why" answer (issue 16.7)
 
 # Read by the step that offered them.
 REGISTRATION = "reg:"  # the registration form (bot.handlers.registration)
@@ -36,6 +37,7 @@ CAMPAIGN_DRAFT = "cd:"  # an invitation campaign being set up (/chiendich)
 # rx:dose|what|when|sev: a reaction report's steps (bot.handlers.reactions); its opening
 # button, rx:report, is routed whatever the step (and kept by any form, see conversation.py).
 REACTION = "rx:"
+FIX_STEP = "fx:"  # fx:<dose id>|nophoto: the wrong-dose report's steps (bot.handlers.record_fixes)
 
 ROUTED = (
     LANGUAGE,
@@ -47,4 +49,5 @@ ROUTED = (
     LINK,
     TICKET,
     CHILD,
+    FIX,
 )
