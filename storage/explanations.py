@@ -55,4 +55,4 @@ async def passed_unrecorded(
         )
         .order_by(Slot.starts_at.desc())
     )
-    return [(booking, slot) for booking, slot in result.tuples()]
+    return [(booking, slot) for booking, slot in result]
