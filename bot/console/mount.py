@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.console import (
+    correction_pages,
     dashboard_pages,
     gate,
     inbox_events,
@@ -44,6 +45,7 @@ def setup(app: web.Application, console: Console) -> None:
     sub.add_routes(inbox_pages.routes)
     inbox_pages.setup(sub)
     sub.add_routes(dashboard_pages.routes)
+    sub.add_routes(correction_pages.routes)
     _watch_changes(sub, console)
     sub.router.add_get("/static/console.css", style, name="style")
     sub.router.add_get("/static/{name:(inbox|dashboard)\\.js}", script, name="script")
