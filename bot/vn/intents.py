@@ -194,6 +194,15 @@ _SPELLER = Speller.of(
 )
 
 
+# Phrases filed by their first word, so a message is compared only with phrases that can match.
+_BY_FIRST_WORD: dict[str, list[tuple[int, str, Intent]]] = {}
+for _intent, _phrases in PHRASES.items():
+    for _phrase in _phrases:
+        _BY_FIRST_WORD.setdefault(_phrase.split()[0], []).append(
+            (len(_phrase.split()), _phrase, _intent)
+        )
+
+
 def _padded(text: str) -> str | None:
     """The text folded and respelled, between spaces; None if empty or too long."""
     words = fold(text).split()
@@ -211,13 +220,16 @@ def match_intent(text: str) -> Intent | None:
     padded = _padded(text)
     if padded is None:
         return None
+    words = padded.split()
     best: tuple[int, int, Intent] | None = None
-    for intent, phrases in PHRASES.items():
-        rank = _FIRST.get(intent, 0)
-        if intent is Intent.WHY and _topic_in(padded) is None:
-            continue
-        for phrase in phrases:
-            if f" {phrase} " in padded and (best is None or (rank, len(phrase)) > best[:2]):
+    for at, word in enumerate(words):
+        for size, phrase, intent in _BY_FIRST_WORD.get(word, ()):
+            if " ".join(words[at : at + size]) != phrase:
+                continue
+            rank = _FIRST.get(intent, 0)
+            if intent is Intent.WHY and _topic_in(padded) is None:
+                continue
+            if best is None or (rank, len(phrase)) > best[:2]:
                 best = (rank, len(phrase), intent)
     return best[2] if best else None
 
