@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import DoseCorrection
@@ -46,6 +46,11 @@ async def open_for_dose(session: AsyncSession, vaccination_id: int) -> DoseCorre
         )
     )
     return result.first()
+
+
+async def erase_for_account(session: AsyncSession, account_id: int) -> None:
+    """Forget the requests an account made, words and photos (the citizen erased their data)."""
+    await session.execute(delete(DoseCorrection).where(DoseCorrection.account_id == account_id))
 
 
 async def of_people(session: AsyncSession, person_ids: Sequence[int]) -> Sequence[DoseCorrection]:

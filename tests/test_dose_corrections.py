@@ -269,3 +269,13 @@ def test_cli_lists_the_site_queue_and_decides(
     ]
     assert _run(capsys, "corrections", "decide", "1", "--accept")[0] == 1
     assert _run(capsys, "corrections", "list", "--status", "refused")[1][-1] == "1 request(s)"
+
+
+async def test_erasing_the_account_forgets_its_requests(vaccinated: Citizen, svc: Service) -> None:
+    await _report(vaccinated)
+    assert len(await _requests(svc)) == 1
+    await vaccinated.say("/xoadulieu")
+    await vaccinated.press("Xóa dữ liệu")
+    assert await _requests(svc) == []
+    async with svc.db.read_scope() as session:
+        assert (await session.scalars(select(Vaccination))).all()  # the medical record stays
