@@ -22,6 +22,7 @@ TICKET = "tk:"  # tk:claim|rate|end: support tickets (bot.domain.tickets)
 MENU = "menu:"  # menu:<entry>: the main menu (bot.handlers.menu)
 CHILD = "child:"  # child:<step>: a parent adding a child (bot.handlers.children)
 RECOVER = "rc:"  # rc:mine|again|help: "this ID number is mine" (bot.handlers.recovery)
+FIX = "fix:"  # fix:start: report a wrong dose record, under a "why" answer (issue 16.7)
 
 # Read by the step that offered them.
 REGISTRATION = "reg:"  # the registration form (bot.handlers.registration)
@@ -37,6 +38,7 @@ CAMPAIGN_DRAFT = "cd:"  # an invitation campaign being set up (/chiendich)
 # rx:dose|what|when|sev: a reaction report's steps (bot.handlers.reactions); its opening
 # button, rx:report, is routed whatever the step (and kept by any form, see conversation.py).
 REACTION = "rx:"
+FIX_STEP = "fx:"  # fx:<dose id>|nophoto: the wrong-dose report's steps (bot.handlers.record_fixes)
 
 ROUTED = (
     LANGUAGE,
@@ -49,4 +51,5 @@ ROUTED = (
     TICKET,
     CHILD,
     RECOVER,
+    FIX,
 )

@@ -943,3 +943,38 @@ class ChildDose(Base):
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DoseCorrection(Base):
+    """A citizen's request to correct a recorded dose (issue 16.7), decided by the site's staff.
+
+    Routed to the site that recorded the dose (`site_id`, copied from the dose so the queue is
+    one index read). The paper card's photo, if sent, is sealed like other sensitive data. The
+    citizen is told the decision through the outbox, in their language (bot.domain).
+    """
+
+    __tablename__ = "dose_corrections"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'accepted', 'refused')", name="status"),
+        # A site's queue: its open requests, oldest first.
+        Index("ix_dose_corrections_site_status", "site_id", "status", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vaccination_id: Mapped[int] = mapped_column(
+        ForeignKey("vaccinations.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    # NULL once the account is erased: the request stays with the dose's record.
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), index=True
+    )
+    site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
+    problem: Mapped[str] = mapped_column(String(500))  # what is wrong, in the citizen's words
+    photo_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # the paper card, sealed
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(120))  # the actor label, as audited
+    decision_note: Mapped[str | None] = mapped_column(String(500))

@@ -89,6 +89,8 @@ async def fill_person(citizen: Citizen, who: str = "Bản thân tôi", **answers
     await citizen.say("dang ky tiem")
     await citizen.press(who)
     await citizen.say(values["name"])
+    if values["name"].isascii():  # a name without diacritics is confirmed once
+        await citizen.say("có")
     await citizen.say(values["dob"])
     await citizen.press(values["gender"])
     await citizen.say(values["id"])

@@ -36,7 +36,7 @@ async def register_identity(citizen: Citizen, who: str = "Bản thân tôi") -> 
     await citizen.say("/maqr")
     assert citizen.buttons() == ["Bản thân tôi", "Người thân"]
     await citizen.press(who)
-    for text in ("Nguyen Van An", "2/1/1990"):
+    for text in ("Nguyen Van An", "có", "2/1/1990"):
         await citizen.say(text)
     await citizen.press("Nam")
     for text in ("079090012345", "0912345678", "hcm", "ben thanh"):

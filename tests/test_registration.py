@@ -50,7 +50,10 @@ async def test_whole_journey_for_oneself_typed_without_diacritics(citizen: Citiz
     assert await citizen.say("dk tiem")
     assert citizen.buttons() == ["Bản thân tôi", "Người thân"]
     await citizen.press("Bản thân tôi")
-    await citizen.say("Nguyen Van An")
+    (question,) = await citizen.say("nguyen van an")
+    assert "“Nguyen Van An”" in question and "không dấu" in question
+    assert citizen.buttons() == ["Giữ “Nguyen Van An”", "Gõ lại có dấu"]
+    await citizen.press("Giữ “Nguyen Van An”")
     texts = await citizen.say("2/1/90")
     assert "Thứ Ba, 02/01/1990" in texts[0]
     assert citizen.buttons() == ["Nam", "Nữ"]
@@ -469,7 +472,7 @@ async def test_erasing_the_account_frees_places_and_keeps_dose_records(
     await again.consent()
     await again.say("/dangky")
     await again.press("Bản thân tôi")
-    for text in ("Ke La", "02/01/1990"):
+    for text in ("Ke La", "có", "02/01/1990"):
         await again.say(text)
     await again.press("Nam")
     texts = await again.say("079090012345")

@@ -114,3 +114,51 @@ def test_send_time(typed: str, expected: datetime) -> None:
 )
 def test_not_a_send_time(typed: str) -> None:
     assert parse_send_time(typed, now=NOW, tz=TIMEZONE) is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("2 thang 9 nam 1958", date(1958, 9, 2)),
+        ("2 tháng 9 năm 1958", date(1958, 9, 2)),
+        ("Ngày 2 tháng 9, 1958", date(1958, 9, 2)),
+        ("mùng 2 tháng 9 năm 1958", date(1958, 9, 2)),
+        ("mồng hai tháng chín năm 58", date(1958, 9, 2)),
+        ("2 thang nam nam 1958", date(1958, 5, 2)),
+        ("15 tháng chạp năm 1960", date(1960, 12, 15)),
+        ("mùng 1 tháng giêng 1970", date(1970, 1, 1)),
+        ("20 tháng mười hai năm 1999", date(1999, 12, 20)),
+        ("NGÀY 2 THÁNG 9 NĂM 1958", date(1958, 9, 2)),
+    ],
+    ids=[
+        "plain", "diacritics", "ngay-comma", "mung", "mong-words-two-digit-year",
+        "thang-nam-is-may", "thang-chap", "thang-gieng", "muoi-hai", "upper-case",
+    ],
+)  # fmt: skip
+def test_accepted_in_words(typed: str, expected: date) -> None:
+    assert parse_birth_date(typed, today=TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [
+        ("mùng 2 tháng 9", DateProblem.FORMAT),  # a birth date needs its year
+        ("31 tháng 2 năm 1990", DateProblem.NO_SUCH_DAY),
+        ("2 tháng 13 năm 1990", DateProblem.NO_SUCH_DAY),
+        ("1 tháng 12 năm 2026", DateProblem.FUTURE),
+        ("hai tháng", DateProblem.FORMAT),
+    ],
+    ids=["no-year", "no-such-day", "no-such-month", "future", "half"],
+)
+def test_refused_in_words(typed: str, problem: DateProblem) -> None:
+    with pytest.raises(InvalidDate) as refused:
+        parse_birth_date(typed, today=TODAY)
+    assert refused.value.problem == problem
+
+
+def test_send_time_with_a_day_in_words() -> None:
+    now = datetime(2026, 8, 1, 9, 0, tzinfo=TIMEZONE)
+    expected = datetime(2026, 9, 2, 8, 0, tzinfo=TIMEZONE)
+    assert parse_send_time("8 giờ mùng 2 tháng 9", now=now, tz=TIMEZONE) == expected
+    assert parse_send_time("mùng 2 tháng 9 lúc 8h", now=now, tz=TIMEZONE) == expected
+    assert parse_send_time("ngay 2 thang 9 nam 2026 luc 8:00", now=now, tz=TIMEZONE) == expected

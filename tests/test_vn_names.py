@@ -1,4 +1,4 @@
-"""Full names: cleaned and kept as typed, or refused with a reason."""
+"""Full names: cleaned and put in title case, or refused with a reason."""
 
 from __future__ import annotations
 
@@ -6,19 +6,31 @@ import unicodedata
 
 import pytest
 
-from bot.vn.names import MAX_LETTERS, InvalidName, NameProblem, parse_full_name
+from bot.vn.names import (
+    MAX_LETTERS,
+    InvalidName,
+    NameProblem,
+    parse_full_name,
+    without_diacritics,
+)
 
 
 @pytest.mark.parametrize(
     ("typed", "expected"),
     [
         ("Nguyễn Văn An", "Nguyễn Văn An"),
-        ("nguyễn văn an", "nguyễn văn an"),
-        ("NGUYEN VAN AN", "NGUYEN VAN AN"),
+        ("nguyễn văn an", "Nguyễn Văn An"),
+        ("NGUYEN VAN AN", "Nguyen Van An"),
+        ("nguyen thi lan", "Nguyen Thi Lan"),
+        ("ĐẶNG THỊ ĐÀO", "Đặng Thị Đào"),
+        ("đặng thị đào", "Đặng Thị Đào"),
+        ("o'brien jean-luc", "O'Brien Jean-Luc"),
+        ("McDonald nguyễn", "McDonald Nguyễn"),
+        ("lÊ văn an", "lÊ Văn An"),  # mixed case within a word is kept as typed
         ("  Trần   Thị\tBích\u00a0Ngọc \n", "Trần Thị Bích Ngọc"),
         ("Lê Đức Thọ", "Lê Đức Thọ"),
         ("Lê \u00d0ức Thọ", "Lê Đức Thọ"),  # Icelandic eth look-alike
-        ("lê \u00f0ức thọ", "lê đức thọ"),
+        ("lê \u00f0ức thọ", "Lê Đức Thọ"),
         ("Nguyễn\u200b Văn An", "Nguyễn Văn An"),  # zero-width space from a paste
         ("O'Brien", "O'Brien"),
         ("O’Neill Jean-Luc", "O’Neill Jean-Luc"),
@@ -84,9 +96,9 @@ def test_too_short(typed: str) -> None:
 
 
 def test_length_limits() -> None:
-    assert parse_full_name("a" * MAX_LETTERS) == "a" * MAX_LETTERS
+    assert parse_full_name("a" * MAX_LETTERS) == "A" + "a" * (MAX_LETTERS - 1)
     spaced = " ".join("a" * MAX_LETTERS)  # letters are counted, not spaces
-    assert parse_full_name(spaced) == spaced
+    assert parse_full_name(spaced) == spaced.upper()
     for typed in ("a" * (MAX_LETTERS + 1), " ".join("a" * (MAX_LETTERS + 1))):
         with pytest.raises(InvalidName) as refused:
             parse_full_name(typed)
@@ -103,3 +115,17 @@ def test_very_long_text_is_too_long(typed: str) -> None:
 def test_error_carries_the_problem_code() -> None:
     with pytest.raises(ValueError, match=r"^not_letters$"):
         parse_full_name("R2D2")
+
+
+@pytest.mark.parametrize(
+    ("name", "plain"),
+    [
+        ("Nguyen Thi Lan", True),
+        ("Nguyễn Thị Lan", False),
+        ("Dang Van Đuc", False),
+        ("John Smith", True),
+        ("王小明", False),
+    ],
+)
+def test_without_diacritics(name: str, plain: bool) -> None:
+    assert without_diacritics(name) is plain

@@ -7,7 +7,7 @@ certificate, nothing to remove or revoke), 2 refused.
 
 One module per group of commands: arguments (declared and checked), import_commands,
 staff_members, signing (keys, verify, certificate), campaign_commands, broadcast_commands,
-children_commands (due lists and coverage), reactions_report.
+children_commands (due lists and coverage), correction_commands (dose records), reactions_report.
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from bot.cli import (
     broadcast_commands,
     campaign_commands,
     children_commands,
+    correction_commands,
     import_commands,
     reactions_report,
     signing,
     staff_members,
 )
-from bot.cli.arguments import COMMANDS, IMPORTS, add_commands, check
+from bot.cli.arguments import CLI_ACTOR, COMMANDS, IMPORTS, add_commands, check
 from bot.cli.signing import init_signer
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ async def run(args: argparse.Namespace, service: Service) -> int:
         return await broadcast_commands.run(args, service)
     if args.command == "children":
         return await children_commands.run(args, service)
+    if args.command == "corrections":
+        return await correction_commands.run(args, service, actor=CLI_ACTOR)
     if args.command == "reactions":
         return await reactions_report.run(args.since, service)
     if args.staff_command == "add":

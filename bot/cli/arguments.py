@@ -6,7 +6,7 @@ import argparse
 from datetime import date
 from pathlib import Path
 
-from bot.cli import broadcast_commands, children_commands
+from bot.cli import broadcast_commands, children_commands, correction_commands
 from bot.domain.campaign_waves import CampaignError, parse_dose_status
 from bot.domain.certificate_issuing import MAX_REASON
 from storage import staff
@@ -24,6 +24,7 @@ COMMANDS = (
     "broadcast",
     "reactions",
     "children",
+    "corrections",
 )
 
 
@@ -119,6 +120,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _add_campaign_commands(commands)
     broadcast_commands.add_commands(commands)
     children_commands.add_commands(commands)
+    correction_commands.add_commands(commands)
 
 
 def _add_certificate_commands(

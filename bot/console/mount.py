@@ -7,6 +7,7 @@ from aiohttp import web
 from bot.console import (
     announcement_pages,
     audit_pages,
+    correction_pages,
     dashboard_pages,
     desk_pages,
     gate,
@@ -58,6 +59,7 @@ def setup(app: web.Application, console: Console) -> None:
     sub.add_routes(inbox_pages.routes)
     inbox_pages.setup(sub)
     sub.add_routes(dashboard_pages.routes)
+    sub.add_routes(correction_pages.routes)
     _watch_changes(sub, console)
     sub.router.add_get("/static/console.css", style, name="style")
     sub.router.add_get("/static/{name:(inbox|dashboard|desk)\\.js}", script, name="script")

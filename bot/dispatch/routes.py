@@ -22,12 +22,14 @@ from bot.handlers import (
     phone_number,
     privacy,
     reactions,
+    record_fixes,
     recovery,
     registration,
     sampling,
     staff,
     start,
     support,
+    why,
 )
 from bot.handlers.registration import form
 from bot.messages import Incoming, Kind
@@ -46,6 +48,7 @@ FLOWS: Mapping[str, Mapping[str, Handler]] = {
     linking.FLOW: linking.STEPS,
     recovery.FLOW: recovery.STEPS,
     reactions.FLOW: reactions.STEPS,
+    record_fixes.FLOW: record_fixes.STEPS,
 }
 # What each main-menu entry (and the entries reached from other messages) opens.
 MENU_FLOWS: Mapping[str, Handler] = {
@@ -59,7 +62,7 @@ MENU_FLOWS: Mapping[str, Handler] = {
     "menu:support": support.open_ticket,
 }
 # Flows whose steps take photos themselves (any other photo is read as a certificate).
-TAKES_PHOTOS = frozenset({broadcasts.FLOW})
+TAKES_PHOTOS = frozenset({broadcasts.FLOW, record_fixes.FLOW})
 # What /huy says depends on the flow it stops.
 CANCELLERS: Mapping[str, Handler] = {registration.FLOW: registration.cancel}
 # Each flow's "Back" button (offered after repeated wrong answers).
@@ -126,6 +129,8 @@ INTENTS: Mapping[Intent, Handler] = {
     Intent.DELETE_DATA: privacy.ask_erase,
     Intent.ADD_CHILD: children.start_add,
     Intent.CHILD_RECORD: children.show_children,
+    Intent.WHY: why.explain,
+    Intent.CORRECTION: record_fixes.start,
 }
 
 
@@ -247,6 +252,7 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
     ),
     ("ticket button", _pressed(payloads.TICKET), support.relay),
     ("ID recovery button", _pressed(payloads.RECOVER), recovery.receive_button),
+    ("wrong dose record button", _pressed(payloads.FIX), record_fixes.start),
     ("children's immunisation", children.takes, children.handle),
     ("command", lambda m, c: m.command is not None, run_command),
     ("menu button", lambda m, c: m.payload in menu.ENTRIES, open_menu),

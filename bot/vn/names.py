@@ -1,13 +1,17 @@
 """Full names as people type them: Vietnamese with or without diacritics, or foreign names.
 
-The name is kept as typed (no title-casing: "nguyễn văn an" stays lower case), only cleaned:
-NFC-normalised (some keyboards send NFD), whitespace collapsed, invisible format characters
-(zero-width spaces, BOM, soft hyphens) dropped, and the look-alike "Ð"/"ð" (U+00D0/U+00F0,
-Icelandic eth, common in pasted text) replaced by the Vietnamese "Đ"/"đ" (U+0110/U+0111).
+The name goes onto certificates, so it is stored in title case: a word typed all in lower case
+or all in capitals is capitalised ("nguyễn văn an", "NGUYỄN VĂN AN" -> "Nguyễn Văn An", and
+after ' or -: "o'brien" -> "O'Brien"); a word already in mixed case is kept ("McDonald").
+It is also cleaned: NFC-normalised (some keyboards send NFD), whitespace collapsed, invisible
+format characters (zero-width spaces, BOM, soft hyphens) dropped, and the look-alike "Ð"/"ð"
+(U+00D0/U+00F0, Icelandic eth, common in pasted text) replaced by the Vietnamese "Đ"/"đ"
+(U+0110/U+0111).
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from enum import StrEnum
 
@@ -20,6 +24,7 @@ MAX_LETTERS = 80
 _MAX_CHARS = 2 * MAX_LETTERS
 _ETH = str.maketrans({"Ð": "Đ", "ð": "đ"})
 _JOINERS = frozenset("'’-‐")  # apostrophes and hyphens, allowed inside a word: O'Brien, Jean-Luc
+_JOINER_SPLIT = re.compile("([" + re.escape("".join(sorted(_JOINERS))) + "])")
 
 
 class NameProblem(StrEnum):
@@ -35,13 +40,14 @@ class InvalidName(InputRefused[NameProblem]):
 
 
 def parse_full_name(text: str) -> str:
-    """Clean a typed full name, keeping its case; letters, spaces and ' or - inside words.
+    """Clean a typed full name, in title case; letters, spaces and ' or - inside words.
 
     Args:
         text: The name as typed.
 
     Returns:
-        The name, NFC, single-spaced, with "Ð" (U+00D0) replaced by "Đ" (U+0110).
+        The name, NFC, single-spaced, in title case (see the module), with "Ð" (U+00D0)
+        replaced by "Đ" (U+0110).
 
     Raises:
         InvalidName: TOO_LONG over MAX_LETTERS letters, NOT_LETTERS for anything but letters,
@@ -59,7 +65,19 @@ def parse_full_name(text: str) -> str:
         raise InvalidName(NameProblem.NOT_LETTERS)
     if letters < MIN_LETTERS:
         raise InvalidName(NameProblem.TOO_SHORT)
-    return name
+    return " ".join(_title(word) for word in name.split(" "))
+
+
+def _title(word: str) -> str:
+    """A word in one case capitalised, at its start and after ' or -; mixed case kept."""
+    if not (word.islower() or word.isupper()):
+        return word
+    return "".join(part[:1].upper() + part[1:].lower() for part in _JOINER_SPLIT.split(word))
+
+
+def without_diacritics(name: str) -> bool:
+    """Whether a name was typed without any diacritics ("Nguyen Thi Lan"), to be confirmed."""
+    return name.isascii()
 
 
 def _allowed(name: str, at: int) -> bool:

@@ -30,7 +30,8 @@ from bot.i18n import _, format_day
 from bot.messages import Button, Incoming, Kind
 from bot.vn.dates import DateProblem, InvalidDate, age_on, parse_birth_date
 from bot.vn.ids import Gender, IdProblem, InvalidId, disagreements, parse_personal_id
-from bot.vn.names import InvalidName, NameProblem, parse_full_name
+from bot.vn.intents import Intent, is_answer
+from bot.vn.names import InvalidName, NameProblem, parse_full_name, without_diacritics
 from bot.vn.phone import mask_phone, normalize_phone
 from bot.vn.text import fold
 from storage import people
@@ -62,8 +63,22 @@ def name_problem_text(problem: NameProblem) -> str:
     }[problem]
 
 
+NAME_KEEP, NAME_RETYPE = "reg:name:keep", "reg:name:retype"
+
+
 async def receive_name(msg: Incoming, conv: Conversation) -> Outcome:
-    """Check the name: 2-80 letters, no digits or emoji."""
+    """Check the name: 2-80 letters, no digits or emoji; stored in title case.
+
+    A name typed without diacritics goes onto the certificate as it is, so it is confirmed
+    once: kept with the button (or "có"/"ok", or typed the same again), or typed again.
+    """
+    plain = conv.data.get("name_plain")
+    if plain is not None and (msg.payload == NAME_KEEP or is_answer(msg.text, Intent.YES)):
+        return await _take_name(conv, plain)
+    if msg.payload == NAME_RETYPE:
+        conv.data.pop("name_plain", None)
+        conv.reply(_("Please type the full name with diacritics, for example: Nguyễn Thị Lan"))
+        return Outcome.STAY
     try:
         name = parse_full_name(msg.text)
     except InvalidName as refused:
@@ -72,6 +87,24 @@ async def receive_name(msg: Incoming, conv: Conversation) -> Outcome:
             msg, conv, reason + " " + _("Please type the full name, for example: Nguyễn Văn An")
         )
         return Outcome.STAY
+    if without_diacritics(name) and name != plain:
+        conv.data["name_plain"] = name
+        conv.reply(
+            _(
+                "“{name}” is written without diacritics, and the name is printed on the "
+                "certificate exactly as written. Keep it like this, or type it with diacritics?"
+            ).format(name=name),
+            buttons=[
+                [Button(_("Keep “{name}”").format(name=name[:40]), NAME_KEEP)],
+                [Button(_("Type it with diacritics"), NAME_RETYPE)],
+            ],
+        )
+        return Outcome.STAY
+    return await _take_name(conv, name)
+
+
+async def _take_name(conv: Conversation, name: str) -> Outcome:
+    conv.data.pop("name_plain", None)
     await accept(conv, name=name)
     return Outcome.NEXT
 
