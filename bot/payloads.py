@@ -21,6 +21,7 @@ LINK = "link:"  # link:here|last: /lienket, which chat keeps the records
 TICKET = "tk:"  # tk:claim|rate|end: support tickets (bot.domain.tickets)
 MENU = "menu:"  # menu:<entry>: the main menu (bot.handlers.menu)
 CHILD = "child:"  # child:<step>: a parent adding a child (bot.handlers.children)
+CHECK_IN = "ci:"  # ci:fine|mild|help:<check-in id>: a post-vaccination check-in's answer
 
 # Read by the step that offered them.
 REGISTRATION = "reg:"  # the registration form (bot.handlers.registration)
@@ -47,4 +48,5 @@ ROUTED = (
     LINK,
     TICKET,
     CHILD,
+    CHECK_IN,
 )

@@ -246,6 +246,7 @@ OLD_BUTTONS = [
     ("tk:", None, "ticket button"),
     ("tk:rate:", None, "rating button"),
     ("child:", None, "children's immunisation"),
+    ("ci:", None, "check-in answer"),
     ("nb:", broadcasts.FLOW, "flow step"),
     ("cd:", campaigns.FLOW, "flow step"),
     ("reg:", "register", "flow step"),

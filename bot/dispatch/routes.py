@@ -15,6 +15,7 @@ from bot.handlers import (
     broadcasts,
     campaigns,
     certificates,
+    checkins,
     children,
     linking,
     menu,
@@ -90,6 +91,8 @@ COMMANDS: Mapping[str, Handler] = {
     "cancel": cancel,
     "tatthongbao": broadcasts.stop_announcements,
     "batthongbao": broadcasts.resume_announcements,
+    "tathoitham": checkins.stop,
+    "batthoitham": checkins.resume,
     **dict.fromkeys(menu.COMMAND_TO_MENU, open_menu),
     # Staff commands answer "unknown command" to anyone without the role.
     "tiem": staff.start_dose,
@@ -107,7 +110,10 @@ NAME_STEPS = frozenset({(form.FLOW, form.RegisterStep.NAME), (children.FLOW, chi
 # Commands that collect no personal data, so they work before consent.
 # Rights and settings that concern no personal data: they work before consent and while a
 # support ticket is open.
-PRIVACY_COMMANDS = frozenset({"xemdulieu", "xoadulieu", "rutdongy", "tatthongbao", "batthongbao"})
+PRIVACY_COMMANDS = frozenset(
+    {"xemdulieu", "xoadulieu", "rutdongy", "tatthongbao", "batthongbao"}
+    | {"tathoitham", "batthoitham"}
+)
 BEFORE_CONSENT = frozenset({"start", "help", "trogiup", "language", "ngonngu"}) | PRIVACY_COMMANDS
 INTENTS: Mapping[Intent, Handler] = {
     Intent.REGISTER: open_menu,
@@ -238,6 +244,7 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
     ),
     ("rating button", _pressed(support.RATE), support.rate),
     ("report a reaction", lambda m, c: m.payload == reactions.REPORT, reactions.start_report),
+    ("check-in answer", _pressed(payloads.CHECK_IN), checkins.answer),
     (
         "link button",
         _pressed(payloads.LINK),

@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import certificate_issuing as certificates
-from bot.domain import notices, reminders
+from bot.domain import checkin_jobs, notices, reminders
 from bot.domain.dcc.trust import Authority
 from bot.domain.vaccines import PRODUCTS, Given
 from bot.i18n import _, format_day, local_day
@@ -123,6 +123,7 @@ async def record_dose(
     await _tell_citizen(session, entry.person, dose, site_name, now=now)
     given = [*as_given(list(history)), Given(dose.product, dose.given_on)]
     await reminders.schedule_next_dose(session, entry.person, given, now=now)
+    await checkin_jobs.schedule_for_dose(session, dose, now=now)
     first_product = history[0].product if history else dose.product
     try:
         await certificates.issue_for_dose(
