@@ -5,15 +5,20 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, update
 
 from bot.app import Service
 from bot.cli import reactions_report
+from bot.console.dashboard import Aftercare, Scope, figures
 from bot.i18n import TIMEZONE
 from storage import checkins, jobs
-from storage.models import Account, CheckIn, Job, Reaction, Site
+from storage.models import Account, CheckIn, Job, Person, Reaction, Site, Vaccination
 from tests.conftest import Clock
+from tests.console import StaffBrowser, add_staff
+from tests.console import add_sites as add_console_sites
 from tests.registration_fixtures import SITE, add_sites, book_first, fill_person, give_first_dose
+from tests.test_console_dashboard import BT, BT_SITE, SG_SITE, person
 from tests.test_scheduler import news, scheduler
 from tests.webchat import Citizen
 
@@ -181,3 +186,67 @@ async def test_old_doses_imported_get_no_check_in(svc: Service, clock: Clock) ->
     await scheduler(svc, clock).tick()
     async with svc.db.read_scope() as session:
         assert await session.scalar(select(CheckIn)) is None
+
+
+# ---------------------------------------------------------------- staff: the dashboard
+
+
+async def test_the_dashboard_counts_answers_and_reports_per_site_and_product(
+    svc: Service,
+) -> None:
+    await add_console_sites(svc)
+    now = svc.clock()
+    async with svc.db.session_scope() as session:
+        account = Account(channel="web", chat_id="parent")
+        session.add(account)
+        await session.flush()
+        people: list[Person] = [person(BT, now, account.id) for _ in range(3)]
+        session.add_all(people)
+        await session.flush()
+        given = now.astimezone(TIMEZONE).date()
+        doses = [
+            Vaccination(person_id=who.id, dose_number=1, product=product, lot="L1",
+                        given_on=given, site_id=site, source="chat")
+            for who, site, product in zip(
+                people, (BT_SITE, BT_SITE, SG_SITE), ("pfizer", "pfizer", "moderna"), strict=True
+            )
+        ]  # fmt: skip
+        session.add_all(doses)
+        await session.flush()
+        for dose, day, answer in ((0, 1, "fine"), (0, 7, "help"), (1, 1, "mild"), (2, 1, None)):
+            session.add(
+                CheckIn(account_id=account.id, person_id=doses[dose].person_id,
+                        vaccination_id=doses[dose].id, site_id=doses[dose].site_id,
+                        product=doses[dose].product, day=day, answer=answer, asked_at=now)
+            )  # fmt: skip
+        session.add(
+            Reaction(account_id=account.id, vaccination_id=doses[0].id, site_id=BT_SITE,
+                     product="pfizer", symptoms=["fever"], started="today", severity="severe",
+                     reported_at=now)
+        )  # fmt: skip
+        old = now - timedelta(days=31)
+        session.add(
+            Reaction(account_id=account.id, site_id=SG_SITE, product="moderna", symptoms=[],
+                     started="today", severity="mild", reported_at=old)
+        )  # fmt: skip
+    async with svc.db.read_scope() as session:
+        ward = (await figures(session, Scope(city=False, wards=(BT,)), now)).aftercare
+        city = (await figures(session, Scope(city=True), now)).aftercare
+
+    def rows(found: list[Aftercare]) -> list[tuple[object, ...]]:
+        return [(a.site_id, a.product, a.asked, a.fine, a.mild, a.help, a.reports, a.severe)
+                for a in found]  # fmt: skip
+
+    assert rows(ward) == [(BT_SITE, "pfizer", 3, 1, 1, 1, 1, 1)]
+    assert rows(city) == [
+        (BT_SITE, "pfizer", 3, 1, 1, 1, 1, 1),
+        (SG_SITE, "moderna", 1, 0, 0, 0, 0, 0),  # the old report is past the 30 days
+    ]
+    await add_staff(svc, "ward", "ward_staff", wards=(BT,))
+    async with TestClient(TestServer(svc.web_app)) as client:
+        browser = StaffBrowser(client)
+        await browser.sign_in("ward")
+        assert await browser.get("/console/dashboard") == 200
+    assert "Sau tiêm: hỏi thăm và phản ứng, 30 ngày qua" in browser.page
+    assert f'data-aftercare="{BT_SITE}/pfizer"' in browser.page
+    assert SG_SITE not in browser.page
