@@ -3,14 +3,28 @@ dose recorded elsewhere, `/xemdulieu` showing everything held."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+
 import pytest
+from sqlalchemy import select
 
 from bot.app import Service
+from bot.i18n import TIMEZONE
 from bot.vn.intents import Intent, match_intent
+from storage.models import Booking, Job
 from tests.conftest import Clock
-from tests.registration_fixtures import ANSWERS_SELF, add_sites
+from tests.registration_fixtures import (
+    ANSWERS_SELF,
+    SITE,
+    add_sites,
+    book_first,
+    fill_person,
+    give_first_dose,
+)
+from tests.test_scheduler import news
 from tests.webchat import Citizen
 
+MONDAY = date(2026, 12, 7)
 ERASE_QUESTION = "Bạn có chắc muốn xóa toàn bộ dữ liệu của mình không?"
 
 
@@ -61,3 +75,66 @@ async def test_the_web_chat_phone_step_mentions_no_button(svc: Service, clock: C
     (phone,) = await citizen.say("/sodienthoai")
     assert phone == "Bạn vui lòng gõ số điện thoại di động, ví dụ 0912 345 678."
     assert not citizen.last[-1].get("request_phone")
+
+
+# ---------------------------------------------------------------- a dose recorded elsewhere
+
+
+async def booked_citizen(svc: Service, clock: Clock) -> Citizen:
+    """Booked on Monday 7 December for Tuesday 08:00 at Bến Thành (nothing read since)."""
+    clock.set(datetime.combine(MONDAY, time(10), TIMEZONE))
+    await add_sites(svc.db, clock())
+    citizen = Citizen(svc)
+    await citizen.consent()
+    await fill_person(citizen)
+    await book_first(citizen)
+    await news(citizen)
+    return citizen
+
+
+async def test_a_dose_given_elsewhere_says_the_appointment_is_cancelled_and_when_the_next_is(
+    svc: Service, clock: Clock
+) -> None:
+    citizen = await booked_citizen(svc, clock)
+    await give_first_dose(svc, clock(), MONDAY, None)  # imported: another site, another day
+    (notice,) = await news(citizen)
+    text = notice["text"]
+    assert text.startswith("Mũi 1 của Nguyen Van An đã được ghi nhận")
+    async with svc.db.read_scope() as session:
+        booking = await session.scalar(select(Booking))
+    assert booking is not None and booking.status == "cancelled"
+    assert (
+        "lịch hẹn tiêm mũi 1 tại Trạm Y tế phường Bến Thành vào Thứ Ba, 08/12/2026 lúc 08:00 "
+        f"(mã {booking.code}) đã được hủy"
+    ) in text
+    assert "Mũi 2 có thể tiêm từ Thứ Hai, 01/02/2027." in text  # AstraZeneca: 8 weeks
+    assert notice.get("buttons", []) == []
+    async with svc.db.read_scope() as session:
+        invitation = await session.scalar(
+            select(Job).where(Job.kind == "next_dose", Job.status == "pending")
+        )
+    assert invitation is not None
+    assert invitation.due_at == datetime.combine(date(2027, 2, 1), time(9), TIMEZONE)
+
+
+async def test_a_dose_at_the_appointment_says_nothing_of_a_cancellation(
+    svc: Service, clock: Clock
+) -> None:
+    citizen = await booked_citizen(svc, clock)
+    clock.set(datetime.combine(MONDAY + timedelta(days=1), time(8, 30), TIMEZONE))
+    await give_first_dose(svc, clock(), MONDAY + timedelta(days=1), SITE)
+    (notice,) = await news(citizen)
+    assert "đã được hủy" not in notice["text"]
+    assert "Mũi 2 có thể tiêm từ Thứ Ba, 02/02/2027." in notice["text"]
+
+
+async def test_an_old_dose_imported_invites_to_book_the_next_now(
+    svc: Service, clock: Clock
+) -> None:
+    citizen = await booked_citizen(svc, clock)
+    await give_first_dose(svc, clock(), MONDAY - timedelta(days=200), None)
+    (notice,) = await news(citizen)
+    assert "Mũi 2 đã có thể tiêm: bạn có thể đặt lịch ngay bên dưới." in notice["text"]
+    assert citizen.buttons() == ["Đặt lịch tiêm mũi 2"]
+    answer = await citizen.press("Đặt lịch tiêm mũi 2")
+    assert answer[-1].startswith("Câu 1/8: Nguyen Van An")  # dose 2's booking: screening first
