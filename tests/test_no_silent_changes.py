@@ -11,7 +11,17 @@ from sqlalchemy import select
 from bot.app import Service
 from bot.i18n import TIMEZONE
 from bot.vn.intents import Intent, match_intent
-from storage.models import Booking, Job
+from storage.models import (
+    Booking,
+    Child,
+    ChildDose,
+    Job,
+    Person,
+    Reaction,
+    Sample,
+    SampleMember,
+    Vaccination,
+)
 from tests.conftest import Clock
 from tests.registration_fixtures import (
     ANSWERS_SELF,
@@ -21,7 +31,7 @@ from tests.registration_fixtures import (
     fill_person,
     give_first_dose,
 )
-from tests.test_scheduler import news
+from tests.test_scheduler import news, scheduler
 from tests.webchat import Citizen
 
 MONDAY = date(2026, 12, 7)
@@ -138,3 +148,60 @@ async def test_an_old_dose_imported_invites_to_book_the_next_now(
     assert citizen.buttons() == ["Đặt lịch tiêm mũi 2"]
     answer = await citizen.press("Đặt lịch tiêm mũi 2")
     assert answer[-1].startswith("Câu 1/8: Nguyen Van An")  # dose 2's booking: screening first
+
+
+# ---------------------------------------------------------------- /xemdulieu
+
+
+async def test_view_data_shows_everything_held_masked_and_as_stored(
+    svc: Service, clock: Clock
+) -> None:
+    citizen = await booked_citizen(svc, clock)
+    clock.set(datetime.combine(MONDAY + timedelta(days=1), time(8, 30), TIMEZONE))
+    await give_first_dose(svc, clock(), MONDAY + timedelta(days=1), SITE, with_booking=True)
+    clock.set(datetime.combine(MONDAY + timedelta(days=2), time(10), TIMEZONE))
+    await scheduler(svc, clock).tick()  # the day-1 check-in
+    await news(citizen)
+    await citizen.press("Bình thường, khỏe")
+    now = clock()
+    async with svc.db.session_scope() as session:
+        person = await session.scalar(select(Person))
+        assert person is not None and person.account_id is not None
+        sample = Sample(tube_code="HCM-T-0042", site_id=SITE, taken_at=now, result="negative",
+                        tested_at=now, lab="Pasteur")  # fmt: skip
+        session.add(sample)
+        await session.flush()
+        session.add(SampleMember(sample_id=sample.id, person_id=person.id, token_id="tok-42"))
+        child = Child(account_id=person.account_id, full_name="Nguyen Thi Be",
+                      birth_date=date(2026, 1, 5), gender="female", ward_code=26743)  # fmt: skip
+        session.add(child)
+        await session.flush()
+        session.add(ChildDose(child_id=child.id, vaccine="bcg", dose_number=1,
+                              given_on=date(2026, 1, 6)))  # fmt: skip
+        session.add(
+            Reaction(account_id=person.account_id, person_id=person.id, site_id=SITE,
+                     product="astrazeneca", symptoms=["fever"], started="today",
+                     severity="moderate", reported_at=now)
+        )  # fmt: skip
+    (shown,) = await citizen.say("/xemdulieu")
+    async with svc.db.read_scope() as session:
+        booking = await session.scalar(select(Booking))
+        dose = await session.scalar(select(Vaccination))
+    assert booking is not None and dose is not None
+    assert "• Số điện thoại: +84 91* *** 678 (khai khi đăng ký)" in shown
+    assert "chưa có" not in shown.split("Những người đã đăng ký tiêm:")[0]
+    assert "Nguyen Van An, sinh ngày 02/01/1990, nam, số định danh 0790******45" in shown
+    assert "số điện thoại +84 91* *** 678, Phường Bến Thành, Thành phố Hồ Chí Minh" in shown
+    assert f"Lịch hẹn {booking.code}: mũi 1, Trạm Y tế phường Bến Thành" in shown
+    assert ", đã đến tiêm" in shown
+    assert shown.count("Sàng lọc: ") == len(booking.screening) > 0
+    assert "Mũi 1: AstraZeneca (Vaxzevria), lô AZ1, Thứ Ba, 08/12/2026, Trạm Y tế" in shown
+    assert "Ống mẫu HCM-T-0042, lấy mẫu " in shown and ": âm tính" in shown
+    assert "Hỏi thăm một ngày sau mũi 1: bình thường" in shown
+    assert "Trẻ em đã đăng ký:" in shown
+    assert "Nguyen Thi Be, sinh ngày 05/01/2026, số định danh chưa có" in shown
+    assert "BCG" in shown or "Lao" in shown
+    assert "Phản ứng sau tiêm đã báo:" in shown and ": vừa (AstraZeneca (Vaxzevria))" in shown
+    assert "• Hỏi thăm sau tiêm: đang bật (gõ /tathoitham để tắt)" in shown
+    for secret in ("079090012345", "0912345678", "912345678"):
+        assert secret not in shown.replace(" ", "")
