@@ -356,7 +356,9 @@ async def aftercare(session: AsyncSession, scope: Scope, now: datetime) -> list[
             CheckIn.site_id,
             CheckIn.product,
             func.count(),
-            *(_count_when(CheckIn.answer == answer) for answer in (FINE, MILD, HELP)),
+            _count_when(CheckIn.answer == FINE),
+            _count_when(CheckIn.answer == MILD),
+            _count_when(CheckIn.answer == HELP),
         )
         .where(CheckIn.asked_at >= since, scope.site_filter(CheckIn.site_id))
         .group_by(CheckIn.site_id, CheckIn.product)
