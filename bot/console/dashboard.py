@@ -376,8 +376,8 @@ async def aftercare(session: AsyncSession, scope: Scope, now: datetime) -> list[
     rows: dict[tuple[str | None, str | None], dict[str, int]] = {}
     for site, product, n, fine, mild, help_ in (await session.execute(asked)).all():
         rows[site, product] = {"asked": n, "fine": fine, "mild": mild, "help": help_}
-    for site, product, n, severe in (await session.execute(reported)).all():
-        rows.setdefault((site, product), {}).update(reports=n, severe=severe)
+    for where, what, n, severe in (await session.execute(reported)).all():
+        rows.setdefault((where, what), {}).update(reports=n, severe=severe)
     found = [
         Aftercare(site, product, **{k: int(v or 0) for k, v in counted.items()})
         for (site, product), counted in rows.items()
