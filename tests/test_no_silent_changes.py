@@ -205,3 +205,14 @@ async def test_view_data_shows_everything_held_masked_and_as_stored(
     assert "• Hỏi thăm sau tiêm: đang bật (gõ /tathoitham để tắt)" in shown
     for secret in ("079090012345", "0912345678", "912345678"):
         assert secret not in shown.replace(" ", "")
+
+
+async def test_the_goodbye_tells_the_web_page_to_forget(svc: Service) -> None:
+    citizen = Citizen(svc)
+    await citizen.consent()
+    await citizen.say("xóa hết dữ liệu")
+    (goodbye,) = await citizen.press("Xóa dữ liệu")
+    assert goodbye.startswith("Toàn bộ dữ liệu của bạn đã được xóa.")
+    assert citizen.last[-1].get("forget") is True
+    await citizen.say("/help")
+    assert not any(body.get("forget") for body in citizen.last)  # that one message only

@@ -15,7 +15,7 @@ from bot.domain import erasure, tickets
 from bot.handlers import my_data
 from bot.handlers.menu import menu_buttons
 from bot.i18n import CHANNEL_NAMES, LANGUAGE_NAMES, _, format_moment
-from bot.messages import Button, Incoming
+from bot.messages import Button, Incoming, Outgoing
 from bot.vn.intents import Intent, is_answer
 from bot.vn.phone import mask_phone
 from storage import accounts, people
@@ -198,12 +198,11 @@ async def confirm_erase(msg: Incoming, conv: Conversation) -> None:
         conv.after_commit.append(lambda: services.outbox_withdrawn(withdrawn))
         conv.ticket_id = None
         conv.erase()
-        conv.reply(
-            _(
-                "All your data has been deleted. Thank you for using the service. You can start "
-                "again at any time with /start."
-            )
+        goodbye = _(
+            "All your data has been deleted. Thank you for using the service. You can start "
+            "again at any time with /start."
         )
+        conv.send(Outgoing(conv.chat, goodbye, forget=True))  # the web page wipes its copy
     elif msg.payload == "erase:no" or is_answer(msg.text, Intent.NO):
         conv.finish()
         conv.reply(_("Nothing was deleted: your data is kept as it was."))
