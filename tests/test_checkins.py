@@ -102,7 +102,9 @@ async def test_asked_on_day_1_and_day_7_and_the_answers_are_counted(
     ]
     assert await reactions_report.run(None, svc) == 0
     printed = capsys.readouterr().out
-    assert "check-ins" in printed and "BT-01" in printed
+    table = printed.split("post-vaccination check-ins")[1].splitlines()
+    assert table[1].split() == ["site", "product", "asked", "fine", "mild", "help", "none"]
+    assert table[2].split() == [SITE, "astrazeneca", "2", "0", "1", "1", "0"]
 
 
 async def test_a_later_press_changes_the_answer_and_fine_is_thanked(

@@ -24,6 +24,13 @@ async def run(since: date | None, service: Service) -> int:
         print(f"{site[:33]:<34}{(row.product or '-')[:15]:<16}{row.total:>9}{row.severe:>9}")
     total, severe = sum(c.total for c in counts), sum(c.severe for c in counts)
     print(f"{'total':<50}{total:>9}{severe:>9}")
+    if answers:
+        _print_checkins(answers)
+    return 0
+
+
+def _print_checkins(answers: list[checkins.CheckInCount]) -> None:
+    """The check-ins asked per site and product, and how they were answered."""
     print()
     print("post-vaccination check-ins (day 1 and day 7)")
     print(f"{'site':<34}{'product':<16}{'asked':>7}{'fine':>7}{'mild':>7}{'help':>7}{'none':>7}")
@@ -33,4 +40,3 @@ async def run(since: date | None, service: Service) -> int:
             f"{site[:33]:<34}{a.product[:15]:<16}{a.asked:>7}{a.fine:>7}{a.mild:>7}"
             f"{a.help:>7}{a.unanswered:>7}"
         )
-    return 0
