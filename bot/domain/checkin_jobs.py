@@ -108,6 +108,7 @@ async def ask(run: Run) -> Verdict:
         account,
         lambda: question(person.full_name, day, label),
         buttons=lambda: answer_buttons(checkin.id),
+        template=lambda: (KIND, {"name": person.full_name, "product": label, "day": str(day)}),
     )
     if notice is None:
         return Verdict.SKIPPED
