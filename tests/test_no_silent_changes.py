@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bot.app import Service
 from bot.i18n import TIMEZONE
 from bot.vn.intents import Intent, match_intent
+from storage import jobs
 from storage.models import (
     Booking,
     Child,
@@ -125,6 +126,13 @@ async def test_a_dose_given_elsewhere_says_the_appointment_is_cancelled_and_when
         )
     assert invitation is not None
     assert invitation.due_at == datetime.combine(date(2027, 2, 1), time(9), TIMEZONE)
+    async with svc.db.read_scope() as session:
+        left = await session.scalars(
+            select(Job.kind).where(
+                Job.group_key == f"booking:{booking.id}", Job.status == jobs.PENDING
+            )
+        )
+        assert list(left) == []  # the cancelled appointment's reminders are withdrawn
 
 
 async def test_a_dose_at_the_appointment_says_nothing_of_a_cancellation(

@@ -164,6 +164,7 @@ async def _matching_booking(
         return booking, None
     if await bookings.transition(session, booking, bookings.CANCELLED, now=now):
         await bookings.release_place(session, booking.slot_id)
+        await reminders.cancel_for_booking(session, booking.id, now=now)
         return None, booking
     return None, None
 
