@@ -252,3 +252,23 @@ async def test_the_dashboard_counts_answers_and_reports_per_site_and_product(
     assert "Sau tiêm: hỏi thăm và phản ứng, 30 ngày qua" in browser.page
     assert f'data-aftercare="{BT_SITE}/pfizer"' in browser.page
     assert SG_SITE not in browser.page
+
+
+async def test_erasure_removes_the_check_ins_and_their_jobs_stay_silent(
+    svc: Service, clock: Clock
+) -> None:
+    citizen = await vaccinated(svc, clock)
+    clock.set(local(GIVEN + timedelta(days=1), 10))
+    worker = scheduler(svc, clock)
+    await worker.tick()
+    await news(citizen)
+    await citizen.press(FINE)
+    await citizen.say("/xoadulieu")
+    await citizen.press("Xóa dữ liệu")
+    async with svc.db.read_scope() as session:
+        assert await session.scalar(select(CheckIn)) is None
+    clock.set(local(GIVEN + timedelta(days=7), 10))
+    await worker.tick()  # the day-7 job finds nobody to ask
+    async with svc.db.read_scope() as session:
+        assert await session.scalar(select(CheckIn)) is None
+    assert await news(citizen) == []
