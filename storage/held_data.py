@@ -1,4 +1,4 @@
-"""What is held about a citizen's people, for `/xemdulieu`: their tubes and reaction reports."""
+"""What is held about a citizen, for `/xemdulieu`: tubes, reaction reports, support requests."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Reaction, Sample, SampleMember
+from storage.models import Reaction, Sample, SampleMember, Ticket
 
 
 async def samples_of(
@@ -29,5 +29,15 @@ async def reactions_of(session: AsyncSession, account_id: int) -> Sequence[React
     """The reactions an account reported, oldest first."""
     rows = await session.scalars(
         select(Reaction).where(Reaction.account_id == account_id).order_by(Reaction.id)
+    )
+    return list(rows)
+
+
+async def tickets_of(session: AsyncSession, account_ids: Sequence[int]) -> Sequence[Ticket]:
+    """The support requests opened from these chats, oldest first."""
+    if not account_ids:
+        return []
+    rows = await session.scalars(
+        select(Ticket).where(Ticket.account_id.in_(account_ids)).order_by(Ticket.id)
     )
     return list(rows)

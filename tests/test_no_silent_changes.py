@@ -21,6 +21,7 @@ from storage.models import (
     Reaction,
     Sample,
     SampleMember,
+    Ticket,
     Vaccination,
 )
 from tests.conftest import Clock
@@ -191,6 +192,10 @@ async def test_view_data_shows_everything_held_masked_and_as_stored(
                      product="astrazeneca", symptoms=["fever"], started="today",
                      severity="moderate", reported_at=now)
         )  # fmt: skip
+        session.add(
+            Ticket(account_id=person.account_id, reason="help", opened_at=now,
+                   desk_channel="web", desk_chat_id="desk")
+        )  # fmt: skip
     (shown,) = await citizen.say("/xemdulieu")
     async with svc.db.read_scope() as session:
         booking = await session.scalar(select(Booking))
@@ -211,6 +216,7 @@ async def test_view_data_shows_everything_held_masked_and_as_stored(
     assert "BCG" in shown or "Lao" in shown
     assert "Phản ứng sau tiêm đã báo:" in shown and ": vừa (AstraZeneca (Vaxzevria))" in shown
     assert "• Hỏi thăm sau tiêm: đang bật (gõ /tathoitham để tắt)" in shown
+    assert "Yêu cầu hỗ trợ:\n• Yêu cầu #" in shown and ": đang mở" in shown
     for secret in ("079090012345", "0912345678", "912345678"):
         assert secret not in shown.replace(" ", "")
 

@@ -2,8 +2,9 @@
 
 For each person the account registered: identity (ID and phone numbers masked), ward, priority
 group, appointments with their screening answers, doses, test tubes and results, certificates,
-post-vaccination check-ins; then the children registered (with their doses) and the reactions
-reported. Read from the database in a few queries, so what is shown is what is stored.
+post-vaccination check-ins; then the children registered (with their doses), the reactions
+reported and the support requests. Read from the database in a few queries, so what is shown
+is what is stored.
 """
 
 from __future__ import annotations
@@ -19,8 +20,18 @@ from bot.domain.vaccines import PRODUCTS
 from bot.i18n import N_, _, current_locale, format_day, format_moment
 from bot.vn import divisions
 from bot.vn.phone import mask_id_number, mask_phone
-from storage import bookings, certificates, checkins, children, held_data, people, vaccinations
+from storage import (
+    accounts,
+    bookings,
+    certificates,
+    checkins,
+    children,
+    held_data,
+    people,
+    vaccinations,
+)
 from storage.models import Booking, CheckIn, Child, Person, Sample, Site, Slot, Vaccination
+from storage.tickets import OPEN
 
 STATUSES = {
     bookings.ACTIVE: N_("booked"),
@@ -214,3 +225,21 @@ async def reaction_lines(conv: Conversation) -> str:
         for report in found
     ]
     return "\n\n" + _("Reactions reported after vaccination:") + "\n" + "\n".join(lines)
+
+
+async def ticket_lines(conv: Conversation) -> str:
+    """The support requests opened from the citizen's chats."""
+    chats = await accounts.linked_chats(conv.session, conv.owner_id)
+    found = await held_data.tickets_of(conv.session, [chat.id for chat in chats])
+    if not found:
+        return ""
+    lines = [
+        "• "
+        + _("Request #{id}, {moment}: {status}").format(
+            id=ticket.id,
+            moment=format_moment(ticket.opened_at),
+            status=_("open") if ticket.status == OPEN else _("closed"),
+        )
+        for ticket in found
+    ]
+    return "\n\n" + _("Support requests:") + "\n" + "\n".join(lines)

@@ -128,6 +128,7 @@ async def show_my_data(msg: Incoming, conv: Conversation) -> None:
         + await my_data.people_lines(conv)
         + await my_data.children_lines(conv)
         + await my_data.reaction_lines(conv)
+        + await my_data.ticket_lines(conv)
     )
 
 
