@@ -24,8 +24,11 @@ from tests.webchat import Citizen
 
 GIVEN = date(2026, 12, 8)  # a Tuesday
 FINE, MILD, HELP = "Bình thường, khỏe", "Có triệu chứng nhẹ", "Cần giúp đỡ"
-DAY_1 = "Nguyen Van An thấy thế nào sau mũi tiêm AstraZeneca (Vaxzevria) hôm qua?"
-DAY_7 = "Một tuần sau mũi tiêm AstraZeneca (Vaxzevria), Nguyen Van An thấy thế nào?"
+DAY_1 = "Nguyen Van An thấy thế nào sau mũi tiêm AstraZeneca (Vaxzevria) ngày Thứ Ba, 08/12/2026?"
+DAY_7 = (
+    "Đã một tuần sau mũi tiêm AstraZeneca (Vaxzevria) ngày Thứ Ba, 08/12/2026: "
+    "Nguyen Van An thấy thế nào?"
+)
 SITE_PHONE = "028 3829 1234"
 
 
@@ -272,3 +275,20 @@ async def test_erasure_removes_the_check_ins_and_their_jobs_stay_silent(
     async with svc.db.read_scope() as session:
         assert await session.scalar(select(CheckIn)) is None
     assert await news(citizen) == []
+
+
+async def test_a_dose_recorded_the_next_morning_still_gets_its_day_1_question(
+    svc: Service, clock: Clock
+) -> None:
+    clock.set(local(GIVEN - timedelta(days=1), 10))
+    await add_sites(svc.db, clock())
+    citizen = Citizen(svc)
+    await citizen.consent()
+    await fill_person(citizen)
+    await book_first(citizen)
+    clock.set(local(GIVEN + timedelta(days=1), 11))  # Tuesday's doses typed in on Wednesday
+    await give_first_dose(svc, clock(), GIVEN, SITE, with_booking=True)
+    await news(citizen)
+    await scheduler(svc, clock).tick()
+    (question,) = await news(citizen)
+    assert question["text"].startswith(DAY_1)

@@ -6,20 +6,20 @@ on the day after it was given and a week after, at 10:00. Firing, a job stores t
 need help (`ci:<answer>:<check-in id>`, answered by `bot.handlers.checkins`). It is skipped when
 the account cannot be told (erased, unreachable, consent withdrawn) or turned check-ins off
 (/tathoitham); like reminders, it waits while the quiet hours last, and after a long pause
-only the latest of a dose's two is asked. Doses recorded too late for a check-in (an import of
-old records) get none.
+only the latest of a dose's two is asked. A check-in more than a day past its time (an import
+of old records, a long outage) is not asked.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import notices
 from bot.domain.jobs import JobKind, Run, Verdict
 from bot.domain.vaccines import PRODUCTS
-from bot.i18n import TIMEZONE, _
+from bot.i18n import TIMEZONE, _, format_day
 from bot.messages import Button
 from bot.payloads import CHECK_IN
 from storage import checkins, jobs, outbox
@@ -30,7 +30,7 @@ from storage.models import Account, CheckIn, Person, Vaccination
 KIND = "checkin"
 DAYS = (1, 7)
 ASK_AT = time(10, 0)
-LATE = timedelta(days=2)  # a check-in held longer than this (a long outage) is not asked
+LATE = timedelta(days=1)  # a check-in this late (a dose recorded late, an outage) is not asked
 
 
 def group_of(dose_id: int) -> str:
@@ -49,18 +49,22 @@ async def schedule_for_dose(session: AsyncSession, dose: Vaccination, *, now: da
         )
         for day in DAYS
     ]
-    await jobs.schedule(session, [job for job in planned if job.due_at > now], now=now)
+    # A dose recorded a little late (the next morning) still gets its day-1 question.
+    await jobs.schedule(session, [job for job in planned if job.due_at > now - LATE], now=now)
 
 
-def question(name: str, day: int, product: str) -> str:
-    """The check-in question, in the current language."""
+def question(name: str, day: int, product: str, given_on: date) -> str:
+    """The check-in question, in the current language.
+
+    Worded from the day of the dose, so it reads right on whichever day it is asked.
+    """
     text = (
-        _("How is {name} after yesterday's {product} vaccination?")
+        _("How is {name} after the {product} vaccination on {day}?")
         if day == 1
-        else _("How is {name}, a week after the {product} vaccination?")
+        else _("A week after the {product} vaccination on {day}: how is {name}?")
     )
     return (
-        text.format(name=name, product=product)
+        text.format(name=name, product=product, day=format_day(given_on))
         + "\n"
         + _("Please press one of the buttons. To stop these questions, type /tathoitham.")
     )
@@ -106,7 +110,7 @@ async def ask(run: Run) -> Verdict:
     label = PRODUCTS[dose.product].label if dose.product in PRODUCTS else dose.product
     notice = notices.compose_for(
         account,
-        lambda: question(person.full_name, day, label),
+        lambda: question(person.full_name, day, label, dose.given_on),
         buttons=lambda: answer_buttons(checkin.id),
         template=lambda: (KIND, {"name": person.full_name, "product": label, "day": str(day)}),
     )
