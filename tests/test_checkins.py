@@ -13,7 +13,16 @@ from bot.cli import reactions_report
 from bot.console.dashboard import Aftercare, Scope, figures
 from bot.i18n import TIMEZONE
 from storage import checkins, jobs
-from storage.models import Account, CheckIn, Job, Person, Reaction, Site, Vaccination
+from storage.models import (
+    Account,
+    CheckIn,
+    Job,
+    Person,
+    Reaction,
+    Site,
+    TicketEntry,
+    Vaccination,
+)
 from tests.conftest import Clock
 from tests.console import StaffBrowser, add_staff
 from tests.console import add_sites as add_console_sites
@@ -292,3 +301,25 @@ async def test_a_dose_recorded_the_next_morning_still_gets_its_day_1_question(
     await scheduler(svc, clock).tick()
     (question,) = await news(citizen)
     assert question["text"].startswith(DAY_1)
+
+
+async def test_need_help_while_talking_with_staff_goes_to_them(svc: Service, clock: Clock) -> None:
+    citizen = await vaccinated(svc, clock)
+    clock.set(local(GIVEN + timedelta(days=1), 10))
+    await scheduler(svc, clock).tick()
+    await news(citizen)
+    asked = list(citizen.last)
+    (opened,) = await citizen.say("ho tro")
+    assert "yêu cầu số" in opened
+    citizen.last = asked
+    (answer,) = await citizen.press(HELP)
+    assert "115" in answer and "Nhân viên đang ở trong cuộc trò chuyện này" in answer
+    _account, state, _events = await citizen.state()
+    assert state is not None and state.flow is None  # no report flow: staff take it from here
+    async with svc.db.read_scope() as session:
+        notes = list(
+            await session.scalars(select(TicketEntry.text).where(TicketEntry.kind == "note"))
+        )
+        stored = await session.scalar(select(CheckIn))
+    assert any("Cần giúp đỡ" in (note or "") for note in notes), notes
+    assert stored is not None and stored.answer == "help"

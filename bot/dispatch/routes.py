@@ -169,14 +169,14 @@ def _is_cancel(msg: Incoming, conv: Conversation) -> bool:
 def _with_staff(msg: Incoming, conv: Conversation) -> bool:
     """Whether a support ticket takes this update.
 
-    All of it does, but for the citizen's rights (and the answers to them) and the rating of
-    an earlier ticket.
+    All of it does, but for the citizen's rights (and the answers to them), the rating of
+    an earlier ticket and the answers to a check-in after vaccination.
     """
     return (
         conv.ticket_id is not None
         and msg.command not in PRIVACY_COMMANDS
         and conv.flow != privacy.FLOW
-        and not (msg.payload or "").startswith(support.RATE)
+        and not (msg.payload or "").startswith((support.RATE, payloads.CHECK_IN))
     )
 
 

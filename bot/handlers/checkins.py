@@ -11,13 +11,15 @@ and on for the citizen (all their linked chats).
 from __future__ import annotations
 
 from bot.conversation import Conversation
+from bot.domain.tickets import BOT_ACTOR, DESK_LOCALE, END
 from bot.handlers import reactions
 from bot.handlers.menu import kept_note
-from bot.i18n import _
+from bot.i18n import _, use_locale
 from bot.messages import Button, Incoming, payload_id
 from bot.payloads import CHECK_IN
 from storage import checkins, sites
-from storage.checkins import FINE, HELP, MILD
+from storage import tickets as ticket_store
+from storage.checkins import FINE, MILD
 from storage.models import Account, Site
 
 
@@ -57,7 +59,18 @@ async def answer(msg: Incoming, conv: Conversation) -> None:
             reactions.mild_text(site) + kept_note(conv),
             buttons=[[Button(_("Report a reaction"), reactions.REPORT)]],
         )
-    elif choice == HELP:
+    elif conv.ticket_id is not None:  # staff are on the line already: they see it too
+        with use_locale(DESK_LOCALE):
+            note = _("Check-in after vaccination: the citizen pressed “I need help”.")
+        await ticket_store.add_entry(
+            conv.session, conv.ticket_id, kind=ticket_store.NOTE, author=BOT_ACTOR, text=note,
+            now=conv.now,
+        )  # fmt: skip
+        conv.reply(
+            help_text(site) + "\n" + _("A staff member is in this chat: write to them here."),
+            buttons=[[Button(_("End the conversation"), END)]],
+        )
+    else:
         conv.reply(help_text(site))
         await reactions.report_about_dose(conv, found.vaccination_id)
 
