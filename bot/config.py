@@ -324,6 +324,7 @@ TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
     "result": frozenset({"name", "result", "tube", "time"}),
     "invitation": frozenset({"name", "campaign"}),
     "recovery_code": frozenset({"code"}),
+    "checkin": frozenset({"name", "product", "day"}),
 }
 
 

@@ -27,8 +27,11 @@ from storage.models import Account
 # the appointment, certificate, "book the next dose" and campaign buttons, which name their
 # booking, certificate, person, invitation or campaign and are checked on use).
 # Also the broadcast ("bc:") and ticket ("tk:") buttons, which name their broadcast or ticket.
-# And "rx:report", the offer to report a reaction after vaccination (bot.handlers.reactions).
-GLOBAL_PAYLOADS = ("menu:", "lang:", "appt:", "cert:", "book:", "camp:", "bc:", "tk:", "rx:report")
+# And "rx:report", the offer to report a reaction after vaccination (bot.handlers.reactions),
+# and "ci:", the answers to a post-vaccination check-in (bot.handlers.checkins).
+GLOBAL_PAYLOADS = (
+    "menu:", "lang:", "appt:", "cert:", "book:", "camp:", "bc:", "tk:", "rx:report", "ci:",
+)  # fmt: skip
 _STAMP_SEPARATOR = "|"
 _WORD = re.compile(r"[a-z_]+")  # a part of a payload that names no row
 # Step payloads get a stamp such as "12|" in front; Telegram allows 64 bytes in all.

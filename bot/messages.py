@@ -121,6 +121,8 @@ class Outgoing:
     # that deliver such messages outside a conversation only as pre-approved templates (Zalo).
     template: str | None = None
     template_data: Mapping[str, str] | None = None
+    # The account was erased: a client holding a copy of the chat (the web page) drops it.
+    forget: bool = False
 
     def to_body(self) -> dict[str, Any]:
         """The JSON-safe part of this message, as stored in the outbox (image bytes apart)."""
@@ -165,11 +167,14 @@ class Outgoing:
             replaces=body.get("replaces"),
             template=body.get("template"),
             template_data=body.get("template_data"),
+            forget=bool(body.get("forget")),
         )
 
 
 # Fields stored in an outbox row's body only when set.
-_OPTIONAL_KEYS = ("thread_id", "reply_to", "new_topic", "edit_message_id", "replaces", "template")
+_OPTIONAL_KEYS = (
+    "thread_id", "reply_to", "new_topic", "edit_message_id", "replaces", "template", "forget",
+)  # fmt: skip
 # What a stripped outbox row keeps of its body: where it went and its kind, not what it said.
 _SHAPE_KEYS = ("image_key", "remove_keyboard", *_OPTIONAL_KEYS)
 

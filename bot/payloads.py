@@ -23,6 +23,7 @@ MENU = "menu:"  # menu:<entry>: the main menu (bot.handlers.menu)
 CHILD = "child:"  # child:<step>: a parent adding a child (bot.handlers.children)
 RECOVER = "rc:"  # rc:mine|again|help: "this ID number is mine" (bot.handlers.recovery)
 FIX = "fix:"  # fix:start: report a wrong dose record, under a "why" answer (issue 16.7)
+CHECK_IN = "ci:"  # ci:fine|mild|help:<check-in id>: a post-vaccination check-in's answer
 
 # Read by the step that offered them.
 REGISTRATION = "reg:"  # the registration form (bot.handlers.registration)
@@ -52,4 +53,5 @@ ROUTED = (
     CHILD,
     RECOVER,
     FIX,
+    CHECK_IN,
 )

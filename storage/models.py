@@ -94,6 +94,8 @@ class Account(Base):
     unreachable_reason: Mapped[str | None] = mapped_column(String(200))
     # Set by /tatthongbao: no ward announcements (reminders and results still come).
     announcements_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by /tathoitham: no post-vaccination check-ins (bot.domain.checkin_jobs).
+    checkins_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # A chat linked to another of the same citizen (/lienket): its people, bookings, results
     # and certificates are the holder's. On the holder: where its messages go when that is one
@@ -883,6 +885,35 @@ class Reaction(Base):
     severity: Mapped[str] = mapped_column(String(12))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CheckIn(Base):
+    """A post-vaccination check-in (day 1 or day 7 after a dose) and the citizen's answer.
+
+    Asked by the scheduler (bot.domain.checkin_jobs); `answer` is `fine`, `mild` or `help`, None
+    until pressed. The dose's `site_id` and `product` are copied so answers count per site and
+    product. One per dose and day; erasing the account or the person removes them.
+    """
+
+    __tablename__ = "checkins"
+    __table_args__ = (
+        UniqueConstraint("vaccination_id", "day"),
+        Index("ix_checkins_site_product", "site_id", "product"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    vaccination_id: Mapped[int] = mapped_column(ForeignKey("vaccinations.id", ondelete="CASCADE"))
+    site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
+    product: Mapped[str] = mapped_column(String(32))
+    day: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[str | None] = mapped_column(String(8))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Child(Base):

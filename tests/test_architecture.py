@@ -247,6 +247,7 @@ OLD_BUTTONS = [
     ("tk:rate:", None, "rating button"),
     ("child:", None, "children's immunisation"),
     ("rc:", None, "ID recovery button"),
+    ("ci:", None, "check-in answer"),
     ("nb:", broadcasts.FLOW, "flow step"),
     ("cd:", campaigns.FLOW, "flow step"),
     ("reg:", "register", "flow step"),

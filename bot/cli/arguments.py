@@ -65,7 +65,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     reactions = commands.add_parser(
         "reactions",
-        help="reactions after vaccination reported by citizens, per site and product",
+        help="reactions reported after vaccination and check-in answers, per site and product",
     )
     reactions.add_argument(
         "--since", type=_iso_day, metavar="YYYY-MM-DD", help="reported on or after this day"

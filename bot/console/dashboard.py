@@ -33,10 +33,13 @@ from bot.console.access import Staff
 from bot.i18n import TIMEZONE
 from storage._dialect import dialect_of
 from storage.bookings import ATTENDED, MISSED
+from storage.checkins import FINE, HELP, MILD
 from storage.models import (
     Booking,
+    CheckIn,
     OutboxMessage,
     Person,
+    Reaction,
     Sample,
     SampleMember,
     Site,
@@ -114,6 +117,20 @@ class ChannelLoad:
 
 
 @dataclass(frozen=True)
+class Aftercare:
+    """After vaccination, for one site and product (last 30 days): check-ins and reports."""
+
+    site_id: str | None
+    product: str | None
+    asked: int = 0
+    fine: int = 0
+    mild: int = 0
+    help: int = 0
+    reports: int = 0
+    severe: int = 0
+
+
+@dataclass(frozen=True)
 class Figures:
     """Everything the dashboard shows, at one moment (None: not in the scope)."""
 
@@ -132,6 +149,7 @@ class Figures:
     tickets_unclaimed: int | None
     first_response_s: float | None  # average opening -> claim, tickets of the last 7 days
     outbox: list[ChannelLoad] | None  # the whole service's: admins only
+    aftercare: list[Aftercare]  # check-in answers and reaction reports, per site and product
 
     @property
     def registrations_today(self) -> int | None:
@@ -327,6 +345,46 @@ async def outbox(session: AsyncSession, scope: Scope, now: datetime) -> list[Cha
     return [ChannelLoad(name, *found[name]) for name in sorted(found)]
 
 
+async def aftercare(session: AsyncSession, scope: Scope, now: datetime) -> list[Aftercare]:
+    """Check-in answers and reaction reports of the last 30 days, per site and product.
+
+    Most check-ins first, then most reports.
+    """
+    since = now - LOOKBACK
+    asked = (
+        select(
+            CheckIn.site_id,
+            CheckIn.product,
+            func.count(),
+            _count_when(CheckIn.answer == FINE),
+            _count_when(CheckIn.answer == MILD),
+            _count_when(CheckIn.answer == HELP),
+        )
+        .where(CheckIn.asked_at >= since, scope.site_filter(CheckIn.site_id))
+        .group_by(CheckIn.site_id, CheckIn.product)
+    )
+    reported = (
+        select(
+            Reaction.site_id,
+            Reaction.product,
+            func.count(),
+            _count_when(Reaction.severity == "severe"),
+        )
+        .where(Reaction.reported_at >= since, scope.site_filter(Reaction.site_id))
+        .group_by(Reaction.site_id, Reaction.product)
+    )
+    rows: dict[tuple[str | None, str | None], dict[str, int]] = {}
+    for site, product, n, fine, mild, help_ in (await session.execute(asked)).all():
+        rows[site, product] = {"asked": n, "fine": fine, "mild": mild, "help": help_}
+    for where, what, n, severe in (await session.execute(reported)).all():
+        rows.setdefault((where, what), {}).update(reports=n, severe=severe)
+    found = [
+        Aftercare(site, product, **{k: int(v or 0) for k, v in counted.items()})
+        for (site, product), counted in rows.items()
+    ]
+    return sorted(found, key=lambda a: (-a.asked, -a.reports, a.site_id or "", a.product or ""))
+
+
 async def figures(session: AsyncSession, scope: Scope, now: datetime) -> Figures:
     """Every figure of the dashboard for `scope` at `now`."""
     samples_today, samples_week, pending = await samples(session, scope, now)
@@ -348,4 +406,5 @@ async def figures(session: AsyncSession, scope: Scope, now: datetime) -> Figures
         tickets_unclaimed=unclaimed,
         first_response_s=first_response,
         outbox=await outbox(session, scope, now),
+        aftercare=await aftercare(session, scope, now),
     )

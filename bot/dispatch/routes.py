@@ -15,6 +15,7 @@ from bot.handlers import (
     broadcasts,
     campaigns,
     certificates,
+    checkins,
     children,
     linking,
     menu,
@@ -95,6 +96,8 @@ COMMANDS: Mapping[str, Handler] = {
     "cancel": cancel,
     "tatthongbao": broadcasts.stop_announcements,
     "batthongbao": broadcasts.resume_announcements,
+    "tathoitham": checkins.stop,
+    "batthoitham": checkins.resume,
     **dict.fromkeys(menu.COMMAND_TO_MENU, open_menu),
     # Staff commands answer "unknown command" to anyone without the role.
     "tiem": staff.start_dose,
@@ -112,7 +115,10 @@ NAME_STEPS = frozenset({(form.FLOW, form.RegisterStep.NAME), (children.FLOW, chi
 # Commands that collect no personal data, so they work before consent.
 # Rights and settings that concern no personal data: they work before consent and while a
 # support ticket is open.
-PRIVACY_COMMANDS = frozenset({"xemdulieu", "xoadulieu", "rutdongy", "tatthongbao", "batthongbao"})
+PRIVACY_COMMANDS = frozenset(
+    {"xemdulieu", "xoadulieu", "rutdongy", "tatthongbao", "batthongbao"}
+    | {"tathoitham", "batthoitham"}
+)
 BEFORE_CONSENT = frozenset({"start", "help", "trogiup", "language", "ngonngu"}) | PRIVACY_COMMANDS
 INTENTS: Mapping[Intent, Handler] = {
     Intent.REGISTER: open_menu,
@@ -170,14 +176,14 @@ def _is_cancel(msg: Incoming, conv: Conversation) -> bool:
 def _with_staff(msg: Incoming, conv: Conversation) -> bool:
     """Whether a support ticket takes this update.
 
-    All of it does, but for the citizen's rights (and the answers to them) and the rating of
-    an earlier ticket.
+    All of it does, but for the citizen's rights (and the answers to them), the rating of
+    an earlier ticket and the answers to a check-in after vaccination.
     """
     return (
         conv.ticket_id is not None
         and msg.command not in PRIVACY_COMMANDS
         and conv.flow != privacy.FLOW
-        and not (msg.payload or "").startswith(support.RATE)
+        and not (msg.payload or "").startswith((support.RATE, payloads.CHECK_IN))
     )
 
 
@@ -245,6 +251,7 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
     ),
     ("rating button", _pressed(support.RATE), support.rate),
     ("report a reaction", lambda m, c: m.payload == reactions.REPORT, reactions.start_report),
+    ("check-in answer", _pressed(payloads.CHECK_IN), checkins.answer),
     (
         "link button",
         _pressed(payloads.LINK),

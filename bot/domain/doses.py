@@ -8,6 +8,7 @@ was recorded.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -15,13 +16,15 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import certificate_issuing as certificates
-from bot.domain import notices, reminders
+from bot.domain import checkin_jobs, notices, reminders
 from bot.domain.dcc.trust import Authority
-from bot.domain.vaccines import PRODUCTS, Given
-from bot.i18n import _, format_day, local_day
+from bot.domain.vaccines import PRODUCTS, Given, NextDose, next_dose
+from bot.i18n import _, format_day, format_moment, local_day
+from bot.messages import Button
+from bot.payloads import BOOK
 from bot.vn.refused import InputRefused
-from storage import bookings, staff, vaccinations
-from storage.models import Account, Booking, Person, Slot, Vaccination
+from storage import bookings, outbox, staff, vaccinations
+from storage.models import Account, Booking, Person, Site, Slot, Vaccination
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +91,9 @@ async def record_dose(
         raise DoseRefused(DoseProblem.CONFLICT)
     if entry.dose_number != len(history) + 1:
         raise DoseRefused(DoseProblem.OUT_OF_ORDER)
-    booking = entry.booking or await _matching_booking(session, entry, now=now)
+    booking, cancelled = entry.booking, None
+    if booking is None:
+        booking, cancelled = await _matching_booking(session, entry, now=now)
     dose = await vaccinations.add_dose(
         session,
         Vaccination(
@@ -120,9 +125,11 @@ async def record_dose(
         now=now,
         detail={"dose": dose.dose_number, "product": dose.product, "site": entry.site_id},
     )
-    await _tell_citizen(session, entry.person, dose, site_name, now=now)
     given = [*as_given(list(history)), Given(dose.product, dose.given_on)]
+    after = Aftermath(cancelled, next_dose(given, today=local_day(now)), local_day(now))
+    await _tell_citizen(session, entry.person, dose, site_name, after, now=now)
     await reminders.schedule_next_dose(session, entry.person, given, now=now)
+    await checkin_jobs.schedule_for_dose(session, dose, now=now)
     first_product = history[0].product if history else dose.product
     try:
         await certificates.issue_for_dose(
@@ -135,12 +142,14 @@ async def record_dose(
 
 async def _matching_booking(
     session: AsyncSession, entry: DoseEntry, *, now: datetime
-) -> Booking | None:
-    """The person's appointment for this dose if the dose was given there, on its day.
+) -> tuple[Booking | None, Booking | None]:
+    """The appointment this dose was given at (if any), and the one it cancelled (if any).
 
+    The person's appointment for this dose counts if the dose was given there, on its day.
     A dose given elsewhere or on another day makes the appointment moot: it is cancelled and its
-    place freed for someone else. An appointment already marked missed (the dose was recorded
-    after the evening's no-show check) counts if the dose was given there, on its day.
+    place freed for someone else (the citizen is told, see `_tell_citizen`). An appointment
+    already marked missed (the dose was recorded after the evening's no-show check) counts if
+    the dose was given there, on its day.
     """
     booking = await bookings.active_booking(
         session, person_id=entry.person.id, dose_number=entry.dose_number
@@ -149,14 +158,15 @@ async def _matching_booking(
         missed = await bookings.missed_booking(
             session, person_id=entry.person.id, dose_number=entry.dose_number
         )
-        return (
-            missed if missed is not None and await _given_there(session, entry, missed) else None
-        )
+        there = missed is not None and await _given_there(session, entry, missed)
+        return (missed if there else None), None
     if await _given_there(session, entry, booking):
-        return booking
+        return booking, None
     if await bookings.transition(session, booking, bookings.CANCELLED, now=now):
         await bookings.release_place(session, booking.slot_id)
-    return None
+        await reminders.cancel_for_booking(session, booking.id, now=now)
+        return None, booking
+    return None, None
 
 
 async def _given_there(session: AsyncSession, entry: DoseEntry, booking: Booking) -> bool:
@@ -167,30 +177,99 @@ async def _given_there(session: AsyncSession, entry: DoseEntry, booking: Booking
     )
 
 
+@dataclass(frozen=True)
+class Aftermath:
+    """What else the citizen is told with a recorded dose: the appointment cancelled, the next."""
+
+    cancelled: Booking | None
+    upcoming: NextDose
+    today: date
+
+
 async def _tell_citizen(
     session: AsyncSession,
     person: Person,
     dose: Vaccination,
     site_name: str | None,
+    after: Aftermath,
     *,
     now: datetime,
 ) -> None:
+    """The dose recorded; the appointment it made moot; when the next one may be given."""
     account = await session.get(Account, person.account_id) if person.account_id else None
-    await notices.tell(
-        session,
-        account,
-        lambda: _(
-            "Dose {number} for {name} has been recorded: {product}, {day}{site}. Thank you! "
-            "The vaccination certificate will be sent here."
-        ).format(
-            number=dose.dose_number,
-            name=person.full_name,
-            product=PRODUCTS[dose.product].label,
-            day=format_day(dose.given_on),
-            site=_(" at {site}").format(site=site_name) if site_name else "",
-        ),
-        now=now,
+    cancelled = await _appointment_of(session, after.cancelled)
+
+    def compose() -> str:
+        lines = [_recorded(person, dose, site_name)]
+        if cancelled is not None:
+            lines.append(cancelled())
+        lines.extend(_next_dose_lines(after))
+        return "\n\n".join(lines)
+
+    def buttons() -> list[list[Button]]:
+        upcoming = after.upcoming
+        if upcoming.number is None or upcoming.earliest > after.today:
+            return []
+        label = _("Book dose {dose}").format(dose=upcoming.number)
+        return [[Button(label, f"{BOOK}{person.id}")]]
+
+    notice = notices.compose_for(account, compose, buttons=buttons)
+    if notice is not None:
+        await outbox.enqueue(session, [notice], now=now)
+
+
+def _recorded(person: Person, dose: Vaccination, site_name: str | None) -> str:
+    return _(
+        "Dose {number} for {name} has been recorded: {product}, {day}{site}. Thank you! "
+        "The vaccination certificate will be sent here."
+    ).format(
+        number=dose.dose_number,
+        name=person.full_name,
+        product=PRODUCTS[dose.product].label,
+        day=format_day(dose.given_on),
+        site=_(" at {site}").format(site=site_name) if site_name else "",
     )
+
+
+async def _appointment_of(
+    session: AsyncSession, booking: Booking | None
+) -> Callable[[], str] | None:
+    """The sentence telling that `booking` was cancelled (composed in the citizen's language)."""
+    if booking is None:
+        return None
+    slot = await session.get(Slot, booking.slot_id)
+    site = await session.get(Site, slot.site_id) if slot is not None else None
+    if slot is None or site is None:
+        return None
+
+    def sentence() -> str:
+        return _(
+            "As this dose was given at another site or on another day, the appointment for "
+            "dose {dose} at {site} on {when} (code {code}) has been cancelled and its place "
+            "freed. There is no need to go."
+        ).format(
+            dose=booking.dose_number,
+            site=site.name,
+            when=format_moment(slot.starts_at),
+            code=booking.code,
+        )
+
+    return sentence
+
+
+def _next_dose_lines(after: Aftermath) -> list[str]:
+    """When the next dose may be given: from a later day (we will remind), or now (book)."""
+    upcoming = after.upcoming
+    if upcoming.number is None:
+        return []
+    if upcoming.earliest > after.today:
+        return [
+            _(
+                "Dose {dose} can be given from {day}. We will send you an invitation to book it "
+                "then."
+            ).format(dose=upcoming.number, day=format_day(upcoming.earliest))
+        ]
+    return [_("Dose {dose} can be given now: you can book it below.").format(dose=upcoming.number)]
 
 
 def as_given(history: list[Vaccination]) -> list[Given]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 from enum import StrEnum
 
+from bot.channels import web_chat
 from bot.conversation import Conversation, Handler
 from bot.handlers.menu import menu_buttons
 from bot.i18n import _
@@ -28,9 +29,17 @@ class Step(StrEnum):
     CONFIRM = "confirm"
 
 
+def shares_contacts(conv: Conversation) -> bool:
+    """Whether this chat has a "Share my phone number" button (the web chat has none)."""
+    return conv.chat.channel != web_chat.NAME
+
+
 async def ask_phone(msg: Incoming, conv: Conversation) -> None:
     """Ask for the mobile number, offering the platform's share-contact button."""
     conv.goto(FLOW, Step.ASK)
+    if not shares_contacts(conv):
+        conv.reply(_("Please type your mobile phone number, for example 0912 345 678."))
+        return
     conv.reply(
         _(
             "Please give your mobile phone number: press “Share my phone number” below, or type "

@@ -8,17 +8,18 @@ Flow `privacy`:
 
 from __future__ import annotations
 
-from collections import Counter
 from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
 from bot.domain import erasure, tickets
+from bot.handlers import my_data
 from bot.handlers.menu import menu_buttons
-from bot.i18n import CHANNEL_NAMES, LANGUAGE_NAMES, _, format_day, format_moment
-from bot.messages import Button, Incoming
+from bot.i18n import CHANNEL_NAMES, LANGUAGE_NAMES, _, format_moment
+from bot.messages import Button, Incoming, Outgoing
 from bot.vn.intents import Intent, is_answer
-from bot.vn.phone import mask_id_number, mask_phone
-from storage import accounts, certificates, people
+from bot.vn.phone import mask_phone
+from storage import accounts, people
+from storage.models import Account
 
 FLOW = "privacy"
 # Bump when the consent text changes in substance: people are asked again.
@@ -96,14 +97,13 @@ async def answer_consent(msg: Incoming, conv: Conversation) -> None:
 async def show_my_data(msg: Incoming, conv: Conversation) -> None:
     """List what is stored about this account, with the phone number masked."""
     account = conv.account
-    protector = conv.services.protector
     if account.consented_at is not None:
         consent = _("given on {moment} (version {version})").format(
             moment=format_moment(account.consented_at), version=account.consent_version
         )
     else:
         consent = _("not given")
-    phone = mask_phone(protector.open(account.phone_sealed)) if account.phone_sealed else _("none")
+    phone = await _phone(conv)
     conv.reply(
         _(
             "The data we hold about you:\n"
@@ -124,34 +124,43 @@ async def show_my_data(msg: Incoming, conv: Conversation) -> None:
             created=format_moment(account.created_at),
         )
         + "\n\n"
-        + (
+        + _settings_lines(account)
+        + await my_data.people_lines(conv)
+        + await my_data.children_lines(conv)
+        + await my_data.reaction_lines(conv)
+        + await my_data.ticket_lines(conv)
+    )
+
+
+def _settings_lines(account: Account) -> str:
+    """What the citizen chose to receive unasked."""
+    return (
+        (
             _("• Ward announcements: off (/batthongbao turns them on)")
             if account.announcements_off_at
             else _("• Ward announcements: on (/tatthongbao turns them off)")
         )
-        + await _people_lines(conv)
-    )
-
-
-async def _people_lines(conv: Conversation) -> str:
-    """The people the account registered, ID numbers masked."""
-    registered = await people.people_of(conv.session, conv.owner_id)
-    if not registered:
-        return ""
-    protector = conv.services.protector
-    held = Counter(
-        c.person_id for c in await certificates.of_people(conv.session, [p.id for p in registered])
-    )
-    lines = [
-        _("{name}, born {day}, ID number {number}, certificates: {count}").format(
-            name=person.full_name,
-            day=format_day(person.birth_date),
-            number=mask_id_number(protector.open(person.id_sealed)),
-            count=held[person.id],
+        + "\n"
+        + (
+            _("• Check-ins after vaccination: off (/batthoitham turns them on)")
+            if account.checkins_off_at
+            else _("• Check-ins after vaccination: on (/tathoitham turns them off)")
         )
-        for person in registered
-    ]
-    return "\n\n" + _("People registered for vaccination:") + "\n• " + "\n• ".join(lines)
+    )
+
+
+async def _phone(conv: Conversation) -> str:
+    """The chat's phone number, masked; else the one given when registering oneself."""
+    protector = conv.services.protector
+    if conv.account.phone_sealed:
+        return mask_phone(protector.open(conv.account.phone_sealed))
+    registered = await people.people_of(conv.session, conv.owner_id)
+    own = next((p for p in registered if p.is_holder and p.phone_sealed), None)
+    if own is None or own.phone_sealed is None:
+        return _("none")
+    return _("{phone} (given when registering)").format(
+        phone=mask_phone(protector.open(own.phone_sealed))
+    )
 
 
 async def _consent_history(conv: Conversation) -> str:
@@ -190,12 +199,11 @@ async def confirm_erase(msg: Incoming, conv: Conversation) -> None:
         conv.after_commit.append(lambda: services.outbox_withdrawn(withdrawn))
         conv.ticket_id = None
         conv.erase()
-        conv.reply(
-            _(
-                "All your data has been deleted. Thank you for using the service. You can start "
-                "again at any time with /start."
-            )
+        goodbye = _(
+            "All your data has been deleted. Thank you for using the service. You can start "
+            "again at any time with /start."
         )
+        conv.send(Outgoing(conv.chat, goodbye, forget=True))  # the web page wipes its copy
     elif msg.payload == "erase:no" or is_answer(msg.text, Intent.NO):
         conv.finish()
         conv.reply(_("Nothing was deleted: your data is kept as it was."))

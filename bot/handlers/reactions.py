@@ -143,13 +143,26 @@ async def guide(msg: Incoming, conv: Conversation) -> None:
 # ---------------------------------------------------------------- the report
 
 
-async def start_report(msg: Incoming, conv: Conversation) -> None:
-    """`rx:report`: ask which dose, keeping the flow the citizen was in."""
+def _begin(conv: Conversation) -> None:
+    """Open the report, keeping the flow the citizen was in (it resumes after)."""
     resume = conv.data.get("resume") if conv.flow == FLOW else None
     if conv.flow not in (None, FLOW):
         resume = {"flow": conv.flow, "step": conv.step, "data": dict(conv.data)}
     conv.goto(FLOW, Step.DOSE)
     conv.data = {"resume": resume} if resume else {}
+
+
+async def report_about_dose(conv: Conversation, dose_id: int) -> None:
+    """Open a report about a dose already known (a check-in's "need help"): ask what happened."""
+    _begin(conv)
+    if dose_id in {dose.id for dose, _person in await _recent(conv)}:
+        conv.data["dose"] = dose_id
+    await _ask_what(conv)
+
+
+async def start_report(msg: Incoming, conv: Conversation) -> None:
+    """`rx:report`: ask which dose, keeping the flow the citizen was in."""
+    _begin(conv)
     doses = await _recent(conv)
     if not doses:
         await _ask_what(conv)

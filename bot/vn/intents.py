@@ -173,6 +173,14 @@ TOPICS: dict[Topic, tuple[str, ...]] = {
                       "reminders"),
     Topic.DOSE: ("mui", "mui tiem", "ghi nhan", "cap nhat", "dose", "doses"),
 }  # fmt: skip
+# Erasure said in a sentence: "xoa du lieu cua toi" must not read as "du lieu cua toi" (view).
+PHRASES[Intent.DELETE_DATA] += (
+    "xoa du lieu cua toi", "xoa het du lieu", "xoa toan bo du lieu", "xoa het du lieu cua toi",
+    "xoa thong tin cua toi", "xoa het thong tin", "xoa thong tin ca nhan", "xoa tai khoan cua toi",
+    "huy tai khoan", "xoa ho so", "xoa ho so cua toi", "delete my account", "erase my data",
+    "delete everything", "remove my data",
+)  # fmt: skip
+
 # Answers typed with diacritics are compared as typed (NFC, lower case), never folded: folding
 # would make dừng (stop) and đừng (don't) read as đúng (right).
 ANSWERS: dict[Intent, frozenset[str]] = {

@@ -275,4 +275,5 @@ def _render(row: outbox.OutboxMessage) -> dict[str, Any]:
         "image": f"/api/chat/images/{row.id}" if row.image is not None else None,
         "request_phone": bool(body.get("request_phone")),
         "replaces": body.get("replaces"),
+        "forget": bool(body.get("forget")),
     }

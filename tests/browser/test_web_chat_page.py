@@ -123,3 +123,46 @@ async def test_an_invented_cookie_is_replaced_and_the_language_switch_stores_not
     assert await accounts(svc) == before + 1
     assert tab.violations() == [], tab.console
     await tab.context.close()
+
+
+async def test_erasure_wipes_what_the_page_holds(
+    chromium: Browser, site: tuple[Service, str]
+) -> None:
+    svc, base = site
+    before = await accounts(svc)
+    tab = await open_tab(chromium)
+    page = tab.page
+    await page.goto(f"{base}/chat")
+    await page.locator("#start").click()
+    await page.get_by_role("button", name="Tôi đồng ý").click()
+    await page.get_by_text(THANKS).wait_for()
+    typed = ["dang ky tiem", "Nguyen Van Wipe", "2/1/90"]
+    for number, text in enumerate(typed):
+        await page.fill("#text", text)
+        await page.press("#text", "Enter")
+        if number == 0:
+            await page.get_by_role("button", name="Bản thân tôi").click()
+        await page.locator(".msg.bot").nth(-1).wait_for()
+    await page.get_by_role("button", name="Nam").last.wait_for()
+    await page.get_by_role("button", name="Nam").last.click()
+    await page.fill("#text", "079 090 077 345")
+    await page.press("#text", "Enter")
+    await page.get_by_text("số định danh", exact=False).first.wait_for()
+    held = await page.evaluate("() => sessionStorage.getItem('my-messages')")
+    assert "079 090 077 345" in held and "2/1/90" in held
+
+    await page.fill("#text", "/xoadulieu")
+    await page.press("#text", "Enter")
+    await page.get_by_role("button", name="Xóa dữ liệu").click()
+    await page.get_by_text("Toàn bộ dữ liệu của bạn đã được xóa.").wait_for()
+    shown = await page.locator("#log").inner_text()
+    for trace in ("079 090 077 345", "2/1/90", "Nguyen Van Wipe", "Xóa dữ liệu", "/xoadulieu"):
+        assert trace not in shown, shown
+    assert await page.locator(".msg").count() == 1  # the goodbye alone
+    assert await accounts(svc) == before  # and the account is gone from the database
+    assert await page.evaluate("() => sessionStorage.getItem('my-messages')") in (None, "[]")
+    await page.reload()
+    await page.get_by_text("Toàn bộ dữ liệu của bạn đã được xóa.").wait_for()
+    assert "079 090 077 345" not in await page.locator("#log").inner_text()
+    assert tab.violations() == [], tab.console
+    await tab.context.close()

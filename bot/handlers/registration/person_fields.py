@@ -14,6 +14,7 @@ from bot.conversation import Conversation
 from bot.domain.identity import id_index
 from bot.handlers import recovery
 from bot.handlers.menu import menu_buttons
+from bot.handlers.phone_number import shares_contacts
 from bot.handlers.registration.form import (
     BACK,
     FLOW,
@@ -351,18 +352,21 @@ async def ask_phone(conv: Conversation) -> Outcome:
         buttons.append(
             [Button(_("Use {phone}").format(phone=mask_phone(known)), "reg:phone:account")]
         )
-    if FormState.of(conv).for_self:
+    sharing = FormState.of(conv).for_self and shares_contacts(conv)
+    if sharing:
         text = _(
             "Your mobile number? Press “Share my phone number” below, or type it, for example "
             "0912 345 678."
         )
+    elif FormState.of(conv).for_self:  # the web chat: no button to share a number there
+        text = _("Your mobile number? Type it, for example 0912 345 678.")
     else:
         text = _(
             "A mobile number to reach {name} (yours if they have none)? Type it, for example "
             "0912 345 678."
         ).format(name=conv.data["name"])
     conv.reply(text, buttons=buttons)
-    if FormState.of(conv).for_self:
+    if sharing:
         conv.reply(_("Or press the button:"), request_phone=_("Share my phone number"))
     return Outcome.STAY
 

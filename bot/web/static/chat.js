@@ -67,9 +67,17 @@ function say(text, body) {
   showMine(text); remember(text); return post(body);
 }
 
+function forget() {  // the account was erased: nothing it said stays on this page or tab
+  sessionStorage.removeItem(MINE);
+  log.replaceChildren();
+  drawn.clear();
+  document.getElementById("text").value = "";
+}
+
 function showBot(m) {
   if (seen.has(m.id)) return;
   seen.add(m.id);
+  if (m.forget) forget();
   // A message that replaces an earlier one (a broadcast's progress) is redrawn in its place.
   const earlier = m.replaces ? drawn.get(m.replaces) : undefined;
   const div = earlier || bubble("bot");
