@@ -321,6 +321,7 @@ TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
     "next_dose": frozenset({"name", "dose"}),
     "result": frozenset({"name", "result", "tube", "time"}),
     "invitation": frozenset({"name", "campaign"}),
+    "child_reminder": frozenset({"name", "doses", "day"}),
 }
 
 

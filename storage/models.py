@@ -261,6 +261,9 @@ class Slot(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     capacity: Mapped[int] = mapped_column(Integer)
     booked: Mapped[int] = mapped_column(Integer, default=0)
+    # "children": a children's immunisation session (booked from the children's reminders);
+    # NULL: an ordinary slot (booked by adults).
+    purpose: Mapped[str | None] = mapped_column(String(16))
 
 
 class Booking(Base):
@@ -937,4 +940,26 @@ class ChildDose(Base):
     site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChildBooking(Base):
+    """A child's place in a children's immunisation session; one active booking per child."""
+
+    __tablename__ = "child_bookings"
+    __table_args__ = (
+        Index(
+            "uq_child_bookings_active",
+            "child_id",
+            unique=True,
+            sqlite_where=text("status = 'booked'"),
+            postgresql_where=text("status = 'booked'"),
+        ),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"))
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id"), index=True)
+    status: Mapped[str] = mapped_column(String(12), default="booked")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

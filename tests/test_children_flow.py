@@ -76,8 +76,13 @@ async def test_a_parent_adds_a_child_with_an_id_and_past_doses_over_telegram(
         ("bcg", "reported", True),
         ("dtp", "reported", False),
     ]
-    (record,) = await say_all(service, emulator, CHAT, "sổ tiêm")
+    record, card = await say_all(service, emulator, CHAT, "sổ tiêm")
     assert "Lê Minh An (Thứ Hai, 04/05/2026)" in record["text"]
+    assert card["method"] == "sendPhoto" and card["photo_bytes"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Sổ tiêm chủng của bé Lê Minh An" in card["caption"]
+    assert labels(card) == ["Thêm con"]
+    (same,) = (m for m in await say_all(service, emulator, CHAT, "/sotiem") if m["caption"])
+    assert same["photo_bytes"] == card["photo_bytes"]  # the same day, the same card
 
 
 async def test_a_newborn_without_an_id_over_the_web_chat(svc: Service) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from bot.domain import broadcast_batches as broadcasts
 from bot.domain import campaign_waves as campaigns
 from bot.domain import reminders, tickets
+from bot.domain.immunisation import child_reminders
 from bot.domain.jobs import JobKind
 
 JOB_KINDS: Mapping[str, JobKind] = {
@@ -14,4 +15,5 @@ JOB_KINDS: Mapping[str, JobKind] = {
     **campaigns.KINDS,
     **broadcasts.KINDS,
     **tickets.KINDS,
+    **child_reminders.KINDS,
 }
