@@ -242,7 +242,7 @@ async def sessions_with_places(
         .order_by(Slot.starts_at, Slot.id)
         .limit(limit)
     )
-    return [(slot, site) for slot, site in rows.tuples()]
+    return [(slot, site) for slot, site in rows]
 
 
 async def active_booking(session: AsyncSession, child_id: int) -> ChildBooking | None:

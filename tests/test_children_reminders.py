@@ -1,0 +1,258 @@
+"""Children's reminders on the scheduler, with a controlled clock; booking a children's session.
+
+A girl born on 15/10/2026 is registered on 3 December: her 2-month doses (5-in-1, oral polio,
+rota) fall due on 15/12/2026, so she is reminded on 8 December (a week before) and on the 14th
+(the day before) at 09:00, and on the 22nd and 14 January if they are still missing.
+`Scheduler.tick()` is called by hand; replies are read from the outbox.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select
+
+from bot.app import Service
+from bot.domain.immunisation import child_reminders, site_doses
+from bot.i18n import TIMEZONE
+from bot.workers.jobs_table import JOB_KINDS
+from bot.workers.scheduler import Scheduler
+from storage import children, jobs, sites
+from storage.models import (
+    Account,
+    AuditEvent,
+    Child,
+    ChildBooking,
+    ChildDose,
+    Job,
+    OutboxMessage,
+    Site,
+    Slot,
+)
+from tests.clock import Clock
+from tests.registration_fixtures import SITE, add_sites
+from tests.test_scheduler import news
+from tests.webchat import Citizen
+
+BORN, DUE = date(2026, 10, 15), date(2026, 12, 15)
+WEEK_BEFORE, DAY_BEFORE = date(2026, 12, 8), date(2026, 12, 14)
+TWO_MONTHS = "5 trong 1 (DPT-VGB-Hib) mũi 1, Bại liệt uống lần 1, Rota lần 1"
+
+
+async def registered(svc: Service, clock: Clock) -> tuple[Citizen, int]:
+    """The parent registers the girl over the web chat, no past dose; her id."""
+    clock.set_local(10, day=date(2026, 12, 3))
+    await add_sites(svc.db, clock())
+    parent = Citizen(svc, "parent-r")
+    await parent.consent()
+    await parent.say("/themcon")
+    await parent.say("Trần Bảo Ngọc")
+    await parent.say("15/10/2026")
+    await parent.press("Nữ")
+    await parent.press("Chưa có số")
+    await parent.say("Bến Thành, TP HCM")
+    texts = await parent.press("Chưa tiêm / Xong")
+    assert any("Với bé Trần Bảo Ngọc" in t for t in texts), texts
+    async with svc.db.read_scope() as session:
+        child = await session.scalar(select(Child))
+    assert child is not None
+    return parent, child.id
+
+
+async def pending(svc: Service) -> list[tuple[datetime, str, list[str]]]:
+    async with svc.db.read_scope() as session:
+        rows = await session.scalars(
+            select(Job)
+            .where(Job.kind == child_reminders.KIND, Job.status == jobs.PENDING)
+            .order_by(Job.due_at, Job.id)
+        )
+        return [
+            (j.due_at.astimezone(TIMEZONE), j.payload["moment"], j.payload["keys"]) for j in rows
+        ]
+
+
+def worker(svc: Service, clock: Clock) -> Scheduler:
+    return Scheduler(svc.db, JOB_KINDS, settings=svc.settings, clock=clock)
+
+
+def nine(day: date) -> datetime:
+    return datetime.combine(day, time(9), TIMEZONE)
+
+
+async def test_reminders_a_week_and_a_day_before_never_twice(svc: Service, clock: Clock) -> None:
+    parent, child_id = await registered(svc, clock)
+    planned = await pending(svc)
+    two_months = ["dtp:1", "opv:1", "rota:1"]
+    assert planned[:4] == [
+        (nine(WEEK_BEFORE), "week", [f"week:{k}" for k in two_months]),
+        (nine(DAY_BEFORE), "eve", [f"eve:{k}" for k in two_months]),
+        (nine(DUE + timedelta(days=7)), "late7", [f"late7:{k}" for k in two_months]),
+        (nine(DUE + timedelta(days=30)), "late30", [f"late30:{k}" for k in two_months]),
+    ]
+    assert all(when.time() == time(9) for when, _m, _k in planned)
+    scheduler = worker(svc, clock)
+    clock.set_local(8, 59, day=WEEK_BEFORE)
+    assert await scheduler.tick() == 0
+    clock.set_local(9, day=WEEK_BEFORE)
+    assert await scheduler.tick() == 1
+    (reminder,) = await news(parent)
+    assert reminder["text"].startswith(
+        f"Còn một tuần nữa, ngày Thứ Ba, 15/12/2026, bé Trần Bảo Ngọc đến lịch tiêm: {TWO_MONTHS}."
+    )
+    assert [label for row in reminder["buttons"] for label, _p in row] == [
+        "Đặt lịch ở trạm y tế",
+        "Sổ tiêm chủng",
+    ]
+    assert reminder["template"] == "child_reminder"
+    assert reminder["template_data"]["name"] == "Trần Bảo Ngọc"
+    assert await scheduler.tick() == 0 and await news(parent) == []
+    # The parent reports another dose: the plan is written again, without what was said.
+    async with svc.db.session_scope() as session:
+        child = await session.get(Child, child_id)
+        assert child is not None
+        await children.add_dose(
+            session, child_id=child_id, vaccine="bcg", dose_number=1, given_on=BORN, now=clock()
+        )
+        await child_reminders.plan(session, child, now=clock())
+    again = await pending(svc)
+    assert not any(moment == "week" and when.date() == WEEK_BEFORE for when, moment, _k in again)
+    assert again[0] == (nine(DAY_BEFORE), "eve", [f"eve:{k}" for k in two_months])
+    clock.set_local(9, day=DAY_BEFORE)
+    assert await scheduler.tick() == 1
+    (eve,) = await news(parent)
+    assert eve["text"].startswith("Ngày mai, Thứ Ba, 15/12/2026, bé Trần Bảo Ngọc đến lịch tiêm")
+
+
+async def test_a_dose_recorded_by_a_site_stops_its_reminders_and_sends_the_card(
+    svc: Service, clock: Clock
+) -> None:
+    parent, child_id = await registered(svc, clock)
+    async with svc.db.session_scope() as session:
+        child = await session.get(Child, child_id)
+        site = await session.get(Site, SITE)
+        assert child is not None and site is not None
+        for vaccine in ("dtp", "opv", "rota"):
+            assert await site_doses.record_given(
+                session,
+                child,
+                vaccine=vaccine,
+                number=1,
+                given_on=date(2026, 12, 3),
+                site=site,
+                actor="staff:test",
+                staff_id=None,
+                now=clock(),
+            )
+    cards = await news(parent)
+    assert len(cards) == 3
+    assert cards[-1]["text"] == (
+        "Mũi tiêm của bé Trần Bảo Ngọc đã được ghi nhận tại Trạm Y tế phường Bến Thành. "
+        "Đây là sổ tiêm đã cập nhật."
+    )
+    async with svc.db.read_scope() as session:
+        pictures = (
+            await session.scalars(
+                select(OutboxMessage.image)
+                .where(OutboxMessage.chat_id == "parent-r")
+                .order_by(OutboxMessage.id.desc())
+                .limit(3)
+            )
+        ).all()
+    assert all(p is not None and p.startswith(b"\x89PNG") for p in pictures)
+    assert len(set(pictures)) == 3  # each dose changes the card
+    planned = await pending(svc)
+    assert not any("dtp:1" in key for _w, _m, keys in planned for key in keys)
+    assert any("dtp:2" in key for _w, _m, keys in planned for key in keys)
+    scheduler = worker(svc, clock)
+    clock.set_local(9, day=DAY_BEFORE)
+    await scheduler.tick()
+    assert await news(parent) == []  # nothing about the doses given
+    async with svc.db.read_scope() as session:
+        stored = (await session.scalars(select(ChildDose))).all()
+        audit = (await session.scalars(select(AuditEvent))).all()
+    assert {(d.vaccine, d.status, d.site_id) for d in stored} == {
+        ("dtp", "given", SITE),
+        ("opv", "given", SITE),
+        ("rota", "given", SITE),
+    }
+    assert [a.action for a in audit if a.subject == f"child:{child_id}"] == [
+        "child_dose_recorded"
+    ] * 3
+    async with svc.db.session_scope() as session:  # the same record again: nothing happens
+        child = await session.get(Child, child_id)
+        site = await session.get(Site, SITE)
+        assert child is not None and site is not None
+        assert not await site_doses.record_given(
+            session,
+            child,
+            vaccine="dtp",
+            number=1,
+            given_on=date(2026, 12, 3),
+            site=site,
+            actor="staff:test",
+            staff_id=None,
+            now=clock(),
+        )
+    assert await news(parent) == []
+
+
+async def test_a_job_held_at_night_and_none_without_consent(svc: Service, clock: Clock) -> None:
+    parent, _child_id = await registered(svc, clock)
+    scheduler = worker(svc, clock)
+    clock.set_local(22, day=WEEK_BEFORE)  # the process was down all day: caught up at night
+    assert await scheduler.tick() == 1 and await news(parent) == []  # held till morning
+    clock.set_local(7, day=WEEK_BEFORE + timedelta(days=1))
+    assert await scheduler.tick() == 1
+    (held,) = await news(parent)
+    assert held["text"].startswith("Còn một tuần nữa")
+    async with svc.db.session_scope() as session:
+        account = await session.scalar(select(Account).where(Account.chat_id == "parent-r"))
+        assert account is not None
+        account.consent_version = None
+    clock.set_local(9, day=DAY_BEFORE)
+    assert await scheduler.tick() == 1 and await news(parent) == []
+
+
+async def test_a_reminder_books_a_children_s_session(svc: Service, clock: Clock) -> None:
+    parent, child_id = await registered(svc, clock)
+    start = datetime.combine(DUE, time(8), TIMEZONE)
+    async with svc.db.session_scope() as session:
+        session.add(
+            Slot(
+                site_id=SITE,
+                starts_at=start,
+                ends_at=start + timedelta(hours=2),
+                capacity=1,
+                booked=0,
+                purpose=children.CHILDREN_SESSION,
+            )
+        )
+    async with svc.db.read_scope() as session:  # adults do not see it
+        slots = await sites.open_slots(
+            session,
+            site_id=SITE,
+            since=start - timedelta(hours=1),
+            until=start + timedelta(hours=1),
+        )
+        assert slots == []
+    scheduler = worker(svc, clock)
+    clock.set_local(9, day=WEEK_BEFORE)
+    assert await scheduler.tick() == 1
+    await news(parent)
+    texts = await parent.press("Đặt lịch ở trạm y tế")
+    assert any("Các buổi tiêm chủng cho trẻ em tại Phường Bến Thành" in t for t in texts), texts
+    (label,) = parent.buttons()
+    assert "15/12/2026" in label and "Trạm Y tế phường Bến Thành" in label
+    texts = await parent.press(label)
+    assert any(t.startswith("Đã đặt lịch: bé Trần Bảo Ngọc") for t in texts), texts
+    async with svc.db.read_scope() as session:
+        booking = await session.scalar(select(ChildBooking))
+        slot = await session.scalar(select(Slot).where(Slot.purpose == children.CHILDREN_SESSION))
+    assert booking is not None and booking.child_id == child_id and booking.status == "booked"
+    assert slot is not None and slot.booked == 1
+    clock.set_local(9, day=DAY_BEFORE)  # booked: the day-before reminder has nothing to add
+    assert await scheduler.tick() == 1 and await news(parent) == []
+    other = Citizen(svc, "stranger")  # someone else's child cannot be booked
+    await other.consent()
+    await svc.dispatcher.handle(other.incoming(payload=f"child:book:{child_id}"))
+    assert [b["text"] for b in await other.replies()] == ["Nút này không còn hiệu lực."]
