@@ -549,6 +549,9 @@ class Campaign(Base):
     status: Mapped[str] = mapped_column(String(12), default="active")
     starts_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A vaccine code of the children's schedule: the campaign invites children (their parents'
+    # chats, one invitation per child) instead of people; `dose_status` is `none` or `due`.
+    child_vaccine: Mapped[str | None] = mapped_column(String(32))
 
 
 class CampaignInvitation(Base):
@@ -564,6 +567,7 @@ class CampaignInvitation(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "person_id"),
         Index("ix_campaign_invitations_day", "campaign_id", "invited_at"),
+        Index("uq_campaign_invitations_child", "campaign_id", "child_id", unique=True),
         {"sqlite_autoincrement": True},
     )
 
@@ -580,6 +584,8 @@ class CampaignInvitation(Base):
     invited_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outbox_id: Mapped[int | None] = mapped_column(Integer)  # the invitation message
+    # The child invited (a children's campaign; `person_id` is NULL then).
+    child_id: Mapped[int | None] = mapped_column(ForeignKey("children.id", ondelete="SET NULL"))
 
 
 class Broadcast(Base):

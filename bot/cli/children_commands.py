@@ -14,7 +14,6 @@ import sys
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bot.cli.arguments import CLI_ACTOR
 from bot.domain.immunisation import due_list as lists
 from bot.domain.immunisation import site_doses
 from bot.domain.immunisation.rules import DoseRecord, DoseStatus
@@ -23,6 +22,8 @@ from bot.i18n import local_day
 from bot.vn import divisions
 from bot.vn.dates import InvalidDate, parse_birth_date
 from storage import children, sites
+
+CLI_ACTOR = "cli"  # the audit log's actor (as `bot.cli.arguments.CLI_ACTOR`)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

@@ -31,7 +31,7 @@ from bot.domain import campaign_waves as service
 from bot.domain import staff_operations as operations
 from bot.domain.campaign_waves import CampaignError
 from bot.domain.staff_operations import campaign_status
-from bot.handlers import registration, start
+from bot.handlers import child_sessions, registration, start
 from bot.handlers.registration.form import person_of_account
 from bot.handlers.targeting import (
     Scope,
@@ -54,9 +54,9 @@ from bot.i18n import N_, _, format_moment
 from bot.messages import Button, Incoming, Kind, payload_id
 from bot.vn.text import fold
 from storage import campaigns as store
-from storage import staff
+from storage import children, staff
 from storage.campaigns import ACCEPTED, ACTIVE, DECLINED, PAUSED
-from storage.models import Campaign, CampaignInvitation, Person
+from storage.models import Campaign, CampaignInvitation, Child, Person
 
 FLOW = "campaign"
 SHOWN = 10  # campaigns listed by /chiendich, newest first
@@ -540,17 +540,23 @@ ACTIONS: dict[str, Action] = {
 
 async def _own_invitation(
     conv: Conversation, number: int
-) -> tuple[CampaignInvitation, Person] | None:
-    """The invitation if it was sent to this account for a person still on it."""
+) -> tuple[CampaignInvitation, Person | Child] | None:
+    """The invitation if it was sent to this account for a person (or child) still on it."""
     invitation = await store.get_invitation(conv.session, number) if number else None
     if invitation is None or invitation.account_id != conv.owner_id:
         return None
+    if invitation.child_id is not None:
+        child = await children.get_child(conv.session, invitation.child_id)
+        return (invitation, child) if child and child.account_id == conv.owner_id else None
     person = await person_of_account(conv, invitation.person_id or 0)
     return (invitation, person) if person is not None else None
 
 
 async def _answer(conv: Conversation, number: int, *, accept: bool) -> None:
-    """Record the answer; "Đặt lịch ngay" then books, "Không tham gia" is thanked."""
+    """Record the answer; "Đặt lịch ngay" then books, "Không tham gia" is thanked.
+
+    A child's invitation books a place in the ward's children's sessions.
+    """
     found = await _own_invitation(conv, number)
     if found is None:
         conv.reply(_("This invitation is not for this chat, or it is no longer valid."))
@@ -559,6 +565,9 @@ async def _answer(conv: Conversation, number: int, *, accept: bool) -> None:
     if accept:
         service.answer(invitation, ACCEPTED, now=conv.now)
         conv.finish()
+        if isinstance(person, Child):
+            await child_sessions.offer(conv, person)
+            return
         await registration.book_for_registered(conv, person.id)
         return
     service.answer(invitation, DECLINED, now=conv.now)

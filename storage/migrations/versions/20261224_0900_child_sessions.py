@@ -1,4 +1,4 @@
-"""child sessions: slots marked as children's immunisation sessions, and children's bookings
+"""child sessions: children's immunisation sessions and bookings; campaigns inviting children
 
 Revision ID: 0021
 Revises: 0017
@@ -50,9 +50,33 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'booked'"),
     )
     op.create_index("ix_child_bookings_slot_id", "child_bookings", ["slot_id"])
+    op.add_column("campaigns", sa.Column("child_vaccine", sa.String(32)))  # NULL: adults
+    with op.batch_alter_table("campaign_invitations") as batch:
+        batch.add_column(
+            sa.Column(
+                "child_id",
+                sa.Integer(),
+                sa.ForeignKey(
+                    "children.id",
+                    ondelete="SET NULL",
+                    name="fk_campaign_invitations_child_id_children",
+                ),
+            )
+        )
+    op.create_index(
+        "uq_campaign_invitations_child",
+        "campaign_invitations",
+        ["campaign_id", "child_id"],
+        unique=True,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_campaign_invitations_child", table_name="campaign_invitations")
+    with op.batch_alter_table("campaign_invitations") as batch:
+        batch.drop_column("child_id")
+    with op.batch_alter_table("campaigns") as batch:
+        batch.drop_column("child_vaccine")
     op.drop_index("ix_child_bookings_slot_id", table_name="child_bookings")
     op.drop_index("uq_child_bookings_active", table_name="child_bookings")
     op.drop_table("child_bookings")
