@@ -18,9 +18,20 @@ from bot.domain.campaign_waves import CampaignError, NewCampaign, Targeting
 from bot.i18n import TIMEZONE
 from run_bot import main
 from storage import children as child_store
-from storage.models import CampaignInvitation, Child, ChildBooking, Site, Slot
+from storage.models import Campaign, CampaignInvitation, Child, ChildBooking, Site, Slot
 from tests.clock import Clock
-from tests.test_campaigns import BT, SG, TODAY, _run, add_account, at, create, labels, news
+from tests.test_campaigns import (
+    BT,
+    SG,
+    TODAY,
+    _run,
+    add_account,
+    at,
+    create,
+    labels,
+    news,
+    staff_chat,
+)
 from tests.test_campaigns import worker as scheduler_of
 from tests.webchat import Citizen
 
@@ -260,3 +271,47 @@ def test_cli_creates_a_children_s_campaign(env: str, capsys: pytest.CaptureFixtu
     )
     assert code == 2
     assert "unknown children's vaccine 'polio'" in capsys.readouterr().err
+
+
+async def test_ward_staff_invite_children_from_the_chat(svc: Service, clock: Clock) -> None:
+    at(clock, TODAY, 10)
+    await family(svc)
+    chat = await staff_chat(svc, "ward_staff", [BT], "ward-k")
+    await chat.say("/chiendich")
+    await chat.press("Tạo chiến dịch mới")
+    await chat.say("Sởi - Rubella cho trẻ")
+    (groups,) = await chat.say("26743")
+    assert "Trẻ em (tiêm chủng mở rộng)" in groups
+    assert chat.buttons() == ["Tất cả các nhóm", "Trẻ em (tiêm chủng mở rộng)"]
+    (vaccine,) = await chat.press("Trẻ em (tiêm chủng mở rộng)")
+    assert vaccine == "Vắc xin nào trong lịch tiêm chủng của trẻ?"
+    assert "Sởi; Sởi - Rubella (MR)" in chat.buttons()
+    asked = chat.last
+    assert (await chat.say("soi"))[0] == "Bạn vui lòng chọn bằng các nút bên dưới."
+    chat.last = asked
+    (ages,) = await chat.press("Sởi; Sởi - Rubella (MR)")
+    assert ages.startswith("Độ tuổi nào? Bạn vui lòng nhập khoảng tuổi tính theo năm")
+    await chat.say("1-5")
+    assert chat.buttons() == [
+        "Trẻ chưa tiêm mũi nào: Sởi; Sởi - Rubella (MR)",
+        "Trẻ đến hạn hoặc quá hạn tiêm: Sởi; Sởi - Rubella (MR)",
+    ]
+    await chat.press("Trẻ đến hạn hoặc quá hạn tiêm: Sởi; Sởi - Rubella (MR)")
+    await chat.say("100")
+    await chat.say("Trạm Y tế phường Bến Thành mời các bé từ 1 đến 5 tuổi tiêm Sởi - Rubella.")
+    (preview,) = await chat.press("Không có bản tiếng Anh")
+    assert "Trẻ em (tiêm chủng mở rộng): mỗi bé một lời mời, gửi đến cha mẹ" in preview
+    assert "Số trẻ đủ điều kiện hiện tại: 3" in preview
+    (created,) = await chat.press("Gửi")
+    assert created.startswith("Đã tạo chiến dịch #1 “Sởi - Rubella cho trẻ”")
+    async with svc.db.read_scope() as session:
+        campaign = await session.scalar(select(Campaign))
+    assert campaign is not None
+    assert (campaign.child_vaccine, campaign.dose_status, campaign.groups) == (
+        "measles",
+        "due",
+        [],
+    )
+    assert (campaign.min_age, campaign.max_age) == (1, 5)
+    assert await scheduler_of(svc, clock).tick() == 1
+    assert await invited(svc) == ["Lê An", "Giang", "Lê Bình"]
