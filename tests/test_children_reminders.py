@@ -8,16 +8,21 @@ rota) fall due on 15/12/2026, so she is reminded on 8 December (a week before) a
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, time, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import Service
 from bot.domain.immunisation import child_reminders, site_doses
+from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE
 from bot.workers.jobs_table import JOB_KINDS
 from bot.workers.scheduler import Scheduler
+from run_bot import main
 from storage import children, jobs, sites
+from storage.db import Database
 from storage.models import (
     Account,
     AuditEvent,
@@ -31,6 +36,7 @@ from storage.models import (
 )
 from tests.clock import Clock
 from tests.registration_fixtures import SITE, add_sites
+from tests.test_imports import SITES, SLOTS_HEADER, _import_sites, _import_slots
 from tests.test_scheduler import news
 from tests.webchat import Citizen
 
@@ -256,3 +262,102 @@ async def test_a_reminder_books_a_children_s_session(svc: Service, clock: Clock)
     await other.consent()
     await svc.dispatcher.handle(other.incoming(payload=f"child:book:{child_id}"))
     assert [b["text"] for b in await other.replies()] == ["Nút này không còn hiệu lực."]
+
+
+def test_cli_records_a_site_s_dose(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(["children", *argv], clock=Clock())
+        out, err = capsys.readouterr()
+        return code, out.strip(), err.strip()
+
+    assert run("due", "--ward", "26743")[0] == 0  # the database is migrated
+    child_id = asyncio.run(_seed_parent_and_child(env))
+    record = ("record", "--child", str(child_id), "--vaccine", "dtp", "--dose", "1")
+    where = ("--day", "03/12/2026", "--site", SITE)
+    assert run(*record, *where) == (0, f"child #{child_id}: dtp dose 1 recorded", "")
+    assert run(*record, *where)[:2] == (
+        0,
+        f"child #{child_id}: dtp dose 1 already recorded, nothing changed",
+    )
+    assert run(*record, "--day", "02/12/2026", "--site", SITE)[::2] == (1, "error: conflict")
+    assert run(*record, "--day", "01/01/2030", "--site", SITE)[0] == 1  # the future
+    wrong = ("record", "--child", str(child_id), "--vaccine", "flu", "--dose", "1", *where)
+    assert run(*wrong)[::2] == (1, "error: unknown_dose")
+    assert run("record", "--child", "999", "--vaccine", "dtp", "--dose", "1", *where)[::2] == (
+        2,
+        "error: no such child",
+    )
+    pictures, actors = asyncio.run(_sent_and_audited(env))
+    assert len(pictures) == 1 and pictures[0] is not None and pictures[0].startswith(b"\x89PNG")
+    assert actors == [("cli", "child_dose_recorded", f"child:{child_id}")]
+
+
+async def _seed_parent_and_child(url: str) -> int:
+    db = Database(url)
+    try:
+        async with db.session_scope() as session:
+            account = Account(
+                channel="web", chat_id="cli-parent", locale="vi", consent_version=CONSENT_VERSION
+            )
+            session.add(account)
+            session.add(
+                Site(
+                    id=SITE,
+                    name="Trạm Y tế phường Bến Thành",
+                    address="186 Lê Thánh Tôn",
+                    province_code=79,
+                    ward_code=26743,
+                )
+            )
+            await session.flush()
+            child = await children.add_child(
+                session,
+                Child(
+                    account_id=account.id,
+                    full_name="Trần Bảo Ngọc",
+                    birth_date=BORN,
+                    gender="female",
+                    ward_code=26743,
+                    created_at=datetime(2026, 12, 1, tzinfo=TIMEZONE),
+                ),
+            )
+            return child.id
+    finally:
+        await db.dispose()
+
+
+async def _sent_and_audited(url: str) -> tuple[list[bytes | None], list[tuple[str, str, str]]]:
+    db = Database(url)
+    try:
+        async with db.read_scope() as session:
+            pictures = await session.scalars(
+                select(OutboxMessage.image).where(OutboxMessage.chat_id == "cli-parent")
+            )
+            audit = await session.execute(
+                select(AuditEvent.actor, AuditEvent.action, AuditEvent.subject)
+            )
+            return list(pictures), [tuple(row) for row in audit]
+    finally:
+        await db.dispose()
+
+
+async def test_sites_mark_slots_as_children_s_sessions_in_the_import(database: Database) -> None:
+    await _import_sites(database, SITES)
+    text = (
+        SLOTS_HEADER.strip() + ",children\n"
+        "hcm-benthanh,2026-12-01,07:30,08:30,30,1\n"
+        "hcm-benthanh,2026-12-01,08:30,09:30,30,\n"
+        "hcm-benthanh,2026-12-01,09:30,10:30,30,maybe\n"
+    )
+    report = await _import_slots(database, text)
+    assert report.added == 2 and [line for line, _why in report.problems] == [4]
+    async with database.read_scope() as session:
+        slots = (await session.scalars(select(Slot).order_by(Slot.starts_at))).all()
+    assert [s.purpose for s in slots] == [children.CHILDREN_SESSION, None]
+    changed = SLOTS_HEADER.strip() + ",children\nhcm-benthanh,2026-12-01,07:30,08:30,30,0\n"
+    assert (await _import_slots(database, changed)).updated == 1
+    async with database.read_scope() as session:
+        slots = (await session.scalars(select(Slot).order_by(Slot.starts_at))).all()
+    assert [s.purpose for s in slots] == [None, None]
+    plain = SLOTS_HEADER + "hcm-benthanh,2026-12-01,07:30,08:30,30\n"  # no column: an ordinary slot
+    assert (await _import_slots(database, plain)).unchanged == 1
