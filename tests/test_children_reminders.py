@@ -359,5 +359,5 @@ async def test_sites_mark_slots_as_children_s_sessions_in_the_import(database: D
     async with database.read_scope() as session:
         slots = (await session.scalars(select(Slot).order_by(Slot.starts_at))).all()
     assert [s.purpose for s in slots] == [None, None]
-    plain = SLOTS_HEADER + "hcm-benthanh,2026-12-01,07:30,08:30,30\n"  # no column: an ordinary slot
+    plain = SLOTS_HEADER + "hcm-benthanh,2026-12-01,07:30,08:30,30\n"  # no column: ordinary
     assert (await _import_slots(database, plain)).unchanged == 1
