@@ -21,7 +21,7 @@ from bot.i18n import TIMEZONE
 from bot.workers.jobs_table import JOB_KINDS
 from bot.workers.scheduler import Scheduler
 from run_bot import main
-from storage import children, jobs, sites
+from storage import children, jobs, sites, staff
 from storage.db import Database
 from storage.models import (
     Account,
@@ -361,3 +361,55 @@ async def test_sites_mark_slots_as_children_s_sessions_in_the_import(database: D
     assert [s.purpose for s in slots] == [None, None]
     plain = SLOTS_HEADER + "hcm-benthanh,2026-12-01,07:30,08:30,30\n"  # no column: ordinary
     assert (await _import_slots(database, plain)).unchanged == 1
+
+
+async def test_site_staff_record_a_child_s_dose_in_the_chat(svc: Service, clock: Clock) -> None:
+    parent, child_id = await registered(svc, clock)
+    async with svc.db.session_scope() as session:
+        await staff.add_staff(
+            session,
+            channel="web",
+            user_id="site-1",
+            role="site_staff",
+            name="Anh Minh",
+            wards=[],
+            sites=[SITE],
+            now=clock(),
+        )
+    nurse = Citizen(svc, "site-1")
+    await nurse.consent()
+    (ask,) = await nurse.say("/tiemtre")
+    assert ask.startswith("Bé nào? Bạn gửi số thứ tự của bé")
+    assert await nurse.say("#999") == [
+        "Không tìm thấy bé nào với “#999”. Bạn vui lòng kiểm tra và gửi lại."
+    ]
+    (shown,) = await nurse.say(f"#{child_id}")
+    assert shown.startswith(f"Bé #{child_id}: Trần Bảo Ngọc, sinh Thứ Năm, 15/10/2026.")
+    offered = nurse.buttons()
+    assert "5 trong 1 (DPT-VGB-Hib) mũi 1" in offered
+    assert "Sởi mũi 1 (9 tháng)" not in offered  # not before 9 months
+    await news(parent)
+    (done, again) = await nurse.press("5 trong 1 (DPT-VGB-Hib) mũi 1")
+    assert done == (
+        f"Đã ghi nhận cho bé #{child_id} Trần Bảo Ngọc: 5 trong 1 (DPT-VGB-Hib) mũi 1, hôm nay "
+        "tại Trạm Y tế phường Bến Thành. Đã gửi sổ tiêm cập nhật cho cha mẹ."
+    )
+    assert again.startswith("Bé nào?")
+    (card,) = await news(parent)
+    assert card["text"].startswith("Mũi tiêm của bé Trần Bảo Ngọc đã được ghi nhận")
+    await nurse.say(f"#{child_id}")
+    assert "5 trong 1 (DPT-VGB-Hib) mũi 1" not in nurse.buttons()
+    async with svc.db.read_scope() as session:
+        (dose,) = (await session.scalars(select(ChildDose))).all()
+        trail = (await session.scalars(select(AuditEvent))).all()
+    assert (dose.vaccine, dose.status, dose.site_id, dose.given_on) == (
+        "dtp",
+        "given",
+        SITE,
+        date(2026, 12, 3),
+    )
+    assert [a.actor for a in trail if a.action == "child_dose_recorded"] == [
+        "web:site-1 Anh Minh (site_staff)"
+    ]
+    (unknown,) = await parent.say("/tiemtre")  # a parent is not site staff
+    assert unknown.startswith("Xin lỗi, tôi không nhận ra lệnh /tiemtre.")

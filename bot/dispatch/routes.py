@@ -15,6 +15,7 @@ from bot.handlers import (
     broadcasts,
     campaigns,
     certificates,
+    child_doses,
     children,
     linking,
     menu,
@@ -44,6 +45,7 @@ FLOWS: Mapping[str, Mapping[str, Handler]] = {
     broadcasts.FLOW: broadcasts.STEPS,
     linking.FLOW: linking.STEPS,
     reactions.FLOW: reactions.STEPS,
+    child_doses.FLOW: child_doses.STEPS,
 }
 # What each main-menu entry (and the entries reached from other messages) opens.
 MENU_FLOWS: Mapping[str, Handler] = {
@@ -97,10 +99,11 @@ COMMANDS: Mapping[str, Handler] = {
     "laymau": sampling.start_sampling,
     "chiendich": campaigns.start_campaigns,
     "thongbao": broadcasts.start_broadcast,
+    child_doses.COMMAND: child_doses.start_child_dose,
 }
 # Flows where typed text is not about the sender's health (staff at work), or is the report.
 NOT_SYMPTOMS = frozenset(
-    {reactions.FLOW, staff.FLOW, sampling.FLOW, campaigns.FLOW, broadcasts.FLOW}
+    {reactions.FLOW, staff.FLOW, sampling.FLOW, campaigns.FLOW, broadcasts.FLOW, child_doses.FLOW}
 )
 # Steps that ask for a name, where words such as "Xỉu" or "Sốt" are part of it.
 NAME_STEPS = frozenset({(form.FLOW, form.RegisterStep.NAME), (children.FLOW, children.Step.NAME)})
