@@ -127,6 +127,13 @@ async def test_reminders_a_week_and_a_day_before_never_twice(svc: Service, clock
     assert await scheduler.tick() == 1
     (eve,) = await news(parent)
     assert eve["text"].startswith("Ngày mai, Thứ Ba, 15/12/2026, bé Trần Bảo Ngọc đến lịch tiêm")
+    clock.set_local(9, day=DUE + timedelta(days=7))  # still missing a week later
+    assert await scheduler.tick() == 1
+    (late,) = await news(parent)
+    assert late["text"].startswith(
+        "Bé Trần Bảo Ngọc đã đến lịch tiêm ngày Thứ Ba, 15/12/2026: " + TWO_MONTHS + ". Mũi tiêm"
+    )
+    assert [label for row in late["buttons"] for label, _p in row][0] == "Đặt lịch ở trạm y tế"
 
 
 async def test_a_dose_recorded_by_a_site_stops_its_reminders_and_sends_the_card(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.conversation import Conversation
+from bot.conversation import Conversation, Handler
 from bot.domain.identity import id_index
 from bot.domain.immunisation import child_reminders
 from bot.domain.immunisation.rules import DoseState
@@ -168,4 +168,4 @@ async def _record(msg: Incoming, conv: Conversation, member: StaffMember, site: 
     _ask_child(conv)
 
 
-STEPS = {Step.CHILD: handle_step, Step.DOSE: handle_step}
+STEPS: dict[str, Handler] = {Step.CHILD: handle_step, Step.DOSE: handle_step}
