@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from bot.app import Service
 from bot.domain.immunisation import child_reminders, site_doses
+from bot.domain.immunisation.rules import Assessment
 from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE
 from bot.workers.jobs_table import JOB_KINDS
@@ -133,7 +134,7 @@ async def test_reminders_a_week_and_a_day_before_never_twice(svc: Service, clock
     assert late["text"].startswith(
         "Bé Trần Bảo Ngọc đã đến lịch tiêm ngày Thứ Ba, 15/12/2026: " + TWO_MONTHS + ". Mũi tiêm"
     )
-    assert [label for row in late["buttons"] for label, _p in row][0] == "Đặt lịch ở trạm y tế"
+    assert late["buttons"][0][0][0] == "Đặt lịch ở trạm y tế"
 
 
 async def test_a_dose_recorded_by_a_site_stops_its_reminders_and_sends_the_card(
@@ -420,3 +421,16 @@ async def test_site_staff_record_a_child_s_dose_in_the_chat(svc: Service, clock:
     ]
     (unknown,) = await parent.say("/tiemtre")  # a parent is not site staff
     assert unknown.startswith("Xin lỗi, tôi không nhận ra lệnh /tiemtre.")
+
+
+def test_far_days_are_planned_as_they_come_near() -> None:
+    now = nine(date(2026, 12, 3))
+    found = child_reminders.assessment(
+        Child(birth_date=BORN, account_id=1, id=1), [], date(2026, 12, 3)
+    )
+    days = {job.payload["due"] for job in child_reminders.planned(1, found, now=now, sent=set())}
+    assert "2027-10-15" in days and "2033-10-15" not in days  # Td at 7 years: later
+    td = next(s for s in found.doses if s.dose.vaccine == "td")
+    alone = Assessment(BORN, date(2026, 12, 3), (td,), ())  # nothing else is awaited
+    (week, *_rest) = child_reminders.planned(1, alone, now=now, sent=set())
+    assert (week.payload["due"], week.payload["moment"]) == ("2033-10-15", "week")

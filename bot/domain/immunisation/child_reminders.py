@@ -1,9 +1,10 @@
 """Reminders of a child's doses: a week before, the day before, and 7 and 30 days late.
 
 Each child has one job group (`child:<id>`). `plan` (re)writes it from the rules engine: for each
-day a dose falls due (the first missing dose of each series: due, overdue or upcoming), one job
-a week before, one the day before, and one 7 and one 30 days after that day if the dose is still
-missing, all at 09:00 Vietnam time, only those still ahead. Planning runs when a child is
+day a dose falls due (the first missing dose of each series: due, overdue or upcoming) within
+`HORIZON` (at least the next one), one job a week before, one the day before, and one 7 and one
+30 days after that day if the dose is still missing, all at 09:00 Vietnam time, only those still
+ahead; each reminder that fires plans again. Planning runs when a child is
 registered, when a parent reports a dose and when a site records one, in that transaction, so
 the jobs of a recorded dose are withdrawn with it; the handler also checks again at firing time
 and skips a reminder whose doses are all on record (or that the parent booked a session for).
@@ -36,6 +37,7 @@ from storage.models import Account, Child, ChildDose, Slot
 
 KIND = "child_reminder"
 REMIND_AT = time(9, 0)
+HORIZON = timedelta(days=400)  # due days planned ahead (a reminder that fires plans again)
 BOOK, RECORD = "child:book:", "child:record"
 
 
@@ -85,9 +87,17 @@ def awaited(found: Assessment) -> list[DoseState]:
 
 
 def planned(child_id: int, found: Assessment, *, now: datetime, sent: set[str]) -> list[NewJob]:
-    """The reminders still ahead of `now` for the awaited doses, minus what was already said."""
+    """The reminders still ahead of `now` for the awaited doses, minus what was already said.
+
+    Only for the days due within `HORIZON` (or the first one, when none is): each reminder
+    that fires plans again, so the later days are planned as they come near.
+    """
     new = []
-    by_day = sorted(awaited(found), key=lambda s: s.due_on or found.today)
+    waiting = sorted(awaited(found), key=lambda s: s.due_on or found.today)
+    near = [s for s in waiting if s.due_on and s.due_on <= found.today + HORIZON]
+    if not near and waiting:
+        near = [s for s in waiting if s.due_on == waiting[0].due_on]
+    by_day = near
     for due_on, states in groupby(by_day, key=lambda s: s.due_on):
         assert due_on is not None
         doses = list(states)
@@ -163,6 +173,7 @@ async def remind(run: Run) -> Verdict:
     if notice is None:
         return Verdict.SKIPPED  # unreachable, or consent withdrawn
     await outbox.enqueue(run.session, [notice], now=run.now)
+    await plan(run.session, child, now=run.now)  # this one is done: the next days come near
     return Verdict.DONE
 
 
