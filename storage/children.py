@@ -46,11 +46,21 @@ async def count_children(session: AsyncSession, account_id: int) -> int:
 async def erase_for_account(session: AsyncSession, account_id: int) -> None:
     """What erasing a parent's account does to the children it registered.
 
-    What the parent entered goes: children without a dose a site confirmed are deleted with
-    their reported doses; the others are kept for the medical record (as adults with a dose
-    are), detached from the account and the parent, with only the doses a site gave.
+    What the parent entered goes: booked children's sessions are cancelled (their places freed),
+    children without a dose a site confirmed are deleted with their reported doses; the others
+    are kept for the medical record (as adults with a dose are), detached from the account and
+    the parent, with only the doses a site gave.
     """
     registered = select(Child.id).where(Child.account_id == account_id)
+    booked = await session.execute(
+        update(ChildBooking)
+        .where(ChildBooking.child_id.in_(registered), ChildBooking.status == BOOKED)
+        .values(status=CANCELLED)
+        .returning(ChildBooking.slot_id)
+        .execution_options(synchronize_session=False)
+    )
+    for slot_id in booked.scalars().all():  # their places go back to other children
+        await bookings.release_place(session, slot_id)
     confirmed = select(ChildDose.child_id).where(
         ChildDose.child_id.in_(registered), ChildDose.status == GIVEN
     )

@@ -434,3 +434,30 @@ def test_far_days_are_planned_as_they_come_near() -> None:
     alone = Assessment(BORN, date(2026, 12, 3), (td,), ())  # nothing else is awaited
     (week, *_rest) = child_reminders.planned(1, alone, now=now, sent=set())
     assert (week.payload["due"], week.payload["moment"]) == ("2033-10-15", "week")
+
+
+async def test_erasing_the_parent_frees_the_child_s_place(svc: Service, clock: Clock) -> None:
+    _parent, child_id = await registered(svc, clock)
+    start = datetime.combine(DUE, time(8), TIMEZONE)
+    async with svc.db.session_scope() as session:
+        slot = Slot(
+            site_id=SITE,
+            starts_at=start,
+            ends_at=start + timedelta(hours=2),
+            capacity=1,
+            booked=0,
+            purpose=children.CHILDREN_SESSION,
+        )
+        session.add(slot)
+        await session.flush()
+        assert await children.book_session(session, child_id, slot, now=clock()) is not None
+        assert await children.book_session(session, child_id, slot, now=clock()) is None  # full
+    async with svc.db.session_scope() as session:
+        child = await session.get(Child, child_id)
+        assert child is not None and child.account_id is not None
+        await children.erase_for_account(session, child.account_id)
+    async with svc.db.read_scope() as session:
+        freed = await session.scalar(select(Slot).where(Slot.purpose == children.CHILDREN_SESSION))
+        left = (await session.scalars(select(ChildBooking))).all()
+    assert freed is not None and freed.booked == 0
+    assert [b.status for b in left] == []  # the child had no confirmed dose: gone with it
