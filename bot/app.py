@@ -146,6 +146,7 @@ def build_service(settings: Settings, *, clock: Clock = wall_clock) -> Service:
         desk_woken=linker.wake if linker else lambda: None,
         outbox_written=sender.wake,
         outbox_withdrawn=sender.withdraw,
+        fit=sender.fit,
     )
     fetchers = {channel.name: channel.fetch_file for channel in (telegram, zalo) if channel}
     dispatcher = Dispatcher(db, services, sender, PhotoReader(fetchers))

@@ -325,6 +325,7 @@ TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
     "invitation": frozenset({"name", "campaign"}),
     "recovery_code": frozenset({"code"}),
     "checkin": frozenset({"name", "product", "day"}),
+    "child_reminder": frozenset({"name", "doses", "day"}),
 }
 
 

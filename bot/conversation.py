@@ -53,6 +53,8 @@ class Services:
     outbox_written: Callable[[], None] = lambda: None  # rows for other chats: send them now
     # Rows cancelled in the table (a broadcast stopped): the sender must not send its copies.
     outbox_withdrawn: Callable[[set[int]], None] = lambda ids: None
+    # Cuts a message for other chats to its channel's shape (Zalo: a picture, then its text).
+    fit: Callable[[Outgoing], list[Outgoing]] = lambda message: [message]
 
 
 class Conversation:

@@ -40,11 +40,13 @@ from bot.vn import divisions
 from bot.vn.ids import IdProblem, InvalidId, parse_personal_id
 from bot.vn.phone import mask_id_number
 from storage import bookings, people
+from storage.children import CHILDREN_SESSION
 from storage.models import Site, Slot
 
 SITE_COLUMNS = ("site_id", "name", "address", "province_code", "ward_code")
 SITE_OPTIONAL = ("active", "phone")
 SLOT_COLUMNS = ("site_id", "date", "start", "end", "capacity")
+SLOT_OPTIONAL = ("children",)  # 1/yes: a children's immunisation session
 DOSE_COLUMNS = ("id_number", "dose_number", "product", "lot", "given_on", "site_id")
 DOSE_OPTIONAL = ("booking_code",)
 RESULT_COLUMNS = ("tube_code", "result", "tested_at", "lab")
@@ -178,9 +180,10 @@ async def import_sites(session: AsyncSession, source: Path | bytes | str) -> Imp
 async def import_slots(session: AsyncSession, source: Path | bytes | str) -> ImportReport:
     """Add slots, or change the end and capacity of existing ones, from `source`.
 
-    Columns: site_id, date, start, end, capacity (times are Vietnam local time). A capacity
-    below the places already booked is refused, in the same conditional UPDATE that changes it,
-    so a booking taken meanwhile cannot be squeezed out.
+    Columns: site_id, date, start, end, capacity (times are Vietnam local time), and optionally
+    children (1/yes: a children's immunisation session, booked from the children's reminders).
+    A capacity below the places already booked is refused, in the same conditional UPDATE that
+    changes it, so a booking taken meanwhile cannot be squeezed out.
     """
     known_sites: set[str] = set()
     first_seen: dict[tuple[str, datetime], int] = {}
@@ -197,6 +200,7 @@ async def import_slots(session: AsyncSession, source: Path | bytes | str) -> Imp
         if ends_at <= starts_at:
             raise RowProblem("end must be after start")
         capacity = _int(row, "capacity", low=1, high=MAX_CAPACITY)
+        purpose = CHILDREN_SESSION if _flag(row, "children", default=False) else None
         _once(first_seen, (site_id, starts_at), row.line, "a slot of this site at this start")
         slot = await session.scalar(
             select(Slot).where(Slot.site_id == site_id, Slot.starts_at == starts_at)
@@ -209,16 +213,17 @@ async def import_slots(session: AsyncSession, source: Path | bytes | str) -> Imp
                     ends_at=ends_at,
                     capacity=capacity,
                     booked=0,
+                    purpose=purpose,
                 )
             )
             await session.flush()
             return Outcome.ADDED
-        if (slot.ends_at, slot.capacity) == (ends_at, capacity):
+        if (slot.ends_at, slot.capacity, slot.purpose) == (ends_at, capacity, purpose):
             return Outcome.UNCHANGED
         changed = await session.execute(
             update(Slot)
             .where(Slot.id == slot.id, Slot.booked <= capacity)
-            .values(ends_at=ends_at, capacity=capacity)
+            .values(ends_at=ends_at, capacity=capacity, purpose=purpose)
             .execution_options(synchronize_session="fetch")
         )
         if changed.rowcount != 1:  # type: ignore[attr-defined]
@@ -228,7 +233,7 @@ async def import_slots(session: AsyncSession, source: Path | bytes | str) -> Imp
             )
         return Outcome.UPDATED
 
-    return await _import(source, SLOT_COLUMNS, (), one)
+    return await _import(source, SLOT_COLUMNS, SLOT_OPTIONAL, one)
 
 
 async def import_vaccinations(

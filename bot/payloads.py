@@ -33,6 +33,7 @@ ERASE = "erase:"  # erase:yes|no: /xoadulieu
 CANCEL_BOOKING = "cancel:"  # cancel:yes|no: an appointment's cancellation
 LOOKUP = "look:"  # look:tube|id: /tracuu, how to look a result up
 DOSE = "dose:"  # dose:yes|no|p:<product>: staff recording a dose (/tiem)
+CHILD_DOSE = "cdose:"  # cdose:<vaccine>:<number>: site staff recording a child's dose (/tiemtre)
 SAMPLING = "smp:"  # smp:done|drop: a sampler's tube (/laymau)
 BROADCAST_DRAFT = "nb:"  # a ward announcement being written (/thongbao)
 CAMPAIGN_DRAFT = "cd:"  # an invitation campaign being set up (/chiendich)

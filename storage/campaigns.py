@@ -26,6 +26,7 @@ from sqlalchemy import (
     join,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +37,9 @@ from storage.models import (
     Booking,
     Campaign,
     CampaignInvitation,
+    Child,
+    ChildBooking,
+    ChildDose,
     OutboxMessage,
     Person,
     Vaccination,
@@ -217,6 +221,63 @@ async def count_eligible(
     return int(count or 0)
 
 
+@dataclass(frozen=True)
+class ChildEligibility:
+    """Which children a children's campaign may invite today (before the rules engine's say).
+
+    Children of the wards born in (`born_after`, `born_on_or_before`], on a consented,
+    reachable account, without a booked children's session, not yet invited by the campaign;
+    with `no_dose`, only those with no dose of `vaccine` on record.
+    """
+
+    wards: Sequence[int]
+    born_on_or_before: date
+    born_after: date | None
+    vaccine: str
+    no_dose: bool
+
+
+async def eligible_children(
+    session: AsyncSession,
+    rule: ChildEligibility,
+    *,
+    campaign_id: int | None,
+    limit: int,
+    after: tuple[date, int] | None = None,
+) -> list[tuple[Child, Account]]:
+    """Up to `limit` such children, oldest first, after (birth date, id) `after` (paging)."""
+    conditions: list[ColumnElement[bool]] = [
+        Child.ward_code.in_(list(rule.wards)),
+        Child.birth_date <= rule.born_on_or_before,
+        Account.consent_version.is_not(None),
+        Account.unreachable_at.is_(None),
+        ~exists().where(ChildBooking.child_id == Child.id, ChildBooking.status == "booked"),
+    ]
+    if rule.born_after is not None:
+        conditions.append(Child.birth_date > rule.born_after)
+    if rule.no_dose:
+        conditions.append(
+            ~exists().where(ChildDose.child_id == Child.id, ChildDose.vaccine == rule.vaccine)
+        )
+    if campaign_id is not None:
+        conditions.append(
+            ~exists().where(
+                CampaignInvitation.campaign_id == campaign_id,
+                CampaignInvitation.child_id == Child.id,
+            )
+        )
+    if after is not None:
+        conditions.append(tuple_(Child.birth_date, Child.id) > tuple_(*after))
+    rows = await session.execute(
+        select(Child, Account)
+        .join(Account, Account.id == Child.account_id)
+        .where(*conditions)
+        .order_by(Child.birth_date, Child.id)
+        .limit(limit)
+    )
+    return [(child, account) for child, account in rows]
+
+
 # ---------------------------------------------------------------- campaigns
 
 
@@ -267,9 +328,10 @@ async def change_status(
 class NewInvitation:
     """An invitation to write."""
 
-    person_id: int
+    person_id: int | None
     account_id: int
     ward_code: int
+    child_id: int | None = None
 
 
 async def add_invitations(
@@ -284,6 +346,7 @@ async def add_invitations(
             "person_id": p.person_id,
             "account_id": p.account_id,
             "ward_code": p.ward_code,
+            "child_id": p.child_id,
             "status": INVITED,
             "invited_at": now,
         }
@@ -357,8 +420,9 @@ async def report(session: AsyncSession, campaign_id: int) -> list[WardCounts]:
     """Per ward (by code), what came of the campaign's invitations so far.
 
     Booked: a booking made (not cancelled) or a dose recorded since the invitation, whether
-    through its button or not. Unreachable: the account was erased or marked unreachable, or
-    the invitation could not be delivered. No answer: the rest (including "Đặt lịch ngay"
+    through its button or not (a child: a children's session booked, or a dose a site recorded).
+    Unreachable: the account was erased or marked unreachable, or the invitation could not be
+    delivered. No answer: the rest (including "Đặt lịch ngay"
     pressed without finishing the booking).
     """
     invitation = CampaignInvitation
@@ -371,6 +435,15 @@ async def report(session: AsyncSession, campaign_id: int) -> list[WardCounts]:
         exists().where(
             Vaccination.person_id == invitation.person_id,
             Vaccination.created_at >= invitation.invited_at,
+        ),
+        exists().where(  # a child invited: a children's session booked since
+            ChildBooking.child_id == invitation.child_id,
+            ChildBooking.created_at >= invitation.invited_at,
+            ChildBooking.status != "cancelled",
+        ),
+        exists().where(  # or a dose a site recorded (or confirmed) since
+            ChildDose.child_id == invitation.child_id,
+            ChildDose.confirmed_at >= invitation.invited_at,
         ),
     )
     unreachable = or_(

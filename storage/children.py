@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Child, ChildDose, table
+from storage import bookings
+from storage.models import Child, ChildBooking, ChildDose, Job, Site, Slot, table
 
 REPORTED = "reported"  # entered by a parent, not confirmed by a site
 GIVEN = "given"  # recorded or confirmed by a vaccination site
@@ -45,11 +46,21 @@ async def count_children(session: AsyncSession, account_id: int) -> int:
 async def erase_for_account(session: AsyncSession, account_id: int) -> None:
     """What erasing a parent's account does to the children it registered.
 
-    What the parent entered goes: children without a dose a site confirmed are deleted with
-    their reported doses; the others are kept for the medical record (as adults with a dose
-    are), detached from the account and the parent, with only the doses a site gave.
+    What the parent entered goes: booked children's sessions are cancelled (their places freed),
+    children without a dose a site confirmed are deleted with their reported doses; the others
+    are kept for the medical record (as adults with a dose are), detached from the account and
+    the parent, with only the doses a site gave.
     """
     registered = select(Child.id).where(Child.account_id == account_id)
+    booked = await session.execute(
+        update(ChildBooking)
+        .where(ChildBooking.child_id.in_(registered), ChildBooking.status == BOOKED)
+        .values(status=CANCELLED)
+        .returning(ChildBooking.slot_id)
+        .execution_options(synchronize_session=False)
+    )
+    for slot_id in booked.scalars().all():  # their places go back to other children
+        await bookings.release_place(session, slot_id)
     confirmed = select(ChildDose.child_id).where(
         ChildDose.child_id.in_(registered), ChildDose.status == GIVEN
     )
@@ -215,3 +226,84 @@ async def area_rows(
         .where(*where)
     )
     return found.all(), given.all()
+
+
+# ---------------------------------------------------------------- children's sessions
+
+CHILDREN_SESSION = "children"  # `Slot.purpose` of a children's immunisation session
+BOOKED, CANCELLED, ATTENDED = "booked", "cancelled", "attended"
+
+
+async def sessions_with_places(
+    session: AsyncSession, *, ward_code: int, since: datetime, until: datetime, limit: int = 6
+) -> Sequence[tuple[Slot, Site]]:
+    """Children's sessions at the active sites of a ward with a free place, in time order."""
+    rows = await session.execute(
+        select(Slot, Site)
+        .join(Site, Site.id == Slot.site_id)
+        .where(
+            Site.ward_code == ward_code,
+            Site.active.is_(True),
+            Slot.purpose == CHILDREN_SESSION,
+            Slot.starts_at >= since,
+            Slot.starts_at < until,
+            Slot.booked < Slot.capacity,
+        )
+        .order_by(Slot.starts_at, Slot.id)
+        .limit(limit)
+    )
+    return [(slot, site) for slot, site in rows]
+
+
+async def active_booking(session: AsyncSession, child_id: int) -> ChildBooking | None:
+    """The child's booked session, if any."""
+    return await session.scalar(
+        select(ChildBooking).where(
+            ChildBooking.child_id == child_id, ChildBooking.status == BOOKED
+        )
+    )
+
+
+async def book_session(
+    session: AsyncSession, child_id: int, slot: Slot, *, now: datetime
+) -> ChildBooking | None:
+    """Take a place in a children's session for the child; None if it is full or has started.
+
+    A booking the child already had is cancelled and its place given back, in this
+    transaction.
+    """
+    if slot.purpose != CHILDREN_SESSION or not await bookings.take_place(
+        session, slot.id, starts_after=now
+    ):
+        return None
+    held = await active_booking(session, child_id)
+    if held is not None:
+        held.status = CANCELLED
+        await session.flush()
+        await bookings.release_place(session, held.slot_id)
+    booking = ChildBooking(child_id=child_id, slot_id=slot.id, status=BOOKED, created_at=now)
+    session.add(booking)
+    await session.flush()
+    return booking
+
+
+async def attend_booking(session: AsyncSession, child_id: int) -> None:
+    """The child was vaccinated: a booked session counts as attended."""
+    await session.execute(
+        update(ChildBooking)
+        .where(ChildBooking.child_id == child_id, ChildBooking.status == BOOKED)
+        .values(status=ATTENDED)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def sent_job_payloads(
+    session: AsyncSession, group_key: str, kind: str
+) -> Sequence[dict[str, Any]]:
+    """The payloads of a job group's jobs of `kind` that fired (to send nothing twice)."""
+    result = await session.scalars(
+        select(Job.payload).where(
+            Job.group_key == group_key, Job.kind == kind, Job.status == "done"
+        )
+    )
+    return result.all()

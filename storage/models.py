@@ -263,6 +263,9 @@ class Slot(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     capacity: Mapped[int] = mapped_column(Integer)
     booked: Mapped[int] = mapped_column(Integer, default=0)
+    # "children": a children's immunisation session (booked from the children's reminders);
+    # NULL: an ordinary slot (booked by adults).
+    purpose: Mapped[str | None] = mapped_column(String(16))
 
 
 class Booking(Base):
@@ -548,6 +551,9 @@ class Campaign(Base):
     status: Mapped[str] = mapped_column(String(12), default="active")
     starts_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A vaccine code of the children's schedule: the campaign invites children (their parents'
+    # chats, one invitation per child) instead of people; `dose_status` is `none` or `due`.
+    child_vaccine: Mapped[str | None] = mapped_column(String(32))
 
 
 class CampaignInvitation(Base):
@@ -563,6 +569,7 @@ class CampaignInvitation(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "person_id"),
         Index("ix_campaign_invitations_day", "campaign_id", "invited_at"),
+        Index("uq_campaign_invitations_child", "campaign_id", "child_id", unique=True),
         {"sqlite_autoincrement": True},
     )
 
@@ -579,6 +586,8 @@ class CampaignInvitation(Base):
     invited_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outbox_id: Mapped[int | None] = mapped_column(Integer)  # the invitation message
+    # The child invited (a children's campaign; `person_id` is NULL then).
+    child_id: Mapped[int | None] = mapped_column(ForeignKey("children.id", ondelete="SET NULL"))
 
 
 class Broadcast(Base):
@@ -1009,3 +1018,25 @@ class DoseCorrection(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(120))  # the actor label, as audited
     decision_note: Mapped[str | None] = mapped_column(String(500))
+
+
+class ChildBooking(Base):
+    """A child's place in a children's immunisation session; one active booking per child."""
+
+    __tablename__ = "child_bookings"
+    __table_args__ = (
+        Index(
+            "uq_child_bookings_active",
+            "child_id",
+            unique=True,
+            sqlite_where=text("status = 'booked'"),
+            postgresql_where=text("status = 'booked'"),
+        ),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"))
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id"), index=True)
+    status: Mapped[str] = mapped_column(String(12), default="booked")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

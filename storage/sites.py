@@ -54,6 +54,7 @@ async def sites_with_places(
             Slot.starts_at >= since,
             Slot.starts_at < until,
             Slot.booked < Slot.capacity,
+            Slot.purpose.is_(None),  # children's sessions are booked from their reminders
         )
         .group_by(Site.id)
         .order_by(in_ward, Site.name, Site.id)
@@ -73,6 +74,7 @@ async def open_slots(
             Slot.starts_at >= since,
             Slot.starts_at < until,
             Slot.booked < Slot.capacity,
+            Slot.purpose.is_(None),
         )
         .order_by(Slot.starts_at)
     )

@@ -1,4 +1,4 @@
-"""Parents register children from the chat: over the Telegram emulator and the web chat."""
+"""Parents register children from the chat: over the Telegram and Zalo emulators, the web chat."""
 
 from __future__ import annotations
 
@@ -11,10 +11,17 @@ from sqlalchemy import select
 
 from bot.app import Service, build_service, running
 from bot.config import Settings
-from storage.models import Account, Child, ChildDose, Person
+from bot.domain.immunisation import site_doses
+from storage.models import Account, Child, ChildDose, Person, Site
 from tests.chat import consent, labels, press_all, say_all
 from tests.clock import Clock
 from tests.fakes.telegram_api import TelegramEmulator
+from tests.fakes.zalo_api import ZaloEmulator
+from tests.test_zalo_e2e import USER as ZALO_USER
+from tests.test_zalo_e2e import choice_text, choices, serving, titles
+from tests.test_zalo_e2e import consent as zalo_consent
+from tests.test_zalo_e2e import press as zalo_press
+from tests.test_zalo_e2e import say as zalo_say
 from tests.webchat import Citizen
 
 CHAT = 4343
@@ -76,8 +83,13 @@ async def test_a_parent_adds_a_child_with_an_id_and_past_doses_over_telegram(
         ("bcg", "reported", True),
         ("dtp", "reported", False),
     ]
-    (record,) = await say_all(service, emulator, CHAT, "sổ tiêm")
+    record, card = await say_all(service, emulator, CHAT, "sổ tiêm")
     assert "Lê Minh An (Thứ Hai, 04/05/2026)" in record["text"]
+    assert card["method"] == "sendPhoto" and card["photo_bytes"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Sổ tiêm chủng của bé Lê Minh An" in card["caption"]
+    assert labels(card) == ["Thêm con"]
+    (same,) = (m for m in await say_all(service, emulator, CHAT, "/sotiem") if m["caption"])
+    assert same["photo_bytes"] == card["photo_bytes"]  # the same day, the same card
 
 
 async def test_a_newborn_without_an_id_over_the_web_chat(svc: Service) -> None:
@@ -183,3 +195,66 @@ async def test_an_id_number_held_elsewhere_gets_the_one_answer(svc: Service) -> 
     await first.press("Nam")
     texts = await first.say("079222000111")
     assert any("Phạm Gia Huy" in t and "đã được đăng ký" in t for t in texts), texts
+
+
+async def test_a_parent_adds_a_child_and_gets_the_card_over_zalo(
+    zalo_settings: Settings, clock: Clock, zemu: ZaloEmulator
+) -> None:
+    async with serving(zalo_settings, clock, zemu) as svc:
+        await zalo_consent(svc, zemu)
+        asked = await zalo_say(svc, zemu, "them con")  # typed without diacritics
+        assert "Họ tên đầy đủ của bé" in asked[-1]["text"]
+        await zalo_say(svc, zemu, "Đỗ Khánh Linh")
+        _confirmed, gender = await zalo_say(svc, zemu, "15/10/2026")
+        assert titles(gender) == ["Nam", "Nữ"]
+        (ask_id,) = await zalo_press(svc, zemu, gender, "Nữ")
+        assert choices(ask_id) == ["Chưa có số"]
+        (ward,) = await zalo_say(svc, zemu, choice_text(ask_id, "Chưa có số"))
+        assert "phường/xã" in ward["text"]
+        _registered, doses = await zalo_say(svc, zemu, "Ben Thanh, TP HCM")
+        assert "Lao (BCG), trong vòng 1 tháng sau sinh" in choices(doses)
+        await zalo_say(svc, zemu, choice_text(doses, "Lao (BCG), trong vòng 1 tháng sau sinh"))
+        (doses,) = await zalo_say(svc, zemu, "20/10/2026")
+        (done,) = await zalo_say(svc, zemu, choice_text(doses, "Xong"))
+        assert "Với bé Đỗ Khánh Linh" in done["text"]
+        record, picture, caption = await zalo_say(svc, zemu, "so tiem")
+        assert "Đỗ Khánh Linh" in record["text"]
+        assert picture["kind"] == "media" and picture["text"] == ""
+        assert zemu.uploaded[picture["attachment_id"]][:8] == b"\x89PNG\r\n\x1a\n"
+        assert caption["text"].startswith("Sổ tiêm chủng của bé Đỗ Khánh Linh.")
+        async with svc.db.session_scope() as session:  # a site gives the 2-month doses
+            child = await session.scalar(select(Child))
+            assert child is not None
+            session.add(
+                Site(
+                    id="BT",
+                    name="Trạm Y tế",
+                    address="1 Lê Lợi",
+                    province_code=79,
+                    ward_code=26743,
+                )
+            )
+            await session.flush()
+            site = await session.get(Site, "BT")
+            assert site is not None
+            assert await site_doses.record_given(
+                session,
+                child,
+                vaccine="dtp",
+                number=1,
+                given_on=date(2026, 12, 3),
+                site=site,
+                actor="test",
+                staff_id=None,
+                now=clock(),
+                fit=svc.sender.fit,
+            )
+        svc.sender.wake()
+        before = len(zemu.sent(ZALO_USER))
+        new_picture, new_caption = (await zemu.wait_for_sent(ZALO_USER, before + 2))[before:]
+        assert new_picture["kind"] == "media"
+        first, updated = picture["attachment_id"], new_picture["attachment_id"]
+        assert zemu.uploaded[updated] != zemu.uploaded[first]
+        assert new_caption["text"].startswith(
+            "Mũi tiêm của bé Đỗ Khánh Linh đã được ghi nhận tại Trạm Y tế."
+        )

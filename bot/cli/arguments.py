@@ -183,6 +183,12 @@ def _add_campaign_commands(
     create.add_argument("--min-age", type=int, default=0, metavar="N")
     create.add_argument("--max-age", type=int, metavar="N")
     create.add_argument(
+        "--children-vaccine",
+        metavar="CODE",
+        help="invite children (their parents) for this vaccine of the children's schedule, "
+        "e.g. measles; with --dose-status none|due and --max-age under 16",
+    )
+    create.add_argument(
         "--dose-status",
         required=True,
         type=_dose_status,

@@ -43,6 +43,7 @@ async def _campaign_create(args: argparse.Namespace, service: Service) -> int:
             groups=tuple(group_codes(args.groups, service.settings)),
             min_age=args.min_age,
             max_age=args.max_age,
+            child_vaccine=args.children_vaccine,
         ),
         text_vi=args.text_vi,
         text_en=args.text_en,
@@ -77,7 +78,8 @@ async def _campaign_list(service: Service) -> int:
             f"{campaign.id} [{campaign.status}] {campaign.name}: "
             f"wards {', '.join(str(w) for w in campaign.wards)}; "
             f"groups {', '.join(campaign.groups) or 'all'}; ages {_ages(campaign)}; "
-            f"dose {campaign.dose_status}; {campaign.daily_cap}/day from "
+            + (f"children, vaccine {campaign.child_vaccine}; " if campaign.child_vaccine else "")
+            + f"dose {campaign.dose_status}; {campaign.daily_cap}/day from "
             f"{campaign.starts_on.isoformat()}; invited {invited.get(campaign.id, 0)}; "
             f"by {campaign.created_by}"
         )

@@ -16,6 +16,7 @@ from bot.handlers import (
     campaigns,
     certificates,
     checkins,
+    child_doses,
     children,
     linking,
     menu,
@@ -50,6 +51,7 @@ FLOWS: Mapping[str, Mapping[str, Handler]] = {
     recovery.FLOW: recovery.STEPS,
     reactions.FLOW: reactions.STEPS,
     record_fixes.FLOW: record_fixes.STEPS,
+    child_doses.FLOW: child_doses.STEPS,
 }
 # What each main-menu entry (and the entries reached from other messages) opens.
 MENU_FLOWS: Mapping[str, Handler] = {
@@ -105,10 +107,11 @@ COMMANDS: Mapping[str, Handler] = {
     "laymau": sampling.start_sampling,
     "chiendich": campaigns.start_campaigns,
     "thongbao": broadcasts.start_broadcast,
+    child_doses.COMMAND: child_doses.start_child_dose,
 }
 # Flows where typed text is not about the sender's health (staff at work), or is the report.
 NOT_SYMPTOMS = frozenset(
-    {reactions.FLOW, staff.FLOW, sampling.FLOW, campaigns.FLOW, broadcasts.FLOW}
+    {reactions.FLOW, staff.FLOW, sampling.FLOW, campaigns.FLOW, broadcasts.FLOW, child_doses.FLOW}
 )
 # Steps that ask for a name, where words such as "Xỉu" or "Sốt" are part of it.
 NAME_STEPS = frozenset({(form.FLOW, form.RegisterStep.NAME), (children.FLOW, children.Step.NAME)})

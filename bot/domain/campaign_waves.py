@@ -15,6 +15,11 @@ cap), oldest first, each once per campaign: one invitation row and one bulk outb
 the account's language (the English text for English accounts when there is one), under the
 buttons "Đặt lịch ngay" (`camp:book:<invitation>`) and "Không tham gia" (`camp:no:<invitation>`).
 
+A campaign with a `child_vaccine` invites children for that vaccine of the children's schedule
+instead (`bot.domain.immunisation.child_campaigns`): the same waves, cap, texts, buttons and
+report, one invitation per child to the parent's chat, "Đặt lịch ngay" offering the ward's
+children's sessions.
+
 Who is eligible is decided when the wave fires: people with an active booking, or already
 given the dose targeted, are never invited (so those who booked on their own are left alone),
 nor are people on an account that is unreachable or has not consented.
@@ -34,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.domain import notices
 from bot.domain.form_lists import priority_groups
+from bot.domain.immunisation import child_campaigns
 from bot.domain.jobs import JobKind, Run, Verdict, local_time, quiet_until
 from bot.domain.vaccines import BOOSTER_AFTER_DAYS, BOOSTERS, PRODUCTS
 from bot.i18n import TIMEZONE, _, current_locale, local_day
@@ -46,6 +52,7 @@ from storage.campaigns import (
     CANCELLED,
     FINISHED,
     PAUSED,
+    ChildEligibility,
     DoseRule,
     Eligibility,
     FirstDoseBefore,
@@ -55,7 +62,7 @@ from storage.campaigns import (
     WardCounts,
 )
 from storage.jobs import NewJob
-from storage.models import Account, Campaign, CampaignInvitation, Person
+from storage.models import Account, Campaign, CampaignInvitation
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +90,18 @@ class Targeting:
     groups: tuple[str, ...] = ()
     min_age: int = 0
     max_age: int | None = None
+    child_vaccine: str | None = None  # a children's campaign: the vaccine of their schedule
+
+
+@dataclass(frozen=True)
+class Invitee:
+    """Someone a wave invites: a person, or a child (by its parent's account)."""
+
+    name: str
+    ward_code: int
+    account: Account
+    person_id: int | None = None
+    child_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +188,19 @@ def eligibility(targeting: Targeting, today: date) -> Eligibility:
     )
 
 
+def child_eligibility(targeting: Targeting, today: date) -> ChildEligibility:
+    """The query rule of a children's campaign on `today`: ages in whole years on that day."""
+    return ChildEligibility(
+        wards=targeting.wards,
+        born_on_or_before=years_before(today, targeting.min_age),
+        born_after=(
+            years_before(today, targeting.max_age + 1) if targeting.max_age is not None else None
+        ),
+        vaccine=targeting.child_vaccine or "",
+        no_dose=targeting.dose_status == NO_DOSE,
+    )
+
+
 def targeting_of(campaign: Campaign) -> Targeting:
     """What a stored campaign targets."""
     return Targeting(
@@ -177,12 +209,42 @@ def targeting_of(campaign: Campaign) -> Targeting:
         groups=tuple(campaign.groups),
         min_age=campaign.min_age,
         max_age=campaign.max_age,
+        child_vaccine=campaign.child_vaccine,
     )
 
 
+async def invitees(
+    session: AsyncSession,
+    targeting: Targeting,
+    *,
+    today: date,
+    campaign_id: int | None,
+    limit: int,
+) -> list[Invitee]:
+    """Up to `limit` people (or children) to invite today, oldest first."""
+    if targeting.child_vaccine is not None:
+        kids = await child_campaigns.eligible(
+            session,
+            child_eligibility(targeting, today),
+            dose_status=targeting.dose_status,
+            today=today,
+            campaign_id=campaign_id,
+            limit=limit,
+        )
+        return [Invitee(c.full_name, c.ward_code, a, child_id=c.id) for c, a in kids]
+    found = await store.eligible(
+        session, eligibility(targeting, today), campaign_id=campaign_id, limit=limit
+    )
+    return [Invitee(p.full_name, p.ward_code, a, person_id=p.id) for p, a in found]
+
+
 async def count_eligible(session: AsyncSession, targeting: Targeting, *, now: datetime) -> int:
-    """How many people a targeting selects today (the preview before sending)."""
-    return await store.count_eligible(session, eligibility(targeting, local_day(now)))
+    """How many people (or children) a targeting selects today (the preview before sending)."""
+    today = local_day(now)
+    if targeting.child_vaccine is not None:
+        found = await invitees(session, targeting, today=today, campaign_id=None, limit=MAX_CAP)
+        return len(found)
+    return await store.count_eligible(session, eligibility(targeting, today))
 
 
 def check(new: NewCampaign, settings: Settings) -> None:
@@ -203,6 +265,12 @@ def check(new: NewCampaign, settings: Settings) -> None:
             raise CampaignError(
                 f"ward {code} is no current ward (codes since 1 July 2025)"
             ) from None
+    if target.child_vaccine is not None and (
+        wrong := child_campaigns.problem(
+            target.child_vaccine, target.dose_status, target.groups, target.max_age
+        )
+    ):
+        raise CampaignError(wrong)
     known = {group.code for group in priority_groups(settings.priority_groups_file)}
     if unknown := [group for group in target.groups if group not in known]:
         raise CampaignError(f"unknown priority group {unknown[0]!r}; one of {', '.join(known)}")
@@ -256,6 +324,7 @@ def _audit_detail(campaign: Campaign) -> dict[str, object]:
         "min_age": campaign.min_age,
         "max_age": campaign.max_age,
         "dose_status": campaign.dose_status,
+        "child_vaccine": campaign.child_vaccine,
         "daily_cap": campaign.daily_cap,
         "starts_on": campaign.starts_on.isoformat(),
     }
@@ -287,6 +356,7 @@ async def create_campaign(
             status=ACTIVE,
             starts_on=new.starts_on,
             created_at=now,
+            child_vaccine=target.child_vaccine,
         ),
     )
     first = first_wave_at(new.starts_on, now=now, settings=settings)
@@ -386,9 +456,10 @@ async def run_wave(run: Run) -> Verdict:
     room = max(
         campaign.daily_cap - await store.invited_since(session, campaign.id, since=midnight), 0
     )
-    found = await store.eligible(
+    found = await invitees(
         session,
-        eligibility(targeting_of(campaign), today),
+        targeting_of(campaign),
+        today=today,
         campaign_id=campaign.id,
         limit=room + 1,  # one more tells whether anyone is left for tomorrow
     )
@@ -401,24 +472,24 @@ async def run_wave(run: Run) -> Verdict:
     return Verdict.DONE
 
 
-async def _invite(run: Run, campaign: Campaign, chosen: Sequence[tuple[Person, Account]]) -> int:
+async def _invite(run: Run, campaign: Campaign, chosen: Sequence[Invitee]) -> int:
     """Write the invitations and their messages (one statement each); how many."""
     ids = await store.add_invitations(
         run.session,
         campaign.id,
-        [NewInvitation(person.id, account.id, person.ward_code) for person, account in chosen],
+        [NewInvitation(i.person_id, i.account.id, i.ward_code, i.child_id) for i in chosen],
         now=run.now,
     )
     written = []
     # A wave is spread over time at half the channel's bulk rate, so the reminders and results
     # written meanwhile are not queued behind thousands of invitations.
     spacing = timedelta(seconds=1 / (run.settings.bulk_rate_per_s * WAVE_SHARE))
-    for number, (invitation_id, (person, account)) in enumerate(zip(ids, chosen, strict=True)):
+    for number, (invitation_id, invitee) in enumerate(zip(ids, chosen, strict=True)):
         message = notices.compose_for(
-            account,
-            partial(invitation_text, campaign, person.full_name),
+            invitee.account,
+            partial(invitation_text, campaign, invitee.name),
             buttons=partial(invitation_buttons, invitation_id),
-            template=partial(invitation_facts, campaign, person.full_name),
+            template=partial(invitation_facts, campaign, invitee.name),
         )
         if message is not None:  # the query already left out unreachable accounts
             written.append(

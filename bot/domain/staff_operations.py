@@ -78,7 +78,8 @@ class Draft:
     Both kinds: the audience (`wards`, `groups`) and the text. Broadcasts: or a whole
     `province` instead of wards, `send_at` (None: now), a `picture`, and the `staff_chat` that
     sees the progress. Campaigns: a `name`, the English text, the ages and dose status they
-    invite, the daily cap and the first day (`starts_on`, None: today).
+    invite, the daily cap and the first day (`starts_on`, None: today); `child_vaccine` makes
+    it a children's campaign (`bot.domain.immunisation.child_campaigns`).
     """
 
     kind: Kind
@@ -96,6 +97,7 @@ class Draft:
     dose_status: str = ""
     daily_cap: int = 0
     starts_on: date | None = None
+    child_vaccine: str | None = None
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,7 @@ class _Campaigns:
                 groups=draft.groups,
                 min_age=draft.min_age,
                 max_age=draft.max_age,
+                child_vaccine=draft.child_vaccine,
             ),
             text_vi=draft.text,
             text_en=draft.text_en,

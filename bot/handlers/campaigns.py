@@ -6,9 +6,10 @@ wards; admins any ward. `/chiendich moi` goes straight to a new campaign.
     LIST    -> the campaigns in scope (report, pause/resume, cancel buttons) and "New campaign"
     NAME    -> a short name
     WARDS   -> ward codes (ward staff: "My wards", or some of them; others are refused)
-    GROUPS  -> priority group numbers, or "All groups"
-    AGES    -> "50-64", "65+", or "Any age"
-    DOSE    -> the dose status, with buttons
+    GROUPS  -> priority group numbers, or "All groups", or "Children" (routine immunisation)
+    VACCINE -> (children) the vaccine of the children's schedule, with buttons
+    AGES    -> "50-64", "65+", or "Any age" (children: "1-10")
+    DOSE    -> the dose status, with buttons (children: no dose of the vaccine yet, or due)
     CAP     -> invitations a day at most
     TEXT_VI -> the invitation text in Vietnamese
     TEXT_EN -> the same in English, or "No English text"
@@ -30,13 +31,14 @@ from bot.conversation import Conversation, Handler
 from bot.domain import campaign_waves as service
 from bot.domain import staff_operations as operations
 from bot.domain.campaign_waves import CampaignError
+from bot.domain.immunisation.schedule import load_schedule
 from bot.domain.staff_operations import campaign_status
-from bot.handlers import registration, start
+from bot.handlers import child_sessions, registration, start
 from bot.handlers.registration.form import person_of_account
 from bot.handlers.targeting import (
     Scope,
     ask,
-    ask_groups,
+    ask_groups_text,
     ask_wards,
     confirm_answer,
     groups_label,
@@ -50,19 +52,20 @@ from bot.handlers.targeting import (
     ward_scope,
 )
 from bot.handlers.today import local_today
-from bot.i18n import N_, _, format_moment
+from bot.i18n import N_, _, current_locale, format_moment
 from bot.messages import Button, Incoming, Kind, payload_id
 from bot.vn.text import fold
 from storage import campaigns as store
-from storage import staff
+from storage import children, staff
 from storage.campaigns import ACCEPTED, ACTIVE, DECLINED, PAUSED
-from storage.models import Campaign, CampaignInvitation, Person
+from storage.models import Campaign, CampaignInvitation, Child, Person
 
 FLOW = "campaign"
 SHOWN = 10  # campaigns listed by /chiendich, newest first
 DOSE1_WEEKS = (4, 8, 12)
 _AGE_WORDS = frozenset({"tu", "den", "tro", "len", "tuoi", "from", "to", "and", "over"})
 _NEW_WORDS = frozenset({"moi", "tao", "tao moi", "new"})
+_KIDS, _VACCINE = "cd:g:kids", "cd:v:"
 
 
 class Step(StrEnum):
@@ -72,6 +75,7 @@ class Step(StrEnum):
     NAME = "name"
     WARDS = "wards"
     GROUPS = "groups"
+    VACCINE = "vaccine"
     AGES = "ages"
     DOSE = "dose"
     CAP = "cap"
@@ -215,12 +219,31 @@ async def receive_wards(msg: Incoming, conv: Conversation) -> None:
     if wards is None:
         return
     conv.data["wards"] = wards
-    ask_groups(conv, FLOW, Step.GROUPS, every="cd:g:all")
+    ask(
+        conv,
+        FLOW,
+        Step.GROUPS,
+        ask_groups_text(conv) + "\n" + _("To invite children for a vaccine, press “Children”."),
+        Button(_("All groups"), "cd:g:all"),
+        Button(_("Children (routine immunisation)"), _KIDS),
+    )
 
 
 async def receive_groups(msg: Incoming, conv: Conversation) -> None:
-    """Take group numbers (or all); ask for the ages."""
+    """Take group numbers (or all, or children); ask for the ages (children: the vaccine)."""
+    if msg.payload == _KIDS:
+        conv.data.update(groups=[])
+        locale, vaccines = current_locale(), load_schedule().vaccines
+        ask(
+            conv,
+            FLOW,
+            Step.VACCINE,
+            _("Which vaccine of the children's schedule?"),
+            *(Button(v.name(locale)[:60], f"{_VACCINE}{v.code}") for v in vaccines),
+        )
+        return
     if take_groups(msg, conv, every="cd:g:all"):
+        conv.data["child_vaccine"] = None
         ask(
             conv,
             FLOW,
@@ -231,6 +254,26 @@ async def receive_groups(msg: Incoming, conv: Conversation) -> None:
             ),
             Button(_("Any age"), "cd:a:all"),
         )
+
+
+async def receive_vaccine(msg: Incoming, conv: Conversation) -> None:
+    """Take the children's vaccine button; ask for the children's ages."""
+    code = (msg.payload or "").removeprefix(_VACCINE)
+    if code not in {v.code for v in load_schedule().vaccines}:
+        conv.reply(_("Please choose with the buttons below."))
+        return
+    conv.data["child_vaccine"] = code
+    ask(conv, FLOW, Step.AGES, _("Which ages? Type a range in years, such as 1-10."))
+
+
+def _dose_label(status: str, vaccine: str | None) -> str:
+    """A dose status in words; a children's campaign's names its vaccine."""
+    if vaccine is None:
+        return service.dose_status_label(status)
+    name = load_schedule().vaccine(vaccine).name(current_locale())
+    if status == service.NO_DOSE:
+        return _("Children with no dose of {vaccine} yet").format(vaccine=name)
+    return _("Children due or overdue for {vaccine}").format(vaccine=name)
 
 
 def read_ages(text: str) -> tuple[int, int | None] | None:
@@ -261,14 +304,13 @@ async def receive_ages(msg: Incoming, conv: Conversation) -> None:
     low, high = ages
     conv.data.update(min_age=low, max_age=high)
     conv.goto(FLOW, Step.DOSE)
-    statuses = [service.NO_DOSE, service.DUE] + [
-        f"{service.DOSE1_PREFIX}{weeks}" for weeks in DOSE1_WEEKS
-    ]
+    vaccine = conv.data.get("child_vaccine")
+    statuses = [service.NO_DOSE, service.DUE]
+    if vaccine is None:
+        statuses += [f"{service.DOSE1_PREFIX}{weeks}" for weeks in DOSE1_WEEKS]
     conv.reply(
         _("Whom should the campaign invite?"),
-        buttons=[
-            [Button(service.dose_status_label(status), f"cd:d:{status}")] for status in statuses
-        ],
+        buttons=[[Button(_dose_label(status, vaccine), f"cd:d:{status}")] for status in statuses],
     )
 
 
@@ -362,6 +404,7 @@ def _draft(conv: Conversation) -> operations.Draft:
         text_en=data.get("text_en"),
         daily_cap=data["cap"],
         starts_on=local_today(conv),
+        child_vaccine=data.get("child_vaccine"),
     )
 
 
@@ -381,15 +424,21 @@ async def _show_preview(msg: Incoming, conv: Conversation) -> None:
         _("Please check the campaign:"),
         _("Campaign: {name}").format(name=new.name),
         _("Wards: {wards}").format(wards=", ".join(ward_name(c) for c in new.wards)),
-        _("Priority groups: {groups}").format(groups=groups_label(conv, new.groups)),
+        _("Priority groups: {groups}").format(groups=groups_label(conv, new.groups))
+        if new.child_vaccine is None
+        else _("Children (routine immunisation), one invitation per child to the parent"),
         _("Ages: {ages}").format(ages=_ages_label(new.min_age, new.max_age)),
-        _("Invites: {doses}").format(doses=service.dose_status_label(new.dose_status)),
+        _("Invites: {doses}").format(doses=_dose_label(new.dose_status, new.child_vaccine)),
         _("At most {cap} invitations a day, from today.").format(cap=new.daily_cap),
         _("Text in Vietnamese:") + "\n" + new.text,
         (_("Text in English:") + "\n" + new.text_en)
         if new.text_en
         else _("No English text: everyone gets the Vietnamese one."),
-        _("People eligible now: {count}").format(count=eligible),
+        (
+            _("People eligible now: {count}")
+            if new.child_vaccine is None
+            else _("Children eligible now: {count}")
+        ).format(count=eligible),
     ]
     conv.goto(FLOW, Step.PREVIEW)
     conv.reply("\n".join(lines), buttons=send_or_cancel("cd:send", "cd:drop"))
@@ -436,6 +485,7 @@ STEPS: dict[str, Handler] = {
     Step.NAME: receive_name,
     Step.WARDS: receive_wards,
     Step.GROUPS: receive_groups,
+    Step.VACCINE: receive_vaccine,
     Step.AGES: receive_ages,
     Step.DOSE: receive_dose,
     Step.CAP: receive_cap,
@@ -540,17 +590,23 @@ ACTIONS: dict[str, Action] = {
 
 async def _own_invitation(
     conv: Conversation, number: int
-) -> tuple[CampaignInvitation, Person] | None:
-    """The invitation if it was sent to this account for a person still on it."""
+) -> tuple[CampaignInvitation, Person | Child] | None:
+    """The invitation if it was sent to this account for a person (or child) still on it."""
     invitation = await store.get_invitation(conv.session, number) if number else None
     if invitation is None or invitation.account_id != conv.owner_id:
         return None
+    if invitation.child_id is not None:
+        child = await children.get_child(conv.session, invitation.child_id)
+        return (invitation, child) if child and child.account_id == conv.owner_id else None
     person = await person_of_account(conv, invitation.person_id or 0)
     return (invitation, person) if person is not None else None
 
 
 async def _answer(conv: Conversation, number: int, *, accept: bool) -> None:
-    """Record the answer; "Đặt lịch ngay" then books, "Không tham gia" is thanked."""
+    """Record the answer; "Đặt lịch ngay" then books, "Không tham gia" is thanked.
+
+    A child's invitation books a place in the ward's children's sessions.
+    """
     found = await _own_invitation(conv, number)
     if found is None:
         conv.reply(_("This invitation is not for this chat, or it is no longer valid."))
@@ -559,6 +615,9 @@ async def _answer(conv: Conversation, number: int, *, accept: bool) -> None:
     if accept:
         service.answer(invitation, ACCEPTED, now=conv.now)
         conv.finish()
+        if isinstance(person, Child):
+            await child_sessions.offer(conv, person)
+            return
         await registration.book_for_registered(conv, person.id)
         return
     service.answer(invitation, DECLINED, now=conv.now)

@@ -10,12 +10,15 @@ are stored `reported` until a site confirms them; a forgotten day is stored as t
 schedule recommends, with `date_approximate` set, so the rules engine can still plan (the site
 corrects it on confirmation). Last, the parent gets the next due dose in words.
 
-"Sổ tiêm" lists the account's children with their next dose. The route table sends this module
-everything of its flow, its buttons (`child:`), its command and its intents (`takes`).
+"Sổ tiêm" (/sotiem) lists the account's children with their next dose, then sends each child's
+card: a picture of the whole schedule, colour-coded (`bot.domain.immunisation.card`). A
+reminder's "book" button goes to `bot.handlers.child_sessions`. The route table sends this
+module everything of its flow, its buttons (`child:`), its commands and its intents (`takes`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Sequence
 from datetime import date
@@ -23,10 +26,12 @@ from enum import StrEnum
 
 from bot.conversation import Conversation
 from bot.domain.identity import id_index
+from bot.domain.immunisation import child_reminders
+from bot.domain.immunisation.card import card_png
 from bot.domain.immunisation.durations import Duration
 from bot.domain.immunisation.rules import Assessment, DoseRecord, DoseStatus, assess
 from bot.domain.immunisation.schedule import Dose, Schedule, load_schedule
-from bot.handlers import menu
+from bot.handlers import child_sessions, menu
 from bot.handlers.registration.form import BACK, accept, wrong_answer
 from bot.handlers.registration.person_fields import (
     GENDER_BUTTONS,
@@ -48,12 +53,14 @@ from storage import children, people
 from storage.models import Child, ChildDose
 
 FLOW = "children"
-COMMANDS = frozenset({"themcon"})
+COMMANDS = frozenset({"themcon", "sotiem"})
+RECORD_COMMAND = "sotiem"
 MAX_CHILDREN = 10
 NEWBORN_MONTHS = 12  # younger children may be registered before their ID number is issued
 MAX_AGE_YEARS = 16  # the schedule ends at 7 years (Td); the Law on Children covers under-16s
 _NO_ID, _NO_DATE, _DONE = f"{CHILD}noid", f"{CHILD}nodate", f"{CHILD}done"
 _DOSE, _WARD, _GENDER = f"{CHILD}dose:", f"{CHILD}ward:", f"{CHILD}gender:"
+_RECORD = f"{CHILD}record"
 
 
 class Step(StrEnum):
@@ -79,7 +86,13 @@ def takes(msg: Incoming, conv: Conversation) -> bool:
 
 
 async def handle(msg: Incoming, conv: Conversation) -> None:
-    """Run the step the flow waits on, or open the flow."""
+    """Run the step the flow waits on, or open the flow (the card and bookings: any time)."""
+    if msg.command == RECORD_COMMAND or msg.payload == _RECORD:
+        await show_children(msg, conv)
+        return
+    if child_sessions.takes(msg.payload):
+        await child_sessions.handle(msg, conv)
+        return
     if conv.flow == FLOW and conv.step in STEPS and msg.command is None:
         if msg.payload == BACK:
             await ASK[Step(conv.step)](conv)
@@ -119,18 +132,33 @@ async def start_add(msg: Incoming, conv: Conversation) -> None:
 
 
 async def show_children(msg: Incoming, conv: Conversation) -> None:
-    """Each child of the account with the next dose due, and a button to add one."""
+    """Each child of the account with the next dose due, then each child's card as a picture."""
     conv.finish()
     registered = await children.children_of(conv.session, conv.owner_id)
     if not registered:
         await start_add(msg, conv)
         return
     lines = [_("Your children's immunisation:")]
+    cards = []
     for child in registered:
         doses = await children.doses_of(conv.session, child.id)
         found = _assessment(child.birth_date, doses, local_day(conv.now))
         lines.append(f"• {child.full_name} ({format_day(child.birth_date)}): {next_text(found)}")
-    conv.reply("\n".join(lines), buttons=[[Button(_("Add a child"), "child:add")]])
+        cards.append((child, found))
+    conv.reply("\n".join(lines))
+    for number, (child, found) in enumerate(cards, start=1):
+        png = await asyncio.to_thread(card_png, child.full_name, child.birth_date, found)
+        last = number == len(cards)
+        conv.reply(
+            card_caption(child.full_name, found),
+            image=png,
+            buttons=[[Button(_("Add a child"), "child:add")]] if last else (),
+        )
+
+
+def card_caption(name: str, found: Assessment) -> str:
+    """The words sent with a child's card: whose it is and the next dose."""
+    return _("Immunisation card of {name}.").format(name=name) + "\n" + next_text(found)
 
 
 # ---------------------------------------------------------------- name, birth date, gender
@@ -362,6 +390,7 @@ async def _store_child(conv: Conversation, ward_code: int) -> None:
             created_at=conv.now,
         ),
     )
+    await child_reminders.plan(conv.session, child, now=conv.now)
     conv.goto(FLOW, Step.DOSES, child=child.id, doses=[])
     conv.reply(
         _("{name} is registered ({ward}).").format(
@@ -477,6 +506,7 @@ async def finish(conv: Conversation) -> None:
     if child is None:
         await menu.show_menu(Incoming(conv.chat, "", Kind.BUTTON), conv)
         return
+    await child_reminders.plan(conv.session, child, now=conv.now)
     doses = await children.doses_of(conv.session, child.id)
     found = _assessment(child.birth_date, doses, local_day(conv.now))
     conv.reply(

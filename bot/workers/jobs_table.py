@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from bot.domain import broadcast_batches as broadcasts
 from bot.domain import campaign_waves as campaigns
 from bot.domain import checkin_jobs, reminders, tickets
+from bot.domain.immunisation import child_reminders
 from bot.domain.jobs import JobKind
 
 JOB_KINDS: Mapping[str, JobKind] = {
@@ -15,4 +16,5 @@ JOB_KINDS: Mapping[str, JobKind] = {
     **broadcasts.KINDS,
     **tickets.KINDS,
     **checkin_jobs.KINDS,
+    **child_reminders.KINDS,
 }
