@@ -1,0 +1,96 @@
+"""Half the taps (issue 16 item 3): each flow walked on Telegram, the citizen's answers counted.
+
+Before the change: a first registration with a booking took 24 answers, a relative 23, the
+next dose of a registered person 15; a certificate sent again 2.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import Service, build_service, running
+from bot.config import Settings
+from storage.models import Booking, Person
+from tests.chat import consent
+from tests.conftest import Clock
+from tests.fakes.telegram_api import TelegramEmulator
+from tests.registration_fixtures import give_first_dose
+from tests.taps import Person as Answers
+from tests.taps import Walker, walk_registration
+
+CHAT = 1616
+CODE = re.compile(r"\b([2-9A-HJKMNP-Z]{7})\b")
+AN = Answers("Nguyễn Văn An", "02/01/1990", "Nam", "079090012345", "+84912345678")
+BINH = Answers("Trần Thị Bình", "15/03/1958", "Nữ", "079158000123", "0912345678")
+
+
+@pytest.fixture
+async def service(telegram_settings: Settings, clock: Clock) -> AsyncIterator[Service]:
+    settings = replace(telegram_settings, chat_rate_per_s=100.0, chat_burst=100)
+    svc = build_service(settings, clock=clock)
+    async with running(svc):  # start-up seeds the demo sites and slots in HCMC
+        yield svc
+
+
+@pytest.fixture
+async def walker(service: Service, emulator: TelegramEmulator) -> Walker:
+    await consent(emulator, CHAT)
+    return Walker(service, emulator, CHAT)
+
+
+async def bookings_of(service: Service, name: str) -> list[Booking]:
+    async with service.db.read_scope() as session:
+        person = await session.scalar(select(Person).where(Person.full_name == name))
+        assert person is not None
+        return list(await session.scalars(select(Booking).where(Booking.person_id == person.id)))
+
+
+async def test_first_registration_with_a_booking(walker: Walker, service: Service) -> None:
+    last = await walk_registration(walker, AN, "Bản thân tôi")
+    assert CODE.search(walker.text()) and "Đặt lịch thành công" in walker.text(), last
+    assert len(await bookings_of(service, AN.name)) == 1
+    print(f"first registration: {walker.answers} answers")
+    assert walker.answers <= 16
+
+
+async def test_a_relative(walker: Walker, service: Service) -> None:
+    await walk_registration(walker, AN, "Bản thân tôi")
+    walker.answers = 0
+    await walk_registration(walker, BINH, "Người thân")
+    assert "Đặt lịch thành công" in walker.text()
+    async with service.db.read_scope() as session:
+        binh = await session.scalar(select(Person).where(Person.full_name == BINH.name))
+    assert binh is not None and (binh.province_code, binh.ward_code) == (79, 26743)
+    print(f"relative: {walker.answers} answers")
+    assert walker.answers <= 12
+
+
+async def test_next_dose_of_a_registered_person(
+    walker: Walker, service: Service, clock: Clock
+) -> None:
+    await walk_registration(walker, AN, "Bản thân tôi")
+    given = clock().date() - timedelta(days=90)
+    await give_first_dose(service, clock(), given, "hcm-benthanh", name=AN.name)
+    walker.answers = 0
+    await walk_registration(walker, AN, AN.name)
+    assert "Đặt lịch thành công" in walker.text() and "mũi 2" in walker.text()
+    print(f"next dose: {walker.answers} answers")
+    assert walker.answers <= 6
+
+
+async def test_a_certificate_sent_again(walker: Walker, service: Service, clock: Clock) -> None:
+    await walk_registration(walker, AN, "Bản thân tôi")
+    given = clock().date() - timedelta(days=90)
+    await give_first_dose(service, clock(), given, "hcm-benthanh", name=AN.name)
+    walker.answers = 0
+    await walker.say("giấy chứng nhận")
+    sent = await walker.press("Gửi lại: 1")
+    assert any(m["method"] == "sendPhoto" for m in sent) or "đang được chuẩn bị" in walker.text()
+    print(f"certificate: {walker.answers} answers")
+    assert walker.answers <= 2
