@@ -248,7 +248,9 @@ def _back_target(conv: Conversation) -> None:
         return
     if step_key in keys:
         index = keys.index(step_key)
-        if index > 0 and keys[index - 1] == "screen" and conv.data.get("screen"):
+        if index > 0 and keys[index - 1] == "screen" and not conv.data.get("screen_each"):
+            conv.data.pop("screen", None)  # answered as a whole: the whole list again
+        elif index > 0 and keys[index - 1] == "screen" and conv.data.get("screen"):
             answers = dict(conv.data["screen"])  # back to the last screening question only
             answers.popitem()
             conv.data["screen"] = answers
@@ -321,7 +323,7 @@ EDITABLE = (
     ("phone", ("phone",)),
     ("ward", ("province", "ward", "formerly", "site", "day", "slot")),
     ("group", ("group",)),
-    ("screen", ("screen", "site", "day", "slot")),
+    ("screen", ("screen", "screen_each", "site", "day", "slot")),
     ("site", ("site", "day", "slot")),
     ("day", ("day", "slot")),
 )
@@ -371,6 +373,8 @@ async def receive_edit(msg: Incoming, conv: Conversation) -> None:
         return
     for key in keys:
         conv.data.pop(key, None)
+    if field in ("gender", "ward"):  # asked now, not read from the ID or the holder's address
+        conv.data[f"{field}_asked"] = True
     await advance(conv)
 
 
@@ -471,8 +475,8 @@ async def _store_person(conv: Conversation) -> Person | None:
 FIELDS = (
     ("name", person_fields.ask_name),
     ("dob", person_fields.ask_dob),
-    ("gender", person_fields.ask_gender),
     ("idn", person_fields.ask_id),
+    ("gender", person_fields.ask_gender),  # read from the ID number unless changed
     ("phone", person_fields.ask_phone),
     ("province", profile_fields.ask_province),
     ("ward", profile_fields.ask_ward),
