@@ -52,17 +52,20 @@ async def test_whole_journey_for_oneself_typed_without_diacritics(citizen: Citiz
     await citizen.press("Bản thân tôi")
     await citizen.say("Nguyen Van An")
     texts = await citizen.say("2/1/90")
-    assert "Thứ Ba, 02/01/1990" in texts[0]
-    assert citizen.buttons() == ["Nam", "Nữ"]
-    await citizen.press("Nam")
-    await citizen.say("079 090 012 345")
+    # One message per step: the date in words opens the next question.
+    assert len(texts) == 1 and "Thứ Ba, 02/01/1990" in texts[0] and "định danh" in texts[0]
+    texts = await citizen.say("079 090 012 345")
+    assert len(texts) == 1 and "Giới tính: Nam (theo số định danh" in texts[0]  # 4th digit
     texts = await citizen.say("+84 912 345 678")
     assert "+84 91* *** 678" in texts[0]
     await citizen.say("tphcm")
     texts = await citizen.say("phuong ben thanh")
-    assert "Phường Bến Thành" in texts[0]
-    assert citizen.buttons()[:2] == ["1", "2"]
-    await citizen.press("5")
+    assert len(texts) == 1 and "Phường Bến Thành" in texts[0]
+    # Each group a button, the one suggested by age (36: "others") first.
+    assert "có lẽ là nhóm 9" in texts[0]
+    assert citizen.buttons()[0] == "✓ Các đối tượng khác do Bộ Y tế quyết định"
+    assert citizen.buttons()[1].startswith("1. ")
+    await citizen.say("5")
     await answer_screening(citizen)
     assert citizen.buttons()[0] == "Trạm Y tế phường Bến Thành"  # the person's ward first
     await citizen.press("Trạm Y tế phường Bến Thành")
@@ -217,7 +220,6 @@ async def test_bad_id_numbers(citizen: Citizen, typed: str, fragment: str) -> No
     await citizen.press("Bản thân tôi")
     await citizen.say("Nguyễn Văn An")
     await citizen.say("02/01/1990")
-    await citizen.press("Nam")
     texts = await citizen.say(typed)
     assert fragment in texts[0], texts
 
@@ -227,18 +229,25 @@ async def test_id_disagreeing_with_birth_year_and_gender_offers_fixes(citizen: C
     await citizen.press("Bản thân tôi")
     await citizen.say("Nguyễn Thị Hoa")
     await citizen.say("02/01/1991")
-    await citizen.press("Nữ")
     texts = await citizen.say("079 090 012 345")  # male, born 1990
     assert "1990" in texts[-1] and "1991" in texts[-1]
-    assert citizen.buttons() == ["Sửa số định danh", "Sửa ngày sinh", "Sửa giới tính"]
-    await citizen.press("Sửa ngày sinh")
-    await citizen.say("02/01/1990")
-    texts = await citizen.last_texts()
-    assert citizen.buttons() == ["Sửa số định danh", "Sửa giới tính"]  # gender still disagrees
+    # The gender is read from the number, so only the birth year can disagree here.
+    assert citizen.buttons() == ["Sửa số định danh", "Sửa ngày sinh"]
     await citizen.press("Sửa số định danh")
-    await citizen.say("079 190 012 345")
-    texts = await citizen.last_texts()
-    assert "0912 345 678" in texts[-1] or "điện thoại" in texts[-1]
+    texts = await citizen.say("079 191 012 345")  # female, born 1991: the gender read again
+    assert "Giới tính: Nữ" in texts[-1] and "điện thoại" in texts[-1]
+    for text in ("0912 345 678", "tphcm", "ben thanh", "5", "khong"):
+        await citizen.say(text)
+    for _ in range(3):
+        await citizen.press(citizen.buttons()[0])
+    await citizen.press("Sửa")
+    await citizen.press("Giới tính")
+    assert citizen.buttons() == ["Nam", "Nữ"]  # a change is asked, not read again
+    texts = await citizen.press("Nam")
+    assert citizen.buttons() == ["Sửa số định danh", "Sửa giới tính"]
+    await citizen.press("Sửa giới tính")
+    texts = await citizen.press("Nữ")
+    assert "Vui lòng kiểm tra" in texts[-1] and "Giới tính: Nữ" in texts[-1]
 
 
 async def test_three_wrong_answers_offer_support_and_back(citizen: Citizen) -> None:

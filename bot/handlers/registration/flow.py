@@ -373,6 +373,8 @@ async def receive_edit(msg: Incoming, conv: Conversation) -> None:
         return
     for key in keys:
         conv.data.pop(key, None)
+    if field == "idn" and not conv.data.get("gender_asked"):
+        conv.data.pop("gender", None)  # read again from the new number
     if field in ("gender", "ward"):  # asked now, not read from the ID or the holder's address
         conv.data[f"{field}_asked"] = True
     await advance(conv)

@@ -305,6 +305,8 @@ async def receive_id_fix(msg: Incoming, conv: Conversation) -> Outcome:
         await wrong_answer(msg, conv, _("Please choose with the buttons which one to correct."))
         return Outcome.NEXT
     conv.data.pop(field, None)
+    if field == "idn" and not conv.data.get("gender_asked"):
+        conv.data.pop("gender", None)  # read again from the corrected number
     if field == "gender":
         conv.data["gender_asked"] = True  # asked with buttons, not read from the number again
     return Outcome.NEXT
