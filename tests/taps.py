@@ -93,20 +93,19 @@ async def answer(walker: Walker, person: Person) -> bool:
         return False
     buttons = walker.buttons()
     suggested = [b for b in buttons if b.startswith(SUGGESTED)]
-    if step == "name":
-        await walker.say(person.name)
-    elif step == "dob":
-        await walker.say(person.dob)
+    typed = {
+        "name": person.name,
+        "dob": person.dob,
+        "id": person.idn,
+        "province": person.province,
+        "ward": person.ward,
+    }
+    if step in typed:
+        await walker.say(typed[step])
     elif step == "gender":
         await walker.press(person.gender)
-    elif step == "id":
-        await walker.say(person.idn)
     elif step == "phone":
         await _phone(walker, person)
-    elif step == "province":
-        await walker.say(person.province)
-    elif step == "ward":
-        await walker.say(person.ward)
     elif step == "screen":
         await walker.press(NONE_APPLY if NONE_APPLY in buttons else "Không")
     elif step == "summary":
@@ -121,9 +120,7 @@ async def answer(walker: Walker, person: Person) -> bool:
 
 
 async def _phone(walker: Walker, person: Person) -> None:
-    asks_contact = any(
-        "keyboard" in (m.get("reply_markup") or {}) for m in walker.last
-    )
+    asks_contact = any("keyboard" in (m.get("reply_markup") or {}) for m in walker.last)
     if asks_contact:
         await walker.share_contact(person.phone)
     else:

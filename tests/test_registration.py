@@ -511,7 +511,7 @@ async def test_priority_groups_come_from_the_configured_file(
         await citizen.say(text)
     for text in ("079090012345", "0912345678", "hcm"):
         await citizen.say(text)
-    texts = await citizen.say("ben thanh")
+    await citizen.say("ben thanh")
     await svc.db.dispose()
     assert citizen.buttons() == ["1. Người bán hàng ở chợ"]  # no age suggestion: not NQ 21
 

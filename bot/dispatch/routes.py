@@ -78,7 +78,9 @@ def _leaves_form(msg: Incoming, conv: Conversation) -> bool:
 
     Support is not leaving: a ticket opens and the form waits for its end.
     """
-    entry = msg.payload if msg.payload in menu.ENTRIES else menu.COMMAND_TO_MENU.get(msg.command or "")
+    entry = (
+        msg.payload if msg.payload in menu.ENTRIES else menu.COMMAND_TO_MENU.get(msg.command or "")
+    )
     return (
         entry is not None
         and entry != "menu:support"

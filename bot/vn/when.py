@@ -85,7 +85,9 @@ def read_time(text: str) -> tuple[time, time] | None:
     return start, time(min(hour + 1, 23), minute if hour < 23 else 59)
 
 
-def pick_time(window: tuple[time, time], starts: Sequence[time], ends: Sequence[time]) -> int | None:
+def pick_time(
+    window: tuple[time, time], starts: Sequence[time], ends: Sequence[time]
+) -> int | None:
     """The index of the first slot the window names: one it falls in, or one starting in it."""
     begin, until = window
     for index, (start, end) in enumerate(zip(starts, ends, strict=True)):

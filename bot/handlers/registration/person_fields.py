@@ -145,9 +145,9 @@ async def ask_gender(conv: Conversation) -> Outcome:
         pid = parse_personal_id(id_number(conv), current_year=9999)
         await accept(conv, gender=str(pid.gender))
         conv.note(
-            _("Gender: {gender} (from the ID number; you can change it before confirming).").format(
-                gender=gender_label(pid.gender)
-            )
+            _(
+                "Gender: {gender} (from the ID number; you can change it before confirming)."
+            ).format(gender=gender_label(pid.gender))
         )
         return Outcome.NEXT
     conv.goto(FLOW, Step.GENDER)

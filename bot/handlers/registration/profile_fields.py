@@ -31,8 +31,8 @@ from bot.handlers.registration.form import (
 from bot.i18n import _, local_day
 from bot.messages import Button, Incoming, Kind
 from bot.vn import divisions
-from bot.vn.intents import Intent, is_answer
 from bot.vn.dates import age_on
+from bot.vn.intents import Intent, is_answer
 from bot.vn.text import fold
 from storage import people
 
@@ -329,7 +329,7 @@ def _typed_answer(msg: Incoming) -> str | None:
 
 
 async def receive_screen(msg: Incoming, conv: Conversation) -> Outcome:
-    """"None of these apply" (or "no") for the whole list; otherwise one question at a time."""
+    """The whole list answered at once ("none of these apply", "no"), or one question."""
     if not conv.data.get("screen") and not conv.data.get("screen_each"):
         answer = ANSWER_NO if msg.payload == NONE_APPLY else _typed_answer(msg)
         if answer == ANSWER_NO:

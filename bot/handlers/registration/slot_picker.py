@@ -43,7 +43,6 @@ from storage import bookings, sites, vaccinations
 from storage.models import Booking, Person, Site, Slot
 from storage.sites import SiteWithPlaces
 
-
 OTHER_SITE = "reg:site:other"
 
 
@@ -161,7 +160,9 @@ async def receive_site(msg: Incoming, conv: Conversation) -> Outcome:
     if msg.kind == Kind.TEXT:
         site_id = await _typed_site(conv, msg.text, offered) or ""
     if site_id not in offered:
-        await wrong_answer(msg, conv, _("Please choose a site with the buttons, or type its name."))
+        await wrong_answer(
+            msg, conv, _("Please choose a site with the buttons, or type its name.")
+        )
         return await ask_site(conv)
     conv.data.pop("site_offer", None)
     await accept(conv, site=site_id)
@@ -174,9 +175,13 @@ async def _typed_site(conv: Conversation, typed: str, offered: list[str]) -> str
     found = []
     for site_id in offered:
         site = await sites.get_site(conv.session, site_id)
-        if site is not None and words and all(
-            re.search(rf"\b{re.escape(word)}\b", fold(f"{site.name} {site.address}"))
-            for word in words
+        if (
+            site is not None
+            and words
+            and all(
+                re.search(rf"\b{re.escape(word)}\b", fold(f"{site.name} {site.address}"))
+                for word in words
+            )
         ):
             found.append(site_id)
     return found[0] if len(found) == 1 else None
@@ -211,7 +216,9 @@ async def ask_day(conv: Conversation) -> Outcome:
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     if data.get("last_site") == data["site"] and not data.get("site_asked"):
         rows.append([Button(_("Another site"), OTHER_SITE)])
-    conv.reply(_("Which day? Choose below or type it, for example “8/12” or “thứ 2”."), buttons=rows)
+    conv.reply(
+        _("Which day? Choose below or type it, for example “8/12” or “thứ 2”."), buttons=rows
+    )
     return Outcome.STAY
 
 
@@ -234,7 +241,9 @@ async def receive_day(msg: Incoming, conv: Conversation) -> Outcome:
             conv.data["want_time"] = [wanted[0].isoformat(), wanted[1].isoformat()]
     if day not in offered:
         conv.data.pop("want_time", None)
-        await wrong_answer(msg, conv, _("Please choose a day with the buttons, or type it as day/month."))
+        await wrong_answer(
+            msg, conv, _("Please choose a day with the buttons, or type it as day/month.")
+        )
         return await ask_day(conv)
     conv.data.pop("day_offer", None)
     await accept(conv, day=day)
@@ -302,7 +311,9 @@ async def receive_slot(msg: Incoming, conv: Conversation) -> Outcome:
         index = _pick(wanted, offered)
         slot_id = offered[index].id if index is not None else None
     if slot_id is None or slot_id not in conv.data.get("slot_offer", []):
-        await wrong_answer(msg, conv, _("Please choose a time with the buttons, or type it, for example “8h”."))
+        await wrong_answer(
+            msg, conv, _("Please choose a time with the buttons, or type it, for example “8h”.")
+        )
         return await ask_slot(conv)
     conv.data.pop("slot_offer", None)
     await accept(conv, slot=slot_id)
