@@ -111,3 +111,46 @@ async def test_screening_item_by_item_is_still_stored_answer_by_answer(
     assert booking is not None and people == 1
     assert len(booking.screening) == 8 and set(booking.screening.values()) == {"no"}
     assert not booking.needs_screening
+
+
+async def test_back_goes_past_what_the_form_filled_in_by_itself(citizen: Citizen) -> None:
+    await citizen.say("/dangky")
+    await citizen.press("Bản thân tôi")
+    for text in ("Nguyen Van An", "2/1/90", "079 090 012 345"):
+        await citizen.say(text)
+    for _ in range(3):
+        await citizen.say("abc")  # not a phone number
+    texts = await citizen.press("Quay lại")  # the gender was read, not asked: the ID again
+    assert "định danh" in texts[-1] and await step_of(citizen) == "id"
+
+
+async def test_what_the_form_filled_in_is_asked_when_changed(
+    citizen: Citizen, svc: Service, clock: Clock
+) -> None:
+    await fill_person(citizen)
+    await book_first(citizen)
+    await fill_person(
+        citizen, "Người thân", name="Tran Thi Binh", dob="15/3/1958", id="079158000123"
+    )
+    while await step_of(citizen) in ("site", "day", "slot"):
+        await citizen.press(citizen.buttons()[0])
+    assert "Phường Bến Thành" in (await citizen.last_texts())[-1]  # the holder's address
+    await citizen.press("Sửa")
+    await citizen.press("Tỉnh và phường/xã")
+    assert await step_of(citizen) == "province"  # asked now, not the holder's again
+    await citizen.say("tphcm")
+    await citizen.say("sai gon")
+    assert await step_of(citizen) == "site"
+    await citizen.press(citizen.buttons()[0])
+    await book_first(citizen)
+    given = clock().date() - timedelta(days=90)
+    await give_first_dose(svc, clock(), given, "SG-01", name="Tran Thi Binh")
+    await citizen.say("/dangky")
+    await citizen.press("Tran Thi Binh")
+    await citizen.say("khong")
+    assert await step_of(citizen) == "day"  # the site of dose 1
+    while await step_of(citizen) in ("day", "slot"):
+        await citizen.press(citizen.buttons()[0])
+    await citizen.press("Sửa")
+    await citizen.press("Điểm tiêm")
+    assert await step_of(citizen) == "site"  # a change: the list, not the same site again

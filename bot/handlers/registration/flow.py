@@ -248,6 +248,9 @@ def _back_target(conv: Conversation) -> None:
         return
     if step_key in keys:
         index = keys.index(step_key)
+        while index > 1 and _filled_by_itself(conv, keys[index - 1]):
+            conv.data.pop(keys[index - 1], None)  # filled in again after the answer before
+            index -= 1
         if index > 0 and keys[index - 1] == "screen" and not conv.data.get("screen_each"):
             conv.data.pop("screen", None)  # answered as a whole: the whole list again
         elif index > 0 and keys[index - 1] == "screen" and conv.data.get("screen"):
@@ -375,9 +378,27 @@ async def receive_edit(msg: Incoming, conv: Conversation) -> None:
         conv.data.pop(key, None)
     if field == "idn" and not conv.data.get("gender_asked"):
         conv.data.pop("gender", None)  # read again from the new number
-    if field in ("gender", "ward"):  # asked now, not read from the ID or the holder's address
-        conv.data[f"{field}_asked"] = True
+    _ask_next_time(conv, field)
     await advance(conv)
+
+
+# Fields the form fills in by itself (gender from the ID number, a relative's address from
+# the holder's, the next dose's site from the last one), with the mark it leaves when it does.
+SETTLED_BY_ITSELF = {"gender": "gender", "province": "ward", "ward": "ward", "site": "site"}
+FILLED_MARK = {"gender": "gender_read", "ward": "address_from_holder", "site": "site_from_last"}
+
+
+def _ask_next_time(conv: Conversation, key: str) -> None:
+    """A field the citizen wants to change is asked, not filled in by itself again."""
+    if key in SETTLED_BY_ITSELF:
+        conv.data[f"{SETTLED_BY_ITSELF[key]}_asked"] = True
+        conv.data.pop(FILLED_MARK[SETTLED_BY_ITSELF[key]], None)
+
+
+def _filled_by_itself(conv: Conversation, key: str) -> bool:
+    """Whether the form filled this field in by itself (so "Back" goes past it)."""
+    field = SETTLED_BY_ITSELF.get(key)
+    return field is not None and bool(conv.data.get(FILLED_MARK[field]))
 
 
 async def confirm(conv: Conversation) -> None:

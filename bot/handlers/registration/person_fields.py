@@ -143,7 +143,7 @@ async def ask_gender(conv: Conversation) -> Outcome:
     """Read the gender from the ID number's 4th digit; ask with two buttons only to change it."""
     if "idn" in conv.data and not conv.data.get("gender_asked"):
         pid = parse_personal_id(id_number(conv), current_year=9999)
-        await accept(conv, gender=str(pid.gender))
+        await accept(conv, gender=str(pid.gender), gender_read=True)
         conv.note(
             _(
                 "Gender: {gender} (from the ID number; you can change it before confirming)."
@@ -309,6 +309,7 @@ async def receive_id_fix(msg: Incoming, conv: Conversation) -> Outcome:
         conv.data.pop("gender", None)  # read again from the corrected number
     if field == "gender":
         conv.data["gender_asked"] = True  # asked with buttons, not read from the number again
+        conv.data.pop("gender_read", None)
     return Outcome.NEXT
 
 

@@ -70,7 +70,13 @@ async def _holders_address(conv: Conversation) -> bool:
     )
     if holder is None or holder.divisions_version != divisions.DATA_VERSION:
         return False
-    await accept(conv, province=holder.province_code, ward=holder.ward_code, formerly=None)
+    await accept(
+        conv,
+        province=holder.province_code,
+        ward=holder.ward_code,
+        formerly=None,
+        address_from_holder=True,
+    )
     conv.note(
         _("Lives in: {ward}, {province} (as you do; you can change it before confirming).").format(
             ward=divisions.ward(holder.ward_code).name,

@@ -117,7 +117,7 @@ async def ask_site(conv: Conversation) -> Outcome:
         return Outcome.NEXT
     same = next((row.site for row in found if row.site.id == data.get("last_site")), None)
     if same is not None and not data.get("site_asked"):
-        await accept(conv, site=same.id)
+        await accept(conv, site=same.id, site_from_last=True)
         conv.note(
             _("Site: {site}, where dose {number} was given.").format(
                 site=same.name, number=int(data["dose"]) - 1
@@ -229,6 +229,7 @@ async def receive_day(msg: Incoming, conv: Conversation) -> Outcome:
         for key in ("site", "day_offer"):
             conv.data.pop(key, None)
         conv.data["site_asked"] = True
+        conv.data.pop("site_from_last", None)
         return Outcome.NEXT
     day = (msg.payload or "").removeprefix("reg:day:")
     if msg.kind == Kind.TEXT:
