@@ -26,11 +26,13 @@ class Walker:
     chat: int
     answers: int = 0
     last: list[Message] = field(default_factory=list)
+    messages: list[int] = field(default_factory=list)  # how many messages each answer got
 
     async def say(self, text: str) -> list[Message]:
         """Type a message (a command if it starts with /)."""
         self._count()
         self.last = await say_all(self.service, self.emu, self.chat, text)
+        self.messages.append(len(self.last))
         return self.last
 
     async def press(self, label: str) -> list[Message]:
@@ -38,6 +40,7 @@ class Walker:
         message = next(m for m in reversed(self.last) if label in labels(m))
         self._count()
         self.last = await press_all(self.service, self.emu, self.chat, message, label)
+        self.messages.append(len(self.last))
         return self.last
 
     async def share_contact(self, phone: str) -> list[Message]:
@@ -46,6 +49,7 @@ class Walker:
         before = len(self.emu.sent(self.chat))
         self.emu.user_contact(self.chat, phone)
         self.last = await settle(self.service, self.emu, self.chat, before)
+        self.messages.append(len(self.last))
         return self.last
 
     def buttons(self) -> list[str]:
