@@ -154,3 +154,29 @@ async def test_what_the_form_filled_in_is_asked_when_changed(
     await citizen.press("Sửa")
     await citizen.press("Điểm tiêm")
     assert await step_of(citizen) == "site"  # a change: the list, not the same site again
+
+
+async def test_typed_answers_at_the_who_change_and_ward_questions(
+    citizen: Citizen, svc: Service, clock: Clock
+) -> None:
+    await citizen.say("/dangky")
+    await citizen.press("Bản thân tôi")
+    for text in ("Nguyen Van An", "2/1/90", "079 090 012 345", "0912 345 678", "Sài Gòn"):
+        await citizen.say(text)
+    texts = await citizen.say("pham ngu lao")  # an old ward name: "Is this the ward?"
+    assert "Có phải phường/xã này không?" in texts[-1]
+    texts = await citizen.say("có")
+    assert "Phạm Ngũ Lão" in texts[0] and await step_of(citizen) == "group"
+    await citizen.say("5")
+    await citizen.say("khong")
+    await book_first(citizen)
+    await give_first_dose(svc, clock(), clock().date() - timedelta(days=90), "BT-01")
+    await citizen.say("/dangky")
+    await citizen.say("an")  # the registered person's name typed
+    assert await step_of(citizen) == "screen"
+    await citizen.say("khong")
+    await citizen.press(citizen.buttons()[0])
+    await citizen.press(citizen.buttons()[0])
+    await citizen.press("Sửa")
+    await citizen.say("ngay gio tiem")  # a field's name typed
+    assert await step_of(citizen) == "day"

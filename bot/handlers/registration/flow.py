@@ -120,6 +120,12 @@ async def receive_who(msg: Incoming, conv: Conversation) -> None:
         return
     typed = fold(msg.text)
     registered = await people.people_of(conv.session, conv.owner_id)
+    named = [
+        p for p in registered if typed and set(typed.split()) <= set(fold(p.full_name).split())
+    ]
+    if not payload and len(named) == 1:  # a registered person's name typed ("binh")
+        await book_for_registered(conv, named[0].id)
+        return
     if payload == "reg:who:self" or typed in ("ban than", "toi", "cho toi", "myself", "me"):
         relation: Relation | None = Relation.SELF
     elif payload == "reg:who:other" or typed in ("nguoi than", "relative", "nguoi nha"):
@@ -370,6 +376,8 @@ async def receive_summary(msg: Incoming, conv: Conversation) -> None:
 async def receive_edit(msg: Incoming, conv: Conversation) -> None:
     """Forget the chosen field (and what depends on it) and ask it again."""
     field = (msg.payload or "").removeprefix("reg:change:")
+    if not msg.payload:  # a field's name typed ("ngay sinh")
+        field = next((f for f, _k in EDITABLE if fold(_edit_label(f)) == fold(msg.text)), "")
     keys = dict(EDITABLE).get(field)
     if keys is None:
         await show_summary(conv)

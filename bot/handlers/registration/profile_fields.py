@@ -144,6 +144,8 @@ async def receive_ward(msg: Incoming, conv: Conversation) -> Outcome:
     """Find the ward in the chosen province; confirm an old name; offer up to 5 matches."""
     payload = msg.payload or ""
     offered: dict[str, str | None] = conv.data.get("ward_offer", {})
+    if len(offered) == 1 and not payload and is_answer(msg.text, Intent.YES):
+        payload = f"reg:ward:{next(iter(offered))}"  # "có" to "Is this the ward?"
     if payload.startswith("reg:ward:") and payload.rpartition(":")[2] in offered:
         code = payload.rpartition(":")[2]
         await accept(conv, ward=int(code), formerly=offered[code])
