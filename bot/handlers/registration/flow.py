@@ -120,18 +120,18 @@ async def receive_who(msg: Incoming, conv: Conversation) -> None:
         return
     typed = fold(msg.text)
     registered = await people.people_of(conv.session, conv.owner_id)
-    named = [
-        p for p in registered if typed and set(typed.split()) <= set(fold(p.full_name).split())
-    ]
-    if not payload and len(named) == 1:  # a registered person's name typed ("binh")
-        await book_for_registered(conv, named[0].id)
-        return
     if payload == "reg:who:self" or typed in ("ban than", "toi", "cho toi", "myself", "me"):
         relation: Relation | None = Relation.SELF
     elif payload == "reg:who:other" or typed in ("nguoi than", "relative", "nguoi nha"):
         relation = Relation.OTHER
     else:
         relation = None
+    named = [
+        p for p in registered if typed and set(typed.split()) <= set(fold(p.full_name).split())
+    ]
+    if relation is None and not payload and len(named) == 1:  # a name typed ("binh")
+        await book_for_registered(conv, named[0].id)
+        return
     if relation is None or (relation is Relation.SELF and any(p.is_holder for p in registered)):
         await wrong_answer(msg, conv, _("Please choose with the buttons below."))
         await _ask_who(conv)

@@ -140,12 +140,17 @@ def ward_text(code: int, formerly: str | None) -> str:
     return ward.name
 
 
+def _ward_pressed(msg: Incoming, offered: dict[str, str | None]) -> str:
+    """The ward button pressed, or the one offered alone answered with "có"."""
+    if len(offered) == 1 and not msg.payload and is_answer(msg.text, Intent.YES):
+        return f"reg:ward:{next(iter(offered))}"
+    return msg.payload or ""
+
+
 async def receive_ward(msg: Incoming, conv: Conversation) -> Outcome:
     """Find the ward in the chosen province; confirm an old name; offer up to 5 matches."""
-    payload = msg.payload or ""
     offered: dict[str, str | None] = conv.data.get("ward_offer", {})
-    if len(offered) == 1 and not payload and is_answer(msg.text, Intent.YES):
-        payload = f"reg:ward:{next(iter(offered))}"  # "có" to "Is this the ward?"
+    payload = _ward_pressed(msg, offered)
     if payload.startswith("reg:ward:") and payload.rpartition(":")[2] in offered:
         code = payload.rpartition(":")[2]
         await accept(conv, ward=int(code), formerly=offered[code])
