@@ -85,6 +85,7 @@ class Conversation:
         self.stale_button = False  # set by the dispatcher: a button from an outdated prompt
         self._saved = saved
         self._replies: list[Outgoing] = []
+        self._notes: list[str] = []  # said with the next reply (an echo joins the next question)
         self.after_commit: list[Callable[[], None]] = []  # run once the event is committed
 
     @property
@@ -120,6 +121,9 @@ class Conversation:
                 GLOBAL_PAYLOADS
             ):
                 raise ValueError(f"step button payloads are at most {MAX_STEP_PAYLOAD} bytes")
+        if self._notes:
+            text = "\n".join([*self._notes, text] if text else self._notes)
+            self._notes.clear()
         self._replies.append(
             Outgoing(
                 chat=self.chat,
@@ -130,6 +134,13 @@ class Conversation:
                 remove_keyboard=remove_keyboard,
             )
         )
+
+    def note(self, text: str) -> None:
+        """Say `text` at the head of the next reply (one message per step, not two).
+
+        A note no reply follows in this event is sent alone when the event concludes.
+        """
+        self._notes.append(text)
 
     def send(self, message: Outgoing) -> None:
         """Queue a message built elsewhere (e.g. a certificate photo) to this chat."""
@@ -170,6 +181,8 @@ class Conversation:
 
     def conclude(self) -> tuple[SavedState, list[Outgoing]]:
         """The state to save after this event, and the replies with their buttons stamped."""
+        if self._notes:
+            self.reply("")
         saved = self._saved
         # A new question (a new step, or step buttons sent again: the next screening question,
         # a refreshed list of slots) makes the buttons of every earlier message stale.
@@ -196,6 +209,8 @@ class Conversation:
 
     def replies(self) -> list[Outgoing]:
         """The queued replies as they are, for an event whose state is not saved."""
+        if self._notes:
+            self.reply("")
         return list(self._replies)
 
     @staticmethod

@@ -125,8 +125,7 @@ async def on_zalo(service: Service, zemu: ZaloEmulator) -> None:
     (who,) = await zalo_say(service, zemu, "dk tiem")
     await choose(service, zemu, who, "Bản thân tôi")
     await zalo_say(service, zemu, ZALO.name)
-    _shown, gender = await zalo_say(service, zemu, ZALO.born)
-    await choose(service, zemu, gender, "Nam")
+    await zalo_say(service, zemu, ZALO.born)  # the gender is read from the ID number
     replies = await zalo_say(service, zemu, ZALO.id_number)
     assert replies[-1]["kind"] == "request_user_info"
     before = len(zemu.sent(USER))
@@ -135,8 +134,7 @@ async def on_zalo(service: Service, zemu: ZaloEmulator) -> None:
     await zalo_say(service, zemu, "Sài Gòn")
     replies = await zalo_say(service, zemu, "P. Bến Thành")
     replies = await choose(service, zemu, replies[-1], choices(replies[-1])[0])
-    while "Không" in choices(replies[-1]):
-        replies = await choose(service, zemu, replies[-1], "Không")
+    replies = await choose(service, zemu, replies[-1], "Không có điều nào")
     for _ in range(3):
         replies = await choose(service, zemu, replies[-1], choices(replies[-1])[0])
     card, *_rest = await choose(service, zemu, replies[-1], "Xác nhận")
@@ -150,15 +148,13 @@ async def on_telegram(service: Service, emulator: TelegramEmulator) -> None:
     (who,) = await say_all(service, emulator, CHAT, "/dangky")
     await press_all(service, emulator, CHAT, who, "Bản thân tôi")
     await say_all(service, emulator, CHAT, TELEGRAM.name)
-    _shown, gender = await say_all(service, emulator, CHAT, TELEGRAM.born)
-    await press_all(service, emulator, CHAT, gender, "Nữ")
+    await say_all(service, emulator, CHAT, TELEGRAM.born)  # the gender: from the ID number
     await say_all(service, emulator, CHAT, TELEGRAM.id_number)
     await say_all(service, emulator, CHAT, TELEGRAM.phone)
     await say_all(service, emulator, CHAT, "Sài Gòn")
     replies = await say_all(service, emulator, CHAT, "P. Bến Thành")
-    replies = await press_all(service, emulator, CHAT, replies[-1], "5")
-    while "Không" in labels(replies[-1]):
-        replies = await press_all(service, emulator, CHAT, replies[-1], "Không")
+    replies = await say_all(service, emulator, CHAT, "5")
+    replies = await press_all(service, emulator, CHAT, replies[-1], "Không có điều nào")
     for _ in range(3):
         replies = await press_all(service, emulator, CHAT, replies[-1], labels(replies[-1])[0])
     card, _qr = await press_all(service, emulator, CHAT, replies[-1], "Xác nhận")

@@ -83,26 +83,55 @@ ANSWERS_SELF = {
 }
 
 
+async def step_of(citizen: Citizen) -> str | None:
+    """The registration step the citizen's conversation waits on (None outside the form)."""
+    _account, saved, _events = await citizen.state()
+    return saved.step if saved is not None and saved.flow == "register" else None
+
+
 async def fill_person(citizen: Citizen, who: str = "Bản thân tôi", **answers: str) -> None:
-    """From the menu to the site question, answering every field validly."""
+    """From the menu to the site question, answering every field the form asks validly.
+
+    The gender is read from the ID number and a relative's address is the holder's: those
+    are answered only if asked.
+    """
     values = {**ANSWERS_SELF, **answers}
     await citizen.say("dang ky tiem")
     await citizen.press(who)
-    await citizen.say(values["name"])
-    if values["name"].isascii():  # a name without diacritics is confirmed once
-        await citizen.say("có")
-    await citizen.say(values["dob"])
-    await citizen.press(values["gender"])
-    await citizen.say(values["id"])
-    await citizen.say(values["phone"])
-    await citizen.say(values["province"])
-    await citizen.say(values["ward"])
-    await citizen.press("5")
+    typed = {"name": "name", "dob": "dob", "id": "id", "phone": "phone"}
+    typed |= {"province": "province", "ward": "ward"}
+    named = False
+    while (step := await step_of(citizen)) != "screen":
+        if step == "name" and named:  # a name without diacritics is confirmed once
+            await citizen.say("có")
+        elif step in typed:
+            named = named or step == "name"
+            await citizen.say(values[typed[step]])
+        elif step == "gender":
+            await citizen.press(values["gender"])
+        elif step == "group":
+            await citizen.say("5")
+        else:
+            raise AssertionError(f"fill_person: unexpected step {step}")
     await answer_screening(citizen)
 
 
+SCREEN_LIST_MARK = "• "
+
+
 async def answer_screening(citizen: Citizen, answer: str = "khong") -> int:
-    """Answer every screening question asked (8 or 9: by sex and age); how many there were."""
+    """Answer the screening (8 or 9 questions: by sex and age); how many there were.
+
+    "khong" answers the whole list at once ("none of these apply"); any other answer is given
+    to each question, one by one.
+    """
+    texts = await citizen.last_texts()
+    listed = sum(line.startswith(SCREEN_LIST_MARK) for t in texts for line in t.splitlines())
+    if answer == "khong" and listed:
+        await citizen.say(answer)
+        return listed
+    if listed:
+        await citizen.press("Có hoặc không rõ: trả lời từng câu")
     asked = 0
     while any(text.startswith("Câu ") for text in await citizen.last_texts()):
         await citizen.say(answer)
@@ -111,8 +140,8 @@ async def answer_screening(citizen: Citizen, answer: str = "khong") -> int:
 
 
 async def book_first(citizen: Citizen) -> list[str]:
-    """Choose the first site, day and time, then confirm; the confirmation texts."""
-    for _ in range(3):
+    """Choose the first site, day and time offered, then confirm; the confirmation texts."""
+    while await step_of(citizen) in ("site", "day", "slot"):
         await citizen.press(citizen.buttons()[0])
     return await citizen.press("Xác nhận")
 

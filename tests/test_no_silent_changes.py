@@ -80,9 +80,10 @@ async def test_the_web_chat_phone_step_mentions_no_button(svc: Service, clock: C
     await citizen.say(ANSWERS_SELF["name"])
     await citizen.say("có")  # the name without diacritics is kept
     await citizen.say(ANSWERS_SELF["dob"])
-    await citizen.press(ANSWERS_SELF["gender"])
     asked = await citizen.say(ANSWERS_SELF["id"])
-    assert asked[-1] == "Số điện thoại di động của bạn là gì? Bạn gõ số, ví dụ 0912 345 678."
+    assert asked[-1].endswith(
+        "Số điện thoại di động của bạn là gì? Bạn gõ số, ví dụ 0912 345 678."
+    )
     assert not any(body.get("request_phone") for body in citizen.last)
     assert not any("Chia sẻ" in text or "bấm nút" in text for text in asked)
     (phone,) = await citizen.say("/sodienthoai")
@@ -157,7 +158,7 @@ async def test_an_old_dose_imported_invites_to_book_the_next_now(
     assert "Mũi 2 đã có thể tiêm: bạn có thể đặt lịch ngay bên dưới." in notice["text"]
     assert citizen.buttons() == ["Đặt lịch tiêm mũi 2"]
     answer = await citizen.press("Đặt lịch tiêm mũi 2")
-    assert answer[-1].startswith("Câu 1/8: Nguyen Van An")  # dose 2's booking: screening first
+    assert "sức khỏe về Nguyen Van An" in answer[-1]  # dose 2's booking: screening first
 
 
 # ---------------------------------------------------------------- /xemdulieu

@@ -51,8 +51,7 @@ async def type_own_id(citizen: Citizen, number: str = NUMBER) -> list[str]:
     await citizen.press("Người thân")
     await citizen.say("Lê Văn Cư")
     await citizen.say("15/03/1958")
-    await citizen.press("Nam")
-    return await citizen.say(number)
+    return await citizen.say(number)  # the ID comes next (the gender is read from it)
 
 
 async def telegram_holder(service: Service, emulator: TelegramEmulator) -> int:

@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.domain.ratelimit import KeyedLimiter
 from bot.web.app_keys import POSTING
 from storage.models import Booking, Person
-from tests.chat import consent, labels, press_all, say_all
+from tests.chat import consent, labels, press_all, say_all, settle
 from tests.conftest import Clock
 from tests.fakes.telegram_api import TelegramEmulator
 from tests.registration_fixtures import add_sites
@@ -44,19 +44,25 @@ async def test_relative_registered_and_booked_over_telegram(
     assert labels(who) == ["Bản thân tôi", "Người thân"]
     await press_all(service, emulator, CHAT, who, "Người thân")
     await say_all(service, emulator, CHAT, "Trần Thị Bình")
-    confirmed, gender = await say_all(service, emulator, CHAT, "15.03.1958")
-    assert "Thứ Bảy, 15/03/1958" in confirmed["text"]
-    await press_all(service, emulator, CHAT, gender, "Nữ")
-    await say_all(service, emulator, CHAT, "079158000123")
+    # One message per step: each echo opens the next question.
+    (id_question,) = await say_all(service, emulator, CHAT, "15.03.1958")
+    assert "Thứ Bảy, 15/03/1958" in id_question["text"] and "định danh" in id_question["text"]
+    (phone_question,) = await say_all(service, emulator, CHAT, "079158000123")
+    assert "Giới tính: Nữ (theo số định danh" in phone_question["text"]  # from the 4th digit
     # A relative's number is typed; a contact shared by someone else would be refused.
     replies = await say_all(service, emulator, CHAT, "(+84) 912 345 678")
     assert "+84 91* *** 678" in replies[0]["text"]
     await say_all(service, emulator, CHAT, "Sài Gòn")
-    replies = await say_all(service, emulator, CHAT, "P. Bến Thành")
-    (group,) = replies[-1:]
-    replies = await press_all(service, emulator, CHAT, group, "5")
-    assert replies[-1]["text"].startswith("Câu 1/8")  # 68: not asked whether she is pregnant
-    assert not any("mang thai" in r["text"] for r in replies)
+    (group,) = await say_all(service, emulator, CHAT, "P. Bến Thành")
+    # Buttons with the groups' names, the one her age suggests first (68: group 5).
+    assert labels(group)[0].startswith("✓ ") and "65" in labels(group)[0]
+    (screening,) = await press_all(service, emulator, CHAT, group, labels(group)[0])
+    listed = [line for line in screening["text"].splitlines() if line.startswith("• ")]
+    assert len(listed) == 8 and "mang thai" not in screening["text"]  # 68: not asked
+    replies = await press_all(
+        service, emulator, CHAT, screening, "Có hoặc không rõ: trả lời từng câu"
+    )
+    assert replies[-1]["text"].startswith("Câu 1/8")
     for _ in range(7):
         replies = await press_all(service, emulator, CHAT, replies[-1], "Không")
     replies = await press_all(service, emulator, CHAT, replies[-1], "Không rõ")
@@ -87,9 +93,9 @@ async def test_shared_contact_of_someone_else_is_refused(
     (who,) = await say_all(service, emulator, CHAT, "/dangky")
     await press_all(service, emulator, CHAT, who, "Bản thân tôi")
     await say_all(service, emulator, CHAT, "Nguyễn Văn An")
-    _confirmed, gender = await say_all(service, emulator, CHAT, "02/01/1990")
-    await press_all(service, emulator, CHAT, gender, "Nam")
+    await say_all(service, emulator, CHAT, "02/01/1990")
     replies = await say_all(service, emulator, CHAT, "079090012345")
+    assert len(replies) == 1  # the question and its "share" keyboard in one message
     assert replies[-1]["params"]["reply_markup"]["keyboard"][0][0]["request_contact"] is True
     before = len(emulator.sent(CHAT))
     emulator.user_contact(CHAT, "+84912345678", contact_user_id=999)
@@ -97,8 +103,9 @@ async def test_shared_contact_of_someone_else_is_refused(
     assert "của chính bạn" in refusal["text"]
     before = len(emulator.sent(CHAT))
     emulator.user_contact(CHAT, "+84912345678")
-    replies = (await emulator.wait_for_sent(CHAT, before + 2))[before:]
-    assert "+84 91* *** 678" in replies[0]["text"]
+    replies = await settle(service, emulator, CHAT, before)
+    assert len(replies) == 1 and "+84 91* *** 678" in replies[0]["text"]  # with the next question
+    assert "tỉnh" in replies[0]["text"]
 
 
 async def test_whole_journey_over_the_web_chat_api(svc: Service, clock: Clock) -> None:
@@ -115,7 +122,6 @@ async def test_whole_journey_over_the_web_chat_api(svc: Service, clock: Clock) -
             "Le Van Cuong",
             None,  # keep the name as typed, without diacritics
             "1/1/1980",
-            None,
             "079080001234",
             "0912345678",
             "ha noi",
@@ -129,8 +135,8 @@ async def test_whole_journey_over_the_web_chat_api(svc: Service, clock: Clock) -
         messages = await browser.say(text="hoan kiem")
         assert "Phường Hoàn Kiếm" in messages[0]["text"]
         await browser.say(text="9")
-        for _ in range(8):  # a man: not asked whether he is pregnant
-            messages = await browser.say(text="ko")
+        messages = await browser.say(text="ko")  # none of the 8 (a man: no pregnancy) apply
+        assert "mang thai" not in messages[0]["text"]
         # No site in Hà Nội: the registration is saved without an appointment.
         summary = messages[-1]
         assert "chưa đặt được lịch hẹn" in summary["text"]
@@ -163,11 +169,8 @@ async def test_booking_over_the_web_chat_api_shows_the_qr_image(
         await browser.say(payload=payload(await _last(browser), "Bản thân tôi"))
         for text in ("Pham Thi Dao", "co", "3/4/1985"):
             await browser.say(text=text)
-        await browser.say(payload=payload(await _last(browser), "Nữ"))
-        for text in ("079185000321", "0987654321", "sai gon", "ben thanh", "7"):
+        for text in ("079185000321", "0987654321", "sai gon", "ben thanh", "7", "khong"):
             await browser.say(text=text)
-        for _ in range(9):
-            await browser.say(text="khong")
         for _ in range(3):  # the first site, day and time
             last = await _last(browser)
             await browser.say(payload=payload(last, web_labels(last)[0]))

@@ -34,7 +34,8 @@ from bot.handlers import (
     why,
 )
 from bot.handlers.registration import form
-from bot.messages import Incoming, Kind
+from bot.i18n import _
+from bot.messages import Button, Incoming, Kind
 from bot.vn.intents import Intent, is_answer, match_intent
 
 FLOWS: Mapping[str, Mapping[str, Handler]] = {
@@ -75,6 +76,53 @@ GO_BACK: Mapping[str, Handler] = {registration.FLOW: registration.go_back}
 async def open_menu(msg: Incoming, conv: Conversation) -> None:
     """Run a main-menu entry (button, command or free text)."""
     await MENU_FLOWS[menu.menu_payload(msg)](msg, conv)
+
+
+LEAVE_YES, LEAVE_NO = "reg:leave:yes", "reg:leave:no"
+
+
+def _leaves_form(msg: Incoming, conv: Conversation) -> bool:
+    """A menu entry (command or button) chosen while a registration is being filled in.
+
+    Support is not leaving: a ticket opens and the form waits for its end.
+    """
+    entry = (
+        msg.payload if msg.payload in menu.ENTRIES else menu.COMMAND_TO_MENU.get(msg.command or "")
+    )
+    return (
+        entry is not None
+        and entry != "menu:support"
+        and conv.flow == registration.FLOW
+        and conv.step not in (form.RegisterStep.WHO, form.RegisterStep.LEAVE)
+    )
+
+
+async def ask_leave(msg: Incoming, conv: Conversation) -> None:
+    """Ask before dropping a registration for a menu entry: nothing is lost unasked."""
+    entry = menu.menu_payload(msg)
+    conv.goto(registration.FLOW, form.RegisterStep.LEAVE, leave_to=entry, leave_from=conv.step)
+    conv.reply(
+        _(
+            "Your registration is not finished. Leave it and open “{entry}”? What you "
+            "entered for it would not be kept."
+        ).format(entry=_(menu.ENTRIES[entry])),
+        buttons=[
+            [Button(_("Go on with the registration"), LEAVE_NO)],
+            [Button(_("Leave it"), LEAVE_YES)],
+        ],
+    )
+
+
+async def answer_leave(msg: Incoming, conv: Conversation) -> None:
+    """Leave the form for the menu entry, or go back to the question it waited on."""
+    entry = conv.data.pop("leave_to", "menu:register")
+    step = conv.data.pop("leave_from", None)
+    if msg.payload == LEAVE_YES or (msg.payload is None and is_answer(msg.text, Intent.YES)):
+        conv.finish()
+        await MENU_FLOWS[entry](msg, conv)
+        return
+    conv.goto(registration.FLOW, step or form.RegisterStep.NAME)
+    await registration.advance(conv)
 
 
 async def cancel(msg: Incoming, conv: Conversation) -> None:
@@ -263,6 +311,12 @@ ROUTES: list[tuple[str, Callable[[Incoming, Conversation], bool], Handler]] = [
     ("ticket button", _pressed(payloads.TICKET), support.relay),
     ("ID recovery button", _pressed(payloads.RECOVER), recovery.receive_button),
     ("wrong dose record button", _pressed(payloads.FIX), record_fixes.start),
+    ("menu entry mid-registration", _leaves_form, ask_leave),
+    (
+        "leave the registration?",
+        lambda m, c: c.flow == registration.FLOW and c.step == form.RegisterStep.LEAVE,
+        answer_leave,
+    ),
     ("children's immunisation", children.takes, children.handle),
     ("command", lambda m, c: m.command is not None, run_command),
     ("menu button", lambda m, c: m.payload in menu.ENTRIES, open_menu),

@@ -126,6 +126,12 @@ async def receive_who(msg: Incoming, conv: Conversation) -> None:
         relation = Relation.OTHER
     else:
         relation = None
+    named = [
+        p for p in registered if typed and set(typed.split()) <= set(fold(p.full_name).split())
+    ]
+    if relation is None and not payload and len(named) == 1:  # a name typed ("binh")
+        await book_for_registered(conv, named[0].id)
+        return
     if relation is None or (relation is Relation.SELF and any(p.is_holder for p in registered)):
         await wrong_answer(msg, conv, _("Please choose with the buttons below."))
         await _ask_who(conv)
@@ -248,7 +254,12 @@ def _back_target(conv: Conversation) -> None:
         return
     if step_key in keys:
         index = keys.index(step_key)
-        if index > 0 and keys[index - 1] == "screen" and conv.data.get("screen"):
+        while index > 1 and _filled_by_itself(conv, keys[index - 1]):
+            conv.data.pop(keys[index - 1], None)  # filled in again after the answer before
+            index -= 1
+        if index > 0 and keys[index - 1] == "screen" and not conv.data.get("screen_each"):
+            conv.data.pop("screen", None)  # answered as a whole: the whole list again
+        elif index > 0 and keys[index - 1] == "screen" and conv.data.get("screen"):
             answers = dict(conv.data["screen"])  # back to the last screening question only
             answers.popitem()
             conv.data["screen"] = answers
@@ -321,7 +332,7 @@ EDITABLE = (
     ("phone", ("phone",)),
     ("ward", ("province", "ward", "formerly", "site", "day", "slot")),
     ("group", ("group",)),
-    ("screen", ("screen", "site", "day", "slot")),
+    ("screen", ("screen", "screen_each", "site", "day", "slot")),
     ("site", ("site", "day", "slot")),
     ("day", ("day", "slot")),
 )
@@ -365,13 +376,37 @@ async def receive_summary(msg: Incoming, conv: Conversation) -> None:
 async def receive_edit(msg: Incoming, conv: Conversation) -> None:
     """Forget the chosen field (and what depends on it) and ask it again."""
     field = (msg.payload or "").removeprefix("reg:change:")
+    if not msg.payload:  # a field's name typed ("ngay sinh")
+        field = next((f for f, _k in EDITABLE if fold(_edit_label(f)) == fold(msg.text)), "")
     keys = dict(EDITABLE).get(field)
     if keys is None:
         await show_summary(conv)
         return
     for key in keys:
         conv.data.pop(key, None)
+    if field == "idn" and not conv.data.get("gender_asked"):
+        conv.data.pop("gender", None)  # read again from the new number
+    _ask_next_time(conv, field)
     await advance(conv)
+
+
+# Fields the form fills in by itself (gender from the ID number, a relative's address from
+# the holder's, the next dose's site from the last one), with the mark it leaves when it does.
+SETTLED_BY_ITSELF = {"gender": "gender", "province": "ward", "ward": "ward", "site": "site"}
+FILLED_MARK = {"gender": "gender_read", "ward": "address_from_holder", "site": "site_from_last"}
+
+
+def _ask_next_time(conv: Conversation, key: str) -> None:
+    """A field the citizen wants to change is asked, not filled in by itself again."""
+    if key in SETTLED_BY_ITSELF:
+        conv.data[f"{SETTLED_BY_ITSELF[key]}_asked"] = True
+        conv.data.pop(FILLED_MARK[SETTLED_BY_ITSELF[key]], None)
+
+
+def _filled_by_itself(conv: Conversation, key: str) -> bool:
+    """Whether the form filled this field in by itself (so "Back" goes past it)."""
+    field = SETTLED_BY_ITSELF.get(key)
+    return field is not None and bool(conv.data.get(FILLED_MARK[field]))
 
 
 async def confirm(conv: Conversation) -> None:
@@ -471,8 +506,8 @@ async def _store_person(conv: Conversation) -> Person | None:
 FIELDS = (
     ("name", person_fields.ask_name),
     ("dob", person_fields.ask_dob),
-    ("gender", person_fields.ask_gender),
     ("idn", person_fields.ask_id),
+    ("gender", person_fields.ask_gender),  # read from the ID number unless changed
     ("phone", person_fields.ask_phone),
     ("province", profile_fields.ask_province),
     ("ward", profile_fields.ask_ward),

@@ -42,6 +42,7 @@ class RegisterStep(StrEnum):
     SLOT = "slot"
     SUMMARY = "summary"
     EDIT = "edit"
+    LEAVE = "leave"  # a menu entry chosen mid-form: leave the form, or go on?
 
 
 class Outcome(StrEnum):
@@ -136,7 +137,7 @@ async def wrong_answer(
             ],
         )
         return
-    conv.reply(text)
+    conv.note(text)  # joins the question asked again, if any
 
 
 async def person_of_account(conv: Conversation, person_id: int) -> Person | None:

@@ -158,7 +158,7 @@ async def receive_dob(msg: Incoming, conv: Conversation) -> Outcome:
         )
         return Outcome.STAY
     await accept(conv, dob=born.isoformat())
-    conv.reply(_("Date of birth: {day}.").format(day=format_day(born)))
+    conv.note(_("Date of birth: {day}.").format(day=format_day(born)))
     return Outcome.NEXT
 
 
@@ -175,7 +175,16 @@ def gender_label(gender: str) -> str:
 
 
 async def ask_gender(conv: Conversation) -> Outcome:
-    """Ask the gender with two buttons."""
+    """Read the gender from the ID number's 4th digit; ask with two buttons only to change it."""
+    if "idn" in conv.data and not conv.data.get("gender_asked"):
+        pid = parse_personal_id(id_number(conv), current_year=9999)
+        await accept(conv, gender=str(pid.gender), gender_read=True)
+        conv.note(
+            _(
+                "Gender: {gender} (from the ID number; you can change it before confirming)."
+            ).format(gender=gender_label(pid.gender))
+        )
+        return Outcome.NEXT
     conv.goto(FLOW, Step.GENDER)
     conv.reply(
         _("Gender of {name}?").format(name=conv.data["name"]),
@@ -337,6 +346,11 @@ async def receive_id_fix(msg: Incoming, conv: Conversation) -> Outcome:
         await wrong_answer(msg, conv, _("Please choose with the buttons which one to correct."))
         return Outcome.NEXT
     conv.data.pop(field, None)
+    if field == "idn" and not conv.data.get("gender_asked"):
+        conv.data.pop("gender", None)  # read again from the corrected number
+    if field == "gender":
+        conv.data["gender_asked"] = True  # asked with buttons, not read from the number again
+        conv.data.pop("gender_read", None)
     return Outcome.NEXT
 
 
@@ -365,8 +379,12 @@ async def ask_phone(conv: Conversation) -> Outcome:
             "A mobile number to reach {name} (yours if they have none)? Type it, for example "
             "0912 345 678."
         ).format(name=conv.data["name"])
-    conv.reply(text, buttons=buttons)
-    if sharing:
+    if not sharing:
+        conv.reply(text, buttons=buttons)
+    elif not buttons:  # one message: the question and Telegram's "share" keyboard
+        conv.reply(text, request_phone=_("Share my phone number"))
+    else:  # a message carries one keyboard: the inline button, then the "share" one
+        conv.reply(text, buttons=buttons)
         conv.reply(_("Or press the button:"), request_phone=_("Share my phone number"))
     return Outcome.STAY
 
@@ -396,5 +414,11 @@ async def receive_phone(msg: Incoming, conv: Conversation) -> Outcome:
         )
         return Outcome.STAY
     await accept(conv, phone=base64.b64encode(protector.seal(phone)).decode())
-    conv.reply(_("Phone number: {phone}.").format(phone=mask_phone(phone)), remove_keyboard=True)
+    echo = _("Phone number: {phone}.").format(phone=mask_phone(phone))
+    if FormState.of(conv).for_self and msg.contact is None:
+        # Typed while the "share" keyboard shows: this message takes it away (the next
+        # question carries buttons, and a message has one keyboard only).
+        conv.reply(echo, remove_keyboard=True)
+    else:
+        conv.note(echo)  # a shared contact's keyboard hides itself
     return Outcome.NEXT

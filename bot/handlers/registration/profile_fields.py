@@ -24,14 +24,17 @@ from bot.handlers.registration.form import (
     Mode,
     Outcome,
     RegisterStep,
+    Relation,
     accept,
     wrong_answer,
 )
 from bot.i18n import _, local_day
 from bot.messages import Button, Incoming, Kind
 from bot.vn import divisions
+from bot.vn.dates import age_on
 from bot.vn.intents import Intent, is_answer
 from bot.vn.text import fold
+from storage import people
 
 Step = RegisterStep
 
@@ -39,7 +42,13 @@ Step = RegisterStep
 
 
 async def ask_province(conv: Conversation) -> Outcome:
-    """Ask the province or city (current divisions), with the biggest ones as buttons."""
+    """Ask the province or city (current divisions), with the biggest ones as buttons.
+
+    A relative's address is the account holder's until changed from the summary: most
+    relatives registered here live with the one who registers them.
+    """
+    if await _holders_address(conv):
+        return Outcome.NEXT
     conv.goto(FLOW, Step.PROVINCE)
     popular = divisions.popular_provinces()
     conv.reply(
@@ -50,6 +59,31 @@ async def ask_province(conv: Conversation) -> Outcome:
         buttons=[[Button(p.name, f"reg:prov:{p.code}")] for p in popular],
     )
     return Outcome.STAY
+
+
+async def _holders_address(conv: Conversation) -> bool:
+    """Give a relative the account holder's province and ward; whether it was done."""
+    if FormState.of(conv).relation is not Relation.OTHER or conv.data.get("ward_asked"):
+        return False
+    holder = next(
+        (p for p in await people.people_of(conv.session, conv.owner_id) if p.is_holder), None
+    )
+    if holder is None or holder.divisions_version != divisions.DATA_VERSION:
+        return False
+    await accept(
+        conv,
+        province=holder.province_code,
+        ward=holder.ward_code,
+        formerly=None,
+        address_from_holder=True,
+    )
+    conv.note(
+        _("Lives in: {ward}, {province} (as you do; you can change it before confirming).").format(
+            ward=divisions.ward(holder.ward_code).name,
+            province=divisions.province(holder.province_code).name,
+        )
+    )
+    return True
 
 
 async def receive_province(msg: Incoming, conv: Conversation) -> Outcome:
@@ -106,15 +140,22 @@ def ward_text(code: int, formerly: str | None) -> str:
     return ward.name
 
 
+def _ward_pressed(msg: Incoming, offered: dict[str, str | None]) -> str:
+    """The ward button pressed, or the one offered alone answered with "có"."""
+    if len(offered) == 1 and not msg.payload and is_answer(msg.text, Intent.YES):
+        return f"reg:ward:{next(iter(offered))}"
+    return msg.payload or ""
+
+
 async def receive_ward(msg: Incoming, conv: Conversation) -> Outcome:
     """Find the ward in the chosen province; confirm an old name; offer up to 5 matches."""
-    payload = msg.payload or ""
     offered: dict[str, str | None] = conv.data.get("ward_offer", {})
+    payload = _ward_pressed(msg, offered)
     if payload.startswith("reg:ward:") and payload.rpartition(":")[2] in offered:
         code = payload.rpartition(":")[2]
         await accept(conv, ward=int(code), formerly=offered[code])
         conv.data.pop("ward_offer", None)
-        conv.reply(_("Ward: {ward}.").format(ward=ward_text(int(code), offered[code])))
+        conv.note(_("Ward: {ward}.").format(ward=ward_text(int(code), offered[code])))
         return Outcome.NEXT
     found = divisions.find_wards(msg.text, conv.data["province"]) if msg.kind == Kind.TEXT else []
     if not found:
@@ -130,7 +171,7 @@ async def receive_ward(msg: Incoming, conv: Conversation) -> Outcome:
         return Outcome.STAY
     if len(found) == 1 and found[0].formerly is None and not found[0].guessed:
         await accept(conv, ward=found[0].code, formerly=None)
-        conv.reply(_("Ward: {ward}.").format(ward=found[0].name))
+        conv.note(_("Ward: {ward}.").format(ward=found[0].name))
         return Outcome.NEXT
     conv.data["ward_offer"] = {str(w.code): w.formerly for w in found}
     question = _("Is this the ward?") if len(found) == 1 else _("Which ward do you mean?")
@@ -151,20 +192,41 @@ async def receive_ward(msg: Incoming, conv: Conversation) -> Outcome:
 # ---------------------------------------------------------------- priority group, screening
 
 
+OLDER_AGE = 65  # NQ 21 group 5 takes people aged 65 and over
+OLDER_GROUP, OTHERS_GROUP = "nq21-5", "nq21-9"
+
+
+def suggested_group(conv: Conversation) -> str | None:
+    """The group the person's age suggests: 65 and over group 5, else "others" (NQ 21 only)."""
+    codes = {g.code for g in priority_groups(conv.services.settings.priority_groups_file)}
+    born = (conv.data.get("screen_for") or conv.data).get("dob")
+    if born is None or not {OLDER_GROUP, OTHERS_GROUP} <= codes:
+        return None
+    older = age_on(date.fromisoformat(born), local_day(conv.now)) >= OLDER_AGE
+    return OLDER_GROUP if older else OTHERS_GROUP
+
+
 async def ask_group(conv: Conversation) -> Outcome:
-    """List the priority groups, numbered, with number buttons."""
+    """Each priority group as a button, the one suggested by age first (a number typed works)."""
     conv.goto(FLOW, Step.GROUP)
     groups = priority_groups(conv.services.settings.priority_groups_file)
-    lines = [f"{i}. {group.label()}" for i, group in enumerate(groups, 1)]
-    buttons = [Button(str(i), f"reg:grp:{group.code}") for i, group in enumerate(groups, 1)]
-    conv.reply(
-        _("Which priority group does {name} belong to? Choose the number:").format(
-            name=conv.data["name"]
+    suggested = suggested_group(conv)
+    rows = [
+        [Button(f"{i}. {group.label()}"[:60], f"reg:grp:{group.code}")]
+        for i, group in enumerate(groups, 1)
+    ]
+    text = _(
+        "Which priority group does {name} belong to? Choose below or type its number."
+    ).format(name=conv.data["name"])
+    if suggested is not None:
+        number = next(i for i, g in enumerate(groups, 1) if g.code == suggested)
+        label = next(g.label() for g in groups if g.code == suggested)
+        rows.insert(0, [Button(_("✓ {group}").format(group=label)[:60], f"reg:grp:{suggested}")])
+        del rows[number]
+        text += "\n" + _("From the age, group {number} seems right: press “✓” if it is.").format(
+            number=number
         )
-        + "\n"
-        + "\n".join(lines),
-        buttons=[buttons[i : i + 5] for i in range(0, len(buttons), 5)],
-    )
+    conv.reply(text, buttons=rows)
     return Outcome.STAY
 
 
@@ -180,7 +242,7 @@ async def receive_group(msg: Incoming, conv: Conversation) -> Outcome:
         await wrong_answer(
             msg, conv, _("Please choose a number from 1 to {count}.").format(count=len(codes))
         )
-        return Outcome.STAY
+        return await ask_group(conv)
     await accept(conv, group=code)
     return Outcome.NEXT
 
@@ -231,34 +293,43 @@ def screening_left(conv: Conversation) -> bool:
     return any(key not in answers for key, _text in screen_questions(conv))
 
 
+NONE_APPLY, ONE_BY_ONE = "reg:scr:none", "reg:scr:each"
+
+
 async def ask_screen(conv: Conversation) -> Outcome:
-    """Ask the next screening question (Yes / No / Not sure)."""
+    """All the screening questions in one message ("none of these apply"), or the next one."""
     conv.goto(FLOW, Step.SCREEN)
     answers = conv.data.setdefault("screen", {})
     asked = screen_questions(conv)
+    name = _screened_name(conv)
+    if not answers and not conv.data.get("screen_each"):
+        intro = _(
+            "A few health questions about {name}, from the Ministry of Health's screening "
+            "form. They help the doctor at the site; if an answer means the vaccination "
+            "should wait, I will say why before anything is booked."
+        ).format(name=name)
+        listed = [f"• {_(question).format(name=name)}" for _key, question in asked]
+        conv.reply(
+            "\n".join([intro, *listed, _("Does any of these apply to {name}?").format(name=name)]),
+            buttons=[
+                [Button(_("None of these apply"), NONE_APPLY)],
+                [Button(_("Yes or not sure: answer one by one"), ONE_BY_ONE)],
+            ],
+        )
+        return Outcome.STAY
     index = len(answers)
     _key, question = next((q for q in asked if q[0] not in answers), asked[-1])
-    if index == 0:
-        conv.reply(
-            _(
-                "A few health questions about {name}, from the Ministry of Health's screening "
-                "form. They help the doctor at the site; if an answer means the vaccination "
-                "should wait, I will say why before anything is booked."
-            ).format(name=_screened_name(conv))
-        )
     conv.reply(
         _("Question {number}/{total}: {question}").format(
-            number=index + 1,
-            total=len(asked),
-            question=_(question).format(name=_screened_name(conv)),
+            number=index + 1, total=len(asked), question=_(question).format(name=name)
         ),
         buttons=[[Button(_screen_label(answer), payload) for payload, answer in SCREEN_ANSWERS]],
     )
     return Outcome.STAY
 
 
-async def receive_screen(msg: Incoming, conv: Conversation) -> Outcome:
-    """Record Yes / No / Not sure for the current question."""
+def _typed_answer(msg: Incoming) -> str | None:
+    """Yes / No / Not sure, pressed or typed."""
     answer = dict(SCREEN_ANSWERS).get(msg.payload or "")
     if answer is None and msg.kind == Kind.TEXT:
         if fold(msg.text) in _UNSURE_WORDS:
@@ -267,6 +338,24 @@ async def receive_screen(msg: Incoming, conv: Conversation) -> Outcome:
             answer = ANSWER_YES
         elif is_answer(msg.text, Intent.NO):
             answer = ANSWER_NO
+    return answer
+
+
+async def receive_screen(msg: Incoming, conv: Conversation) -> Outcome:
+    """The whole list answered at once ("none of these apply", "no"), or one question."""
+    if not conv.data.get("screen") and not conv.data.get("screen_each"):
+        answer = ANSWER_NO if msg.payload == NONE_APPLY else _typed_answer(msg)
+        if answer == ANSWER_NO:
+            await accept(conv, screen={key: ANSWER_NO for key, _q in screen_questions(conv)})
+            return Outcome.NEXT
+        if msg.payload == ONE_BY_ONE or answer is not None:
+            conv.data["screen_each"] = True
+            return await ask_screen(conv)
+        await wrong_answer(
+            msg, conv, _("Please press “None of these apply”, or answer the questions one by one.")
+        )
+        return await ask_screen(conv)
+    answer = _typed_answer(msg)
     if answer is None:
         await wrong_answer(msg, conv, _("Please answer “Yes”, “No” or “Not sure”."))
         return await ask_screen(conv)
@@ -279,7 +368,7 @@ async def receive_screen(msg: Incoming, conv: Conversation) -> Outcome:
     if deferred is not None:
         return _defer(conv, deferred)
     if not screening_left(conv) and needs_screening(answers):
-        conv.reply(
+        conv.note(
             _(
                 "Thank you. Because of these answers the doctor will examine {name} more closely "
                 "at the site (cần khám sàng lọc kỹ tại điểm tiêm). The booking can still go ahead."
@@ -299,7 +388,7 @@ def _defer(conv: Conversation, key: str) -> Outcome:
     conv.data["site"] = ""  # the registration is kept, without a booking
     for stale in ("day", "slot"):
         conv.data.pop(stale, None)
-    conv.reply(
+    conv.note(
         text
         + "\n"
         + _(

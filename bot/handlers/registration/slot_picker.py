@@ -8,6 +8,7 @@ citizen chooses again, with everything else kept.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -35,10 +36,14 @@ from bot.handlers.registration.form import (
 from bot.handlers.registration.profile_fields import deferred_text, without_booking
 from bot.handlers.today import local_today
 from bot.i18n import TIMEZONE, _, current_locale, format_day, local_day
-from bot.messages import Button, Incoming, payload_id
+from bot.messages import Button, Incoming, Kind, payload_id
+from bot.vn.text import fold
+from bot.vn.when import pick_time, read_day, read_time
 from storage import bookings, sites, vaccinations
 from storage.models import Booking, Person, Site, Slot
 from storage.sites import SiteWithPlaces
+
+OTHER_SITE = "reg:site:other"
 
 
 def day_start(day: date) -> datetime:
@@ -75,9 +80,11 @@ async def _work_out_dose(conv: Conversation) -> None:
     if known is None:
         data.update(dose=1, earliest=today.isoformat())
         return
-    history = as_given(list(await vaccinations.history(conv.session, known)))
-    upcoming = next_dose(history, today=today)
-    data.update(dose=upcoming.number or len(history) + 1, earliest=upcoming.earliest.isoformat())
+    given = list(await vaccinations.history(conv.session, known))
+    upcoming = next_dose(as_given(given), today=today)
+    data.update(dose=upcoming.number or len(given) + 1, earliest=upcoming.earliest.isoformat())
+    if given and given[-1].site_id and mode_of(conv) is Mode.EXISTING:
+        data["last_site"] = given[-1].site_id  # offered first: the same site again
 
 
 async def ask_site(conv: Conversation) -> Outcome:
@@ -107,6 +114,15 @@ async def ask_site(conv: Conversation) -> Outcome:
         data.update(site="")
         for key in ("day", "slot"):
             data.pop(key, None)
+        return Outcome.NEXT
+    same = next((row.site for row in found if row.site.id == data.get("last_site")), None)
+    if same is not None and not data.get("site_asked"):
+        await accept(conv, site=same.id, site_from_last=True)
+        conv.note(
+            _("Site: {site}, where dose {number} was given.").format(
+                site=same.name, number=int(data["dose"]) - 1
+            )
+        )
         return Outcome.NEXT
     _offer_sites(conv, found)
     return Outcome.STAY
@@ -138,14 +154,37 @@ def _offer_sites(conv: Conversation, found: Sequence[SiteWithPlaces]) -> None:
 
 
 async def receive_site(msg: Incoming, conv: Conversation) -> Outcome:
-    """Take a site button."""
+    """Take a site button, or a site's name typed (with or without diacritics)."""
+    offered = conv.data.get("site_offer", [])
     site_id = (msg.payload or "").removeprefix("reg:site:")
-    if site_id not in conv.data.get("site_offer", []):
-        await wrong_answer(msg, conv, _("Please choose a site with the buttons."))
+    if msg.kind == Kind.TEXT:
+        site_id = await _typed_site(conv, msg.text, offered) or ""
+    if site_id not in offered:
+        await wrong_answer(
+            msg, conv, _("Please choose a site with the buttons, or type its name.")
+        )
         return await ask_site(conv)
     conv.data.pop("site_offer", None)
     await accept(conv, site=site_id)
     return Outcome.NEXT
+
+
+async def _typed_site(conv: Conversation, typed: str, offered: list[str]) -> str | None:
+    """The one offered site whose name (or address) has every word typed, if just one has."""
+    words = fold(typed).split()
+    found = []
+    for site_id in offered:
+        site = await sites.get_site(conv.session, site_id)
+        if (
+            site is not None
+            and words
+            and all(
+                re.search(rf"\b{re.escape(word)}\b", fold(f"{site.name} {site.address}"))
+                for word in words
+            )
+        ):
+            found.append(site_id)
+    return found[0] if len(found) == 1 else None
 
 
 async def ask_day(conv: Conversation) -> Outcome:
@@ -174,18 +213,38 @@ async def ask_day(conv: Conversation) -> Outcome:
         )
         for day, places in free.items()
     ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    if data.get("last_site") == data["site"] and not data.get("site_asked"):
+        rows.append([Button(_("Another site"), OTHER_SITE)])
     conv.reply(
-        _("Which day?"),
-        buttons=[buttons[i : i + 2] for i in range(0, len(buttons), 2)],
+        _("Which day? Choose below or type it, for example “8/12” or “thứ 2”."), buttons=rows
     )
     return Outcome.STAY
 
 
 async def receive_day(msg: Incoming, conv: Conversation) -> Outcome:
-    """Take a day button."""
+    """Take a day button, or a day typed ("8/12", "thứ 2", "mai"; "sáng mai" picks the time)."""
+    offered = conv.data.get("day_offer", [])
+    if msg.payload == OTHER_SITE:
+        for key in ("site", "day_offer"):
+            conv.data.pop(key, None)
+        conv.data["site_asked"] = True
+        conv.data.pop("site_from_last", None)
+        return Outcome.NEXT
     day = (msg.payload or "").removeprefix("reg:day:")
-    if day not in conv.data.get("day_offer", []):
-        await wrong_answer(msg, conv, _("Please choose a day with the buttons."))
+    if msg.kind == Kind.TEXT:
+        found = read_day(
+            msg.text, today=local_today(conv), offered=[date.fromisoformat(d) for d in offered]
+        )
+        day = found.isoformat() if found else ""
+        wanted = read_time(msg.text)
+        if wanted is not None:
+            conv.data["want_time"] = [wanted[0].isoformat(), wanted[1].isoformat()]
+    if day not in offered:
+        conv.data.pop("want_time", None)
+        await wrong_answer(
+            msg, conv, _("Please choose a day with the buttons, or type it as day/month.")
+        )
         return await ask_day(conv)
     conv.data.pop("day_offer", None)
     await accept(conv, day=day)
@@ -207,6 +266,14 @@ async def ask_slot(conv: Conversation) -> Outcome:
         data.pop("day", None)
         conv.reply(_("Sorry, that day has just filled up. Please choose another day."))
         return Outcome.NEXT
+    wanted = data.pop("want_time", None)
+    if wanted is not None:  # "sáng mai", "9/12 8h": the time came with the day
+        window = (time.fromisoformat(wanted[0]), time.fromisoformat(wanted[1]))
+        index = _pick(window, open_slots)
+        if index is not None:
+            await accept(conv, slot=open_slots[index].id)
+            conv.note(_("Time: {when}.").format(when=slot_moment(open_slots[index])))
+            return Outcome.NEXT
     conv.goto(FLOW, RegisterStep.SLOT)
     data["slot_offer"] = [slot.id for slot in open_slots]
     buttons = [
@@ -225,11 +292,29 @@ async def ask_slot(conv: Conversation) -> Outcome:
     return Outcome.STAY
 
 
+def _pick(window: tuple[time, time], open_slots: Sequence[Slot]) -> int | None:
+    """The slot a typed time names (see `bot.vn.when.pick_time`)."""
+    starts = [slot.starts_at.astimezone(TIMEZONE).time() for slot in open_slots]
+    ends = [slot.ends_at.astimezone(TIMEZONE).time() for slot in open_slots]
+    return pick_time(window, starts, ends)
+
+
 async def receive_slot(msg: Incoming, conv: Conversation) -> Outcome:
-    """Take a time-slot button."""
+    """Take a time-slot button, or a time typed ("8h", "8:30", "chiều")."""
     slot_id = payload_id((msg.payload or "").removeprefix("reg:slot:"))
+    wanted = read_time(msg.text) if msg.kind == Kind.TEXT else None
+    if wanted is not None:
+        offered = [
+            slot
+            for slot_id in conv.data.get("slot_offer", [])
+            if (slot := await sites.get_slot(conv.session, slot_id)) is not None
+        ]
+        index = _pick(wanted, offered)
+        slot_id = offered[index].id if index is not None else None
     if slot_id is None or slot_id not in conv.data.get("slot_offer", []):
-        await wrong_answer(msg, conv, _("Please choose a time with the buttons."))
+        await wrong_answer(
+            msg, conv, _("Please choose a time with the buttons, or type it, for example “8h”.")
+        )
         return await ask_slot(conv)
     conv.data.pop("slot_offer", None)
     await accept(conv, slot=slot_id)
