@@ -14,7 +14,7 @@ on SQLite), untimed, followed by ANALYZE.
   select  the baseline: the plain SELECTs of the same rows (`storage.children.area_rows`: the
           children under 16 of the ward, or of the city a one-year birth-date window at a time,
           and their doses), fetched and nothing else;
-  due     the due list for the coming 7 days (`bot.cli.children_commands.load_rows`, which
+  due     the due list for the coming 7 days (`bot.domain.immunisation.due_list.load_rows`, which
           runs the same SELECTs and builds the records, then
           `bot.domain.immunisation.due_list.due_list`, the rules engine once per child), the
           city's windows merged and ordered.
@@ -40,8 +40,8 @@ from typing import Any
 from sqlalchemy import text
 
 from bench.databases import on_engines
-from bot.cli.children_commands import load_rows
 from bot.domain.immunisation import due_list as lists
+from bot.domain.immunisation.due_list import load_rows
 from bot.domain.immunisation.durations import add_months
 from bot.domain.immunisation.schedule import load_schedule
 from storage import children

@@ -6,7 +6,9 @@ import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from bot.app import Service
 from bot.domain.immunisation.due_list import ChildRow, coverage, due_list, mask_name
 from bot.domain.immunisation.rules import DoseRecord, DoseStatus, State
 from bot.domain.immunisation.schedule import load_schedule
@@ -15,6 +17,7 @@ from storage import children
 from storage.db import Database
 from storage.models import Child, Site
 from tests.clock import START, Clock
+from tests.console import StaffBrowser, add_staff
 
 TODAY = START.date()  # Thursday 03/12/2026 in Vietnam
 BT = 26743
@@ -165,3 +168,24 @@ def test_cli_due_list_and_coverage(env: str, capsys: pytest.CaptureFixture[str])
     assert out[2].split() == ["hepb_birth", "1", "4", "3", "75.0", "1"]
     assert _run(capsys, "children", "due", "--ward", "1") == (2, ["error: no ward with code 1"])
     assert _run(capsys, "children", "due", "--ward", str(BT), "--days", "-1")[0] == 2
+
+
+async def test_the_console_shows_the_wards_due_list_and_coverage(svc: Service) -> None:
+    await _seed(Database(svc.settings.database_url))
+    await add_staff(svc, "ward", "ward_staff", name="Chị Lan", wards=(BT,))
+    await add_staff(svc, "other", "ward_staff", name="Anh Tư", wards=(26740,))
+    async with TestClient(TestServer(svc.web_app)) as client:
+        officer = StaffBrowser(client)
+        await officer.sign_in("ward")
+        await officer.get(f"/console/wards/{BT}")
+        assert f'href="/console/wards/{BT}/children"' in officer.page
+        assert await officer.get(f"/console/wards/{BT}/children") == 200
+        page = officer.page.split("<main", 1)[1]
+        assert "4 trẻ" in page  # the over-age child is left out
+        assert page.index("V. T. M.") < page.index("L. M. A.") < page.index("T. B. N.")
+        assert "quá hạn" in page and "Lê" not in page and "Cũ" not in page  # masked
+        assert "Viêm gan B sơ sinh" in page or "hepb" in page.lower()
+        other = StaffBrowser(client)
+        await other.sign_in("other")
+        assert await other.get(f"/console/wards/{BT}/children") == 403
+        assert await other.get("/console/wards/1/children") == 403

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from bot.domain.immunisation import due_list as lists
 from bot.domain.immunisation import site_doses
-from bot.domain.immunisation.rules import DoseRecord, DoseStatus
 from bot.domain.immunisation.schedule import load_schedule
 from bot.i18n import local_day
 from bot.vn import divisions
@@ -26,8 +25,6 @@ from storage import children, sites
 CLI_ACTOR = "cli"  # the audit log's actor (as `bot.cli.arguments.CLI_ACTOR`)
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
     from bot.app import Service
 
 
@@ -48,33 +45,6 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     record.add_argument("--site", required=True, metavar="SITE", help="the site's code")
 
 
-async def load_rows(
-    session: AsyncSession,
-    ward: int | None,
-    today: date,
-    *,
-    born_after: date | None = None,
-    born_before: date | None = None,
-) -> list[lists.ChildRow]:
-    """The children of a ward (every ward: None) with their records, for the due list.
-
-    Everyone under the registry's age limit, or those born in (`born_after`, `born_before`).
-    """
-    oldest = max(born_after or lists.oldest_birth(today), lists.oldest_birth(today))
-    found, given = await children.area_rows(
-        session, ward, born_after=oldest, born_before=born_before
-    )
-    records: dict[int, list[DoseRecord]] = {}
-    for child_id, vaccine, number, given_on, status in given:
-        records.setdefault(child_id, []).append(
-            DoseRecord(vaccine, number, given_on, DoseStatus(status))
-        )
-    return [
-        lists.ChildRow(child_id, name, born, tuple(records.get(child_id, ())))
-        for child_id, name, born in found
-    ]
-
-
 async def run(args: argparse.Namespace, service: Service) -> int:
     """Run a `children` action; the exit code."""
     if args.children_command == "record":
@@ -89,7 +59,7 @@ async def run(args: argparse.Namespace, service: Service) -> int:
         return 2
     today = local_day(service.clock())
     async with service.db.read_scope() as session:
-        rows = await load_rows(session, ward.code, today)
+        rows = await lists.load_rows(session, ward.code, today)
     if args.children_command == "due":
         print_due(ward.name, rows, today=today, days=args.days)
     else:

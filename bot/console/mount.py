@@ -7,6 +7,7 @@ from aiohttp import web
 from bot.console import (
     announcement_pages,
     audit_pages,
+    children_pages,
     correction_pages,
     dashboard_pages,
     desk_pages,
@@ -48,6 +49,7 @@ def setup(app: web.Application, console: Console) -> None:
     render.setup(sub)
     sub.add_routes(pages.routes)
     sub.add_routes(staff_pages.routes)
+    sub.add_routes(children_pages.routes)
     sub.add_routes(audit_pages.routes)
     sub.add_routes(staff_edit.routes)
     sub.add_routes(announcement_pages.routes)

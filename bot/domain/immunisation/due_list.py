@@ -1,8 +1,9 @@
 """Due lists and coverage for one ward, as U-WIN gives community health workers (issue 21, item 6).
 
-Pure functions over `ChildRow`s (a child and its dose records, read by the caller) and the rules
-engine; nothing here reads the clock or the database. The caller may prefilter rows in SQL by
-birth date (`oldest_birth`): nobody older than the registry's age limit is ever listed.
+Pure functions over `ChildRow`s (a child and its dose records) and the rules engine, and
+`load_rows`, which reads a ward's rows (the CLI, the console and the bench share it); nothing here
+reads the clock. Rows are prefiltered in SQL by birth date (`oldest_birth`): nobody older than
+the registry's age limit is ever listed.
 
 Due list: each child with a dose due or overdue today, or falling due within the next `days`
 days; one dose per vaccine series (the next one: a later dose cannot come before it). Coverage:
@@ -17,9 +18,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.domain.immunisation.durations import add_months
 from bot.domain.immunisation.rules import DoseRecord, DoseState, DoseStatus, State, assess
 from bot.domain.immunisation.schedule import Dose, Schedule
+from storage import children
 
 MAX_AGE_YEARS = 16  # children are registered under this age (bot.handlers.children)
 _WANTED = (State.DUE, State.OVERDUE, State.UPCOMING)
@@ -135,3 +139,30 @@ def mask_name(name: str) -> str:
     """A name in staff output without revealing it: the initial of each word (`L. M. A.`)."""
     words = name.split()
     return " ".join(f"{word[0]}." for word in words) if words else "-"
+
+
+async def load_rows(
+    session: AsyncSession,
+    ward: int | None,
+    today: date,
+    *,
+    born_after: date | None = None,
+    born_before: date | None = None,
+) -> list[ChildRow]:
+    """The children of a ward (every ward: None) with their records, for the due list.
+
+    Everyone under the registry's age limit, or those born in (`born_after`, `born_before`).
+    """
+    oldest = max(born_after or oldest_birth(today), oldest_birth(today))
+    found, given = await children.area_rows(
+        session, ward, born_after=oldest, born_before=born_before
+    )
+    records: dict[int, list[DoseRecord]] = {}
+    for child_id, vaccine, number, given_on, status in given:
+        records.setdefault(child_id, []).append(
+            DoseRecord(vaccine, number, given_on, DoseStatus(status))
+        )
+    return [
+        ChildRow(child_id, name, born, tuple(records.get(child_id, ())))
+        for child_id, name, born in found
+    ]
