@@ -43,10 +43,10 @@ async def qr_for_me(
 ) -> None:
     (who,) = await say_all(service, emu, chat, "/maqr")
     replies = await press_all(service, emu, chat, who, labels(who)[0])
-    replies = await say_all(service, emu, chat, name)
-    _confirmed, gender = await say_all(service, emu, chat, "02/01/1990")
-    await press_all(service, emu, chat, gender, labels(gender)[0])
-    for text in (number, "0912345678", "hcm"):
+    (asked,) = await say_all(service, emu, chat, name)
+    if labels(asked):  # a name without diacritics: kept as typed
+        await press_all(service, emu, chat, asked, labels(asked)[0])
+    for text in ("02/01/1990", number, "0912345678", "hcm"):  # the gender is read from the ID
         await say_all(service, emu, chat, text)
     (summary,) = (await say_all(service, emu, chat, "ben thanh"))[-1:]
     replies = await press_all(service, emu, chat, summary, labels(summary)[0])
