@@ -169,6 +169,7 @@ def build_service(settings: Settings, *, clock: Clock = wall_clock) -> Service:
         outbox_written=sender.wake,
         outbox_withdrawn=sender.withdraw,
         certificates_issued=renderer.wake,
+        fit=sender.fit,
     )
     return Service(
         settings,

@@ -12,6 +12,7 @@ import asyncio
 from datetime import date, datetime, time, timedelta
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.app import Service
@@ -36,6 +37,7 @@ from storage.models import (
     Slot,
 )
 from tests.clock import Clock
+from tests.console import StaffBrowser, add_staff
 from tests.registration_fixtures import SITE, add_sites
 from tests.test_imports import SITES, SLOTS_HEADER, _import_sites, _import_slots
 from tests.test_scheduler import news
@@ -461,3 +463,32 @@ async def test_erasing_the_parent_frees_the_child_s_place(svc: Service, clock: C
         left = (await session.scalars(select(ChildBooking))).all()
     assert freed is not None and freed.booked == 0
     assert [b.status for b in left] == []  # the child had no confirmed dose: gone with it
+
+
+async def test_site_staff_record_a_child_s_dose_at_the_console_desk(
+    svc: Service, clock: Clock
+) -> None:
+    parent, child_id = await registered(svc, clock)
+    await add_staff(svc, "desk", "site_staff", name="Chị Mai", sites=(SITE,))
+    async with TestClient(TestServer(svc.web_app)) as client:
+        desk = StaffBrowser(client)
+        await desk.sign_in("desk")
+        assert await desk.get(f"/console/desk/{SITE}?q=%23{child_id}") == 303
+        page = desk.location
+        assert page == f"/console/desk/{SITE}/children/{child_id}"
+        await desk.get(page)
+        assert "Trần Bảo Ngọc" in desk.page
+        assert "Đã tiêm hôm nay: 5 trong 1 (DPT-VGB-Hib) mũi 1" in desk.page
+        assert "Sởi mũi 1" not in desk.page  # not before 9 months
+        assert await desk.post(f"{page}/dose", vaccine="measles", number="1") == 422
+        await news(parent)
+        assert await desk.post(f"{page}/dose", vaccine="dtp", number="1") == 303
+        await desk.get(desk.location)
+        assert "Cha mẹ đã được gửi sổ tiêm mới" in desk.page
+        assert "Đã tiêm hôm nay: 5 trong 1 (DPT-VGB-Hib) mũi 1" not in desk.page
+        assert await desk.get(f"/console/desk/{SITE}/children/999999") == 403
+    (card,) = await news(parent)
+    assert card["text"].startswith("Mũi tiêm của bé Trần Bảo Ngọc đã được ghi nhận")
+    async with svc.db.read_scope() as session:
+        (dose,) = (await session.scalars(select(ChildDose))).all()
+    assert (dose.vaccine, dose.status, dose.site_id) == ("dtp", "given", SITE)

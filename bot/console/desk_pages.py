@@ -26,11 +26,12 @@ from bot.domain.booking import read_code
 from bot.domain.dcc.qr_reader import NotAnImage, read_qr_texts
 from bot.domain.dose_desk import Appointment, Refusal
 from bot.domain.doses import DoseEntry, DoseRefused, record_dose
+from bot.domain.immunisation import site_doses
 from bot.domain.vaccines import PRODUCTS
 from bot.i18n import N_, TIMEZONE, local_day
 from bot.vn.phone import mask_id_number
-from storage import bookings
-from storage.models import Site
+from storage import bookings, children
+from storage.models import Child, Site
 
 routes = web.RouteTableDef()
 LOT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9./-]{1,39}$")  # as the chat's /tiem
@@ -57,6 +58,7 @@ DONE = {
     "dose": N_("Dose recorded. The citizen has been told, and the certificate will be sent."),
     "same": N_("This dose was already recorded with the same details; nothing changed."),
     "no_show": N_("Marked as not come."),
+    "child_dose": N_("Dose recorded. The parent has been sent the child's updated card."),
 }
 STATUS = {
     bookings.ACTIVE: N_("Booked"),
@@ -107,7 +109,10 @@ async def desk(request: web.Request) -> web.Response:
     today = local_day(console.clock())
     async with console.db.read_scope() as session:
         site = await _site(request, session)
+        if (number := dose_desk.child_number(query)) is not None:
+            return redirect(f"/console/desk/{site.id}/children/{number}")
         listed = await dose_desk.day_list(session, site.id, today)
+        kids = await dose_desk.children_day(session, site.id, today)
         found = await dose_desk.search(session, site.id, query, today=today) if query else None
     if found is not None and len(found) == 1 and found[0].slot.site_id == site.id:
         return redirect(f"/console/desk/{site.id}/bookings/{found[0].booking.code}")
@@ -117,6 +122,16 @@ async def desk(request: web.Request) -> web.Response:
         "found": [_row(a) for a in found] if found is not None else None,
         "other_site": found is not None and any(a.slot.site_id != site.id for a in found),
         "rows": [_row(a) for a in listed],
+        "children": [
+            {
+                "id": child.id,
+                "name": child.full_name,
+                "born": child.birth_date.strftime("%d/%m/%Y"),
+                "at": slot.starts_at.astimezone(TIMEZONE).strftime("%H:%M"),
+                "done": status == children.ATTENDED,
+            }
+            for child, slot, status in kids
+        ],
         "done": DONE.get(request.query.get("done", "")),
         "problem": PROBLEMS.get(request.query.get("problem", "")),
     }
@@ -266,3 +281,62 @@ async def desk_no_show(request: web.Request) -> web.Response:
             session, appointment.booking, actor=who.actor, now=console.clock()
         )
     return redirect(f"/console/desk/{site.id}?done=no_show")
+
+
+async def _child(request: web.Request, session: AsyncSession) -> Child:
+    text = request.match_info["child_id"]
+    child = await session.get(Child, int(text)) if text.isdigit() and len(text) <= 9 else None
+    require(child is not None)
+    assert child is not None
+    return child
+
+
+async def _child_view(
+    request: web.Request, session: AsyncSession, site: Site, child: Child, *, status: int = 200
+) -> web.Response:
+    console = request.app[CONSOLE]
+    locale = render.locale_of(request)
+    givable = await site_doses.givable_today(session, child, local_day(console.clock()))
+    context = {
+        "site": site,
+        "child": child,
+        "born": child.birth_date.strftime("%d/%m/%Y"),
+        "doses": [(s.dose.vaccine, s.dose.number, s.dose.name(locale)) for s in givable],
+        "done": DONE.get(request.query.get("done", "")),
+    }
+    return render.page(request, "desk_child.html", context, status=status)
+
+
+@routes.get("/desk/{site_id}/children/{child_id}", name="desk_child")
+async def desk_child(request: web.Request) -> web.Response:
+    """A child at the desk: who, and the doses of the schedule that may be given today."""
+    async with request.app[CONSOLE].db.read_scope() as session:
+        site = await _site(request, session)
+        child = await _child(request, session)
+        return await _child_view(request, session, site, child)
+
+
+@routes.post("/desk/{site_id}/children/{child_id}/dose", name="desk_child_dose")
+async def desk_child_dose(request: web.Request) -> web.Response:
+    """Record a dose given to the child today here (the parent gets the new card; audited)."""
+    who, console, form = staff_of(request), request.app[CONSOLE], form_of(request)
+    wanted = (form.get("vaccine", ""), form.get("number", ""))
+    async with console.db.session_scope() as session:
+        site = await _site(request, session)
+        child = await _child(request, session)
+        today = local_day(console.clock())
+        givable = await site_doses.givable_today(session, child, today)
+        chosen = next((s for s in givable if (s.dose.vaccine, str(s.dose.number)) == wanted), None)
+        if chosen is None:
+            return await _child_view(request, session, site, child, status=422)
+        try:
+            await site_doses.record_given(
+                session, child, vaccine=chosen.dose.vaccine, number=chosen.dose.number,
+                given_on=today, site=site, actor=who.actor, staff_id=None,
+                now=console.clock(), fit=console.fit,
+            )  # fmt: skip
+        except site_doses.ChildDoseRefused:
+            await session.rollback()
+            return await _child_view(request, session, site, child, status=409)
+    console.outbox_written()
+    return redirect(f"/console/desk/{site.id}/children/{child.id}?done=child_dose")

@@ -25,6 +25,7 @@ from bot.console.request_keys import CSRF, FORM, SESSION_TOKEN, STAFF
 from bot.crypto import DataProtector
 from bot.domain.dcc.trust import Authority
 from bot.i18n import N_
+from bot.messages import Outgoing
 from bot.web.clients import is_loopback_host, scheme
 from storage import console as store
 from storage.db import Database
@@ -51,6 +52,8 @@ class Console:
     outbox_withdrawn: Callable[[set[int]], None] = field(default=lambda _ids: None)
     authority: Authority | None = None  # signs the certificate of a dose recorded at the desk
     certificates_issued: Callable[[], None] = field(default=lambda: None)
+    # Cut a message to what its channel carries (a card's picture, then its caption on Zalo).
+    fit: Callable[[Outgoing], list[Outgoing]] = field(default=lambda message: [message])
 
     @property
     def idle(self) -> timedelta:

@@ -19,8 +19,8 @@ from bot.domain.doses import as_given
 from bot.domain.vaccines import PRODUCTS, next_dose
 from bot.i18n import TIMEZONE
 from bot.vn.text import fold
-from storage import bookings, staff, vaccinations
-from storage.models import Booking, Person, Site, Slot
+from storage import bookings, children, staff, vaccinations
+from storage.models import Booking, Child, ChildBooking, Person, Site, Slot
 
 SEARCH_DAYS = 7  # a name search looks this many days back and ahead of today
 SHOWN = 50
@@ -65,6 +65,35 @@ async def day_list(session: AsyncSession, site_id: str, day: date) -> list[Appoi
         .order_by(Slot.starts_at, Booking.id)
     )
     return [Appointment(b, p, s) for b, p, s in rows]
+
+
+async def children_day(
+    session: AsyncSession, site_id: str, day: date
+) -> list[tuple[Child, Slot, str]]:
+    """The children booked in the site's children's sessions of a day: child, slot, status."""
+    since, until = _day_span(day)
+    rows = await session.execute(
+        select(Child, Slot, ChildBooking.status)
+        .join(ChildBooking, ChildBooking.child_id == Child.id)
+        .join(Slot, Slot.id == ChildBooking.slot_id)
+        .where(
+            Slot.site_id == site_id,
+            Slot.starts_at >= since,
+            Slot.starts_at < until,
+            ChildBooking.status != children.CANCELLED,
+        )
+        .order_by(Slot.starts_at, ChildBooking.id)
+    )
+    return [(child, slot, status) for child, slot, status in rows]
+
+
+def child_number(text: str) -> int | None:
+    """A child's number from the due list, typed as `#12` (None for anything else)."""
+    digits = text.strip()
+    if not digits.startswith("#"):
+        return None
+    digits = digits[1:].strip()
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 9 else None
 
 
 async def search(

@@ -14,9 +14,8 @@ from enum import StrEnum
 
 from bot.conversation import Conversation, Handler
 from bot.domain.identity import id_index
-from bot.domain.immunisation import child_reminders
 from bot.domain.immunisation.rules import DoseState
-from bot.domain.immunisation.site_doses import ChildDoseRefused, record_given
+from bot.domain.immunisation.site_doses import ChildDoseRefused, givable_today, record_given
 from bot.handlers import start
 from bot.handlers.roles import role_held
 from bot.i18n import _, current_locale, format_day, local_day
@@ -120,10 +119,7 @@ async def _receive_child(msg: Incoming, conv: Conversation) -> None:
 
 async def _givable(conv: Conversation, child: Child) -> list[DoseState]:
     """The first missing dose of each series that may be given today."""
-    today = local_day(conv.now)
-    doses = await children.doses_of(conv.session, child.id)
-    found = child_reminders.assessment(child, doses, today)
-    return [s for s in child_reminders.awaited(found) if s.earliest and s.earliest <= today]
+    return await givable_today(conv.session, child, local_day(conv.now))
 
 
 async def _chosen(conv: Conversation, child: Child | None, payload: str) -> DoseState | None:

@@ -19,6 +19,7 @@ from bot.crypto import DataProtector
 from bot.dispatch import Dispatcher
 from bot.domain.dcc.trust import Authority
 from bot.domain.ratelimit import KeyedLimiter
+from bot.messages import Outgoing
 from bot.web import chat, headers, staff_api
 from bot.web import verify_page as verify
 from bot.web import zalo_webhook as zalo
@@ -63,6 +64,7 @@ def build_web_app(
     outbox_written: Callable[[], None] = lambda: None,
     outbox_withdrawn: Callable[[set[int]], None] = lambda _ids: None,
     certificates_issued: Callable[[], None] = lambda: None,
+    fit: Callable[[Outgoing], list[Outgoing]] = lambda message: [message],
 ) -> web.Application:
     """The HTTP application: web chat, staff API, /verify, the staff console, webhooks, health."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[last_resort])
@@ -105,6 +107,7 @@ def build_web_app(
             outbox_withdrawn,
             authority=authority,
             certificates_issued=certificates_issued,
+            fit=fit,
         ),
     )
     return app

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import notices
 from bot.domain.immunisation import child_reminders
 from bot.domain.immunisation.card import card_png
-from bot.domain.immunisation.rules import Assessment
+from bot.domain.immunisation.rules import Assessment, DoseState
 from bot.domain.immunisation.schedule import load_schedule
 from bot.i18n import _, local_day, use_locale
 from bot.messages import Button, Outgoing
@@ -81,6 +81,13 @@ async def record_given(
     await child_reminders.plan(session, child, now=now)
     await send_card(session, child, now=now, fit=fit, site_name=site.name)
     return True
+
+
+async def givable_today(session: AsyncSession, child: Child, today: date) -> list[DoseState]:
+    """The first missing dose of each series that may be given to the child today."""
+    doses = await children.doses_of(session, child.id)
+    found = child_reminders.assessment(child, doses, today)
+    return [s for s in child_reminders.awaited(found) if s.earliest and s.earliest <= today]
 
 
 def _already_given(held: ChildDose | None, given_on: date, site: Site) -> bool:
