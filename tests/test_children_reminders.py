@@ -346,7 +346,7 @@ async def _sent_and_audited(url: str) -> tuple[list[bytes | None], list[tuple[st
             audit = await session.execute(
                 select(AuditEvent.actor, AuditEvent.action, AuditEvent.subject)
             )
-            return list(pictures), [tuple(row) for row in audit]
+            return list(pictures), [(actor, action, subject) for actor, action, subject in audit]
     finally:
         await db.dispose()
 

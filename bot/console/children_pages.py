@@ -6,6 +6,8 @@ for admins and the ward's officers; names are masked to initials, as in every st
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from bot.console import render
@@ -20,6 +22,24 @@ from bot.i18n import N_, local_day
 routes = web.RouteTableDef()
 DAYS = 7
 STATES = {State.DUE: N_("due"), State.OVERDUE: N_("overdue"), State.UPCOMING: N_("upcoming")}
+
+
+def _due_row(entry: lists.DueEntry, vietnamese: bool) -> dict[str, Any]:
+    """A child of the due list as the page shows it (name masked to initials)."""
+    return {
+        "id": entry.child.id,
+        "name": lists.mask_name(entry.child.name),
+        "born": entry.child.born.strftime("%d/%m/%Y"),
+        "overdue": entry.overdue,
+        "doses": [
+            (
+                d.dose.name_vi if vietnamese else d.dose.name_en,
+                STATES.get(d.state, d.state.value),
+                d.due_on.strftime("%d/%m/%Y") if d.due_on else "",
+            )
+            for d in entry.doses
+        ],
+    }
 
 
 @routes.get("/wards/{code}/children", name="ward_children")
@@ -40,23 +60,7 @@ async def ward_children(request: web.Request) -> web.Response:
         "name": ward_name(ward),
         "days": DAYS,
         "children": len(rows),
-        "due": [
-            {
-                "id": entry.child.id,
-                "name": lists.mask_name(entry.child.name),
-                "born": entry.child.born.strftime("%d/%m/%Y"),
-                "overdue": entry.overdue,
-                "doses": [
-                    (
-                        d.dose.name_vi if vietnamese else d.dose.name_en,
-                        STATES.get(d.state, d.state.value),
-                        d.due_on.strftime("%d/%m/%Y") if d.due_on else "",
-                    )
-                    for d in entry.doses
-                ],
-            }
-            for entry in due
-        ],
+        "due": [_due_row(entry, vietnamese) for entry in due],
         "coverage": [
             {
                 "dose": line.dose.name_vi if vietnamese else line.dose.name_en,
