@@ -161,3 +161,81 @@ async def test_sent_now_reaches_the_residents_over_telegram(
         await officer.get(officer.location)
         assert "Đã gửi: 2" in officer.page or "Đang gửi" in officer.page
     assert emulator.sent(6003) == []  # another ward's resident
+
+
+async def test_a_campaign_is_previewed_started_paused_and_stopped(
+    client: TestClient, svc: Service
+) -> None:
+    officer = StaffBrowser(client)
+    await officer.sign_in("ward")
+    assert await officer.get("/console/campaigns/new") == 200
+    good = {
+        "name": "Mũi nhắc lại tháng 12",
+        f"w_{BEN_THANH}": "1",
+        "min_age": "50",
+        "max_age": "",
+        "status": "none",
+        "text": "Mời bạn tiêm mũi nhắc lại tại trạm y tế phường.",
+        "cap": "100",
+    }
+    for wrong in (
+        {"name": ""},
+        {"min_age": "60", "max_age": "20"},
+        {"cap": "0"},
+        {"status": "dose1", "weeks": "x"},
+        {"starts_on": "2020-01-01"},
+        {"vaccine": "no-such"},
+        {f"w_{BEN_THANH}": "", f"w_{SAI_GON}": "1"},
+    ):
+        fields = {
+            key: value
+            for key, value in {**good, **wrong}.items()
+            if value != "" or key in ("max_age",)
+        }
+        assert await officer.post("/console/campaigns/preview", **fields) == 422, wrong
+        assert 'role="alert"' in officer.page
+    assert await officer.post("/console/campaigns/preview", **good) == 200
+    assert "Hôm nay có thể mời 2 người." in officer.page
+    assert "Mời bạn tiêm mũi nhắc lại" in officer.page
+    assert await officer.post("/console/campaigns", **good) == 303
+    number = int(officer.location.rsplit("/", 1)[1])
+    await officer.get(officer.location)
+    assert "Đang chạy" in officer.page and "<svg" in officer.page
+    assert await officer.post(f"/console/campaigns/{number}/pause") == 303
+    await officer.get(f"/console/campaigns/{number}")
+    assert "Đang tạm dừng" in officer.page
+    assert await officer.post(f"/console/campaigns/{number}/resume") == 303
+    await officer.get(f"/console/campaigns/{number}")
+    assert await officer.post(f"/console/campaigns/{number}/stop") == 303
+    await officer.get(f"/console/campaigns/{number}")
+    assert "Đã dừng" in officer.page and "Tạm dừng</button>" not in officer.page
+    assert [a for a in await audit(svc) if a.startswith("campaign_")] == [
+        "campaign_created",
+        "campaign_paused",
+        "campaign_resumed",
+        "campaign_cancelled",
+    ]
+    other = StaffBrowser(client)
+    await other.sign_in("other")
+    assert await other.get(f"/console/campaigns/{number}") == 403
+    await other.get("/console/campaigns")
+    assert await other.post(f"/console/campaigns/{number}/stop") == 403
+
+
+async def test_a_children_campaign_is_counted_for_a_vaccine(client: TestClient) -> None:
+    officer = StaffBrowser(client)
+    await officer.sign_in("ward")
+    await officer.get("/console/campaigns/new")
+    assert "Trẻ em: Sởi" in officer.page
+    fields = {
+        "name": "Sởi - Rubella 2026",
+        f"w_{BEN_THANH}": "1",
+        "vaccine": "measles",
+        "min_age": "1",
+        "max_age": "10",
+        "status": "due",
+        "text": "Mời bé tiêm sởi tại trạm y tế phường.",
+        "cap": "50",
+    }
+    assert await officer.post("/console/campaigns/preview", **fields) == 200
+    assert "Hôm nay có thể mời 0 người." in officer.page  # no child registered here

@@ -56,17 +56,26 @@ class Composed:
     problems: list[tuple[str, dict[str, str]]]
 
 
-def _scope(who: Staff) -> Scope:
+def scope_of(who: Staff) -> Scope:
+    """The ward scope staff operations take: None for admins (any ward), else the wards."""
     return None if who.is_admin else tuple(sorted(who.wards))
 
 
-def _require_sender(request: web.Request) -> Staff:
+def wards_of_form(form: dict[str, str]) -> set[int]:
+    """The wards a form names: ticked (`w_<code>`) and typed (`ward_codes`, admins)."""
+    typed = form.get("ward_codes", "")
+    wards = {int(p) for p in typed.replace(" ", ",").split(",") if p.isdigit() and len(p) < 9}
+    return wards | {int(key[2:]) for key in form if key.startswith("w_") and key[2:].isdigit()}
+
+
+def require_sender(request: web.Request) -> Staff:
+    """The signed-in person, if they may send announcements and campaigns (else 403)."""
     who = staff_of(request)
     require(who.may_broadcast())
     return who
 
 
-def _ward_choices(who: Staff) -> list[tuple[int, str]]:
+def ward_choices(who: Staff) -> list[tuple[int, str]]:
     """The wards the form offers: the officer's own; an admin types codes instead."""
     return [(code, ward_name(code)) for code in sorted(who.wards)]
 
@@ -87,8 +96,7 @@ def _when(text: str, now: datetime) -> datetime | bool | None:
 def read_draft(form: dict[str, str], who: Staff, now: datetime, groups: list[str]) -> Composed:
     """The draft the form describes (wards ticked or typed, groups, text, time), or problems."""
     typed = form.get("ward_codes", "")
-    wards = {int(p) for p in typed.replace(" ", ",").split(",") if p.isdigit() and len(p) < 9}
-    wards |= {int(key[2:]) for key in form if key.startswith("w_") and key[2:].isdigit()}
+    wards = wards_of_form(form)
     chosen = tuple(code for code in groups if form.get(f"g_{code}"))
     text = form.get("text", "").replace("\r\n", "\n").strip()
     when = _when(form.get("send_at", ""), now)
@@ -134,7 +142,7 @@ def _form_view(
     context = {
         "values": composed.values,
         "problems": [(PROBLEMS[key], values) for key, values in composed.problems],
-        "wards": _ward_choices(who),
+        "wards": ward_choices(who),
         "typed_wards": who.is_admin,
         "groups": group_labels,
         "preview": preview,
@@ -145,9 +153,9 @@ def _form_view(
 @routes.get("/announcements", name="announcements")
 async def announcement_list(request: web.Request) -> web.Response:
     """The newest announcements within the person's scope, with their state."""
-    who = _require_sender(request)
+    who = require_sender(request)
     async with request.app[CONSOLE].db.read_scope() as session:
-        found = await staff_operations.recent(session, Kind.BROADCAST, _scope(who), shown=50)
+        found = await staff_operations.recent(session, Kind.BROADCAST, scope_of(who), shown=50)
     rows = [
         {
             "id": b.id,
@@ -165,7 +173,7 @@ async def announcement_list(request: web.Request) -> web.Response:
 @routes.get("/announcements/new", name="announcement_new")
 async def announcement_new(request: web.Request) -> web.Response:
     """An empty announcement form."""
-    who = _require_sender(request)
+    who = require_sender(request)
     values = {"wards": set(who.wards) if len(who.wards) == 1 else set(), "groups": set()}
     return _form_view(
         request, Composed(None, values | {"text": "", "send_at": "", "ward_codes": ""}, [])
@@ -179,13 +187,13 @@ def _groups(console: Console) -> list[str]:
 @routes.post("/announcements/preview", name="announcement_preview")
 async def announcement_preview(request: web.Request) -> web.Response:
     """Count the audience and show the message as a citizen on Telegram and on Zalo sees it."""
-    who, console = _require_sender(request), request.app[CONSOLE]
+    who, console = require_sender(request), request.app[CONSOLE]
     now = console.clock()
     composed = read_draft(form_of(request), who, now, _groups(console))
     if composed.draft is None:
         return _form_view(request, composed, status=422)
     problem = staff_operations.compose(
-        composed.draft, _scope(who), now=now, settings=console.settings
+        composed.draft, scope_of(who), now=now, settings=console.settings
     )
     if problem is not None:
         return _form_view(
@@ -193,7 +201,7 @@ async def announcement_preview(request: web.Request) -> web.Response:
         )
     async with console.db.read_scope() as session:
         count = await staff_operations.audience_count(
-            session, composed.draft, _scope(who), now=now
+            session, composed.draft, scope_of(who), now=now
         )
     assert isinstance(count, int)  # the scope was checked above
     preview = {"count": count, "shown": format_count(count), **_previews(request, composed.draft)}
@@ -217,7 +225,7 @@ def _previews(request: web.Request, draft: Draft) -> dict[str, Any]:
 @routes.post("/announcements", name="announcement_send")
 async def announcement_send(request: web.Request) -> web.Response:
     """Send (or schedule) the previewed announcement: scope checked again, audited."""
-    who, console = _require_sender(request), request.app[CONSOLE]
+    who, console = require_sender(request), request.app[CONSOLE]
     now = console.clock()
     composed = read_draft(form_of(request), who, now, _groups(console))
     if composed.draft is None:
@@ -226,7 +234,7 @@ async def announcement_send(request: web.Request) -> web.Response:
         made = await staff_operations.confirm(
             session,
             composed.draft,
-            scope=_scope(who),
+            scope=scope_of(who),
             actor=who.actor,
             now=now,
             settings=console.settings,
@@ -243,7 +251,7 @@ async def announcement_send(request: web.Request) -> web.Response:
 async def _announcement(request: web.Request, session: Any, who: Staff) -> Broadcast:
     text = request.match_info["number"]
     number = int(text) if text.isdigit() and len(text) < 12 else 0
-    found = await staff_operations.find(session, Kind.BROADCAST, number, _scope(who))
+    found = await staff_operations.find(session, Kind.BROADCAST, number, scope_of(who))
     require(isinstance(found, Broadcast))
     assert isinstance(found, Broadcast)
     return found
@@ -252,7 +260,7 @@ async def _announcement(request: web.Request, session: Any, who: Staff) -> Broad
 @routes.get("/announcements/{number}", name="announcement")
 async def announcement_page(request: web.Request) -> web.Response:
     """An announcement's progress and report, with its chart; reloads itself while sending."""
-    who, console = _require_sender(request), request.app[CONSOLE]
+    who, console = require_sender(request), request.app[CONSOLE]
     async with console.db.read_scope() as session:
         broadcast = await _announcement(request, session, who)
         with use_locale(render.locale_of(request)):
@@ -286,7 +294,7 @@ def _chart(figures: broadcast_batches.Report) -> Markup:
 @routes.post("/announcements/{number}/stop", name="announcement_stop")
 async def announcement_stop(request: web.Request) -> web.Response:
     """Stop a scheduled or running announcement: nothing more is sent (audited)."""
-    who, console = _require_sender(request), request.app[CONSOLE]
+    who, console = require_sender(request), request.app[CONSOLE]
     async with console.db.session_scope() as session:
         broadcast = await _announcement(request, session, who)
         _stopped, withdrawn = await broadcast_batches.cancel(

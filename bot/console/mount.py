@@ -7,6 +7,7 @@ from aiohttp import web
 from bot.console import (
     announcement_pages,
     audit_pages,
+    campaign_pages,
     children_pages,
     correction_pages,
     dashboard_pages,
@@ -53,6 +54,7 @@ def setup(app: web.Application, console: Console) -> None:
     sub.add_routes(audit_pages.routes)
     sub.add_routes(staff_edit.routes)
     sub.add_routes(announcement_pages.routes)
+    sub.add_routes(campaign_pages.routes)
     sub.add_routes(desk_pages.routes)
     sub.add_routes(site_form.routes)  # before /sites/{site_id}
     sub.add_routes(site_pages.routes)
