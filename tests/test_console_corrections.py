@@ -12,10 +12,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.app import Service
+from bot.domain.certificate_issuing import issue_for_dose
 from bot.domain.dose_corrections import request_correction
 from storage.models import (
     Account,
     AuditEvent,
+    Certificate,
     DoseCorrection,
     OutboxMessage,
     Person,
@@ -127,3 +129,42 @@ async def test_the_photo_is_the_one_sent(client: TestClient) -> None:
     assert response.status == 200 and response.content_type == "image/png"
     assert await response.read() == CARD
     assert await _photo_status(client, site, 2) == 403  # another site's request
+
+
+async def test_an_accepted_request_corrects_the_dose_and_reissues_its_certificate(
+    client: TestClient, svc: Service
+) -> None:
+    async with svc.db.session_scope() as session:
+        person = await session.scalar(select(Person))
+        dose = await session.scalar(select(Vaccination).where(Vaccination.dose_number == 1))
+        assert person is not None and dose is not None
+        person.id_sealed = svc.protector.seal("079158012345")
+        old = await issue_for_dose(
+            session, svc.authority, person, dose, first_product="pfizer", now=svc.clock()
+        )
+        old_uvci = old.uvci
+    site = await _signed_in(client, "bt")
+    await site.get("/console/corrections")
+    for wrong in ({"product": "no-such"}, {"lot": "<bad>"}, {"given_on": "2031-01-01"},
+                  {"given_on": "31/02/2026"}):  # fmt: skip
+        assert await site.post("/console/corrections/1", decision="accept", **wrong) == 303
+        await site.get(site.location)
+        assert 'role="alert"' in site.page and 'id="correction-1"' in site.page  # still open
+    status = await site.post(
+        "/console/corrections/1", decision="accept", lot="PF9", given_on="2026-11-03"
+    )
+    assert status == 303
+    async with svc.db.read_scope() as session:
+        corrected = await session.get(Vaccination, dose.id)
+        revoked = await session.scalar(select(Certificate).where(Certificate.uvci == old_uvci))
+        new = await session.scalar(select(Certificate).where(Certificate.replaces_id == old.id))
+        trail = {e.action: e.detail for e in await session.scalars(select(AuditEvent))}
+        told = [m.body.get("text") or "" for m in await session.scalars(select(OutboxMessage))
+                if m.chat_id == "citizen-1"]  # fmt: skip
+    assert corrected is not None and (corrected.product, corrected.lot) == ("pfizer", "PF9")
+    assert corrected.given_on == date(2026, 11, 3)
+    assert revoked is not None and revoked.revoked_at is not None and revoked.replaced_at
+    assert new is not None and new.subject == f"dose:{dose.id}" and new.revoked_at is None
+    assert trail["dose_corrected"]["before"]["lot"] == "PF1"
+    assert trail["dose_corrected"]["after"]["given_on"] == "2026-11-03"
+    assert any("thông tin mũi tiêm nay là" in t and "Giấy chứng nhận mới" in t for t in told)

@@ -8,14 +8,24 @@ is audited too. The dose desk of issue 18 will take this queue over.
 
 from __future__ import annotations
 
+from datetime import date
+
 from aiohttp import web
 from sqlalchemy import select
 
 from bot.console import render
 from bot.console.access import SITE_STAFF, Staff
 from bot.console.gate import CONSOLE, form_of, redirect, require, staff_of
-from bot.domain.dose_corrections import CorrectionRefused, decide, dose_label, photo_of
+from bot.domain.dose_corrections import (
+    CorrectionProblem,
+    CorrectionRefused,
+    DoseChange,
+    decide,
+    dose_label,
+    photo_of,
+)
 from bot.domain.immunisation.due_list import mask_name
+from bot.domain.vaccines import PRODUCTS
 from bot.i18n import format_moment
 from storage import corrections
 from storage import staff as staff_store
@@ -59,7 +69,12 @@ async def queue_page(request: web.Request) -> web.Response:
                     "photo": request_row.photo_sealed is not None,
                 }
             )
-    return render.page(request, "corrections.html", {"rows": rows})
+    context = {
+        "rows": rows,
+        "products": [(key, product.label) for key, product in PRODUCTS.items()],
+        "problem": request.query.get("problem") == "change",
+    }
+    return render.page(request, "corrections.html", context)
 
 
 async def _in_scope(request: web.Request) -> tuple[DoseCorrection, list[str] | None]:
@@ -99,13 +114,31 @@ async def decide_one(request: web.Request) -> web.Response:
     verdict = form.get("decision", "")
     require(verdict in ("accept", "refuse"))
     console = request.app[CONSOLE]
+    change = change_of(form)
+    if change is None:
+        return redirect(f"/console/corrections?problem=change#correction-{found.id}")
     try:
         async with console.db.session_scope() as session:
             await decide(
                 session, found.id, accept=verdict == "accept",
                 note=form.get("note", "")[:MAX_NOTE], actor=staff_of(request).actor,
-                sites=sites, now=console.clock(),
+                sites=sites, now=console.clock(), change=change, authority=console.authority,
             )  # fmt: skip
-    except CorrectionRefused:
-        pass  # decided meanwhile by someone else: the queue shows what is left
+    except CorrectionRefused as refused:
+        if refused.problem is CorrectionProblem.BAD_CHANGE:
+            return redirect(f"/console/corrections?problem=change#correction-{found.id}")
+        # otherwise decided meanwhile by someone else: the queue shows what is left
+    console.certificates_issued()
+    console.outbox_written()
     return redirect("/console/corrections")
+
+
+def change_of(form: dict[str, str]) -> DoseChange | None:
+    """The corrected product, lot and day the form gives (empty parts stay); None if unreadable."""
+    product, lot = form.get("product", "").strip(), form.get("lot", "").strip()[:40]
+    day_text = form.get("given_on", "").strip()
+    try:
+        day = date.fromisoformat(day_text) if day_text else None
+    except ValueError:
+        return None
+    return DoseChange(product=product or None, lot=lot or None, given_on=day)
