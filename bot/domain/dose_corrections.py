@@ -143,11 +143,7 @@ async def decide(
     Raises:
         CorrectionRefused: NOT_FOUND, DECIDED if it was decided already, or BAD_CHANGE.
     """
-    request = await corrections.get(session, request_id)
-    if request is None or (sites is not None and request.site_id not in sites):
-        raise CorrectionRefused(CorrectionProblem.NOT_FOUND)
-    if request.status != OPEN:
-        raise CorrectionRefused(CorrectionProblem.DECIDED)
+    request = await _open_request(session, request_id, sites)
     corrected = accept and change is not None and not change.empty
     if corrected:
         assert change is not None
@@ -165,6 +161,18 @@ async def decide(
     )
     await _tell(session, request, now=now, corrected=corrected)
     await session.flush()
+    return request
+
+
+async def _open_request(
+    session: AsyncSession, request_id: int, sites: Sequence[str] | None
+) -> DoseCorrection:
+    """The open request, if it lies in the sites' scope (refused otherwise)."""
+    request = await corrections.get(session, request_id)
+    if request is None or (sites is not None and request.site_id not in sites):
+        raise CorrectionRefused(CorrectionProblem.NOT_FOUND)
+    if request.status != OPEN:
+        raise CorrectionRefused(CorrectionProblem.DECIDED)
     return request
 
 
