@@ -136,9 +136,8 @@ async def decide(
     """Accept or refuse an open request, audit it and tell the citizen in their language.
 
     `sites` is the deciding staff's scope (None: any site, as for an admin); a request of
-    another site is answered as not found, so ids tell nothing. An acceptance with a `change`
-    corrects the dose record too, and (with the `authority`) re-issues its certificate: the
-    old one is revoked and replaced, and the new picture is sent (`bot.workers.renderer`).
+    another site is answered as not found. An acceptance with a `change` corrects the dose
+    record too, and (with the `authority`) re-issues its certificate (`_reissue`).
 
     Raises:
         CorrectionRefused: NOT_FOUND, DECIDED if it was decided already, or BAD_CHANGE.
