@@ -239,3 +239,47 @@ async def test_a_children_campaign_is_counted_for_a_vaccine(client: TestClient) 
     }
     assert await officer.post("/console/campaigns/preview", **fields) == 200
     assert "Hôm nay có thể mời 0 người." in officer.page  # no child registered here
+
+
+async def test_send_pressed_twice_sends_once(client: TestClient, svc: Service) -> None:
+    officer = StaffBrowser(client)
+    await officer.sign_in("ward")
+    await officer.get("/console/announcements/new")
+    fields = {"text": "Chiều nay trạm y tế nghỉ.", f"w_{BEN_THANH}": "1"}
+    assert await officer.post("/console/announcements", **fields) == 303
+    first = officer.location
+    await officer.get("/console/announcements/new")
+    assert await officer.post("/console/announcements", **fields) == 303
+    assert officer.location == first
+    async with svc.db.read_scope() as session:
+        assert len((await session.scalars(select(Broadcast))).all()) == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/announcements/²",
+        "/console/announcements/99999999999",
+        "/console/campaigns/²",
+        "/console/staff/99999999999",
+        "/console/wards/²",
+        "/console/wards/²/children",
+        "/console/audit?before=²",
+        "/console/audit?to=9999-12-31",
+        "/console/audit.csv?from=0001-01-01",
+    ],
+)
+async def test_odd_numbers_and_days_are_answered_never_a_crash(
+    client: TestClient, path: str
+) -> None:
+    admin = StaffBrowser(client)
+    await admin.sign_in("admin")
+    assert await admin.get(path) in (200, 403), path
+    await admin.get("/console/announcements/new")
+    odd = "0001-01-01T00:00"
+    for fields in (
+        {"ward_codes": "²", "text": "x"},
+        {"w_" + "9" * 5000: "1", "text": "x"},
+        {"ward_codes": str(BEN_THANH), "text": "x", "send_at": odd},
+    ):
+        assert await admin.post("/console/announcements/preview", **fields) == 422

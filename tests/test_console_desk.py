@@ -132,20 +132,24 @@ async def test_a_no_show_and_another_sites_booking(client: TestClient, svc: Serv
     desk = StaffBrowser(client)
     await desk.sign_in("desk")
     await desk.get(f"/console/desk/{SITE}?q={elsewhere.code}")
-    assert "dành cho điểm tiêm khác" in desk.page
-    await desk.get(f"/console/desk/{SITE}/bookings/{elsewhere.code}")
-    assert "dành cho điểm tiêm khác" in desk.page and "Ghi nhận mũi tiêm" not in desk.page
-    assert (
-        await desk.post(
-            f"/console/desk/{SITE}/bookings/{elsewhere.code}/dose",
-            product="astrazeneca",
-            lot="AB12",
-        )
-        == 409
-    )
-    assert await desk.post(f"/console/desk/{SITE}/bookings/{elsewhere.code}/no-show") == 403
-    await desk.get(f"/console/desk/{SITE}/bookings/{booking.code}")
-    assert await desk.post(f"/console/desk/{SITE}/bookings/{booking.code}/no-show") == 303
+    assert "dành cho điểm tiêm khác" in desk.page and "Phạm Thu" not in desk.page
+    assert await desk.get(f"/console/desk/{SITE}/bookings/{elsewhere.code}") == 403
+    await desk.get(f"/console/desk/{SITE}")
+    path = f"/console/desk/{SITE}/bookings/{elsewhere.code}"
+    assert await desk.post(f"{path}/dose", product="astrazeneca", lot="AB12") == 403
+    await desk.get(f"/console/desk/{SITE}")
+    assert await desk.post(f"{path}/no-show") == 403
+    page = f"/console/desk/{SITE}/bookings/{booking.code}"
+    await desk.get(page)
+    assert await desk.post(f"{page}/no-show") == 303  # its time has not come yet
+    await desk.get(desk.location)
+    assert "chỉ khi đã đến giờ hẹn" in desk.page
+    assert (await booking_of(svc, booking.person_id)).status == "booked"
+    svc.clock.advance(timedelta(hours=7))  # type: ignore[attr-defined]  # past 15:00
+    late = StaffBrowser(client)
+    await late.sign_in("desk")
+    await late.get(page)
+    assert await late.post(f"{page}/no-show") == 303
     assert (await booking_of(svc, booking.person_id)).status == "missed"
     assert "booking_no_show" in await actions(svc)
 

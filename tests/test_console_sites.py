@@ -11,10 +11,17 @@ from sqlalchemy import func, select
 
 from bot.app import Service
 from bot.i18n import local_day
-from storage.models import AuditEvent, Booking, Site, Slot
+from storage import children
+from storage.models import AuditEvent, Booking, Child, ChildBooking, OutboxMessage, Site, Slot
 from tests.console import StaffBrowser, add_staff, book_resident
 from tests.fakes.telegram_api import TelegramEmulator
-from tests.registration_fixtures import BEN_THANH, OTHER_SITE, SITE, add_sites
+from tests.registration_fixtures import (
+    BEN_THANH,
+    OTHER_SITE,
+    SITE,
+    add_sites,
+    consenting_account,
+)
 
 CHAT = 5001
 WEEKDAYS = {f"wd{n}": "1" for n in range(5)}  # Monday to Friday
@@ -256,3 +263,40 @@ async def test_a_ward_officer_adds_and_edits_a_site_in_their_ward(
     assert await other.get("/console/sites/BT-02/edit") == 403
     assert await other.get(f"/console/sites/new?ward={BEN_THANH}") == 200
     assert f'value="{BEN_THANH}"' not in other.page  # not their ward: not filled in
+
+
+async def test_a_closed_day_cancels_its_childrens_sessions_too(
+    client: TestClient, svc: Service
+) -> None:
+    async with svc.db.session_scope() as session:
+        slot = await session.scalar(
+            select(Slot).where(Slot.site_id == SITE).order_by(Slot.starts_at).limit(1)
+        )
+        assert slot is not None
+        slot.purpose = "children"
+        account = await consenting_account(session, "parent-1", channel="web", now=svc.clock())
+        child = await children.add_child(
+            session,
+            Child(full_name="Trần Bảo Ngọc", birth_date=date(2026, 1, 5), gender="female",
+                  ward_code=BEN_THANH, account_id=account.id, created_at=svc.clock()),
+        )  # fmt: skip
+        assert await children.book_session(session, child.id, slot, now=svc.clock())
+        day = local_day(slot.starts_at)
+    officer = StaffBrowser(client)
+    await officer.sign_in("ward")
+    await officer.get(f"/console/sites/{SITE}/days/{day.isoformat()}")
+    assert (
+        await officer.post(f"/console/sites/{SITE}/days/{day.isoformat()}/close", confirm="yes")
+        == 303
+    )
+    async with svc.db.read_scope() as session:
+        booked = await session.scalar(select(ChildBooking))
+        closed = await session.get(Slot, slot.id)
+        told = (await session.scalars(select(OutboxMessage.body))).all()
+    assert booked is not None and booked.status == "cancelled"
+    assert closed is not None and (closed.capacity, closed.booked) == (0, 0)
+    assert any("buổi tiêm chủng của bé Trần Bảo Ngọc đã được hủy" in b["text"] for b in told)
+    past = (today(svc) - timedelta(days=1)).isoformat()
+    await officer.get(f"/console/sites/{SITE}/days/{past}")
+    assert await officer.post(f"/console/sites/{SITE}/days/{past}/close", confirm="yes") == 422
+    assert "Không thể tạm ngừng một ngày đã qua" in officer.page

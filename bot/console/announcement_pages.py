@@ -8,7 +8,7 @@ The form carries the whole draft, so the preview step writes nothing; only "Send
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +18,7 @@ from bot.channels.zalo.oa_api import numbered
 from bot.console import charts, render
 from bot.console.access import Staff
 from bot.console.gate import CONSOLE, Console, form_of, redirect, require, staff_of
+from bot.console.numbers import calendar_day, numbers, whole_number
 from bot.console.pages import ward_name
 from bot.console.staff_pages import is_ward
 from bot.domain import broadcast_batches, staff_operations
@@ -30,6 +31,7 @@ from storage.models import Broadcast
 
 routes = web.RouteTableDef()
 REFRESH_S = 5  # a running announcement's page reloads itself this often
+REPEAT_WINDOW = timedelta(minutes=10)  # the same announcement again within it is not sent
 PROBLEMS = {
     "wards": N_("Please tick at least one ward."),
     "unknown_ward": N_("Ward codes are numbers of current wards, separated by commas."),
@@ -37,7 +39,7 @@ PROBLEMS = {
     "when": N_("The sending time is a day and time within the next 30 days, or empty for now."),
     Reason.OUT_OF_SCOPE: N_("One of these wards is outside your scope."),
     Reason.NO_WARDS: N_("You have no ward in your scope yet; ask an administrator."),
-    Reason.INVALID: N_("This announcement cannot be sent as it is: %(detail)s"),
+    Reason.INVALID: N_("This announcement cannot be sent as it is; please check each field."),
 }
 STATUS = {
     "scheduled": N_("Scheduled"),
@@ -63,9 +65,9 @@ def scope_of(who: Staff) -> Scope:
 
 def wards_of_form(form: dict[str, str]) -> set[int]:
     """The wards a form names: ticked (`w_<code>`) and typed (`ward_codes`, admins)."""
-    typed = form.get("ward_codes", "")
-    wards = {int(p) for p in typed.replace(" ", ",").split(",") if p.isdigit() and len(p) < 9}
-    return wards | {int(key[2:]) for key in form if key.startswith("w_") and key[2:].isdigit()}
+    typed = set(numbers(form.get("ward_codes", "")[:300]) or [])
+    ticked = {whole_number(key[2:]) for key in form if key.startswith("w_")}
+    return typed | {code for code in ticked if code is not None}
 
 
 def require_sender(request: web.Request) -> Staff:
@@ -84,9 +86,12 @@ def _when(text: str, now: datetime) -> datetime | bool | None:
     """`YYYY-MM-DDTHH:MM` (Vietnam time) as UTC; None for empty; False if unreadable."""
     if not text:
         return None
+    day = calendar_day(text[:10])
     try:
         moment = datetime.fromisoformat(text[:16]).replace(tzinfo=TIMEZONE).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):
+        return False
+    if day is None:
         return False
     if moment > now + broadcast_batches.MAX_AHEAD:
         return False
@@ -231,6 +236,9 @@ async def announcement_send(request: web.Request) -> web.Response:
     if composed.draft is None:
         return _form_view(request, composed, status=422)
     async with console.db.session_scope() as session:
+        repeated = await _just_sent(session, who, composed.draft, now)
+        if repeated is not None:  # a second press of "Send", or the page sent again
+            return redirect(f"/console/announcements/{repeated}")
         made = await staff_operations.confirm(
             session,
             composed.draft,
@@ -248,9 +256,24 @@ async def announcement_send(request: web.Request) -> web.Response:
     return redirect(f"/console/announcements/{made.id}")
 
 
+async def _just_sent(session: Any, who: Staff, draft: Draft, now: datetime) -> int | None:
+    """The same announcement this person sent in the last few minutes, if any (its number)."""
+    recent = await staff_operations.recent(session, Kind.BROADCAST, scope_of(who), shown=10)
+    for sent in recent:
+        if (
+            isinstance(sent, Broadcast)
+            and sent.created_by == who.actor[:120]
+            and sent.text == draft.text
+            and tuple(sent.wards) == draft.wards
+            and sent.created_at >= now - REPEAT_WINDOW
+        ):
+            return sent.id
+    return None
+
+
 async def _announcement(request: web.Request, session: Any, who: Staff) -> Broadcast:
     text = request.match_info["number"]
-    number = int(text) if text.isdigit() and len(text) < 12 else 0
+    number = whole_number(text) or 0
     found = await staff_operations.find(session, Kind.BROADCAST, number, scope_of(who))
     require(isinstance(found, Broadcast))
     assert isinstance(found, Broadcast)
@@ -265,14 +288,15 @@ async def announcement_page(request: web.Request) -> web.Response:
         broadcast = await _announcement(request, session, who)
         with use_locale(render.locale_of(request)):
             report = await staff_operations.report_of(session, Kind.BROADCAST, broadcast)
-    figures = report.figures
-    assert isinstance(figures, broadcast_batches.Report)
+            figures = report.figures
+            assert isinstance(figures, broadcast_batches.Report)
+            chart = _chart(figures)
     running = broadcast.status in (SCHEDULED, SENDING)
     context = {
         "broadcast": broadcast,
         "status": STATUS.get(broadcast.status, broadcast.status),
         "lines": report.lines,
-        "chart": _chart(figures),
+        "chart": chart,
         "running": running,
         "refresh": REFRESH_S if running else None,
     }

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot.console import render
 from bot.console.gate import CONSOLE, Console, require, staff_of
+from bot.console.numbers import FIRST_YEAR, LAST_YEAR, whole_number
 from bot.i18n import N_, TIMEZONE
 from storage import audit_log
 from storage import staff as staff_store
@@ -41,9 +42,10 @@ def _day(text: str) -> date | None:
     text = text.strip()
     for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return datetime.strptime(text, pattern).date()
+            day = datetime.strptime(text, pattern).date()
         except ValueError:
             continue
+        return day if FIRST_YEAR <= day.year <= LAST_YEAR else None
     return None
 
 
@@ -80,7 +82,7 @@ def filter_of(query: dict[str, str], actions: list[str]) -> tuple[AuditFilter, l
 
 def _before(query: dict[str, str]) -> int | None:
     text = query.get("before", "")
-    return int(text) if text.isdigit() and len(text) < 12 else None
+    return whole_number(text)
 
 
 def _detail(line: AuditEvent) -> str:

@@ -8,7 +8,7 @@ status, or children for a vaccine of the national schedule; waves go out daily w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +19,7 @@ from bot.console import charts, render
 from bot.console.access import Staff
 from bot.console.announcement_pages import require_sender, scope_of, ward_choices, wards_of_form
 from bot.console.gate import CONSOLE, Console, form_of, redirect, require
+from bot.console.numbers import calendar_day, whole_number
 from bot.console.pages import ward_name
 from bot.console.staff_pages import is_ward
 from bot.domain import campaign_waves, staff_operations
@@ -31,6 +32,7 @@ from storage.campaigns import ACTIVE, CANCELLED, FINISHED, PAUSED
 from storage.models import Campaign
 
 routes = web.RouteTableDef()
+REPEAT_WINDOW = timedelta(minutes=10)  # the same campaign again within it is not started
 FIELDS = ("name", "text", "text_en", "min_age", "max_age", "status", "weeks", "cap", "starts_on")
 PROBLEMS = {
     "name": N_("The name must be 1 to 80 characters."),
@@ -44,7 +46,7 @@ PROBLEMS = {
     "vaccine": N_("Please choose a vaccine of the national schedule."),
     "out_of_scope": N_("One of these wards is outside your scope."),
     "no_wards": N_("You have no ward in your scope yet; ask an administrator."),
-    "invalid": N_("This campaign cannot start as it is: %(detail)s"),
+    "invalid": N_("This campaign cannot start as it is; please check each field."),
 }
 STATUS = {
     ACTIVE: N_("Running"),
@@ -74,7 +76,8 @@ class Composed:
 
 def _number(text: str, low: int, high: int) -> int | None:
     text = text.strip()
-    return int(text) if text.isdigit() and len(text) < 7 and low <= int(text) <= high else None
+    number = whole_number(text, longest=6)
+    return number if number is not None and low <= number <= high else None
 
 
 def _status(values: dict[str, Any]) -> str | None:
@@ -107,10 +110,7 @@ def _problems(values: dict[str, Any], wards: set[int], today: date) -> list[str]
 
 
 def _day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text) if len(text) == 10 else None
-    except ValueError:
-        return None
+    return calendar_day(text)
 
 
 def read_draft(form: dict[str, str], today: date, groups: list[str]) -> Composed:
@@ -252,6 +252,9 @@ async def campaign_start(request: web.Request) -> web.Response:
     if composed.draft is None:
         return _form_view(request, composed, status=422)
     async with console.db.session_scope() as session:
+        repeated = await _just_started(session, who, composed.draft, console.clock())
+        if repeated is not None:  # a second press of "Start", or the page sent again
+            return redirect(f"/console/campaigns/{repeated}")
         made = await staff_operations.confirm(
             session,
             composed.draft,
@@ -268,9 +271,26 @@ async def campaign_start(request: web.Request) -> web.Response:
     return redirect(f"/console/campaigns/{made.id}")
 
 
+async def _just_started(
+    session: AsyncSession, who: Staff, draft: Draft, now: datetime
+) -> int | None:
+    """The same campaign this person started in the last few minutes, if any (its number)."""
+    recent = await staff_operations.recent(session, Kind.CAMPAIGN, scope_of(who), shown=10)
+    for started in recent:
+        if (
+            isinstance(started, Campaign)
+            and started.created_by == who.actor[:120]
+            and started.name == draft.name
+            and tuple(started.wards) == draft.wards
+            and started.created_at >= now - REPEAT_WINDOW
+        ):
+            return started.id
+    return None
+
+
 async def _campaign(request: web.Request, session: AsyncSession, who: Staff) -> Campaign:
     text = request.match_info["number"]
-    number = int(text) if text.isdigit() and len(text) < 12 else 0
+    number = whole_number(text) or 0
     found = await staff_operations.find(session, Kind.CAMPAIGN, number, scope_of(who))
     require(isinstance(found, Campaign))
     assert isinstance(found, Campaign)
@@ -285,13 +305,14 @@ async def campaign_page(request: web.Request) -> web.Response:
         campaign = await _campaign(request, session, who)
         with use_locale(render.locale_of(request)):
             report = await staff_operations.report_of(session, Kind.CAMPAIGN, campaign)
-    counts = report.figures
-    assert isinstance(counts, tuple)
+            counts = report.figures
+            assert isinstance(counts, tuple)
+            chart = _chart(list(counts))
     context = {
         "campaign": campaign,
         "status": STATUS.get(campaign.status, campaign.status),
         "lines": report.lines,
-        "chart": _chart(list(counts)),
+        "chart": chart,
         "active": campaign.status == ACTIVE,
         "paused": campaign.status == PAUSED,
     }

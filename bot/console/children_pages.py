@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bot.console import render
 from bot.console.gate import CONSOLE, require, staff_of
+from bot.console.numbers import whole_number
 from bot.console.pages import ward_name
 from bot.console.staff_pages import is_ward
 from bot.domain.immunisation import due_list as lists
@@ -46,7 +47,7 @@ def _due_row(entry: lists.DueEntry, vietnamese: bool) -> dict[str, Any]:
 async def ward_children(request: web.Request) -> web.Response:
     """The ward's due list for the coming week and its coverage (admins, its officers)."""
     code = request.match_info["code"]
-    ward = int(code) if code.isdigit() and len(code) < 9 else 0
+    ward = whole_number(code) or 0
     require(is_ward(ward) and staff_of(request).may_see_ward(ward))
     console = request.app[CONSOLE]
     today = local_day(console.clock())

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from bot.console import render
 from bot.console.access import SITE_STAFF, Staff
 from bot.console.gate import CONSOLE, form_of, redirect, require, staff_of
+from bot.console.numbers import whole_number
 from bot.domain.dose_corrections import (
     CorrectionProblem,
     CorrectionRefused,
@@ -81,7 +82,7 @@ async def _in_scope(request: web.Request) -> tuple[DoseCorrection, list[str] | N
     who = staff_of(request)
     sites = await _sites_of(request, who)
     number = request.match_info["id"]
-    require(number.isdigit() and len(number) < 10)
+    require(whole_number(number) is not None)
     async with request.app[CONSOLE].db.read_scope() as session:
         found = await session.get(DoseCorrection, int(number))
     require(found is not None and (sites is None or found.site_id in sites))

@@ -10,6 +10,7 @@ The lot last used is remembered for the desk (a cookie), as vials of one lot ser
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import date
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.console import render
 from bot.console.access import Staff
 from bot.console.gate import CONSOLE, Console, form_of, redirect, require, staff_of
+from bot.console.numbers import whole_number
 from bot.domain import dose_desk
 from bot.domain.booking import read_code
 from bot.domain.dcc.qr_reader import NotAnImage, read_qr_texts
@@ -53,6 +55,7 @@ PROBLEMS = {
     "conflict": N_("This dose of the person is already recorded differently; nothing changed."),
     "no_qr": N_("No booking code was found in this picture. Try again closer, or type the code."),
     "not_image": N_("This file is not a picture we can read (a PNG, JPEG or WebP photo)."),
+    "early": N_("Not marked: an appointment is missed only once its time has come."),
 }
 DONE = {
     "dose": N_("Dose recorded. The citizen has been told, and the certificate will be sent."),
@@ -145,8 +148,8 @@ async def desk_scan(request: web.Request) -> web.Response:
         site = await _site(request, session)
     upload = (await request.post()).get("photo")
     data = upload.file.read() if isinstance(upload, web.FileField) else b""
-    try:
-        texts = read_qr_texts(data) if data else []
+    try:  # decoding takes the CPU: off the event loop, as every caller of the reader does
+        texts = await asyncio.to_thread(read_qr_texts, data) if data else []
     except NotAnImage:
         return redirect(f"/console/desk/{site.id}?problem=not_image")
     code = next((c for c in map(read_code, texts) if c), None)
@@ -155,10 +158,11 @@ async def desk_scan(request: web.Request) -> web.Response:
     return redirect(f"/console/desk/{site.id}/bookings/{code}")
 
 
-async def _appointment(request: web.Request, session: AsyncSession) -> Appointment:
+async def _appointment(request: web.Request, session: AsyncSession, site: Site) -> Appointment:
+    """The appointment the URL names, if it is at this site (another site's is not shown)."""
     code = read_code(request.match_info["code"][:20])
     found = await bookings.find_by_code(session, code) if code else None
-    require(found is not None)
+    require(found is not None and found[2].site_id == site.id)
     assert found is not None
     return Appointment(found[0], found[1], found[2])
 
@@ -202,7 +206,7 @@ async def desk_booking(request: web.Request) -> web.Response:
     """One appointment: who (masked), which dose, the vaccines allowed, the record form."""
     async with request.app[CONSOLE].db.read_scope() as session:
         site = await _site(request, session)
-        appointment = await _appointment(request, session)
+        appointment = await _appointment(request, session, site)
         return await _booking_view(request, session, site, appointment)
 
 
@@ -214,7 +218,7 @@ async def desk_dose(request: web.Request) -> web.Response:
     request[TYPED_LOT] = lot
     async with console.db.session_scope() as session:
         site = await _site(request, session)
-        appointment = await _appointment(request, session)
+        appointment = await _appointment(request, session, site)
         today = local_day(console.clock())
         if await dose_desk.refusal(session, appointment, site, today=today) is not None:
             return await _booking_view(request, session, site, appointment, status=409)
@@ -275,18 +279,18 @@ async def desk_no_show(request: web.Request) -> web.Response:
     who, console = staff_of(request), request.app[CONSOLE]
     async with console.db.session_scope() as session:
         site = await _site(request, session)
-        appointment = await _appointment(request, session)
-        require(appointment.slot.site_id == site.id)
-        await dose_desk.mark_no_show(
-            session, appointment.booking, actor=who.actor, now=console.clock()
+        appointment = await _appointment(request, session, site)
+        marked = await dose_desk.mark_no_show(
+            session, appointment, actor=who.actor, now=console.clock()
         )
-    return redirect(f"/console/desk/{site.id}?done=no_show")
+    return redirect(f"/console/desk/{site.id}?{'done=no_show' if marked else 'problem=early'}")
 
 
-async def _child(request: web.Request, session: AsyncSession) -> Child:
-    text = request.match_info["child_id"]
-    child = await session.get(Child, int(text)) if text.isdigit() and len(text) <= 9 else None
-    require(child is not None)
+async def _child(request: web.Request, session: AsyncSession, site: Site) -> Child:
+    """The child the URL names, if the site's to vaccinate (its ward's, or booked there)."""
+    number = whole_number(request.match_info["child_id"])
+    child = await session.get(Child, number) if number is not None else None
+    require(child is not None and await dose_desk.child_belongs(session, child, site))
     assert child is not None
     return child
 
@@ -312,7 +316,7 @@ async def desk_child(request: web.Request) -> web.Response:
     """A child at the desk: who, and the doses of the schedule that may be given today."""
     async with request.app[CONSOLE].db.read_scope() as session:
         site = await _site(request, session)
-        child = await _child(request, session)
+        child = await _child(request, session, site)
         return await _child_view(request, session, site, child)
 
 
@@ -323,7 +327,7 @@ async def desk_child_dose(request: web.Request) -> web.Response:
     wanted = (form.get("vaccine", ""), form.get("number", ""))
     async with console.db.session_scope() as session:
         site = await _site(request, session)
-        child = await _child(request, session)
+        child = await _child(request, session, site)
         today = local_day(console.clock())
         givable = await site_doses.givable_today(session, child, today)
         chosen = next((s for s in givable if (s.dose.vaccine, str(s.dose.number)) == wanted), None)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console import render
 from bot.console.gate import CONSOLE, form_of, redirect, require, staff_of
+from bot.console.numbers import whole_number
 from bot.console.pages import ward_name
 from bot.console.staff_pages import is_ward
 from bot.i18n import N_
@@ -41,7 +42,8 @@ def _problems(values: dict[str, str], who_may_add: bool) -> list[str]:
     if not 1 <= len(values["address"]) <= 300 or not values["address"].isprintable():
         found.append("address")
     ward = values["ward"]
-    if not (ward.isdigit() and len(ward) < 9 and is_ward(int(ward)) and who_may_add):
+    code = whole_number(ward)
+    if not (code is not None and is_ward(code) and who_may_add):
         found.append("ward")
     if values["phone"] and not SITE_PHONE.fullmatch(values["phone"]):
         found.append("phone")
@@ -65,7 +67,7 @@ def _page(
     context = {
         "site": site,
         "values": dict.fromkeys(FIELDS, "") | values,
-        "ward_label": ward_name(int(ward)) if ward.isdigit() and is_ward(int(ward)) else "",
+        "ward_label": ward_name(code) if (code := whole_number(ward)) and is_ward(code) else "",
         "problems": [PROBLEMS[p] for p in problems],
     }
     return render.page(request, "site_form.html", context, status=status)
@@ -77,7 +79,8 @@ async def site_new(request: web.Request) -> web.Response:
     who = staff_of(request)
     require(who.is_admin or bool(who.wards))
     ward = request.query.get("ward", "")
-    chosen = ward if ward.isdigit() and len(ward) < 9 and who.may_add_site(int(ward)) else ""
+    code = whole_number(ward)
+    chosen = ward if code is not None and who.may_add_site(code) else ""
     return _page(request, {"ward": chosen, "active": "1"}, site=None)
 
 
@@ -88,7 +91,8 @@ async def site_create(request: web.Request) -> web.Response:
     require(who.is_admin or bool(who.wards))
     values = _values(request)
     ward = values["ward"]
-    problems = _problems(values, ward.isdigit() and len(ward) < 9 and who.may_add_site(int(ward)))
+    code = whole_number(ward)
+    problems = _problems(values, code is not None and who.may_add_site(code))
     if not SITE_ID.fullmatch(values["code"]):
         problems.insert(0, "code")
     async with console.db.session_scope() as session:
@@ -112,7 +116,8 @@ async def _write(
     action: str,
     now: datetime,
 ) -> None:
-    """Put the form's (checked) values on `site`, and audit `action`."""
+    """Put the form's (checked) values on `site`, and audit `action` with before and after."""
+    before = _details(site) if site.name else None
     ward = divisions.ward(int(values["ward"]))
     site.name, site.address = values["name"], values["address"]
     site.ward_code, site.province_code = int(values["ward"]), ward.province_code
@@ -126,8 +131,18 @@ async def _write(
         action=action,
         subject=f"site:{site.id}",
         now=now,
-        detail={"ward": site.ward_code, "active": site.active},
+        detail={"before": before, "after": _details(site)},
     )
+
+
+def _details(site: Site) -> dict[str, object]:
+    return {
+        "name": site.name,
+        "address": site.address,
+        "ward": site.ward_code,
+        "phone": site.phone,
+        "active": site.active,
+    }
 
 
 async def _editable(request: web.Request, session: AsyncSession) -> Site:
@@ -162,7 +177,8 @@ async def site_save(request: web.Request) -> web.Response:
     async with console.db.session_scope() as session:
         site = await _editable(request, session)
         values["code"] = site.id
-        allowed = ward.isdigit() and len(ward) < 9 and who.may_add_site(int(ward))
+        code = whole_number(ward)
+        allowed = code is not None and who.may_add_site(code)
         problems = _problems(values, allowed)
         if problems:
             return _page(request, values, site=site, problems=problems, status=422)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console import render
 from bot.console.gate import CONSOLE, form_of, redirect, require, staff_of
+from bot.console.numbers import calendar_day, whole_number
 from bot.console.pages import ward_name
 from bot.domain import site_days, slot_patterns
 from bot.domain.slot_patterns import SlotPattern
@@ -54,6 +55,7 @@ DAY_CLOSED = N_(
     "The day is closed: %(cancelled)s appointments cancelled, %(told)s citizens told in their "
     "chat with the nearest free times (the others have no chat we may write to)."
 )
+CLOSE_PAST = N_("A day that has passed cannot be closed.")
 CLOSE_UNCONFIRMED = N_("Please tick the box to confirm that the site is closed on this day.")
 
 
@@ -66,10 +68,7 @@ async def _site(request: web.Request, session: AsyncSession) -> Site:
 
 
 def _day_of(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text) if len(text) == 10 else None
-    except ValueError:
-        return None
+    return calendar_day(text)
 
 
 async def _days(session: AsyncSession, site_id: str, today: date) -> list[dict[str, Any]]:
@@ -137,6 +136,9 @@ def _site_view(
     return render.page(request, "site.html", context, status=status)
 
 
+_PATTERN_FIELDS = ("first", "last", "starts", "minutes", "capacity")
+
+
 def _pattern_defaults(today: date) -> dict[str, Any]:
     return {
         "first": (today + timedelta(days=1)).isoformat(),
@@ -150,8 +152,9 @@ def _pattern_defaults(today: date) -> dict[str, Any]:
 
 def _made(request: web.Request) -> dict[str, int] | None:
     added, existing = request.query.get("added", ""), request.query.get("existing", "")
-    if added.isdigit() and existing.isdigit() and len(added + existing) < 12:
-        return {"added": int(added), "existing": int(existing)}
+    made, held = whole_number(added), whole_number(existing)
+    if made is not None and held is not None:
+        return {"added": made, "existing": held}
     return None
 
 
@@ -163,11 +166,10 @@ def _starts(text: str) -> tuple[time, ...] | None:
         if not part:
             continue
         hours, _sep, minutes = part.partition(":")
-        if not (hours.isdigit() and (minutes.isdigit() or not minutes)):
+        hour, minute = whole_number(hours, longest=2), whole_number(minutes or "0", longest=2)
+        if hour is None or minute is None or hour > 23 or minute > 59:
             return None
-        if int(hours) > 23 or int(minutes or 0) > 59:
-            return None
-        found.append(time(int(hours), int(minutes or 0)))
+        found.append(time(hour, minute))
     return tuple(sorted(set(found)))
 
 
@@ -183,11 +185,13 @@ def pattern_of(form: dict[str, str]) -> tuple[SlotPattern | None, list[str]]:
     minutes, capacity = form.get("minutes", ""), form.get("capacity", "")
     problems = [] if first and last else ["dates"]
     problems += [] if starts is not None else ["starts"]
-    problems += [] if minutes.isdigit() and len(minutes) < 5 else ["minutes"]
-    problems += [] if capacity.isdigit() and len(capacity) < 6 else ["capacity"]
+    length, places = whole_number(minutes, longest=4), whole_number(capacity, longest=5)
+    problems += [] if length is not None else ["minutes"]
+    problems += [] if places is not None else ["capacity"]
     if problems or first is None or last is None or starts is None:
         return None, problems
-    pattern = SlotPattern(first, last, weekdays_of(form), starts, int(minutes), int(capacity))
+    assert length is not None and places is not None
+    pattern = SlotPattern(first, last, weekdays_of(form), starts, length, places)
     return pattern, []
 
 
@@ -204,7 +208,8 @@ async def site_slots(request: web.Request) -> web.Response:
         if pattern is not None:
             problems = slot_patterns.problems_of(pattern, today=today)
         if pattern is None or problems:
-            values = {**form, "weekdays": weekdays_of(form)}
+            typed = {key: form.get(key, "")[:1000] for key in _PATTERN_FIELDS}
+            values = _pattern_defaults(today) | typed | {"weekdays": weekdays_of(form)}
             days = await _days(session, site.id, today)
             return _site_view(
                 request, site, days, today, problems=problems, values=values, status=422
@@ -247,8 +252,9 @@ def _day_note(request: web.Request) -> tuple[str, dict[str, Any]] | None:
     if request.query.get("done") == "capacity":
         return CAPACITY_CHANGED, {}
     cancelled, told = request.query.get("cancelled", ""), request.query.get("told", "")
-    if cancelled.isdigit() and told.isdigit() and len(cancelled + told) < 12:
-        return DAY_CLOSED, {"cancelled": int(cancelled), "told": int(told)}
+    gone, reached = whole_number(cancelled), whole_number(told)
+    if gone is not None and reached is not None:
+        return DAY_CLOSED, {"cancelled": gone, "told": reached}
     return None
 
 
@@ -280,15 +286,17 @@ async def site_day_capacity(request: web.Request) -> web.Response:
     slot_text, capacity = form.get("slot", ""), form.get("capacity", "").strip()
     async with console.db.session_scope() as session:
         site, day = await _day_in_url(request, session)
-        slot = await session.get(Slot, int(slot_text)) if slot_text.isdigit() else None
+        number = whole_number(slot_text)
+        slot = await session.get(Slot, number) if number is not None else None
         require(slot is not None and slot.site_id == site.id and local_day(slot.starts_at) == day)
         assert slot is not None
-        if not (capacity.isdigit() and int(capacity) <= site_days.MAX_CAPACITY):
+        places = whole_number(capacity, longest=5)
+        if places is None or places > site_days.MAX_CAPACITY:
             return await _day_view(
                 request, session, site, day, problem=(CAPACITY_BAD, {}), status=422
             )
         if not await site_days.set_capacity(
-            session, slot, int(capacity), actor=who.actor, now=console.clock()
+            session, slot, places, actor=who.actor, now=console.clock()
         ):
             refused = (CAPACITY_BELOW, {"booked": slot.booked})
             return await _day_view(request, session, site, day, problem=refused, status=409)
@@ -303,7 +311,8 @@ async def site_day_close(request: web.Request) -> web.Response:
         site, day = await _day_in_url(request, session)
         now = console.clock()
         if day < local_day(now) or form.get("confirm") != "yes":
-            problem: tuple[str, dict[str, Any]] = (CLOSE_UNCONFIRMED, {})
+            past = day < local_day(now)
+            problem: tuple[str, dict[str, Any]] = (CLOSE_PAST if past else CLOSE_UNCONFIRMED, {})
             return await _day_view(request, session, site, day, problem=problem, status=422)
         closed = await site_days.close_day(session, site, day, actor=who.actor, now=now)
     console.outbox_written()

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.console import render
 from bot.console.access import ADMIN, SITE_ROLES, WARD_STAFF, Staff
 from bot.console.gate import CONSOLE, Console, form_of, redirect, require, staff_of
+from bot.console.numbers import whole_number
 from bot.console.pages import ROLE_NAMES, ward_name
 from bot.console.staff_pages import CONSOLE_ROLES, is_ward, ward_numbers
 from bot.i18n import N_
@@ -50,9 +51,7 @@ async def _member(request: web.Request, session: AsyncSession) -> StaffMember:
     """The staff role the URL names (admins only; an unknown one is refused like a stranger's)."""
     require(staff_of(request).may_manage_staff())
     text = request.match_info["member"]
-    member = (
-        await session.get(StaffMember, int(text)) if text.isdigit() and len(text) < 12 else None
-    )
+    member = await session.get(StaffMember, number) if (number := whole_number(text)) else None
     require(member is not None)
     assert member is not None
     return member
@@ -133,7 +132,7 @@ async def staff_member_save(request: web.Request) -> web.Response:
         problems = await _scope_problems(session, member.role, values)
         if problems:
             return await _edit_page(request, session, member, problems=tuple(problems), status=422)
-        before = {"wards": list(member.wards), "sites": list(member.sites)}
+        before = {"name": member.name, "wards": list(member.wards), "sites": list(member.sites)}
         member.name = values["name"]
         member.wards = ward_numbers(values["wards"]) or []
         member.sites = [s.strip() for s in values["sites"].split(",") if s.strip()]

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.console import render
 from bot.console.access import ADMIN, SITE_STAFF, SUPPORT, WARD_STAFF
 from bot.console.gate import CONSOLE, Console, form_of, require, staff_of
+from bot.console.numbers import numbers, whole_number
 from bot.console.pages import ROLE_NAMES, ward_name
 from bot.console.passwords import LOGIN
 from bot.i18n import N_, _
@@ -90,8 +91,7 @@ async def staff_new(request: web.Request) -> web.Response:
 
 def ward_numbers(text: str) -> list[int] | None:
     """Ward codes typed as `26743, 26740`; None if any part is not a number."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    return [int(p) for p in parts] if all(p.isdigit() and len(p) < 9 for p in parts) else None
+    return numbers(text)
 
 
 def _problems(values: dict[str, str]) -> list[str]:
@@ -208,12 +208,12 @@ async def _taken(
 async def ward_page(request: web.Request) -> web.Response:
     """A ward's page: its sites (admins and the ward's officers)."""
     code = request.match_info["code"]
-    require(code.isdigit() and len(code) < 9 and staff_of(request).may_see_ward(int(code)))
+    ward = whole_number(code)
+    require(ward is not None and staff_of(request).may_see_ward(ward))
+    assert ward is not None
     async with request.app[CONSOLE].db.read_scope() as session:
         sites = (
-            await session.scalars(
-                select(Site).where(Site.ward_code == int(code)).order_by(Site.id)
-            )
+            await session.scalars(select(Site).where(Site.ward_code == ward).order_by(Site.id))
         ).all()
-    context = {"code": int(code), "name": ward_name(int(code)), "sites": sites}
+    context = {"code": ward, "name": ward_name(ward), "sites": sites}
     return render.page(request, "ward.html", context)

@@ -87,6 +87,19 @@ async def children_day(
     return [(child, slot, status) for child, slot, status in rows]
 
 
+async def child_belongs(session: AsyncSession, child: Child, site: Site) -> bool:
+    """Whether a child is the site's to vaccinate: living in its ward, or booked there."""
+    if child.ward_code == site.ward_code:
+        return True
+    booked = await session.scalar(
+        select(ChildBooking.id)
+        .join(Slot, Slot.id == ChildBooking.slot_id)
+        .where(ChildBooking.child_id == child.id, Slot.site_id == site.id)
+        .limit(1)
+    )
+    return booked is not None
+
+
 def child_number(text: str) -> int | None:
     """A child's number from the due list, typed as `#12` (None for anything else)."""
     digits = text.strip()
@@ -171,9 +184,12 @@ async def products_for(
 
 
 async def mark_no_show(
-    session: AsyncSession, booking: Booking, *, actor: str, now: datetime
+    session: AsyncSession, appointment: Appointment, *, actor: str, now: datetime
 ) -> bool:
-    """Mark a booked appointment missed (the citizen did not come); False if not booked."""
+    """Mark a booked appointment missed; False if not booked, or if its time has not come."""
+    booking = appointment.booking
+    if appointment.slot.starts_at > now:
+        return False
     if not await bookings.transition(session, booking, bookings.MISSED, now=now):
         return False
     await staff.audit(

@@ -20,8 +20,8 @@ from bot.domain import booking as booking_service
 from bot.domain import notices
 from bot.i18n import TIMEZONE, _, format_day, local_day
 from bot.messages import Button
-from storage import bookings, outbox, staff
-from storage.models import Account, Booking, Person, Site, Slot
+from storage import bookings, children, outbox, staff
+from storage.models import Account, Booking, Child, ChildBooking, Person, Site, Slot
 
 MAX_CAPACITY = 10_000  # as the slots import
 MAX_NEW_SLOTS = 2_000  # slots one pattern may make (a site's quarter of hourly slots)
@@ -34,9 +34,15 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time(), TIMEZONE).astimezone(UTC)
 
 
-async def slots_of_day(session: AsyncSession, site_id: str, day: date) -> Sequence[Slot]:
-    """A site's slots of one day (Vietnam time), in time order."""
-    found = await session.scalars(
+async def slots_of_day(
+    session: AsyncSession, site_id: str, day: date, *, lock: bool = False
+) -> Sequence[Slot]:
+    """A site's slots of one day (Vietnam time), in time order; `lock`: for update.
+
+    Locked (PostgreSQL's FOR UPDATE; SQLite's writer holds the database anyway), no booking
+    can take one of these places until the caller's transaction ends.
+    """
+    query = (
         select(Slot)
         .where(
             Slot.site_id == site_id,
@@ -45,6 +51,7 @@ async def slots_of_day(session: AsyncSession, site_id: str, day: date) -> Sequen
         )
         .order_by(Slot.starts_at)
     )
+    found = await session.scalars(query.with_for_update() if lock else query)
     return found.all()
 
 
@@ -89,8 +96,11 @@ class DayClosed:
 async def close_day(
     session: AsyncSession, site: Site, day: date, *, actor: str, now: datetime
 ) -> DayClosed:
-    """Close `site` on `day`: cancel its appointments, tell each citizen, close the places."""
-    slots = await slots_of_day(session, site.id, day)
+    """Close `site` on `day`: cancel every appointment, tell each person, close the places.
+
+    Children's sessions booked that day are cancelled too, and their parents told.
+    """
+    slots = await slots_of_day(session, site.id, day, lock=True)
     ids = [slot.id for slot in slots]
     active = (
         await session.scalars(
@@ -98,6 +108,7 @@ async def close_day(
         )
     ).all()
     cancelled = [b for b in active if await booking_service.cancel(session, b, now=now)]
+    kids = await _cancel_children(session, ids)
     for slot in slots:
         await session.refresh(slot)
         slot.capacity = slot.booked  # 0 once every appointment is cancelled
@@ -105,15 +116,54 @@ async def close_day(
     told = 0
     for cancelled_booking in cancelled:
         told += await _tell_closed(session, site, day, cancelled_booking, now=now)
+    for child in kids:
+        told += await _tell_parent(session, site, day, child, now=now)
     await staff.audit(
         session,
         actor=actor,
         action="site_day_closed",
         subject=f"site:{site.id}",
         now=now,
-        detail={"day": day.isoformat(), "cancelled": len(cancelled), "told": told},
+        detail={"day": day.isoformat(), "cancelled": len(cancelled) + len(kids), "told": told},
     )
-    return DayClosed(cancelled=len(cancelled), told=told)
+    return DayClosed(cancelled=len(cancelled) + len(kids), told=told)
+
+
+async def _cancel_children(session: AsyncSession, slot_ids: Sequence[int]) -> list[Child]:
+    """Cancel the children's sessions booked in these slots, freeing their places."""
+    held = (
+        await session.execute(
+            select(ChildBooking, Child)
+            .join(Child, Child.id == ChildBooking.child_id)
+            .where(ChildBooking.slot_id.in_(slot_ids), ChildBooking.status == children.BOOKED)
+        )
+    ).all()
+    for booking, _child in held:
+        booking.status = children.CANCELLED
+        await session.flush()
+        await bookings.release_place(session, booking.slot_id)
+    return [child for _booking, child in held]
+
+
+async def _tell_parent(
+    session: AsyncSession, site: Site, day: date, child: Child, *, now: datetime
+) -> int:
+    """Tell the parent their child's session was cancelled; 1 if told."""
+    account = await session.get(Account, child.account_id) if child.account_id else None
+    name = child.full_name
+
+    def compose() -> str:
+        return _(
+            "We are sorry: {site} is closed on {day}, so the immunisation session of {name} "
+            "has been cancelled. Please book another one when the next reminder comes, or "
+            "type “sổ tiêm” to see what is due."
+        ).format(site=site.name, day=format_day(day), name=name)
+
+    notice = notices.compose_for(account, compose)
+    if notice is None:
+        return 0
+    await outbox.enqueue(session, [notice], now=now)
+    return 1
 
 
 async def _tell_closed(

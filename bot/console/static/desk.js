@@ -12,7 +12,13 @@
     button.hidden = false;
     button.addEventListener("click", async function () {
       const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
-      const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+      let stream;
+      try {
+        stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+      } catch (refused) {  // no camera, or its use refused: the photo form stays
+        button.hidden = true;
+        return;
+      }
       video.srcObject = stream;
       video.hidden = false;
       await video.play();
@@ -45,7 +51,11 @@
       const data = new FormData(scan);
       data.set("photo", blob, "qr.jpg");
       const answer = await fetch(scan.action, { method: "POST", body: data, credentials: "same-origin" });
-      window.location.assign(answer.url);
+      if (answer.redirected) {
+        window.location.assign(answer.url);
+      } else {  // refused (an expired page, a file too large): send it the plain way
+        scan.submit();
+      }
     });
   }
 })();
