@@ -467,10 +467,12 @@ async def _forget_old_rows(service: Service) -> None:
     """Hourly: forget what is past its time and strip old messages, on the service's clock."""
     db, clock = service.db, service.clock
     keep_messages = timedelta(days=service.settings.outbox_retention_days)
+    keep_records = timedelta(days=service.settings.outbox_prune_days)
     while True:
         try:
             await forget_old_rows(db, now=clock())
             await retention.strip_old_messages(db, now=clock(), keep=keep_messages)
+            await retention.prune_old_messages(db, now=clock(), keep=keep_records)
         except Exception:  # the database may be away for a while: try again next hour
             log.exception("could not forget old rows or strip old messages")
         await asyncio.sleep(3600)

@@ -58,6 +58,9 @@ class Settings:
     send_max_attempts: int = 6
     # Sent messages keep their text and pictures this long, then only their delivery record.
     outbox_retention_days: int = 30
+    # Their delivery records are deleted this long after they were written, unless a report
+    # (broadcast, campaign) or a ticket refers to them.
+    outbox_prune_days: int = 90
     var_dir: Path = VAR_DIR
     min_age: int = 18
     booking_days: int = 14
@@ -174,6 +177,7 @@ class Settings:
             chat_burst=_integer(env, "CHAT_BURST", 3, low=1, high=100),
             send_max_attempts=_integer(env, "SEND_MAX_ATTEMPTS", 6, low=1, high=100),
             outbox_retention_days=_integer(env, "OUTBOX_RETENTION_DAYS", 30, low=1, high=3650),
+            outbox_prune_days=_integer(env, "OUTBOX_PRUNE_DAYS", 90, low=1, high=3650),
             var_dir=Path(env.get("VAR_DIR") or VAR_DIR),
             min_age=_integer(env, "MIN_AGE", 18, low=0, high=120),
             booking_days=_integer(env, "BOOKING_DAYS", 14, low=1, high=90),

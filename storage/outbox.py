@@ -10,7 +10,11 @@ A claim whose lease ran out (the process died mid-send) becomes due again.
 
 Rows are kept as the delivery record (reports, deduplication, replies to a message by its
 platform id); once settled and older than the retention period, or when their citizen's data is
-erased, they are stripped (`strip`): their text, buttons and picture are gone.
+erased, they are stripped (`strip`): their text, buttons and picture are gone. Later still the
+records nothing refers to are deleted (`prune`).
+
+Each row has a lane (`REPLY`, `NOTICE`, `BULK`): the sender claims the lower lanes first, and
+the bulk lane only with the room they leave.
 """
 
 from __future__ import annotations
@@ -20,15 +24,42 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, insert, or_, select, update
+from sqlalchemy import (
+    Select,
+    bindparam,
+    case,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import supports_row_locks
-from storage.models import Account, OutboxMessage, table
+from storage.models import (
+    OUTBOX_UNSENT,
+    Account,
+    Broadcast,
+    BroadcastDelivery,
+    CampaignInvitation,
+    OutboxMessage,
+    Ticket,
+    TicketMessage,
+    table,
+)
 
 CANCELLED = "cancelled"
 WAITING = "waiting"
 _UNSENT = ("pending", WAITING, "sending")  # every other status is settled: never tried again
+
+# Lanes: a lower one leaves first; the bulk lane waits while the others have a backlog.
+REPLY = 0  # answers to what a citizen just wrote (and staff's answers to them)
+NOTICE = 1  # results, reminders, certificates: news for one person
+BULK = 2  # broadcasts and campaign waves
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +73,7 @@ class NewMessage:
     image: bytes | None = None
     bulk: bool = False
     not_before: datetime | None = None
+    lane: int = NOTICE
 
 
 async def enqueue(
@@ -52,6 +84,8 @@ async def enqueue(
     lease_until: datetime | None = None,
 ) -> list[int]:
     """Write `messages`; with `lease_until` they are claimed for immediate delivery by the caller.
+
+    Rows claimed by the caller are replies: they go in the `REPLY` lane.
 
     Returns:
         The new row ids, in the order given.
@@ -65,6 +99,7 @@ async def enqueue(
             "chat_id": m.chat_id,
             "account_id": m.account_id,
             "bulk": m.bulk,
+            "lane": REPLY if lease_until else m.lane,
             "body": m.body,
             "image": m.image,
             "status": status,
@@ -89,34 +124,112 @@ async def claim_due(
     lease_until: datetime,
     limit: int,
     channels: Sequence[str],
+    bulk_limit: int | None = None,
 ) -> list[tuple[OutboxMessage, bool]]:
-    """Claim up to `limit` due messages on `channels`, oldest first, skipping locked rows.
+    """Claim up to `limit` due messages on `channels`, by lane then age, skipping locked rows.
 
-    Each comes with whether its recipient is known to be unreachable.
+    The bulk lane gets what room the others leave, `bulk_limit` at most: it pauses while they
+    have a backlog. A message is claimed only with (or after) every earlier message to its chat
+    that is still to leave, so a chat's messages leave in order whichever worker sends them:
+    one behind a message another worker holds, or one held for a retry, stays in the table.
+    Each comes with whether its recipient is known to be unreachable; they come in id order.
     """
-    statement = (
-        select(OutboxMessage, Account.unreachable_at.is_not(None))
-        .outerjoin(Account, Account.id == OutboxMessage.account_id)
-        .where(
-            OutboxMessage.channel.in_(channels),
-            or_(
-                (OutboxMessage.status.in_(("pending", WAITING)))
-                & (OutboxMessage.not_before <= now),
-                (OutboxMessage.status == "sending") & (OutboxMessage.lease_until < now),
-            ),
-        )
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-    )
-    if supports_row_locks(session):
-        statement = statement.with_for_update(skip_locked=True, of=OutboxMessage)
-    claimed = [
-        (message, bool(unreachable)) for message, unreachable in await session.execute(statement)
-    ]
+    claimed = await _lock_due(session, now, limit, channels, OutboxMessage.lane < BULK)
+    room = limit - len(claimed)
+    if bulk_limit is not None:
+        room = min(room, bulk_limit)
+    if room > 0:
+        claimed += await _lock_due(session, now, room, channels, OutboxMessage.lane == BULK)
+    claimed = await _in_chat_order(session, claimed, now)
     for message, _ in claimed:
         message.status = "sending"
         message.lease_until = lease_until
     return claimed
+
+
+def _due(now: datetime) -> Any:
+    return or_(
+        OutboxMessage.status.in_(("pending", WAITING)) & (OutboxMessage.not_before <= now),
+        (OutboxMessage.status == "sending") & (OutboxMessage.lease_until < now),
+    )
+
+
+async def _lock_due(
+    session: AsyncSession, now: datetime, limit: int, channels: Sequence[str], *where: Any
+) -> list[tuple[OutboxMessage, bool]]:
+    """Due rows matching `where`, by lane then id, locked (skipping rows locked elsewhere)."""
+    statement = due_rows(now, channels, limit, *where)
+    if supports_row_locks(session):
+        statement = statement.with_for_update(skip_locked=True, of=OutboxMessage)
+    rows = await session.execute(statement)
+    return [(message, bool(unreachable)) for message, unreachable in rows]
+
+
+def due_rows(now: datetime, channels: Sequence[str], limit: int, *where: Any) -> Select[Any]:
+    """The first `limit` due rows matching `where` and their recipients' reachability.
+
+    `OUTBOX_UNSENT` is spelt literally: it lets both engines walk `ix_outbox_pending` (by
+    channel, lane and id) over the unsent rows only, rather than every row ever sent.
+    """
+    return (
+        select(OutboxMessage, Account.unreachable_at.is_not(None))
+        .outerjoin(Account, Account.id == OutboxMessage.account_id)
+        .where(_UNSENT_ROWS, OutboxMessage.channel.in_(channels), _due(now), *where)
+        .order_by(OutboxMessage.lane, OutboxMessage.id)
+        .limit(limit)
+    )
+
+
+_UNSENT_ROWS = text(f"outbox.{OUTBOX_UNSENT}")
+
+
+async def _in_chat_order(
+    session: AsyncSession, claimed: list[tuple[OutboxMessage, bool]], now: datetime
+) -> list[tuple[OutboxMessage, bool]]:
+    """`claimed` less the rows that must wait behind an earlier message to their chat.
+
+    Earlier rows that are due and free are claimed along (a reply behind its chat's earlier
+    announcement pulls that forward); those held elsewhere or waiting for a retry hold back
+    the chat's later rows. Rows kept for their citizen to write (`waiting`) hold nothing.
+    """
+    if not claimed:
+        return claimed
+    ours = {message.id for message, _ in claimed}
+    earlier = await _earlier_unsent(session, claimed, now)
+    pull = [row_id for row_id, _chat, due in earlier if due and row_id not in ours]
+    if pull:
+        channels = tuple({message.channel for message, _ in claimed})
+        claimed += await _lock_due(session, now, len(pull), channels, OutboxMessage.id.in_(pull))
+        ours = {message.id for message, _ in claimed}
+    first_held: dict[tuple[str, str], int] = {}
+    for row_id, chat, _due_now in earlier:
+        if row_id not in ours:
+            first_held[chat] = min(row_id, first_held.get(chat, row_id))
+    kept = [
+        (message, unreachable)
+        for message, unreachable in claimed
+        if message.id < first_held.get((message.channel, message.chat_id), message.id + 1)
+    ]
+    return sorted(kept, key=lambda row: row[0].id)  # each chat's in order
+
+
+async def _earlier_unsent(
+    session: AsyncSession, claimed: list[tuple[OutboxMessage, bool]], now: datetime
+) -> list[tuple[int, tuple[str, str], bool]]:
+    """The chats' rows before the last claimed that hold later ones back: (id, chat, due)."""
+    chats = {(message.channel, message.chat_id) for message, _ in claimed}
+    top = max(message.id for message, _ in claimed)
+    o = OutboxMessage
+    holding = or_(
+        o.status == "sending",
+        (o.status == "pending") & ((o.not_before <= now) | o.last_error.is_not(None)),
+    )
+    rows = await session.execute(
+        select(o.id, o.channel, o.chat_id, _due(now)).where(
+            tuple_(o.channel, o.chat_id).in_(chats), o.id < top, _UNSENT_ROWS, holding
+        )
+    )
+    return [(row_id, (channel, chat_id), bool(due)) for row_id, channel, chat_id, due in rows]
 
 
 async def mark_sent(
@@ -184,6 +297,15 @@ async def mark_final(session: AsyncSession, *, message_id: int, status: str, err
             lease_until=None,
             attempts=OutboxMessage.attempts + 1,
         )
+    )
+
+
+async def mark_interrupted(session: AsyncSession, *, message_id: int, error: str) -> None:
+    """Note on a claimed row that its send was cut off; it stays claimed until its lease ends."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == "sending")
+        .values(last_error=error[:500])
     )
 
 
@@ -268,6 +390,35 @@ async def settled_before(session: AsyncSession, *, before: datetime, limit: int)
         .limit(limit)
     )
     return list(result)
+
+
+async def prune(session: AsyncSession, *, before: datetime, limit: int) -> int:
+    """Delete up to `limit` settled rows written before `before` that nothing refers to.
+
+    Rows a broadcast's or campaign's report counts, or a ticket answers by, stay (stripped).
+
+    Returns:
+        How many rows were deleted.
+    """
+    o = _OUTBOX.c
+    referenced = (
+        exists().where(BroadcastDelivery.outbox_id == o.id),
+        exists().where(CampaignInvitation.outbox_id == o.id),
+        exists().where(Broadcast.progress_outbox_id == o.id),
+        exists().where(Ticket.anchor_outbox_id == o.id),
+        exists().where(TicketMessage.desk_outbox_id == o.id),
+    )
+    ids = list(
+        await session.scalars(
+            select(o.id)
+            .where(o.created_at < before, o.status.not_in(_UNSENT), *(~ref for ref in referenced))
+            .order_by(o.id)
+            .limit(limit)
+        )
+    )
+    if ids:
+        await session.execute(delete(_OUTBOX).where(o.id.in_(ids)))
+    return len(ids)
 
 
 async def strip(

@@ -10,8 +10,14 @@ broadcast in progress never holds back a reply. Outcomes are written in small ba
 429 -> wait `retry_after` and retry the same row (not counted as a failed attempt); 403 -> mark
 the row `blocked` and the account unreachable, and stop; outside Zalo's interaction window ->
 `waiting` until the citizen writes again; network trouble -> retry with
-exponential backoff up to `max_attempts`, then `failed`. On shutdown, sends on the wire finish;
-the rest is handed back.
+exponential backoff up to `max_attempts`, then `failed`. On shutdown (cancelled or stopped),
+sends on the wire get `STOP_TIMEOUT_S` to finish and the rest is handed back, so the sender
+stops within a second; a send cut off is recorded on its row (see `stop`).
+
+Lanes (`storage.outbox`): rows are claimed replies first, then results and reminders, then bulk
+(broadcasts, campaign waves) with the room left, at most `_BULK_BACKLOG` of them in memory; a
+bulk job also waits while a job of a higher lane is queued here, so a citizen's reply never
+waits behind an announcement. The table keeps each chat's order across workers (`claim_due`).
 """
 
 from __future__ import annotations
@@ -47,13 +53,16 @@ LEASE = timedelta(seconds=60)
 # send can take (see the channels' request timeouts), so a claim never lapses mid-send.
 _LEASE_MARGIN_S = 20.0
 _BACKLOG = 200  # claimed rows held in memory at most
+_BULK_BACKLOG = 150  # of which bulk rows: the rest is kept for the higher lanes
 _POLL_S = 0.5
+_INTERRUPTED = "cut off at shutdown while sending: it may have arrived"
 _MAX_BACKOFF_S = 300.0
 # A message that waits for the citizen to write is tried again after this all the same.
 _WAIT_FOR_USER = timedelta(days=7)
-# At shutdown, sends on the wire get this long to finish; one still running is cut off and its
-# row, still claimed, is sent again once its lease has passed (after a restart, say).
-STOP_TIMEOUT_S = 1.5
+# At shutdown, sends on the wire get this long to finish; one still running is cut off, which
+# its row records (`last_error`), and, still claimed, it is sent again once its lease has passed
+# (after a restart, say).
+STOP_TIMEOUT_S = 0.75
 
 
 @dataclass(slots=True)
@@ -63,6 +72,7 @@ class _Job:
     bulk: bool
     attempts: int
     deadline: float  # time.monotonic() after which our claim may have passed to another worker
+    lane: int = outbox.REPLY
 
 
 @dataclass(slots=True)
@@ -77,7 +87,7 @@ class _Hold:
 class _Outcome:
     id: int
     chat: ChatRef
-    status: str  # sent | retry | failed | blocked | dropped | waiting
+    status: str  # sent | retry | failed | blocked | dropped | waiting | interrupted
     external_id: str | None = None
     upload: tuple[str, str] | None = None  # (image key, platform file id) of a first upload
     error: str = ""
@@ -121,6 +131,9 @@ class Sender:
         self._delivering: dict[ChatRef, int] = {}  # the row each chat's worker has in hand
         self._withdrawn: set[int] = set()
         self._stopping = False
+        self._urgent: set[int] = set()  # jobs of the higher lanes held here: bulk jobs wait
+        self._calm = asyncio.Event()  # set while `_urgent` is empty
+        self._calm.set()
         self._writing = 0  # batches of outcomes taken from `_outcomes`, not yet committed
         self._idle = IdleWatch(self.wake)
 
@@ -149,6 +162,9 @@ class Sender:
         """
         for chat, queue in self._queues.items():
             kept = [job for job in queue if job.id not in row_ids]
+            for job in queue:
+                if job.id in row_ids:
+                    self._settle(job)
             if len(kept) != len(queue):
                 queue.clear()
                 queue.extend(kept)
@@ -183,8 +199,11 @@ class Sender:
                 if not claimed and not self._busy():
                     self._idle.quiet(number)
                 if not (claimed and self._room()):  # nothing more due, or the backlog is full
+                    # Not `wait_for`: before Python 3.12 it can swallow a cancellation that
+                    # arrives as the event is set, and the sender would never stop.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), _POLL_S)
+                        async with asyncio.timeout(_POLL_S):
+                            await self._wake.wait()
                     self._wake.clear()
         finally:
             writer.cancel()
@@ -216,8 +235,12 @@ class Sender:
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
         await self._write_outcomes()
 
-    def _room(self) -> int:
-        return max(0, _BACKLOG - sum(len(q) for q in self._queues.values()))
+    def _room(self, *, bulk: bool = False) -> int:
+        held = [job for queue in self._queues.values() for job in queue]
+        room = _BACKLOG - len(held)
+        if bulk:
+            room = min(room, _BULK_BACKLOG - sum(job.lane == outbox.BULK for job in held))
+        return max(0, room)
 
     async def _claim_due(self) -> int:
         room = self._room()
@@ -231,6 +254,7 @@ class Sender:
                 lease_until=now + LEASE,
                 limit=room,
                 channels=tuple(self._channels),
+                bulk_limit=self._room(bulk=True),
             )
         self._more_due = len(rows) == room
         for row, unreachable in rows:
@@ -238,7 +262,8 @@ class Sender:
             if unreachable:
                 self._unreachable.add(chat)
             message = Outgoing.from_body(chat, row.body, row.image)
-            self._submit(_Job(row.id, message, row.bulk, row.attempts, deadline), claimed=True)
+            job = _Job(row.id, message, row.bulk, row.attempts, deadline, row.lane)
+            self._submit(job, claimed=True)
         return len(rows)
 
     # -- delivery ------------------------------------------------------------------------
@@ -258,6 +283,9 @@ class Sender:
             self._hand_back(chat, [job], hold.until, "waiting for an earlier message")
             return
         self._queues.setdefault(chat, deque()).append(job)
+        if job.lane < outbox.BULK:
+            self._urgent.add(job.id)
+            self._calm.clear()
         if chat not in self._workers:
             self._workers[chat] = asyncio.create_task(self._work(chat))
 
@@ -265,7 +293,11 @@ class Sender:
         queue = self._queues[chat]
         try:
             while queue and not self._stopping:
-                retry_at = await self._deliver(chat, queue.popleft())
+                job = queue.popleft()
+                try:
+                    retry_at = await self._deliver(chat, job)
+                finally:
+                    self._settle(job)
                 if retry_at is not None:  # keep the chat's order: the rest waits with it
                     self._hand_back(chat, list(queue), retry_at, "waiting for an earlier message")
                     queue.clear()
@@ -283,6 +315,16 @@ class Sender:
             if bucket is not None and bucket.idle():
                 del self._chat_buckets[chat]
 
+    def _urgent_behind(self, chat: ChatRef) -> bool:
+        """Whether a job of a higher lane waits in this chat's queue (it cannot pass ours)."""
+        return any(job.id in self._urgent for job in self._queues.get(chat, ()))
+
+    def _settle(self, job: _Job) -> None:
+        """`job` has left this sender's hands (sent, settled or handed back)."""
+        self._urgent.discard(job.id)
+        if not self._urgent:
+            self._calm.set()
+
     def _hand_back(
         self, chat: ChatRef, jobs: Sequence[_Job], not_before: datetime, reason: str
     ) -> None:
@@ -292,6 +334,7 @@ class Sender:
         hold = self._held.setdefault(chat, _Hold(set(), not_before))
         hold.until = max(hold.until, not_before)
         for job in jobs:
+            self._settle(job)
             hold.ids.add(job.id)
             self._record(
                 _Outcome(job.id, chat, "retry", attempt=False, not_before=hold.until, error=reason)
@@ -321,6 +364,9 @@ class Sender:
         self._on_wire.add(chat)
         try:
             sent = await channel.send(job.message, bulk=job.bulk)
+        except asyncio.CancelledError:  # cut off at shutdown: it may have arrived or not
+            self._record(_Outcome(job.id, chat, "interrupted", error=_INTERRUPTED))
+            raise
         except RetryLater as error:
             if bucket is not None:
                 bucket.pause(error.seconds)
@@ -358,6 +404,8 @@ class Sender:
         """Wait for the chat's and the channel's pace; False if the job was withdrawn meanwhile."""
         self._delivering[chat] = job.id
         try:
+            if job.lane == outbox.BULK and not self._urgent_behind(chat):
+                await self._calm.wait()  # the higher lanes first
             if bucket is not None:
                 await bucket.take()
             if job.bulk and chat.channel in self._bulk_buckets:
@@ -451,6 +499,8 @@ class Sender:
                         await outbox.mark_waiting(
                             session, message_id=o.id, not_before=o.not_before, error=o.error
                         )
+                    elif o.status == "interrupted":
+                        await outbox.mark_interrupted(session, message_id=o.id, error=o.error)
                     elif o.status in ("failed", "blocked", "dropped"):
                         await outbox.mark_final(
                             session, message_id=o.id, status=o.status, error=o.error
