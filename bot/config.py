@@ -97,6 +97,10 @@ class Settings:
     console_url: str | None = None  # how staff reach the console, for links (default: HTTP_*)
     console_first_response_minutes: float = 30.0  # the inbox highlights tickets unanswered longer
     console_dashboard_refresh_s: float = 30.0  # the live dashboard refreshes at least this often
+    # The platforms' rate limits, shared by every worker through Redis; without it each process
+    # keeps its own, which is right only for one worker (`WORKERS`).
+    redis_url: str | None = None
+    workers: int = 1
 
     @property
     def zalo_enabled(self) -> bool:
@@ -228,6 +232,8 @@ class Settings:
             console_dashboard_refresh_s=_number(
                 env, "CONSOLE_DASHBOARD_REFRESH_S", 30.0, low=1, high=3600
             ),
+            redis_url=_redis_url(env.get("REDIS_URL") or None),
+            workers=_integer(env, "WORKERS", 1, low=1, high=256),
         )
         settings.check()
         return settings
@@ -266,6 +272,11 @@ class Settings:
         if not re.fullmatch(r"[A-Z]{2}", self.dcc_country):
             raise ConfigError(
                 f"DCC_COUNTRY must be two capital letters, ISO 3166-1 (got {self.dcc_country!r})"
+            )
+        if self.workers > 1 and not self.redis_url:
+            raise ConfigError(
+                f"WORKERS={self.workers} needs REDIS_URL: without Redis each worker would keep "
+                "the platforms' rate limits on its own and together exceed them"
             )
 
 
@@ -447,6 +458,16 @@ def _http_url(name: str, value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{name} must be an http(s) URL (got {value!r})")
     return value.rstrip("/")
+
+
+def _redis_url(value: str | None) -> str | None:
+    """REDIS_URL: redis://, rediss:// (TLS) or unix:// (a socket), with a database number."""
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
+        raise ConfigError("REDIS_URL must look like redis://127.0.0.1:6379/0")
+    return value.strip()
 
 
 def _console_url(value: str | None) -> str | None:

@@ -4,7 +4,8 @@ Replies are handed over right after their transaction commits (`deliver_now`), s
 instant; everything else (retries, bulk sends, leftovers of a crash) is claimed from the table by
 the drain loop. A chat's messages leave in the order they were written: while one waits for a
 retry, the later ones wait behind it in the table. Per chat there is a token bucket (Telegram:
-1 message/s sustained, a burst of a few); per channel a second bucket paces bulk sends only, so a
+1 message/s sustained, a burst of a few; 20 a minute in a group); per channel a second bucket
+paces bulk sends only (Telegram: 30/s, 1000/s with paid broadcast; Zalo's rate), so a
 broadcast in progress never holds back a reply. Outcomes are written in small batches.
 
 429 -> wait `retry_after` and retry the same row (not counted as a failed attempt); 403 -> mark
@@ -40,7 +41,7 @@ from bot.channels import (
     WaitForUser,
 )
 from bot.clock import Clock
-from bot.domain.ratelimit import TokenBucket
+from bot.domain.ratelimit import LocalLimiter, RateLimiter
 from bot.idle import IdleWatch
 from bot.messages import ChatRef, Outgoing
 from storage import accounts, media, outbox
@@ -106,6 +107,7 @@ class Sender:
         *,
         clock: Clock,
         max_attempts: int = 6,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._db = db
         self._channels = dict(channels)
@@ -113,11 +115,12 @@ class Sender:
         self._max_attempts = max_attempts
         self._queues: dict[ChatRef, deque[_Job]] = {}
         self._workers: dict[ChatRef, asyncio.Task[None]] = {}
-        self._chat_buckets: dict[ChatRef, TokenBucket] = {}
+        # The buckets: in this process (one worker), or in Redis, shared by all workers.
+        self._limiter: RateLimiter = limiter or LocalLimiter()
         # A tenth of a second's worth of burst: a full second's would let twice the rate
         # through in the second after a pause (a restart, a lull), which the platform refuses.
-        self._bulk_buckets = {
-            name: TokenBucket(ch.limits.bulk_rate_per_s, max(1.0, ch.limits.bulk_rate_per_s / 10))
+        self._bulk_paces = {
+            name: (ch.limits.bulk_rate_per_s, max(1.0, ch.limits.bulk_rate_per_s / 10))
             for name, ch in self._channels.items()
             if ch.limits.bulk_rate_per_s
         }
@@ -311,9 +314,6 @@ class Sender:
                 queue.clear()
             del self._workers[chat]
             del self._queues[chat]
-            bucket = self._chat_buckets.get(chat)
-            if bucket is not None and bucket.idle():
-                del self._chat_buckets[chat]
 
     def _urgent_behind(self, chat: ChatRef) -> bool:
         """Whether a job of a higher lane waits in this chat's queue (it cannot pass ours)."""
@@ -355,8 +355,8 @@ class Sender:
         if chat in self._unreachable:
             self._done(chat, _Outcome(job.id, chat, "dropped", error="recipient unreachable"))
             return None
-        bucket = self._chat_bucket(chat, channel)
-        if not await self._wait_turn(chat, job, bucket):
+        pace = self._chat_pace(chat, channel)
+        if not await self._wait_turn(chat, job, pace):
             return None  # cancelled while it waited for its turn
         if time.monotonic() > job.deadline - _LEASE_MARGIN_S or self._stopping:
             self._queues[chat].appendleft(job)  # our claim may lapse mid-send: hand it back
@@ -368,8 +368,8 @@ class Sender:
             self._record(_Outcome(job.id, chat, "interrupted", error=_INTERRUPTED))
             raise
         except RetryLater as error:
-            if bucket is not None:
-                bucket.pause(error.seconds)
+            if pace is not None:
+                await self._limiter.pause(_chat_key(chat), *pace, error.seconds)
             return self._retry(job, chat, str(error), delay=error.seconds, counts=False)
         except Unreachable as error:
             self._unreachable.add(chat)
@@ -400,16 +400,16 @@ class Sender:
         )
         return None
 
-    async def _wait_turn(self, chat: ChatRef, job: _Job, bucket: TokenBucket | None) -> bool:
+    async def _wait_turn(self, chat: ChatRef, job: _Job, pace: tuple[float, float] | None) -> bool:
         """Wait for the chat's and the channel's pace; False if the job was withdrawn meanwhile."""
         self._delivering[chat] = job.id
         try:
             if job.lane == outbox.BULK and not self._urgent_behind(chat):
                 await self._calm.wait()  # the higher lanes first
-            if bucket is not None:
-                await bucket.take()
-            if job.bulk and chat.channel in self._bulk_buckets:
-                await self._bulk_buckets[chat.channel].take()
+            if pace is not None:
+                await self._limiter.take(_chat_key(chat), *pace)
+            if job.bulk and chat.channel in self._bulk_paces:
+                await self._limiter.take(f"{chat.channel}:bulk", *self._bulk_paces[chat.channel])
         except asyncio.CancelledError:
             self._queues[chat].appendleft(job)  # not sent yet: handed back with the rest
             raise
@@ -443,14 +443,10 @@ class Sender:
         )
         return not_before
 
-    def _chat_bucket(self, chat: ChatRef, channel: Channel) -> TokenBucket | None:
+    @staticmethod
+    def _chat_pace(chat: ChatRef, channel: Channel) -> tuple[float, float] | None:
         rate, burst = channel.limits.pace(chat.chat_id)
-        if rate is None:
-            return None
-        bucket = self._chat_buckets.get(chat)
-        if bucket is None:
-            bucket = self._chat_buckets[chat] = TokenBucket(rate, burst)
-        return bucket
+        return None if rate is None else (rate, float(burst))
 
     # -- recording outcomes --------------------------------------------------------------
 
@@ -520,3 +516,8 @@ class Sender:
             self._writing -= 1
         if any(o.status == "retry" for o in batch) or (self._idle.waiting and not self._busy()):
             self._wake.set()  # retries may be due now; someone waits to hear all is sent
+
+
+def _chat_key(chat: ChatRef) -> str:
+    """The name of a chat's bucket (in Redis, shared by every worker)."""
+    return f"{chat.channel}:chat:{chat.chat_id}"
