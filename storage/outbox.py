@@ -19,8 +19,8 @@ the bulk lane only with the room they leave.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -115,6 +115,73 @@ async def enqueue(
 
 _OUTBOX = table(OutboxMessage)
 _INSERT = insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order=True)
+
+
+async def enqueue_replies(
+    session: AsyncSession,
+    messages: Sequence[NewMessage],
+    *,
+    now: datetime,
+    lease_until: datetime,
+    held_here: Collection[int] = (),
+) -> list[tuple[int, bool]]:
+    """Write replies claimed by the caller for delivery at once, in the `REPLY` lane.
+
+    In a chat where an earlier message is due and unclaimed, or waits for a retry, they wait
+    their turn in the table instead, due now, so the chat's messages leave in order. Rows in
+    `held_here` (the caller's sender has them in hand and keeps each chat's order itself) hold
+    nothing back. Nor does a row another worker has claimed: it is on its way now, and its
+    worker may have died with it (its lease ends within a minute), which must not hold a
+    citizen's reply up that long.
+
+    Returns:
+        For each message, in the order given: its row id and whether the caller claimed it.
+    """
+    chats = {(m.channel, m.chat_id) for m in messages}
+    waiting = await _chats_waiting(session, chats, now, held_here)
+    mine = [(m.channel, m.chat_id) not in waiting for m in messages]
+    claimed = iter(
+        await enqueue(
+            session,
+            [m for m, ok in zip(messages, mine, strict=True) if ok],
+            now=now,
+            lease_until=lease_until,
+        )
+    )
+    queued = [replace(m, lane=REPLY) for m, ok in zip(messages, mine, strict=True) if not ok]
+    later = iter(await enqueue(session, queued, now=now))
+    return [(next(claimed), True) if ok else (next(later), False) for ok in mine]
+
+
+async def _chats_waiting(
+    session: AsyncSession, chats: set[tuple[str, str]], now: datetime, held_here: Collection[int]
+) -> set[tuple[str, str]]:
+    """The chats among `chats` with a message still to leave before anything new."""
+    if not chats:
+        return set()
+    o = OutboxMessage
+    rows = await session.execute(
+        select(o.id, o.channel, o.chat_id).where(
+            tuple_(o.channel, o.chat_id).in_(chats),
+            _UNSENT_ROWS,
+            _holding(now),
+            o.status != "sending",
+        )
+    )
+    return {(channel, chat_id) for row_id, channel, chat_id in rows if row_id not in held_here}
+
+
+def _holding(now: datetime) -> Any:
+    """Unsent rows that hold their chat's later ones back: claimed, due, or to be retried.
+
+    A message scheduled for later (a reminder) holds nothing, nor one kept for its citizen to
+    write (`waiting`).
+    """
+    o = OutboxMessage
+    return or_(
+        o.status == "sending",
+        (o.status == "pending") & ((o.not_before <= now) | o.last_error.is_not(None)),
+    )
 
 
 async def claim_due(
@@ -220,13 +287,9 @@ async def _earlier_unsent(
     chats = {(message.channel, message.chat_id) for message, _ in claimed}
     top = max(message.id for message, _ in claimed)
     o = OutboxMessage
-    holding = or_(
-        o.status == "sending",
-        (o.status == "pending") & ((o.not_before <= now) | o.last_error.is_not(None)),
-    )
     rows = await session.execute(
         select(o.id, o.channel, o.chat_id, _due(now)).where(
-            tuple_(o.channel, o.chat_id).in_(chats), o.id < top, _UNSENT_ROWS, holding
+            tuple_(o.channel, o.chat_id).in_(chats), o.id < top, _UNSENT_ROWS, _holding(now)
         )
     )
     return [(row_id, (channel, chat_id), bool(due)) for row_id, channel, chat_id, due in rows]

@@ -212,3 +212,39 @@ async def test_settled_rows_are_pruned_after_the_period_unless_referenced(databa
     left = await statuses(database, [old_sent, old_referenced, old_pending, recent])
     assert sorted(left) == [old_referenced, old_pending, recent]
     assert await retention.prune_old_messages(database, now=clock(), keep=keep) == 0
+
+
+async def test_a_reply_waits_in_the_table_behind_its_chat_s_due_or_retried_message(
+    database, clock
+) -> None:
+    due, retried, claimed = await write(
+        database, clock, [row(7, "Đến hạn"), row(8, "Thử lại"), row(9, "Đang gửi")]
+    )
+    assert await claim(database, clock, limit=3) == [due, retried, claimed]
+    async with database.session_scope() as session:
+        await outbox.mark_retry(
+            session, message_id=due, not_before=clock(), error="stopped", attempt=False
+        )
+        await outbox.mark_retry(
+            session,
+            message_id=retried,
+            not_before=clock() + timedelta(seconds=30),
+            error="502",
+            attempt=True,
+        )
+        written = await outbox.enqueue_replies(
+            session,
+            [row(c, "Trả lời") for c in (7, 8, 9, 10)],
+            now=clock(),
+            lease_until=clock() + LEASE,
+        )
+    assert [mine for _id, mine in written] == [False, False, True, True]
+    (behind_due, _), (behind_retry, _), (passing, _), (alone, _) = written
+    rows = await statuses(database, [behind_due, behind_retry, passing, alone])
+    assert [rows[i].status for i in (behind_due, behind_retry, passing, alone)] == [
+        "pending", "pending", "sending", "sending"
+    ]  # fmt: skip
+    assert rows[behind_due].lane == outbox.REPLY
+    assert await claim(database, clock) == [due, behind_due]  # the chat's order, one claim
+    clock.advance(timedelta(seconds=31))
+    assert await claim(database, clock) == [retried, behind_retry]

@@ -133,6 +133,7 @@ class Sender:
         self._on_wire: set[ChatRef] = set()
         self._delivering: dict[ChatRef, int] = {}  # the row each chat's worker has in hand
         self._withdrawn: set[int] = set()
+        self._taken: set[int] = set()  # rows in hand: claimed or given, outcome not written
         self._stopping = False
         self._urgent: set[int] = set()  # jobs of the higher lanes held here: bulk jobs wait
         self._calm = asyncio.Event()  # set while `_urgent` is empty
@@ -168,11 +169,19 @@ class Sender:
             for job in queue:
                 if job.id in row_ids:
                     self._settle(job)
+                    self._taken.discard(job.id)
             if len(kept) != len(queue):
                 queue.clear()
                 queue.extend(kept)
             if self._delivering.get(chat) in row_ids and chat not in self._on_wire:
                 self._withdrawn.add(self._delivering[chat])
+
+    def held_rows(self) -> set[int]:
+        """The rows this sender has in hand (claimed or given), their outcome not yet written.
+
+        It keeps each chat's order among them itself; rows in no one's hand are the table's.
+        """
+        return set(self._taken)
 
     def reachable_again(self, chat: ChatRef) -> None:
         """The citizen wrote to us, so the platform lets us write back again."""
@@ -278,6 +287,7 @@ class Sender:
         behind them (the drain claims in id order), so a chat never sees them out of order.
         """
         chat = job.message.chat
+        self._taken.add(job.id)
         hold = self._held.get(chat)
         if hold is not None and self._clock() > hold.until + LEASE:
             del self._held[chat]  # its rows went to another worker; stop waiting for them
@@ -514,6 +524,7 @@ class Sender:
             raise
         finally:
             self._writing -= 1
+        self._taken.difference_update(o.id for o in batch)
         if any(o.status == "retry" for o in batch) or (self._idle.waiting and not self._busy()):
             self._wake.set()  # retries may be due now; someone waits to hear all is sent
 
