@@ -232,7 +232,9 @@ async def _lock_due(
     return [(message, bool(unreachable)) for message, unreachable in rows]
 
 
-def due_rows(now: datetime, channels: Sequence[str], limit: int, *where: Any) -> Select[Any]:
+def due_rows(
+    now: datetime, channels: Sequence[str], limit: int, *where: Any
+) -> Select[OutboxMessage, bool]:
     """The first `limit` due rows matching `where` and their recipients' reachability.
 
     `OUTBOX_UNSENT` is spelt literally: it lets both engines walk `ix_outbox_pending` (by
