@@ -11,6 +11,7 @@ from sqlalchemy import insert, select
 from bot.app import Service, build_service, running
 from bot.config import Settings
 from bot.domain import retention
+from bot.messages import ChatRef, Outgoing
 from storage import outbox
 from storage.db import Database
 from storage.models import Broadcast, BroadcastDelivery, OutboxMessage, table
@@ -248,3 +249,30 @@ async def test_a_reply_waits_in_the_table_behind_its_chat_s_due_or_retried_messa
     assert await claim(database, clock) == [due, behind_due]  # the chat's order, one claim
     clock.advance(timedelta(seconds=31))
     assert await claim(database, clock) == [retried, behind_retry]
+
+
+async def test_a_reply_behind_its_chat_s_waiting_bulk_message_takes_it_along(
+    service: Service, clock: Clock, emulator: TelegramEmulator
+) -> None:
+    arrived, release = emulator.hold_chat(91)
+    try:
+        await write(service.db, clock, [row(91, "Trả lời treo", lane=outbox.REPLY)])
+        (bulk,) = await write(service.db, clock, [row(92, "Thông báo", lane=outbox.BULK)])
+        service.sender.wake()
+        await arrived.wait()  # a reply is on the wire: bulk sends wait for it
+        assert bulk in service.sender.held_rows()
+        async with service.db.session_scope() as session:
+            ((reply, mine),) = await outbox.enqueue_replies(
+                session,
+                [row(92, "Trả lời")],
+                now=clock(),
+                lease_until=clock() + LEASE,
+                held_here=service.sender.held_rows(),
+            )
+        assert mine
+        service.sender.deliver_now([(reply, Outgoing(ChatRef("telegram", "92"), "Trả lời"))])
+        await emulator.wait_for_sent(92, 2, timeout=10)  # not stuck behind chat 91's reply
+        assert [m["text"] for m in emulator.sent(92)] == ["Thông báo", "Trả lời"]
+        assert emulator.sent(91) == []
+    finally:
+        release.set()

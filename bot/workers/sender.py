@@ -136,8 +136,7 @@ class Sender:
         self._taken: set[int] = set()  # rows in hand: claimed or given, outcome not written
         self._stopping = False
         self._urgent: set[int] = set()  # jobs of the higher lanes held here: bulk jobs wait
-        self._calm = asyncio.Event()  # set while `_urgent` is empty
-        self._calm.set()
+        self._nudges: dict[ChatRef, asyncio.Event] = {}  # bulk jobs waiting for `_urgent`
         self._writing = 0  # batches of outcomes taken from `_outcomes`, not yet committed
         self._idle = IdleWatch(self.wake)
 
@@ -298,7 +297,9 @@ class Sender:
         self._queues.setdefault(chat, deque()).append(job)
         if job.lane < outbox.BULK:
             self._urgent.add(job.id)
-            self._calm.clear()
+            nudge = self._nudges.pop(chat, None)
+            if nudge is not None:  # the chat's bulk job waiting ahead of it must go first now
+                nudge.set()
         if chat not in self._workers:
             self._workers[chat] = asyncio.create_task(self._work(chat))
 
@@ -325,6 +326,11 @@ class Sender:
             del self._workers[chat]
             del self._queues[chat]
 
+    async def _higher_lanes_first(self, chat: ChatRef) -> None:
+        """Wait while jobs of higher lanes are in hand, unless one waits behind us in the chat."""
+        while self._urgent and not self._urgent_behind(chat):
+            await self._nudges.setdefault(chat, asyncio.Event()).wait()
+
     def _urgent_behind(self, chat: ChatRef) -> bool:
         """Whether a job of a higher lane waits in this chat's queue (it cannot pass ours)."""
         return any(job.id in self._urgent for job in self._queues.get(chat, ()))
@@ -333,7 +339,9 @@ class Sender:
         """`job` has left this sender's hands (sent, settled or handed back)."""
         self._urgent.discard(job.id)
         if not self._urgent:
-            self._calm.set()
+            for nudge in self._nudges.values():
+                nudge.set()
+            self._nudges.clear()
 
     def _hand_back(
         self, chat: ChatRef, jobs: Sequence[_Job], not_before: datetime, reason: str
@@ -414,8 +422,8 @@ class Sender:
         """Wait for the chat's and the channel's pace; False if the job was withdrawn meanwhile."""
         self._delivering[chat] = job.id
         try:
-            if job.lane == outbox.BULK and not self._urgent_behind(chat):
-                await self._calm.wait()  # the higher lanes first
+            if job.lane == outbox.BULK:
+                await self._higher_lanes_first(chat)
             if pace is not None:
                 await self._limiter.take(_chat_key(chat), *pace)
             if job.bulk and chat.channel in self._bulk_paces:
