@@ -462,6 +462,18 @@ async def deliver(db: Database, wanted: int, queued: int) -> Delivery:
         process.terminate()
         process.wait(timeout=15)
     recorded = await count(db, OutboxMessage.status == "sent")
+    async with db.read_scope() as session:
+        errors = (
+            await session.execute(
+                select(OutboxMessage.last_error, func.count())
+                .where(OutboxMessage.last_error.is_not(None))
+                .group_by(OutboxMessage.last_error)
+                .order_by(func.count().desc())
+                .limit(3)
+            )
+        ).all()
+    for error, times in errors:  # rows tried more than once, and why
+        print(f"  {times} rows were retried after: {error}", flush=True)
     return Delivery(delivered, elapsed, recorded, baseline_cpu, idle_cpu, claim, old, stop_s)
 
 

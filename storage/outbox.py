@@ -34,7 +34,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -159,29 +158,68 @@ async def _chats_waiting(
     """The chats among `chats` with a message still to leave before anything new."""
     if not chats:
         return set()
+    return {
+        row.chat
+        for row in await _unsent_in_chats(session, chats)
+        if row.status != "sending" and row.holding(now) and row.id not in held_here
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Unsent:
+    id: int
+    chat: tuple[str, str]
+    status: str
+    not_before: datetime
+    lease_until: datetime | None
+    last_error: str | None
+
+    def holding(self, now: datetime) -> bool:
+        """Whether it holds its chat's later rows back: claimed, due, or to be retried.
+
+        A message scheduled for later (a reminder) holds nothing, nor one kept for its
+        citizen to write (`waiting`).
+        """
+        if self.status == "sending":
+            return True
+        return self.status == "pending" and (self.not_before <= now or self.last_error is not None)
+
+    def due(self, now: datetime) -> bool:
+        """Whether a claim may take it now (as `_due`)."""
+        if self.status == "sending":
+            return self.lease_until is not None and self.lease_until < now
+        return self.not_before <= now
+
+
+def chat_rows(chats: set[tuple[str, str]]) -> Select[int, str, str, str, datetime, Any, Any]:
+    """Every row of `chats` (and of the same ids on their other channels): what to look at."""
     o = OutboxMessage
-    rows = await session.execute(
-        select(o.id, o.channel, o.chat_id).where(
-            tuple_(o.channel, o.chat_id).in_(chats),
-            _UNSENT_ROWS,
-            _holding(now),
-            o.status != "sending",
-        )
+    return select(
+        o.id, o.channel, o.chat_id, o.status, o.not_before, o.lease_until, o.last_error
+    ).where(
+        o.channel.in_({channel for channel, _ in chats}),
+        o.chat_id.in_({chat_id for _, chat_id in chats}),
     )
-    return {(channel, chat_id) for row_id, channel, chat_id in rows if row_id not in held_here}
 
 
-def _holding(now: datetime) -> Any:
-    """Unsent rows that hold their chat's later ones back: claimed, due, or to be retried.
+async def _unsent_in_chats(
+    session: AsyncSession, chats: set[tuple[str, str]], before: int | None = None
+) -> list[_Unsent]:
+    """The unsent rows of `chats` (with ids below `before`).
 
-    A message scheduled for later (a reminder) holds nothing, nor one kept for its citizen to
-    write (`waiting`).
+    Only the channels and chat ids are in the WHERE clause, so both engines seek each chat in
+    `ix_outbox_chat` (a status or id filter leads them to walk every pending row of the
+    backlog, or every row below an id, instead); the rest is sorted out here. A chat's rows
+    are pruned after `OUTBOX_PRUNE_DAYS`, which bounds what is read.
     """
-    o = OutboxMessage
-    return or_(
-        o.status == "sending",
-        (o.status == "pending") & ((o.not_before <= now) | o.last_error.is_not(None)),
-    )
+    rows = await session.execute(chat_rows(chats))
+    return [
+        _Unsent(row_id, (channel, chat_id), status, not_before, lease_until, last_error)
+        for row_id, channel, chat_id, status, not_before, lease_until, last_error in rows
+        if status in _UNSENT
+        and (channel, chat_id) in chats
+        and (before is None or row_id < before)
+    ]
 
 
 async def claim_due(
@@ -288,13 +326,8 @@ async def _earlier_unsent(
     """The chats' rows before the last claimed that hold later ones back: (id, chat, due)."""
     chats = {(message.channel, message.chat_id) for message, _ in claimed}
     top = max(message.id for message, _ in claimed)
-    o = OutboxMessage
-    rows = await session.execute(
-        select(o.id, o.channel, o.chat_id, _due(now)).where(
-            tuple_(o.channel, o.chat_id).in_(chats), o.id < top, _UNSENT_ROWS, _holding(now)
-        )
-    )
-    return [(row_id, (channel, chat_id), bool(due)) for row_id, channel, chat_id, due in rows]
+    rows = await _unsent_in_chats(session, chats, before=top)
+    return [(row.id, row.chat, row.due(now)) for row in rows if row.holding(now)]
 
 
 async def mark_sent(

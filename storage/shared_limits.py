@@ -11,6 +11,9 @@ Time comes from Redis (`TIME` in the script), not from the workers: the workers'
 disagree by more than a token's interval (1 ms at 1,000 messages a second), and the service's
 injected clock is the business time that tests move by days; the waits here are real seconds
 slept by the caller. One clock, read where the decision is made, keeps all workers in step.
+A script that writes after reading `TIME` needs Redis 5 or later (effects replication; tested
+with 7.0). Keys are named `chb:limit:<channel>:chat:<id>` and `chb:limit:<channel>:bulk`: give
+each deployment its own Redis database.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import insert, select
 
@@ -119,16 +120,23 @@ async def test_claiming_walks_only_the_unsent_rows(database, clock) -> None:
     sent = await write(database, clock, [row(1000 + i, "Đã gửi") for i in range(50)])
     await settle(database, sent, clock)
     (due,) = await write(database, clock, [row(1, "Còn chờ")])
-    statement = outbox.due_rows(clock(), ("telegram",), 200, OutboxMessage.lane < outbox.BULK)
+    claim_rows = outbox.due_rows(clock(), ("telegram",), 200, OutboxMessage.lane < outbox.BULK)
+    # The partial index of unsent rows, entered by lane: the sent rows are never walked.
+    plan = await explain(database, claim_rows)
+    assert "ix_outbox_pending" in plan and "SCAN" not in plan.replace("CONSTANT", ""), plan
+    # Each chat's own rows, for its order: sought chat by chat, not the whole backlog.
+    plan = await explain(database, outbox.chat_rows({("telegram", "1"), ("telegram", "2")}))
+    assert "ix_outbox_chat" in plan, plan
+    assert await claim(database, clock) == [due]
+
+
+async def explain(database: Database, statement: Any) -> str:
     sql = str(statement.compile(dialect=database.engine.dialect, compile_kwargs=LITERAL))
     async with database.engine.connect() as conn:
         if not database.is_sqlite:  # on a table this small a plain scan would be cheaper
             await conn.exec_driver_sql("SET enable_seqscan = off")
         explain = "EXPLAIN QUERY PLAN " if database.is_sqlite else "EXPLAIN "
-        plan = " ".join(str(line) for line in await conn.exec_driver_sql(explain + sql))
-    # The partial index of unsent rows, entered by lane: the sent rows are never walked.
-    assert "ix_outbox_pending" in plan, plan
-    assert await claim(database, clock) == [due]
+        return " ".join(str(line) for line in await conn.exec_driver_sql(explain + sql))
 
 
 # -- the sender: lanes, order and stopping -------------------------------------------------
