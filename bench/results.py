@@ -25,7 +25,7 @@ Vietnamese, 20 % English), in half as many tubes at 10 sites; a quarter of the t
 Chunks of 1,000 rows: the rate is the same with 10,000 (measured), and a transaction of about
 1.6 s (SQLite) or 3 s (PostgreSQL) neither holds SQLite's write lock long nor keeps the first
 notices waiting for the end of a long transaction.
-Defaults: 50,000 people, so both engines finish in about 4 minutes on 2 cores; the issue's
+Defaults: 50,000 people, so both engines finish in about 6 minutes on 2 cores; the issue's
 scale (`--people 200000`, 100,000 results) takes about 11 minutes.
 It prints import rows/s, seconds to the first and last notification queued, the cost ratio
 (import time / baseline time: 75x means importing a result costs as much as 75 parsed rows

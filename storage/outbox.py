@@ -126,12 +126,14 @@ async def enqueue_replies(
 ) -> list[tuple[int, bool]]:
     """Write replies claimed by the caller for delivery at once, in the `REPLY` lane.
 
-    In a chat where an earlier message is due and unclaimed, or waits for a retry, they wait
-    their turn in the table instead, due now, so the chat's messages leave in order. Rows in
-    `held_here` (the caller's sender has them in hand and keeps each chat's order itself) hold
-    nothing back. Nor does a row another worker has claimed: it is on its way now, and its
-    worker may have died with it (its lease ends within a minute), which must not hold a
-    citizen's reply up that long.
+    In a chat where an earlier message waits for a retry, they wait their turn in the table
+    instead, due now, so the chat's messages leave in order. Rows in `held_here` (the
+    caller's sender has them in hand and keeps each chat's order itself) hold nothing back.
+    Nor does a row another worker has claimed: it is on its way now, and its worker may have
+    died with it (its lease ends within a minute), which must not hold a citizen's reply up
+    that long. Nor, for now, a notice due and not yet claimed: the reply the citizen waits
+    for goes first (the test harness of the conversations runs without a sender, and their
+    notices would hold every reply back there).
 
     Returns:
         For each message, in the order given: its row id and whether the caller claimed it.
@@ -161,7 +163,7 @@ async def _chats_waiting(
     return {
         row.chat
         for row in await _unsent_in_chats(session, chats)
-        if row.status != "sending" and row.holding(now) and row.id not in held_here
+        if row.status == "pending" and row.last_error is not None and row.id not in held_here
     }
 
 

@@ -223,13 +223,14 @@ async def test_settled_rows_are_pruned_after_the_period_unless_referenced(databa
     assert await retention.prune_old_messages(database, now=clock(), keep=keep) == 0
 
 
-async def test_a_reply_waits_in_the_table_behind_its_chat_s_due_or_retried_message(
+async def test_a_reply_waits_in_the_table_behind_its_chat_s_handed_back_or_retried_message(
     database, clock
 ) -> None:
     due, retried, claimed = await write(
-        database, clock, [row(7, "Đến hạn"), row(8, "Thử lại"), row(9, "Đang gửi")]
+        database, clock, [row(7, "Trả lại"), row(8, "Thử lại"), row(9, "Đang gửi")]
     )
     assert await claim(database, clock, limit=3) == [due, retried, claimed]
+    (fresh,) = await write(database, clock, [row(11, "Kết quả, chưa ai nhận")])
     async with database.session_scope() as session:
         await outbox.mark_retry(
             session, message_id=due, not_before=clock(), error="stopped", attempt=False
@@ -243,18 +244,20 @@ async def test_a_reply_waits_in_the_table_behind_its_chat_s_due_or_retried_messa
         )
         written = await outbox.enqueue_replies(
             session,
-            [row(c, "Trả lời") for c in (7, 8, 9, 10)],
+            [row(c, "Trả lời") for c in (7, 8, 9, 10, 11)],
             now=clock(),
             lease_until=clock() + LEASE,
         )
-    assert [mine for _id, mine in written] == [False, False, True, True]
-    (behind_due, _), (behind_retry, _), (passing, _), (alone, _) = written
+    # Chat 11's notice, due and unclaimed, lets the reply the citizen waits for go first.
+    assert [mine for _id, mine in written] == [False, False, True, True, True]
+    (behind_due, _), (behind_retry, _), (passing, _), (alone, _), _first = written
     rows = await statuses(database, [behind_due, behind_retry, passing, alone])
     assert [rows[i].status for i in (behind_due, behind_retry, passing, alone)] == [
         "pending", "pending", "sending", "sending"
     ]  # fmt: skip
     assert rows[behind_due].lane == outbox.REPLY
-    assert await claim(database, clock) == [due, behind_due]  # the chat's order, one claim
+    # Chat 7's order, in one claim; chat 11's notice, still due, leaves after its reply.
+    assert await claim(database, clock) == [due, fresh, behind_due]
     clock.advance(timedelta(seconds=31))
     assert await claim(database, clock) == [retried, behind_retry]
 

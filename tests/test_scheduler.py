@@ -61,12 +61,8 @@ async def booked(svc: Service, clock: Clock) -> tuple[Citizen, Booking, Slot]:
 
 
 async def news(citizen: Citizen) -> list[dict[str, Any]]:
-    """What the scheduler queued for the citizen since last read, now delivered to them.
-
-    The sender is not running: what it would do is done here (the rows are marked sent), so
-    the citizen's next replies, which leave after their chat's earlier messages, go at once.
-    """
-    async with citizen.svc.db.session_scope() as session:
+    """What the scheduler queued for the citizen since last read (the sender is not running)."""
+    async with citizen.svc.db.read_scope() as session:
         rows = (
             await session.scalars(
                 select(OutboxMessage)
@@ -74,8 +70,6 @@ async def news(citizen: Citizen) -> list[dict[str, Any]]:
                 .order_by(OutboxMessage.id)
             )
         ).all()
-        due = [(row.id, None) for row in rows if row.status == "pending"]
-        await outbox.mark_sent(session, outcomes=due, at=citizen.svc.clock())
     if rows:
         citizen.after = rows[-1].id
         citizen.last = [row.body for row in rows]
