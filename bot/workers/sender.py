@@ -98,7 +98,11 @@ class _Outcome:
 
 
 class Sender:
-    """Delivers outbox rows; one per process, started by `run()`."""
+    """Delivers outbox rows; one per process, started by `run()`.
+
+    `limiter` keeps the platforms' paces: in this process by default, or in Redis, shared by
+    every worker (`storage.shared_limits`).
+    """
 
     def __init__(
         self,
