@@ -17,17 +17,22 @@ Vietnamese, 20 % English), in half as many tubes at 10 sites; a quarter of the t
             and the service's `Sender` with a `TelegramChannel` pointing at it (bulk rate 1000/s,
             as with TELEGRAM_PAID_BROADCAST; result notices are not bulk rows, so only the
             per-chat bucket applies, and every person has a chat of their own): the time until
-            the emulator has received the first `--deliver` notifications (oldest first).
+            the emulator has received the first `--deliver` notifications (oldest first);
+            then on until it has them all, when the sender idles: the bench process's CPU
+            share over 5 s (against its share over 5 s before the sender started, the
+            baseline), one claim with nothing due over the delivered history (against the
+            claim as it was before lanes), and the seconds from cancelling the sender to its end.
 Chunks of 1,000 rows: the rate is the same with 10,000 (measured), and a transaction of about
 1.6 s (SQLite) or 3 s (PostgreSQL) neither holds SQLite's write lock long nor keeps the first
 notices waiting for the end of a long transaction.
-Defaults: 50,000 people, so both engines finish in about 4 minutes on 2 cores; the issue's
+Defaults: 50,000 people, so both engines finish in about 6 minutes on 2 cores; the issue's
 scale (`--people 200000`, 100,000 results) takes about 11 minutes.
 It prints import rows/s, seconds to the first and last notification queued, the cost ratio
 (import time / baseline time: 75x means importing a result costs as much as 75 parsed rows
 written as plain INSERTs), notifications delivered/s, and a final JSON line whose unsuffixed
 figures are SQLite's (`unrecorded_after_stop`: messages the emulator received that the outbox
-does not show as sent once the sender has stopped; it should be 0).
+does not show as sent once the sender has stopped; it should be 0; `sender_idle_cpu_share`
+should be about `baseline_idle_cpu_share`).
 Usage: python -m bench.results [--people N] [--chunk R] [--deliver M] [--engines E ...]
 """
 
@@ -59,6 +64,7 @@ from bot.handlers.privacy import CONSENT_VERSION
 from bot.i18n import TIMEZONE
 from bot.imports import import_results
 from bot.workers.sender import Sender
+from storage import outbox
 from storage.db import Database
 from storage.models import (
     Account,
@@ -98,9 +104,16 @@ class Figures:
     import_s: float
     first_s: float  # to the first chunk's commit: its notifications can be delivered
     queued: int
-    delivered: int
-    deliver_s: float
-    recorded_sent: int
+    wanted: int
+    delivery: Delivery
+
+    @property
+    def delivered(self) -> int:
+        return self.delivery.delivered
+
+    @property
+    def recorded_sent(self) -> int:
+        return self.delivery.recorded
 
     @property
     def import_rows_per_s(self) -> float:
@@ -116,7 +129,7 @@ class Figures:
 
     @property
     def notifications_per_s(self) -> float:
-        return self.delivered / self.deliver_s
+        return self.wanted / self.delivery.seconds
 
 
 # -- the fixture -----------------------------------------------------------------------------
@@ -345,8 +358,58 @@ async def start_emulator() -> tuple[subprocess.Popen[str], str]:
     return process, line.split()[1]
 
 
-async def deliver(db: Database, wanted: int) -> tuple[int, float, int]:
-    """Run the sender until the emulator has `wanted` messages: (delivered, seconds, recorded)."""
+@dataclass
+class Delivery:
+    delivered: int  # by the emulator, once the sender has stopped
+    seconds: float  # until the emulator had the first `--deliver`
+    recorded: int  # rows recorded as sent, once the sender has stopped
+    baseline_cpu: float  # the bench process's share of a core, idle, before the sender ran
+    idle_cpu: float  # its share with the sender running, everything delivered
+    claim_ms: float  # one claim with nothing due, over the delivered history
+    old_claim_ms: float  # the same with the claim as it was (ORDER BY id, OR filter)
+    stop_s: float  # from cancelling the sender to its task's end
+
+
+IDLE_WINDOW_S = 5.0
+
+
+async def cpu_share(seconds: float) -> float:
+    """This process's CPU time over the next `seconds`, as a share of one core."""
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    await asyncio.sleep(seconds)
+    return (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+
+
+async def claim_ms(db: Database, statement: Any) -> float:
+    """Milliseconds one claim's SELECT takes (median of 21), nothing being due."""
+    times = []
+    for _ in range(21):
+        async with db.read_scope() as session:
+            t0 = time.perf_counter()
+            found = (await session.execute(statement)).all()
+            times.append((time.perf_counter() - t0) * 1000)
+        if found:
+            raise RuntimeError(f"{len(found)} rows still due after delivery")
+    return sorted(times)[len(times) // 2]
+
+
+def old_claim(now: datetime) -> Any:
+    """The claim before lanes: due rows in id order, an OR filter, no index of unsent rows."""
+    o = OutboxMessage
+    return (
+        select(o)
+        .where(
+            o.channel.in_(["telegram"]),
+            ((o.status.in_(("pending", "waiting"))) & (o.not_before <= now))
+            | ((o.status == "sending") & (o.lease_until < now)),
+        )
+        .order_by(o.id)
+        .limit(200)
+    )
+
+
+async def deliver(db: Database, wanted: int, queued: int) -> Delivery:
+    """Run the sender until the emulator has every notice; idle figures; then stop it."""
     process, base_url = await start_emulator()
     channel = TelegramChannel(
         token=TOKEN,
@@ -358,6 +421,7 @@ async def deliver(db: Database, wanted: int) -> tuple[int, float, int]:
     )
     try:
         await channel.start()
+        baseline_cpu = await cpu_share(IDLE_WINDOW_S)
         sender = Sender(db, {channel.name: channel}, clock=utcnow)
         async with aiohttp.ClientSession() as http:
 
@@ -373,23 +437,44 @@ async def deliver(db: Database, wanted: int) -> tuple[int, float, int]:
 
             t0 = time.perf_counter()
             task = asyncio.create_task(sender.run(), name="sender")
-            delivered = 0
-            while delivered < wanted:
+            delivered, elapsed = 0, 0.0
+            while delivered < queued:
                 if task.done():
                     task.result()  # raises what stopped it
-                if time.perf_counter() - t0 > 600:
-                    raise TimeoutError(f"only {delivered} of {wanted} notifications arrived")
+                if time.perf_counter() - t0 > 900:
+                    raise TimeoutError(f"only {delivered} of {queued} notifications arrived")
                 await asyncio.sleep(0.1)
                 delivered = await received()
-            elapsed = time.perf_counter() - t0
+                if delivered >= wanted and not elapsed:
+                    elapsed = time.perf_counter() - t0
+            await asyncio.wait_for(sender.drained(), 60)  # every outcome written
+            idle_cpu = await cpu_share(IDLE_WINDOW_S)
+            now = utcnow()
+            new = outbox.due_rows(now, ["telegram"], 200, OutboxMessage.lane < outbox.BULK)
+            claim, old = await claim_ms(db, new), await claim_ms(db, old_claim(now))
+            t1 = time.perf_counter()
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)  # stops, records the outcomes
+            await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 30)
+            stop_s = time.perf_counter() - t1
             delivered = await received()
     finally:
         await channel.stop()
         process.terminate()
         process.wait(timeout=15)
-    return delivered, elapsed, await count(db, OutboxMessage.status == "sent")
+    recorded = await count(db, OutboxMessage.status == "sent")
+    async with db.read_scope() as session:
+        errors = (
+            await session.execute(
+                select(OutboxMessage.last_error, func.count())
+                .where(OutboxMessage.last_error.is_not(None))
+                .group_by(OutboxMessage.last_error)
+                .order_by(func.count().desc())
+                .limit(3)
+            )
+        ).all()
+    for error, times in errors:  # rows tried more than once, and why
+        print(f"  {times} rows were retried after: {error}", flush=True)
+    return Delivery(delivered, elapsed, recorded, baseline_cpu, idle_cpu, claim, old, stop_s)
 
 
 async def measure(engine: str, url: str, args: argparse.Namespace) -> Figures:
@@ -410,7 +495,7 @@ async def measure(engine: str, url: str, args: argparse.Namespace) -> Figures:
         print(f"{engine}: import {import_s:.1f} s, {queued:,} notifications queued", flush=True)
         if queued != args.people:
             raise RuntimeError(f"{queued} notifications queued for {args.people} people")
-        delivered, deliver_s, recorded = await deliver(db, min(args.deliver, queued))
+        delivery = await deliver(db, min(args.deliver, queued), queued)
     finally:
         await db.dispose()
     return Figures(
@@ -422,9 +507,8 @@ async def measure(engine: str, url: str, args: argparse.Namespace) -> Figures:
         import_s=import_s,
         first_s=first_s,
         queued=queued,
-        delivered=delivered,
-        deliver_s=deliver_s,
-        recorded_sent=recorded,
+        wanted=min(args.deliver, queued),
+        delivery=delivery,
     )
 
 
@@ -459,6 +543,13 @@ async def main() -> None:
             f"{r.cost_ratio:>7.1f}x{r.first_s:>14.1f}{r.import_s:>15.1f}{r.queued:>9}"
             f"{r.delivered:>11}{r.notifications_per_s:>13.0f}"
         )
+        d = r.delivery
+        print(
+            f"{r.engine}: after delivery the sender's process uses {d.idle_cpu:.1%} of a core "
+            f"(idle before it started: {d.baseline_cpu:.1%}); a claim with nothing due takes "
+            f"{d.claim_ms:.2f} ms over the history ({d.old_claim_ms:.2f} ms as it was); "
+            f"cancelled, it stopped in {d.stop_s:.2f} s"
+        )
         if r.recorded_sent < r.delivered:
             print(
                 f"{r.engine}: {r.delivered - r.recorded_sent} of the {r.delivered} messages the "
@@ -475,6 +566,7 @@ async def main() -> None:
         "seconds_to_last_notification_queued": main_figures and round(main_figures.import_s, 2),
         "notifications_per_s": main_figures and round(main_figures.notifications_per_s, 1),
         "cost_ratio": main_figures and round(main_figures.cost_ratio, 2),
+        "sender_idle_cpu_share": main_figures and round(main_figures.delivery.idle_cpu, 4),
         "engine": main_figures and main_figures.engine,
     }
     for engine, f in results.items():  # None: no PostgreSQL server answered
@@ -488,6 +580,11 @@ async def main() -> None:
             "notifications_delivered": f and f.delivered,
             "notifications_per_s": f and round(f.notifications_per_s, 1),
             "unrecorded_after_stop": f and f.delivered - f.recorded_sent,
+            "sender_idle_cpu_share": f and round(f.delivery.idle_cpu, 4),
+            "baseline_idle_cpu_share": f and round(f.delivery.baseline_cpu, 4),
+            "idle_claim_ms": f and round(f.delivery.claim_ms, 3),
+            "old_idle_claim_ms": f and round(f.delivery.old_claim_ms, 3),
+            "seconds_to_stop": f and round(f.delivery.stop_s, 3),
         }
         summary.update({f"{key}_{engine}": value for key, value in figures.items()})
     summary.update(people=args.people, results=tubes, chunk=args.chunk, deliver=args.deliver)

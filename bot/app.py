@@ -38,6 +38,7 @@ from bot.domain import reminders, retention
 from bot.domain.dcc.trust import Authority, load_authority
 from bot.domain.immunisation.schedule import ScheduleError, load_schedule
 from bot.domain.photos import PhotoReader
+from bot.domain.ratelimit import LocalLimiter, RateLimiter
 from bot.domain.tickets import Desk
 from bot.handlers.start import command_menu
 from bot.i18n import SUPPORTED, _, use_locale
@@ -54,6 +55,7 @@ from bot.workers.sender import STOP_TIMEOUT_S, Sender
 from storage import accounts, console, files, inbox, jobs, outbox, samples, updates
 from storage.db import Database
 from storage.outbox import NewMessage
+from storage.shared_limits import RedisError, RedisLimiter
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,7 @@ class Service:
     zalo_tokens: TokenKeeper | None = None
     zalo_inbox: ZaloInbox | None = None
     clock: Clock = wall_clock
+    limiter: RateLimiter = field(default_factory=LocalLimiter)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -125,7 +128,10 @@ def build_service(settings: Settings, *, clock: Clock = wall_clock) -> Service:
         keeper = _zalo_tokens(settings, db, protector, clock)
         zalo = _zalo_channel(settings, keeper, _phone_lookup(db, protector), clock)
         channels[zalo.name] = zalo
-    sender = Sender(db, channels, clock=clock, max_attempts=settings.send_max_attempts)
+    limiter = RedisLimiter.from_url(settings.redis_url) if settings.redis_url else LocalLimiter()
+    sender = Sender(
+        db, channels, clock=clock, max_attempts=settings.send_max_attempts, limiter=limiter
+    )
     authority = load_authority(settings, now=clock())
     renderer = Renderer(db, authority, clock=clock, on_queued=sender.wake, fit=sender.fit)
     scheduler = Scheduler(db, JOB_KINDS, settings=settings, clock=clock, on_queued=sender.wake)
@@ -188,6 +194,7 @@ def build_service(settings: Settings, *, clock: Clock = wall_clock) -> Service:
         keeper,
         zalo_inbox,
         clock,
+        limiter,
     )
 
 
@@ -271,6 +278,7 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
         files.tighten_tree(settings.var_dir)
         files.tighten(settings.dcc_key_path)
         await migrate(service.db)
+        await _check_limiter(service.limiter)
         # The ward index takes about 0.3 s of CPU to build: build it off the event loop now,
         # not in the middle of the first citizen's ward question, where it would stall every chat.
         await asyncio.to_thread(divisions.popular_provinces)
@@ -317,7 +325,18 @@ async def running(service: Service) -> AsyncIterator[web.AppRunner]:
             await service.telegram.stop()
         if service.zalo is not None:
             await service.zalo.stop()
+        await service.limiter.close()
         await service.db.dispose()
+
+
+async def _check_limiter(limiter: RateLimiter) -> None:
+    """Refuse to start when the shared rate limits cannot be kept (Redis does not answer)."""
+    if isinstance(limiter, RedisLimiter):
+        try:
+            async with asyncio.timeout(5):
+                await limiter.check()
+        except (OSError, TimeoutError, RedisError) as error:
+            raise ConfigError(f"REDIS_URL: Redis does not answer ({_reason(error)})") from None
 
 
 async def _seed_demo(service: Service) -> None:
@@ -471,10 +490,12 @@ async def _forget_old_rows(service: Service) -> None:
     """Hourly: forget what is past its time and strip old messages, on the service's clock."""
     db, clock = service.db, service.clock
     keep_messages = timedelta(days=service.settings.outbox_retention_days)
+    keep_records = timedelta(days=service.settings.outbox_prune_days)
     while True:
         try:
             await forget_old_rows(db, now=clock())
             await retention.strip_old_messages(db, now=clock(), keep=keep_messages)
+            await retention.prune_old_messages(db, now=clock(), keep=keep_records)
         except Exception:  # the database may be away for a while: try again next hour
             log.exception("could not forget old rows or strip old messages")
         await asyncio.sleep(3600)

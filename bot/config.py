@@ -58,6 +58,9 @@ class Settings:
     send_max_attempts: int = 6
     # Sent messages keep their text and pictures this long, then only their delivery record.
     outbox_retention_days: int = 30
+    # Their delivery records are deleted this long after they were written, unless a report
+    # (broadcast, campaign) or a ticket refers to them.
+    outbox_prune_days: int = 90
     var_dir: Path = VAR_DIR
     min_age: int = 18
     booking_days: int = 14
@@ -95,6 +98,10 @@ class Settings:
     console_url: str | None = None  # how staff reach the console, for links (default: HTTP_*)
     console_first_response_minutes: float = 30.0  # the inbox highlights tickets unanswered longer
     console_dashboard_refresh_s: float = 30.0  # the live dashboard refreshes at least this often
+    # The platforms' rate limits, shared by every worker through Redis; without it each process
+    # keeps its own, which is right only for one worker (`WORKERS`).
+    redis_url: str | None = None
+    workers: int = 1
 
     @property
     def zalo_enabled(self) -> bool:
@@ -175,6 +182,7 @@ class Settings:
             chat_burst=_integer(env, "CHAT_BURST", 3, low=1, high=100),
             send_max_attempts=_integer(env, "SEND_MAX_ATTEMPTS", 6, low=1, high=100),
             outbox_retention_days=_integer(env, "OUTBOX_RETENTION_DAYS", 30, low=1, high=3650),
+            outbox_prune_days=_integer(env, "OUTBOX_PRUNE_DAYS", 90, low=1, high=3650),
             var_dir=Path(env.get("VAR_DIR") or VAR_DIR),
             min_age=_integer(env, "MIN_AGE", 18, low=0, high=120),
             booking_days=_integer(env, "BOOKING_DAYS", 14, low=1, high=90),
@@ -226,6 +234,8 @@ class Settings:
             console_dashboard_refresh_s=_number(
                 env, "CONSOLE_DASHBOARD_REFRESH_S", 30.0, low=1, high=3600
             ),
+            redis_url=_redis_url(env.get("REDIS_URL") or None),
+            workers=_integer(env, "WORKERS", 1, low=1, high=256),
         )
         settings.check()
         return settings
@@ -264,6 +274,11 @@ class Settings:
         if not re.fullmatch(r"[A-Z]{2}", self.dcc_country):
             raise ConfigError(
                 f"DCC_COUNTRY must be two capital letters, ISO 3166-1 (got {self.dcc_country!r})"
+            )
+        if self.workers > 1 and not self.redis_url:
+            raise ConfigError(
+                f"WORKERS={self.workers} needs REDIS_URL: without Redis each worker would keep "
+                "the platforms' rate limits on its own and together exceed them"
             )
 
 
@@ -448,6 +463,16 @@ def _http_url(name: str, value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{name} must be an http(s) URL (got {value!r})")
     return value.rstrip("/")
+
+
+def _redis_url(value: str | None) -> str | None:
+    """REDIS_URL: redis://, rediss:// (TLS) or unix:// (a socket), with a database number."""
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
+        raise ConfigError("REDIS_URL must look like redis://127.0.0.1:6379/0")
+    return value.strip()
 
 
 def _console_url(value: str | None) -> str | None:

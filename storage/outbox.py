@@ -10,25 +10,55 @@ A claim whose lease ran out (the process died mid-send) becomes due again.
 
 Rows are kept as the delivery record (reports, deduplication, replies to a message by its
 platform id); once settled and older than the retention period, or when their citizen's data is
-erased, they are stripped (`strip`): their text, buttons and picture are gone.
+erased, they are stripped (`strip`): their text, buttons and picture are gone. Later still the
+records nothing refers to are deleted (`prune`).
+
+Each row has a lane (`REPLY`, `NOTICE`, `BULK`): the sender claims the lower lanes first, and
+the bulk lane only with the room they leave.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, insert, or_, select, update
+from sqlalchemy import (
+    Select,
+    bindparam,
+    case,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._dialect import supports_row_locks
-from storage.models import Account, OutboxMessage, table
+from storage.models import (
+    OUTBOX_UNSENT,
+    Account,
+    Broadcast,
+    BroadcastDelivery,
+    CampaignInvitation,
+    OutboxMessage,
+    Ticket,
+    TicketMessage,
+    table,
+)
 
 CANCELLED = "cancelled"
 WAITING = "waiting"
 _UNSENT = ("pending", WAITING, "sending")  # every other status is settled: never tried again
+
+# Lanes: a lower one leaves first; the bulk lane waits while the others have a backlog.
+REPLY = 0  # answers to what a citizen just wrote (and staff's answers to them)
+NOTICE = 1  # results, reminders, certificates: news for one person
+BULK = 2  # broadcasts and campaign waves
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +72,7 @@ class NewMessage:
     image: bytes | None = None
     bulk: bool = False
     not_before: datetime | None = None
+    lane: int = NOTICE
 
 
 async def enqueue(
@@ -52,6 +83,8 @@ async def enqueue(
     lease_until: datetime | None = None,
 ) -> list[int]:
     """Write `messages`; with `lease_until` they are claimed for immediate delivery by the caller.
+
+    Rows claimed by the caller are replies: they go in the `REPLY` lane.
 
     Returns:
         The new row ids, in the order given.
@@ -65,6 +98,7 @@ async def enqueue(
             "chat_id": m.chat_id,
             "account_id": m.account_id,
             "bulk": m.bulk,
+            "lane": REPLY if lease_until else m.lane,
             "body": m.body,
             "image": m.image,
             "status": status,
@@ -82,6 +116,114 @@ _OUTBOX = table(OutboxMessage)
 _INSERT = insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order=True)
 
 
+async def enqueue_replies(
+    session: AsyncSession,
+    messages: Sequence[NewMessage],
+    *,
+    now: datetime,
+    lease_until: datetime,
+    held_here: Collection[int] = (),
+) -> list[tuple[int, bool]]:
+    """Write replies claimed by the caller for delivery at once, in the `REPLY` lane.
+
+    In a chat where an earlier message waits for a retry, they wait their turn in the table
+    instead, due now, so the chat's messages leave in order. Rows in `held_here` (the
+    caller's sender has them in hand and keeps each chat's order itself) hold nothing back.
+    Nor does a row another worker has claimed: it is on its way now, and its worker may have
+    died with it (its lease ends within a minute), which must not hold a citizen's reply up
+    that long. Nor, for now, a notice due and not yet claimed: the reply the citizen waits
+    for goes first (the test harness of the conversations runs without a sender, and their
+    notices would hold every reply back there).
+
+    Returns:
+        For each message, in the order given: its row id and whether the caller claimed it.
+    """
+    chats = {(m.channel, m.chat_id) for m in messages}
+    waiting = await _chats_waiting(session, chats, now, held_here)
+    mine = [(m.channel, m.chat_id) not in waiting for m in messages]
+    claimed = iter(
+        await enqueue(
+            session,
+            [m for m, ok in zip(messages, mine, strict=True) if ok],
+            now=now,
+            lease_until=lease_until,
+        )
+    )
+    queued = [replace(m, lane=REPLY) for m, ok in zip(messages, mine, strict=True) if not ok]
+    later = iter(await enqueue(session, queued, now=now))
+    return [(next(claimed), True) if ok else (next(later), False) for ok in mine]
+
+
+async def _chats_waiting(
+    session: AsyncSession, chats: set[tuple[str, str]], now: datetime, held_here: Collection[int]
+) -> set[tuple[str, str]]:
+    """The chats among `chats` with a message still to leave before anything new."""
+    if not chats:
+        return set()
+    return {
+        row.chat
+        for row in await _unsent_in_chats(session, chats)
+        if row.status == "pending" and row.last_error is not None and row.id not in held_here
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Unsent:
+    id: int
+    chat: tuple[str, str]
+    status: str
+    not_before: datetime
+    lease_until: datetime | None
+    last_error: str | None
+
+    def holding(self, now: datetime) -> bool:
+        """Whether it holds its chat's later rows back: claimed, due, or to be retried.
+
+        A message scheduled for later (a reminder) holds nothing, nor one kept for its
+        citizen to write (`waiting`).
+        """
+        if self.status == "sending":
+            return True
+        return self.status == "pending" and (self.not_before <= now or self.last_error is not None)
+
+    def due(self, now: datetime) -> bool:
+        """Whether a claim may take it now (as `_due`)."""
+        if self.status == "sending":
+            return self.lease_until is not None and self.lease_until < now
+        return self.not_before <= now
+
+
+def chat_rows(chats: set[tuple[str, str]]) -> Select[int, str, str, str, datetime, Any, Any]:
+    """Every row of `chats` (and of the same ids on their other channels): what to look at."""
+    o = OutboxMessage
+    return select(
+        o.id, o.channel, o.chat_id, o.status, o.not_before, o.lease_until, o.last_error
+    ).where(
+        o.channel.in_({channel for channel, _ in chats}),
+        o.chat_id.in_({chat_id for _, chat_id in chats}),
+    )
+
+
+async def _unsent_in_chats(
+    session: AsyncSession, chats: set[tuple[str, str]], before: int | None = None
+) -> list[_Unsent]:
+    """The unsent rows of `chats` (with ids below `before`).
+
+    Only the channels and chat ids are in the WHERE clause, so both engines seek each chat in
+    `ix_outbox_chat` (a status or id filter leads them to walk every pending row of the
+    backlog, or every row below an id, instead); the rest is sorted out here. A chat's rows
+    are pruned after `OUTBOX_PRUNE_DAYS`, which bounds what is read.
+    """
+    rows = await session.execute(chat_rows(chats))
+    return [
+        _Unsent(row_id, (channel, chat_id), status, not_before, lease_until, last_error)
+        for row_id, channel, chat_id, status, not_before, lease_until, last_error in rows
+        if status in _UNSENT
+        and (channel, chat_id) in chats
+        and (before is None or row_id < before)
+    ]
+
+
 async def claim_due(
     session: AsyncSession,
     *,
@@ -89,34 +231,105 @@ async def claim_due(
     lease_until: datetime,
     limit: int,
     channels: Sequence[str],
+    bulk_limit: int | None = None,
 ) -> list[tuple[OutboxMessage, bool]]:
-    """Claim up to `limit` due messages on `channels`, oldest first, skipping locked rows.
+    """Claim up to `limit` due messages on `channels`, by lane then age, skipping locked rows.
 
-    Each comes with whether its recipient is known to be unreachable.
+    The bulk lane gets what room the others leave, `bulk_limit` at most: it pauses while they
+    have a backlog. A message is claimed only with (or after) every earlier message to its chat
+    that is still to leave, so a chat's messages leave in order whichever worker sends them:
+    one behind a message another worker holds, or one held for a retry, stays in the table.
+    Each comes with whether its recipient is known to be unreachable; they come in id order.
     """
-    statement = (
-        select(OutboxMessage, Account.unreachable_at.is_not(None))
-        .outerjoin(Account, Account.id == OutboxMessage.account_id)
-        .where(
-            OutboxMessage.channel.in_(channels),
-            or_(
-                (OutboxMessage.status.in_(("pending", WAITING)))
-                & (OutboxMessage.not_before <= now),
-                (OutboxMessage.status == "sending") & (OutboxMessage.lease_until < now),
-            ),
-        )
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-    )
-    if supports_row_locks(session):
-        statement = statement.with_for_update(skip_locked=True, of=OutboxMessage)
-    claimed = [
-        (message, bool(unreachable)) for message, unreachable in await session.execute(statement)
-    ]
+    claimed = await _lock_due(session, now, limit, channels, OutboxMessage.lane < BULK)
+    room = limit - len(claimed)
+    if bulk_limit is not None:
+        room = min(room, bulk_limit)
+    if room > 0:
+        claimed += await _lock_due(session, now, room, channels, OutboxMessage.lane == BULK)
+    claimed = await _in_chat_order(session, claimed, now)
     for message, _ in claimed:
         message.status = "sending"
         message.lease_until = lease_until
     return claimed
+
+
+def _due(now: datetime) -> Any:
+    return or_(
+        OutboxMessage.status.in_(("pending", WAITING)) & (OutboxMessage.not_before <= now),
+        (OutboxMessage.status == "sending") & (OutboxMessage.lease_until < now),
+    )
+
+
+async def _lock_due(
+    session: AsyncSession, now: datetime, limit: int, channels: Sequence[str], *where: Any
+) -> list[tuple[OutboxMessage, bool]]:
+    """Due rows matching `where`, by lane then id, locked (skipping rows locked elsewhere)."""
+    statement = due_rows(now, channels, limit, *where)
+    if supports_row_locks(session):
+        statement = statement.with_for_update(skip_locked=True, of=OutboxMessage)
+    rows = await session.execute(statement)
+    return [(message, bool(unreachable)) for message, unreachable in rows]
+
+
+def due_rows(
+    now: datetime, channels: Sequence[str], limit: int, *where: Any
+) -> Select[OutboxMessage, bool]:
+    """The first `limit` due rows matching `where` and their recipients' reachability.
+
+    `OUTBOX_UNSENT` is spelt literally: it lets both engines walk `ix_outbox_pending` (by
+    channel, lane and id) over the unsent rows only, rather than every row ever sent.
+    """
+    return (
+        select(OutboxMessage, Account.unreachable_at.is_not(None))
+        .outerjoin(Account, Account.id == OutboxMessage.account_id)
+        .where(_UNSENT_ROWS, OutboxMessage.channel.in_(channels), _due(now), *where)
+        .order_by(OutboxMessage.lane, OutboxMessage.id)
+        .limit(limit)
+    )
+
+
+_UNSENT_ROWS = text(f"outbox.{OUTBOX_UNSENT}")
+
+
+async def _in_chat_order(
+    session: AsyncSession, claimed: list[tuple[OutboxMessage, bool]], now: datetime
+) -> list[tuple[OutboxMessage, bool]]:
+    """`claimed` less the rows that must wait behind an earlier message to their chat.
+
+    Earlier rows that are due and free are claimed along (a reply behind its chat's earlier
+    announcement pulls that forward); those held elsewhere or waiting for a retry hold back
+    the chat's later rows. Rows kept for their citizen to write (`waiting`) hold nothing.
+    """
+    if not claimed:
+        return claimed
+    ours = {message.id for message, _ in claimed}
+    earlier = await _earlier_unsent(session, claimed, now)
+    pull = [row_id for row_id, _chat, due in earlier if due and row_id not in ours]
+    if pull:
+        channels = tuple({message.channel for message, _ in claimed})
+        claimed += await _lock_due(session, now, len(pull), channels, OutboxMessage.id.in_(pull))
+        ours = {message.id for message, _ in claimed}
+    first_held: dict[tuple[str, str], int] = {}
+    for row_id, chat, _due_now in earlier:
+        if row_id not in ours:
+            first_held[chat] = min(row_id, first_held.get(chat, row_id))
+    kept = [
+        (message, unreachable)
+        for message, unreachable in claimed
+        if message.id < first_held.get((message.channel, message.chat_id), message.id + 1)
+    ]
+    return sorted(kept, key=lambda row: row[0].id)  # each chat's in order
+
+
+async def _earlier_unsent(
+    session: AsyncSession, claimed: list[tuple[OutboxMessage, bool]], now: datetime
+) -> list[tuple[int, tuple[str, str], bool]]:
+    """The chats' rows before the last claimed that hold later ones back: (id, chat, due)."""
+    chats = {(message.channel, message.chat_id) for message, _ in claimed}
+    top = max(message.id for message, _ in claimed)
+    rows = await _unsent_in_chats(session, chats, before=top)
+    return [(row.id, row.chat, row.due(now)) for row in rows if row.holding(now)]
 
 
 async def mark_sent(
@@ -184,6 +397,15 @@ async def mark_final(session: AsyncSession, *, message_id: int, status: str, err
             lease_until=None,
             attempts=OutboxMessage.attempts + 1,
         )
+    )
+
+
+async def mark_interrupted(session: AsyncSession, *, message_id: int, error: str) -> None:
+    """Note on a claimed row that its send was cut off; it stays claimed until its lease ends."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == "sending")
+        .values(last_error=error[:500])
     )
 
 
@@ -268,6 +490,35 @@ async def settled_before(session: AsyncSession, *, before: datetime, limit: int)
         .limit(limit)
     )
     return list(result)
+
+
+async def prune(session: AsyncSession, *, before: datetime, limit: int) -> int:
+    """Delete up to `limit` settled rows written before `before` that nothing refers to.
+
+    Rows a broadcast's or campaign's report counts, or a ticket answers by, stay (stripped).
+
+    Returns:
+        How many rows were deleted.
+    """
+    o = _OUTBOX.c
+    referenced = (
+        exists().where(BroadcastDelivery.outbox_id == o.id),
+        exists().where(CampaignInvitation.outbox_id == o.id),
+        exists().where(Broadcast.progress_outbox_id == o.id),
+        exists().where(Ticket.anchor_outbox_id == o.id),
+        exists().where(TicketMessage.desk_outbox_id == o.id),
+    )
+    ids = list(
+        await session.scalars(
+            select(o.id)
+            .where(o.created_at < before, o.status.not_in(_UNSENT), *(~ref for ref in referenced))
+            .order_by(o.id)
+            .limit(limit)
+        )
+    )
+    if ids:
+        await session.execute(delete(_OUTBOX).where(o.id.in_(ids)))
+    return len(ids)
 
 
 async def strip(

@@ -148,9 +148,11 @@ async def _claim(db: Database, *, at: datetime, limit: int = 10, channels=("web"
 
 
 async def test_claim_due_takes_due_and_expired_rows_in_order(database: Database) -> None:
-    await _enqueue(database, _text("due"), _text("later", not_before=NOW + 10 * SECOND))
+    # "later" and "lease running" in chats of their own: in c1 they would wait behind "due"
+    # while it is being sent (a chat's messages leave in order; tests/test_outbox_lanes.py).
+    await _enqueue(database, _text("due"), _text("later", "c3", not_before=NOW + 10 * SECOND))
     await _enqueue(database, _text("lease expired"), lease_until=NOW - SECOND)
-    await _enqueue(database, _text("lease running"), lease_until=NOW + 30 * SECOND)
+    await _enqueue(database, _text("lease running", "c2"), lease_until=NOW + 30 * SECOND)
     await _enqueue(database, NewMessage("telegram", "9", {"text": "other channel"}))
     await _enqueue(database, _text("due too"))
     assert await _claim(database, at=NOW) == [
@@ -160,9 +162,12 @@ async def test_claim_due_takes_due_and_expired_rows_in_order(database: Database)
     ]
     assert await _claim(database, at=NOW) == []  # now leased for 60 s
     assert await _claim(database, at=NOW + 11 * SECOND) == [("later", False)]
+    # Rows claimed by their writer are replies: their lane goes first; "due" comes along ahead
+    # of "lease expired", its chat's later row.
     assert await _claim(database, at=NOW + 61 * SECOND, limit=2) == [
         ("due", False),
         ("lease expired", False),
+        ("lease running", False),
     ]
     assert await _claim(database, at=NOW, channels=("telegram",)) == [("other channel", False)]
 

@@ -217,7 +217,7 @@ class Dispatcher:
                 if c.state.version != c.loaded_version
             ],
         )
-        ids = await outbox.enqueue(
+        rows = await outbox.enqueue_replies(
             session,
             [
                 NewMessage(r.chat.channel, r.chat.chat_id, r.to_body(), owner, r.image)
@@ -225,8 +225,11 @@ class Dispatcher:
             ],
             now=now,
             lease_until=now + LEASE,
+            held_here=self._sender.held_rows(),
         )
-        return list(zip(ids, [reply for reply, _owner in replies], strict=True))
+        if not all(mine for _id, mine in rows):  # some wait behind their chats' earlier ones
+            hooks.append(self._sender.wake)
+        return [(i, reply) for (i, mine), (reply, _) in zip(rows, replies, strict=True) if mine]
 
     async def _load(self, session: AsyncSession, msgs: Sequence[Incoming]) -> dict[ChatRef, _Chat]:
         by_channel: dict[str, list[str]] = {}

@@ -403,7 +403,13 @@ def _row(message: Outgoing, account_id: int | None = None) -> NewMessage:
     chat = message.chat
     bulk = account_id is not None  # the citizens' copies share the channel's bulk rate
     return NewMessage(
-        chat.channel, chat.chat_id, message.to_body(), account_id, message.image, bulk=bulk
+        chat.channel,
+        chat.chat_id,
+        message.to_body(),
+        account_id,
+        message.image,
+        bulk=bulk,
+        lane=outbox.BULK if bulk else outbox.NOTICE,
     )
 
 

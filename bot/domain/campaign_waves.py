@@ -493,7 +493,10 @@ async def _invite(run: Run, campaign: Campaign, chosen: Sequence[Invitee]) -> in
         )
         if message is not None:  # the query already left out unreachable accounts
             written.append(
-                (invitation_id, replace(message, not_before=run.now + number * spacing))
+                (
+                    invitation_id,
+                    replace(message, not_before=run.now + number * spacing, lane=outbox.BULK),
+                )
             )
     message_ids = await outbox.enqueue(run.session, [m for _i, m in written], now=run.now)
     await store.link_messages(

@@ -1,10 +1,16 @@
-"""Token buckets: a sustained rate with a small burst, shared fairly in arrival order."""
+"""Token buckets: a sustained rate with a small burst, shared fairly in arrival order.
+
+`RateLimiter` is what the sender paces its sends with: buckets by key (a chat, a channel's bulk
+sends). `LocalLimiter` keeps them in this process (one worker); `storage.shared_limits` keeps
+them in Redis, shared by every worker (`REDIS_URL`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 
 class TokenBucket:
@@ -78,3 +84,43 @@ class KeyedLimiter:
                 self._buckets = {k: b for k, b in self._buckets.items() if not b.idle()}
             bucket = self._buckets[key] = TokenBucket(self.rate, self.burst, clock=self._clock)
         return bucket.try_take()
+
+
+class RateLimiter(Protocol):
+    """Token buckets by key: `rate` tokens a second, holding at most `burst`."""
+
+    async def take(self, key: str, rate: float, burst: float) -> None:
+        """Wait until a token of `key`'s bucket is ours."""
+
+    async def pause(self, key: str, rate: float, burst: float, seconds: float) -> None:
+        """Hold `key`'s later takers back by `seconds` (the platform said "retry after")."""
+
+    async def close(self) -> None:
+        """Let go of what the limiter holds (connections)."""
+
+
+class LocalLimiter:
+    """A `RateLimiter` in this process's memory: right for one worker only."""
+
+    def __init__(self, *, max_keys: int = 10_000) -> None:
+        self._buckets: dict[str, TokenBucket] = {}
+        self._max_keys = max_keys
+
+    def _bucket(self, key: str, rate: float, burst: float) -> TokenBucket:
+        bucket = self._buckets.get(key)
+        if bucket is None or (bucket.rate, bucket.burst) != (rate, burst):
+            if len(self._buckets) >= self._max_keys:  # forget the full ones: nothing changes
+                self._buckets = {k: b for k, b in self._buckets.items() if not b.idle()}
+            bucket = self._buckets[key] = TokenBucket(rate, burst)
+        return bucket
+
+    async def take(self, key: str, rate: float, burst: float) -> None:
+        """Wait until a token of `key`'s bucket is ours."""
+        await self._bucket(key, rate, burst).take()
+
+    async def pause(self, key: str, rate: float, burst: float, seconds: float) -> None:
+        """Hold `key`'s later takers back by `seconds`."""
+        self._bucket(key, rate, burst).pause(seconds)
+
+    async def close(self) -> None:
+        """Nothing to let go of."""

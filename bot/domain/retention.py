@@ -1,8 +1,9 @@
 """How long sent messages keep what they said: `OUTBOX_RETENTION_DAYS`, then only their record.
 
-The outbox keeps every row as the delivery record (reports, deduplication, replies to a message
+The outbox keeps a row as the delivery record (reports, deduplication, replies to a message
 by its platform id), but a settled row's text, buttons, picture and template facts (names, birth
-dates, results) are stripped once it is older than the retention period. The periodic cleanup
+dates, results) are stripped once it is older than the retention period, and the record itself
+is deleted after `OUTBOX_PRUNE_DAYS` unless a report or a ticket refers to it. The periodic cleanup
 (`bot.app`) does it in batches of `BATCH` rows, each its own short transaction, so a large
 backlog never holds the write lock for long and other writers get their turn in between.
 """
@@ -16,6 +17,20 @@ from storage import outbox
 from storage.db import Database
 
 BATCH = 200
+
+
+async def prune_old_messages(db: Database, *, now: datetime, keep: timedelta) -> int:
+    """Delete settled outbox rows written more than `keep` before `now`; how many there were.
+
+    Rows a report or a ticket refers to stay. Batches as `strip_old_messages`.
+    """
+    total = 0
+    while True:
+        async with db.session_scope() as session:
+            pruned = await outbox.prune(session, before=now - keep, limit=BATCH)
+        total += pruned
+        if pruned < BATCH:
+            return total
 
 
 async def strip_old_messages(db: Database, *, now: datetime, keep: timedelta) -> int:

@@ -4,14 +4,21 @@ Replies are handed over right after their transaction commits (`deliver_now`), s
 instant; everything else (retries, bulk sends, leftovers of a crash) is claimed from the table by
 the drain loop. A chat's messages leave in the order they were written: while one waits for a
 retry, the later ones wait behind it in the table. Per chat there is a token bucket (Telegram:
-1 message/s sustained, a burst of a few); per channel a second bucket paces bulk sends only, so a
+1 message/s sustained, a burst of a few; 20 a minute in a group); per channel a second bucket
+paces bulk sends only (Telegram: 30/s, 1000/s with paid broadcast; Zalo's rate), so a
 broadcast in progress never holds back a reply. Outcomes are written in small batches.
 
 429 -> wait `retry_after` and retry the same row (not counted as a failed attempt); 403 -> mark
 the row `blocked` and the account unreachable, and stop; outside Zalo's interaction window ->
 `waiting` until the citizen writes again; network trouble -> retry with
-exponential backoff up to `max_attempts`, then `failed`. On shutdown, sends on the wire finish;
-the rest is handed back.
+exponential backoff up to `max_attempts`, then `failed`. On shutdown (cancelled or stopped),
+sends on the wire get `STOP_TIMEOUT_S` to finish and the rest is handed back, so the sender
+stops within a second; a send cut off is recorded on its row (see `stop`).
+
+Lanes (`storage.outbox`): rows are claimed replies first, then results and reminders, then bulk
+(broadcasts, campaign waves) with the room left, at most `_BULK_BACKLOG` of them in memory; a
+bulk job also waits while a job of a higher lane is queued here, so a citizen's reply never
+waits behind an announcement. The table keeps each chat's order across workers (`claim_due`).
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from bot.channels import (
     WaitForUser,
 )
 from bot.clock import Clock
-from bot.domain.ratelimit import TokenBucket
+from bot.domain.ratelimit import LocalLimiter, RateLimiter
 from bot.idle import IdleWatch
 from bot.messages import ChatRef, Outgoing
 from storage import accounts, media, outbox
@@ -47,13 +54,16 @@ LEASE = timedelta(seconds=60)
 # send can take (see the channels' request timeouts), so a claim never lapses mid-send.
 _LEASE_MARGIN_S = 20.0
 _BACKLOG = 200  # claimed rows held in memory at most
+_BULK_BACKLOG = 150  # of which bulk rows: the rest is kept for the higher lanes
 _POLL_S = 0.5
+_INTERRUPTED = "cut off at shutdown while sending: it may have arrived"
 _MAX_BACKOFF_S = 300.0
 # A message that waits for the citizen to write is tried again after this all the same.
 _WAIT_FOR_USER = timedelta(days=7)
-# At shutdown, sends on the wire get this long to finish; one still running is cut off and its
-# row, still claimed, is sent again once its lease has passed (after a restart, say).
-STOP_TIMEOUT_S = 1.5
+# At shutdown, sends on the wire get this long to finish; one still running is cut off, which
+# its row records (`last_error`), and, still claimed, it is sent again once its lease has passed
+# (after a restart, say).
+STOP_TIMEOUT_S = 0.75
 
 
 @dataclass(slots=True)
@@ -63,6 +73,7 @@ class _Job:
     bulk: bool
     attempts: int
     deadline: float  # time.monotonic() after which our claim may have passed to another worker
+    lane: int = outbox.REPLY
 
 
 @dataclass(slots=True)
@@ -77,7 +88,7 @@ class _Hold:
 class _Outcome:
     id: int
     chat: ChatRef
-    status: str  # sent | retry | failed | blocked | dropped | waiting
+    status: str  # sent | retry | failed | blocked | dropped | waiting | interrupted
     external_id: str | None = None
     upload: tuple[str, str] | None = None  # (image key, platform file id) of a first upload
     error: str = ""
@@ -87,7 +98,11 @@ class _Outcome:
 
 
 class Sender:
-    """Delivers outbox rows; one per process, started by `run()`."""
+    """Delivers outbox rows; one per process, started by `run()`.
+
+    `limiter` keeps the platforms' paces: in this process by default, or in Redis, shared by
+    every worker (`storage.shared_limits`).
+    """
 
     def __init__(
         self,
@@ -96,6 +111,7 @@ class Sender:
         *,
         clock: Clock,
         max_attempts: int = 6,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._db = db
         self._channels = dict(channels)
@@ -103,11 +119,12 @@ class Sender:
         self._max_attempts = max_attempts
         self._queues: dict[ChatRef, deque[_Job]] = {}
         self._workers: dict[ChatRef, asyncio.Task[None]] = {}
-        self._chat_buckets: dict[ChatRef, TokenBucket] = {}
+        # The buckets: in this process (one worker), or in Redis, shared by all workers.
+        self._limiter: RateLimiter = limiter or LocalLimiter()
         # A tenth of a second's worth of burst: a full second's would let twice the rate
         # through in the second after a pause (a restart, a lull), which the platform refuses.
-        self._bulk_buckets = {
-            name: TokenBucket(ch.limits.bulk_rate_per_s, max(1.0, ch.limits.bulk_rate_per_s / 10))
+        self._bulk_paces = {
+            name: (ch.limits.bulk_rate_per_s, max(1.0, ch.limits.bulk_rate_per_s / 10))
             for name, ch in self._channels.items()
             if ch.limits.bulk_rate_per_s
         }
@@ -120,7 +137,10 @@ class Sender:
         self._on_wire: set[ChatRef] = set()
         self._delivering: dict[ChatRef, int] = {}  # the row each chat's worker has in hand
         self._withdrawn: set[int] = set()
+        self._taken: set[int] = set()  # rows in hand: claimed or given, outcome not written
         self._stopping = False
+        self._urgent: set[int] = set()  # jobs of the higher lanes held here: bulk jobs wait
+        self._nudges: dict[ChatRef, asyncio.Event] = {}  # bulk jobs waiting for `_urgent`
         self._writing = 0  # batches of outcomes taken from `_outcomes`, not yet committed
         self._idle = IdleWatch(self.wake)
 
@@ -149,11 +169,22 @@ class Sender:
         """
         for chat, queue in self._queues.items():
             kept = [job for job in queue if job.id not in row_ids]
+            for job in queue:
+                if job.id in row_ids:
+                    self._settle(job)
+                    self._taken.discard(job.id)
             if len(kept) != len(queue):
                 queue.clear()
                 queue.extend(kept)
             if self._delivering.get(chat) in row_ids and chat not in self._on_wire:
                 self._withdrawn.add(self._delivering[chat])
+
+    def held_rows(self) -> set[int]:
+        """The rows this sender has in hand (claimed or given), their outcome not yet written.
+
+        It keeps each chat's order among them itself; rows in no one's hand are the table's.
+        """
+        return set(self._taken)
 
     def reachable_again(self, chat: ChatRef) -> None:
         """The citizen wrote to us, so the platform lets us write back again."""
@@ -183,8 +214,11 @@ class Sender:
                 if not claimed and not self._busy():
                     self._idle.quiet(number)
                 if not (claimed and self._room()):  # nothing more due, or the backlog is full
+                    # Not `wait_for`: before Python 3.12 it can swallow a cancellation that
+                    # arrives as the event is set, and the sender would never stop.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), _POLL_S)
+                        async with asyncio.timeout(_POLL_S):
+                            await self._wake.wait()
                     self._wake.clear()
         finally:
             writer.cancel()
@@ -216,8 +250,12 @@ class Sender:
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
         await self._write_outcomes()
 
-    def _room(self) -> int:
-        return max(0, _BACKLOG - sum(len(q) for q in self._queues.values()))
+    def _room(self, *, bulk: bool = False) -> int:
+        held = [job for queue in self._queues.values() for job in queue]
+        room = _BACKLOG - len(held)
+        if bulk:
+            room = min(room, _BULK_BACKLOG - sum(job.lane == outbox.BULK for job in held))
+        return max(0, room)
 
     async def _claim_due(self) -> int:
         room = self._room()
@@ -231,6 +269,7 @@ class Sender:
                 lease_until=now + LEASE,
                 limit=room,
                 channels=tuple(self._channels),
+                bulk_limit=self._room(bulk=True),
             )
         self._more_due = len(rows) == room
         for row, unreachable in rows:
@@ -238,7 +277,8 @@ class Sender:
             if unreachable:
                 self._unreachable.add(chat)
             message = Outgoing.from_body(chat, row.body, row.image)
-            self._submit(_Job(row.id, message, row.bulk, row.attempts, deadline), claimed=True)
+            job = _Job(row.id, message, row.bulk, row.attempts, deadline, row.lane)
+            self._submit(job, claimed=True)
         return len(rows)
 
     # -- delivery ------------------------------------------------------------------------
@@ -250,6 +290,7 @@ class Sender:
         behind them (the drain claims in id order), so a chat never sees them out of order.
         """
         chat = job.message.chat
+        self._taken.add(job.id)
         hold = self._held.get(chat)
         if hold is not None and self._clock() > hold.until + LEASE:
             del self._held[chat]  # its rows went to another worker; stop waiting for them
@@ -258,6 +299,11 @@ class Sender:
             self._hand_back(chat, [job], hold.until, "waiting for an earlier message")
             return
         self._queues.setdefault(chat, deque()).append(job)
+        if job.lane < outbox.BULK:
+            self._urgent.add(job.id)
+            nudge = self._nudges.pop(chat, None)
+            if nudge is not None:  # the chat's bulk job waiting ahead of it must go first now
+                nudge.set()
         if chat not in self._workers:
             self._workers[chat] = asyncio.create_task(self._work(chat))
 
@@ -265,7 +311,11 @@ class Sender:
         queue = self._queues[chat]
         try:
             while queue and not self._stopping:
-                retry_at = await self._deliver(chat, queue.popleft())
+                job = queue.popleft()
+                try:
+                    retry_at = await self._deliver(chat, job)
+                finally:
+                    self._settle(job)
                 if retry_at is not None:  # keep the chat's order: the rest waits with it
                     self._hand_back(chat, list(queue), retry_at, "waiting for an earlier message")
                     queue.clear()
@@ -279,9 +329,23 @@ class Sender:
                 queue.clear()
             del self._workers[chat]
             del self._queues[chat]
-            bucket = self._chat_buckets.get(chat)
-            if bucket is not None and bucket.idle():
-                del self._chat_buckets[chat]
+
+    async def _higher_lanes_first(self, chat: ChatRef) -> None:
+        """Wait while jobs of higher lanes are in hand, unless one waits behind us in the chat."""
+        while self._urgent and not self._urgent_behind(chat):
+            await self._nudges.setdefault(chat, asyncio.Event()).wait()
+
+    def _urgent_behind(self, chat: ChatRef) -> bool:
+        """Whether a job of a higher lane waits in this chat's queue (it cannot pass ours)."""
+        return any(job.id in self._urgent for job in self._queues.get(chat, ()))
+
+    def _settle(self, job: _Job) -> None:
+        """`job` has left this sender's hands (sent, settled or handed back)."""
+        self._urgent.discard(job.id)
+        if not self._urgent:
+            for nudge in self._nudges.values():
+                nudge.set()
+            self._nudges.clear()
 
     def _hand_back(
         self, chat: ChatRef, jobs: Sequence[_Job], not_before: datetime, reason: str
@@ -292,6 +356,7 @@ class Sender:
         hold = self._held.setdefault(chat, _Hold(set(), not_before))
         hold.until = max(hold.until, not_before)
         for job in jobs:
+            self._settle(job)
             hold.ids.add(job.id)
             self._record(
                 _Outcome(job.id, chat, "retry", attempt=False, not_before=hold.until, error=reason)
@@ -312,8 +377,8 @@ class Sender:
         if chat in self._unreachable:
             self._done(chat, _Outcome(job.id, chat, "dropped", error="recipient unreachable"))
             return None
-        bucket = self._chat_bucket(chat, channel)
-        if not await self._wait_turn(chat, job, bucket):
+        pace = self._chat_pace(chat, channel)
+        if not await self._wait_turn(chat, job, pace):
             return None  # cancelled while it waited for its turn
         if time.monotonic() > job.deadline - _LEASE_MARGIN_S or self._stopping:
             self._queues[chat].appendleft(job)  # our claim may lapse mid-send: hand it back
@@ -321,9 +386,12 @@ class Sender:
         self._on_wire.add(chat)
         try:
             sent = await channel.send(job.message, bulk=job.bulk)
+        except asyncio.CancelledError:  # cut off at shutdown: it may have arrived or not
+            self._record(_Outcome(job.id, chat, "interrupted", error=_INTERRUPTED))
+            raise
         except RetryLater as error:
-            if bucket is not None:
-                bucket.pause(error.seconds)
+            if pace is not None:
+                await self._limiter.pause(_chat_key(chat), *pace, error.seconds)
             return self._retry(job, chat, str(error), delay=error.seconds, counts=False)
         except Unreachable as error:
             self._unreachable.add(chat)
@@ -354,14 +422,16 @@ class Sender:
         )
         return None
 
-    async def _wait_turn(self, chat: ChatRef, job: _Job, bucket: TokenBucket | None) -> bool:
+    async def _wait_turn(self, chat: ChatRef, job: _Job, pace: tuple[float, float] | None) -> bool:
         """Wait for the chat's and the channel's pace; False if the job was withdrawn meanwhile."""
         self._delivering[chat] = job.id
         try:
-            if bucket is not None:
-                await bucket.take()
-            if job.bulk and chat.channel in self._bulk_buckets:
-                await self._bulk_buckets[chat.channel].take()
+            if job.lane == outbox.BULK:
+                await self._higher_lanes_first(chat)
+            if pace is not None:
+                await self._limiter.take(_chat_key(chat), *pace)
+            if job.bulk and chat.channel in self._bulk_paces:
+                await self._limiter.take(f"{chat.channel}:bulk", *self._bulk_paces[chat.channel])
         except asyncio.CancelledError:
             self._queues[chat].appendleft(job)  # not sent yet: handed back with the rest
             raise
@@ -395,14 +465,10 @@ class Sender:
         )
         return not_before
 
-    def _chat_bucket(self, chat: ChatRef, channel: Channel) -> TokenBucket | None:
+    @staticmethod
+    def _chat_pace(chat: ChatRef, channel: Channel) -> tuple[float, float] | None:
         rate, burst = channel.limits.pace(chat.chat_id)
-        if rate is None:
-            return None
-        bucket = self._chat_buckets.get(chat)
-        if bucket is None:
-            bucket = self._chat_buckets[chat] = TokenBucket(rate, burst)
-        return bucket
+        return None if rate is None else (rate, float(burst))
 
     # -- recording outcomes --------------------------------------------------------------
 
@@ -451,6 +517,8 @@ class Sender:
                         await outbox.mark_waiting(
                             session, message_id=o.id, not_before=o.not_before, error=o.error
                         )
+                    elif o.status == "interrupted":
+                        await outbox.mark_interrupted(session, message_id=o.id, error=o.error)
                     elif o.status in ("failed", "blocked", "dropped"):
                         await outbox.mark_final(
                             session, message_id=o.id, status=o.status, error=o.error
@@ -468,5 +536,11 @@ class Sender:
             raise
         finally:
             self._writing -= 1
+        self._taken.difference_update(o.id for o in batch)
         if any(o.status == "retry" for o in batch) or (self._idle.waiting and not self._busy()):
             self._wake.set()  # retries may be due now; someone waits to hear all is sent
+
+
+def _chat_key(chat: ChatRef) -> str:
+    """The name of a chat's bucket (in Redis, shared by every worker)."""
+    return f"{chat.channel}:chat:{chat.chat_id}"

@@ -317,6 +317,7 @@ class TelegramEmulator:
         self._latency_fifo: dict[int, deque[int]] = defaultdict(deque)
         self._faults: dict[str, list[_Fault]] = {}
         self._blocked: set[int] = set()
+        self._holds: dict[int, tuple[asyncio.Event, asyncio.Event]] = {}
         self._open_queries: set[str] = set()
         self._files: dict[str, _StoredFile] = {}
         self._paths: dict[str, _StoredFile] = {}
@@ -414,6 +415,15 @@ class TelegramEmulator:
         """
         fault = _Fault(status, retry_after if status == 429 else None, description, chat_id, times)
         self._faults.setdefault(method.lower(), []).append(fault)
+
+    def hold_chat(self, chat_id: int) -> tuple[asyncio.Event, asyncio.Event]:
+        """Calls to ``chat_id`` from now on hang, unanswered, until the second event is set.
+
+        The first event is set once such a call has arrived (a send is on the wire).
+        """
+        arrived, release = asyncio.Event(), asyncio.Event()
+        self._holds[chat_id] = (arrived, release)
+        return arrived, release
 
     def block_chat(self, chat_id: int) -> None:
         """From now on every send/edit to ``chat_id`` answers 403 (bot blocked by the user)."""
@@ -1080,6 +1090,11 @@ class TelegramEmulator:
             if handler is None:
                 raise _ApiError(404)
             self._check_faults(method, params)
+            chat = params.get("chat_id")
+            hold = self._holds.get(chat) if isinstance(chat, int) else None
+            if hold is not None:
+                hold[0].set()
+                await hold[1].wait()
             result = await handler(params, files)
         except _ApiError as err:
             gone = request.transport is None or request.transport.is_closing()
