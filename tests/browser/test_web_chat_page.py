@@ -136,15 +136,14 @@ async def test_erasure_wipes_what_the_page_holds(
     await page.locator("#start").click()
     await page.get_by_role("button", name="Tôi đồng ý").click()
     await page.get_by_text(THANKS).wait_for()
-    typed = ["dang ky tiem", "Nguyen Van Wipe", "2/1/90"]
+    typed = ["dang ky tiem", "Nguyễn Văn Vĩ", "2/1/90"]  # the ID is asked next
     for number, text in enumerate(typed):
         await page.fill("#text", text)
         await page.press("#text", "Enter")
         if number == 0:
             await page.get_by_role("button", name="Bản thân tôi").click()
         await page.locator(".msg.bot").nth(-1).wait_for()
-    await page.get_by_role("button", name="Nam").last.wait_for()
-    await page.get_by_role("button", name="Nam").last.click()
+    await page.get_by_text("Số định danh cá nhân", exact=False).last.wait_for()
     await page.fill("#text", "079 090 077 345")
     await page.press("#text", "Enter")
     await page.get_by_text("số định danh", exact=False).first.wait_for()
@@ -156,7 +155,7 @@ async def test_erasure_wipes_what_the_page_holds(
     await page.get_by_role("button", name="Xóa dữ liệu").click()
     await page.get_by_text("Toàn bộ dữ liệu của bạn đã được xóa.").wait_for()
     shown = await page.locator("#log").inner_text()
-    for trace in ("079 090 077 345", "2/1/90", "Nguyen Van Wipe", "Xóa dữ liệu", "/xoadulieu"):
+    for trace in ("079 090 077 345", "2/1/90", "Nguyễn Văn Vĩ", "Xóa dữ liệu", "/xoadulieu"):
         assert trace not in shown, shown
     assert await page.locator(".msg").count() == 1  # the goodbye alone
     assert await accounts(svc) == before  # and the account is gone from the database
