@@ -37,7 +37,7 @@ bench-scheduler: $(STAMP)  ## scheduler ticks with 10k vs 1M jobs, SQLite and Po
 bench-broadcast: $(STAMP) $(MO)  ## 100,000-recipient broadcast at 1000/s and 30/s, restarts
 	$(BIN)/python -m bench.broadcast
 
-bench-children: $(STAMP)  ## children's due lists, a ward of 5,000 and a city of 1M, vs a plain SELECT
+bench-children: $(STAMP)  ## children's due lists (a ward of 5,000, a city of 1M) vs a plain SELECT; reminders queued
 	$(BIN)/python -m bench.children
 
 bench-console: $(STAMP)  ## the staff dashboard's refresh at 1M bookings, one ward vs the city, vs COUNT(*)

@@ -17,7 +17,10 @@ on SQLite), untimed, followed by ANALYZE.
   due     the due list for the coming 7 days (`bot.domain.immunisation.due_list.load_rows`, which
           runs the same SELECTs and builds the records, then
           `bot.domain.immunisation.due_list.due_list`, the rules engine once per child), the
-          city's windows merged and ordered.
+          city's windows merged and ordered;
+  reminders  the ward's children given a parent (untimed), `child_reminders.plan` for each (the
+          rules engine, then its reminders written as jobs), 500 children a transaction:
+          reminders queued a second, against plain INSERTs of as many job rows.
 Each figure is the median of `--runs` runs (the city: `--city-runs`), select and due
 interleaved. It prints ms, children a second and the ratio due / select, then a final JSON line
 whose unsuffixed figures are SQLite's (all of them also with `_sqlite` and `_postgresql`).
@@ -37,15 +40,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 
 from bench.databases import on_engines
+from bot.domain.immunisation import child_reminders
 from bot.domain.immunisation import due_list as lists
 from bot.domain.immunisation.due_list import load_rows
 from bot.domain.immunisation.durations import add_months
 from bot.domain.immunisation.schedule import load_schedule
-from storage import children
+from storage import children, jobs
 from storage.db import Database
+from storage.models import Account, Child
 
 BENCH_DB = "bench_children"
 TODAY = date(2026, 12, 3)
@@ -220,6 +225,66 @@ async def measure_area(db: Database, ward: int | None, runs: int) -> Figures:
     return Figures(statistics.median(selects), statistics.median(dues), count, listed)
 
 
+async def _ward_children(db: Database) -> list[int]:
+    """Give the ward's children a consenting parent (untimed); their ids."""
+    async with db.session_scope() as session:
+        account = Account(
+            channel="web", chat_id="bench-parent", locale="vi", consent_version="bench"
+        )
+        session.add(account)
+        await session.flush()
+        await session.execute(
+            update(Child).where(Child.ward_code == WARD).values(account_id=account.id)
+        )
+        return list(await session.scalars(select(Child.id).where(Child.ward_code == WARD)))
+
+
+async def plan_reminders(db: Database, ids: list[int]) -> tuple[float, int]:
+    """`child_reminders.plan` for every child, 500 a transaction: ms, reminders written."""
+    t0 = time.perf_counter()
+    written = 0
+    for start in range(0, len(ids), 500):
+        async with db.session_scope() as session:
+            for child in await session.scalars(
+                select(Child).where(Child.id.in_(ids[start : start + 500]))
+            ):
+                written += await child_reminders.plan(session, child, now=NOW)
+    return (time.perf_counter() - t0) * 1000, written
+
+
+async def plain_jobs(db: Database, count: int) -> float:
+    """The baseline: as many job rows written by plain INSERTs, 500 children's worth a time."""
+    per_child = max(1, count // WARD_SIZE)
+    t0 = time.perf_counter()
+    for start in range(0, count, 500 * per_child):
+        rows = [
+            jobs.NewJob("bench", NOW + timedelta(days=n % 400), {"n": n}, f"bench:{n // 16}")
+            for n in range(start, min(count, start + 500 * per_child))
+        ]
+        async with db.session_scope() as session:
+            await jobs.schedule(session, rows, now=NOW)
+    return (time.perf_counter() - t0) * 1000
+
+
+async def measure_reminders(db: Database) -> dict[str, Any]:
+    """Reminders queued a second for the ward's children, against plain job INSERTs."""
+    ids = await _ward_children(db)
+    plan_ms, written = await plan_reminders(db, ids)
+    insert_ms = await plain_jobs(db, written)
+    per_s = written / (plan_ms / 1000) if plan_ms else 0.0
+    print(
+        f"reminders: {len(ids):,} children, {written:,} reminders planned in {plan_ms:,.0f} ms "
+        f"({per_s:,.0f}/s, {plan_ms / max(len(ids), 1):.2f} ms a child); the same rows by "
+        f"plain INSERTs {insert_ms:,.0f} ms (x{plan_ms / max(insert_ms, 0.001):.1f})"
+    )
+    return {
+        "reminders_written": written,
+        "reminders_per_s": round(per_s),
+        "reminders_ms_per_child": round(plan_ms / max(len(ids), 1), 3),
+        "reminders_vs_insert": round(plan_ms / max(insert_ms, 0.001), 1),
+    }
+
+
 async def measure(engine: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     db = Database(url)
     try:
@@ -234,6 +299,7 @@ async def measure(engine: str, url: str, args: argparse.Namespace) -> dict[str, 
         _report(engine, "ward", ward)
         city = await measure_area(db, None, args.city_runs)
         _report(engine, "city", city)
+        queued = await measure_reminders(db)
     finally:
         await db.dispose()
     return {
@@ -249,6 +315,7 @@ async def measure(engine: str, url: str, args: argparse.Namespace) -> dict[str, 
         "city_listed": city.listed,
         "city_children_per_s": round(city.per_s),
         "dose_rows": dose_rows,
+        **queued,
     }
 
 
