@@ -114,8 +114,10 @@ async def close_day(
         slot.capacity = slot.booked  # 0 once every appointment is cancelled
     await session.flush()
     told = 0
+    # The same nearest free times for everyone of the day: looked up once, not per citizen.
+    offers = await nearest_free(session, site, after=day_start(day + timedelta(days=1)), now=now)
     for cancelled_booking in cancelled:
-        told += await _tell_closed(session, site, day, cancelled_booking, now=now)
+        told += await _tell_closed(session, site, day, cancelled_booking, offers, now=now)
     for child in kids:
         told += await _tell_parent(session, site, day, child, now=now)
     await staff.audit(
@@ -167,14 +169,19 @@ async def _tell_parent(
 
 
 async def _tell_closed(
-    session: AsyncSession, site: Site, day: date, cancelled: Booking, *, now: datetime
+    session: AsyncSession,
+    site: Site,
+    day: date,
+    cancelled: Booking,
+    offers: list[tuple[str, Slot]],
+    *,
+    now: datetime,
 ) -> int:
     """Tell the citizen of a cancelled appointment, with the nearest free times; 1 if told."""
     person = await session.get(Person, cancelled.person_id)
     if person is None or person.account_id is None:
         return 0
     account = await session.get(Account, person.account_id)
-    offers = await nearest_free(session, site, after=day_start(day + timedelta(days=1)), now=now)
     name, code = person.full_name, cancelled.code
 
     def compose() -> str:
