@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -184,8 +183,8 @@ async def _booking_view(
 ) -> web.Response:
     console = request.app[CONSOLE]
     today = local_day(console.clock())
-    refused = await dose_desk.refusal(session, appointment, site, today=today)
-    allowed = await dose_desk.products_for(session, appointment, today=today)
+    state = await dose_desk.recordable(session, appointment, site, today=today)
+    refused, allowed = state.refusal, state.products
     product, lot = _remembered(request, allowed)
     context = {
         "site": site,
@@ -220,9 +219,10 @@ async def desk_dose(request: web.Request) -> web.Response:
         site = await _site(request, session)
         appointment = await _appointment(request, session, site)
         today = local_day(console.clock())
-        if await dose_desk.refusal(session, appointment, site, today=today) is not None:
+        state = await dose_desk.recordable(session, appointment, site, today=today)
+        if state.refusal is not None:
             return await _booking_view(request, session, site, appointment, status=409)
-        problem = await _dose_problem(session, appointment, product, lot, today=today)
+        problem = _dose_problem(state, product, lot)
         if problem is not None:
             return await _booking_view(
                 request, session, site, appointment, problem=problem, status=422
@@ -248,11 +248,9 @@ async def desk_dose(request: web.Request) -> web.Response:
     return response
 
 
-async def _dose_problem(
-    session: AsyncSession, appointment: Appointment, product: str, lot: str, *, today: date
-) -> str | None:
+def _dose_problem(state: dose_desk.Recordable, product: str, lot: str) -> str | None:
     """What is wrong with the product and lot chosen, or None."""
-    if product not in await dose_desk.products_for(session, appointment, today=today):
+    if product not in state.products:
         return "product"
     return None if LOT.match(lot) else "lot"
 

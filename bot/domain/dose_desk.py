@@ -156,31 +156,34 @@ def _in_order(wanted: Sequence[str], words: Sequence[str]) -> bool:
     return True
 
 
-async def refusal(
+@dataclass(frozen=True)
+class Recordable:
+    """Whether an appointment's dose can be recorded here today, and with which products."""
+
+    refusal: Refusal | None
+    products: list[str]  # the mixing rules' products for this dose, as keys
+
+
+async def recordable(
     session: AsyncSession, appointment: Appointment, site: Site, *, today: date
-) -> Refusal | None:
-    """Why this appointment's dose cannot be recorded at `site` today, or None if it can."""
+) -> Recordable:
+    """Why the dose cannot be recorded here today (or None), and its allowed products.
+
+    Both come from one reading of the person's recorded doses.
+    """
     booking = appointment.booking
-    if appointment.slot.site_id != site.id:
-        return Refusal.OTHER_SITE
-    if booking.status == bookings.ATTENDED:
-        return Refusal.ATTENDED
-    if booking.status == bookings.CANCELLED:
-        return Refusal.CANCELLED
     history = as_given(list(await vaccinations.history(session, booking.person_id)))
     upcoming = next_dose(history, today=today)
+    products = [key for key in PRODUCTS if key in upcoming.products]
+    if appointment.slot.site_id != site.id:
+        return Recordable(Refusal.OTHER_SITE, products)
+    if booking.status == bookings.ATTENDED:
+        return Recordable(Refusal.ATTENDED, products)
+    if booking.status == bookings.CANCELLED:
+        return Recordable(Refusal.CANCELLED, products)
     if upcoming.number != booking.dose_number or upcoming.earliest > today:
-        return Refusal.NOT_DUE
-    return None
-
-
-async def products_for(
-    session: AsyncSession, appointment: Appointment, *, today: date
-) -> list[str]:
-    """The products allowed for this appointment's dose (the mixing rules), as keys."""
-    history = as_given(list(await vaccinations.history(session, appointment.booking.person_id)))
-    allowed = next_dose(history, today=today).products
-    return [key for key in PRODUCTS if key in allowed]
+        return Recordable(Refusal.NOT_DUE, products)
+    return Recordable(None, products)
 
 
 async def mark_no_show(
