@@ -199,6 +199,9 @@ async def test_a_campaign_is_previewed_started_paused_and_stopped(
     assert "Mời bạn tiêm mũi nhắc lại" in officer.page
     assert await officer.post("/console/campaigns", **good) == 303
     number = int(officer.location.rsplit("/", 1)[1])
+    await officer.get("/console/campaigns/new")
+    assert await officer.post("/console/campaigns", **good) == 303  # "Start" pressed again
+    assert officer.location == f"/console/campaigns/{number}"  # the same campaign, not two
     await officer.get(officer.location)
     assert "Đang chạy" in officer.page and "<svg" in officer.page
     assert await officer.post(f"/console/campaigns/{number}/pause") == 303

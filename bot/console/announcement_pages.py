@@ -8,7 +8,7 @@ The form carries the whole draft, so the preview step writes nothing; only "Send
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -27,11 +27,10 @@ from bot.domain.staff_operations import Draft, Kind, Problem, Reason, Scope
 from bot.i18n import N_, TIMEZONE, _, format_count, use_locale
 from bot.messages import ChatRef, Outgoing
 from storage.broadcasts import SCHEDULED, SENDING
-from storage.models import Broadcast
+from storage.models import Broadcast, Campaign
 
 routes = web.RouteTableDef()
 REFRESH_S = 5  # a running announcement's page reloads itself this often
-REPEAT_WINDOW = timedelta(minutes=10)  # the same announcement again within it is not sent
 PROBLEMS = {
     "wards": N_("Please tick at least one ward."),
     "unknown_ward": N_("Ward codes are numbers of current wards, separated by commas."),
@@ -236,7 +235,9 @@ async def announcement_send(request: web.Request) -> web.Response:
     if composed.draft is None:
         return _form_view(request, composed, status=422)
     async with console.db.session_scope() as session:
-        repeated = await _just_sent(session, who, composed.draft, now)
+        repeated = await staff_operations.twin(
+            session, composed.draft, scope_of(who), actor=who.actor, now=now
+        )
         if repeated is not None:  # a second press of "Send", or the page sent again
             return redirect(f"/console/announcements/{repeated}")
         made = await staff_operations.confirm(
@@ -256,26 +257,19 @@ async def announcement_send(request: web.Request) -> web.Response:
     return redirect(f"/console/announcements/{made.id}")
 
 
-async def _just_sent(session: Any, who: Staff, draft: Draft, now: datetime) -> int | None:
-    """The same announcement this person sent in the last few minutes, if any (its number)."""
-    recent = await staff_operations.recent(session, Kind.BROADCAST, scope_of(who), shown=10)
-    for sent in recent:
-        if (
-            isinstance(sent, Broadcast)
-            and sent.created_by == who.actor[:120]
-            and sent.text == draft.text
-            and tuple(sent.wards) == draft.wards
-            and sent.created_at >= now - REPEAT_WINDOW
-        ):
-            return sent.id
-    return None
+async def operation_in_url(
+    request: web.Request, session: Any, who: Staff, kind: Kind
+) -> Broadcast | Campaign:
+    """The announcement or campaign the URL's number names, within the person's scope (403)."""
+    number = whole_number(request.match_info["number"]) or 0
+    found = await staff_operations.find(session, kind, number, scope_of(who))
+    require(found is not None)
+    assert found is not None
+    return found
 
 
 async def _announcement(request: web.Request, session: Any, who: Staff) -> Broadcast:
-    text = request.match_info["number"]
-    number = whole_number(text) or 0
-    found = await staff_operations.find(session, Kind.BROADCAST, number, scope_of(who))
-    require(isinstance(found, Broadcast))
+    found = await operation_in_url(request, session, who, Kind.BROADCAST)
     assert isinstance(found, Broadcast)
     return found
 

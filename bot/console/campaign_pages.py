@@ -8,7 +8,7 @@ status, or children for a vaccine of the national schedule; waves go out daily w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -17,8 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console import charts, render
 from bot.console.access import Staff
-from bot.console.announcement_pages import require_sender, scope_of, ward_choices, wards_of_form
-from bot.console.gate import CONSOLE, Console, form_of, redirect, require
+from bot.console.announcement_pages import (
+    operation_in_url,
+    require_sender,
+    scope_of,
+    ward_choices,
+    wards_of_form,
+)
+from bot.console.gate import CONSOLE, Console, form_of, redirect
 from bot.console.numbers import calendar_day, whole_number
 from bot.console.pages import ward_name
 from bot.console.staff_pages import is_ward
@@ -32,7 +38,6 @@ from storage.campaigns import ACTIVE, CANCELLED, FINISHED, PAUSED
 from storage.models import Campaign
 
 routes = web.RouteTableDef()
-REPEAT_WINDOW = timedelta(minutes=10)  # the same campaign again within it is not started
 FIELDS = ("name", "text", "text_en", "min_age", "max_age", "status", "weeks", "cap", "starts_on")
 PROBLEMS = {
     "name": N_("The name must be 1 to 80 characters."),
@@ -252,7 +257,9 @@ async def campaign_start(request: web.Request) -> web.Response:
     if composed.draft is None:
         return _form_view(request, composed, status=422)
     async with console.db.session_scope() as session:
-        repeated = await _just_started(session, who, composed.draft, console.clock())
+        repeated = await staff_operations.twin(
+            session, composed.draft, scope_of(who), actor=who.actor, now=console.clock()
+        )
         if repeated is not None:  # a second press of "Start", or the page sent again
             return redirect(f"/console/campaigns/{repeated}")
         made = await staff_operations.confirm(
@@ -271,28 +278,8 @@ async def campaign_start(request: web.Request) -> web.Response:
     return redirect(f"/console/campaigns/{made.id}")
 
 
-async def _just_started(
-    session: AsyncSession, who: Staff, draft: Draft, now: datetime
-) -> int | None:
-    """The same campaign this person started in the last few minutes, if any (its number)."""
-    recent = await staff_operations.recent(session, Kind.CAMPAIGN, scope_of(who), shown=10)
-    for started in recent:
-        if (
-            isinstance(started, Campaign)
-            and started.created_by == who.actor[:120]
-            and started.name == draft.name
-            and tuple(started.wards) == draft.wards
-            and started.created_at >= now - REPEAT_WINDOW
-        ):
-            return started.id
-    return None
-
-
 async def _campaign(request: web.Request, session: AsyncSession, who: Staff) -> Campaign:
-    text = request.match_info["number"]
-    number = whole_number(text) or 0
-    found = await staff_operations.find(session, Kind.CAMPAIGN, number, scope_of(who))
-    require(isinstance(found, Campaign))
+    found = await operation_in_url(request, session, who, Kind.CAMPAIGN)
     assert isinstance(found, Campaign)
     return found
 

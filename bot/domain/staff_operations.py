@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -35,7 +35,10 @@ from storage.models import Broadcast, Campaign
 Scope = tuple[int, ...] | None  # a ward staff member's wards; None: any ward (admin)
 LOOKED_AT = 200  # `recent` looks at this many of the newest of a kind ...
 SHOWN = 10  # ... and gives at most this many within the scope
-EXAMPLE_PERSON = "Nguyễn Văn A"  # the name under a campaign's preview
+EXAMPLE_PERSON = "Nguyễn Văn A"
+TWIN_WINDOW = timedelta(
+    minutes=10
+)  # the same operation again within it is not made twice  # the name under a campaign's preview
 
 
 class Kind(StrEnum):
@@ -441,6 +444,30 @@ async def recent(
     """The newest operations of a kind within the scope, at most `shown`."""
     found = await OPERATIONS[kind].recent(session)
     return [record for record in found if in_scope(kind, record, scope)][:shown]
+
+
+async def twin(
+    session: AsyncSession, draft: Draft, scope: Scope, *, actor: str, now: datetime
+) -> int | None:
+    """The same operation `actor` created in the last `TWIN_WINDOW` (its id), if any.
+
+    The same wards and the same text (announcements) or name (campaigns): a second press of
+    "Send", or a form sent again, finds the first one rather than making another.
+    """
+    for record in await recent(session, draft.kind, scope, shown=SHOWN):
+        same = (
+            record.text == draft.text
+            if isinstance(record, Broadcast)
+            else (record.name == draft.name)
+        )
+        if (
+            same
+            and record.created_by == actor[:120]
+            and tuple(record.wards) == draft.wards
+            and record.created_at >= now - TWIN_WINDOW
+        ):
+            return record.id
+    return None
 
 
 async def progress(
